@@ -1,0 +1,63 @@
+#include <cstdio>
+
+#include "app/commands.h"
+
+namespace lk::app {
+
+void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
+  auto* keys = app.add_subcommand("keys", "Manage signing keys: token keyring, pass certificate, Google account");
+  keys->require_subcommand(1);
+
+  keys->add_subcommand("init",
+                       "Create development keys under <data-dir>/keys (mode 0600): a P-256 token key, a "
+                       "development pass-signing chain and a Google service-account stand-in. Never "
+                       "overwrites existing keys.")
+      ->callback([&] {
+        auto c = Load(g);
+        if (!c) { exit_code = Report(c.error()); return; }
+        SystemClock clock;
+        if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) { exit_code = Report(r.error()); return; }
+        auto ring = signing::Keyring::Open(c->keys);
+        if (!ring) { exit_code = Report(ring.error()); return; }
+        std::printf("created development keys in %s (DEVELOPMENT ONLY: not trusted by Apple or Google)\n",
+                    c->keys.dir.c_str());
+        std::printf("active token key: %s\n", (*ring)->List().back().kid.c_str());
+      });
+
+  keys->add_subcommand("rotate", "Add a new active token key; older keys stay published until their tokens expire")
+      ->callback([&] {
+        auto c = Load(g);
+        if (!c) { exit_code = Report(c.error()); return; }
+        auto ring = signing::Keyring::Open(c->keys);
+        if (!ring) { exit_code = Report(ring.error()); return; }
+        SystemClock clock;
+        auto info = (*ring)->Rotate(clock);
+        if (!info) { exit_code = Report(info.error()); return; }
+        std::printf("new active token key: %s\n", info->kid.c_str());
+      });
+
+  keys->add_subcommand("list", "List token keys: kid, status, created, retired, published until")->callback([&] {
+    auto c = Load(g);
+    if (!c) { exit_code = Report(c.error()); return; }
+    auto ring = signing::Keyring::Open(c->keys);
+    if (!ring) { exit_code = Report(ring.error()); return; }
+    Time now = SystemClock().Now();
+    std::printf("%-10s %-10s %-21s %-21s %s\n", "KID", "STATUS", "CREATED", "RETIRED", "PUBLISHED UNTIL");
+    for (const auto& k : (*ring)->List()) {
+      const char* status = k.active ? "active" : (k.publish_until && *k.publish_until <= now ? "expired" : "retired");
+      std::printf("%-10s %-10s %-21s %-21s %s\n", k.kid.c_str(), status, FormatRfc3339(k.created).c_str(),
+                  k.retired ? FormatRfc3339(*k.retired).c_str() : "-",
+                  k.publish_until ? FormatRfc3339(*k.publish_until).c_str() : "-");
+    }
+  });
+
+  keys->add_subcommand("jwks", "Print the public JWK Set that partners verify tokens against")->callback([&] {
+    auto c = Load(g);
+    if (!c) { exit_code = Report(c.error()); return; }
+    auto ring = signing::Keyring::Open(c->keys);
+    if (!ring) { exit_code = Report(ring.error()); return; }
+    std::printf("%s\n", (*ring)->Published(SystemClock().Now()).ToJwks().c_str());
+  });
+}
+
+}  // namespace lk::app

@@ -1,0 +1,30 @@
+#pragma once
+// CLI wiring: each file adds its subcommands to the one CLI11 app. Private to app/.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "app/config.h"
+
+namespace lk::app {
+
+// Options every subcommand shares, filled in by CLI11 before a command runs.
+struct Globals {
+  std::string data_dir;
+  std::string config_file;
+};
+
+// Exit codes: 0 success, 1 a negative verdict or failed operation, 2 bad usage or bad input.
+int ExitCodeFor(const Error& e);
+// Prints "lerarenkaart: <message>" on stderr and returns the exit code for it.
+int Report(const Error& e);
+// Loads the configuration for a command, or reports why not.
+Result<Config> Load(const Globals& g);
+
+// Each Add* registers a subcommand; its callback stores the exit code in `exit_code`.
+using Run = std::function<int()>;
+void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);
+void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code);
+void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
+
+}  // namespace lk::app

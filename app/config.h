@@ -1,0 +1,22 @@
+#pragma once
+// Runtime configuration of the lerarenkaart binary: defaults, then a TOML file, then the
+// environment, then command-line flags. Private to app/.
+#include <filesystem>
+#include <string>
+
+#include "base/base.h"
+#include "signing/signing.h"
+
+namespace lk::app {
+
+struct Config {
+  std::filesystem::path data_dir = "var";  // --data-dir, $LERARENKAART_HOME
+  signing::KeyConfig keys;                 // keys.dir defaults to <data_dir>/keys
+  signing::TokenPolicy tokens;
+};
+
+// Loads `config_file` (may be empty: defaults only) and applies environment overrides:
+// LERARENKAART_HOME, LK_ISSUER, LK_PASS_PASSWORD. Errors name the file and the key.
+Result<Config> LoadConfig(const std::filesystem::path& config_file, const std::string& data_dir_flag);
+
+}  // namespace lk::app

@@ -1,0 +1,38 @@
+# lk_module(NAME SOURCES ... [DEPS ...] [PUBLIC_DEPS ...])
+# One module = one static library target lk_<NAME>, with project warnings applied to our code only.
+function(lk_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wpedantic
+    -Wno-missing-field-initializers
+    -Wno-restrict)  # g++ 12 false positives in std::string at -O3 (GCC PR 105329)
+  if(LK_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+function(lk_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS;PUBLIC_DEPS" ${ARGN})
+  add_library(lk_${name} STATIC ${M_SOURCES})
+  target_include_directories(lk_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(lk_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_DEPS})
+  lk_warnings(lk_${name})
+endfunction()
+
+# lk_test(NAME SOURCES ... DEPS ...): a GoogleTest executable registered with ctest.
+function(lk_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} lk_testing GTest::gtest GTest::gtest_main GTest::gmock)
+  lk_warnings(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "LK_BINARY=$<TARGET_FILE:lerarenkaart>;LK_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    LABELS "${T_LABELS}")
+  add_dependencies(${name} lerarenkaart)
+endfunction()
+
+# lk_benchmark(NAME SOURCES ... DEPS ...): a Google Benchmark program under tests/bench.
+function(lk_benchmark name)
+  cmake_parse_arguments(B "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${B_SOURCES})
+  target_link_libraries(${name} PRIVATE ${B_DEPS} benchmark::benchmark)
+  lk_warnings(${name})
+endfunction()

@@ -1,0 +1,378 @@
+// Compact ES256 QR tokens. Signing and verification are written directly against OpenSSL's
+// EVP API rather than through cpp-jwt: cpp-jwt 1.4 re-parses the PEM key on every call (about
+// 10% of the raw ECDSA rate), accepts malleable high-s signatures and padded base64, does not
+// require exp, and allows algorithm confusion when several algorithms are listed. Here each
+// check is explicit and keys are parsed once.
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "signing/internal/keyring_store.h"
+#include "signing/signing.h"
+
+namespace lk::signing {
+using namespace internal;
+using json = nlohmann::json;
+namespace chr = std::chrono;
+
+Validity CardYearValidity(int year, const TokenPolicy& policy) {
+  Time start = BrusselsMidnight(chr::year(year) / chr::January / 1);
+  Time end = BrusselsMidnight(chr::year(year + 1) / chr::January / 1) + policy.grace;
+  return {start, end};
+}
+
+namespace {
+
+const EVP_MD* Sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // immutable once fetched
+  return md;
+}
+
+void Digest(std::string_view data, unsigned char out[32]) {
+  unsigned int len = 32;
+  EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
+}
+
+// n and n/2 of P-256, for the low-s rule.
+const BIGNUM* CurveOrder() {
+  static BIGNUM* n = [] {
+    BIGNUM* b = nullptr;
+    BN_hex2bn(&b, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    return b;
+  }();
+  return n;
+}
+const BIGNUM* HalfOrder() {
+  static BIGNUM* h = [] {
+    BIGNUM* b = BN_dup(CurveOrder());
+    BN_rshift1(b, b);
+    return b;
+  }();
+  return h;
+}
+
+// A small pool of prepared contexts: take one, use it, give it back.
+class CtxLease {
+ public:
+  CtxLease(std::mutex& mu, std::vector<PKeyCtx>& pool) : mu_(mu), pool_(pool) {
+    std::lock_guard l(mu_);
+    if (!pool_.empty()) {
+      ctx_ = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  ~CtxLease() {
+    if (!ctx_) return;
+    std::lock_guard l(mu_);
+    pool_.push_back(std::move(ctx_));
+  }
+  PKeyCtx& get() { return ctx_; }
+
+ private:
+  std::mutex& mu_;
+  std::vector<PKeyCtx>& pool_;
+  PKeyCtx ctx_;
+};
+
+bool ValidSerial(std::string_view s) {
+  if (s.empty() || s.size() > 40) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  return true;
+}
+
+class IssuerImpl final : public TokenIssuer {
+ public:
+  IssuerImpl(PKey key, std::string kid, TokenPolicy policy)
+      : key_(std::move(key)), kid_(std::move(kid)), policy_(std::move(policy)) {
+    header_b64_ = Base64UrlEncode(R"({"alg":"ES256","kid":")" + kid_ + R"("})");
+    iss_json_ = json(policy_.issuer).dump();
+  }
+
+  Result<std::string> Issue(std::string_view serial, int year, Time now) const override {
+    if (!ValidSerial(serial))
+      return Fail(Code::kInvalidArgument,
+                  "serial '" + std::string(serial) + "' must be 1-40 letters, digits, '-' or '_'");
+    int this_year = int(BrusselsDate(now).year());
+    Validity v = CardYearValidity(year, policy_);
+    if (year > this_year + 1 || v.expires <= now)
+      return Fail(Code::kInvalidArgument, "card year " + std::to_string(year) +
+                                              " cannot be issued now: tokens are issued for a card year "
+                                              "that has not ended (with grace) and at most one year ahead");
+    char claims[256];
+    int n = std::snprintf(claims, sizeof claims, R"({"iss":%s,"sub":"%.*s","y":%d,"nbf":%lld,"exp":%lld})",
+                          iss_json_.c_str(), int(serial.size()), serial.data(), year,
+                          static_cast<long long>(v.not_before.time_since_epoch().count()),
+                          static_cast<long long>(v.expires.time_since_epoch().count()));
+    if (n < 0 || n >= int(sizeof claims)) return Fail(Code::kInvalidArgument, "issuer URL too long for a token");
+    std::string token = header_b64_;
+    token += '.';
+    token += Base64UrlEncode(std::string_view(claims, static_cast<size_t>(n)));
+    unsigned char digest[32];
+    Digest(token, digest);
+
+    unsigned char der[80];
+    size_t der_len = sizeof der;
+    {
+      CtxLease lease(mu_, pool_);
+      if (!lease.get()) {
+        lease.get().reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+        if (!lease.get() || EVP_PKEY_sign_init(lease.get().get()) != 1)
+          return std::unexpected(SslError("preparing ECDSA signing"));
+      }
+      if (EVP_PKEY_sign(lease.get().get(), der, &der_len, digest, sizeof digest) != 1)
+        return std::unexpected(SslError("ECDSA signing"));
+    }
+    const unsigned char* p = der;
+    EcSig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
+    if (!sig) return std::unexpected(SslError("decoding the ECDSA signature"));
+    const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
+    const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
+    unsigned char raw[64];
+    BN_bn2binpad(r, raw, 32);
+    if (BN_cmp(s, HalfOrder()) > 0) {  // low-s form, so the token has exactly one valid encoding
+      Bn low(BN_new());
+      BN_sub(low.get(), CurveOrder(), s);
+      BN_bn2binpad(low.get(), raw + 32, 32);
+    } else {
+      BN_bn2binpad(s, raw + 32, 32);
+    }
+    token += '.';
+    token += Base64UrlEncode(std::string_view(reinterpret_cast<char*>(raw), 64));
+    return token;
+  }
+
+  const std::string& kid() const override { return kid_; }
+
+ private:
+  PKey key_;
+  std::string kid_;
+  TokenPolicy policy_;
+  std::string header_b64_, iss_json_;
+  mutable std::mutex mu_;
+  mutable std::vector<PKeyCtx> pool_;
+};
+
+enum class B64 { kOk, kBad, kNonCanonical };
+B64 DecodeSegment(std::string_view seg, std::string& out) {
+  if (!seg.empty() && seg.back() == '=') return B64::kNonCanonical;
+  for (char c : seg)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return B64::kBad;
+  auto r = Base64UrlDecode(seg);
+  if (!r) return B64::kNonCanonical;  // impossible length or set padding bits
+  out = std::move(*r);
+  return B64::kOk;
+}
+
+// Parses a flat JSON object; duplicate member names make it invalid.
+bool ParseObject(const std::string& text, json& out) {
+  bool duplicate = false;
+  std::vector<std::unordered_set<std::string>> seen;
+  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) seen.emplace_back();
+    if (event == json::parse_event_t::object_end && !seen.empty()) seen.pop_back();
+    if (event == json::parse_event_t::key && !seen.empty() && depth > 0)
+      if (!seen.back().insert(parsed.get<std::string>()).second) duplicate = true;
+    return true;
+  };
+  out = json::parse(text, cb, /*allow_exceptions=*/false);
+  return !duplicate && !out.is_discarded() && out.is_object();
+}
+
+Verdict Invalid(std::string reason) {
+  Verdict v;
+  v.reason = std::move(reason);
+  return v;
+}
+
+class VerifierImpl final : public TokenVerifier {
+ public:
+  VerifierImpl(KeySet keys, TokenPolicy policy) : keys_(std::move(keys)), policy_(std::move(policy)) {}
+
+  Verdict Verify(std::string_view token, Time at) const override {
+    if (token.size() > kMaxTokenBytes) return Invalid("too_large");
+    size_t d1 = token.find('.');
+    size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+    if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos || d1 == 0 ||
+        d2 == d1 + 1 || d2 + 1 == token.size())
+      return Invalid("malformed");
+    std::string_view h64 = token.substr(0, d1), p64 = token.substr(d1 + 1, d2 - d1 - 1),
+                     s64 = token.substr(d2 + 1);
+    std::string header_text, payload_text, sig;
+    for (auto [seg, out] : {std::pair{h64, &header_text}, {p64, &payload_text}, {s64, &sig}}) {
+      B64 r = DecodeSegment(seg, *out);
+      if (r == B64::kBad) return Invalid("bad_base64");
+      if (r == B64::kNonCanonical) return Invalid("non_canonical_encoding");
+    }
+    json header;
+    if (!ParseObject(header_text, header)) return Invalid("bad_json");
+    auto alg = header.find("alg");
+    if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "ES256")
+      return Invalid("unsupported_algorithm");
+    for (auto it = header.begin(); it != header.end(); ++it)
+      if (it.key() != "alg" && it.key() != "kid" && !(it.key() == "typ" && it.value() == "JWT"))
+        return Invalid("wrong_kind");  // jku, x5u, jwk, crit, another typ: not one of our tokens
+    auto kid = header.find("kid");
+    if (kid == header.end() || !kid->is_string()) return Invalid("missing_kid");
+    auto key_it = keys_.impl_->keys.find(kid->get_ref<const std::string&>());
+    if (key_it == keys_.impl_->keys.end()) return Invalid("unknown_kid");
+    const VerifyKey& key = *key_it->second;
+
+    if (sig.size() != 64) return Invalid("bad_signature");
+    Bn r(BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), 32, nullptr));
+    Bn s(BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()) + 32, 32, nullptr));
+    if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), CurveOrder()) >= 0 ||
+        BN_cmp(s.get(), HalfOrder()) > 0)
+      return Invalid("non_canonical_signature");
+    EcSig ecsig(ECDSA_SIG_new());
+    ECDSA_SIG_set0(ecsig.get(), r.release(), s.release());
+    unsigned char der[80];
+    unsigned char* dp = der;
+    int der_len = i2d_ECDSA_SIG(ecsig.get(), &dp);
+    unsigned char digest[32];
+    Digest(token.substr(0, d2), digest);
+    int ok;
+    {
+      CtxLease lease(key.mu, key.pool);
+      if (!lease.get()) {
+        lease.get().reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key.key.get(), nullptr));
+        if (!lease.get() || EVP_PKEY_verify_init(lease.get().get()) != 1) return Invalid("internal_error");
+      }
+      ok = EVP_PKEY_verify(lease.get().get(), der, static_cast<size_t>(der_len), digest, sizeof digest);
+    }
+    if (ok != 1) {
+      ERR_clear_error();
+      return Invalid("bad_signature");
+    }
+
+    json claims;
+    if (!ParseObject(payload_text, claims)) return Invalid("bad_json");
+    static const std::unordered_set<std::string> kClaims = {"iss", "sub", "y", "nbf", "exp"};
+    for (auto it = claims.begin(); it != claims.end(); ++it)
+      if (!kClaims.contains(it.key())) return Invalid("wrong_kind");
+    for (const auto& c : kClaims)
+      if (!claims.contains(c)) return Invalid("missing_claim");
+    const json &iss = claims["iss"], &sub = claims["sub"], &y = claims["y"], &nbf = claims["nbf"],
+               &exp = claims["exp"];
+    if (!iss.is_string() || !sub.is_string() || !y.is_number_integer() || !nbf.is_number_integer() ||
+        !exp.is_number_integer() || !ValidSerial(sub.get_ref<const std::string&>()) ||
+        y.get<int64_t>() < 2000 || y.get<int64_t>() > 2200)
+      return Invalid("invalid_claim");
+    Verdict v;
+    v.kid = key.kid;
+    v.serial = sub.get<std::string>();
+    v.year = static_cast<int>(y.get<int64_t>());
+    v.expires = Time(chr::seconds(exp.get<int64_t>()));
+    if (iss.get_ref<const std::string&>() != policy_.issuer) {
+      v.reason = "wrong_issuer";
+      return v;
+    }
+    int64_t now = at.time_since_epoch().count(), leeway = policy_.leeway.count();
+    if (now + leeway < nbf.get<int64_t>()) {
+      v.reason = "not_yet_valid";
+    } else if (now - leeway >= exp.get<int64_t>()) {
+      v.reason = "expired";
+    } else {
+      v.valid = true;
+    }
+    return v;
+  }
+
+ private:
+  KeySet keys_;
+  TokenPolicy policy_;
+};
+
+}  // namespace
+
+std::string Verdict::ToJson() const {
+  json j = {{"valid", valid},
+            {"serial", serial.empty() ? json(nullptr) : json(serial)},
+            {"year", year ? json(*year) : json(nullptr)},
+            {"kid", kid.empty() ? json(nullptr) : json(kid)},
+            {"expires", expires ? json(FormatRfc3339(*expires)) : json(nullptr)}};
+  if (!valid) j["reason"] = reason;
+  return j.dump();
+}
+
+Result<std::unique_ptr<TokenIssuer>> TokenIssuer::Create(const Keyring& keyring, TokenPolicy policy) {
+  if (policy.grace < chr::days(0) || policy.grace > kMaxGrace)
+    return Fail(Code::kInvalidArgument, "token grace period must be between 0 and 90 days");
+  auto key = ParsePrivateKeyPem(keyring.ActivePrivateKeyPem(), "", "active token key");
+  if (!key) return std::unexpected(key.error());
+  std::string kid;
+  for (const auto& k : keyring.List())
+    if (k.active) kid = k.kid;
+  return std::make_unique<IssuerImpl>(std::move(*key), kid, std::move(policy));
+}
+
+std::unique_ptr<TokenVerifier> TokenVerifier::Create(KeySet keys, TokenPolicy policy) {
+  return std::make_unique<VerifierImpl>(std::move(keys), std::move(policy));
+}
+
+KeySet::KeySet() : impl_(std::make_shared<Impl>()) {}
+KeySet::~KeySet() = default;
+KeySet::KeySet(KeySet&&) noexcept = default;
+KeySet& KeySet::operator=(KeySet&&) noexcept = default;
+KeySet::KeySet(const KeySet&) = default;
+
+std::vector<std::string> KeySet::kids() const {
+  std::vector<std::string> out;
+  for (const auto& [kid, _] : impl_->keys) out.push_back(kid);
+  return out;
+}
+
+std::string KeySet::ToJwks() const {
+  json keys = json::array();
+  for (const auto& [kid, k] : impl_->keys)
+    keys.push_back({{"kty", "EC"},
+                    {"crv", "P-256"},
+                    {"x", Base64UrlEncode(k->x)},
+                    {"y", Base64UrlEncode(k->y)},
+                    {"kid", kid},
+                    {"use", "sig"},
+                    {"alg", "ES256"}});
+  return json({{"keys", keys}}).dump(2);
+}
+
+Result<KeySet> KeySet::FromJwks(std::string_view text) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
+    return Fail(Code::kInvalidArgument, "not a JWK Set: expected a JSON object with a \"keys\" array");
+  auto impl = std::make_shared<Impl>();
+  for (size_t i = 0; i < doc["keys"].size(); ++i) {
+    const json& k = doc["keys"][i];
+    std::string where = "keys[" + std::to_string(i) + "]";
+    auto str = [&](const char* f) -> std::string {
+      return k.is_object() && k.contains(f) && k[f].is_string() ? k[f].get<std::string>() : std::string("\x01");
+    };
+    if (!k.is_object()) return Fail(Code::kInvalidArgument, where + ": not an object");
+    if (str("kty") != "EC" || str("crv") != "P-256")
+      return Fail(Code::kInvalidArgument, where + ": only EC P-256 keys are accepted (kty EC, crv P-256)");
+    if (k.contains("alg") && str("alg") != "ES256")
+      return Fail(Code::kInvalidArgument, where + ": alg must be ES256");
+    if (k.contains("use") && str("use") != "sig") return Fail(Code::kInvalidArgument, where + ": use must be sig");
+    if (k.contains("d")) return Fail(Code::kInvalidArgument, where + ": holds a private key ('d'); refusing it");
+    auto x = Base64UrlDecode(str("x"));
+    auto y = Base64UrlDecode(str("y"));
+    if (!x || !y || x->size() != 32 || y->size() != 32)
+      return Fail(Code::kInvalidArgument, where + ": x and y must be base64url of 32 bytes");
+    auto key = EcPublicFromXY(*x, *y);
+    if (!key) return Fail(Code::kInvalidArgument, where + ": " + key.error().message);
+    std::string kid = str("kid");
+    if (kid != EcThumbprint(*x, *y).substr(0, kKidChars))
+      return Fail(Code::kInvalidArgument, where + ": kid '" + kid + "' is not the thumbprint prefix of its key");
+    auto vk = std::make_shared<VerifyKey>();
+    vk->kid = kid;
+    vk->x = *x;
+    vk->y = *y;
+    vk->key = std::move(*key);
+    if (!impl->keys.emplace(kid, std::move(vk)).second)
+      return Fail(Code::kInvalidArgument, where + ": duplicate kid '" + kid + "'");
+  }
+  KeySet set;
+  set.impl_ = std::move(impl);
+  return set;
+}
+
+}  // namespace lk::signing
