@@ -1,7 +1,6 @@
 // The Apple pass-signing identity and the Google service account.
 #include <openssl/provider.h>
 
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "signing/internal/ossl.h"
@@ -63,12 +62,14 @@ Result<std::pair<X509Ptr, PKey>> ReadPkcs12(const fs::path& path, const std::str
   };
   if (auto r = attempt()) return std::move(*r);
   ERR_clear_error();
-  static std::once_flag once;
-  std::call_once(once, [] {
-    OSSL_PROVIDER_load(nullptr, "legacy");
-    OSSL_PROVIDER_load(nullptr, "default");
-  });
-  if (auto r = attempt()) return std::move(*r);
+  // Loading "legacy" explicitly stops OpenSSL loading "default" implicitly, so load both, and
+  // unload them again once the bundle is read.
+  OSSL_PROVIDER* legacy = OSSL_PROVIDER_load(nullptr, "legacy");
+  OSSL_PROVIDER* deflt = OSSL_PROVIDER_load(nullptr, "default");
+  auto second = attempt();
+  if (legacy) OSSL_PROVIDER_unload(legacy);
+  if (deflt) OSSL_PROVIDER_unload(deflt);
+  if (second) return std::move(*second);
   return Fail(Code::kInvalidArgument, path.string() +
                                           ": cannot read the PKCS#12 bundle (wrong password, or no "
                                           "certificate and key inside): " + OpenSslErrors());
