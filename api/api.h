@@ -1,0 +1,76 @@
+#pragma once
+// The HTTP service: teachers claim cards and download passes, partners verify scanned tokens,
+// staff issue, revoke, import and read reports, and anyone reads the public keys, the signed
+// revocation list, the OpenAPI description, health and metrics. Stateless apart from the ledger,
+// so several instances on one PostgreSQL ledger behave as one service.
+// Thread safety: Start and Stop are called from one thread; requests run on a pool of threads.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/base.h"
+#include "ledger/ledger.h"
+#include "passgen/google_wallet.h"
+#include "passgen/passgen.h"
+#include "signing/signing.h"
+
+namespace lk::api {
+
+struct RateLimit {
+  double per_second = 0;  // sustained rate; 0 disables the limit
+  double burst = 0;       // bucket size (requests allowed at once)
+};
+
+struct ServiceOptions {
+  std::string host = "127.0.0.1";  // listen address
+  int port = 8080;                 // 0 = an ephemeral port (see Service::port())
+  std::string public_base_url;     // absolute URL clients use; default http://host:port
+  size_t max_json_bytes = 64 * 1024;          // JSON request bodies larger than this: 413
+  size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies larger than this: 413
+  std::chrono::seconds read_timeout{10}, write_timeout{10}, keep_alive_timeout{5};
+  int threads = 8;                                        // request worker threads
+  RateLimit per_address{200, 400};                        // every request, by client address
+  RateLimit per_key{1000, 2000};                          // authenticated requests, by credential
+  RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address
+  std::chrono::seconds claim_retry_window{std::chrono::minutes(10)};  // a used code answers again
+  std::chrono::seconds pass_cache_max_age{300};           // Cache-Control of passes
+  bool access_log = true;                                 // one JSON line per request on stderr
+};
+
+// Everything the service talks to. The service takes the ledger; the rest must outlive it.
+struct ServiceDeps {
+  const Clock* clock = nullptr;
+  std::unique_ptr<ledger::Ledger> ledger;
+  const signing::Keyring* keyring = nullptr;  // token keys: JWKS, card tokens, the revocation list
+  signing::TokenPolicy policy;
+  std::string templates_dir;                  // <dir>/<year>/ holds the pass template of a card year
+  const signing::PassSigner* pass_signer = nullptr;   // null: pass downloads answer 503
+  passgen::PassOptions pass_options;
+  const signing::ServiceAccount* google_account = nullptr;  // null or empty issuer: Google answers 503
+  passgen::GoogleWalletConfig google;
+  passgen::GoogleCardDesign google_design;
+  passgen::WalletApi* google_api = nullptr;   // when set, objects are created before redirecting
+};
+
+class Service {
+ public:
+  // Binds the listening socket and starts serving on background threads. Fails with
+  // kUnavailable when the address cannot be bound, kInvalidArgument on bad options or deps.
+  static Result<std::unique_ptr<Service>> Start(ServiceOptions options, ServiceDeps deps);
+  virtual ~Service() = default;  // stops first if still running
+  virtual int port() const = 0;  // the bound port
+  virtual const std::string& base_url() const = 0;
+  // Graceful: stops accepting, lets requests in flight finish, then closes the ledger. Idempotent.
+  virtual void Stop() = 0;
+};
+
+// Every (method, path template) the service routes, e.g. {"POST", "/v1/cards/{serial}/revoke"}.
+std::vector<std::pair<std::string, std::string>> Routes();
+// The OpenAPI 3 description served at /openapi.json (written by hand; a test compares it with Routes()).
+std::string OpenApiDocument();
+
+}  // namespace lk::api

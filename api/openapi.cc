@@ -1,0 +1,85 @@
+// The OpenAPI 3 description, written by hand so that a test comparing it with Routes() means
+// something. Keep both in step when adding a route.
+#include "api/api.h"
+
+namespace lk::api {
+
+std::string OpenApiDocument() {
+  return R"json({
+  "openapi": "3.0.3",
+  "info": {"title": "lerarenkaart", "version": "1.0.0",
+           "description": "The digital Flemish teacher card: claims, passes, partner verification, staff reports. Errors are application/problem+json (RFC 9457) with type, title, status, detail and, when a field is at fault, field."},
+  "components": {
+    "securitySchemes": {
+      "partnerKey": {"type": "http", "scheme": "bearer", "description": "Partner API key from `lerarenkaart partners add NAME`"},
+      "staffToken": {"type": "http", "scheme": "bearer", "description": "Staff token from `lerarenkaart staff add NAME`"},
+      "cardAccess": {"type": "http", "scheme": "bearer", "description": "The access_token returned by a claim"},
+      "staffCookie": {"type": "apiKey", "in": "cookie", "name": "lk_staff", "description": "Set by GET /dashboard?token=STAFF_TOKEN"}
+    },
+    "schemas": {
+      "Problem": {"type": "object", "required": ["type", "title", "status", "detail"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"}, "field": {"type": "string"}, "request_id": {"type": "string"}}},
+      "Card": {"type": "object", "required": ["serial", "year", "token", "access_token", "pass_url", "google_url"],
+        "properties": {"serial": {"type": "string"}, "year": {"type": "integer"}, "status": {"type": "string", "enum": ["active", "revoked"]},
+                       "token": {"type": "string"}, "access_token": {"type": "string"},
+                       "pass_url": {"type": "string"}, "google_url": {"type": "string"}}},
+      "Verdict": {"type": "object", "required": ["valid", "status", "reason", "serial", "year"],
+        "properties": {"valid": {"type": "boolean"}, "status": {"type": "string", "enum": ["active", "revoked", "expired", "invalid"]},
+                       "reason": {"type": "string"}, "serial": {"type": "string", "nullable": true}, "year": {"type": "integer", "nullable": true}}}
+    },
+    "responses": {
+      "Problem": {"description": "An error", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    },
+    "parameters": {
+      "serial": {"name": "serial", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"}}
+    }
+  },
+  "paths": {
+    "/healthz": {"get": {"summary": "Liveness and the ledger backend", "responses": {"200": {"description": "ok"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
+    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
+    "/.well-known/jwks.json": {"get": {"summary": "Public token keys (JWK Set), with ETag", "responses": {"200": {"description": "JWK Set"}, "304": {"description": "Not modified"}}}},
+    "/v1/revocations": {"get": {"summary": "Revoked serials of the valid card years as an ES256 JWS (typ lk-revocations+jwt) signed with the token key",
+      "responses": {"200": {"description": "application/jwt"}, "304": {"description": "Not modified (If-None-Match)"}}}},
+    "/v1/verify": {"post": {"summary": "Verify a scanned token online (signature, validity, revocation)", "security": [{"partnerKey": []}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": {"type": "string"}}}}}},
+      "responses": {"200": {"description": "Verdict", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Verdict"}}}},
+                    "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "413": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/claims": {"post": {"summary": "Redeem a one-time claim code: issue (or return) the holder's card of the current year",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["claim_code"], "properties": {"claim_code": {"type": "string"}}}}}},
+      "responses": {"200": {"description": "The card (already issued)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Card"}}}},
+                    "201": {"description": "The card (newly issued)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Card"}}}},
+                    "400": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}, "410": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/cards": {"post": {"summary": "Issue a card on a staff member's behalf", "security": [{"staffToken": []}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["staff_id"], "properties": {"staff_id": {"type": "string"}, "year": {"type": "integer"}}}}}},
+      "responses": {"200": {"description": "The card (already issued)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Card"}}}},
+                    "201": {"description": "The card (newly issued)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Card"}}}},
+                    "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/cards/{serial}/revoke": {"post": {"summary": "Revoke a card", "security": [{"staffToken": []}], "parameters": [{"$ref": "#/components/parameters/serial"}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": {"type": "string"}}}}}},
+      "responses": {"200": {"description": "Revoked"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}, "409": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/cards/{serial}/pass.pkpass": {"get": {"summary": "The signed Apple Wallet pass (strong ETag)", "security": [{"cardAccess": []}], "parameters": [{"$ref": "#/components/parameters/serial"}],
+      "responses": {"200": {"description": "application/vnd.apple.pkpass"}, "304": {"description": "Not modified"}, "401": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/cards/{serial}/google": {"get": {"summary": "Redirect to the Google Wallet save link", "security": [{"cardAccess": []}], "parameters": [{"$ref": "#/components/parameters/serial"}],
+      "responses": {"302": {"description": "Location: https://pay.google.com/gp/v/save/..."}, "401": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/imports/{kind}": {"post": {"summary": "Import a CSV file (all or nothing)", "security": [{"staffToken": []}],
+      "parameters": [{"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["roster", "subscription", "starter", "library", "published"]}},
+                     {"name": "year", "in": "query", "required": false, "description": "Card year; required except for published", "schema": {"type": "integer"}}],
+      "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
+      "responses": {"200": {"description": "Import summary"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "413": {"$ref": "#/components/responses/Problem"}}}},
+    "/v1/reports/adoption": {"get": {"summary": "The adoption report", "security": [{"staffToken": []}],
+      "parameters": [{"name": "period", "in": "query", "schema": {"type": "string", "enum": ["calendar", "school"]}},
+                     {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["none", "province", "network", "role", "level"]}},
+                     {"name": "years", "in": "query", "schema": {"type": "string", "example": "2017-2026"}},
+                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv", "html", "table"]}}],
+      "responses": {"200": {"description": "The report"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}}}},
+    "/dashboard": {"get": {"summary": "The HTML adoption report for browsers; ?token=STAFF_TOKEN sets an HttpOnly cookie and redirects", "security": [{"staffCookie": []}, {"staffToken": []}],
+      "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}, {"name": "period", "in": "query", "schema": {"type": "string"}},
+                     {"name": "by", "in": "query", "schema": {"type": "string"}}, {"name": "years", "in": "query", "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "text/html"}, "303": {"description": "Logged in; cookie set"}, "401": {"$ref": "#/components/responses/Problem"}}}}
+  }
+})json";
+}
+
+}  // namespace lk::api

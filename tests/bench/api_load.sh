@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Load test of the HTTP service on loopback, bounded in time, against the raw two-core ECDSA
+# P-256 verify rate measured in the same run (openssl speed -multi 2 ecdsap256).
+#   tests/bench/api_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+# Prints throughput, the ratio to raw ECDSA verify, p50/p99 latency, errors and the server's RSS.
+set -euo pipefail
+build=${1:-build}; secs=${2:-10}; conns=${3:-64}
+bin=$(realpath "$build/app/lerarenkaart")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/lk-load.XXXXXX)
+trap 'kill $server 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+year=$(TZ=Europe/Brussels date +%Y)
+cards=${LK_LOAD_CARDS:-2000}
+
+cat >"$work/config.toml" <<TOML
+[server]
+threads = $((conns + 16))
+rate_per_address = 0
+rate_per_key = 0
+access_log = false
+TOML
+lk() { "$bin" --data-dir "$work/var" --config "$work/config.toml" "$@"; }
+{
+  echo "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter"
+  for i in $(seq 1 "$cards"); do echo "L$i,Load,Test,teaching,GO,basic,1,2000,no"; done
+} >"$work/roster.csv"
+lk import roster "$work/roster.csv" --year "$year" >/dev/null
+staff=$(lk staff add load 2>/dev/null)
+partner=$(lk partners add load 2>/dev/null)
+lk serve --listen 127.0.0.1:0 --port-file "$work/port" >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+port=$(cat "$work/port")
+base="http://127.0.0.1:$port"
+
+# Issue every card over HTTP (keep-alive), keeping the tokens.
+/usr/bin/python3 - "$port" "$staff" "$cards" "$work" <<'PY'
+import http.client, json, sys
+port, staff, n, work = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+c = http.client.HTTPConnection("127.0.0.1", port)
+tokens = []
+first = None
+for i in range(1, n + 1):
+    c.request("POST", "/v1/cards", json.dumps({"staff_id": f"L{i}"}),
+              {"Authorization": "Bearer " + staff, "Content-Type": "application/json"})
+    r = c.getresponse(); body = json.loads(r.read())
+    assert r.status in (200, 201), body
+    tokens.append(body["token"]); first = first or body
+open(f"{work}/tokens.txt", "w").write("\n".join(tokens) + "\n")
+open(f"{work}/pass_path", "w").write(first["pass_url"])
+open(f"{work}/access_token", "w").write(first["access_token"])
+PY
+curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$work/access_token")" "$base$(cat "$work/pass_path")"
+
+echo "== openssl speed -multi 2 ecdsap256 (raw two-core baseline, same session)"
+raw=$(openssl speed -seconds 5 -multi 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $NF}' | tail -n 1)
+echo "raw ECDSA P-256 verify/s (2 cores): $raw"
+
+rss() { awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' "/proc/$server/status"; echo; }
+echo "== wrk POST /v1/verify, $cards distinct tokens, -t2 -c$conns -d${secs}s"
+LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" wrk -t2 -c"$conns" -d"${secs}s" --latency \
+  -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
+verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")
+echo "server: $(rss)"
+echo "== wrk GET pass.pkpass (cached), -t2 -c$conns -d${secs}s"
+LK_PASS_PATH=$(cat "$work/pass_path") LK_ACCESS_TOKEN=$(cat "$work/access_token") wrk -t2 -c"$conns" -d"${secs}s" \
+  --latency -s "$here/get_pass.lua" "$base" | tee "$work/pass.txt"
+echo "server: $(rss)"
+python3 -c "print('verify throughput / raw 2-core ECDSA verify = %.2f' % ($verify_rps / $raw))"
+kill -TERM $server; wait $server || true

@@ -1,0 +1,31 @@
+-- wrk script: POST /v1/verify cycling through many distinct card tokens.
+-- Environment: LK_TOKENS (file, one token per line), LK_PARTNER_KEY.
+local tokens = {}
+local key = os.getenv("LK_PARTNER_KEY")
+for line in io.lines(os.getenv("LK_TOKENS")) do tokens[#tokens + 1] = line end
+local counter = 0
+local offset = 0
+
+function setup(thread)
+  offset = offset + 1
+  thread:set("offset", offset * 7919)
+end
+
+function request()
+  counter = counter + 1
+  local t = tokens[((counter + (offset or 0)) % #tokens) + 1]
+  return wrk.format("POST", "/v1/verify",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key},
+    '{"token":"' .. t .. '"}')
+end
+
+local bad = 0
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"status":"active"', 1, true) then bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("p50_ms=%.3f p99_ms=%.3f requests=%d non2xx_or_errors=%d\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
