@@ -693,6 +693,8 @@ class SqlLedger final : public Ledger {
       case Dimension::kRole: group = "r.role"; break;
       case Dimension::kLevel: group = "r.level"; break;
     }
+    // PostgreSQL refuses a constant in GROUP BY, so the "no dimension" group is left out of it.
+    const std::string group_by = q.by == Dimension::kNone ? "" : ", " + group;
     const bool school = q.period == Period::kSchool;
     std::string period = school ? "c.school_year" : "r.card_year";
     std::string holder = school ? "r.staff_key" : "r.id";
@@ -710,7 +712,7 @@ class SqlLedger final : public Ledger {
         " sum(CASE WHEN c.channel = 'library' THEN 1 ELSE 0 END) AS nl"
         " FROM cards c JOIN roster r ON r.id = c.roster_id"
         " WHERE c.status = 'active' AND " + period + " BETWEEN $1 AND $2"
-        " GROUP BY " + period + ", " + group + ", " + holder + ") AS per_holder GROUP BY p, g";
+        " GROUP BY " + period + group_by + ", " + holder + ") AS per_holder GROUP BY p, g";
     std::map<std::pair<int, std::string>, CountsRow> cells;
     auto label = [&](int p) { return school ? std::to_string(p) + "-" + std::to_string(p + 1) : std::to_string(p); };
     auto cell = [&](int p, const std::string& g) -> CountsRow& {
@@ -736,7 +738,7 @@ class SqlLedger final : public Ledger {
     if (!r) return std::unexpected(r.error());
     if (!school) {
       auto e = db_->ForEach("SELECT r.card_year, " + group + ", count(*) FROM roster r WHERE r.card_year BETWEEN $1 AND $2 "
-                            "GROUP BY r.card_year, " + group,
+                            "GROUP BY r.card_year" + group_by,
                             params, [&](const Row& row) {
                               cell(static_cast<int>(ToInt(row[0])), row[1].value_or("")).eligible = ToInt(row[2]);
                             });
