@@ -191,7 +191,8 @@ Result<std::unique_ptr<Db>> OpenPostgres(const std::string& url) {
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   auto db = std::make_unique<PostgresDb>(conn, Redact(url));
-  if (auto r = db->Exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'"); !r)
+  if (auto r = db->Exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; "
+                        "SET temp_buffers = '128MB'; SET work_mem = '64MB'"); !r)
     return std::unexpected(r.error());
   return std::unique_ptr<Db>(std::move(db));
 }

@@ -141,7 +141,8 @@ Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path) {
   sqlite3_busy_timeout(raw, 60000);
   auto db = std::make_unique<SqliteDb>(raw, path);
   // synchronous=FULL: a committed import survives power loss, not just a killed process.
-  if (auto r = db->Exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"); !r)
+  if (auto r = db->Exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; "
+                        "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"); !r)
     return std::unexpected(r.error());
   auto fk = db->Query("PRAGMA foreign_keys", {});
   if (!fk || fk->empty() || (*fk)[0][0] != "1")
