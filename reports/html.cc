@@ -56,7 +56,7 @@ std::vector<Point> Series(const Report& r) {
 double NiceMax(double v) {
   if (v <= 0) return 1;
   double p = std::pow(10.0, std::floor(std::log10(v)));
-  for (double m : {1.0, 2.0, 5.0, 10.0})
+  for (double m : {1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
     if (m * p >= v) return m * p;
   return 10 * p;
 }
@@ -221,7 +221,7 @@ std::string ProvinceChart(const Report& r, const std::string& period) {
   for (const auto* row : rows) max = std::max(max, double(row->holders.value_or(0)));
   max = NiceMax(max);
   int left = 150, width = kW - left - 160;
-  s += Text(left, 18, "holders (share of eligible)", "legend", "start");
+  s += Text(left, 18, period + ": holders per province (share of eligible staff)", "legend", "start");
   for (size_t i = 0; i < rows.size(); ++i) {
     const ReportRow& row = *rows[i];
     double y = kTop + 10 + double(i) * bar;
@@ -244,7 +244,8 @@ std::string Cell(const std::optional<int64_t>& v, const ReportRow& row, const Re
   std::string tip, refs;
   for (int n : row.note_refs) {
     tip += (tip.empty() ? "" : " ") + r.notes[size_t(n)];
-    refs += "<a href=\"#note-" + std::to_string(n + 1) + "\">" + std::to_string(n + 1) + "</a>";
+    refs += (refs.empty() ? "" : ",") + std::string("<a href=\"#note-") + std::to_string(n + 1) + "\">" +
+            std::to_string(n + 1) + "</a>";
   }
   return "<td class=\"na\" title=\"" + HtmlEscape(tip) + "\">n/a<sup>" + refs + "</sup></td>";
 }
