@@ -341,28 +341,47 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
               (o.period == Period::kCalendar ? "card year" : "school year") + "; it has no row.");
   }
 
-  // Totals: the sum over periods (per group when grouped, then overall).
+  // Totals: the sum over periods (per group when grouped, then overall). Rows that are n/a
+  // throughout (source "none") are left out of the sums, and the span says which periods are in.
   if (rep.rows.size() > 1) {
-    const std::string& from = rep.rows.front().period;
-    const std::string& to = rep.rows.back().period;
+    std::vector<const ReportRow*> summed;
+    std::vector<std::string> left_out;
+    for (const auto& r : rep.rows) {
+      if (r.source != "none") summed.push_back(&r);
+      else if (std::find(left_out.begin(), left_out.end(), r.period) == left_out.end()) left_out.push_back(r.period);
+    }
+    if (summed.empty()) {
+      for (const auto& r : rep.rows) summed.push_back(&r);
+      left_out.clear();
+    }
+    const std::string& from = summed.front()->period;
+    const std::string& to = summed.back()->period;
     std::string span = from == to ? from : from + (o.period == Period::kCalendar ? "-" : " to ") + to;
+    std::optional<int> left_out_note;
+    if (!left_out.empty()) {
+      std::string list;
+      for (const auto& p : left_out) list += (list.empty() ? "" : ", ") + p;
+      left_out_note = notes.Add("The sums cover " + span + " only: " + list +
+                                " have no values in this view (their rows are n/a) and are left out.");
+    }
+    auto sum = [&](const std::optional<std::string>& g, bool all_groups) {
+      std::vector<const ReportRow*> members;
+      for (const ReportRow* r : summed)
+        if (all_groups || r->group == g) members.push_back(r);
+      ReportRow t = Sum(members, span, g, notes);
+      if (left_out_note) Ref(t, *left_out_note);
+      return t;
+    };
     if (o.by != Dimension::kNone) {
       std::vector<std::optional<std::string>> gs;
-      for (const auto& r : rep.rows)
-        if (std::find(gs.begin(), gs.end(), r.group) == gs.end()) gs.push_back(r.group);
+      for (const ReportRow* r : summed)
+        if (std::find(gs.begin(), gs.end(), r->group) == gs.end()) gs.push_back(r->group);
       std::sort(gs.begin(), gs.end(), [&](const auto& a, const auto& b) { return GroupLess(o.by, a, b); });
-      for (const auto& g : gs) {
-        std::vector<const ReportRow*> members;
-        for (const auto& r : rep.rows)
-          if (r.group == g) members.push_back(&r);
-        rep.totals.push_back(Sum(members, span, g, notes));
-      }
+      for (const auto& g : gs) rep.totals.push_back(sum(g, false));
+      rep.totals.push_back(sum("all", true));
+    } else {
+      rep.totals.push_back(sum(std::nullopt, true));
     }
-    std::vector<const ReportRow*> all;
-    for (const auto& r : rep.rows) all.push_back(&r);
-    ReportRow s = Sum(all, span, std::nullopt, notes);
-    if (o.by != Dimension::kNone) s.group = "all";
-    rep.totals.push_back(std::move(s));
   }
 
   // Reconciliation of the published figures in range.

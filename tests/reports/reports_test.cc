@@ -339,6 +339,19 @@ TEST(Grouped, ProvincesAreOrderedAndSummedPerProvince) {
   EXPECT_EQ(r.totals[3].group, "all");
 }
 
+TEST(Grouped, SumsLeaveOutYearsWithoutProvincesAndSaySo) {
+  std::vector<CountsRow> cards{SyntheticCell("2020", "Limburg", 0, 0), SyntheticCell("2021", "Limburg", 1, 0)};
+  Report r = Build(cards, LoadPublishedCsv(), {.by = Dimension::kProvince, .first_year = 2017, .last_year = 2021});
+  ASSERT_EQ(r.rows.size(), 33u + 2u);
+  ASSERT_EQ(r.totals.size(), 2u);  // Limburg, all
+  EXPECT_EQ(r.totals[0].group, "Limburg");
+  EXPECT_EQ(r.totals[0].period, "2020-2021");
+  EXPECT_EQ(r.totals[0].holders, cards[0].holders + cards[1].holders);
+  EXPECT_EQ(r.totals[1].group, "all");
+  EXPECT_THAT(NotesOf(r, r.totals[0]),
+              Contains(HasSubstr("The sums cover 2020-2021 only: 2017, 2018, 2019 have no values in this view")));
+}
+
 TEST(Errors, BadInputsAreRefusedWithTheirPlace) {
   auto err = [](const std::vector<CountsRow>& c, const std::vector<PublishedRow>& p, ReportOptions o) {
     auto r = BuildAdoptionReport(c, p, o);
