@@ -172,6 +172,13 @@ std::string CsvLine(const std::vector<std::string>& cells) {
   return s + "\r\n";
 }
 
+// Text from imported data must not start a spreadsheet formula (CSV injection): prefix a quote.
+std::string CsvText(const std::string& s) {
+  if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
+    return "'" + s;
+  return s;
+}
+
 std::string CsvInt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : ""; }
 std::string CsvFrac(const std::optional<double>& v) { return v ? internal::DecimalComma(*v, 6) : ""; }
 
@@ -183,7 +190,7 @@ std::string RenderCsv(const Report& r) {
                   "not_itemised", "holders", "share", "printed_share", "digital_only", "physical_only", "both",
                   "digital_share", "notes"});
   auto row_line = [&](const char* kind, const ReportRow& row) {
-    out += CsvLine({kind, row.period, row.group.value_or(""), row.source, CsvInt(row.eligible),
+    out += CsvLine({kind, row.period, CsvText(row.group.value_or("")), row.source, CsvInt(row.eligible),
                     CsvInt(row.subscription), CsvInt(row.starter), CsvInt(row.library), CsvInt(row.digital),
                     CsvInt(row.not_itemised), CsvInt(row.holders), CsvFrac(row.share),
                     row.printed_share.value_or(""), CsvInt(row.digital_only), CsvInt(row.physical_only),
@@ -199,12 +206,12 @@ std::string RenderCsv(const Report& r) {
         return k.is_share ? internal::DecimalComma(v, 6) : std::to_string(int64_t(v));
       };
       out += CsvLine({k.kind, k.subject, k.field, num(k.stated), num(k.computed), num(k.difference), k.printed,
-                      k.text});
+                      CsvText(k.text)});
     }
   }
   out += "\r\n";
   out += CsvLine({"note", "text"});
-  for (size_t i = 0; i < r.notes.size(); ++i) out += CsvLine({"[" + std::to_string(i + 1) + "]", r.notes[i]});
+  for (size_t i = 0; i < r.notes.size(); ++i) out += CsvLine({"[" + std::to_string(i + 1) + "]", CsvText(r.notes[i])});
   return out;
 }
 
@@ -264,7 +271,8 @@ std::string RenderJson(const Report& r) {
                                    {"printed", k.printed.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.printed)},
                                    {"text", k.text}});
   }
-  return j.dump(2) + "\n";
+  // Group names come from imported data: replace invalid UTF-8 rather than throw.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string Render(const Report& report, Format format) {

@@ -509,5 +509,15 @@ TEST(Csv, OpensInABelgianSpreadsheet) {
       }
 }
 
+TEST(Csv, ImportedTextCannotStartAFormulaAndBadUtf8DoesNotBreakJson) {
+  std::vector<CountsRow> cards{SyntheticCell("2026", "=HYPERLINK(\"x\")", 1, 0),
+                               SyntheticCell("2026", std::string("Li\xE8ge"), 1, 1)};  // Latin-1, not UTF-8
+  Report r = Build(cards, {}, {.by = Dimension::kNetwork});
+  std::string csv = RenderCsv(r);
+  EXPECT_THAT(csv, HasSubstr(";\"'=HYPERLINK(\"\"x\"\")\";"));
+  auto j = nlohmann::json::parse(RenderJson(r));
+  EXPECT_EQ(j["rows"][1]["group"], "Li\uFFFDge");
+}
+
 }  // namespace
 }  // namespace lk::reports
