@@ -503,6 +503,8 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
       }
     }
   }
+  for (auto* rows : {&rep.rows, &rep.totals})
+    for (auto& r : *rows) std::sort(r.note_refs.begin(), r.note_refs.end());
   return rep;
 }
 

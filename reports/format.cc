@@ -23,6 +23,13 @@ std::string Percent(double fraction) {
   return buf;
 }
 
+std::string Points(double d) {
+  char buf[64];
+  double v = std::round(d * 10000.0) / 100.0;  // two decimals of a point; no "-0.00"
+  std::snprintf(buf, sizeof buf, "%+.2f pt", v == 0 ? 0.0 : v);
+  return buf;
+}
+
 std::string DecimalComma(double value, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, value);

@@ -284,10 +284,7 @@ std::string RenderHtml(const Report& r) {
        ".ch-library{fill:#2ca02c}.ch-digital{fill:#d62728}.ch-not_itemised{fill:#9e9e9e}"
        ".digital-line{fill:none;stroke:#d62728;stroke-width:2}.digital-point{fill:#d62728}"
        "ol.notes li{margin:4px 0;max-width:60em}\n</style></head><body>\n";
-  // Title line reuses the table renderer's first line.
-  std::string first = RenderTable(Report{.period = r.period, .by = r.by, .first_year = r.first_year,
-                                         .last_year = r.last_year});
-  h += "<h1>" + HtmlEscape(first.substr(0, first.find('\n'))) + "</h1>\n";
+  h += "<h1>" + HtmlEscape(internal::ReportTitle(r)) + "</h1>\n";
 
   auto pts = Series(r);
   if (!pts.empty()) {
@@ -358,7 +355,7 @@ std::string RenderHtml(const Report& r) {
       if (k.is_share)
         h += "<td class=\"num\">" + HtmlEscape(k.printed.empty() ? Percent(k.stated) : k.printed) +
              "</td><td class=\"num\">" + Percent(k.computed) + "</td><td class=\"num\">" +
-             internal::Shortest(std::round(k.difference * 1e6) / 1e4) + " pt</td>";
+             internal::Points(k.difference) + "</td>";
       else
         h += "<td class=\"num\">" + Count(int64_t(k.stated)) + "</td><td class=\"num\">" +
              Count(int64_t(k.computed)) + "</td><td class=\"num\">" + Count(int64_t(k.difference)) + "</td>";

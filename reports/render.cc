@@ -12,7 +12,10 @@ namespace {
 using internal::Count;
 using internal::Percent;
 
-std::string Title(const Report& r) {
+}  // namespace
+
+namespace internal {
+std::string ReportTitle(const Report& r) {
   std::string t = "Adoption report, " + std::string(r.period == Period::kCalendar ? "card years " : "school years ");
   if (r.first_year == 0) return t + "(no data)";
   if (r.period == Period::kCalendar)
@@ -25,6 +28,9 @@ std::string Title(const Report& r) {
   if (r.by != Dimension::kNone) t += ", by " + std::string(DimensionName(r.by));
   return t;
 }
+}  // namespace internal
+
+namespace {
 
 std::string Refs(const std::vector<int>& refs) {
   std::string s;
@@ -78,7 +84,7 @@ struct Grid {
 
 std::string RenderTable(const Report& r) {
   bool grouped = r.by != Dimension::kNone;
-  std::string out = Title(r) + "\n\n";
+  std::string out = internal::ReportTitle(r) + "\n\n";
   if (r.rows.empty() && r.totals.empty()) {
     out += "No rows.\n";
   } else {
@@ -141,7 +147,7 @@ std::string RenderTable(const Report& r) {
     for (const auto& k : r.reconciliation) {
       if (k.is_share)
         c.rows.push_back({k.kind, k.subject, k.field, k.printed.empty() ? Percent(k.stated) : k.printed,
-                          Percent(k.computed), internal::Shortest(std::round(k.difference * 1e6) / 1e4) + " pt"});
+                          Percent(k.computed), internal::Points(k.difference)});
       else
         c.rows.push_back({k.kind, k.subject, k.field, Count(int64_t(k.stated)), Count(int64_t(k.computed)),
                           Count(int64_t(k.difference))});

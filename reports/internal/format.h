@@ -17,6 +17,8 @@ inline constexpr std::string_view kGroupSep = "\u202F";
 std::string Count(int64_t n);
 // A fraction of 1 as a percentage with two decimals and a point: 0.676502 -> "67.65%".
 std::string Percent(double fraction);
+// A difference of two fractions in percentage points, signed: 0.001502 -> "+0.15 pt".
+std::string Points(double fraction_difference);
 // Percentage with a decimal comma for CSV/Belgian readers: 0.676502 -> "67,65".
 std::string PercentComma(double fraction);
 // A fraction with `decimals` digits and a decimal comma: "0,676502".
@@ -28,6 +30,8 @@ int ProvinceRank(std::string_view name);
 inline constexpr std::string_view kProvinces[] = {
     "Brussel",  "Waals-Brabant", "Vlaams-Brabant", "Antwerpen",       "Limburg",        "Luik",
     "Namen",    "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
+// "Adoption report, card years 2017-2026, by province".
+std::string ReportTitle(const Report& report);
 // Escapes &, <, >, " and ' for HTML text and attributes.
 std::string HtmlEscape(std::string_view text);
 

@@ -170,7 +170,7 @@ TEST(PublishedFigures, ReconciliationChecksEveryPublishedNumber) {
 TEST(PublishedFigures, TableShowsTheNumbersAligned) {
   std::string t = RenderTable(PublishedReport());
   for (const char* s : {"138 365", "5 465", "936", "900", "416 585", "416 586", "67.65%", "67.50%", "67.10%",
-                        "64.99%", "66.56%", "66.50%", "n/a"})
+                        "64.99%", "66.56%", "66.50%", "n/a", "+0.15 pt", "-0.01 pt", "+0.06 pt", "+0.00 pt"})
     EXPECT_THAT(t, HasSubstr(N(s))) << s;
   // Every line of the main table has its "Holders" column ending at the same display column.
   auto lines = [&] {
