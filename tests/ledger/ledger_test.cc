@@ -245,7 +245,7 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoProcessesGivesOneCard) {
   std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "issue",
                                    "--staff-id", "T2", "--year", "2026", "--ledger", backend_->url()};
   lk::testing::RunResult out[2];
-  std::thread a([&] { out[0] = lk::testing::Run(argv); }), b([&] { out[1] = lk::testing::Run(argv); });
+  std::thread a([&] { out[0] = lk::testing::RunProgram(argv); }), b([&] { out[1] = lk::testing::RunProgram(argv); });
   a.join();
   b.join();
   ASSERT_EQ(out[0].exit_code, 0) << out[0].err;
@@ -313,7 +313,7 @@ TEST_P(AuditTamperTest, EditedEntryIsNamed) {
   EXPECT_EQ(v->first_bad, 3);
   EXPECT_THAT(v->problem, HasSubstr("audit entry 3: its content does not match its hash (edited)"));
   // The CLI says the same and exits 1.
-  auto run = lk::testing::Run({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
                                "--ledger", backend_->url()});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("audit entry 3"));

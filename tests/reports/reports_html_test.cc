@@ -41,7 +41,7 @@ std::string DumpDom(const TempDir& dir, const std::filesystem::path& page) {
   auto args = ChromiumArgs(dir, "profile-dom");
   args.push_back("--dump-dom");
   args.push_back("file://" + page.string());
-  auto r = lk::testing::Run(args);
+  auto r = lk::testing::RunProgram(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
 }
@@ -156,7 +156,7 @@ Image Screenshot(const TempDir& dir, const std::filesystem::path& page, const st
   args.push_back("--screenshot=" + png.string());
   args.push_back("--window-size=1200,1600");
   args.push_back("file://" + page.string());
-  auto r = lk::testing::Run(args);
+  auto r = lk::testing::RunProgram(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(png)) << r.err;
   auto bytes = ReadFile(png);
