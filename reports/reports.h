@@ -46,7 +46,7 @@ struct ReportOptions {
 // One line of the report. A null field means "the data cannot answer"; `note_refs` index
 // Report::notes and say why. Sources never mix within a row.
 struct ReportRow {
-  std::string period;  // "2017", "2017-2018"; for totals: "2017-2019" or "Totaal"
+  std::string period;  // "2017", "2017-2018"; totals: the span summed ("2017-2019") or "Totaal"
   std::optional<std::string> group;
   std::string source;  // "cards" | "published" | "none" | "sum" (of the rows above)
   std::optional<int64_t> eligible, subscription, starter, library, digital, not_itemised, holders;
@@ -75,7 +75,8 @@ struct Report {
   Dimension by = Dimension::kNone;
   int first_year = 0, last_year = 0;  // the range covered (resolved from the data if 0/0)
   std::vector<ReportRow> rows;        // by period, then group (provinces in a fixed order)
-  std::vector<ReportRow> totals;      // "sum" over the rows; the published "Totaal" if in range
+  std::vector<ReportRow> totals;      // "sum" over rows with values (per group, then "all"); the
+                                      // published "Totaal" when all its years are in range (no --by)
   std::vector<std::string> notes;
   std::vector<Check> reconciliation;
 };
