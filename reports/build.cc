@@ -15,8 +15,7 @@ using internal::Count;
 using internal::Percent;
 
 std::string PeriodLabel(Period p, int year) {
-  return p == Period::kCalendar ? std::to_string(year)
-                                : std::to_string(year) + "-" + std::to_string(year + 1);
+  return p == Period::kCalendar ? std::to_string(year) : std::to_string(year) + "-" + std::to_string(year + 1);
 }
 
 std::optional<int> ParseInt(std::string_view s) {
@@ -53,8 +52,7 @@ class Notes {
 };
 
 void Ref(ReportRow& row, int note) {
-  if (std::find(row.note_refs.begin(), row.note_refs.end(), note) == row.note_refs.end())
-    row.note_refs.push_back(note);
+  if (std::find(row.note_refs.begin(), row.note_refs.end(), note) == row.note_refs.end()) row.note_refs.push_back(note);
 }
 
 bool GroupLess(Dimension by, const std::optional<std::string>& a, const std::optional<std::string>& b) {
@@ -166,9 +164,8 @@ ReportRow FromCounts(const CountsRow& c, Period period, Notes& notes) {
   }
   if (c.digital_only + c.physical_only + c.both != c.holders)
     Ref(r, notes.Add("Inconsistent input for " + c.period + (c.group ? " " + *c.group : std::string()) +
-                     ": digital only + physical only + both = " +
-                     Count(c.digital_only + c.physical_only + c.both) + ", holders = " + Count(c.holders) +
-                     ". Both are shown as recorded."));
+                     ": digital only + physical only + both = " + Count(c.digital_only + c.physical_only + c.both) +
+                     ", holders = " + Count(c.holders) + ". Both are shown as recorded."));
   return r;
 }
 
@@ -347,8 +344,10 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
     std::vector<const ReportRow*> summed;
     std::vector<std::string> left_out;
     for (const auto& r : rep.rows) {
-      if (r.source != "none") summed.push_back(&r);
-      else if (std::find(left_out.begin(), left_out.end(), r.period) == left_out.end()) left_out.push_back(r.period);
+      if (r.source != "none")
+        summed.push_back(&r);
+      else if (std::find(left_out.begin(), left_out.end(), r.period) == left_out.end())
+        left_out.push_back(r.period);
     }
     if (summed.empty()) {
       for (const auto& r : rep.rows) summed.push_back(&r);
@@ -396,19 +395,31 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
     std::string y = std::to_string(*p->year);
     int64_t itemised = p->subscribers + p->starters + p->library;
     int64_t rest = p->holders - itemised;
-    check({.kind = "not_itemised", .subject = y, .field = "holders", .stated = double(p->holders),
-           .computed = double(itemised), .difference = double(rest), .printed = "",
+    check({.kind = "not_itemised",
+           .subject = y,
+           .field = "holders",
+           .stated = double(p->holders),
+           .computed = double(itemised),
+           .difference = double(rest),
+           .printed = "",
            .text = y + ": published holders " + Count(p->holders) + " exceed the itemised channels (" +
                    Count(p->subscribers) + " + " + Count(p->starters) + " + " + Count(p->library) + " = " +
                    Count(itemised) + ") by " + Count(rest) + ": not itemised."});
-    if (rest < 0) rep.reconciliation.back().text = y + ": the itemised channels (" + Count(itemised) +
-                                                   ") exceed the published holders (" + Count(p->holders) +
-                                                   ") by " + Count(-rest) + ".";
+    if (rest < 0)
+      rep.reconciliation.back().text = y + ": the itemised channels (" + Count(itemised) +
+                                       ") exceed the published holders (" + Count(p->holders) + ") by " + Count(-rest) +
+                                       ".";
     if (!p->printed_share.empty() && p->eligible > 0) {
       double printed = *ParsePrintedShare(p->printed_share);
       double computed = double(p->holders) / double(p->eligible);
-      check({.kind = "share", .subject = y, .field = "share", .is_share = true, .stated = printed,
-             .computed = computed, .difference = computed - printed, .printed = p->printed_share,
+      check({.kind = "share",
+             .subject = y,
+             .field = "share",
+             .is_share = true,
+             .stated = printed,
+             .computed = computed,
+             .difference = computed - printed,
+             .printed = p->printed_share,
              .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
                      Percent(computed) + "; printed " + p->printed_share + "."});
     }
@@ -434,8 +445,14 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
                          (diff == 0 ? " equals the sum of " + years + "."
                                     : "; the years " + years + " sum to " + Count(sum) + " (the printed total is " +
                                           Count(diff < 0 ? -diff : diff) + (diff < 0 ? " less)." : " more)."));
-      check({.kind = "total", .subject = pub_total->label, .field = f.name, .stated = double(stated),
-             .computed = double(sum), .difference = double(diff), .printed = "", .text = text});
+      check({.kind = "total",
+             .subject = pub_total->label,
+             .field = f.name,
+             .stated = double(stated),
+             .computed = double(sum),
+             .difference = double(diff),
+             .printed = "",
+             .text = text});
     }
     int64_t holders = 0, eligible = 0;
     double mean = 0;
@@ -444,25 +461,38 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
     for (const PublishedRow* p : in_range) {
       holders += p->holders;
       eligible += p->eligible;
-      if (p->printed_share.empty()) all_printed = false;
-      else mean += *ParsePrintedShare(p->printed_share) / double(in_range.size());
+      if (p->printed_share.empty())
+        all_printed = false;
+      else
+        mean += *ParsePrintedShare(p->printed_share) / double(in_range.size());
       printed_list += (printed_list.empty() ? "" : ", ") + p->printed_share;
     }
     if (!pub_total->printed_share.empty() && eligible > 0) {
       double printed = *ParsePrintedShare(pub_total->printed_share);
       double pooled = double(holders) / double(eligible);
-      check({.kind = "pooled_share", .subject = years, .field = "share", .is_share = true, .stated = printed,
-             .computed = pooled, .difference = pooled - printed, .printed = pub_total->printed_share,
+      check({.kind = "pooled_share",
+             .subject = years,
+             .field = "share",
+             .is_share = true,
+             .stated = printed,
+             .computed = pooled,
+             .difference = pooled - printed,
+             .printed = pub_total->printed_share,
              .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " + Percent(pooled) +
                      "; printed total share " + pub_total->printed_share + "."});
       if (all_printed)
-        check({.kind = "mean_of_shares", .subject = years, .field = "share", .is_share = true, .stated = printed,
-               .computed = mean, .difference = mean - printed, .printed = pub_total->printed_share,
+        check({.kind = "mean_of_shares",
+               .subject = years,
+               .field = "share",
+               .is_share = true,
+               .stated = printed,
+               .computed = mean,
+               .difference = mean - printed,
+               .printed = pub_total->printed_share,
                .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
                        (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + pub_total->printed_share +
                                                               " is that mean, not a pooled share."
-                                                        : "; printed total share " + pub_total->printed_share +
-                                                              ".")});
+                                                        : "; printed total share " + pub_total->printed_share + ".")});
     }
   }
   // Per-card counts against published totals for the same calendar year.
@@ -485,21 +515,24 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
         int64_t stated;
         std::optional<int64_t> cards;
       };
-      for (Pair f : {Pair{"eligible", p->eligible, total([](const CountsRow& c) { return c.eligible; })},
-                     Pair{"subscription", p->subscribers,
-                          total([](const CountsRow& c) { return std::optional<int64_t>(c.subscription); })},
-                     Pair{"starter", p->starters,
-                          total([](const CountsRow& c) { return std::optional<int64_t>(c.starter); })},
-                     Pair{"library", p->library,
-                          total([](const CountsRow& c) { return std::optional<int64_t>(c.library); })},
-                     Pair{"holders", p->holders,
-                          total([](const CountsRow& c) { return std::optional<int64_t>(c.holders); })}}) {
+      for (Pair f :
+           {Pair{"eligible", p->eligible, total([](const CountsRow& c) { return c.eligible; })},
+            Pair{"subscription", p->subscribers,
+                 total([](const CountsRow& c) { return std::optional<int64_t>(c.subscription); })},
+            Pair{"starter", p->starters, total([](const CountsRow& c) { return std::optional<int64_t>(c.starter); })},
+            Pair{"library", p->library, total([](const CountsRow& c) { return std::optional<int64_t>(c.library); })},
+            Pair{"holders", p->holders, total([](const CountsRow& c) { return std::optional<int64_t>(c.holders); })}}) {
         if (!f.cards) continue;
         int64_t diff = f.stated - *f.cards;
-        check({.kind = "cards_vs_published", .subject = y, .field = f.name, .stated = double(f.stated),
-               .computed = double(*f.cards), .difference = double(diff), .printed = "",
-               .text = y + ": published " + f.name + " " + Count(f.stated) + ", per-card records " +
-                       Count(*f.cards) + (diff == 0 ? " (equal)." : " (difference " + Count(diff) + ").")});
+        check({.kind = "cards_vs_published",
+               .subject = y,
+               .field = f.name,
+               .stated = double(f.stated),
+               .computed = double(*f.cards),
+               .difference = double(diff),
+               .printed = "",
+               .text = y + ": published " + f.name + " " + Count(f.stated) + ", per-card records " + Count(*f.cards) +
+                       (diff == 0 ? " (equal)." : " (difference " + Count(diff) + ").")});
       }
     }
   }
@@ -549,11 +582,16 @@ std::string_view PeriodName(Period p) { return p == Period::kCalendar ? "calenda
 
 std::string_view DimensionName(Dimension d) {
   switch (d) {
-    case Dimension::kNone: return "none";
-    case Dimension::kProvince: return "province";
-    case Dimension::kNetwork: return "network";
-    case Dimension::kRole: return "role";
-    case Dimension::kLevel: return "level";
+    case Dimension::kNone:
+      return "none";
+    case Dimension::kProvince:
+      return "province";
+    case Dimension::kNetwork:
+      return "network";
+    case Dimension::kRole:
+      return "role";
+    case Dimension::kLevel:
+      return "level";
   }
   return "none";
 }
@@ -597,8 +635,8 @@ size_t DisplayWidth(std::string_view s) {
       len = 1;
     }
     i += len;
-    bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
-                (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || cp < 0x20;
+    bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+                (cp >= 0x1AB0 && cp <= 0x1AFF) || cp < 0x20;
     bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
                 (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
                 (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||

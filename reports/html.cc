@@ -36,8 +36,10 @@ std::vector<Point> Series(const Report& r) {
     }
     Point& p = pts.back();
     auto add = [](std::optional<int64_t>& acc, const std::optional<int64_t>& v) {
-      if (acc && v) *acc += *v;
-      else acc.reset();
+      if (acc && v)
+        *acc += *v;
+      else
+        acc.reset();
     };
     add(p.eligible, row.eligible);
     add(p.holders, row.holders);
@@ -70,8 +72,8 @@ std::string Num(double v) {
 constexpr int kW = 760, kH = 320, kLeft = 80, kRight = 20, kTop = 30, kBottom = 50;
 
 std::string SvgOpen(const std::string& id, const std::string& title, int h = kH) {
-  return "<svg id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(kW) +
-         "\" height=\"" + std::to_string(h) + "\" viewBox=\"0 0 " + std::to_string(kW) + " " + std::to_string(h) +
+  return "<svg id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(kW) + "\" height=\"" +
+         std::to_string(h) + "\" viewBox=\"0 0 " + std::to_string(kW) + " " + std::to_string(h) +
          "\" role=\"img\" aria-label=\"" + HtmlEscape(title) + "\"><title>" + HtmlEscape(title) + "</title>";
 }
 
@@ -82,11 +84,10 @@ std::string YAxis(double max, bool percent, int h = kH) {
   for (int i = 0; i <= 4; ++i) {
     double v = max * i / 4;
     double y = kTop + plot_h - plot_h * i / 4.0;
-    s += "<line class=\"grid\" x1=\"" + std::to_string(kLeft) + "\" x2=\"" + std::to_string(kW - kRight) +
-         "\" y1=\"" + Num(y) + "\" y2=\"" + Num(y) + "\"/>";
-    s += "<text class=\"tick\" x=\"" + std::to_string(kLeft - 6) + "\" y=\"" + Num(y + 4) +
-         "\" text-anchor=\"end\">" + (percent ? Percent(v).substr(0, Percent(v).size() - 4) + "%" : Count(int64_t(v))) +
-         "</text>";
+    s += "<line class=\"grid\" x1=\"" + std::to_string(kLeft) + "\" x2=\"" + std::to_string(kW - kRight) + "\" y1=\"" +
+         Num(y) + "\" y2=\"" + Num(y) + "\"/>";
+    s += "<text class=\"tick\" x=\"" + std::to_string(kLeft - 6) + "\" y=\"" + Num(y + 4) + "\" text-anchor=\"end\">" +
+         (percent ? Percent(v).substr(0, Percent(v).size() - 4) + "%" : Count(int64_t(v))) + "</text>";
   }
   return s;
 }
@@ -142,8 +143,10 @@ struct Channel {
   const char* name;
   std::optional<int64_t> Point::*f;
 };
-constexpr Channel kChannels[] = {{"subscription", &Point::subscription}, {"starter", &Point::starter},
-                                 {"library", &Point::library},           {"digital", &Point::digital},
+constexpr Channel kChannels[] = {{"subscription", &Point::subscription},
+                                 {"starter", &Point::starter},
+                                 {"library", &Point::library},
+                                 {"digital", &Point::digital},
                                  {"not_itemised", &Point::not_itemised}};
 
 std::string ChannelChart(const std::vector<Point>& pts) {
@@ -271,7 +274,9 @@ std::string RenderHtml(const Report& r) {
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
        "img-src data:\">"
-       "<title>" + title + "</title><style>\n"
+       "<title>" +
+       title +
+       "</title><style>\n"
        "body{font-family:system-ui,'DejaVu Sans',Arial,sans-serif;margin:24px;color:#222;background:#fff}"
        "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
        "table{border-collapse:collapse;margin:8px 0;font-size:13px}"
@@ -303,12 +308,13 @@ std::string RenderHtml(const Report& r) {
       h += ProvinceChart(r, row.period) + "\n";
       any = true;
     }
-    if (!any) h += "<p class=\"na\">n/a: no period in this range has per-card records, so there are no provinces.</p>\n";
+    if (!any)
+      h += "<p class=\"na\">n/a: no period in this range has per-card records, so there are no provinces.</p>\n";
   }
 
   auto table = [&](bool digital) {
-    std::string t = "<table class=\"" + std::string(digital ? "digital" : "adoption") + "\"><thead><tr><th>" +
-                    period_h + "</th>";
+    std::string t =
+        "<table class=\"" + std::string(digital ? "digital" : "adoption") + "\"><thead><tr><th>" + period_h + "</th>";
     if (grouped) t += "<th>" + std::string(DimensionName(r.by)) + "</th>";
     if (digital) {
       for (const char* c : {"Holders", "Digital only", "Physical only", "Both", "Digital share", "Notes"})
@@ -320,8 +326,8 @@ std::string RenderHtml(const Report& r) {
     }
     t += "</tr></thead><tbody>\n";
     auto line = [&](const ReportRow& row, bool total) {
-      std::string l = std::string("<tr") + (total ? " class=\"total\"" : "") + "><td>" + HtmlEscape(row.period) +
-                      "</td>";
+      std::string l =
+          std::string("<tr") + (total ? " class=\"total\"" : "") + "><td>" + HtmlEscape(row.period) + "</td>";
       if (grouped) l += "<td>" + HtmlEscape(row.group.value_or("-")) + "</td>";
       if (digital) {
         l += Cell(row.holders, row, r) + Cell(row.digital_only, row, r) + Cell(row.physical_only, row, r) +
@@ -357,8 +363,8 @@ std::string RenderHtml(const Report& r) {
              "</td><td class=\"num\">" + Percent(k.computed) + "</td><td class=\"num\">" +
              internal::Points(k.difference) + "</td>";
       else
-        h += "<td class=\"num\">" + Count(int64_t(k.stated)) + "</td><td class=\"num\">" +
-             Count(int64_t(k.computed)) + "</td><td class=\"num\">" + Count(int64_t(k.difference)) + "</td>";
+        h += "<td class=\"num\">" + Count(int64_t(k.stated)) + "</td><td class=\"num\">" + Count(int64_t(k.computed)) +
+             "</td><td class=\"num\">" + Count(int64_t(k.difference)) + "</td>";
       h += "<td>" + HtmlEscape(k.text) + "</td></tr>\n";
     }
     h += "</tbody></table>\n";

@@ -1,6 +1,5 @@
 // Table, CSV and JSON renderers.
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "reports/internal/format.h"
@@ -23,8 +22,8 @@ std::string ReportTitle(const Report& r) {
                                      : std::to_string(r.first_year) + "-" + std::to_string(r.last_year);
   else
     t += std::to_string(r.first_year) + "-" + std::to_string(r.first_year + 1) +
-         (r.first_year == r.last_year ? "" : " to " + std::to_string(r.last_year) + "-" +
-                                                 std::to_string(r.last_year + 1));
+         (r.first_year == r.last_year ? ""
+                                      : " to " + std::to_string(r.last_year) + "-" + std::to_string(r.last_year + 1));
   if (r.by != Dimension::kNone) t += ", by " + std::string(DimensionName(r.by));
   return t;
 }
@@ -51,7 +50,7 @@ bool AnyDigital(const Report& r) {
 
 struct Grid {
   std::vector<std::string> header;
-  std::vector<bool> right;  // right-aligned columns
+  std::vector<bool> right;                     // right-aligned columns
   std::vector<std::vector<std::string>> rows;  // an empty row draws a rule
 
   std::string Render() const {
@@ -64,8 +63,10 @@ struct Grid {
       for (size_t c = 0; c < cells.size(); ++c) {
         size_t pad = w[c] - DisplayWidth(cells[c]);
         if (c) s += "  ";
-        if (right[c]) s += std::string(pad, ' ') + cells[c];
-        else s += cells[c] + (c + 1 < cells.size() ? std::string(pad, ' ') : "");
+        if (right[c])
+          s += std::string(pad, ' ') + cells[c];
+        else
+          s += cells[c] + (c + 1 < cells.size() ? std::string(pad, ' ') : "");
       }
       while (!s.empty() && s.back() == ' ') s.pop_back();
       return s + "\n";
@@ -198,9 +199,9 @@ std::string RenderCsv(const Report& r) {
   auto row_line = [&](const char* kind, const ReportRow& row) {
     out += CsvLine({kind, row.period, CsvText(row.group.value_or("")), row.source, CsvInt(row.eligible),
                     CsvInt(row.subscription), CsvInt(row.starter), CsvInt(row.library), CsvInt(row.digital),
-                    CsvInt(row.not_itemised), CsvInt(row.holders), CsvFrac(row.share),
-                    row.printed_share.value_or(""), CsvInt(row.digital_only), CsvInt(row.physical_only),
-                    CsvInt(row.both), CsvFrac(row.digital_share), Refs(row.note_refs)});
+                    CsvInt(row.not_itemised), CsvInt(row.holders), CsvFrac(row.share), row.printed_share.value_or(""),
+                    CsvInt(row.digital_only), CsvInt(row.physical_only), CsvInt(row.both), CsvFrac(row.digital_share),
+                    Refs(row.note_refs)});
   };
   for (const auto& row : r.rows) row_line("row", row);
   for (const auto& row : r.totals) row_line("total", row);
@@ -208,11 +209,9 @@ std::string RenderCsv(const Report& r) {
     out += "\r\n";
     out += CsvLine({"check", "subject", "field", "published", "computed", "difference", "printed", "text"});
     for (const auto& k : r.reconciliation) {
-      auto num = [&](double v) {
-        return k.is_share ? internal::DecimalComma(v, 6) : std::to_string(int64_t(v));
-      };
-      out += CsvLine({k.kind, k.subject, k.field, num(k.stated), num(k.computed), num(k.difference), k.printed,
-                      CsvText(k.text)});
+      auto num = [&](double v) { return k.is_share ? internal::DecimalComma(v, 6) : std::to_string(int64_t(v)); };
+      out += CsvLine(
+          {k.kind, k.subject, k.field, num(k.stated), num(k.computed), num(k.difference), k.printed, CsvText(k.text)});
     }
   }
   out += "\r\n";
@@ -257,8 +256,8 @@ std::string RenderJson(const Report& r) {
   nlohmann::json j;
   j["period"] = PeriodName(r.period);
   j["by"] = r.by == Dimension::kNone ? nlohmann::json(nullptr) : nlohmann::json(DimensionName(r.by));
-  j["years"] = r.first_year == 0 ? nlohmann::json(nullptr)
-                                 : nlohmann::json{{"first", r.first_year}, {"last", r.last_year}};
+  j["years"] =
+      r.first_year == 0 ? nlohmann::json(nullptr) : nlohmann::json{{"first", r.first_year}, {"last", r.last_year}};
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) j["rows"].push_back(RowJson(row));
   j["totals"] = nlohmann::json::array();
@@ -283,10 +282,14 @@ std::string RenderJson(const Report& r) {
 
 std::string Render(const Report& report, Format format) {
   switch (format) {
-    case Format::kTable: return RenderTable(report);
-    case Format::kCsv: return RenderCsv(report);
-    case Format::kJson: return RenderJson(report);
-    case Format::kHtml: return RenderHtml(report);
+    case Format::kTable:
+      return RenderTable(report);
+    case Format::kCsv:
+      return RenderCsv(report);
+    case Format::kJson:
+      return RenderJson(report);
+    case Format::kHtml:
+      return RenderHtml(report);
   }
   return RenderTable(report);
 }

@@ -28,8 +28,8 @@ std::string Shortest(double value);
 // Provinces in the order of ledger-api.md (postcode order), used to sort groups.
 int ProvinceRank(std::string_view name);
 inline constexpr std::string_view kProvinces[] = {
-    "Brussel",  "Waals-Brabant", "Vlaams-Brabant", "Antwerpen",       "Limburg",        "Luik",
-    "Namen",    "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
+    "Brussel", "Waals-Brabant", "Vlaams-Brabant", "Antwerpen",       "Limburg",        "Luik",
+    "Namen",   "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
 // "Adoption report, card years 2017-2026, by province".
 std::string ReportTitle(const Report& report);
 // Escapes &, <, >, " and ' for HTML text and attributes.

@@ -9,9 +9,9 @@
 namespace lk::reports {
 namespace {
 
-constexpr const char* kProvinces[] = {"Brussel",  "Waals-Brabant", "Vlaams-Brabant", "Antwerpen",
-                                      "Limburg",  "Luik",          "Namen",          "Henegouwen",
-                                      "Luxemburg", "West-Vlaanderen", "Oost-Vlaanderen"};
+constexpr const char* kProvinces[] = {
+    "Brussel", "Waals-Brabant", "Vlaams-Brabant", "Antwerpen",       "Limburg",        "Luik",
+    "Namen",   "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
 
 std::vector<CountsRow> Counts(bool by_province) {
   std::vector<CountsRow> rows;
@@ -24,7 +24,7 @@ std::vector<CountsRow> Counts(bool by_province) {
       int64_t scale = by_province ? 1 : 11;
       c.eligible = (19000 + 137 * g + 211 * (y - 2017)) * scale;
       c.holders = *c.eligible * 2 / 3;
-      c.both = c.holders * (y - 2017) / 120;           // digital uptake grows each year
+      c.both = c.holders * (y - 2017) / 120;  // digital uptake grows each year
       c.digital_only = c.holders * (y - 2017) / 25;
       c.physical_only = c.holders - c.both - c.digital_only;
       c.digital = c.digital_only + c.both;
@@ -61,8 +61,7 @@ void BM_Build(benchmark::State& state) {
   bool by_province = state.range(0);
   auto counts = Counts(by_province);
   auto pub = Published();
-  ReportOptions o{
-      .by = by_province ? Dimension::kProvince : Dimension::kNone, .first_year = 2017, .last_year = 2026};
+  ReportOptions o{.by = by_province ? Dimension::kProvince : Dimension::kNone, .first_year = 2017, .last_year = 2026};
   for (auto _ : state) {
     auto r = BuildAdoptionReport(counts, pub, o);
     if (!r) {

@@ -1,6 +1,7 @@
 #pragma once
 // Inputs for report tests: the published CSV (copied from ../shared/data so CI needs only the
 // repository) parsed into PublishedRow, and synthesised per-card counts.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -8,14 +9,13 @@
 #include <vector>
 
 #include "reports/reports.h"
-#include "tests/testing/testing.h"
 
 namespace lk::reports::testing {
 
 // Parses published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,
 // sent_to_starters,picked_up_at_library,holders_total,published_share.
 inline std::vector<PublishedRow> LoadPublishedCsv() {
-  auto path = lk::testing::SourceDir() / "tests/reports/testdata/published-uptake-2017-2019.csv";
+  std::filesystem::path path = LK_REPORTS_TESTDATA "/published-uptake-2017-2019.csv";
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   std::vector<PublishedRow> rows;

@@ -17,9 +17,9 @@
 namespace lk::reports {
 namespace {
 
+using lk::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using lk::testing::TempDir;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 
@@ -104,16 +104,25 @@ Image DecodePng(const std::string& png) {
       int a = i >= bpp ? out[i - bpp] : 0, b = up ? up[i] : 0, c = (up && i >= bpp) ? up[i - bpp] : 0;
       int v = in[i];
       switch (filter) {
-        case 0: break;
-        case 1: v += a; break;
-        case 2: v += b; break;
-        case 3: v += (a + b) / 2; break;
+        case 0:
+          break;
+        case 1:
+          v += a;
+          break;
+        case 2:
+          v += b;
+          break;
+        case 3:
+          v += (a + b) / 2;
+          break;
         case 4: {
           int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
           v += (pa <= pb && pa <= pc) ? a : pb <= pc ? b : c;
           break;
         }
-        default: ADD_FAILURE() << "bad filter " << int(filter) << " on row " << y; return img;
+        default:
+          ADD_FAILURE() << "bad filter " << int(filter) << " on row " << y;
+          return img;
       }
       out[i] = uint8_t(v);
     }
@@ -122,8 +131,8 @@ Image DecodePng(const std::string& png) {
 }
 
 struct PixelStats {
-  double non_white = 0;     // fraction of sampled pixels that are not near-white
-  size_t colours = 0;       // distinct sampled colours
+  double non_white = 0;  // fraction of sampled pixels that are not near-white
+  size_t colours = 0;    // distinct sampled colours
   bool has(std::array<uint8_t, 3> want) const { return std::find(seen.begin(), seen.end(), want) != seen.end(); }
   bool near(std::array<uint8_t, 3> want, int tol) const {
     for (const auto& c : seen)

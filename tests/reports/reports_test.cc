@@ -1,11 +1,12 @@
 // Report arithmetic and the table/CSV/JSON renderers, from the published 2017-2019 figures and
 // synthesised per-card counts.
+#include "reports/reports.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "reports/reports.h"
 #include "tests/reports/report_inputs.h"
 
 namespace lk::reports {
@@ -18,7 +19,7 @@ using testing::LoadPublishedCsv;
 using testing::SyntheticCell;
 
 constexpr std::string_view kNnbsp = "\u202F";  // the thousands separator of table, HTML and notes
-std::string N(std::string s) {                   // "138 365" with narrow no-break spaces
+std::string N(std::string s) {                 // "138 365" with narrow no-break spaces
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     bool between_digits = s[i] == ' ' && i > 0 && i + 1 < s.size() && std::isdigit((unsigned char)s[i - 1]) &&
@@ -169,8 +170,8 @@ TEST(PublishedFigures, ReconciliationChecksEveryPublishedNumber) {
 
 TEST(PublishedFigures, TableShowsTheNumbersAligned) {
   std::string t = RenderTable(PublishedReport());
-  for (const char* s : {"138 365", "5 465", "936", "900", "416 585", "416 586", "67.65%", "67.50%", "67.10%",
-                        "64.99%", "66.56%", "66.50%", "n/a", "+0.15 pt", "-0.01 pt", "+0.06 pt", "+0.00 pt"})
+  for (const char* s : {"138 365", "5 465", "936", "900", "416 585", "416 586", "67.65%", "67.50%", "67.10%", "64.99%",
+                        "66.56%", "66.50%", "n/a", "+0.15 pt", "-0.01 pt", "+0.06 pt", "+0.00 pt"})
     EXPECT_THAT(t, HasSubstr(N(s))) << s;
   // Every line of the main table has its "Holders" column ending at the same display column.
   auto lines = [&] {
@@ -315,7 +316,8 @@ TEST(SchoolView, EligibleIsNullWithANote) {
 }
 
 TEST(Range, YearsWithoutAnyDataGetANoteAndNoRow) {
-  Report r = Build({SyntheticCell("2021", std::nullopt, 1, 0)}, LoadPublishedCsv(), {.first_year = 2019, .last_year = 2021});
+  Report r =
+      Build({SyntheticCell("2021", std::nullopt, 1, 0)}, LoadPublishedCsv(), {.first_year = 2019, .last_year = 2021});
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0].period, "2019");
   EXPECT_EQ(r.rows[1].period, "2021");
