@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddKeysCommands(app, g, exit_code);
   AddTokenCommands(app, g, exit_code);
   AddLedgerCommands(app, g, exit_code);
+  AddReportCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
   try {
     app.parse(argc, argv);
