@@ -9,7 +9,7 @@ cd "$here"
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
-  libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip
+  libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip zlib1g-dev
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools
   libgtest-dev libgmock-dev libbenchmark-dev

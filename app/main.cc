@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   AddKeysCommands(app, g, exit_code);
   AddTokenCommands(app, g, exit_code);
+  AddLedgerCommands(app, g, exit_code);
+  AddReportCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,201 @@
+// `lerarenkaart import ...` and `lerarenkaart ledger ...`: CSV imports into the ledger, issuing
+// digital cards, revocation and the audit-chain check.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "app/commands.h"
+#include "ledger/ledger.h"
+
+namespace lk::app {
+namespace {
+
+constexpr const char* kLedgerHelp =
+    "Ledger to use: a SQLite file path or a postgresql:// URL (default: [ledger] url in the config, "
+    "$LK_LEDGER_URL, else <data-dir>/ledger.sqlite)";
+
+Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::string& url_flag, const Clock& clock) {
+  auto c = Load(g);
+  if (!c) return std::unexpected(c.error());
+  ledger::LedgerOptions o;
+  o.url = url_flag.empty() ? c->ledger_url : url_flag;
+  o.data_dir = c->data_dir;
+  o.keys_dir = c->keys.dir;
+  return ledger::OpenLedger(o, clock);
+}
+
+// A progress bar on stderr, only when stderr is a terminal; redrawn at most 10 times a second.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) == 1) {}
+  ~ProgressBar() {
+    if (drawn_) std::fprintf(stderr, "\r\033[K");
+  }
+  ledger::Progress callback() {
+    if (!tty_) return {};
+    return [this](uint64_t done, uint64_t total) { Draw(done, total); };
+  }
+
+ private:
+  void Draw(uint64_t done, uint64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
+    last_ = now;
+    drawn_ = true;
+    constexpr int kWidth = 30;
+    int filled = total ? static_cast<int>(done * kWidth / total) : kWidth;
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(kWidth, '.');
+    std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu rows", label_.c_str(), bar.c_str(),
+                 total ? static_cast<int>(done * 100 / total) : 100, static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total));
+    std::fflush(stderr);
+  }
+  std::string label_;
+  bool tty_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
+void PrintSummary(const std::string& file, const char* what, const ledger::ImportSummary& s) {
+  std::printf("%s: %llu rows read, %llu %s added, %llu already present\n", file.c_str(),
+              static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.added), what,
+              static_cast<unsigned long long>(s.present));
+}
+
+}  // namespace
+
+void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
+  auto* import = app.add_subcommand(
+      "import",
+      "Import a CSV file into the ledger (comma or semicolon separated, UTF-8 with or without BOM, header row).\n"
+      "All or nothing: a file with a bad row imports nothing and every bad row is listed (exit 2).\n"
+      "Re-importing the same file adds nothing.");
+  import->require_subcommand(1);
+
+  struct ImportArgs {
+    std::string file, ledger_url;
+    int year = 0;
+  };
+  struct Kind {
+    const char* name;
+    const char* help;
+    std::optional<ledger::Channel> channel;
+  };
+  static const Kind kKinds[] = {
+      {"roster",
+       "The eligible staff of card year Y. Columns: staff_id,first_name,last_name,role,network,level,"
+       "school_number,school_postcode,starter; role administrative|teaching|support, network GO|OGO|VGO, level "
+       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Names are not stored; staff_id is kept "
+       "only as a keyed HMAC.",
+       std::nullopt},
+      {"subscriptions", "Cards mailed to magazine subscribers in card year Y. Columns: staff_id,date (more allowed)",
+       ledger::Channel::kSubscription},
+      {"starters", "Cards mailed to starting teachers in card year Y. Columns: staff_id,date (more allowed)",
+       ledger::Channel::kStarter},
+      {"library", "Cards picked up at a public library in card year Y. Columns: staff_id,date (more allowed)",
+       ledger::Channel::kLibrary},
+  };
+  for (const Kind& kind : kKinds) {
+    auto* cmd = import->add_subcommand(kind.name, kind.help);
+    auto a = std::make_shared<ImportArgs>();
+    cmd->add_option("file", a->file, "CSV file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--year", a->year, "Card year, e.g. 2026")->required();
+    cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
+    cmd->callback([&, a, k = &kind] {
+      SystemClock clock;
+      auto l = OpenFor(g, a->ledger_url, clock);
+      if (!l) { exit_code = Report(l.error()); return; }
+      ProgressBar bar(std::string("import ") + k->name);
+      auto sum = k->channel ? (*l)->ImportChannel(*k->channel, a->file, a->year, bar.callback())
+                              : (*l)->ImportRoster(a->file, a->year, bar.callback());
+      if (!sum) { exit_code = Report(sum.error()); return; }
+      PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
+    });
+  }
+  {
+    auto* cmd = import->add_subcommand(
+        "published",
+        "Published uptake figures for years that only exist as totals (the format of "
+        "published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
+        "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card records.");
+    auto a = std::make_shared<ImportArgs>();
+    cmd->add_option("file", a->file, "CSV file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
+    cmd->callback([&, a] {
+      SystemClock clock;
+      auto l = OpenFor(g, a->ledger_url, clock);
+      if (!l) { exit_code = Report(l.error()); return; }
+      auto sum = (*l)->ImportPublished(a->file);
+      if (!sum) { exit_code = Report(sum.error()); return; }
+      PrintSummary(a->file, "published rows", *sum);
+    });
+  }
+
+  auto* led = app.add_subcommand("ledger", "Issue digital cards, revoke cards and check the ledger's audit chain");
+  led->require_subcommand(1);
+  {
+    auto* cmd = led->add_subcommand(
+        "verify",
+        "Re-walk the SHA-256 audit chain and check the records each entry added; exit 0 when intact, 1 naming the "
+        "first bad entry");
+    auto url = std::make_shared<std::string>();
+    cmd->add_option("--ledger", *url, kLedgerHelp);
+    cmd->callback([&, url] {
+      SystemClock clock;
+      auto l = OpenFor(g, *url, clock);
+      if (!l) { exit_code = Report(l.error()); return; }
+      auto rep = (*l)->Verify();
+      if (!rep) { exit_code = Report(rep.error()); return; }
+      if (rep->ok) {
+        std::printf("ledger ok: %lld audit entries, chain intact\n", static_cast<long long>(rep->entries));
+      } else {
+        std::printf("ledger BROKEN: %s\n", rep->problem.c_str());
+        exit_code = 1;
+      }
+    });
+  }
+  {
+    struct IssueArgs {
+      std::string staff_id, ledger_url;
+      int year = 0;
+    };
+    auto a = std::make_shared<IssueArgs>();
+    auto* cmd = led->add_subcommand(
+        "issue",
+        "Issue the digital card of one staff member for card year Y, or return the one already issued (one per "
+        "holder per year). Prints the serial and whether it is new.");
+    cmd->add_option("--staff-id", a->staff_id, "Staff identifier as on the roster")->required();
+    cmd->add_option("--year", a->year, "Card year, e.g. 2026")->required();
+    cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
+    cmd->callback([&, a] {
+      SystemClock clock;
+      auto l = OpenFor(g, a->ledger_url, clock);
+      if (!l) { exit_code = Report(l.error()); return; }
+      auto card = (*l)->IssueDigital(a->staff_id, a->year);
+      if (!card) { exit_code = Report(card.error()); return; }
+      std::printf("serial %s year %d %s%s\n", card->serial.c_str(), card->year, card->is_new ? "new" : "existing",
+                  card->revoked ? " revoked" : "");
+    });
+  }
+  {
+    struct RevokeArgs {
+      std::string serial, reason, ledger_url;
+    };
+    auto a = std::make_shared<RevokeArgs>();
+    auto* cmd = led->add_subcommand("revoke", "Revoke a card (any channel) by serial, with a reason");
+    cmd->add_option("--serial", a->serial, "Card serial")->required();
+    cmd->add_option("--reason", a->reason, "Why the card is revoked (kept in the audit log)")->required();
+    cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
+    cmd->callback([&, a] {
+      SystemClock clock;
+      auto l = OpenFor(g, a->ledger_url, clock);
+      if (!l) { exit_code = Report(l.error()); return; }
+      if (auto r = (*l)->Revoke(a->serial, a->reason); !r) { exit_code = Report(r.error()); return; }
+      std::printf("card %s revoked\n", a->serial.c_str());
+    });
+  }
+}
+
+}  // namespace lk::app

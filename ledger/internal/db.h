@@ -1,0 +1,68 @@
+#pragma once
+// A thin SQL connection seam with two implementations (SQLite, libpq). Statements are written
+// once with $1..$n placeholders; the SQLite side rewrites them to ?1..?n. Not thread-safe.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/base.h"
+
+namespace lk::ledger::internal {
+
+enum class Dialect { kSqlite, kPostgres };
+using Value = std::variant<std::monostate, int64_t, std::string>;  // NULL, integer, text
+using Row = std::vector<std::optional<std::string>>;              // result cells as text
+
+class Db {
+ public:
+  virtual ~Db() = default;
+  virtual Dialect dialect() const = 0;
+  // One or more statements without parameters.
+  virtual Result<> Exec(const std::string& sql) = 0;
+  // One statement; returns its rows (empty for statements without results).
+  virtual Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  // One statement; returns the number of rows it changed.
+  virtual Result<int64_t> Execute(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  // Streams rows to `fn` without holding them all.
+  virtual Result<> ForEach(const std::string& sql, const std::vector<Value>& params,
+                           const std::function<void(const Row&)>& fn) = 0;
+  // Loads rows into an existing (temporary) table as fast as the backend allows (COPY on
+  // PostgreSQL, one prepared INSERT on SQLite). Cells are text or NULL.
+  virtual Result<> BulkLoad(const std::string& table, const std::vector<std::string>& columns,
+                            const std::vector<Row>& rows) = 0;
+  // Starts a write transaction that excludes other writers of the ledger until it ends.
+  virtual Result<> BeginWrite() = 0;
+  virtual Result<> Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path);
+Result<std::unique_ptr<Db>> OpenPostgres(const std::string& url);
+
+// Rolls back on scope exit unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Db& db) : db_(db) {}
+  ~Transaction() {
+    if (open_) db_.Rollback();
+  }
+  Result<> Begin() {
+    auto r = db_.BeginWrite();
+    open_ = r.has_value();
+    return r;
+  }
+  Result<> Commit() {
+    open_ = false;
+    return db_.Commit();
+  }
+
+ private:
+  Db& db_;
+  bool open_ = false;
+};
+
+}  // namespace lk::ledger::internal

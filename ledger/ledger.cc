@@ -1,0 +1,923 @@
+// The ledger itself, written once over the Db seam. Every write runs in one transaction that
+// holds the ledger's writer lock, appends one audit entry chained by SHA-256 to the previous
+// one, and moves the audit head; so a crash leaves the ledger as before or as after.
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
+#include <openssl/core_names.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "ledger/internal/csv.h"
+#include "ledger/internal/db.h"
+#include "ledger/internal/schema.h"
+
+namespace lk::ledger {
+namespace {
+namespace fs = std::filesystem;
+using internal::Db;
+using internal::Row;
+using internal::Transaction;
+using internal::Value;
+
+constexpr int kMinYear = 2000, kMaxYear = 2199;
+const std::string kZeroHash(64, '0');
+
+// Keyed HMAC-SHA256 of staff identifiers, hex; the key never leaves this object.
+class StaffKeyer {
+ public:
+  static Result<std::unique_ptr<StaffKeyer>> Load(const fs::path& dir) {
+    fs::path file = dir / "staff-id-hmac.key";
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+      fs::create_directories(dir, ec);
+      fs::permissions(dir, fs::perms::owner_all, ec);
+      auto w = WriteFileAtomic(file, HexEncode(RandomBytes(32)) + "\n", fs::perms::owner_read | fs::perms::owner_write,
+                               /*exclusive=*/true);
+      if (!w && w.error().code != Code::kAlreadyExists) return std::unexpected(w.error());
+    }
+    auto st = fs::status(file, ec);
+    if (!ec && (st.permissions() & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
+      return Fail(Code::kFailedPrecondition, file.string() + ": the staff-id key must be readable by its owner only (chmod 600)");
+    auto text = ReadFile(file);
+    if (!text) return std::unexpected(text.error());
+    std::string hex = *text;
+    while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) hex.pop_back();
+    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return Fail(Code::kDataLoss, file.string() + ": not a 64-character hex key");
+    std::string key;
+    for (size_t i = 0; i < 64; i += 2) key += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    auto k = std::unique_ptr<StaffKeyer>(new StaffKeyer());
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    k->ctx_ = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+    if (!k->ctx_ || !EVP_MAC_init(k->ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params))
+      return Fail(Code::kInternal, "HMAC-SHA256 is not available from OpenSSL");
+    return k;
+  }
+  ~StaffKeyer() { EVP_MAC_CTX_free(ctx_); }
+  std::string Key(std::string_view staff_id) {
+    unsigned char out[32];
+    size_t len = 0;
+    EVP_MAC_init(ctx_, nullptr, 0, nullptr);  // same key, fresh state
+    EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(staff_id.data()), staff_id.size());
+    EVP_MAC_final(ctx_, out, &len, sizeof out);
+    return HexEncode(std::string_view(reinterpret_cast<char*>(out), len));
+  }
+
+ private:
+  StaffKeyer() = default;
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+std::optional<int64_t> ParseCount(std::string_view s) {
+  int64_t v = 0;
+  if (s.empty() || s.size() > 15) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+int64_t ToInt(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
+int64_t Seconds(Time t) { return t.time_since_epoch().count(); }
+int SchoolYearOf(std::chrono::year_month_day d) {
+  return int(d.year()) - (unsigned(d.month()) < 9 ? 1 : 0);
+}
+
+// Collects bad rows as "FILE:LINE:COLUMN (name): what" and renders them all in one error.
+class Problems {
+ public:
+  Problems(std::string file, const internal::CsvTable* t) : file_(std::move(file)), t_(t) {}
+  void Add(int line, int column, std::string what) { list_.push_back({line, column, std::move(what)}); }
+  void AddAll(const std::vector<internal::CsvProblem>& ps) { list_.insert(list_.end(), ps.begin(), ps.end()); }
+  bool empty() const { return list_.empty(); }
+  std::unexpected<Error> ToError() {
+    std::stable_sort(list_.begin(), list_.end(), [](auto& a, auto& b) { return a.line < b.line; });
+    std::string msg = file_ + ": " + std::to_string(list_.size()) + " bad row" + (list_.size() == 1 ? "" : "s") +
+                      "; nothing was imported";
+    for (auto& p : list_) {
+      msg += "\n  " + file_ + ":" + std::to_string(p.line);
+      if (p.column > 0) {
+        msg += ":" + std::to_string(p.column);
+        if (t_ && p.column <= static_cast<int>(t_->header.size()))
+          msg += " (" + t_->header[static_cast<size_t>(p.column - 1)] + ")";
+      }
+      msg += ": " + p.what;
+    }
+    return Fail(Code::kInvalidArgument, msg);
+  }
+
+ private:
+  std::string file_;
+  const internal::CsvTable* t_;
+  std::vector<internal::CsvProblem> list_;
+};
+
+// Looks up the named columns; a missing one is an error naming the header line.
+Result<std::vector<int>> RequireColumns(const std::string& file, const internal::CsvTable& t,
+                                        const std::vector<std::string>& names) {
+  if (t.header.empty()) return Fail(Code::kInvalidArgument, file + ":1: empty file: a header row is required");
+  std::vector<int> idx;
+  std::string missing;
+  for (auto& n : names) {
+    idx.push_back(internal::ColumnIndex(t, n));
+    if (idx.back() < 0) missing += (missing.empty() ? "'" : ", '") + n + "'";
+  }
+  if (!missing.empty())
+    return Fail(Code::kInvalidArgument, file + ":1: the header lacks column " + missing + " (expected " + [&] {
+      std::string all;
+      for (auto& n : names) all += (all.empty() ? "" : ",") + n;
+      return all;
+    }() + ")");
+  return idx;
+}
+
+std::string AuditHash(const std::string& prev, int64_t seq, int64_t at, const std::string& action,
+                      const std::string& detail) {
+  return HexEncode(Sha256(prev + "\n" + std::to_string(seq) + "\n" + std::to_string(at) + "\n" + action + "\n" + detail));
+}
+
+class SqlLedger final : public Ledger {
+ public:
+  SqlLedger(std::unique_ptr<Db> db, fs::path keys_dir, const Clock& clock)
+      : db_(std::move(db)), keys_dir_(std::move(keys_dir)), clock_(clock) {}
+
+  std::string_view backend() const override {
+    return db_->dialect() == internal::Dialect::kSqlite ? "sqlite" : "postgresql";
+  }
+
+  Result<ImportSummary> ImportRoster(const fs::path& csv, int year, const Progress& progress) override {
+    std::lock_guard lock(mu_);
+    if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
+    auto keyer = Keyer();
+    if (!keyer) return std::unexpected(keyer.error());
+    auto text = ReadFile(csv);
+    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
+    std::vector<internal::CsvProblem> csv_problems;
+    auto t = internal::ParseCsv(*text, csv_problems);
+    std::string file = csv.string();
+    auto cols = RequireColumns(file, t, {"staff_id", "first_name", "last_name", "role", "network", "level",
+                                         "school_number", "school_postcode", "starter"});
+    if (!cols) return std::unexpected(cols.error());
+    Problems problems(file, &t);
+    problems.AddAll(csv_problems);
+    const auto& c = *cols;
+    std::vector<Row> stage;
+    stage.reserve(t.records.size());
+    std::unordered_map<std::string, int> seen;
+    seen.reserve(t.records.size());
+    uint64_t total = t.records.size(), done = 0;
+    for (const auto& rec : t.records) {
+      if (progress && ++done % 8192 == 0) progress(done, total);
+      if (rec.fields.size() != t.header.size()) {
+        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
+                                      std::to_string(t.header.size()));
+        continue;
+      }
+      auto field = [&](int i) { return Trim(rec.fields[static_cast<size_t>(c[static_cast<size_t>(i)])]); };
+      auto col = [&](int i) { return c[static_cast<size_t>(i)] + 1; };
+      bool bad = false;
+      auto bad_field = [&](int i, std::string what) {
+        problems.Add(rec.line, col(i), std::move(what));
+        bad = true;
+      };
+      std::string staff = field(0);
+      if (staff.empty()) bad_field(0, "empty staff identifier");
+      else if (staff.size() > 64) bad_field(0, "staff identifier longer than 64 characters");
+      std::string role = Lower(field(3)), network = field(4), level = Lower(field(5));
+      if (role != "administrative" && role != "teaching" && role != "support")
+        bad_field(3, "'" + field(3) + "' is not one of administrative|teaching|support");
+      std::string net_upper = network;
+      std::transform(net_upper.begin(), net_upper.end(), net_upper.begin(), ::toupper);
+      if (net_upper != "GO" && net_upper != "OGO" && net_upper != "VGO")
+        bad_field(4, "'" + network + "' is not one of GO|OGO|VGO");
+      static const char* kLevels[] = {"basic", "secondary", "higher", "adult", "part_time_arts", "other"};
+      if (std::none_of(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return level == l; }))
+        bad_field(5, "'" + field(5) + "' is not one of basic|secondary|higher|adult|part_time_arts|other");
+      std::string school = field(6);
+      if (school.empty() || school.size() > 12 || school.find_first_not_of("0123456789") != std::string::npos)
+        bad_field(6, "'" + school + "' is not a school number (1 to 12 digits)");
+      std::string postcode = field(7);
+      std::string province;
+      auto pc = ParseCount(postcode);
+      auto prov = pc && postcode.size() == 4 ? ProvinceOfPostcode(static_cast<int>(*pc))
+                                             : Result<std::string>(Fail(Code::kInvalidArgument, ""));
+      if (!prov) bad_field(7, "'" + postcode + "' is not a Belgian postcode (4 digits, 1000-9999)");
+      else province = *prov;
+      std::string starter = Lower(field(8));
+      if (starter != "yes" && starter != "no") bad_field(8, "'" + field(8) + "' is not yes or no");
+      if (bad) continue;
+      std::string key = (*keyer)->Key(staff);
+      auto [it, fresh] = seen.emplace(key, rec.line);
+      if (!fresh) {
+        problems.Add(rec.line, col(0), "the same staff member is already on line " + std::to_string(it->second));
+        continue;
+      }
+      stage.push_back({std::to_string(rec.line), key, role, net_upper, level, school, postcode, province,
+                       starter == "yes" ? "1" : "0"});
+    }
+    if (!problems.empty()) return problems.ToError();
+
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    if (auto r = Stage("stage_roster",
+                       "line BIGINT, staff_key TEXT, role TEXT, network TEXT, level TEXT, school_number TEXT, "
+                       "postcode INTEGER, province TEXT, starter INTEGER",
+                       {"line", "staff_key", "role", "network", "level", "school_number", "postcode", "province", "starter"},
+                       stage);
+        !r)
+      return std::unexpected(r.error());
+    // A person already on this year's roster with different attributes is a bad row: the
+    // ledger never rewrites history silently.
+    auto changed = db_->Query(
+        "SELECT s.line, s.role <> r.role, s.network <> r.network, s.level <> r.level, s.school_number <> "
+        "r.school_number, s.postcode <> r.postcode, s.starter <> r.starter FROM stage_roster s JOIN roster r ON "
+        "r.card_year = $1 AND r.staff_key = s.staff_key WHERE s.role <> r.role OR s.network <> r.network OR "
+        "s.level <> r.level OR s.school_number <> r.school_number OR s.postcode <> r.postcode OR s.starter <> "
+        "r.starter ORDER BY s.line",
+        {int64_t{year}});
+    if (!changed) return std::unexpected(changed.error());
+    for (auto& row : *changed) {
+      static const int kCols[] = {3, 4, 5, 6, 7, 8};
+      for (size_t k = 0; k < 6; ++k) {
+        const auto& v = row[k + 1];
+        if (v && (*v == "1" || *v == "t" || *v == "true"))
+          problems.Add(static_cast<int>(ToInt(row[0])), c[static_cast<size_t>(kCols[k])] + 1,
+                       "differs from the roster of card year " + std::to_string(year) + " already in the ledger");
+      }
+    }
+    if (!problems.empty()) return problems.ToError();
+    if (auto r = db_->Execute("INSERT INTO card_years (year, created_at) VALUES ($1, $2) ON CONFLICT (year) DO NOTHING",
+                              {int64_t{year}, Seconds(clock_.Now())});
+        !r)
+      return std::unexpected(r.error());
+    auto added = db_->Execute(
+        "INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, province, starter, "
+        "audit_seq) SELECT $1, staff_key, role, network, level, school_number, postcode, province, starter, $2 "
+        "FROM stage_roster WHERE true ORDER BY staff_key ON CONFLICT (card_year, staff_key) DO NOTHING",
+        {int64_t{year}, *seq});
+    if (!added) return std::unexpected(added.error());
+    ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
+    if (auto r = Finish(tx, *seq, "import roster", ImportDetail(csv, *text, year, "roster", sum), sum.added); !r)
+      return std::unexpected(r.error());
+    if (progress) progress(total, total);
+    return sum;
+  }
+
+  Result<ImportSummary> ImportChannel(Channel channel, const fs::path& csv, int year,
+                                      const Progress& progress) override {
+    std::lock_guard lock(mu_);
+    if (channel == Channel::kDigital)
+      return Fail(Code::kInvalidArgument, "digital cards are issued, not imported (use `ledger issue`)");
+    if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
+    auto keyer = Keyer();
+    if (!keyer) return std::unexpected(keyer.error());
+    auto text = ReadFile(csv);
+    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
+    std::vector<internal::CsvProblem> csv_problems;
+    auto t = internal::ParseCsv(*text, csv_problems);
+    std::string file = csv.string();
+    auto cols = RequireColumns(file, t, {"staff_id", "date"});
+    if (!cols) return std::unexpected(cols.error());
+    Problems problems(file, &t);
+    problems.AddAll(csv_problems);
+    const int staff_col = (*cols)[0], date_col = (*cols)[1];
+    std::vector<Row> stage;
+    stage.reserve(t.records.size());
+    std::unordered_map<std::string, int> seen;
+    seen.reserve(t.records.size());
+    uint64_t total = t.records.size(), done = 0;
+    for (const auto& rec : t.records) {
+      if (progress && ++done % 8192 == 0) progress(done / 2, total);
+      if (rec.fields.size() != t.header.size()) {
+        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
+                                      std::to_string(t.header.size()));
+        continue;
+      }
+      std::string staff = Trim(rec.fields[static_cast<size_t>(staff_col)]);
+      std::string date_text = Trim(rec.fields[static_cast<size_t>(date_col)]);
+      bool bad = false;
+      if (staff.empty()) problems.Add(rec.line, staff_col + 1, "empty staff identifier"), bad = true;
+      auto date = ParseIsoDate(date_text);
+      if (!date) {
+        problems.Add(rec.line, date_col + 1, "'" + date_text + "' is not an ISO date (YYYY-MM-DD)");
+        bad = true;
+      } else if (int(date->year()) < year - 1 || int(date->year()) > year + 1) {
+        problems.Add(rec.line, date_col + 1,
+                     date_text + " is more than a year away from card year " + std::to_string(year));
+        bad = true;
+      }
+      if (bad) continue;
+      std::string key = (*keyer)->Key(staff);
+      auto [it, fresh] = seen.emplace(key, rec.line);
+      if (!fresh) {
+        problems.Add(rec.line, staff_col + 1, "the same staff member is already on line " + std::to_string(it->second));
+        continue;
+      }
+      stage.push_back({std::to_string(rec.line), key, FormatIsoDate(*date), std::to_string(SchoolYearOf(*date)),
+                       RandomBase32(12)});
+    }
+    if (!problems.empty() && stage.empty()) return problems.ToError();
+
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    if (auto r = RequireRoster(year); !r) return std::unexpected(r.error());
+    if (auto r = Stage("stage_cards",
+                       "line BIGINT, staff_key TEXT, issued_on " + DateType() + ", school_year INTEGER, serial TEXT",
+                       {"line", "staff_key", "issued_on", "school_year", "serial"}, stage);
+        !r)
+      return std::unexpected(r.error());
+    if (progress) progress(total * 3 / 4, total);
+    auto unknown = db_->Query(
+        "SELECT s.line FROM stage_cards s LEFT JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
+        "WHERE r.id IS NULL ORDER BY s.line",
+        {int64_t{year}});
+    if (!unknown) return std::unexpected(unknown.error());
+    for (auto& row : *unknown)
+      problems.Add(static_cast<int>(ToInt(row[0])), staff_col + 1,
+                   "this staff member is not on the roster of card year " + std::to_string(year));
+    if (!problems.empty()) return problems.ToError();
+    auto added = db_->Execute(
+        "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
+        "SELECT s.serial, r.id, $2, s.issued_on, s.school_year, 'active', $3, $3 FROM stage_cards s "
+        "JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key WHERE true ORDER BY r.id "
+        "ON CONFLICT (roster_id, channel) DO NOTHING",
+        {int64_t{year}, std::string(ChannelName(channel)), *seq});
+    if (!added) return std::unexpected(added.error());
+    ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
+    if (auto r = Finish(tx, *seq, "import " + std::string(ChannelName(channel)),
+                        ImportDetail(csv, *text, year, "cards", sum), sum.added);
+        !r)
+      return std::unexpected(r.error());
+    if (progress) progress(total, total);
+    return sum;
+  }
+
+  Result<ImportSummary> ImportPublished(const fs::path& csv) override {
+    std::lock_guard lock(mu_);
+    auto text = ReadFile(csv);
+    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
+    std::vector<internal::CsvProblem> csv_problems;
+    auto t = internal::ParseCsv(*text, csv_problems);
+    std::string file = csv.string();
+    static const std::vector<std::string> kNames = {"calendar_year",        "eligible_staff",  "sent_to_subscribers",
+                                                    "sent_to_starters",     "picked_up_at_library",
+                                                    "holders_total",        "published_share"};
+    auto cols = RequireColumns(file, t, kNames);
+    if (!cols) return std::unexpected(cols.error());
+    Problems problems(file, &t);
+    problems.AddAll(csv_problems);
+    std::vector<PublishedRow> rows;
+    std::unordered_map<std::string, int> seen;
+    for (const auto& rec : t.records) {
+      if (rec.fields.size() != t.header.size()) {
+        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
+                                      std::to_string(t.header.size()));
+        continue;
+      }
+      auto field = [&](size_t i) { return Trim(rec.fields[static_cast<size_t>((*cols)[i])]); };
+      auto col = [&](size_t i) { return (*cols)[i] + 1; };
+      PublishedRow p;
+      bool bad = false;
+      p.label = field(0);
+      std::string lower = Lower(p.label);
+      if (lower == "totaal" || lower == "total") {
+        p.year = std::nullopt;
+      } else if (auto y = ParseCount(p.label); y && p.label.size() == 4 && *y >= 1990 && *y <= kMaxYear) {
+        p.year = static_cast<int>(*y);
+      } else {
+        problems.Add(rec.line, col(0), "'" + p.label + "' is neither a year nor 'Totaal'");
+        bad = true;
+      }
+      int64_t* nums[] = {&p.eligible, &p.subscribers, &p.starters, &p.library, &p.holders};
+      for (size_t i = 0; i < 5; ++i) {
+        auto v = ParseCount(field(i + 1));
+        if (!v) {
+          problems.Add(rec.line, col(i + 1), "'" + field(i + 1) + "' is not a whole number");
+          bad = true;
+        } else {
+          *nums[i] = *v;
+        }
+      }
+      p.printed_share = field(6);
+      {
+        std::string_view s = p.printed_share;
+        bool ok = s.size() >= 2 && s.back() == '%';
+        if (ok) {
+          s.remove_suffix(1);
+          auto sep = s.find_first_of(".,");
+          std::string_view whole = s.substr(0, sep), frac = sep == std::string_view::npos ? "" : s.substr(sep + 1);
+          ok = !whole.empty() && whole.size() <= 3 && whole.find_first_not_of("0123456789") == std::string_view::npos &&
+               (sep == std::string_view::npos || (!frac.empty() && frac.find_first_not_of("0123456789") == std::string_view::npos));
+        }
+        if (!ok) {
+          problems.Add(rec.line, col(6), "'" + p.printed_share + "' is not a printed percentage like 67,50% or 67%");
+          bad = true;
+        }
+      }
+      if (!bad && p.holders > p.eligible)
+        problems.Add(rec.line, col(5), "more holders than eligible staff"), bad = true;
+      if (!bad) {
+        auto [it, fresh] = seen.emplace(p.label, rec.line);
+        if (!fresh) {
+          problems.Add(rec.line, col(0), "'" + p.label + "' is already on line " + std::to_string(it->second));
+          continue;
+        }
+        rows.push_back(p);
+        rows.back().year = p.year;
+      }
+    }
+    if (!problems.empty()) return problems.ToError();
+    if (rows.empty()) return Fail(Code::kInvalidArgument, file + ": no data rows");
+
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    auto existing = PublishedLocked();
+    if (!existing) return std::unexpected(existing.error());
+    ImportSummary sum{t.records.size(), 0, 0};
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& p = rows[i];
+      auto same = std::find_if(existing->begin(), existing->end(), [&](auto& e) { return e.label == p.label; });
+      if (same != existing->end()) {
+        if (same->year == p.year && same->eligible == p.eligible && same->subscribers == p.subscribers &&
+            same->starters == p.starters && same->library == p.library && same->holders == p.holders &&
+            same->printed_share == p.printed_share)
+          ++sum.present;
+        else
+          problems.Add(t.records[i].line, (*cols)[0] + 1, "differs from the published figures for '" + p.label +
+                                                             "' already in the ledger");
+        continue;
+      }
+      auto r = db_->Execute(
+          "INSERT INTO published_uptake (label, year, eligible, subscribers, starters, library, holders, "
+          "printed_share, source, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+          {p.label, p.year ? Value(int64_t{*p.year}) : Value(), p.eligible, p.subscribers, p.starters, p.library,
+           p.holders, p.printed_share, csv.filename().string(), *seq});
+      if (!r) {
+        if (r.error().code == Code::kFailedPrecondition)
+          problems.Add(t.records[i].line, (*cols)[0] + 1, "conflicts with figures already in the ledger");
+        else
+          return std::unexpected(r.error());
+      } else {
+        ++sum.added;
+      }
+    }
+    if (!problems.empty()) return problems.ToError();
+    if (auto r = Finish(tx, *seq, "import published", ImportDetail(csv, *text, 0, "published_uptake", sum), sum.added);
+        !r)
+      return std::unexpected(r.error());
+    return sum;
+  }
+
+  Result<IssuedCard> IssueDigital(std::string_view staff_id, int year) override {
+    auto batch = IssueDigitalBatch({std::string(staff_id)}, year);
+    if (!batch) {
+      if (batch.error().code == Code::kNotFound)
+        return Fail(Code::kNotFound, "this staff member is not on the roster of card year " + std::to_string(year));
+      return std::unexpected(batch.error());
+    }
+    return batch->front();
+  }
+
+  Result<std::vector<IssuedCard>> IssueDigitalBatch(const std::vector<std::string>& staff_ids, int year) override {
+    std::lock_guard lock(mu_);
+    if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
+    if (staff_ids.empty()) return std::vector<IssuedCard>{};
+    auto keyer = Keyer();
+    if (!keyer) return std::unexpected(keyer.error());
+    auto today = BrusselsDate(clock_.Now());
+    std::string issued_on = FormatIsoDate(today), school_year = std::to_string(SchoolYearOf(today));
+    std::vector<Row> stage;
+    stage.reserve(staff_ids.size());
+    for (size_t i = 0; i < staff_ids.size(); ++i) {
+      std::string id = Trim(staff_ids[i]);
+      if (id.empty()) return Fail(Code::kInvalidArgument, "staff identifier " + std::to_string(i + 1) + " is empty");
+      stage.push_back({std::to_string(i), (*keyer)->Key(id), issued_on, school_year, RandomBase32(12), RandomBase32(32)});
+    }
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    if (auto r = Stage("stage_issue",
+                       "pos BIGINT, staff_key TEXT, issued_on " + DateType() +
+                           ", school_year INTEGER, serial TEXT, auth_token TEXT",
+                       {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token"}, stage);
+        !r)
+      return std::unexpected(r.error());
+    // Insert-or-get: the UNIQUE (roster_id, channel) constraint decides who was first.
+    auto added = db_->Execute(
+        "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, "
+        "audit_seq) SELECT s.serial, r.id, 'digital', s.issued_on, s.school_year, 'active', s.auth_token, $2, $2 "
+        "FROM stage_issue s JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key WHERE true "
+        "ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING",
+        {int64_t{year}, *seq});
+    if (!added) return std::unexpected(added.error());
+    std::vector<IssuedCard> out(staff_ids.size());
+    std::vector<bool> found(staff_ids.size());
+    auto r = db_->ForEach(
+        "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
+        "JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
+        "JOIN cards c ON c.roster_id = r.id AND c.channel = 'digital'",
+        {int64_t{year}}, [&](const Row& row) {
+          auto pos = static_cast<size_t>(ToInt(row[0]));
+          IssuedCard& card = out[pos];
+          card.serial = *row[1];
+          card.year = year;
+          card.revoked = *row[2] == "revoked";
+          card.auth_token = row[3].value_or("");
+          card.update_tag = ToInt(row[4]);
+          card.is_new = ToInt(row[5]) == *seq;
+          found[pos] = true;
+        });
+    if (!r) return std::unexpected(r.error());
+    std::string missing;
+    size_t n_missing = 0;
+    for (size_t i = 0; i < found.size(); ++i)
+      if (!found[i] && ++n_missing <= 20) missing += (missing.empty() ? "" : ", ") + std::to_string(i + 1);
+    if (n_missing)
+      return Fail(Code::kNotFound, std::to_string(n_missing) + " staff member(s) not on the roster of card year " +
+                                       std::to_string(year) + " (input positions " + missing +
+                                       (n_missing > 20 ? ", ..." : "") + "); no card was issued");
+    // The same person twice in one batch: only the first mention is "new".
+    std::unordered_map<std::string, bool> first;
+    for (auto& card : out)
+      if (card.is_new && !first.emplace(card.serial, true).second) card.is_new = false;
+    nlohmann::json detail = {{"year", year}, {"table", "cards"}, {"added", *added}, {"requested", staff_ids.size()}};
+    if (*added == 1)
+      for (auto& card : out)
+        if (card.is_new) detail["serial"] = card.serial;
+    if (auto f = Finish(tx, *seq, "issue digital", detail.dump(), static_cast<uint64_t>(*added)); !f)
+      return std::unexpected(f.error());
+    return out;
+  }
+
+  Result<> Revoke(std::string_view serial, std::string_view reason) override {
+    std::lock_guard lock(mu_);
+    std::string why = Trim(reason);
+    if (why.empty()) return Fail(Code::kInvalidArgument, "a revocation needs a reason");
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return r;
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    auto n = db_->Execute(
+        "UPDATE cards SET status = 'revoked', revoked_reason = $2, revoked_at = $3, update_tag = $4 "
+        "WHERE serial = $1 AND status = 'active'",
+        {std::string(serial), why, Seconds(clock_.Now()), *seq});
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) {
+      auto exists = db_->Query("SELECT status FROM cards WHERE serial = $1", {std::string(serial)});
+      if (!exists) return std::unexpected(exists.error());
+      if (exists->empty()) return Fail(Code::kNotFound, "no card with serial " + std::string(serial));
+      return Fail(Code::kFailedPrecondition, "card " + std::string(serial) + " is already revoked");
+    }
+    nlohmann::json detail = {{"serial", serial}, {"reason", why}};
+    return Finish(tx, *seq, "revoke", detail.dump(), 0);
+  }
+
+  Result<VerifyReport> Verify() const override {
+    std::lock_guard lock(mu_);
+    VerifyReport rep;
+    std::string prev = kZeroHash;
+    int64_t expect = 1;
+    auto bad = [&](int64_t seq, std::string what) {
+      if (!rep.first_bad) {
+        rep.first_bad = seq;
+        rep.problem = "audit entry " + std::to_string(seq) + ": " + std::move(what);
+      }
+    };
+    // Per-entry record counts, to catch rows deleted from or slipped into the data tables.
+    std::unordered_map<int64_t, std::pair<std::string, int64_t>> claimed;
+    auto r = db_->ForEach("SELECT seq, at, action, detail, prev_hash, hash FROM audit_log ORDER BY seq", {},
+                          [&](const Row& row) {
+                            if (rep.first_bad) return;
+                            ++rep.entries;
+                            int64_t seq = ToInt(row[0]);
+                            std::string action = row[2].value_or(""), detail = row[3].value_or("");
+                            if (seq != expect) {
+                              bad(expect, "missing (the log jumps from " + std::to_string(expect - 1) + " to " +
+                                              std::to_string(seq) + ")");
+                              return;
+                            }
+                            if (row[4].value_or("") != prev) {
+                              bad(seq, "does not chain to entry " + std::to_string(seq - 1));
+                              return;
+                            }
+                            std::string h = AuditHash(prev, seq, ToInt(row[1]), action, detail);
+                            if (h != row[5].value_or("")) {
+                              bad(seq, "its content does not match its hash (edited)");
+                              return;
+                            }
+                            auto j = nlohmann::json::parse(detail, nullptr, false);
+                            if (j.is_object() && j.contains("table") && j.contains("added"))
+                              claimed[seq] = {j["table"].get<std::string>(), j["added"].get<int64_t>()};
+                            prev = h;
+                            ++expect;
+                          });
+    if (!r) return std::unexpected(r.error());
+    if (rep.first_bad) return rep;
+    auto head = db_->Query("SELECT seq, hash FROM audit_head WHERE id = 1");
+    if (!head) return std::unexpected(head.error());
+    if (head->empty()) {
+      bad(expect, "the audit head is missing");
+      return rep;
+    }
+    int64_t head_seq = ToInt((*head)[0][0]);
+    if (head_seq > expect - 1) {
+      bad(expect, "missing (the log ends at " + std::to_string(expect - 1) + ", the head says " +
+                      std::to_string(head_seq) + ")");
+      return rep;
+    }
+    if (head_seq < expect - 1) {
+      bad(head_seq + 1, "not recorded in the audit head (the head says " + std::to_string(head_seq) + ")");
+      return rep;
+    }
+    if ((*head)[0][1].value_or("") != prev) {
+      bad(head_seq, "does not match the hash kept in the audit head");
+      return rep;
+    }
+    // Rows in the data tables must add up to what each entry says it added.
+    std::map<int64_t, std::string> issues;
+    std::unordered_map<int64_t, int64_t> actual;
+    for (const char* table : {"roster", "cards", "published_uptake"}) {
+      auto counts = db_->Query(std::string("SELECT audit_seq, count(*) FROM ") + table + " GROUP BY audit_seq");
+      if (!counts) return std::unexpected(counts.error());
+      for (auto& row : *counts) {
+        int64_t seq = ToInt(row[0]);
+        auto it = claimed.find(seq);
+        if (it == claimed.end() || it->second.first != table)
+          issues.emplace(seq, std::to_string(ToInt(row[1])) + " " + table + " rows claim this entry, which added none");
+        else
+          actual[seq] = ToInt(row[1]);
+      }
+    }
+    for (auto& [seq, want] : claimed) {
+      int64_t have = actual.count(seq) ? actual[seq] : 0;
+      if (have != want.second)
+        issues.emplace(seq, "added " + std::to_string(want.second) + " " + want.first + " rows but " +
+                                std::to_string(have) + " are in the ledger (rows deleted or added behind its back)");
+    }
+    if (!issues.empty()) bad(issues.begin()->first, issues.begin()->second);
+    rep.ok = !rep.first_bad;
+    return rep;
+  }
+
+  Result<std::vector<CountsRow>> Counts(const CountsQuery& q) const override {
+    std::lock_guard lock(mu_);
+    std::string group;
+    switch (q.by) {
+      case Dimension::kNone: group = "''"; break;
+      case Dimension::kProvince: group = "r.province"; break;
+      case Dimension::kNetwork: group = "r.network"; break;
+      case Dimension::kRole: group = "r.role"; break;
+      case Dimension::kLevel: group = "r.level"; break;
+    }
+    // PostgreSQL refuses a constant in GROUP BY, so the "no dimension" group is left out of it.
+    const std::string group_by = q.by == Dimension::kNone ? "" : ", " + group;
+    const bool school = q.period == Period::kSchool;
+    std::string period = school ? "c.school_year" : "r.card_year";
+    std::string holder = school ? "r.staff_key" : "r.id";
+    std::vector<Value> params = {int64_t{q.first_year ? q.first_year : 0},
+                                 int64_t{q.last_year ? q.last_year : 999999}};
+    std::string sql =
+        "SELECT p, g, sum(nd), sum(ns), sum(nt), sum(nl), count(*), "
+        "sum(CASE WHEN nd > 0 AND ns + nt + nl = 0 THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN nd = 0 AND ns + nt + nl > 0 THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN nd > 0 AND ns + nt + nl > 0 THEN 1 ELSE 0 END) FROM ("
+        " SELECT " + period + " AS p, " + group + " AS g, " + holder + " AS h,"
+        " sum(CASE WHEN c.channel = 'digital' THEN 1 ELSE 0 END) AS nd,"
+        " sum(CASE WHEN c.channel = 'subscription' THEN 1 ELSE 0 END) AS ns,"
+        " sum(CASE WHEN c.channel = 'starter' THEN 1 ELSE 0 END) AS nt,"
+        " sum(CASE WHEN c.channel = 'library' THEN 1 ELSE 0 END) AS nl"
+        " FROM cards c JOIN roster r ON r.id = c.roster_id"
+        " WHERE c.status = 'active' AND " + period + " BETWEEN $1 AND $2"
+        " GROUP BY " + period + group_by + ", " + holder + ") AS per_holder GROUP BY p, g";
+    std::map<std::pair<int, std::string>, CountsRow> cells;
+    auto label = [&](int p) { return school ? std::to_string(p) + "-" + std::to_string(p + 1) : std::to_string(p); };
+    auto cell = [&](int p, const std::string& g) -> CountsRow& {
+      auto [it, fresh] = cells.try_emplace({p, g});
+      if (fresh) {
+        it->second.period = label(p);
+        if (q.by != Dimension::kNone) it->second.group = g;
+        if (!school) it->second.eligible = 0;
+      }
+      return it->second;
+    };
+    auto r = db_->ForEach(sql, params, [&](const Row& row) {
+      CountsRow& c = cell(static_cast<int>(ToInt(row[0])), row[1].value_or(""));
+      c.digital = ToInt(row[2]);
+      c.subscription = ToInt(row[3]);
+      c.starter = ToInt(row[4]);
+      c.library = ToInt(row[5]);
+      c.holders = ToInt(row[6]);
+      c.digital_only = ToInt(row[7]);
+      c.physical_only = ToInt(row[8]);
+      c.both = ToInt(row[9]);
+    });
+    if (!r) return std::unexpected(r.error());
+    if (!school) {
+      auto e = db_->ForEach("SELECT r.card_year, " + group + ", count(*) FROM roster r WHERE r.card_year BETWEEN $1 AND $2 "
+                            "GROUP BY r.card_year" + group_by,
+                            params, [&](const Row& row) {
+                              cell(static_cast<int>(ToInt(row[0])), row[1].value_or("")).eligible = ToInt(row[2]);
+                            });
+      if (!e) return std::unexpected(e.error());
+    }
+    std::vector<CountsRow> out;
+    out.reserve(cells.size());
+    for (auto& [k, v] : cells) out.push_back(std::move(v));
+    return out;
+  }
+
+  Result<std::vector<PublishedRow>> Published() const override {
+    std::lock_guard lock(mu_);
+    return PublishedLocked();
+  }
+
+ private:
+  Result<std::vector<PublishedRow>> PublishedLocked() const {
+    auto rows = db_->Query(
+        "SELECT label, year, eligible, subscribers, starters, library, holders, printed_share FROM published_uptake "
+        "ORDER BY CASE WHEN year IS NULL THEN 1 ELSE 0 END, year, label");
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<PublishedRow> out;
+    for (auto& row : *rows) {
+      PublishedRow p;
+      p.label = row[0].value_or("");
+      if (row[1]) p.year = static_cast<int>(ToInt(row[1]));
+      p.eligible = ToInt(row[2]);
+      p.subscribers = ToInt(row[3]);
+      p.starters = ToInt(row[4]);
+      p.library = ToInt(row[5]);
+      p.holders = ToInt(row[6]);
+      p.printed_share = row[7].value_or("");
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  static Result<> CheckYear(int year) {
+    if (year < kMinYear || year > kMaxYear)
+      return Fail(Code::kInvalidArgument, "card year " + std::to_string(year) + " is out of range (" +
+                                              std::to_string(kMinYear) + "-" + std::to_string(kMaxYear) + ")");
+    return {};
+  }
+
+  Result<StaffKeyer*> Keyer() {
+    if (!keyer_) {
+      auto k = StaffKeyer::Load(keys_dir_);
+      if (!k) return std::unexpected(k.error());
+      keyer_ = std::move(*k);
+    }
+    return keyer_.get();
+  }
+
+  std::string DateType() const { return db_->dialect() == internal::Dialect::kSqlite ? "TEXT" : "DATE"; }
+
+  Result<> RequireRoster(int year) {
+    auto n = db_->Query("SELECT 1 FROM roster WHERE card_year = $1 LIMIT 1", {int64_t{year}});
+    if (!n) return std::unexpected(n.error());
+    if (n->empty())
+      return Fail(Code::kFailedPrecondition, "there is no roster for card year " + std::to_string(year) +
+                                                 "; import it first (lerarenkaart import roster FILE --year " +
+                                                 std::to_string(year) + ")");
+    return {};
+  }
+
+  // (Re)creates an empty temporary staging table and fills it.
+  Result<> Stage(const std::string& table, const std::string& columns_ddl, const std::vector<std::string>& columns,
+                 const std::vector<Row>& rows) {
+    if (auto r = db_->Exec("CREATE TEMP TABLE IF NOT EXISTS " + table + " (" + columns_ddl + ")"); !r) return r;
+    if (auto r = db_->Exec("DELETE FROM " + table); !r) return r;
+    if (auto r = db_->BulkLoad(table, columns, rows); !r) return r;
+    // Fresh statistics, so the planner joins a quarter million staged rows by hash, not by loop.
+    return db_->Exec("ANALYZE " + table);
+  }
+
+  // REQUIRES: inside a write transaction. The sequence number the next audit entry will get.
+  Result<int64_t> NextSeq() {
+    auto head = db_->Query("SELECT seq FROM audit_head WHERE id = 1");
+    if (!head) return std::unexpected(head.error());
+    if (head->empty()) return Fail(Code::kDataLoss, "the ledger's audit head row is missing; run `ledger verify`");
+    return ToInt((*head)[0][0]) + 1;
+  }
+
+  std::string ImportDetail(const fs::path& csv, const std::string& content, int year, const std::string& table,
+                           const ImportSummary& s) const {
+    nlohmann::json j = {{"file", csv.filename().string()}, {"sha256", HexEncode(Sha256(content))},
+                        {"table", table}, {"rows", s.rows}, {"added", s.added}, {"present", s.present}};
+    if (year) j["year"] = year;
+    return j.dump();
+  }
+
+  // Appends the audit entry `seq` and commits; with nothing changed it just rolls back.
+  Result<> Finish(Transaction& tx, int64_t seq, const std::string& action, const std::string& detail, uint64_t changed) {
+    if (changed == 0 && action != "revoke") return {};  // the destructor rolls back: no change, no entry
+    auto head = db_->Query("SELECT hash FROM audit_head WHERE id = 1");
+    if (!head) return std::unexpected(head.error());
+    std::string prev = head->empty() ? kZeroHash : (*head)[0][0].value_or(kZeroHash);
+    int64_t at = Seconds(clock_.Now());
+    std::string hash = AuditHash(prev, seq, at, action, detail);
+    if (auto r = db_->Execute("INSERT INTO audit_log (seq, at, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, "
+                              "$5, $6)",
+                              {seq, at, action, detail, prev, hash});
+        !r)
+      return std::unexpected(r.error());
+    if (auto r = db_->Execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", {seq, hash}); !r)
+      return std::unexpected(r.error());
+    return tx.Commit();
+  }
+
+  mutable std::mutex mu_;
+  std::unique_ptr<Db> db_;
+  fs::path keys_dir_;
+  const Clock& clock_;
+  std::unique_ptr<StaffKeyer> keyer_;
+};
+
+}  // namespace
+
+std::string_view ChannelName(Channel c) {
+  switch (c) {
+    case Channel::kDigital: return "digital";
+    case Channel::kSubscription: return "subscription";
+    case Channel::kStarter: return "starter";
+    case Channel::kLibrary: return "library";
+  }
+  return "?";
+}
+
+Result<Channel> ParseChannel(std::string_view name) {
+  for (Channel c : {Channel::kDigital, Channel::kSubscription, Channel::kStarter, Channel::kLibrary})
+    if (ChannelName(c) == name) return c;
+  return Fail(Code::kInvalidArgument,
+              "unknown channel '" + std::string(name) + "' (digital, subscription, starter or library)");
+}
+
+Result<std::string> ProvinceOfPostcode(int pc) {
+  struct Range {
+    int lo, hi;
+    const char* name;
+  };
+  static constexpr Range kRanges[] = {
+      {1000, 1299, "Brussel"},         {1300, 1499, "Waals-Brabant"},  {1500, 1999, "Vlaams-Brabant"},
+      {2000, 2999, "Antwerpen"},       {3000, 3499, "Vlaams-Brabant"}, {3500, 3999, "Limburg"},
+      {4000, 4999, "Luik"},            {5000, 5999, "Namen"},          {6000, 6599, "Henegouwen"},
+      {6600, 6999, "Luxemburg"},       {7000, 7999, "Henegouwen"},     {8000, 8999, "West-Vlaanderen"},
+      {9000, 9999, "Oost-Vlaanderen"},
+  };
+  for (const auto& r : kRanges)
+    if (pc >= r.lo && pc <= r.hi) return std::string(r.name);
+  return Fail(Code::kInvalidArgument, "postcode " + std::to_string(pc) + " is not a Belgian postcode");
+}
+
+Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const Clock& clock) {
+  fs::path keys = options.keys_dir.empty() ? options.data_dir / "keys" : options.keys_dir;
+  std::unique_ptr<Db> db;
+  const std::string& url = options.url;
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    auto pg = internal::OpenPostgres(url);
+    if (!pg) return std::unexpected(pg.error());
+    db = std::move(*pg);
+  } else {
+    if (url.find("://") != std::string::npos)
+      return Fail(Code::kInvalidArgument, "ledger URL '" + url + "': use a file path or a postgresql:// URL");
+    fs::path file = url.empty() ? options.data_dir / "ledger.sqlite" : fs::path(url.starts_with("sqlite:") ? url.substr(7) : url);
+    std::error_code ec;
+    if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
+    if (!fs::exists(file, ec)) {  // owner-only, like every other file under the data directory
+      int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd >= 0) ::close(fd);
+    }
+    auto lite = internal::OpenSqlite(file.string());
+    if (!lite) return std::unexpected(lite.error());
+    db = std::move(*lite);
+  }
+  if (auto r = internal::Migrate(*db, clock.Now()); !r) return std::unexpected(r.error());
+  return std::unique_ptr<Ledger>(new SqlLedger(std::move(db), keys, clock));
+}
+
+}  // namespace lk::ledger

@@ -1,0 +1,121 @@
+#pragma once
+// The ledger: one record of every card of every channel (digital, subscription, starter,
+// library), the per-year roster of eligible staff (pseudonymous), published aggregates kept apart,
+// and a SHA-256-chained audit log. SQLite (default) and PostgreSQL behave the same.
+// Thread safety: a Ledger may be shared between threads (calls are serialised internally);
+// several processes may open the same ledger at once (the database arbitrates).
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+
+namespace lk::ledger {
+
+enum class Channel { kDigital, kSubscription, kStarter, kLibrary };
+std::string_view ChannelName(Channel c);  // "digital", "subscription", "starter", "library"
+Result<Channel> ParseChannel(std::string_view name);
+// Dutch province name of a Belgian postcode (Brussels included); kInvalidArgument outside 1000-9999.
+Result<std::string> ProvinceOfPostcode(int postcode);
+
+struct LedgerOptions {
+  // "" = SQLite at <data_dir>/ledger.sqlite; a file path = SQLite there;
+  // "postgresql://..." or "postgres://..." = PostgreSQL through libpq.
+  std::string url;
+  std::filesystem::path data_dir = "var";
+  // Holds staff-id-hmac.key (created 0600 on first use). Default "" = <data_dir>/keys.
+  // Processes sharing one PostgreSQL ledger must share this key.
+  std::filesystem::path keys_dir;
+};
+
+// Called during long work with (rows done, rows total); may be empty.
+using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+struct ImportSummary {
+  uint64_t rows = 0;     // data rows read
+  uint64_t added = 0;    // new records (roster entries, cards or published rows)
+  uint64_t present = 0;  // rows that were already in the ledger (re-import)
+};
+
+struct IssuedCard {
+  std::string serial;      // 12 Crockford base32 characters, random
+  int year = 0;
+  bool is_new = false;     // false: the holder already had this year's digital card
+  bool revoked = false;
+  std::string auth_token;  // pass authentication token (32 characters, never changes)
+  int64_t update_tag = 0;  // audit sequence number of the last change to the card
+};
+
+struct VerifyReport {
+  bool ok = false;
+  int64_t entries = 0;              // audit entries checked
+  std::optional<int64_t> first_bad; // sequence number of the first bad entry
+  std::string problem;              // what is wrong with it; empty when ok
+};
+
+enum class Period { kCalendar, kSchool };  // calendar: by card year; school: by issue date, 1 Sep - 31 Aug
+enum class Dimension { kNone, kProvince, kNetwork, kRole, kLevel };
+struct CountsQuery {
+  Period period = Period::kCalendar;
+  Dimension by = Dimension::kNone;
+  int first_year = 0, last_year = 0;  // card years, or first calendar year of school years; 0 = open
+};
+// One (period, group) cell computed from per-card records (never from published aggregates).
+// Cards and holders count active cards only: revoked cards are left out.
+struct CountsRow {
+  std::string period;                 // "2026" (calendar) or "2025-2026" (school)
+  std::optional<std::string> group;   // "Antwerpen", "GO", "teaching", ...; nullopt when by == kNone
+  std::optional<int64_t> eligible;    // roster size of that card year and group; nullopt in the school view
+  int64_t subscription = 0, starter = 0, library = 0, digital = 0;  // active cards per channel
+  int64_t holders = 0;                // distinct staff with at least one active card in the cell
+  int64_t digital_only = 0, physical_only = 0, both = 0;  // holders by kind of card held
+};
+// Figures imported from a published aggregate file, kept apart from cards.
+struct PublishedRow {
+  std::string label;                  // "2017", ..., or "Totaal" as printed
+  std::optional<int> year;            // nullopt for the total row
+  int64_t eligible = 0, subscribers = 0, starters = 0, library = 0, holders = 0;
+  std::string printed_share;          // exactly as printed: "67,50%", "67.50%", "67%"
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  virtual std::string_view backend() const = 0;  // "sqlite" or "postgresql"
+
+  // CSV imports (comma or semicolon, UTF-8 with or without BOM, header row; see docs/ledger.md).
+  // All or nothing: on any bad row nothing is imported and the kInvalidArgument message lists
+  // every bad row as "FILE:LINE:COLUMN (name): what". Re-importing adds nothing.
+  virtual Result<ImportSummary> ImportRoster(const std::filesystem::path& csv, int year,
+                                             const Progress& progress = {}) = 0;
+  // REQUIRES: channel != kDigital. Every staff member must be on the roster of `year`.
+  virtual Result<ImportSummary> ImportChannel(Channel channel, const std::filesystem::path& csv, int year,
+                                              const Progress& progress = {}) = 0;
+  virtual Result<ImportSummary> ImportPublished(const std::filesystem::path& csv) = 0;
+
+  // The digital card of `staff_id` for `year`, created on first call (one per holder per year,
+  // also under concurrent callers). kNotFound when the person is not on that year's roster.
+  virtual Result<IssuedCard> IssueDigital(std::string_view staff_id, int year) = 0;
+  // The same for many staff in one transaction, in input order; all or nothing.
+  virtual Result<std::vector<IssuedCard>> IssueDigitalBatch(const std::vector<std::string>& staff_ids,
+                                                            int year) = 0;
+  // Marks a card revoked (kNotFound for an unknown serial, kFailedPrecondition if already revoked).
+  virtual Result<> Revoke(std::string_view serial, std::string_view reason) = 0;
+
+  // Re-walks the audit chain; names the first entry that was edited, deleted or reordered.
+  virtual Result<VerifyReport> Verify() const = 0;
+  // Rows only for periods/groups with data, ordered by period then group.
+  virtual Result<std::vector<CountsRow>> Counts(const CountsQuery& q) const = 0;
+  virtual Result<std::vector<PublishedRow>> Published() const = 0;
+};
+
+// Opens (creating if needed) the ledger named by options.url and applies pending schema
+// migrations. `clock` must outlive the ledger; it stamps issue dates and audit entries.
+Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const Clock& clock);
+
+}  // namespace lk::ledger

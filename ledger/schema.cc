@@ -1,0 +1,142 @@
+// Numbered migrations. {ID} and {DATE} are the only dialect differences in the DDL; the rest is
+// standard SQL both engines enforce (CHECK, UNIQUE, FOREIGN KEY).
+#include <string>
+#include <vector>
+
+#include "ledger/internal/schema.h"
+
+namespace lk::ledger::internal {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;  // common SQL
+  const char* sqlite_sql;    // extra, SQLite only
+  const char* postgres_sql;  // extra, PostgreSQL only
+};
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, R"sql(
+CREATE TABLE card_years (
+  year INTEGER PRIMARY KEY CHECK (year BETWEEN 2000 AND 2199),
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE roster (
+  id {ID},
+  card_year INTEGER NOT NULL REFERENCES card_years (year),
+  staff_key TEXT NOT NULL CHECK (length(staff_key) = 64),
+  role TEXT NOT NULL CHECK (role IN ('administrative', 'teaching', 'support')),
+  network TEXT NOT NULL CHECK (network IN ('GO', 'OGO', 'VGO')),
+  level TEXT NOT NULL CHECK (level IN ('basic', 'secondary', 'higher', 'adult', 'part_time_arts', 'other')),
+  school_number TEXT NOT NULL CHECK (length(school_number) BETWEEN 1 AND 12),
+  postcode INTEGER NOT NULL CHECK (postcode BETWEEN 1000 AND 9999),
+  province TEXT NOT NULL,
+  starter INTEGER NOT NULL CHECK (starter IN (0, 1)),
+  audit_seq BIGINT NOT NULL,
+  UNIQUE (card_year, staff_key)
+);
+CREATE TABLE cards (
+  serial TEXT PRIMARY KEY CHECK (length(serial) = 12),
+  roster_id BIGINT NOT NULL REFERENCES roster (id),
+  channel TEXT NOT NULL CHECK (channel IN ('digital', 'subscription', 'starter', 'library')),
+  issued_on {DATE} NOT NULL,
+  school_year INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+  revoked_reason TEXT,
+  revoked_at BIGINT,
+  auth_token TEXT CHECK (auth_token IS NULL OR length(auth_token) >= 16),
+  update_tag BIGINT NOT NULL,
+  audit_seq BIGINT NOT NULL,
+  UNIQUE (roster_id, channel),
+  CHECK ((channel = 'digital') = (auth_token IS NOT NULL)),
+  CHECK ((status = 'revoked') = (revoked_at IS NOT NULL AND revoked_reason IS NOT NULL))
+);
+CREATE INDEX cards_school_year ON cards (school_year);
+CREATE TABLE published_uptake (
+  label TEXT PRIMARY KEY,
+  year INTEGER UNIQUE,
+  eligible BIGINT NOT NULL CHECK (eligible >= 0),
+  subscribers BIGINT NOT NULL CHECK (subscribers >= 0),
+  starters BIGINT NOT NULL CHECK (starters >= 0),
+  library BIGINT NOT NULL CHECK (library >= 0),
+  holders BIGINT NOT NULL CHECK (holders >= 0),
+  printed_share TEXT NOT NULL,
+  source TEXT NOT NULL,
+  audit_seq BIGINT NOT NULL
+);
+CREATE TABLE audit_log (
+  seq BIGINT PRIMARY KEY CHECK (seq >= 1),
+  at BIGINT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),
+  hash TEXT NOT NULL CHECK (length(hash) = 64)
+);
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+)sql",
+       // The audit log is append-only at the database too (an owner can still drop the
+       // triggers; `ledger verify` is what catches that).
+       R"sql(
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
+       R"sql(
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+)sql"},
+  };
+  return kMigrations;
+}
+
+std::string Render(std::string sql, Dialect d) {
+  auto replace = [&](const std::string& from, const std::string& to) {
+    for (size_t p; (p = sql.find(from)) != std::string::npos;) sql.replace(p, from.size(), to);
+  };
+  replace("{ID}", d == Dialect::kSqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
+  replace("{DATE}", d == Dialect::kSqlite ? "TEXT" : "DATE");
+  return sql;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return Migrations().back().version; }
+
+Result<> Migrate(Db& db, Time now) {
+  if (auto exists = db.Query("SELECT max(version) FROM schema_migrations"); exists && !exists->empty() &&
+      (*exists)[0][0] && std::stoi(*(*exists)[0][0]) > LatestSchemaVersion())
+    return Fail(Code::kFailedPrecondition, "the ledger has schema version " + *(*exists)[0][0] +
+                                               ", newer than this program knows (" +
+                                               std::to_string(LatestSchemaVersion()) + "); upgrade lerarenkaart");
+  for (const Migration& m : Migrations()) {
+    Transaction tx(db);
+    if (auto r = tx.Begin(); !r) return r;
+    if (auto r = db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                         "applied_at BIGINT NOT NULL)");
+        !r)
+      return r;
+    auto have = db.Query("SELECT version FROM schema_migrations WHERE version = $1", {int64_t{m.version}});
+    if (!have) return std::unexpected(have.error());
+    if (!have->empty()) continue;
+    std::string sql = Render(m.sql, db.dialect()) + (db.dialect() == Dialect::kSqlite ? m.sqlite_sql : m.postgres_sql);
+    if (auto r = db.Exec(sql); !r)
+      return Fail(r.error().code, "schema migration " + std::to_string(m.version) + ": " + r.error().message);
+    if (auto r = db.Execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                            {int64_t{m.version}, int64_t{now.time_since_epoch().count()}});
+        !r)
+      return std::unexpected(r.error());
+    if (auto r = tx.Commit(); !r) return r;
+  }
+  return {};
+}
+
+}  // namespace lk::ledger::internal

@@ -1,0 +1,153 @@
+// SQLite implementation of the Db seam: WAL, foreign keys on, a generous busy timeout so that
+// several processes take turns instead of failing.
+#include <sqlite3.h>
+
+#include "ledger/internal/db.h"
+
+namespace lk::ledger::internal {
+namespace {
+
+// "$12" -> "?12": SQLite numbers parameters the same way with '?'.
+std::string ToSqlite(const std::string& sql) {
+  std::string out = sql;
+  for (size_t i = 0; i + 1 < out.size(); ++i)
+    if (out[i] == '$' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '?';
+  return out;
+}
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  ~SqliteDb() override { sqlite3_close_v2(db_); }
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  Result<> Exec(const std::string& sql) override {
+    char* msg = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
+    if (rc != SQLITE_OK) {
+      std::string m = msg ? msg : sqlite3_errstr(rc);
+      sqlite3_free(msg);
+      return Error(rc, m);
+    }
+    return {};
+  }
+
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& params) override {
+    std::vector<Row> rows;
+    auto r = ForEach(sql, params, [&](const Row& row) { rows.push_back(row); });
+    if (!r) return std::unexpected(r.error());
+    return rows;
+  }
+
+  Result<int64_t> Execute(const std::string& sql, const std::vector<Value>& params) override {
+    auto r = ForEach(sql, params, [](const Row&) {});
+    if (!r) return std::unexpected(r.error());
+    return static_cast<int64_t>(sqlite3_changes64(db_));
+  }
+
+  Result<> ForEach(const std::string& sql, const std::vector<Value>& params,
+                   const std::function<void(const Row&)>& fn) override {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, ToSqlite(sql).c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+    Row row;
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i + 1);
+      if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(st, idx, *n);
+      else if (auto* s = std::get_if<std::string>(&params[i]))
+        sqlite3_bind_text(st, idx, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
+      else sqlite3_bind_null(st, idx);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      int n = sqlite3_column_count(st);
+      row.assign(static_cast<size_t>(n), std::nullopt);
+      for (int c = 0; c < n; ++c) {
+        if (sqlite3_column_type(st, c) == SQLITE_NULL) continue;
+        auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+        row[static_cast<size_t>(c)] = std::string(t, static_cast<size_t>(sqlite3_column_bytes(st, c)));
+      }
+      fn(row);
+    }
+    if (rc != SQLITE_DONE) {
+      std::string m = sqlite3_errmsg(db_);
+      sqlite3_finalize(st);
+      return Error(rc, m);
+    }
+    sqlite3_finalize(st);
+    return {};
+  }
+
+  Result<> BulkLoad(const std::string& table, const std::vector<std::string>& columns,
+                    const std::vector<Row>& rows) override {
+    std::string sql = "INSERT INTO " + table + " (";
+    for (size_t i = 0; i < columns.size(); ++i) sql += (i ? "," : "") + columns[i];
+    sql += ") VALUES (";
+    for (size_t i = 0; i < columns.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 1);
+    sql += ")";
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+    for (const Row& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) {
+        int idx = static_cast<int>(i + 1);
+        if (row[i]) sqlite3_bind_text(st, idx, row[i]->data(), static_cast<int>(row[i]->size()), SQLITE_STATIC);
+        else sqlite3_bind_null(st, idx);
+      }
+      rc = sqlite3_step(st);
+      sqlite3_reset(st);
+      if (rc != SQLITE_DONE) {
+        std::string m = sqlite3_errmsg(db_);
+        sqlite3_finalize(st);
+        return Error(rc, m);
+      }
+    }
+    sqlite3_finalize(st);
+    return {};
+  }
+
+  // BEGIN IMMEDIATE takes the write lock now, so two writers queue instead of deadlocking.
+  Result<> BeginWrite() override { return Exec("BEGIN IMMEDIATE"); }
+  Result<> Commit() override { return Exec("COMMIT"); }
+  void Rollback() override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+ private:
+  std::unexpected<lk::Error> Error(int rc, const std::string& msg) const {
+    Code code = Code::kInternal;
+    int primary = rc & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = Code::kUnavailable;
+    else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) code = Code::kDataLoss;
+    else if (primary == SQLITE_CONSTRAINT) code = Code::kFailedPrecondition;
+    else if (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_FULL ||
+             primary == SQLITE_IOERR)
+      code = Code::kUnavailable;
+    return Fail(code, "ledger " + path_ + ": " + msg);
+  }
+
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Db>> OpenSqlite(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string m = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close_v2(raw);
+    return Fail(Code::kUnavailable, "ledger " + path + ": cannot open: " + m);
+  }
+  sqlite3_busy_timeout(raw, 60000);
+  auto db = std::make_unique<SqliteDb>(raw, path);
+  // synchronous=FULL: a committed import survives power loss, not just a killed process.
+  if (auto r = db->Exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; "
+                        "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"); !r)
+    return std::unexpected(r.error());
+  auto fk = db->Query("PRAGMA foreign_keys", {});
+  if (!fk || fk->empty() || (*fk)[0][0] != "1")
+    return Fail(Code::kInternal, "ledger " + path + ": SQLite refused to enforce foreign keys");
+  return std::unique_ptr<Db>(std::move(db));
+}
+
+}  // namespace lk::ledger::internal

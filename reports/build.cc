@@ -1,0 +1,649 @@
+// BuildAdoptionReport: the report arithmetic. See reports.h for the merging rule.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "reports/internal/format.h"
+#include "reports/reports.h"
+
+namespace lk::reports {
+namespace {
+
+using internal::Count;
+using internal::Percent;
+
+std::string PeriodLabel(Period p, int year) {
+  return p == Period::kCalendar ? std::to_string(year) : std::to_string(year) + "-" + std::to_string(year + 1);
+}
+
+std::optional<int> ParseInt(std::string_view s) {
+  int v = 0;
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// "2026" (calendar) or "2025-2026" (school) -> the first calendar year.
+std::optional<int> ParsePeriodLabel(Period p, std::string_view label) {
+  if (p == Period::kCalendar) return label.size() == 4 ? ParseInt(label) : std::nullopt;
+  if (label.size() != 9 || label[4] != '-') return std::nullopt;
+  auto a = ParseInt(label.substr(0, 4)), b = ParseInt(label.substr(5));
+  if (!a || !b || *b != *a + 1) return std::nullopt;
+  return a;
+}
+
+// Notes are deduplicated; rows refer to them by index.
+class Notes {
+ public:
+  explicit Notes(std::vector<std::string>& out) : out_(out) {}
+  int Add(const std::string& text) {
+    auto it = index_.find(text);
+    if (it != index_.end()) return it->second;
+    out_.push_back(text);
+    return index_[text] = int(out_.size() - 1);
+  }
+
+ private:
+  std::vector<std::string>& out_;
+  std::map<std::string, int> index_;
+};
+
+void Ref(ReportRow& row, int note) {
+  if (std::find(row.note_refs.begin(), row.note_refs.end(), note) == row.note_refs.end()) row.note_refs.push_back(note);
+}
+
+bool GroupLess(Dimension by, const std::optional<std::string>& a, const std::optional<std::string>& b) {
+  if (!a || !b) return bool(b) && !a;  // null group first
+  if (by == Dimension::kProvince) {
+    int ra = internal::ProvinceRank(*a), rb = internal::ProvinceRank(*b);
+    if (ra != rb) return ra < rb;
+  }
+  return *a < *b;
+}
+
+std::optional<double> Ratio(std::optional<int64_t> num, std::optional<int64_t> den) {
+  if (!num || !den || *den <= 0) return std::nullopt;
+  return double(*num) / double(*den);
+}
+
+std::string YearList(const std::vector<int>& years) {
+  std::string s;
+  for (size_t i = 0; i < years.size(); ++i) s += (i ? ", " : "") + std::to_string(years[i]);
+  return s;
+}
+
+struct ParsedCounts {
+  int year;
+  const CountsRow* row;
+};
+
+Result<std::vector<ParsedCounts>> CheckCounts(const std::vector<CountsRow>& counts, const ReportOptions& o) {
+  std::vector<ParsedCounts> out;
+  std::set<std::pair<std::string, std::optional<std::string>>> seen;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const CountsRow& r = counts[i];
+    std::string where = "counts row " + std::to_string(i + 1) + " (period \"" + r.period + "\")";
+    auto year = ParsePeriodLabel(o.period, r.period);
+    if (!year)
+      return Fail(Code::kInvalidArgument, where + ": not a " + std::string(PeriodName(o.period)) +
+                                              " period label (expected " +
+                                              (o.period == Period::kCalendar ? "\"2026\"" : "\"2025-2026\"") + ")");
+    if (bool(r.group) != (o.by != Dimension::kNone))
+      return Fail(Code::kInvalidArgument, where + (r.group ? ": has a group but the report is not grouped"
+                                                           : ": has no group but the report is grouped by " +
+                                                                 std::string(DimensionName(o.by))));
+    for (int64_t v : {r.subscription, r.starter, r.library, r.digital, r.holders, r.digital_only, r.physical_only,
+                      r.both, r.eligible.value_or(0)})
+      if (v < 0) return Fail(Code::kInvalidArgument, where + ": negative count " + std::to_string(v));
+    if (!seen.insert({r.period, r.group}).second)
+      return Fail(Code::kInvalidArgument, where + ": duplicate cell for group " + r.group.value_or("(none)"));
+    out.push_back({*year, &r});
+  }
+  return out;
+}
+
+Result<std::pair<std::map<int, const PublishedRow*>, const PublishedRow*>> CheckPublished(
+    const std::vector<PublishedRow>& published) {
+  std::map<int, const PublishedRow*> years;
+  const PublishedRow* total = nullptr;
+  for (size_t i = 0; i < published.size(); ++i) {
+    const PublishedRow& p = published[i];
+    std::string where = "published row " + std::to_string(i + 1) + " (\"" + p.label + "\")";
+    for (int64_t v : {p.eligible, p.subscribers, p.starters, p.library, p.holders})
+      if (v < 0) return Fail(Code::kInvalidArgument, where + ": negative count " + std::to_string(v));
+    if (!p.printed_share.empty())
+      if (auto s = ParsePrintedShare(p.printed_share); !s)
+        return Fail(Code::kInvalidArgument, where + ": " + s.error().message);
+    if (p.year) {
+      if (*p.year < 1900 || *p.year > 9998) return Fail(Code::kInvalidArgument, where + ": year out of range");
+      if (!years.emplace(*p.year, &p).second) return Fail(Code::kInvalidArgument, where + ": duplicate year");
+    } else {
+      if (total) return Fail(Code::kInvalidArgument, where + ": a second total row");
+      total = &p;
+    }
+  }
+  return std::pair{years, total};
+}
+
+ReportRow FromCounts(const CountsRow& c, Period period, Notes& notes) {
+  ReportRow r;
+  r.period = c.period;
+  r.group = c.group;
+  r.source = "cards";
+  r.eligible = c.eligible;
+  r.subscription = c.subscription;
+  r.starter = c.starter;
+  r.library = c.library;
+  r.digital = c.digital;
+  r.holders = c.holders;
+  r.digital_only = c.digital_only;
+  r.physical_only = c.physical_only;
+  r.both = c.both;
+  int n_itemised = notes.Add(
+      "not_itemised: only published totals can hold holders that no channel explains; per-card rows itemise "
+      "every card, so the column is empty (n/a) for them.");
+  Ref(r, n_itemised);
+  if (!c.eligible) {
+    Ref(r, notes.Add(period == Period::kSchool
+                         ? "eligible: staff are eligible per card year (the roster of that year); a school year "
+                           "spans two card years, so the school view has no eligible count and no share."
+                         : "eligible: no roster of eligible staff is recorded for this card year (and group), "
+                           "so there is no share."));
+  } else if (*c.eligible == 0) {
+    Ref(r, notes.Add("share: the roster of eligible staff is empty for " + c.period +
+                     (c.group ? " " + *c.group : std::string()) + ", so there is no share."));
+  }
+  r.share = Ratio(c.holders, c.eligible);
+  if (c.holders > 0) {
+    r.digital_share = double(c.digital_only + c.both) / double(c.holders);
+  } else {
+    Ref(r, notes.Add("digital share: a cell without holders has no digital share."));
+  }
+  if (c.digital_only + c.physical_only + c.both != c.holders)
+    Ref(r, notes.Add("Inconsistent input for " + c.period + (c.group ? " " + *c.group : std::string()) +
+                     ": digital only + physical only + both = " + Count(c.digital_only + c.physical_only + c.both) +
+                     ", holders = " + Count(c.holders) + ". Both are shown as recorded."));
+  return r;
+}
+
+ReportRow FromPublished(const PublishedRow& p, const std::string& period, Notes& notes) {
+  ReportRow r;
+  r.period = period;
+  r.source = "published";
+  r.eligible = p.eligible;
+  r.subscription = p.subscribers;
+  r.starter = p.starters;
+  r.library = p.library;
+  r.holders = p.holders;
+  r.not_itemised = p.holders - (p.subscribers + p.starters + p.library);
+  r.share = Ratio(p.holders, p.eligible);
+  if (!p.printed_share.empty()) r.printed_share = p.printed_share;
+  Ref(r, notes.Add("Published rows (source \"published\") are the figures printed in the minister's answer to a "
+                   "parliamentary question, imported as totals: they have no digital channel and do not say which "
+                   "holders held which kind of card, so digital, digital only, physical only, both and the "
+                   "digital share are n/a; share is recomputed from the printed counts, the printed share is "
+                   "kept beside it."));
+  Ref(r, notes.Add("not_itemised = published holders minus the cards of the three itemised channels (subscription, "
+                   "starter, library): holders the publication counts but no channel explains. The answer does "
+                   "not say why."));
+  return r;
+}
+
+// Sums the rows of `members` into one row; a field is null if any member lacks it.
+ReportRow Sum(const std::vector<const ReportRow*>& members, const std::string& period,
+              const std::optional<std::string>& group, Notes& notes) {
+  ReportRow s;
+  s.period = period;
+  s.group = group;
+  s.source = "sum";
+  auto add = [&](std::optional<int64_t> ReportRow::*f) {
+    std::optional<int64_t> total = 0;
+    for (const ReportRow* m : members) {
+      if (!(m->*f)) return std::optional<int64_t>();
+      *total += *(m->*f);
+    }
+    return total;
+  };
+  s.eligible = add(&ReportRow::eligible);
+  s.subscription = add(&ReportRow::subscription);
+  s.starter = add(&ReportRow::starter);
+  s.library = add(&ReportRow::library);
+  s.digital = add(&ReportRow::digital);
+  s.not_itemised = add(&ReportRow::not_itemised);
+  s.holders = add(&ReportRow::holders);
+  s.digital_only = add(&ReportRow::digital_only);
+  s.physical_only = add(&ReportRow::physical_only);
+  s.both = add(&ReportRow::both);
+  s.share = Ratio(s.holders, s.eligible);
+  if (s.holders && *s.holders > 0 && s.digital_only && s.both)
+    s.digital_share = double(*s.digital_only + *s.both) / double(*s.holders);
+  Ref(s, notes.Add("Sum rows add the rows above over the periods shown: a cell is n/a when any of its rows is "
+                   "n/a. Holders are counted once per period in which they held a card (as the published total "
+                   "does), so a person holding a card in three years counts three times; share = summed holders "
+                   "/ summed eligible (the pooled share)."));
+  std::set<std::string> sources;
+  for (const ReportRow* m : members) sources.insert(m->source);
+  if (sources.count("cards") && sources.count("published"))
+    Ref(s, notes.Add("This sum adds per-card counts and published totals (see the source column of each row)."));
+  return s;
+}
+
+}  // namespace
+
+Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
+                                   const ReportOptions& o) {
+  if ((o.first_year == 0) != (o.last_year == 0) ||
+      (o.first_year != 0 && (o.first_year < 1900 || o.last_year > 9998 || o.first_year > o.last_year)))
+    return Fail(Code::kInvalidArgument, "report years: " + std::to_string(o.first_year) + "-" +
+                                            std::to_string(o.last_year) +
+                                            " is not a range of years (first <= last, 1900-9998, or both 0)");
+  auto parsed = CheckCounts(counts, o);
+  if (!parsed) return std::unexpected(parsed.error());
+  auto pub = CheckPublished(published);
+  if (!pub) return std::unexpected(pub.error());
+  const auto& [pub_years, pub_total] = *pub;
+
+  Report rep;
+  rep.period = o.period;
+  rep.by = o.by;
+  Notes notes(rep.notes);
+
+  // The range: as asked, or every year in the inputs.
+  int first = o.first_year, last = o.last_year;
+  if (first == 0) {
+    std::set<int> ys;
+    for (const auto& p : *parsed) ys.insert(p.year);
+    for (const auto& [y, p] : pub_years) ys.insert(y);
+    if (ys.empty()) {
+      notes.Add("There are no per-card records and no published totals: the report is empty.");
+      return rep;
+    }
+    first = *ys.begin();
+    last = *ys.rbegin();
+  }
+  rep.first_year = first;
+  rep.last_year = last;
+
+  std::map<int, std::vector<const CountsRow*>> by_year;
+  for (const auto& p : *parsed)
+    if (p.year >= first && p.year <= last) by_year[p.year].push_back(p.row);
+  // The groups a null row is made for when a year cannot be split.
+  std::vector<std::optional<std::string>> groups;
+  if (o.by == Dimension::kProvince) {
+    for (auto name : internal::kProvinces) groups.emplace_back(std::string(name));
+  } else if (o.by != Dimension::kNone) {
+    std::set<std::string> g;
+    for (const auto& [y, rows] : by_year)
+      for (const CountsRow* r : rows) g.insert(*r->group);
+    for (const auto& name : g) groups.emplace_back(name);
+    if (groups.empty()) groups.emplace_back(std::nullopt);
+  } else {
+    groups.emplace_back(std::nullopt);
+  }
+  std::string dim(DimensionName(o.by));
+
+  for (int y = first; y <= last; ++y) {
+    std::string label = PeriodLabel(o.period, y);
+    auto cards = by_year.find(y);
+    auto pub_row = pub_years.find(y);
+    if (cards != by_year.end()) {
+      std::vector<const CountsRow*> rows = cards->second;
+      std::sort(rows.begin(), rows.end(),
+                [&](const CountsRow* a, const CountsRow* b) { return GroupLess(o.by, a->group, b->group); });
+      for (const CountsRow* c : rows) rep.rows.push_back(FromCounts(*c, o.period, notes));
+      if (o.period == Period::kCalendar && pub_row != pub_years.end()) {
+        int n = notes.Add(label + ": both per-card records and published totals exist. Per-card records win: the " +
+                          "row shows the per-card counts only; the published totals are compared with them in the " +
+                          "reconciliation (cards_vs_published).");
+        for (auto& r : rep.rows)
+          if (r.period == label) Ref(r, n);
+      }
+      continue;
+    }
+    if (o.period == Period::kCalendar && pub_row != pub_years.end()) {
+      if (o.by == Dimension::kNone) {
+        rep.rows.push_back(FromPublished(*pub_row->second, label, notes));
+      } else {
+        int n = notes.Add(label + ": known only as published totals, which have no split by " + dim +
+                          "; every cell is n/a. The report without --by shows the year's totals.");
+        for (const auto& g : groups) {
+          ReportRow r{.period = label, .group = g, .source = "none"};
+          Ref(r, n);
+          rep.rows.push_back(std::move(r));
+        }
+      }
+      continue;
+    }
+    if (o.period == Period::kSchool) {
+      std::vector<int> overlapping;
+      for (int cy : {y, y + 1})
+        if (pub_years.count(cy)) overlapping.push_back(cy);
+      if (!overlapping.empty()) {
+        int n = notes.Add(label + ": the only figures for this time are the published totals of card year" +
+                          (overlapping.size() > 1 ? "s " : " ") + YearList(overlapping) +
+                          ", counted per calendar year; they cannot be split by school year, so every cell is "
+                          "n/a. The calendar view (--period calendar) shows them.");
+        for (const auto& g : groups) {
+          ReportRow r{.period = label, .group = g, .source = "none"};
+          Ref(r, n);
+          rep.rows.push_back(std::move(r));
+        }
+        continue;
+      }
+    }
+    notes.Add(label + ": there are no per-card records and no published totals for this " +
+              (o.period == Period::kCalendar ? "card year" : "school year") + "; it has no row.");
+  }
+
+  // Totals: the sum over periods (per group when grouped, then overall). Rows that are n/a
+  // throughout (source "none") are left out of the sums, and the span says which periods are in.
+  if (rep.rows.size() > 1) {
+    std::vector<const ReportRow*> summed;
+    std::vector<std::string> left_out;
+    for (const auto& r : rep.rows) {
+      if (r.source != "none")
+        summed.push_back(&r);
+      else if (std::find(left_out.begin(), left_out.end(), r.period) == left_out.end())
+        left_out.push_back(r.period);
+    }
+    if (summed.empty()) {
+      for (const auto& r : rep.rows) summed.push_back(&r);
+      left_out.clear();
+    }
+    const std::string& from = summed.front()->period;
+    const std::string& to = summed.back()->period;
+    std::string span = from == to ? from : from + (o.period == Period::kCalendar ? "-" : " to ") + to;
+    std::optional<int> left_out_note;
+    if (!left_out.empty()) {
+      std::string list;
+      for (const auto& p : left_out) list += (list.empty() ? "" : ", ") + p;
+      left_out_note = notes.Add("The sums cover " + span + " only: " + list +
+                                " have no values in this view (their rows are n/a) and are left out.");
+    }
+    auto sum = [&](const std::optional<std::string>& g, bool all_groups) {
+      std::vector<const ReportRow*> members;
+      for (const ReportRow* r : summed)
+        if (all_groups || r->group == g) members.push_back(r);
+      ReportRow t = Sum(members, span, g, notes);
+      if (left_out_note) Ref(t, *left_out_note);
+      return t;
+    };
+    if (o.by != Dimension::kNone) {
+      std::vector<std::optional<std::string>> gs;
+      for (const ReportRow* r : summed)
+        if (std::find(gs.begin(), gs.end(), r->group) == gs.end()) gs.push_back(r->group);
+      std::sort(gs.begin(), gs.end(), [&](const auto& a, const auto& b) { return GroupLess(o.by, a, b); });
+      for (const auto& g : gs) rep.totals.push_back(sum(g, false));
+      rep.totals.push_back(sum("all", true));
+    } else {
+      rep.totals.push_back(sum(std::nullopt, true));
+    }
+  }
+
+  // Reconciliation of the published figures in range.
+  std::vector<const PublishedRow*> in_range;
+  for (const auto& [y, p] : pub_years)
+    if (y >= first && y <= last) in_range.push_back(p);
+  auto check = [&](Check c) {
+    rep.reconciliation.push_back(c);
+    notes.Add(c.text);
+  };
+  for (const PublishedRow* p : in_range) {
+    std::string y = std::to_string(*p->year);
+    int64_t itemised = p->subscribers + p->starters + p->library;
+    int64_t rest = p->holders - itemised;
+    check({.kind = "not_itemised",
+           .subject = y,
+           .field = "holders",
+           .stated = double(p->holders),
+           .computed = double(itemised),
+           .difference = double(rest),
+           .printed = "",
+           .text = y + ": published holders " + Count(p->holders) + " exceed the itemised channels (" +
+                   Count(p->subscribers) + " + " + Count(p->starters) + " + " + Count(p->library) + " = " +
+                   Count(itemised) + ") by " + Count(rest) + ": not itemised."});
+    if (rest < 0)
+      rep.reconciliation.back().text = y + ": the itemised channels (" + Count(itemised) +
+                                       ") exceed the published holders (" + Count(p->holders) + ") by " + Count(-rest) +
+                                       ".";
+    if (!p->printed_share.empty() && p->eligible > 0) {
+      double printed = *ParsePrintedShare(p->printed_share);
+      double computed = double(p->holders) / double(p->eligible);
+      check({.kind = "share",
+             .subject = y,
+             .field = "share",
+             .is_share = true,
+             .stated = printed,
+             .computed = computed,
+             .difference = computed - printed,
+             .printed = p->printed_share,
+             .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
+                     Percent(computed) + "; printed " + p->printed_share + "."});
+    }
+  }
+  // The printed total, when it covers exactly the published years and they are all in range.
+  if (pub_total && !pub_years.empty() && in_range.size() == pub_years.size()) {
+    std::string years = std::to_string(pub_years.begin()->first) + "-" + std::to_string(pub_years.rbegin()->first);
+    if (o.period == Period::kCalendar && o.by == Dimension::kNone) {
+      ReportRow t = FromPublished(*pub_total, pub_total->label, notes);
+      rep.totals.push_back(std::move(t));
+    }
+    struct Field {
+      const char* name;
+      int64_t PublishedRow::*f;
+    };
+    for (Field f : {Field{"eligible", &PublishedRow::eligible}, Field{"subscription", &PublishedRow::subscribers},
+                    Field{"starter", &PublishedRow::starters}, Field{"library", &PublishedRow::library},
+                    Field{"holders", &PublishedRow::holders}}) {
+      int64_t sum = 0;
+      for (const PublishedRow* p : in_range) sum += p->*f.f;
+      int64_t stated = pub_total->*f.f, diff = stated - sum;
+      std::string text = pub_total->label + ": printed " + f.name + " " + Count(stated) +
+                         (diff == 0 ? " equals the sum of " + years + "."
+                                    : "; the years " + years + " sum to " + Count(sum) + " (the printed total is " +
+                                          Count(diff < 0 ? -diff : diff) + (diff < 0 ? " less)." : " more)."));
+      check({.kind = "total",
+             .subject = pub_total->label,
+             .field = f.name,
+             .stated = double(stated),
+             .computed = double(sum),
+             .difference = double(diff),
+             .printed = "",
+             .text = text});
+    }
+    int64_t holders = 0, eligible = 0;
+    double mean = 0;
+    bool all_printed = true;
+    std::string printed_list;
+    for (const PublishedRow* p : in_range) {
+      holders += p->holders;
+      eligible += p->eligible;
+      if (p->printed_share.empty())
+        all_printed = false;
+      else
+        mean += *ParsePrintedShare(p->printed_share) / double(in_range.size());
+      printed_list += (printed_list.empty() ? "" : ", ") + p->printed_share;
+    }
+    if (!pub_total->printed_share.empty() && eligible > 0) {
+      double printed = *ParsePrintedShare(pub_total->printed_share);
+      double pooled = double(holders) / double(eligible);
+      check({.kind = "pooled_share",
+             .subject = years,
+             .field = "share",
+             .is_share = true,
+             .stated = printed,
+             .computed = pooled,
+             .difference = pooled - printed,
+             .printed = pub_total->printed_share,
+             .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " + Percent(pooled) +
+                     "; printed total share " + pub_total->printed_share + "."});
+      if (all_printed)
+        check({.kind = "mean_of_shares",
+               .subject = years,
+               .field = "share",
+               .is_share = true,
+               .stated = printed,
+               .computed = mean,
+               .difference = mean - printed,
+               .printed = pub_total->printed_share,
+               .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
+                       (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + pub_total->printed_share +
+                                                              " is that mean, not a pooled share."
+                                                        : "; printed total share " + pub_total->printed_share + ".")});
+    }
+  }
+  // Per-card counts against published totals for the same calendar year.
+  if (o.period == Period::kCalendar) {
+    for (const PublishedRow* p : in_range) {
+      auto it = by_year.find(*p->year);
+      if (it == by_year.end()) continue;
+      std::string y = std::to_string(*p->year);
+      auto total = [&](auto get) {
+        std::optional<int64_t> s = 0;
+        for (const CountsRow* c : it->second) {
+          std::optional<int64_t> v = get(*c);
+          if (!v) return std::optional<int64_t>();
+          *s += *v;
+        }
+        return s;
+      };
+      struct Pair {
+        const char* name;
+        int64_t stated;
+        std::optional<int64_t> cards;
+      };
+      for (Pair f :
+           {Pair{"eligible", p->eligible, total([](const CountsRow& c) { return c.eligible; })},
+            Pair{"subscription", p->subscribers,
+                 total([](const CountsRow& c) { return std::optional<int64_t>(c.subscription); })},
+            Pair{"starter", p->starters, total([](const CountsRow& c) { return std::optional<int64_t>(c.starter); })},
+            Pair{"library", p->library, total([](const CountsRow& c) { return std::optional<int64_t>(c.library); })},
+            Pair{"holders", p->holders, total([](const CountsRow& c) { return std::optional<int64_t>(c.holders); })}}) {
+        if (!f.cards) continue;
+        int64_t diff = f.stated - *f.cards;
+        check({.kind = "cards_vs_published",
+               .subject = y,
+               .field = f.name,
+               .stated = double(f.stated),
+               .computed = double(*f.cards),
+               .difference = double(diff),
+               .printed = "",
+               .text = y + ": published " + f.name + " " + Count(f.stated) + ", per-card records " + Count(*f.cards) +
+                       (diff == 0 ? " (equal)." : " (difference " + Count(diff) + ").")});
+      }
+    }
+  }
+  for (auto* rows : {&rep.rows, &rep.totals})
+    for (auto& r : *rows) std::sort(r.note_refs.begin(), r.note_refs.end());
+  return rep;
+}
+
+// ---- Command-line helpers ----
+
+Result<std::pair<int, int>> ParseYears(std::string_view text) {
+  auto bad = [&](std::string why) {
+    return Fail(Code::kInvalidArgument, "--years \"" + std::string(text) + "\": " + why);
+  };
+  auto dash = text.find('-');
+  auto a = ParseInt(text.substr(0, dash));
+  auto b = dash == std::string_view::npos ? a : ParseInt(text.substr(dash + 1));
+  if (!a || !b || (dash != std::string_view::npos && dash != 4) || text.size() != (dash == text.npos ? 4 : 9))
+    return bad("expected YEAR or FIRST-LAST, e.g. 2017-2026");
+  if (*a < 1900 || *b > 9998) return bad("years must lie in 1900-9998");
+  if (*a > *b) return bad("the first year is after the last");
+  return std::pair{*a, *b};
+}
+
+Result<Period> ParsePeriod(std::string_view text) {
+  if (text == "calendar") return Period::kCalendar;
+  if (text == "school") return Period::kSchool;
+  return Fail(Code::kInvalidArgument, "--period \"" + std::string(text) + "\": expected calendar or school");
+}
+
+Result<Dimension> ParseDimension(std::string_view text) {
+  for (Dimension d : {Dimension::kNone, Dimension::kProvince, Dimension::kNetwork, Dimension::kRole, Dimension::kLevel})
+    if (text == DimensionName(d)) return d;
+  return Fail(Code::kInvalidArgument,
+              "--by \"" + std::string(text) + "\": expected province, network, role, level or none");
+}
+
+Result<Format> ParseFormat(std::string_view text) {
+  if (text == "table") return Format::kTable;
+  if (text == "csv") return Format::kCsv;
+  if (text == "json") return Format::kJson;
+  if (text == "html") return Format::kHtml;
+  return Fail(Code::kInvalidArgument, "--format \"" + std::string(text) + "\": expected table, csv, json or html");
+}
+
+std::string_view PeriodName(Period p) { return p == Period::kCalendar ? "calendar" : "school"; }
+
+std::string_view DimensionName(Dimension d) {
+  switch (d) {
+    case Dimension::kNone:
+      return "none";
+    case Dimension::kProvince:
+      return "province";
+    case Dimension::kNetwork:
+      return "network";
+    case Dimension::kRole:
+      return "role";
+    case Dimension::kLevel:
+      return "level";
+  }
+  return "none";
+}
+
+Result<double> ParsePrintedShare(std::string_view text) {
+  auto bad = [&] {
+    return Fail(Code::kInvalidArgument,
+                "printed share \"" + std::string(text) + "\" is not a percentage like 67,50% or 67%");
+  };
+  std::string_view s = text;
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  if (s.empty() || s.back() != '%') return bad();
+  s.remove_suffix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  // Integer hundredths of a percent, so that "67,50" and "67.5" parse to the same exact value.
+  size_t sep = s.find_first_of(",.");
+  std::string_view whole = s.substr(0, sep), frac = sep == s.npos ? "" : s.substr(sep + 1);
+  if (whole.empty() || whole.size() > 3 || frac.size() > 4 || (sep != s.npos && frac.empty())) return bad();
+  for (char c : whole)
+    if (c < '0' || c > '9') return bad();
+  for (char c : frac)
+    if (c < '0' || c > '9') return bad();
+  int64_t units = 0;  // 1/10000 of a percent
+  for (char c : whole) units = units * 10 + (c - '0');
+  for (size_t i = 0; i < 4; ++i) units = units * 10 + (i < frac.size() ? frac[i] - '0' : 0);
+  if (units > 100 * 10000) return bad();
+  return double(units) / 1e6;
+}
+
+size_t DisplayWidth(std::string_view s) {
+  size_t width = 0;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = c;
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    if (len > 1 && i + len <= s.size()) {
+      cp = c & (0x3F >> (len - 1));
+      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    } else {
+      len = 1;
+    }
+    i += len;
+    bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+                (cp >= 0x1AB0 && cp <= 0x1AFF) || cp < 0x20;
+    bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+                (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+                (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD);
+    width += zero ? 0 : wide ? 2 : 1;
+  }
+  return width;
+}
+
+}  // namespace lk::reports

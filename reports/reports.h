@@ -1,0 +1,115 @@
+#pragma once
+// Adoption reports: cards per period, channel and group, the share of eligible staff holding a
+// card, the digital picture, and a reconciliation of the published figures, rendered as a
+// terminal table, Belgian CSV, JSON or a self-contained HTML page with SVG charts.
+// Everything here is a plain function of its inputs (no I/O, no clock, no state): thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/base.h"
+
+namespace lk::reports {
+
+enum class Period { kCalendar, kSchool };  // calendar: "2026"; school: "2025-2026" (1 Sep - 31 Aug)
+enum class Dimension { kNone, kProvince, kNetwork, kRole, kLevel };
+enum class Format { kTable, kCsv, kJson, kHtml };
+
+// Field-for-field copies of lk::ledger::CountsRow and PublishedRow (ledger/ledger.h), so the glue
+// in app/ is a member-wise copy. CountsRow: one (period, group) cell from per-card records.
+struct CountsRow {
+  std::string period;                                               // "2026" (calendar) or "2025-2026" (school)
+  std::optional<std::string> group;                                 // nullopt when by == kNone
+  std::optional<int64_t> eligible;                                  // roster size; nullopt in the school view
+  int64_t subscription = 0, starter = 0, library = 0, digital = 0;  // cards per channel
+  int64_t holders = 0;                                    // distinct holders with at least one card in the cell
+  int64_t digital_only = 0, physical_only = 0, both = 0;  // holders by kind of card held
+};
+// Figures imported from a published aggregate file, kept apart from per-card records.
+struct PublishedRow {
+  std::string label;        // "2017", ..., or "Totaal" as printed
+  std::optional<int> year;  // nullopt for the total row
+  int64_t eligible = 0, subscribers = 0, starters = 0, library = 0, holders = 0;
+  std::string printed_share;  // as printed: "67,50%", "67.50%", "67%"
+};
+
+struct ReportOptions {
+  Period period = Period::kCalendar;
+  Dimension by = Dimension::kNone;
+  int first_year = 0, last_year = 0;  // inclusive; 0/0 = every year in the inputs. School view:
+                                      // the first calendar year of the school year (2017 = 2017-2018)
+};
+
+// One line of the report. A null field means "the data cannot answer"; `note_refs` index
+// Report::notes and say why. Sources never mix within a row.
+struct ReportRow {
+  std::string period;  // "2017", "2017-2018"; totals: the span summed ("2017-2019") or "Totaal"
+  std::optional<std::string> group;
+  std::string source;  // "cards" | "published" | "none" | "sum" (of the rows above)
+  std::optional<int64_t> eligible, subscription, starter, library, digital, not_itemised, holders;
+  std::optional<double> share;  // holders / eligible, a fraction of 1
+  std::optional<int64_t> digital_only, physical_only, both;
+  std::optional<double> digital_share;       // (digital_only + both) / holders
+  std::optional<std::string> printed_share;  // published rows: the share as printed
+  std::vector<int> note_refs;
+};
+
+// One checked number about the published figures (or cards against them).
+struct Check {
+  std::string kind;       // "not_itemised" | "share" | "total" | "pooled_share" | "cards_vs_published"
+  std::string subject;    // "2017", "Totaal", "2017-2019"
+  std::string field;      // "holders", "share", "eligible", ...
+  bool is_share = false;  // values below are fractions of 1, else counts
+  double stated = 0;      // what the publication says (printed value, parsed)
+  double computed = 0;    // what the inputs give
+  double difference = 0;  // stated - computed (counts) or computed - stated (shares)
+  std::string printed;    // the stated value as printed, when there is one
+  std::string text;       // one sentence for a person
+};
+
+struct Report {
+  Period period = Period::kCalendar;
+  Dimension by = Dimension::kNone;
+  int first_year = 0, last_year = 0;  // the range covered (resolved from the data if 0/0)
+  std::vector<ReportRow> rows;        // by period, then group (provinces in a fixed order)
+  std::vector<ReportRow> totals;      // "sum" over rows with values (per group, then "all"); the
+                                      // published "Totaal" when all its years are in range (no --by)
+  std::vector<std::string> notes;
+  std::vector<Check> reconciliation;
+};
+
+// Builds the adoption report. Merging rule: per-card records win. A (period) with per-card rows
+// is reported from them (source "cards"); if published totals also exist for that year, they are
+// not mixed in but compared field by field in `reconciliation` ("cards_vs_published") and a note.
+// Years known only as published totals are reported from them (source "published") in the
+// calendar view without groups; in the school view or by a dimension they yield null cells.
+// Fails with kInvalidArgument on inputs that cannot be read (a period label not of the view, a
+// negative count, a duplicated cell or published year, an unreadable printed share, a bad range).
+Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
+                                   const ReportOptions& options);
+
+// Renderers; each returns the whole document. Table: UTF-8, aligned by display width, LF.
+// CSV: UTF-8 with BOM, ';' separators, decimal comma, CRLF. JSON: see docs/reports.md.
+// HTML: one self-contained page (inline CSS and SVG, no scripts, no external resources).
+std::string RenderTable(const Report& report);
+std::string RenderCsv(const Report& report);
+std::string RenderJson(const Report& report);
+std::string RenderHtml(const Report& report);
+std::string Render(const Report& report, Format format);
+
+// Command-line helpers; errors are kInvalidArgument naming the flag and the value.
+Result<std::pair<int, int>> ParseYears(std::string_view text);  // "2017-2026" or "2019"
+Result<Period> ParsePeriod(std::string_view text);              // calendar | school
+Result<Dimension> ParseDimension(std::string_view text);        // none | province | network | role | level
+Result<Format> ParseFormat(std::string_view text);              // table | csv | json | html
+std::string_view PeriodName(Period p);
+std::string_view DimensionName(Dimension d);  // "none" for kNone
+// Parses a share as printed ("67,50%", "67.5 %", "67%") into a fraction of 1 (0.675).
+Result<double> ParsePrintedShare(std::string_view text);
+// Display width of UTF-8 text in a terminal (combining marks 0, East Asian wide 2).
+size_t DisplayWidth(std::string_view utf8);
+
+}  // namespace lk::reports

@@ -1,0 +1,230 @@
+// The ledger's three heavy workloads on SQLite and PostgreSQL side by side (like leveldb's
+// db_bench_sqlite3): a 250,000-row channel import, 213,132 digital cards recorded in one batch,
+// and the adoption query over ten card years of ~200,000 cards each, grouped by province.
+// PostgreSQL comes from $LK_TEST_POSTGRES_URL (a fresh schema per run); skipped when unset.
+// Setup (rosters, files) is untimed; each timed step runs on a fresh ledger.
+#include <benchmark/benchmark.h>
+#include <postgresql/libpq-fe.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+#include "ledger/ledger.h"
+
+namespace lk::ledger {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+constexpr uint32_t kSeed = 20261127;  // fixed, so every run sees the same data
+
+const char* PgUrl() {
+  const char* u = std::getenv("LK_TEST_POSTGRES_URL");
+  return u && *u ? u : nullptr;
+}
+
+std::string PgExec(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  std::string err;
+  if (PQstatus(c) != CONNECTION_OK) err = PQerrorMessage(c);
+  else {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) err = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(c);
+  return err;
+}
+
+// A fresh, empty ledger in a temp dir (SQLite) or a fresh schema (PostgreSQL); removed afterwards.
+class Scratch {
+ public:
+  explicit Scratch(bool postgres) {
+    dir_ = fs::temp_directory_path() / ("lk-bench-" + HexEncode(RandomBytes(6)));
+    fs::create_directories(dir_);
+    options_.data_dir = dir_;
+    if (postgres) {
+      admin_ = PgUrl();
+      schema_ = "bench_" + HexEncode(RandomBytes(6));
+      if (auto e = PgExec(admin_, "CREATE SCHEMA " + schema_); !e.empty()) error_ = e;
+      options_.url = admin_ + (admin_.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
+    }
+    if (error_.empty()) {
+      auto l = OpenLedger(options_, clock_);
+      if (l) ledger_ = std::move(*l);
+      else error_ = l.error().message;
+    }
+  }
+  ~Scratch() {
+    ledger_.reset();
+    if (!schema_.empty()) PgExec(admin_, "DROP SCHEMA " + schema_ + " CASCADE");
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  Ledger* ledger() { return ledger_.get(); }
+  const std::string& error() const { return error_; }
+  fs::path Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+    return dir_ / name;
+  }
+
+ private:
+  FakeClock clock_{sys_days(2026y / March / 2) + 10h};
+  fs::path dir_;
+  std::string admin_, schema_, error_;
+  LedgerOptions options_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+std::string StaffId(int year, int i) { return "Y" + std::to_string(year % 100) + "-" + std::to_string(i); }
+
+std::string RosterCsv(int year, int n, std::mt19937& rng) {
+  static const char* kRoles[] = {"teaching", "teaching", "teaching", "support", "administrative"};
+  static const char* kNets[] = {"GO", "OGO", "VGO"};
+  static const char* kLevels[] = {"basic", "secondary", "higher", "adult", "part_time_arts", "other"};
+  std::string s = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+  s.reserve(static_cast<size_t>(n) * 60);
+  std::uniform_int_distribution<int> pc(1000, 9999), school(10000, 99999), pick(0, 99);
+  for (int i = 0; i < n; ++i)
+    s += StaffId(year, i) + ",First,Last," + kRoles[pick(rng) % 5] + "," + kNets[pick(rng) % 3] + "," +
+         kLevels[pick(rng) % 6] + "," + std::to_string(school(rng)) + "," + std::to_string(pc(rng)) + "," +
+         (pick(rng) < 8 ? "yes" : "no") + "\n";
+  return s;
+}
+
+// Staff [from, to) of `year`, with dates spread over the year.
+std::string ChannelCsv(int year, int from, int to) {
+  std::string s = "staff_id,date\n";
+  s.reserve(static_cast<size_t>(to - from) * 24);
+  for (int i = from; i < to; ++i)
+    s += StaffId(year, i) + "," + std::to_string(year) + "-" + (i % 12 < 9 ? "0" : "") + std::to_string(1 + i % 12) +
+         "-" + (i % 28 < 9 ? "0" : "") + std::to_string(1 + i % 28) + "\n";
+  return s;
+}
+
+bool SkipUnlessReady(benchmark::State& state, Scratch& s, bool postgres) {
+  if (postgres && !PgUrl()) {
+    state.SkipWithError("LK_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
+    return true;
+  }
+  if (!s.error().empty()) {
+    state.SkipWithError(s.error().c_str());
+    return true;
+  }
+  return false;
+}
+
+// Importing a 250,000-row library file (a year of pickups with room to spare).
+void BM_ImportChannelFile(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  constexpr int kRows = 250000;
+  std::mt19937 rng(kSeed);
+  std::string roster = RosterCsv(2026, kRows, rng), library = ChannelCsv(2026, 0, kRows);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Scratch s(postgres);
+    if (SkipUnlessReady(state, s, postgres)) return;
+    if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
+      state.SkipWithError(r.error().message.c_str());
+      return;
+    }
+    auto file = s.Write("library.csv", library);
+    state.ResumeTiming();
+    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
+    state.PauseTiming();
+    if (!r || r->added != kRows) {
+      state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
+      return;
+    }
+    state.ResumeTiming();
+  }
+  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
+                                                    benchmark::Counter::kIsRate);
+}
+
+// Recording 213,132 digital cards (2019's eligible staff) in one batch: the records, not the passes.
+void BM_IssueDigitalBatch(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  constexpr int kCards = 213132;
+  std::mt19937 rng(kSeed);
+  std::string roster = RosterCsv(2026, kCards, rng);
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCards; ++i) ids.push_back(StaffId(2026, i));
+  for (auto _ : state) {
+    state.PauseTiming();
+    Scratch s(postgres);
+    if (SkipUnlessReady(state, s, postgres)) return;
+    if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
+      state.SkipWithError(r.error().message.c_str());
+      return;
+    }
+    state.ResumeTiming();
+    auto cards = s.ledger()->IssueDigitalBatch(ids, 2026);
+    state.PauseTiming();
+    if (!cards || cards->size() != ids.size() || !cards->back().is_new) {
+      state.SkipWithError(cards ? "wrong cards" : cards.error().message.c_str());
+      return;
+    }
+    state.ResumeTiming();
+  }
+  state.counters["cards_per_s"] = benchmark::Counter(kCards * static_cast<double>(state.iterations()),
+                                                     benchmark::Counter::kIsRate);
+}
+
+// The adoption query over ten card years of ~200,000 cards each (2,000,000 cards, 2,000,000
+// roster entries), by province. The ledger is built once per backend, outside the timing.
+void BM_CountsTenYearsByProvince(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  const Period period = state.range(1) == 1 ? Period::kSchool : Period::kCalendar;
+  constexpr int kYears = 10;
+  static std::unique_ptr<Scratch> built[2];
+  auto& s = built[postgres];
+  if (!s) {
+    s = std::make_unique<Scratch>(postgres);
+    if (SkipUnlessReady(state, *s, postgres)) return;
+    std::mt19937 rng(kSeed);
+    for (int year = 2017; year < 2017 + kYears; ++year) {
+      // 210,000 eligible; 200,000 cards: 100k library, 20k subscription, 15k starter, 65k digital
+      // (10k of the digital holders also hold a library card).
+      auto roster = s->Write("roster.csv", RosterCsv(year, 210000, rng));
+      if (auto r = s->ledger()->ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
+      struct Part { Channel ch; int from, to; };
+      for (Part p : {Part{Channel::kLibrary, 0, 100000}, Part{Channel::kSubscription, 100000, 120000},
+                     Part{Channel::kStarter, 120000, 135000}}) {
+        auto f = s->Write("channel.csv", ChannelCsv(year, p.from, p.to));
+        if (auto r = s->ledger()->ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
+      }
+      std::vector<std::string> ids;
+      for (int i = 90000; i < 190000; ++i)  // 10,000 library holders + 55,000 others
+        if (i < 100000 || i >= 135000) ids.push_back(StaffId(year, i));
+      if (auto r = s->ledger()->IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
+    }
+  }
+  if (!s->error().empty()) return state.SkipWithError(s->error().c_str());
+  size_t rows = 0;
+  int64_t cards = 0;
+  for (auto _ : state) {
+    auto r = s->ledger()->Counts({period, Dimension::kProvince, 2017, 2017 + kYears - 1});
+    if (!r) return state.SkipWithError(r.error().message.c_str());
+    rows = r->size();
+    cards = 0;
+    for (auto& row : *r) cards += row.digital + row.subscription + row.starter + row.library;
+    benchmark::DoNotOptimize(rows);
+  }
+  state.counters["cells"] = static_cast<double>(rows);
+  state.counters["cards"] = static_cast<double>(cards);
+}
+
+BENCHMARK(BM_ImportChannelFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_IssueDigitalBatch)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CountsTenYearsByProvince)
+    ->ArgNames({"postgres", "school"})
+    ->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})
+    ->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace lk::ledger
+
+BENCHMARK_MAIN();

@@ -1,0 +1,43 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "ledger/internal/csv.h"
+
+namespace lk::ledger::internal {
+namespace {
+
+TEST(CsvTest, DetectsSemicolonsAndKeepsQuotedDelimiters) {
+  std::vector<CsvProblem> p;
+  auto t = ParseCsv("a;b\n\"x;y\";\"he said \"\"hi\"\"\"\n", p);
+  EXPECT_TRUE(p.empty());
+  EXPECT_EQ(t.delimiter, ';');
+  ASSERT_EQ(t.records.size(), 1u);
+  EXPECT_EQ(t.records[0].fields, (std::vector<std::string>{"x;y", "he said \"hi\""}));
+}
+
+TEST(CsvTest, LineNumbersCountEmbeddedLineBreaksAndBlankLines) {
+  std::vector<CsvProblem> p;
+  auto t = ParseCsv("\xEF\xBB\xBF" "A,B\r\n\"1\n2\",3\r\n\r\n4,5", p);
+  EXPECT_TRUE(p.empty());
+  EXPECT_EQ(t.header, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(t.records.size(), 2u);
+  EXPECT_EQ(t.records[0].line, 2);
+  EXPECT_EQ(t.records[0].fields[0], "1\n2");
+  EXPECT_EQ(t.records[1].line, 5);
+}
+
+TEST(CsvTest, ReportsInvalidUtf8AndStrayQuotes) {
+  std::vector<CsvProblem> p;
+  auto t = ParseCsv("a,b\nok,\xC3\x28\n\"x\"y,1\nfine,2\n", p);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].line, 2);
+  EXPECT_EQ(p[0].column, 2);
+  EXPECT_EQ(p[0].what, "not valid UTF-8");
+  EXPECT_EQ(p[1].line, 3);
+  EXPECT_EQ(p[1].what, "unexpected character after a closing quote");
+  ASSERT_EQ(t.records.size(), 1u);
+  EXPECT_EQ(t.records[0].line, 4);
+}
+
+}  // namespace
+}  // namespace lk::ledger::internal

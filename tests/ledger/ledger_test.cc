@@ -1,0 +1,601 @@
+// One suite, every backend: each test runs unchanged against SQLite (a temp file) and
+// PostgreSQL (a fresh schema on $LK_TEST_POSTGRES_URL; skipped with a message when unset).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <barrier>
+#include <set>
+#include <thread>
+
+#include "ledger/ledger.h"
+#include "tests/ledger/ledger_testing.h"
+#include "tests/testing/testing.h"
+
+namespace lk::ledger {
+namespace {
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono;
+
+const char* kRosterHeader = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+
+class LedgerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    backend_ = std::make_unique<testing::Backend>(GetParam(), dir_.path());
+    if (!backend_->available()) GTEST_SKIP() << backend_->reason();
+    ledger_ = Open();
+  }
+  std::unique_ptr<Ledger> Open() {
+    auto l = OpenLedger(backend_->options(), clock_);
+    EXPECT_TRUE(l.has_value()) << l.error().message;
+    return l ? std::move(*l) : nullptr;
+  }
+  std::filesystem::path Write(const std::string& name, const std::string& content) {
+    lk::testing::WriteText(dir_ / name, content);
+    return dir_ / name;
+  }
+  int64_t Total(Channel ch, int year) {
+    auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, year, year});
+    EXPECT_TRUE(rows.has_value());
+    if (!rows || rows->empty()) return 0;
+    auto& r = rows->front();
+    switch (ch) {
+      case Channel::kDigital: return r.digital;
+      case Channel::kSubscription: return r.subscription;
+      case Channel::kStarter: return r.starter;
+      case Channel::kLibrary: return r.library;
+    }
+    return 0;
+  }
+  void ImportSmallRoster(int year = 2026) {
+    auto f = Write("roster.csv", std::string(kRosterHeader) +
+                                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                     "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes\n"
+                                     "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no\n");
+    auto r = ledger_->ImportRoster(f, year);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+  }
+
+  lk::testing::TempDir dir_;
+  FakeClock clock_{sys_days(2026y / February / 1) + 12h};
+  std::unique_ptr<testing::Backend> backend_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+TEST_P(LedgerTest, ReimportAddsNothing) {
+  ImportSmallRoster();
+  auto again = ledger_->ImportRoster(dir_ / "roster.csv", 2026);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->rows, 3u);
+  EXPECT_EQ(again->added, 0u);
+  EXPECT_EQ(again->present, 3u);
+  auto subs = Write("subs.csv", "staff_id,date\nT1,2026-01-05\nT2,2025-12-20\n");
+  auto first = ledger_->ImportChannel(Channel::kSubscription, subs, 2026);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->added, 2u);
+  auto second = ledger_->ImportChannel(Channel::kSubscription, subs, 2026);
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(second->added, 0u);
+  EXPECT_EQ(second->present, 2u);
+  EXPECT_EQ(Total(Channel::kSubscription, 2026), 2);
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->entries, 2);  // roster + subscriptions; re-imports change nothing and log nothing
+}
+
+TEST_P(LedgerTest, BadRosterImportsNothingAndListsEveryBadRow) {
+  auto f = Write("roster.csv", std::string(kRosterHeader) +
+                                   "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                   "T2,Bert,Janssens,teacher,GO,basic,12345,2000,no\n"    // line 3: role
+                                   "T3,Cas,Maes,teaching,GO,basic,12345\n"                 // line 4: fields
+                                   "T4,Dirk,Dams,teaching,GO,basic,12345,0999,maybe\n"     // line 5: postcode, starter
+                                   "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"       // line 6: duplicate
+                                   "T6,Eva,Engels,support,XGO,basic,12a,2000,no\n");       // line 7: network, school
+  auto r = ledger_->ImportRoster(f, 2026);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  const std::string& m = r.error().message;
+  std::string file = f.string();
+  EXPECT_THAT(m, HasSubstr("7 bad rows; nothing was imported"));
+  EXPECT_THAT(m, HasSubstr(file + ":3:4 (role): 'teacher' is not one of administrative|teaching|support"));
+  EXPECT_THAT(m, HasSubstr(file + ":4: has 7 fields, the header has 9"));
+  EXPECT_THAT(m, HasSubstr(file + ":5:8 (school_postcode): '0999' is not a Belgian postcode"));
+  EXPECT_THAT(m, HasSubstr(file + ":5:9 (starter): 'maybe' is not yes or no"));
+  EXPECT_THAT(m, HasSubstr(file + ":6:1 (staff_id): the same staff member is already on line 2"));
+  EXPECT_THAT(m, HasSubstr(file + ":7:5 (network): 'XGO' is not one of GO|OGO|VGO"));
+  EXPECT_THAT(m, HasSubstr(file + ":7:7 (school_number): '12a' is not a school number"));
+  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 0, 0});
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_TRUE(rows->empty()) << "the good row must not have been imported";
+}
+
+TEST_P(LedgerTest, BadChannelFileImportsNothingAndListsUnknownStaffToo) {
+  ImportSmallRoster();
+  auto f = Write("library.csv",
+                 "staff_id,date,branch\n"
+                 "T1,2026-03-01,Gent\n"
+                 "T9,2026-03-02,Gent\n"        // line 3: not on roster
+                 "T2,2026-02-30,Gent\n"        // line 4: no such date
+                 "T3,2031-01-01,Gent\n"        // line 5: far from the card year
+                 "T8,2026-03-03,Gent\n");      // line 6: not on roster
+  auto r = ledger_->ImportChannel(Channel::kLibrary, f, 2026);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  std::string file = f.string();
+  EXPECT_THAT(r.error().message, HasSubstr("4 bad rows"));
+  EXPECT_THAT(r.error().message,
+              HasSubstr(file + ":3:1 (staff_id): this staff member is not on the roster of card year 2026"));
+  EXPECT_THAT(r.error().message, HasSubstr(file + ":4:2 (date): '2026-02-30' is not an ISO date"));
+  EXPECT_THAT(r.error().message, HasSubstr(file + ":5:2 (date): 2031-01-01 is more than a year away"));
+  EXPECT_THAT(r.error().message, HasSubstr(file + ":6:1 (staff_id): this staff member is not on the roster"));
+  EXPECT_EQ(Total(Channel::kLibrary, 2026), 0);
+}
+
+TEST_P(LedgerTest, ChannelImportWithoutRosterNamesTheFix) {
+  auto f = Write("starters.csv", "staff_id,date\nT1,2026-01-05\n");
+  auto r = ledger_->ImportChannel(Channel::kStarter, f, 2026);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kFailedPrecondition);
+  EXPECT_THAT(r.error().message, HasSubstr("no roster for card year 2026"));
+}
+
+TEST_P(LedgerTest, SemicolonsBomCrlfAndQuotedFields) {
+  auto f = Write("roster.csv",
+                 "\xEF\xBB\xBFstaff_id;first_name;last_name;role;network;level;school_number;school_postcode;starter\r\n"
+                 "T1;\"An; Marie\";\"Peeters \"\"de jonge\"\"\";teaching;GO;basic;12345;2000;no\r\n"
+                 "T2;Bert;\"Jan\r\nssens\";support;OGO;secondary;23456;3500;YES\r\n"
+                 "\r\n");
+  auto r = ledger_->ImportRoster(f, 2026);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->added, 2u);
+  auto subs = Write("subs.csv", "\xEF\xBB\xBF\"staff_id\";\"date\"\n\"T2\";\"2026-01-02\"\n");
+  auto s = ledger_->ImportChannel(Channel::kSubscription, subs, 2026);
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->added, 1u);
+  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kProvince, 2026, 2026});
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows->at(0).group, "Antwerpen");
+  EXPECT_EQ(rows->at(1).group, "Limburg");
+  EXPECT_EQ(rows->at(1).subscription, 1);
+}
+
+TEST_P(LedgerTest, UnterminatedQuoteIsABadRow) {
+  auto f = Write("roster.csv", std::string(kRosterHeader) + "T1,\"An,Peeters,teaching,GO,basic,12345,2000,no\n");
+  auto r = ledger_->ImportRoster(f, 2026);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message, HasSubstr(f.string() + ":2:2 (first_name): quoted field is never closed"));
+}
+
+TEST_P(LedgerTest, IssuingTwiceReturnsTheSameDigitalCard) {
+  ImportSmallRoster();
+  auto a = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  EXPECT_TRUE(a->is_new);
+  EXPECT_EQ(a->serial.size(), 12u);
+  EXPECT_GE(a->auth_token.size(), 16u);
+  auto b = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(b->is_new);
+  EXPECT_EQ(b->serial, a->serial);
+  EXPECT_EQ(b->auth_token, a->auth_token);
+  auto none = ledger_->IssueDigital("T9", 2026);
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().code, Code::kNotFound);
+  // A physical card does not stop a digital one: cards and holders are different counts.
+  auto subs = Write("subs.csv", "staff_id,date\nT1,2026-01-05\n");
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kSubscription, subs, 2026).has_value());
+  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0).digital + rows->at(0).subscription, 2);
+  EXPECT_EQ(rows->at(0).holders, 1);
+  EXPECT_EQ(rows->at(0).both, 1);
+}
+
+TEST_P(LedgerTest, ConcurrentIssuingFromTwoThreadsGivesOneCard) {
+  ImportSmallRoster();
+  auto other = Open();
+  ASSERT_TRUE(other);
+  constexpr int kRounds = 10;
+  std::vector<std::string> serials[2];
+  int fresh[2] = {0, 0};
+  std::barrier sync(2);
+  auto work = [&](int t, Ledger* l) {
+    for (int i = 0; i < kRounds; ++i) {
+      sync.arrive_and_wait();
+      auto c = l->IssueDigital("T" + std::to_string(1 + i % 3), 2026 - (i / 3 % 2));
+      if (c) serials[t].push_back(c->serial + (c->is_new ? "+" : ""));
+      else serials[t].push_back("error: " + c.error().message);
+    }
+  };
+  // 2025 has no roster: those rounds must fail the same way in both threads.
+  std::thread t0(work, 0, ledger_.get()), t1(work, 1, other.get());
+  t0.join();
+  t1.join();
+  std::set<std::string> distinct;
+  for (int i = 0; i < kRounds; ++i) {
+    std::string a = serials[0][static_cast<size_t>(i)], b = serials[1][static_cast<size_t>(i)];
+    if (a.starts_with("error")) {
+      EXPECT_THAT(a, HasSubstr("not on the roster"));
+      EXPECT_THAT(b, HasSubstr("not on the roster"));
+      continue;
+    }
+    fresh[0] += a.ends_with("+");
+    fresh[1] += b.ends_with("+");
+    if (a.ends_with("+")) a.pop_back();
+    if (b.ends_with("+")) b.pop_back();
+    EXPECT_EQ(a, b) << "round " << i;
+    distinct.insert(a);
+  }
+  EXPECT_EQ(distinct.size(), 3u);
+  EXPECT_EQ(fresh[0] + fresh[1], 3) << "each card must be new exactly once";
+  EXPECT_EQ(Total(Channel::kDigital, 2026), 3);
+}
+
+TEST_P(LedgerTest, ConcurrentIssuingFromTwoProcessesGivesOneCard) {
+  ImportSmallRoster();
+  std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "issue",
+                                   "--staff-id", "T2", "--year", "2026", "--ledger", backend_->url()};
+  lk::testing::RunResult out[2];
+  std::thread a([&] { out[0] = lk::testing::RunProgram(argv); }), b([&] { out[1] = lk::testing::RunProgram(argv); });
+  a.join();
+  b.join();
+  ASSERT_EQ(out[0].exit_code, 0) << out[0].err;
+  ASSERT_EQ(out[1].exit_code, 0) << out[1].err;
+  auto serial = [](const std::string& s) { return s.substr(0, s.find(" year")); };
+  EXPECT_EQ(serial(out[0].out), serial(out[1].out));
+  int news = (out[0].out.find(" new") != std::string::npos) + (out[1].out.find(" new") != std::string::npos);
+  EXPECT_EQ(news, 1) << out[0].out << out[1].out;
+  EXPECT_EQ(Total(Channel::kDigital, 2026), 1);
+}
+
+TEST_P(LedgerTest, RevokedCardsAreNotCounted) {
+  ImportSmallRoster();
+  auto c = ledger_->IssueDigital("T3", 2026);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(ledger_->Revoke(c->serial, "lost phone").has_value());
+  auto again = ledger_->Revoke(c->serial, "lost phone");
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(ledger_->Revoke("NOSUCHSERIAL", "x").error().code, Code::kNotFound);
+  EXPECT_EQ(Total(Channel::kDigital, 2026), 0);
+  auto same = ledger_->IssueDigital("T3", 2026);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->serial, c->serial);
+  EXPECT_TRUE(same->revoked);
+  EXPECT_GT(same->update_tag, c->update_tag);
+  EXPECT_TRUE(ledger_->Verify()->ok);
+}
+
+class AuditTamperTest : public LedgerTest {
+ protected:
+  void MakeHistory() {
+    ImportSmallRoster();
+    ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+    ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
+    ASSERT_TRUE(ledger_->IssueDigital("T3", 2026).has_value());
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value());
+    ASSERT_TRUE(v->ok) << v->problem;
+    ASSERT_EQ(v->entries, 4);
+  }
+  // The audit log refuses UPDATE and DELETE; a tamperer with owner rights drops the guard first.
+  void DropGuard() {
+    std::string sql = GetParam() == "sqlite" ? "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
+                                             : "DROP TRIGGER audit_log_no_change ON audit_log";
+    ASSERT_EQ(backend_->Sql(sql), "");
+  }
+};
+
+TEST_P(AuditTamperTest, AppendOnlyAtTheDatabase) {
+  MakeHistory();
+  EXPECT_THAT(backend_->Sql("UPDATE audit_log SET action = 'x' WHERE seq = 2"), HasSubstr("append-only"));
+  EXPECT_THAT(backend_->Sql("DELETE FROM audit_log WHERE seq = 2"), HasSubstr("append-only"));
+}
+
+TEST_P(AuditTamperTest, EditedEntryIsNamed) {
+  MakeHistory();
+  DropGuard();
+  ASSERT_EQ(backend_->Sql("UPDATE audit_log SET detail = replace(detail, '\"requested\":1', '\"requested\":2') "
+                          "WHERE seq = 3"),
+            "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->first_bad, 3);
+  EXPECT_THAT(v->problem, HasSubstr("audit entry 3: its content does not match its hash (edited)"));
+  // The CLI says the same and exits 1.
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
+                               "--ledger", backend_->url()});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("audit entry 3"));
+}
+
+TEST_P(AuditTamperTest, DeletedEntryIsNamed) {
+  MakeHistory();
+  DropGuard();
+  ASSERT_EQ(backend_->Sql("DELETE FROM audit_log WHERE seq = 2"), "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->first_bad, 2);
+  EXPECT_THAT(v->problem, HasSubstr("audit entry 2: missing"));
+}
+
+TEST_P(AuditTamperTest, DeletedLastEntryIsNamed) {
+  MakeHistory();
+  DropGuard();
+  ASSERT_EQ(backend_->Sql("DELETE FROM audit_log WHERE seq = 4"), "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->first_bad, 4);
+  EXPECT_THAT(v->problem, HasSubstr("audit entry 4: missing (the log ends at 3, the head says 4)"));
+}
+
+TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
+  MakeHistory();
+  ASSERT_EQ(backend_->Sql("DELETE FROM cards WHERE audit_seq = 3"), "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->first_bad, 3);
+  EXPECT_THAT(v->problem, HasSubstr("added 1 cards rows but 0 are in the ledger"));
+}
+
+// A small dataset checked by hand (see the comments for each expected number).
+TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
+  auto r25 = Write("r25.csv", std::string(kRosterHeader) +
+                                  "A,a,a,teaching,GO,basic,1,2000,no\n"         // Antwerpen
+                                  "B,b,b,support,OGO,secondary,2,9000,yes\n"    // Oost-Vlaanderen
+                                  "C,c,c,administrative,VGO,higher,3,1000,no\n");  // Brussel
+  auto r26 = Write("r26.csv", std::string(kRosterHeader) +
+                                  "A,a,a,teaching,GO,basic,1,2000,no\n"         // Antwerpen
+                                  "B,b,b,support,OGO,secondary,2,3500,no\n"     // moved to Limburg
+                                  "C,c,c,administrative,VGO,higher,3,1000,no\n" // Brussel
+                                  "D,d,d,teaching,GO,adult,4,8000,yes\n");      // West-Vlaanderen
+  ASSERT_TRUE(ledger_->ImportRoster(r25, 2025).has_value());
+  ASSERT_TRUE(ledger_->ImportRoster(r26, 2026).has_value());
+  auto imp = [&](Channel ch, const std::string& name, const std::string& body, int year) {
+    auto r = ledger_->ImportChannel(ch, Write(name, "staff_id,date\n" + body), year);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+  };
+  imp(Channel::kSubscription, "s25.csv", "A,2025-01-10\n", 2025);  // school 2024-2025
+  imp(Channel::kLibrary, "l25.csv", "B,2025-03-01\nC,2025-10-01\n", 2025);  // 2024-2025, 2025-2026
+  imp(Channel::kSubscription, "s26.csv", "A,2025-12-15\n", 2026);  // 2025-2026
+  imp(Channel::kStarter, "t26.csv", "B,2026-09-15\n", 2026);       // 2026-2027
+  imp(Channel::kLibrary, "l26.csv", "D,2026-05-05\n", 2026);       // 2025-2026
+  ASSERT_TRUE(ledger_->IssueDigital("A", 2026).has_value());       // issued 2026-02-01: 2025-2026
+  ASSERT_TRUE(ledger_->IssueDigital("D", 2026).has_value());
+  auto c = ledger_->IssueDigital("C", 2026);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(ledger_->Revoke(c->serial, "test").has_value());     // revoked: counted nowhere
+
+  auto cal = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2025, 2026});
+  ASSERT_TRUE(cal.has_value()) << cal.error().message;
+  ASSERT_EQ(cal->size(), 2u);
+  const auto& y25 = cal->at(0);
+  EXPECT_EQ(y25.period, "2025");
+  EXPECT_EQ(y25.group, std::nullopt);
+  EXPECT_EQ(y25.eligible, 3);
+  EXPECT_EQ(y25.subscription, 1);
+  EXPECT_EQ(y25.library, 2);
+  EXPECT_EQ(y25.starter + y25.digital, 0);
+  EXPECT_EQ(y25.holders, 3);
+  EXPECT_EQ(y25.physical_only, 3);
+  EXPECT_EQ(y25.digital_only + y25.both, 0);
+  const auto& y26 = cal->at(1);
+  EXPECT_EQ(y26.period, "2026");
+  EXPECT_EQ(y26.eligible, 4);
+  EXPECT_EQ(y26.subscription, 1);  // A
+  EXPECT_EQ(y26.starter, 1);       // B
+  EXPECT_EQ(y26.library, 1);       // D
+  EXPECT_EQ(y26.digital, 2);       // A, D (C revoked)
+  EXPECT_EQ(y26.holders, 3);       // A, B, D
+  EXPECT_EQ(y26.both, 2);          // A, D
+  EXPECT_EQ(y26.physical_only, 1); // B
+  EXPECT_EQ(y26.digital_only, 0);
+
+  auto prov = ledger_->Counts({Period::kCalendar, Dimension::kProvince, 2026, 2026});
+  ASSERT_TRUE(prov.has_value());
+  ASSERT_EQ(prov->size(), 4u);  // Antwerpen, Brussel (eligible only), Limburg, West-Vlaanderen
+  EXPECT_EQ(prov->at(0).group, "Antwerpen");
+  EXPECT_EQ(prov->at(0).both, 1);
+  EXPECT_EQ(prov->at(1).group, "Brussel");
+  EXPECT_EQ(prov->at(1).eligible, 1);
+  EXPECT_EQ(prov->at(1).holders, 0);
+  EXPECT_EQ(prov->at(2).group, "Limburg");
+  EXPECT_EQ(prov->at(2).starter, 1);
+  EXPECT_EQ(prov->at(3).group, "West-Vlaanderen");
+  EXPECT_EQ(prov->at(3).library + prov->at(3).digital, 2);
+
+  auto school = ledger_->Counts({Period::kSchool, Dimension::kNone, 2024, 2026});
+  ASSERT_TRUE(school.has_value());
+  ASSERT_EQ(school->size(), 3u);
+  EXPECT_EQ(school->at(0).period, "2024-2025");
+  EXPECT_EQ(school->at(0).eligible, std::nullopt);
+  EXPECT_EQ(school->at(0).subscription, 1);
+  EXPECT_EQ(school->at(0).library, 1);
+  EXPECT_EQ(school->at(0).holders, 2);
+  EXPECT_EQ(school->at(1).period, "2025-2026");
+  EXPECT_EQ(school->at(1).subscription, 1);  // A (card year 2026)
+  EXPECT_EQ(school->at(1).library, 2);       // C (card year 2025), D
+  EXPECT_EQ(school->at(1).digital, 2);       // A, D
+  EXPECT_EQ(school->at(1).holders, 3);       // A, C, D: one person, one holder, across card years
+  EXPECT_EQ(school->at(1).both, 2);
+  EXPECT_EQ(school->at(1).physical_only, 1);
+  EXPECT_EQ(school->at(2).period, "2026-2027");
+  EXPECT_EQ(school->at(2).starter, 1);
+
+  auto by_role = ledger_->Counts({Period::kSchool, Dimension::kRole, 2025, 2025});
+  ASSERT_TRUE(by_role.has_value());
+  ASSERT_EQ(by_role->size(), 2u);
+  EXPECT_EQ(by_role->at(0).group, "administrative");  // C
+  EXPECT_EQ(by_role->at(1).group, "teaching");        // A, D
+  EXPECT_EQ(by_role->at(1).holders, 2);
+  EXPECT_TRUE(ledger_->Verify()->ok);
+}
+
+TEST_P(LedgerTest, PublishedFiguresAsPrinted) {
+  const std::string published =
+      "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,picked_up_at_library,holders_total,"
+      "published_share\n"
+      "2017,204530,15570,14852,102478,138365,67.50%\n"
+      "2018,208204,18276,16527,103966,139705,67%\n"
+      "2019,213132,19931,17583,100102,138516,65%\n"
+      "Totaal,625866,53777,48962,306546,416585,66.50%\n";
+  auto f = Write("published.csv", published);
+  auto r = ledger_->ImportPublished(f);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->added, 4u);
+  auto rows = ledger_->Published();
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ(rows->at(0).label, "2017");
+  EXPECT_EQ(rows->at(0).year, 2017);
+  EXPECT_EQ(rows->at(0).holders, 138365);
+  EXPECT_EQ(rows->at(0).printed_share, "67.50%");
+  EXPECT_EQ(rows->at(1).printed_share, "67%");
+  EXPECT_EQ(rows->at(3).label, "Totaal");
+  EXPECT_EQ(rows->at(3).year, std::nullopt);
+  EXPECT_EQ(rows->at(3).holders, 416585);  // as printed, one less than the sum of the years
+  EXPECT_EQ(rows->at(3).library, 306546);
+  // Published figures never leak into the per-card counts.
+  EXPECT_TRUE(ledger_->Counts({})->empty());
+  auto again = ledger_->ImportPublished(f);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->present, 4u);
+  // A Belgian export: semicolons, decimal comma.
+  auto be = Write("published-be.csv",
+                  "calendar_year;eligible_staff;sent_to_subscribers;sent_to_starters;picked_up_at_library;"
+                  "holders_total;published_share\n2016;200000;1;2;3;100000;\"50,00%\"\n2017;1;1;1;1;1;1%\n");
+  auto clash = ledger_->ImportPublished(be);
+  ASSERT_FALSE(clash.has_value());
+  EXPECT_THAT(clash.error().message, HasSubstr(be.string() + ":3:1 (calendar_year): differs from the published"));
+  EXPECT_EQ(ledger_->Published()->size(), 4u) << "all or nothing";
+  auto bad = Write("bad.csv", "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
+                              "picked_up_at_library,holders_total,published_share\n2020,x,1,1,1,1,67 pct\n");
+  auto b = ledger_->ImportPublished(bad);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_THAT(b.error().message, HasSubstr(":2:2 (eligible_staff): 'x' is not a whole number"));
+  EXPECT_THAT(b.error().message, HasSubstr(":2:7 (published_share): '67 pct' is not a printed percentage"));
+}
+
+TEST_P(LedgerTest, StaffIdentifiersAreNeverStored) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  auto key = dir_ / "keys" / "staff-id-hmac.key";
+  ASSERT_TRUE(std::filesystem::exists(key));
+  EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // The roster holds 64-hex HMACs, not the identifiers.
+  EXPECT_EQ(backend_->Sql("CREATE TABLE probe AS SELECT staff_key FROM roster WHERE staff_key IN ('T1', 'T2', 'T3')"),
+            "");
+  EXPECT_EQ(backend_->Sql("INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
+                          "province, starter, audit_seq) VALUES (2026, 'T4', 'teaching', 'GO', 'basic', '1', 2000, "
+                          "'Antwerpen', 0, 1)")
+                .empty(),
+            false)
+      << "the database itself rejects a raw identifier as staff key";
+  if (GetParam() == "sqlite") {
+    auto raw = ReadFile(backend_->url());
+    ASSERT_TRUE(raw.has_value());
+    EXPECT_EQ(raw->find("Peeters"), std::string::npos);
+  }
+}
+
+// kill -9 of a real import mid-way leaves the ledger with none or all of the file's cards.
+TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
+  constexpr int kRows = 120000;
+  std::string roster = kRosterHeader, library = "staff_id;date\n";
+  for (int i = 0; i < kRows; ++i) {
+    roster += "S" + std::to_string(i) + ",f,l,teaching,GO,basic,100,2000,no\n";
+    library += "S" + std::to_string(i) + ";2026-03-0" + std::to_string(1 + i % 9) + "\n";
+  }
+  ASSERT_TRUE(ledger_->ImportRoster(Write("roster.csv", roster), 2026).has_value());
+  auto file = Write("library.csv", library);
+  std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", "library",
+                                   file.string(), "--year", "2026", "--ledger", backend_->url()};
+  int killed_mid_run = 0;
+  bool completed = false;
+  for (int delay_ms : {30, 120, 250, 400, 600, 900, 1300, 2000, 3000, 5000}) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    std::this_thread::sleep_for(milliseconds(delay_ms));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) ++killed_mid_run;
+    else completed = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    auto l = Open();
+    ASSERT_TRUE(l);
+    auto rows = l->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+    ASSERT_TRUE(rows.has_value()) << rows.error().message;
+    int64_t library_cards = rows->empty() ? 0 : rows->front().library;
+    EXPECT_TRUE(library_cards == 0 || library_cards == kRows)
+        << "after kill -9 at " << delay_ms << " ms the ledger holds " << library_cards << " of " << kRows;
+    auto v = l->Verify();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_TRUE(v->ok) << v->problem;
+    if (library_cards == kRows) {
+      completed = true;
+      break;
+    }
+  }
+  EXPECT_GE(killed_mid_run, 1) << "no kill landed while the import ran";
+  // Whatever happened, finishing the import afterwards gives all rows exactly once.
+  auto finish = ledger_->ImportChannel(Channel::kLibrary, file, 2026);
+  ASSERT_TRUE(finish.has_value()) << finish.error().message;
+  EXPECT_EQ(finish->added + finish->present, static_cast<uint64_t>(kRows));
+  EXPECT_EQ(Total(Channel::kLibrary, 2026), kRows);
+  RecordProperty("kills_mid_run", killed_mid_run);
+  RecordProperty("completed_before_a_kill", completed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, AuditTamperTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& p) { return p.param; });
+
+TEST(ProvinceTest, BelgianPostcodeRanges) {
+  EXPECT_EQ(*ProvinceOfPostcode(1000), "Brussel");
+  EXPECT_EQ(*ProvinceOfPostcode(1299), "Brussel");
+  EXPECT_EQ(*ProvinceOfPostcode(1300), "Waals-Brabant");
+  EXPECT_EQ(*ProvinceOfPostcode(1500), "Vlaams-Brabant");
+  EXPECT_EQ(*ProvinceOfPostcode(3000), "Vlaams-Brabant");
+  EXPECT_EQ(*ProvinceOfPostcode(3500), "Limburg");
+  EXPECT_EQ(*ProvinceOfPostcode(2600), "Antwerpen");
+  EXPECT_EQ(*ProvinceOfPostcode(4000), "Luik");
+  EXPECT_EQ(*ProvinceOfPostcode(5000), "Namen");
+  EXPECT_EQ(*ProvinceOfPostcode(6599), "Henegouwen");
+  EXPECT_EQ(*ProvinceOfPostcode(6600), "Luxemburg");
+  EXPECT_EQ(*ProvinceOfPostcode(7000), "Henegouwen");
+  EXPECT_EQ(*ProvinceOfPostcode(8000), "West-Vlaanderen");
+  EXPECT_EQ(*ProvinceOfPostcode(9999), "Oost-Vlaanderen");
+  EXPECT_EQ(ProvinceOfPostcode(999).error().code, Code::kInvalidArgument);
+}
+
+TEST(LedgerOpenTest, RejectsOtherUrlSchemes) {
+  FakeClock clock(sys_days(2026y / January / 1));
+  auto l = OpenLedger({.url = "mysql://x"}, clock);
+  ASSERT_FALSE(l.has_value());
+  EXPECT_EQ(l.error().code, Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lk::ledger
