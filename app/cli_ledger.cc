@@ -75,8 +75,9 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
   import->require_subcommand(1);
 
   struct ImportArgs {
-    std::string file, ledger_url;
+    std::string file, ledger_url, claim_codes;
     int year = 0;
+    int claim_days = 60;
   };
   struct Kind {
     const char* name;
@@ -103,6 +104,14 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
     cmd->add_option("file", a->file, "CSV file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--year", a->year, "Card year, e.g. 2026")->required();
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
+    if (!kind.channel) {
+      cmd->add_option("--claim-codes", a->claim_codes,
+                      "Also make a one-time claim code per staff member (for POST /v1/claims) and write them to "
+                      "this CSV file as staff_id,claim_code (mode 0600). The ledger keeps only hashes and the "
+                      "display name first_name last_name for the pass. New codes replace earlier ones.");
+      cmd->add_option("--claim-days", a->claim_days, "Days the claim codes stay valid (default 60)")
+          ->check(CLI::Range(1, 400));
+    }
     cmd->callback([&, a, k = &kind] {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
@@ -112,6 +121,14 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
                               : (*l)->ImportRoster(a->file, a->year, bar.callback());
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
+      if (!a->claim_codes.empty()) {
+        auto codes = (*l)->CreateClaimCodes(a->file, a->year, clock.Now() + std::chrono::days(a->claim_days));
+        if (!codes) { exit_code = Report(codes.error()); return; }
+        std::string out = "staff_id,claim_code\n";
+        for (const auto& c : *codes) out += c.staff_id + "," + c.code + "\n";
+        if (auto w = WriteFileAtomic(a->claim_codes, out); !w) { exit_code = Report(w.error()); return; }
+        std::printf("%s: %zu claim codes, valid for %d days\n", a->claim_codes.c_str(), codes->size(), a->claim_days);
+      }
     });
   }
   {

@@ -509,15 +509,25 @@ class SqlLedger final : public Ledger {
     if (staff_ids.empty()) return std::vector<IssuedCard>{};
     auto keyer = Keyer();
     if (!keyer) return std::unexpected(keyer.error());
-    auto today = BrusselsDate(clock_.Now());
-    std::string issued_on = FormatIsoDate(today), school_year = std::to_string(SchoolYearOf(today));
-    std::vector<Row> stage;
-    stage.reserve(staff_ids.size());
+    std::vector<std::string> keys;
+    keys.reserve(staff_ids.size());
     for (size_t i = 0; i < staff_ids.size(); ++i) {
       std::string id = Trim(staff_ids[i]);
       if (id.empty()) return Fail(Code::kInvalidArgument, "staff identifier " + std::to_string(i + 1) + " is empty");
-      stage.push_back({std::to_string(i), (*keyer)->Key(id), issued_on, school_year, RandomBase32(12), RandomBase32(32)});
+      keys.push_back((*keyer)->Key(id));
     }
+    return IssueKeysLocked(keys, year);
+  }
+
+  // REQUIRES: mu_ held, `year` checked. Issues (or returns) the cards of keyed staff members.
+  Result<std::vector<IssuedCard>> IssueKeysLocked(const std::vector<std::string>& staff_keys, int year) {
+    std::vector<std::string> staff_ids = staff_keys;  // only their number and order matter below
+    auto today = BrusselsDate(clock_.Now());
+    std::string issued_on = FormatIsoDate(today), school_year = std::to_string(SchoolYearOf(today));
+    std::vector<Row> stage;
+    stage.reserve(staff_keys.size());
+    for (size_t i = 0; i < staff_keys.size(); ++i)
+      stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, RandomBase32(12), RandomBase32(32)});
     Transaction tx(*db_);
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
@@ -596,6 +606,178 @@ class SqlLedger final : public Ledger {
     }
     nlohmann::json detail = {{"serial", serial}, {"reason", why}};
     return Finish(tx, *seq, "revoke", detail.dump(), 0);
+  }
+
+  Result<std::vector<ClaimCode>> CreateClaimCodes(const fs::path& csv, int year, Time expires) override {
+    std::lock_guard lock(mu_);
+    if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
+    auto keyer = Keyer();
+    if (!keyer) return std::unexpected(keyer.error());
+    auto text = ReadFile(csv);
+    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
+    std::vector<internal::CsvProblem> csv_problems;
+    auto t = internal::ParseCsv(*text, csv_problems);
+    std::string file = csv.string();
+    auto cols = RequireColumns(file, t, {"staff_id", "first_name", "last_name"});
+    if (!cols) return std::unexpected(cols.error());
+    Problems problems(file, &t);
+    problems.AddAll(csv_problems);
+    const auto& c = *cols;
+    std::vector<Row> stage;
+    std::vector<ClaimCode> codes;
+    std::unordered_map<std::string, int> seen;
+    for (const auto& rec : t.records) {
+      if (rec.fields.size() != t.header.size()) {
+        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
+                                      std::to_string(t.header.size()));
+        continue;
+      }
+      auto field = [&](size_t i) { return Trim(rec.fields[static_cast<size_t>(c[i])]); };
+      std::string staff = field(0);
+      std::string name = field(1) + (field(1).empty() || field(2).empty() ? "" : " ") + field(2);
+      if (staff.empty()) {
+        problems.Add(rec.line, c[0] + 1, "empty staff identifier");
+        continue;
+      }
+      if (name.empty() || name.size() > 100) {
+        problems.Add(rec.line, c[1] + 1, "the name must have 1 to 100 bytes");
+        continue;
+      }
+      std::string key = (*keyer)->Key(staff);
+      if (!seen.emplace(key, rec.line).second) {
+        problems.Add(rec.line, c[0] + 1, "the same staff member is already on line " + std::to_string(seen[key]));
+        continue;
+      }
+      std::string code = RandomBase32(16);
+      stage.push_back({std::to_string(rec.line), key, name, ClaimHash(code)});
+      codes.push_back({staff, code.substr(0, 4) + "-" + code.substr(4, 4) + "-" + code.substr(8, 4) + "-" + code.substr(12, 4)});
+    }
+    if (!problems.empty()) return problems.ToError();
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    if (auto r = Stage("stage_claims", "line BIGINT, staff_key TEXT, display_name TEXT, code_hash TEXT",
+                       {"line", "staff_key", "display_name", "code_hash"}, stage);
+        !r)
+      return std::unexpected(r.error());
+    auto missing = db_->Query(
+        "SELECT s.line FROM stage_claims s LEFT JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
+        "WHERE r.id IS NULL ORDER BY s.line",
+        {int64_t{year}});
+    if (!missing) return std::unexpected(missing.error());
+    for (auto& row : *missing)
+      problems.Add(static_cast<int>(ToInt(row[0])), c[0] + 1,
+                   "not on the roster of card year " + std::to_string(year) + " (import the roster first)");
+    if (!problems.empty()) return problems.ToError();
+    if (auto r = db_->Execute(
+            "INSERT INTO holder_names (roster_id, display_name) SELECT r.id, s.display_name FROM stage_claims s "
+            "JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key WHERE true "
+            "ON CONFLICT (roster_id) DO UPDATE SET display_name = excluded.display_name",
+            {int64_t{year}});
+        !r)
+      return std::unexpected(r.error());
+    auto n = db_->Execute(
+        "INSERT INTO claim_codes (roster_id, code_hash, expires_at, used_at, audit_seq) SELECT r.id, s.code_hash, $2, "
+        "NULL, $3 FROM stage_claims s JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key WHERE true "
+        "ON CONFLICT (roster_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, "
+        "used_at = NULL, audit_seq = excluded.audit_seq",
+        {int64_t{year}, Seconds(expires), *seq});
+    if (!n) return std::unexpected(n.error());
+    nlohmann::json detail = {{"year", year}, {"file", csv.filename().string()}, {"codes", codes.size()},
+                             {"expires", FormatRfc3339(expires)}};
+    if (auto f = Finish(tx, *seq, "create claim codes", detail.dump(), codes.size()); !f) return std::unexpected(f.error());
+    return codes;
+  }
+
+  Result<IssuedCard> RedeemClaimCode(std::string_view code, std::chrono::seconds retry_window) override {
+    std::string norm;
+    for (char ch : code)
+      if (ch != '-' && ch != ' ') norm += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    static const std::string kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    if (norm.size() != 16 || norm.find_first_not_of(kAlphabet) != std::string::npos)
+      return Fail(Code::kInvalidArgument, "a claim code has 16 letters and digits, as XXXX-XXXX-XXXX-XXXX");
+    std::lock_guard lock(mu_);
+    auto rows = db_->Query(
+        "SELECT c.roster_id, c.expires_at, c.used_at, r.card_year, r.staff_key FROM claim_codes c "
+        "JOIN roster r ON r.id = c.roster_id WHERE c.code_hash = $1",
+        {ClaimHash(norm)});
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return Fail(Code::kNotFound, "this claim code is not known");
+    const Row& row = rows->front();
+    int64_t now = Seconds(clock_.Now());
+    if (now >= ToInt(row[1])) return Fail(Code::kFailedPrecondition, "this claim code has expired; ask the school for a new one");
+    if (row[2] && now - ToInt(row[2]) > retry_window.count())
+      return Fail(Code::kFailedPrecondition, "this claim code has already been used");
+    auto cards = IssueKeysLocked({*row[4]}, static_cast<int>(ToInt(row[3])));
+    if (!cards) return std::unexpected(cards.error());
+    if (!row[2]) {
+      auto used = db_->Execute("UPDATE claim_codes SET used_at = $2 WHERE roster_id = $1 AND used_at IS NULL",
+                               {ToInt(row[0]), now});
+      if (!used) return std::unexpected(used.error());
+    }
+    return cards->front();
+  }
+
+  Result<std::string> AddCredential(CredentialKind kind, std::string_view name_in) override {
+    std::string name = Trim(name_in);
+    if (name.empty() || name.size() > 100 ||
+        std::any_of(name.begin(), name.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+      return Fail(Code::kInvalidArgument, "a credential name has 1 to 100 characters and no control characters");
+    std::string secret = std::string(kind == CredentialKind::kStaff ? "lks_" : "lkp_") + RandomBase32(32);
+    std::lock_guard lock(mu_);
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    std::string k(CredentialKindName(kind));
+    auto taken = db_->Query("SELECT 1 FROM credentials WHERE kind = $1 AND name = $2", {k, name});
+    if (!taken) return std::unexpected(taken.error());
+    if (!taken->empty()) return Fail(Code::kAlreadyExists, "there is already a " + k + " credential named '" + name + "'");
+    if (auto r = db_->Execute("INSERT INTO credentials (kind, name, secret_hash, created_at, audit_seq) VALUES ($1, $2, "
+                              "$3, $4, $5)",
+                              {k, name, HexEncode(Sha256(secret)), Seconds(clock_.Now()), *seq});
+        !r)
+      return std::unexpected(r.error());
+    nlohmann::json detail = {{"kind", k}, {"name", name}};
+    if (auto f = Finish(tx, *seq, "add credential", detail.dump(), 1); !f) return std::unexpected(f.error());
+    return secret;
+  }
+
+  Result<Credential> Authenticate(CredentialKind kind, std::string_view secret) const override {
+    if (secret.empty() || secret.size() > 200) return Fail(Code::kUnauthenticated, "no such credential");
+    std::lock_guard lock(mu_);
+    auto rows = db_->Query("SELECT id, name, created_at FROM credentials WHERE secret_hash = $1 AND kind = $2",
+                           {HexEncode(Sha256(secret)), std::string(CredentialKindName(kind))});
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return Fail(Code::kUnauthenticated, "no such credential");
+    const Row& r = rows->front();
+    return Credential{ToInt(r[0]), kind, r[1].value_or(""), Time(std::chrono::seconds(ToInt(r[2])))};
+  }
+
+  Result<CardRecord> FindCard(std::string_view serial) const override {
+    std::lock_guard lock(mu_);
+    return FindCardLocked(serial);
+  }
+
+  Result<CardRecord> AttachToken(std::string_view serial, std::string_view token, Time at) override {
+    std::lock_guard lock(mu_);
+    auto n = db_->Execute("UPDATE cards SET qr_token = $2, qr_token_at = $3 WHERE serial = $1 AND qr_token IS NULL",
+                          {std::string(serial), std::string(token), Seconds(at)});
+    if (!n) return std::unexpected(n.error());
+    return FindCardLocked(serial);
+  }
+
+  Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const override {
+    std::lock_guard lock(mu_);
+    std::vector<std::pair<std::string, int>> out;
+    auto r = db_->ForEach(
+        "SELECT c.serial, r.card_year FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'revoked' "
+        "AND r.card_year BETWEEN $1 AND $2 ORDER BY r.card_year, c.serial",
+        {int64_t{first_year}, int64_t{last_year}},
+        [&](const Row& row) { out.emplace_back(*row[0], static_cast<int>(ToInt(row[1]))); });
+    if (!r) return std::unexpected(r.error());
+    return out;
   }
 
   Result<VerifyReport> Verify() const override {
@@ -779,6 +961,34 @@ class SqlLedger final : public Ledger {
     return out;
   }
 
+  static std::string ClaimHash(std::string_view normalized_code) {
+    return HexEncode(Sha256("lerarenkaart claim code\n" + std::string(normalized_code)));
+  }
+
+  Result<CardRecord> FindCardLocked(std::string_view serial) const {
+    auto rows = db_->Query(
+        "SELECT c.serial, r.card_year, c.channel, c.status, c.revoked_reason, c.auth_token, c.update_tag, "
+        "h.display_name, r.school_number, c.qr_token, c.qr_token_at FROM cards c JOIN roster r ON r.id = c.roster_id "
+        "LEFT JOIN holder_names h ON h.roster_id = r.id WHERE c.serial = $1",
+        {std::string(serial)});
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return Fail(Code::kNotFound, "no card with serial " + std::string(serial));
+    const Row& r = rows->front();
+    CardRecord card;
+    card.serial = *r[0];
+    card.year = static_cast<int>(ToInt(r[1]));
+    if (auto ch = ParseChannel(r[2].value_or("")); ch) card.channel = *ch;
+    card.revoked = r[3] == "revoked";
+    card.revoked_reason = r[4].value_or("");
+    card.auth_token = r[5].value_or("");
+    card.update_tag = ToInt(r[6]);
+    card.holder_name = r[7].value_or("");
+    card.school_number = r[8].value_or("");
+    card.token = r[9].value_or("");
+    if (r[10]) card.token_at = Time(std::chrono::seconds(ToInt(r[10])));
+    return card;
+  }
+
   static Result<> CheckYear(int year) {
     if (year < kMinYear || year > kMaxYear)
       return Fail(Code::kInvalidArgument, "card year " + std::to_string(year) + " is out of range (" +
@@ -868,6 +1078,10 @@ std::string_view ChannelName(Channel c) {
     case Channel::kLibrary: return "library";
   }
   return "?";
+}
+
+std::string_view CredentialKindName(CredentialKind k) {
+  return k == CredentialKind::kStaff ? "staff" : "partner";
 }
 
 Result<Channel> ParseChannel(std::string_view name) {

@@ -5,12 +5,14 @@
 // Thread safety: a Ledger may be shared between threads (calls are serialised internally);
 // several processes may open the same ledger at once (the database arbitrates).
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/base.h"
@@ -83,6 +85,38 @@ struct PublishedRow {
   std::string printed_share;          // exactly as printed: "67,50%", "67.50%", "67%"
 };
 
+// Credentials of the HTTP service: staff bearer tokens and partner API keys. Only a SHA-256 of
+// each secret is stored; the secret itself is shown once, when it is made.
+enum class CredentialKind { kStaff, kPartner };
+std::string_view CredentialKindName(CredentialKind k);  // "staff", "partner"
+struct Credential {
+  int64_t id = 0;
+  CredentialKind kind = CredentialKind::kStaff;
+  std::string name;
+  Time created;
+};
+
+// A one-time code a staff member redeems for their digital card (stored only as a hash).
+struct ClaimCode {
+  std::string staff_id;
+  std::string code;  // "XXXX-XXXX-XXXX-XXXX", Crockford base32 (80 random bits)
+};
+
+// One card with what a pass or a scan needs.
+struct CardRecord {
+  std::string serial;
+  int year = 0;
+  Channel channel = Channel::kDigital;
+  bool revoked = false;
+  std::string revoked_reason;
+  std::string auth_token;     // digital cards: the per-card access token
+  int64_t update_tag = 0;
+  std::string holder_name;    // display name recorded with the claim codes; "" if none
+  std::string school_number;
+  std::string token;          // the card's QR token once attached; "" before
+  std::optional<Time> token_at;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -112,6 +146,29 @@ class Ledger {
   // Rows only for periods/groups with data, ordered by period then group.
   virtual Result<std::vector<CountsRow>> Counts(const CountsQuery& q) const = 0;
   virtual Result<std::vector<PublishedRow>> Published() const = 0;
+
+  // Claim codes for every staff member of `roster_csv` (the roster file, already imported for
+  // `year`), valid until `expires`, each usable once. Records the display name (first_name
+  // last_name) for the pass. Replaces earlier codes of the same people. All or nothing.
+  virtual Result<std::vector<ClaimCode>> CreateClaimCodes(const std::filesystem::path& roster_csv, int year,
+                                                          Time expires) = 0;
+  // Redeems a code: issues (or returns) the holder's digital card of the code's year and marks
+  // the code used. kNotFound for an unknown code; kFailedPrecondition once expired, or used
+  // longer than `retry_window` ago (within it the same card is returned again).
+  virtual Result<IssuedCard> RedeemClaimCode(std::string_view code, std::chrono::seconds retry_window) = 0;
+
+  // Adds a credential and returns its secret (the only time it exists in clear).
+  // kAlreadyExists when `name` is taken for that kind; kInvalidArgument for a bad name.
+  virtual Result<std::string> AddCredential(CredentialKind kind, std::string_view name) = 0;
+  // The credential whose secret this is; kUnauthenticated otherwise.
+  virtual Result<Credential> Authenticate(CredentialKind kind, std::string_view secret) const = 0;
+
+  // A card by serial (kNotFound if none).
+  virtual Result<CardRecord> FindCard(std::string_view serial) const = 0;
+  // Stores the card's QR token unless one is already stored; returns the card as stored.
+  virtual Result<CardRecord> AttachToken(std::string_view serial, std::string_view token, Time at) = 0;
+  // (serial, card year) of every revoked card of card years first..last, ordered.
+  virtual Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const = 0;
 };
 
 // Opens (creating if needed) the ledger named by options.url and applies pending schema

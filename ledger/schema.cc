@@ -94,6 +94,34 @@ $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 )sql"},
+      // 2: what the HTTP service needs: each card's QR token, holders' display names (recorded
+      // with claim codes, for the pass), one-time claim codes and service credentials, the
+      // last two only as SHA-256 hashes.
+      {2, R"sql(
+ALTER TABLE cards ADD COLUMN qr_token TEXT;
+ALTER TABLE cards ADD COLUMN qr_token_at BIGINT;
+CREATE TABLE holder_names (
+  roster_id BIGINT PRIMARY KEY REFERENCES roster (id),
+  display_name TEXT NOT NULL CHECK (length(display_name) BETWEEN 1 AND 100)
+);
+CREATE TABLE claim_codes (
+  roster_id BIGINT PRIMARY KEY REFERENCES roster (id),
+  code_hash TEXT NOT NULL UNIQUE CHECK (length(code_hash) = 64),
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT,
+  audit_seq BIGINT NOT NULL
+);
+CREATE TABLE credentials (
+  id {ID},
+  kind TEXT NOT NULL CHECK (kind IN ('staff', 'partner')),
+  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+  secret_hash TEXT NOT NULL UNIQUE CHECK (length(secret_hash) = 64),
+  created_at BIGINT NOT NULL,
+  audit_seq BIGINT NOT NULL,
+  UNIQUE (kind, name)
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

@@ -20,6 +20,7 @@ namespace lk::ledger {
 namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 using namespace std::chrono;
 
 const char* kRosterHeader = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
@@ -569,6 +570,105 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
+// --- claim codes, credentials and card lookup (the HTTP service's needs) ---
+
+TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
+  ImportSmallRoster();
+  auto codes = ledger_->CreateClaimCodes(dir_ / "roster.csv", 2026, clock_.Now() + days(30));
+  ASSERT_TRUE(codes.has_value()) << codes.error().message;
+  ASSERT_EQ(codes->size(), 3u);
+  EXPECT_EQ((*codes)[0].staff_id, "T1");
+  EXPECT_THAT((*codes)[0].code, ::testing::MatchesRegex("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}"));
+  // Redeeming issues the card; lower case and no dashes are accepted.
+  std::string lower;
+  for (char ch : (*codes)[0].code)
+    if (ch != '-') lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto card = ledger_->RedeemClaimCode(lower, minutes(10));
+  ASSERT_TRUE(card.has_value()) << card.error().message;
+  EXPECT_TRUE(card->is_new);
+  EXPECT_EQ(card->year, 2026);
+  auto same = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->serial, card->serial);
+  // A retry within the window returns the same card; later the code is spent.
+  auto retry = ledger_->RedeemClaimCode((*codes)[0].code, minutes(10));
+  ASSERT_TRUE(retry.has_value()) << retry.error().message;
+  EXPECT_EQ(retry->serial, card->serial);
+  EXPECT_FALSE(retry->is_new);
+  clock_.Advance(minutes(11));
+  auto spent = ledger_->RedeemClaimCode((*codes)[0].code, minutes(10));
+  ASSERT_FALSE(spent.has_value());
+  EXPECT_EQ(spent.error().code, Code::kFailedPrecondition);
+  EXPECT_THAT(spent.error().message, HasSubstr("already been used"));
+  auto unknown = ledger_->RedeemClaimCode("0000-0000-0000-0000", minutes(10));
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code, Code::kNotFound);
+  EXPECT_EQ(ledger_->RedeemClaimCode("not a code", minutes(10)).error().code, Code::kInvalidArgument);
+  clock_.Advance(days(31));
+  auto expired = ledger_->RedeemClaimCode((*codes)[1].code, minutes(10));
+  ASSERT_FALSE(expired.has_value());
+  EXPECT_THAT(expired.error().message, HasSubstr("expired"));
+  // The display name recorded with the codes reaches the card record.
+  auto record = ledger_->FindCard(card->serial);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->holder_name, "An Peeters");
+  EXPECT_EQ(record->school_number, "12345");
+}
+
+TEST_P(LedgerTest, ClaimCodesNeedEveryoneOnTheRoster) {
+  ImportSmallRoster();
+  auto f = Write("more.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                                          "T9,Nobody,Here,teaching,GO,basic,12345,2000,no\n");
+  auto codes = ledger_->CreateClaimCodes(f, 2026, clock_.Now() + days(30));
+  ASSERT_FALSE(codes.has_value());
+  EXPECT_EQ(codes.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(codes.error().message, HasSubstr("more.csv:3:1 (staff_id): not on the roster of card year 2026"));
+  EXPECT_EQ(backend_->Sql("SELECT 1 FROM claim_codes"), "");
+}
+
+TEST_P(LedgerTest, CredentialsAreHashedAndAuthenticateByKind) {
+  auto staff = ledger_->AddCredential(CredentialKind::kStaff, "reporting");
+  ASSERT_TRUE(staff.has_value()) << staff.error().message;
+  EXPECT_THAT(*staff, StartsWith("lks_"));
+  auto partner = ledger_->AddCredential(CredentialKind::kPartner, "Museum M");
+  ASSERT_TRUE(partner.has_value());
+  EXPECT_THAT(*partner, StartsWith("lkp_"));
+  auto who = ledger_->Authenticate(CredentialKind::kStaff, *staff);
+  ASSERT_TRUE(who.has_value());
+  EXPECT_EQ(who->name, "reporting");
+  EXPECT_EQ(ledger_->Authenticate(CredentialKind::kPartner, *staff).error().code, Code::kUnauthenticated);
+  EXPECT_EQ(ledger_->Authenticate(CredentialKind::kStaff, *staff + "x").error().code, Code::kUnauthenticated);
+  EXPECT_EQ(ledger_->AddCredential(CredentialKind::kStaff, "reporting").error().code, Code::kAlreadyExists);
+  EXPECT_EQ(ledger_->AddCredential(CredentialKind::kStaff, "").error().code, Code::kInvalidArgument);
+  auto verify = ledger_->Verify();
+  ASSERT_TRUE(verify.has_value());
+  EXPECT_TRUE(verify->ok) << verify->problem;
+}
+
+TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
+  ImportSmallRoster();
+  auto a = ledger_->IssueDigital("T1", 2026), b = ledger_->IssueDigital("T2", 2026);
+  ASSERT_TRUE(a && b);
+  auto found = ledger_->FindCard(a->serial);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->token, "");
+  EXPECT_EQ(found->holder_name, "");
+  EXPECT_EQ(found->auth_token, a->auth_token);
+  auto first = ledger_->AttachToken(a->serial, "token-one", clock_.Now());
+  auto second = ledger_->AttachToken(a->serial, "token-two", clock_.Now() + hours(1));
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(second->token, "token-one");  // the first writer wins
+  EXPECT_EQ(second->token_at, clock_.Now());
+  EXPECT_EQ(ledger_->FindCard("NOSUCHSERIAL").error().code, Code::kNotFound);
+  ASSERT_TRUE(ledger_->Revoke(b->serial, "lost").has_value());
+  auto revoked = ledger_->RevokedSerials(2025, 2027);
+  ASSERT_TRUE(revoked.has_value());
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ((*revoked)[0], std::pair(b->serial, 2026));
+  EXPECT_TRUE(ledger_->RevokedSerials(2027, 2028)->empty());
+  EXPECT_TRUE(ledger_->FindCard(b->serial)->revoked);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AuditTamperTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
