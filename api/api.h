@@ -32,7 +32,7 @@ struct ServiceOptions {
   size_t max_json_bytes = 64 * 1024;          // JSON request bodies larger than this: 413
   size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies larger than this: 413
   std::chrono::seconds read_timeout{10}, write_timeout{10}, keep_alive_timeout{5};
-  int threads = 8;                                        // request worker threads
+  int threads = 32;  // request worker threads; each serves one connection at a time
   RateLimit per_address{200, 400};                        // every request, by client address
   RateLimit per_key{1000, 2000};                          // authenticated requests, by credential
   RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address

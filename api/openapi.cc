@@ -64,7 +64,7 @@ std::string OpenApiDocument() {
     "/v1/cards/{serial}/google": {"get": {"summary": "Redirect to the Google Wallet save link", "security": [{"cardAccess": []}], "parameters": [{"$ref": "#/components/parameters/serial"}],
       "responses": {"302": {"description": "Location: https://pay.google.com/gp/v/save/..."}, "401": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Problem"}}}},
     "/v1/imports/{kind}": {"post": {"summary": "Import a CSV file (all or nothing)", "security": [{"staffToken": []}],
-      "parameters": [{"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["roster", "subscription", "starter", "library", "published"]}},
+      "parameters": [{"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["roster", "subscriptions", "starters", "library", "published"]}},
                      {"name": "year", "in": "query", "required": false, "description": "Card year; required except for published", "schema": {"type": "integer"}}],
       "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
       "responses": {"200": {"description": "Import summary"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "413": {"$ref": "#/components/responses/Problem"}}}},

@@ -27,9 +27,10 @@ lk() { "$bin" --data-dir "$work/var" --config "$work/config.toml" "$@"; }
 lk import roster "$work/roster.csv" --year "$year" >/dev/null
 staff=$(lk staff add load 2>/dev/null)
 partner=$(lk partners add load 2>/dev/null)
-lk serve --listen 127.0.0.1:0 --port-file "$work/port" >"$work/serve.out" 2>"$work/serve.err" &
+"$bin" --data-dir "$work/var" --config "$work/config.toml" serve --listen 127.0.0.1:0 --port-file "$work/port" \
+  >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 base="http://127.0.0.1:$port"
 
@@ -58,6 +59,7 @@ echo "raw ECDSA P-256 verify/s (2 cores): $raw"
 
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' "/proc/$server/status"; echo; }
 echo "== wrk POST /v1/verify, $cards distinct tokens, -t2 -c$conns -d${secs}s"
+(sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
 LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" wrk -t2 -c"$conns" -d"${secs}s" --latency \
   -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
 verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")

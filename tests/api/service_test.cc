@@ -1,0 +1,540 @@
+// The real `lerarenkaart serve` on 127.0.0.1:0, driven over HTTP with libcurl (and curl,
+// openssl, PyJWT and headless Chromium where a second opinion matters).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "base/base.h"
+#include "tests/api/service_harness.h"
+#include "tests/testing/testing.h"
+
+namespace lk::api {
+namespace {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using lk::testing::RunProgram;
+using lk::testing::WriteText;
+using testing::Http;
+using testing::HttpResponse;
+using testing::ServerProcess;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr const char* kRosterHeader =
+    "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+json Json(const HttpResponse& r) { return json::parse(r.body); }
+// A problem body: the right media type and the members RFC 9457 asks for.
+json Problem(const HttpResponse& r, long status) {
+  EXPECT_EQ(r.status, status) << r.body;
+  EXPECT_THAT(r.header("content-type"), StartsWith("application/problem+json"));
+  json p = json::parse(r.body, nullptr, false);
+  EXPECT_TRUE(p.is_object()) << r.body;
+  if (!p.is_object()) return json::object();
+  EXPECT_EQ(p.value("status", 0), status);
+  EXPECT_TRUE(p.contains("type") && p.contains("title") && p.contains("detail")) << r.body;
+  return p;
+}
+
+int CurrentYear() { return int(BrusselsDate(SystemClock().Now()).year()); }
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    year_ = CurrentYear();
+    data_ = dir_.path() / "var";
+    config_ = WriteConfig("config.toml", "");
+    std::string roster = kRosterHeader;
+    for (int i = 1; i <= 6; ++i)
+      roster += "T" + std::to_string(i) + ",Voornaam" + std::to_string(i) + ",Achternaam,teaching,GO,basic,1234" +
+                std::to_string(i) + ",2000,no\n";
+    WriteText(dir_ / "roster.csv", roster);
+    auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_),
+                    "--claim-codes", (dir_ / "codes.csv").string()});
+    ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    std::istringstream codes(ReadAll(dir_ / "codes.csv"));
+    std::string line;
+    std::getline(codes, line);
+    ASSERT_EQ(Trim(line), "staff_id,claim_code");
+    while (std::getline(codes, line)) {
+      line = Trim(line);
+      auto comma = line.find(',');
+      codes_[line.substr(0, comma)] = line.substr(comma + 1);
+    }
+    ASSERT_EQ(codes_.size(), 6u);
+    auto staff = Cli({"staff", "add", "reporting"});
+    ASSERT_EQ(staff.exit_code, 0) << staff.err;
+    staff_ = Trim(staff.out);
+    auto partner = Cli({"partners", "add", "Museum M"});
+    ASSERT_EQ(partner.exit_code, 0) << partner.err;
+    partner_ = Trim(partner.out);
+  }
+
+  fs::path WriteConfig(const std::string& name, const std::string& server_extra) {
+    WriteText(dir_ / name, "[server]\nthreads = 16\nrate_per_address = 10000\nburst_per_address = 10000\n"
+                           "max_json_bytes = 4096\nmax_import_bytes = 2000000\n" +
+                               server_extra + "\n[google]\nissuer_id = \"3388000000012345678\"\n");
+    return dir_ / name;
+  }
+  lk::testing::RunResult Cli(std::vector<std::string> args) {
+    std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", data_.string(), "--config", config_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv);
+  }
+  ServerProcess& Server() {
+    if (!server_) server_ = std::make_unique<ServerProcess>(data_, config_);
+    return *server_;
+  }
+  std::vector<std::string> StaffAuth() const { return {"Authorization: Bearer " + staff_, "Content-Type: application/json"}; }
+  std::vector<std::string> PartnerAuth() const { return {"Authorization: Bearer " + partner_, "Content-Type: application/json"}; }
+  json Claim(const std::string& staff_id, long want = 201) {
+    auto r = Http("POST", Server().url("/v1/claims"), json{{"claim_code", codes_.at(staff_id)}}.dump(),
+                  {"Content-Type: application/json"});
+    EXPECT_EQ(r.status, want) << r.body;
+    return Json(r);
+  }
+  json Verify(const std::string& token) {
+    auto r = Http("POST", Server().url("/v1/verify"), json{{"token", token}}.dump(), PartnerAuth());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json(r);
+  }
+  // Runs Python with PyJWT (Debian's python3-jwt) on a script; returns stdout.
+  std::string Python(const std::string& script, const std::vector<std::string>& args) {
+    WriteText(dir_ / "script.py", script);
+    std::vector<std::string> argv = {"/usr/bin/python3", (dir_ / "script.py").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = RunProgram(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  lk::testing::TempDir dir_;
+  fs::path data_, config_;
+  int year_ = 0;
+  std::map<std::string, std::string> codes_;
+  std::string staff_, partner_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ServiceTest, PrintsWhereToPointABrowserAndAClient) {
+  Server();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string out = Server().Stdout();
+  EXPECT_THAT(out, HasSubstr("listening on 127.0.0.1:" + std::to_string(Server().port())));
+  EXPECT_THAT(out, HasSubstr("/dashboard?token="));
+  EXPECT_THAT(out, HasSubstr("curl http://127.0.0.1:" + std::to_string(Server().port()) + "/healthz"));
+}
+
+TEST_F(ServiceTest, HealthMetricsRequestIdsAndAccessLog) {
+  auto h = Http("GET", Server().url("/healthz"), "", {"X-Request-Id: test-req-1"});
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(Json(h)["status"], "ok");
+  EXPECT_EQ(Json(h)["ledger"], "sqlite");
+  EXPECT_EQ(h.header("x-request-id"), "test-req-1");
+  auto generated = Http("GET", Server().url("/healthz"), "", {"X-Request-Id: bad id with spaces"});
+  EXPECT_EQ(generated.header("x-request-id").size(), 20u);
+  Claim("T1");
+  auto m = Http("GET", Server().url("/metrics"));
+  EXPECT_EQ(m.status, 200);
+  EXPECT_THAT(m.header("content-type"), StartsWith("text/plain; version=0.0.4"));
+  EXPECT_THAT(m.body, HasSubstr("lk_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
+  EXPECT_THAT(m.body, HasSubstr("lk_http_request_duration_seconds_bucket{route=\"/v1/claims\",le=\"+Inf\"} 1"));
+  EXPECT_THAT(m.body, HasSubstr("lk_cards_issued_total 1"));
+  EXPECT_THAT(m.body, HasSubstr("lk_verifications_total{outcome=\"active\"} 0"));
+  // One JSON line per request, with route templates and no secrets.
+  Server().Terminate();
+  std::string log = Server().Log();
+  EXPECT_THAT(log, HasSubstr("\"request_id\":\"test-req-1\""));
+  EXPECT_THAT(log, HasSubstr("\"route\":\"/v1/claims\""));
+  EXPECT_THAT(log, Not(HasSubstr(codes_.at("T1"))));
+  EXPECT_THAT(log, Not(HasSubstr(staff_)));
+  EXPECT_THAT(log, Not(HasSubstr("Voornaam")));
+  int lines = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("{\"")) {
+      auto j = json::parse(line);
+      EXPECT_TRUE(j.contains("method") && j.contains("route") && j.contains("status") && j.contains("duration_ms") &&
+                  j.contains("request_id"))
+          << line;
+      ++lines;
+    }
+  EXPECT_EQ(lines, 4);
+}
+
+TEST_F(ServiceTest, JwksAndOpenApiCarryValidators) {
+  auto j = Http("GET", Server().url("/.well-known/jwks.json"));
+  ASSERT_EQ(j.status, 200);
+  EXPECT_THAT(j.header("cache-control"), HasSubstr("max-age="));
+  std::string etag = j.header("etag");
+  ASSERT_THAT(etag, StartsWith("\""));
+  EXPECT_FALSE(Json(j)["keys"].empty());
+  auto again = Http("GET", Server().url("/.well-known/jwks.json"), "", {"If-None-Match: " + etag});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  auto other = Http("GET", Server().url("/.well-known/jwks.json"), "", {"If-None-Match: \"something-else\""});
+  EXPECT_EQ(other.status, 200);
+  auto o = Http("GET", Server().url("/openapi.json"));
+  ASSERT_EQ(o.status, 200);
+  EXPECT_EQ(Json(o)["paths"].size(), 14u);
+}
+
+TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {
+  auto p = Problem(Http("GET", Server().url("/v1/nothing")), 404);
+  EXPECT_THAT(p["detail"].get<std::string>(), HasSubstr("/v1/nothing"));
+  Problem(Http("GET", Server().url("/v1/verify")), 404);
+  auto unknown_card = Http("GET", Server().url("/v1/cards/NOSUCHCARD000/pass.pkpass"), "", {"Authorization: Bearer x"});
+  EXPECT_EQ(Problem(unknown_card, 401)["field"], "Authorization");  // no serial probing
+}
+
+TEST_F(ServiceTest, BadJsonNamesTheField) {
+  auto post = [&](const std::string& body) { return Http("POST", Server().url("/v1/verify"), body, PartnerAuth()); };
+  EXPECT_EQ(Problem(post("{\"token\": "), 400)["field"], "body");
+  EXPECT_EQ(Problem(post("[1,2]"), 400)["field"], "body");
+  EXPECT_EQ(Problem(post("{\"token\": 5}"), 400)["field"], "token");
+  auto unknown = Problem(post("{\"token\": \"x\", \"tokne\": 1}"), 400);
+  EXPECT_EQ(unknown["field"], "tokne");
+  EXPECT_THAT(unknown["detail"].get<std::string>(), HasSubstr("unknown field"));
+  EXPECT_EQ(Problem(post("{}"), 400)["field"], "token");
+  auto year = Http("POST", Server().url("/v1/cards"), "{\"staff_id\": \"T1\", \"year\": \"2026\"}", StaffAuth());
+  EXPECT_EQ(Problem(year, 400)["field"], "year");
+  auto form = Http("POST", Server().url("/v1/verify"), "token=x", {"Authorization: Bearer " + partner_});
+  EXPECT_EQ(Problem(form, 400)["field"], "body");
+}
+
+TEST_F(ServiceTest, OversizedBodiesAre413) {
+  std::string big = json{{"token", std::string(5000, 'a')}}.dump();
+  auto p = Problem(Http("POST", Server().url("/v1/verify"), big, PartnerAuth()), 413);
+  EXPECT_THAT(p["detail"].get<std::string>(), HasSubstr("4096"));
+  // Over the import limit httplib stops reading; the body still is a problem document.
+  std::string huge(2'100'000, 'x');
+  auto h = Http("POST", Server().url("/v1/imports/roster?year=" + std::to_string(year_)), huge,
+                {"Authorization: Bearer " + staff_, "Content-Type: text/csv"});
+  Problem(h, 413);
+}
+
+TEST_F(ServiceTest, MissingOrWrongCredentialsAre401) {
+  auto none = Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", {"Content-Type: application/json"});
+  auto p = Problem(none, 401);
+  EXPECT_EQ(p["field"], "Authorization");
+  EXPECT_THAT(none.header("www-authenticate"), StartsWith("Bearer"));
+  Problem(Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", {"Authorization: Bearer lkp_WRONG"}), 401);
+  // A staff token is not a partner key, nor the other way round.
+  Problem(Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", StaffAuth()), 401);
+  Problem(Http("POST", Server().url("/v1/cards"), "{\"staff_id\":\"T1\"}", PartnerAuth()), 401);
+  Problem(Http("GET", Server().url("/v1/reports/adoption")), 401);
+  Problem(Http("GET", Server().url("/dashboard")), 401);
+}
+
+TEST_F(ServiceTest, RateLimitsAnswer429WithRetryAfter) {
+  config_ = WriteConfig("tight.toml", "");
+  WriteText(config_, "[server]\nrate_per_address = 0.5\nburst_per_address = 3\n");
+  ServerProcess tight(data_, config_);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Http("GET", tight.url("/openapi.json")).status, 200);
+  auto limited = Http("GET", tight.url("/openapi.json"));
+  Problem(limited, 429);
+  EXPECT_GE(std::stoi(limited.header("retry-after")), 1);
+  EXPECT_EQ(Http("GET", tight.url("/healthz")).status, 200);  // probes are never limited
+
+  WriteText(config_, "[server]\nrate_per_key = 0.1\nburst_per_key = 2\nclaims_per_minute = 1\nclaim_burst = 2\n");
+  ServerProcess keyed(data_, config_);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(Http("POST", keyed.url("/v1/verify"), "{\"token\":\"x\"}", PartnerAuth()).status, 200);
+  auto k = Http("POST", keyed.url("/v1/verify"), "{\"token\":\"x\"}", PartnerAuth());
+  Problem(k, 429);
+  EXPECT_GE(std::stoi(k.header("retry-after")), 5);
+  // Claim codes cannot be guessed quickly.
+  for (int i = 0; i < 2; ++i)
+    Problem(Http("POST", keyed.url("/v1/claims"), "{\"claim_code\":\"AAAA-BBBB-CCCC-DDDD\"}", {}), 404);
+  auto c = Http("POST", keyed.url("/v1/claims"), json{{"claim_code", codes_.at("T1")}}.dump(), {});
+  Problem(c, 429);
+  EXPECT_GE(std::stoi(c.header("retry-after")), 30);
+}
+
+TEST_F(ServiceTest, PartnerVerifiesValidRevokedExpiredAndForgedTokens) {
+  json card = Claim("T1");
+  json v = Verify(card["token"]);
+  EXPECT_EQ(v["valid"], true);
+  EXPECT_EQ(v["status"], "active");
+  EXPECT_EQ(v["serial"], card["serial"]);
+  EXPECT_EQ(v["year"], year_);
+
+  auto staff_card = Http("POST", Server().url("/v1/cards"), json{{"staff_id", "T2"}}.dump(), StaffAuth());
+  ASSERT_EQ(staff_card.status, 201) << staff_card.body;
+  json revoked = Json(staff_card);
+  EXPECT_EQ(Verify(revoked["token"])["status"], "active");
+  auto rv = Http("POST", Server().url("/v1/cards/" + revoked["serial"].get<std::string>() + "/revoke"),
+                 "{\"reason\":\"lost\"}", StaffAuth());
+  ASSERT_EQ(rv.status, 200) << rv.body;
+  v = Verify(revoked["token"]);
+  EXPECT_EQ(v["valid"], false);
+  EXPECT_EQ(v["status"], "revoked");
+  EXPECT_EQ(v["reason"], "revoked");
+
+  // A token of an earlier card year, signed by our key but past its validity.
+  int old = year_ - 2;
+  auto t = Cli({"token", "issue", "--serial", card["serial"], "--year", std::to_string(old), "--at",
+                std::to_string(old) + "-03-01T12:00:00Z"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  v = Verify(Trim(t.out));
+  EXPECT_EQ(v["valid"], false);
+  EXPECT_EQ(v["status"], "expired");
+  EXPECT_EQ(v["reason"], "expired");
+
+  std::string forged = card["token"];
+  forged[forged.size() - 3] = forged[forged.size() - 3] == 'A' ? 'B' : 'A';
+  v = Verify(forged);
+  EXPECT_EQ(v["valid"], false);
+  EXPECT_EQ(v["status"], "invalid");
+  EXPECT_FALSE(v["reason"].get<std::string>().empty());
+
+  // Signed by us, but for a serial the ledger never issued.
+  auto stray = Cli({"token", "issue", "--serial", "ZZZZZZZZZZZZ", "--year", std::to_string(year_)});
+  v = Verify(Trim(stray.out));
+  EXPECT_EQ(v["status"], "invalid");
+  EXPECT_EQ(v["reason"], "unknown_serial");
+
+  auto m = Http("GET", Server().url("/metrics")).body;
+  EXPECT_THAT(m, HasSubstr("lk_verifications_total{outcome=\"active\"} 2"));
+  EXPECT_THAT(m, HasSubstr("lk_verifications_total{outcome=\"revoked\"} 1"));
+  EXPECT_THAT(m, HasSubstr("lk_verifications_total{outcome=\"expired\"} 1"));
+  EXPECT_THAT(m, HasSubstr("lk_verifications_total{outcome=\"invalid\"} 2"));
+}
+
+TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
+  std::vector<std::string> serials;
+  for (const char* who : {"T4", "T5"}) {
+    auto r = Http("POST", Server().url("/v1/cards"), json{{"staff_id", who}}.dump(), StaffAuth());
+    serials.push_back(Json(r)["serial"]);
+  }
+  ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + serials[0] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth()).status, 200);
+  auto doc = Http("GET", Server().url("/v1/revocations"));
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_THAT(doc.header("content-type"), StartsWith("application/jwt"));
+  std::string etag = doc.header("etag");
+  ASSERT_FALSE(etag.empty());
+  WriteText(dir_ / "jwks.json", Http("GET", Server().url("/.well-known/jwks.json")).body);
+  WriteText(dir_ / "doc.jws", doc.body);
+  std::string payload = Python(R"py(
+import json, sys, jwt
+jwks = json.load(open(sys.argv[1]))
+tok = open(sys.argv[2]).read()
+kid = jwt.get_unverified_header(tok)["kid"]
+key = jwt.PyJWK([k for k in jwks["keys"] if k["kid"] == kid][0], algorithm="ES256").key
+print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"])))
+)py",
+                               {(dir_ / "jwks.json").string(), (dir_ / "doc.jws").string()});
+  json p = json::parse(payload);
+  EXPECT_EQ(p["revoked"][std::to_string(year_)], json::array({serials[0]}));
+  EXPECT_EQ(Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag}).status, 304);
+  ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + serials[1] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth()).status, 200);
+  auto changed = Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag});
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.header("etag"), etag);
+}
+
+TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
+  json card = Claim("T3");
+  for (const char* k : {"serial", "year", "token", "access_token", "pass_url", "google_url"}) EXPECT_TRUE(card.contains(k)) << k;
+  std::string serial = card["serial"];
+  EXPECT_EQ(card["pass_url"], "/v1/cards/" + serial + "/pass.pkpass");
+  json again = Claim("T3", 200);  // a retry answers again, idempotently
+  EXPECT_EQ(again["serial"], serial);
+  EXPECT_EQ(again["token"], card["token"]);
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/claims"), "{\"claim_code\":\"0000-0000-0000-0000\"}", {}), 404)["field"],
+            "claim_code");
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/claims"), "{\"claim_code\":\"nope\"}", {}), 400)["field"], "claim_code");
+
+  std::vector<std::string> auth = {"Authorization: Bearer " + card["access_token"].get<std::string>()};
+  auto pass = Http("GET", Server().url(card["pass_url"]), "", auth);
+  ASSERT_EQ(pass.status, 200) << pass.body;
+  EXPECT_EQ(pass.header("content-type"), "application/vnd.apple.pkpass");
+  std::string etag = pass.header("etag");
+  ASSERT_THAT(etag, StartsWith("\""));  // strong
+  EXPECT_EQ(Http("GET", Server().url(card["pass_url"]), "", {auth[0], "If-None-Match: " + etag}).status, 304);
+  auto second = Http("GET", Server().url(card["pass_url"]), "", auth);
+  EXPECT_EQ(second.body, pass.body);  // a strong validator means byte-identical
+  Problem(Http("GET", Server().url(card["pass_url"]), "", {"Authorization: Bearer " + std::string(32, 'A')}), 401);
+  Problem(Http("GET", Server().url(card["pass_url"])), 401);
+
+  // Validate the pass as the pass issue does: manifest hashes and a CMS signature openssl accepts.
+  WriteText(dir_ / "card.pkpass", pass.body);
+  fs::path x = dir_ / "pkpass";
+  auto unzip = RunProgram({"unzip", "-q", "-o", (dir_ / "card.pkpass").string(), "-d", x.string()});
+  ASSERT_EQ(unzip.exit_code, 0) << unzip.err;
+  json manifest = json::parse(ReadAll(x / "manifest.json"));
+  for (auto& [file, sha1] : manifest.items()) EXPECT_EQ(HexEncode(Sha1(ReadAll(x / file))), sha1) << file;
+  json pj = json::parse(ReadAll(x / "pass.json"));
+  EXPECT_EQ(pj["serialNumber"], serial);
+  EXPECT_EQ(pj["barcodes"][0]["message"], card["token"]);
+  fs::path keys = data_ / "keys";
+  auto cms = RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", (x / "signature").string(),
+                         "-content", (x / "manifest.json").string(), "-CAfile", (keys / "dev-root-ca.pem").string(),
+                         "-purpose", "any", "-out", "/dev/null"});
+  EXPECT_EQ(cms.exit_code, 0) << cms.err;
+  EXPECT_THAT(cms.err, HasSubstr("Verification successful"));
+
+  auto google = Http("GET", Server().url(card["google_url"]), "", auth);
+  ASSERT_EQ(google.status, 302) << google.body;
+  std::string location = google.header("location");
+  ASSERT_THAT(location, StartsWith("https://pay.google.com/gp/v/save/"));
+  WriteText(dir_ / "save.jwt", location.substr(std::string("https://pay.google.com/gp/v/save/").size()));
+  std::string claims = Python(R"py(
+import json, sys, jwt
+from cryptography.hazmat.primitives import serialization
+sa = json.load(open(sys.argv[1]))
+pub = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
+print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"], audience="google")))
+)py",
+                              {(keys / "google-service-account.json").string(), (dir_ / "save.jwt").string()});
+  json c = json::parse(claims);
+  EXPECT_EQ(c["typ"], "savetowallet");
+  EXPECT_EQ(c["payload"]["genericObjects"][0]["id"], "3388000000012345678." + serial);
+}
+
+TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {
+  std::string y = std::to_string(year_);
+  std::vector<std::string> csv = {"Authorization: Bearer " + staff_, "Content-Type: text/csv"};
+  auto ok = Http("POST", Server().url("/v1/imports/subscriptions?year=" + y), "staff_id,date\nT1," + y + "-01-05\nT2," + y + "-01-06\n", csv);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Json(ok)["added"], 2);
+  auto bad = Problem(Http("POST", Server().url("/v1/imports/subscriptions?year=" + y), "staff_id,date\nT1,not-a-date\n", csv), 400);
+  EXPECT_EQ(bad["field"], "body");
+  EXPECT_THAT(bad["detail"].get<std::string>(), HasSubstr("subscriptions.csv:2"));
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/imports/subscriptions"), "staff_id,date\n", csv), 400)["field"], "year");
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/imports/magic?year=" + y), "a\n", csv), 404)["field"], "kind");
+
+  auto issued = Http("POST", Server().url("/v1/cards"), json{{"staff_id", "T6"}, {"year", year_}}.dump(), StaffAuth());
+  ASSERT_EQ(issued.status, 201) << issued.body;
+  std::string serial = Json(issued)["serial"];
+  auto same = Http("POST", Server().url("/v1/cards"), json{{"staff_id", "T6"}}.dump(), StaffAuth());
+  EXPECT_EQ(same.status, 200);
+  EXPECT_EQ(Json(same)["serial"], serial);
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/cards"), "{\"staff_id\":\"NOBODY\"}", StaffAuth()), 404)["field"], "staff_id");
+  std::string revoke = "/v1/cards/" + serial + "/revoke";
+  EXPECT_EQ(Problem(Http("POST", Server().url(revoke), "{\"reason\":\"  \"}", StaffAuth()), 400)["field"], "reason");
+  EXPECT_EQ(Http("POST", Server().url(revoke), "{\"reason\":\"fraud\"}", StaffAuth()).status, 200);
+  Problem(Http("POST", Server().url(revoke), "{\"reason\":\"fraud\"}", StaffAuth()), 409);
+  Problem(Http("POST", Server().url("/v1/cards/NOSUCHSERIAL/revoke"), "{\"reason\":\"x\"}", StaffAuth()), 404);
+  // The revoked card's pass is now void, under a new validator.
+  json card = Json(same);
+
+  auto report = Http("GET", Server().url("/v1/reports/adoption?period=calendar&by=province&format=json"), "", StaffAuth());
+  ASSERT_EQ(report.status, 200) << report.body;
+  json r = Json(report);
+  ASSERT_FALSE(r["rows"].empty()) << report.body;
+  EXPECT_EQ(r["rows"][0]["group"], "Antwerpen");
+  EXPECT_EQ(r["rows"][0]["cards"]["subscription"], 2);
+  EXPECT_EQ(r["rows"][0]["cards"]["digital"], 0);  // the only digital card was revoked
+  auto csv_report = Http("GET", Server().url("/v1/reports/adoption?format=csv"), "", StaffAuth());
+  EXPECT_THAT(csv_report.header("content-type"), StartsWith("text/csv"));
+  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?period=weekly"), "", StaffAuth()), 400)["field"], "period");
+  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?format=pdf"), "", StaffAuth()), 400)["field"], "format");
+}
+
+TEST_F(ServiceTest, DashboardOpensInHeadlessChromium) {
+  Claim("T1");
+  // The login link moves the token into an HttpOnly cookie and out of the address bar.
+  auto login = Http("GET", Server().url("/dashboard?token=" + staff_ + "&by=province"));
+  ASSERT_EQ(login.status, 303) << login.body;
+  EXPECT_EQ(login.header("location"), "/dashboard?by=province");
+  EXPECT_THAT(login.header("set-cookie"), HasSubstr("HttpOnly"));
+  Problem(Http("GET", Server().url("/dashboard"), "", {"Cookie: lk_staff=lks_WRONG"}), 401);
+
+  fs::path profile = dir_ / "chromium-profile";
+  auto r = RunProgram({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                       "--no-first-run", "--user-data-dir=" + profile.string(), "--dump-dom",
+                       Server().url("/dashboard?token=" + staff_ + "&by=province")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("<svg"));
+  EXPECT_THAT(r.out, HasSubstr("Antwerpen"));
+  EXPECT_THAT(r.out, Not(HasSubstr("problem")));
+}
+
+TEST_F(ServiceTest, SigtermFinishesTheRequestInFlightAndLosesNothing) {
+  std::string roster = kRosterHeader;
+  for (int i = 0; i < 20000; ++i) roster += "S" + std::to_string(i) + ",A,B,teaching,GO,basic,1,2000,no\n";
+  WriteText(dir_ / "big.csv", roster);  // about 900 kB, uploaded at 400 kB/s
+  int port = Server().port();
+  lk::testing::RunResult upload;
+  std::thread client([&] {
+    upload = RunProgram({"curl", "-sS", "--limit-rate", "400k", "-o", "-", "-w", "\n%{http_code}", "-H",
+                         "Authorization: Bearer " + staff_, "-H", "Content-Type: text/csv", "--data-binary",
+                         "@" + (dir_ / "big.csv").string(),
+                         "http://127.0.0.1:" + std::to_string(port) + "/v1/imports/roster?year=" + std::to_string(year_ + 1)});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  kill(Server().pid(), SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_THROW(Http("GET", Server().url("/healthz")), std::runtime_error);  // no longer accepting
+  client.join();
+  EXPECT_EQ(Server().Terminate(), 0);
+  EXPECT_THAT(upload.out, HasSubstr("\"added\":20000"));
+  EXPECT_THAT(upload.out, ::testing::EndsWith("200"));
+  EXPECT_THAT(Server().Log(), HasSubstr("stopped"));
+  // What was acknowledged is in the ledger.
+  auto again = Cli({"import", "roster", (dir_ / "big.csv").string(), "--year", std::to_string(year_ + 1)});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("0 roster entries added, 20000 already present"));
+}
+
+TEST_F(ServiceTest, TwoInstancesOnOnePostgresLedgerActAsOne) {
+  const char* admin = std::getenv("LK_TEST_POSTGRES_URL");
+  if (!admin || !*admin) GTEST_SKIP() << "LK_TEST_POSTGRES_URL is not set";
+  std::string db = "lk_api_" + HexEncode(RandomBytes(4));
+  auto created = RunProgram({"psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + db});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string url = admin;
+  url = url.substr(0, url.rfind('/') + 1) + db;
+  auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_), "--ledger", url});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  auto staff = Cli({"staff", "add", "pg-staff", "--ledger", url});
+  ASSERT_EQ(staff.exit_code, 0) << staff.err;
+  std::vector<std::string> auth = {"Authorization: Bearer " + Trim(staff.out), "Content-Type: application/json"};
+  {
+    ServerProcess a(data_, config_, {"--ledger", url}), b(data_, config_, {"--ledger", url});
+    EXPECT_EQ(Json(Http("GET", a.url("/healthz")))["ledger"], "postgresql");
+    // The same card through both at once: one issues it, the other returns it.
+    HttpResponse ra, rb;
+    std::thread ta([&] { ra = Http("POST", a.url("/v1/cards"), "{\"staff_id\":\"T1\"}", auth); });
+    std::thread tb([&] { rb = Http("POST", b.url("/v1/cards"), "{\"staff_id\":\"T1\"}", auth); });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE((ra.status == 201 && rb.status == 200) || (ra.status == 200 && rb.status == 201)) << ra.body << rb.body;
+    EXPECT_EQ(Json(ra)["serial"], Json(rb)["serial"]);
+    EXPECT_EQ(Json(ra)["token"], Json(rb)["token"]);
+    std::string path = Json(ra)["pass_url"];
+    std::vector<std::string> card = {"Authorization: Bearer " + Json(ra)["access_token"].get<std::string>()};
+    auto pa = Http("GET", a.url(path), "", card), pb = Http("GET", b.url(path), "", card);
+    EXPECT_EQ(pa.status, 200);
+    EXPECT_EQ(pa.header("etag"), pb.header("etag"));
+    EXPECT_EQ(pa.body, pb.body);
+    ASSERT_EQ(Http("POST", b.url("/v1/cards/" + Json(ra)["serial"].get<std::string>() + "/revoke"), "{\"reason\":\"x\"}", auth).status, 200);
+    auto v = Http("POST", a.url("/v1/verify"), json{{"token", Json(ra)["token"]}}.dump(),
+                  {"Authorization: Bearer " + Trim(Cli({"partners", "add", "pg-partner", "--ledger", url}).out)});
+    EXPECT_EQ(Json(v)["status"], "revoked");
+  }
+  RunProgram({"psql", admin, "-qc", "DROP DATABASE " + db});
+}
+
+}  // namespace
+}  // namespace lk::api
