@@ -26,5 +26,6 @@ using Run = std::function<int()>;
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
+void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddKeysCommands(app, g, exit_code);
   AddTokenCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
+  AddGoogleCommands(app, g, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
