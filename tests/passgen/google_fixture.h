@@ -14,9 +14,23 @@ namespace lk::passgen {
 
 class GoogleTest : public ::testing::Test {
  protected:
+  // Development keys are made once per test program (RSA key generation is slow) and copied
+  // into each test's own directory.
+  static const std::filesystem::path& TemplateKeys() {
+    static testing::TempDir dir;
+    static bool made = [] {
+      FakeClock clock{Start()};
+      return signing::InitDevelopmentKeys({dir / "keys"}, clock).has_value();
+    }();
+    EXPECT_TRUE(made);
+    static std::filesystem::path keys = dir / "keys";
+    return keys;
+  }
+  static Time Start() { return std::chrono::sys_days(std::chrono::year(2026) / 3 / 1) + std::chrono::hours(12); }
+
   void SetUp() override {
     keys_.dir = dir_ / "keys";
-    ASSERT_TRUE(signing::InitDevelopmentKeys(keys_, clock_));
+    std::filesystem::copy(TemplateKeys(), keys_.dir, std::filesystem::copy_options::recursive);
     account_ = std::move(*signing::ServiceAccount::Load(keys_));
     keyring_ = std::move(*signing::Keyring::Open(keys_));
     issuer_ = std::move(*signing::TokenIssuer::Create(*keyring_, policy_));
@@ -45,7 +59,7 @@ class GoogleTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  FakeClock clock_{std::chrono::sys_days(std::chrono::year(2026) / 3 / 1) + std::chrono::hours(12)};
+  FakeClock clock_{Start()};
   signing::KeyConfig keys_;
   signing::TokenPolicy policy_;
   std::unique_ptr<signing::ServiceAccount> account_;
