@@ -217,7 +217,9 @@ GoogleStandIn::GoogleStandIn(std::string public_key_pem, std::string client_emai
   d->server.Get(base + "/genericClass/([^/]+)", classes);
   d->server.Put(base + "/genericClass/([^/]+)", classes);
   d->server.Patch(base + "/genericClass/([^/]+)", classes);
-  d->server.set_tcp_nodelay(true);  // headers and body go out in separate writes: avoid Nagle delays
+  d->server.set_tcp_nodelay(true);
+  // Each kept-alive client connection holds a server thread: leave room for parallel clients.
+  d->server.new_task_queue = [] { return new httplib::ThreadPool(48); };  // headers and body go out in separate writes: avoid Nagle delays
   d->port = d->server.bind_to_any_port("127.0.0.1");
   d->thread = std::thread([d] { d->server.listen_after_bind(); });
   while (!d->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -1,5 +1,7 @@
 // Sync against the stand-in Google: creation, revocation, expiry, key rotation, changed names,
 // per-card failures, the CSV input, and the CLI end to end (link and sync).
+#include <random>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/passgen/google_fixture.h"
@@ -140,6 +142,28 @@ TEST_F(GoogleSyncTest, UnreachableClassFailsTheWholeSync) {
   EXPECT_TRUE(google_->objects().empty());
 }
 
+TEST_F(GoogleSyncTest, ManyCardsInParallelWithThrottlingAllArrive) {
+  std::vector<GoogleCard> many;
+  for (int i = 0; i < 60; ++i) many.push_back(Card("P" + std::to_string(i), "Leraar " + std::to_string(i)));
+  // Fewer faults in all than attempts per call, so no card can run out of attempts.
+  config_.max_attempts = 10;
+  google_->AddFault({"/walletobjects/v1/genericObject", 429, "1", milliseconds(0), false, 6});
+  google_->AddFault({"/walletobjects/v1/genericObject", 503, "", milliseconds(0), false, 3});
+  SyncOptions options;
+  options.parallelism = 8;
+  auto s = RunSync(many, options);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->created, 60u) << (s->errors.empty() ? "" : s->errors[0]);
+  EXPECT_EQ(google_->objects().size(), 60u);
+  EXPECT_EQ(google_->token_grants(), 1u);
+  EXPECT_EQ(std::count_if(logged_.begin(), logged_.end(),
+                          [](const std::string& l) { return l.find("stand-in fault") != std::string::npos; }),
+            9)
+      << ::testing::PrintToString(logged_);
+  EXPECT_GE(std::count_if(sleeps_.begin(), sleeps_.end(), [](auto d) { return d >= milliseconds(1000); }), 6)
+      << "every 429 waits its Retry-After";
+}
+
 TEST(GoogleCardsCsv, ParsesQuotedUtf8Rows) {
   auto cards = ParseCardsCsv(
       "serial,year,name,school,status\r\n"
@@ -168,6 +192,33 @@ TEST(GoogleCardsCsv, BadInputNamesFileLineAndField) {
   EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,,GO,active\n"), "c.csv:2: field name: must not be empty");
   EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,\"An,GO,active\n"), "c.csv:2: unterminated quoted field");
   EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,\"An\"x,GO,active\n"), "c.csv:2: text after a closing '\"'");
+}
+
+TEST(GoogleCardsCsv, MangledInputIsRejectedWholeOrParsedWhole) {
+  const std::string good =
+      "serial,year,name,school,status\nLK1,2026,\"Peeters, An\",GO,active\nLK2,2026,Zoë,\"A \"\"B\"\"\",revoked\n";
+  uint64_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  const char alphabet[] = {',', '"', '\n', '\r', 'a', '\xC3', '\xA9', '\0', ' ', '2'};
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = good;
+    for (int k = 0, n = int(rng() % 4) + 1; k < n; ++k) {
+      size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = alphabet[rng() % sizeof alphabet]; break;
+        case 1: text.insert(at, 1, alphabet[rng() % sizeof alphabet]); break;
+        default: text.erase(at, 1);
+      }
+    }
+    auto cards = ParseCardsCsv(text, "c.csv");
+    if (cards) {
+      for (const auto& c : *cards) ASSERT_TRUE(ValidateCard(c)) << text;
+    } else {
+      ASSERT_EQ(cards.error().code, Code::kInvalidArgument);
+      ASSERT_TRUE(cards.error().message.starts_with("c.csv:")) << cards.error().message;
+    }
+  }
 }
 
 // The CLI end to end, against the stand-in, with development keys in a data dir.
