@@ -288,5 +288,23 @@ TEST_F(GoogleCliTest, SyncCommandPrintsASummaryAndNoProgressBarWhenNotATerminal)
   EXPECT_NE(bad.err.find("bad.csv:2: field 'status'"), std::string::npos) << bad.err;
 }
 
+TEST_F(GoogleCliTest, SyncDrawsAProgressBarOnATerminal) {
+  std::string y = std::to_string(year_);
+  testing::WriteText(dir_ / "cards.csv", "serial,year,name,school,status\nA1," + y + ",An,GO,active\nA2," + y +
+                                             ",Jo,GO,active\n");
+  // Python's pty module gives the command a terminal and copies what it draws to our stdout.
+  std::vector<std::string> argv = {"/usr/bin/python3", "-c",
+                                   "import os, pty, sys; s = pty.spawn(sys.argv[1:]); "
+                                   "sys.exit(os.waitstatus_to_exitcode(s))",
+                                   testing::Binary(), "--data-dir", data_.string(), "google", "sync", "--year", y,
+                                   "--cards", (dir_ / "cards.csv").string(), "--issuer-id", "3388000000012345678",
+                                   "--token-url", google_->token_url(), "--api-url", google_->api_url()};
+  auto r = testing::RunProgram(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\r[####################                    ] 1/2 cards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\r[########################################] 2/2 cards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cards: 2 (created 2,"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace lk::passgen
