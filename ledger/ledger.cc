@@ -251,10 +251,10 @@ class SqlLedger final : public Ledger {
     // ledger never rewrites history silently.
     auto changed = db_->Query(
         "SELECT s.line, s.role <> r.role, s.network <> r.network, s.level <> r.level, s.school_number <> "
-        "r.school_number, s.postcode <> r.postcode, s.starter <> r.starter FROM stage_roster s JOIN roster r ON "
-        "r.card_year = $1 AND r.staff_key = s.staff_key WHERE s.role <> r.role OR s.network <> r.network OR "
+        "r.school_number, s.postcode <> r.postcode, s.starter <> r.starter FROM stage_roster s CROSS JOIN roster r "
+        "WHERE r.card_year = $1 AND r.staff_key = s.staff_key AND (s.role <> r.role OR s.network <> r.network OR "
         "s.level <> r.level OR s.school_number <> r.school_number OR s.postcode <> r.postcode OR s.starter <> "
-        "r.starter ORDER BY s.line",
+        "r.starter) ORDER BY s.line",
         {int64_t{year}});
     if (!changed) return std::unexpected(changed.error());
     for (auto& row : *changed) {
@@ -362,7 +362,7 @@ class SqlLedger final : public Ledger {
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
         "SELECT s.serial, r.id, $2, s.issued_on, s.school_year, 'active', $3, $3 FROM stage_cards s "
-        "JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key WHERE true ORDER BY r.id "
+        "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key ORDER BY r.id "
         "ON CONFLICT (roster_id, channel) DO NOTHING",
         {int64_t{year}, std::string(ChannelName(channel)), *seq});
     if (!added) return std::unexpected(added.error());
@@ -532,7 +532,7 @@ class SqlLedger final : public Ledger {
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, "
         "audit_seq) SELECT s.serial, r.id, 'digital', s.issued_on, s.school_year, 'active', s.auth_token, $2, $2 "
-        "FROM stage_issue s JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key WHERE true "
+        "FROM stage_issue s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
         "ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING",
         {int64_t{year}, *seq});
     if (!added) return std::unexpected(added.error());
@@ -540,8 +540,8 @@ class SqlLedger final : public Ledger {
     std::vector<bool> found(staff_ids.size());
     auto r = db_->ForEach(
         "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
-        "JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
-        "JOIN cards c ON c.roster_id = r.id AND c.channel = 'digital'",
+        "CROSS JOIN roster r CROSS JOIN cards c WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
+        "AND c.roster_id = r.id AND c.channel = 'digital'",
         {int64_t{year}}, [&](const Row& row) {
           auto pos = static_cast<size_t>(ToInt(row[0]));
           IssuedCard& card = out[pos];
@@ -807,7 +807,10 @@ class SqlLedger final : public Ledger {
     return {};
   }
 
-  // (Re)creates an empty temporary staging table and fills it.
+  // (Re)creates an empty temporary staging table and fills it. Queries over staged rows write
+  // "staged CROSS JOIN table WHERE ...": SQLite then always drives the join from the staged rows
+  // through the unique indexes (it could otherwise pick a quadratic plan); PostgreSQL plans it
+  // like any inner join.
   Result<> Stage(const std::string& table, const std::string& columns_ddl, const std::vector<std::string>& columns,
                  const std::vector<Row>& rows) {
     if (auto r = db_->Exec("CREATE TEMP TABLE IF NOT EXISTS " + table + " (" + columns_ddl + ")"); !r) return r;

@@ -52,7 +52,6 @@ CREATE TABLE cards (
   CHECK ((channel = 'digital') = (auth_token IS NOT NULL)),
   CHECK ((status = 'revoked') = (revoked_at IS NOT NULL AND revoked_reason IS NOT NULL))
 );
-CREATE INDEX cards_school_year ON cards (school_year);
 CREATE TABLE published_uptake (
   label TEXT PRIMARY KEY,
   year INTEGER UNIQUE,

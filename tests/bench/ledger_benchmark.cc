@@ -5,6 +5,7 @@
 // Setup (rosters, files) is untimed; each timed step runs on a fresh ledger.
 #include <benchmark/benchmark.h>
 #include <postgresql/libpq-fe.h>
+#include <sqlite3.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -217,6 +218,46 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
   state.counters["cards"] = static_cast<double>(cards);
 }
 
+// Baseline for the same run (the machine is shared, so absolute times drift): 250,000 rows of
+// two text columns into a bare table, in one transaction, with no constraints or indexes.
+// SQLite: one prepared INSERT per row; PostgreSQL: generated server-side.
+void BM_BaselineBareInsert(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  constexpr int kRows = 250000;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Scratch s(postgres);
+    if (SkipUnlessReady(state, s, postgres)) return;
+    auto path = s.Write("bare.sqlite", "");
+    state.ResumeTiming();
+    if (postgres) {
+      std::string url = PgUrl();
+      if (auto e = PgExec(url, "BEGIN; CREATE TEMP TABLE bare (a TEXT, b TEXT); INSERT INTO bare SELECT 'S' || i, "
+                               "'2026-03-0' || (1 + i % 9) FROM generate_series(1, 250000) i; COMMIT");
+          !e.empty())
+        return state.SkipWithError(e.c_str());
+    } else {
+      sqlite3* db = nullptr;
+      sqlite3_open(path.c_str(), &db);
+      sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE bare (a TEXT, b TEXT); BEGIN",
+                   nullptr, nullptr, nullptr);
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(db, "INSERT INTO bare VALUES (?1, ?2)", -1, &st, nullptr);
+      for (int i = 0; i < kRows; ++i) {
+        std::string a = "S" + std::to_string(i), b = "2026-03-0" + std::to_string(1 + i % 9);
+        sqlite3_bind_text(st, 1, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+      }
+      sqlite3_finalize(st);
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    }
+  }
+}
+
+BENCHMARK(BM_BaselineBareInsert)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportChannelFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_IssueDigitalBatch)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CountsTenYearsByProvince)
