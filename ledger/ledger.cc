@@ -186,7 +186,7 @@ class SqlLedger final : public Ledger {
     seen.reserve(t.records.size());
     uint64_t total = t.records.size(), done = 0;
     for (const auto& rec : t.records) {
-      if (progress && ++done % 8192 == 0) progress(done, total);
+      if (progress && ++done % 8192 == 0) progress(done / 2, total);
       if (rec.fields.size() != t.header.size()) {
         problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
                                       std::to_string(t.header.size()));
@@ -247,6 +247,7 @@ class SqlLedger final : public Ledger {
                        stage);
         !r)
       return std::unexpected(r.error());
+    if (progress) progress(total * 3 / 4, total);
     // A person already on this year's roster with different attributes is a bad row: the
     // ledger never rewrites history silently.
     auto changed = db_->Query(
