@@ -29,8 +29,11 @@ Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::str
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) == 1) {}
-  ~ProgressBar() {
+  ~ProgressBar() { Clear(); }
+  // Erases the bar so that the next line starts clean.
+  void Clear() {
     if (drawn_) std::fprintf(stderr, "\r\033[K");
+    drawn_ = false;
   }
   ledger::Progress callback() {
     if (!tty_) return {};
@@ -47,9 +50,8 @@ class ProgressBar {
     int filled = total ? static_cast<int>(done * kWidth / total) : kWidth;
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu rows", label_.c_str(), bar.c_str(),
-                 total ? static_cast<int>(done * 100 / total) : 100, static_cast<unsigned long long>(done),
-                 static_cast<unsigned long long>(total));
+    std::fprintf(stderr, "\r%s [%s] %3d%% of %llu rows", label_.c_str(), bar.c_str(),
+                 total ? static_cast<int>(done * 100 / total) : 100, static_cast<unsigned long long>(total));
     std::fflush(stderr);
   }
   std::string label_;
@@ -119,6 +121,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       ProgressBar bar(std::string("import ") + k->name);
       auto sum = k->channel ? (*l)->ImportChannel(*k->channel, a->file, a->year, bar.callback())
                               : (*l)->ImportRoster(a->file, a->year, bar.callback());
+      bar.Clear();
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
       if (!a->claim_codes.empty()) {

@@ -29,5 +29,6 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddReportCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddAccessCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
+void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   AddReportCommands(app, g, exit_code);
   AddAccessCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
+  AddGoogleCommands(app, g, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

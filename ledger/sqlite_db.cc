@@ -77,6 +77,34 @@ class SqliteDb final : public Db {
     return {};
   }
 
+  Result<> Scan(const std::string& sql, const std::vector<Value>& params,
+                const std::function<void(const Cells&)>& fn) override {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, ToSqlite(sql).c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i + 1);
+      if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(st, idx, *n);
+      else if (auto* t = std::get_if<std::string>(&params[i]))
+        sqlite3_bind_text(st, idx, t->data(), static_cast<int>(t->size()), SQLITE_STATIC);
+      else sqlite3_bind_null(st, idx);
+    }
+    struct StmtCells final : Cells {
+      sqlite3_stmt* st;
+      int64_t Int(int i) const override { return sqlite3_column_int64(st, i); }
+      std::string_view Text(int i) const override {
+        auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+        return t ? std::string_view(t, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string_view();
+      }
+    } cells;
+    cells.st = st;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) fn(cells);
+    std::string m = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db_);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return Error(rc, m);
+    return {};
+  }
+
   Result<> BulkLoad(const std::string& table, const std::vector<std::string>& columns,
                     const std::vector<Row>& rows) override {
     std::string sql = "INSERT INTO " + table + " (";

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -30,6 +31,32 @@ class Db {
   // Streams rows to `fn` without holding them all.
   virtual Result<> ForEach(const std::string& sql, const std::vector<Value>& params,
                            const std::function<void(const Row&)>& fn) = 0;
+  // Streams rows as cells read in place (no per-row copies where the backend allows: SQLite).
+  // The Cells are valid only during the call.
+  class Cells {
+   public:
+    virtual ~Cells() = default;
+    virtual int64_t Int(int i) const = 0;
+    virtual std::string_view Text(int i) const = 0;
+  };
+  virtual Result<> Scan(const std::string& sql, const std::vector<Value>& params,
+                        const std::function<void(const Cells&)>& fn) {
+    struct RowCells final : Cells {
+      const Row* row = nullptr;
+      int64_t Int(int i) const override {
+        const auto& c = (*row)[static_cast<size_t>(i)];
+        return c ? std::stoll(*c) : 0;
+      }
+      std::string_view Text(int i) const override {
+        const auto& c = (*row)[static_cast<size_t>(i)];
+        return c ? std::string_view(*c) : std::string_view();
+      }
+    } cells;
+    return ForEach(sql, params, [&](const Row& r) {
+      cells.row = &r;
+      fn(cells);
+    });
+  }
   // Loads rows into an existing (temporary) table as fast as the backend allows (COPY on
   // PostgreSQL, one prepared INSERT on SQLite). Cells are text or NULL.
   virtual Result<> BulkLoad(const std::string& table, const std::vector<std::string>& columns,

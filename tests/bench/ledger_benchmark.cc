@@ -3,9 +3,12 @@
 // and the adoption query over ten card years of ~200,000 cards each, grouped by province.
 // PostgreSQL comes from $LK_TEST_POSTGRES_URL (a fresh schema per run); skipped when unset.
 // Setup (rosters, files) is untimed; each timed step runs on a fresh ledger.
+// $LK_LEDGER_BENCH_SCALE (default 1) shrinks every size, for smoke runs (./dev.sh test uses 0.02).
 #include <benchmark/benchmark.h>
 #include <postgresql/libpq-fe.h>
+#include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -22,6 +25,14 @@ constexpr uint32_t kSeed = 20261127;  // fixed, so every run sees the same data
 const char* PgUrl() {
   const char* u = std::getenv("LK_TEST_POSTGRES_URL");
   return u && *u ? u : nullptr;
+}
+
+// n scaled by $LK_LEDGER_BENCH_SCALE.
+int Scaled(int n) {
+  const char* s = std::getenv("LK_LEDGER_BENCH_SCALE");
+  double f = s && *s ? std::atof(s) : 1.0;
+  if (!(f > 0) || f > 1) f = 1.0;
+  return std::max(1, static_cast<int>(n * f));
 }
 
 std::string PgExec(const std::string& url, const std::string& sql) {
@@ -119,7 +130,7 @@ bool SkipUnlessReady(benchmark::State& state, Scratch& s, bool postgres) {
 // Importing a 250,000-row library file (a year of pickups with room to spare).
 void BM_ImportChannelFile(benchmark::State& state) {
   const bool postgres = state.range(0) == 1;
-  constexpr int kRows = 250000;
+  const int kRows = Scaled(250000);
   std::mt19937 rng(kSeed);
   std::string roster = RosterCsv(2026, kRows, rng), library = ChannelCsv(2026, 0, kRows);
   for (auto _ : state) {
@@ -134,7 +145,7 @@ void BM_ImportChannelFile(benchmark::State& state) {
     state.ResumeTiming();
     auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
     state.PauseTiming();
-    if (!r || r->added != kRows) {
+    if (!r || r->added != static_cast<uint64_t>(kRows)) {
       state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
       return;
     }
@@ -147,7 +158,7 @@ void BM_ImportChannelFile(benchmark::State& state) {
 // Recording 213,132 digital cards (2019's eligible staff) in one batch: the records, not the passes.
 void BM_IssueDigitalBatch(benchmark::State& state) {
   const bool postgres = state.range(0) == 1;
-  constexpr int kCards = 213132;
+  const int kCards = Scaled(213132);
   std::mt19937 rng(kSeed);
   std::string roster = RosterCsv(2026, kCards, rng);
   std::vector<std::string> ids;
@@ -188,17 +199,17 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
     for (int year = 2017; year < 2017 + kYears; ++year) {
       // 210,000 eligible; 200,000 cards: 100k library, 20k subscription, 15k starter, 65k digital
       // (10k of the digital holders also hold a library card).
-      auto roster = s->Write("roster.csv", RosterCsv(year, 210000, rng));
+      auto roster = s->Write("roster.csv", RosterCsv(year, Scaled(210000), rng));
       if (auto r = s->ledger()->ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
       struct Part { Channel ch; int from, to; };
-      for (Part p : {Part{Channel::kLibrary, 0, 100000}, Part{Channel::kSubscription, 100000, 120000},
-                     Part{Channel::kStarter, 120000, 135000}}) {
+      for (Part p : {Part{Channel::kLibrary, 0, Scaled(100000)}, Part{Channel::kSubscription, Scaled(100000), Scaled(120000)},
+                     Part{Channel::kStarter, Scaled(120000), Scaled(135000)}}) {
         auto f = s->Write("channel.csv", ChannelCsv(year, p.from, p.to));
         if (auto r = s->ledger()->ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
       }
       std::vector<std::string> ids;
-      for (int i = 90000; i < 190000; ++i)  // 10,000 library holders + 55,000 others
-        if (i < 100000 || i >= 135000) ids.push_back(StaffId(year, i));
+      for (int i = Scaled(90000); i < Scaled(190000); ++i)  // 10,000 library holders + 55,000 others
+        if (i < Scaled(100000) || i >= Scaled(135000)) ids.push_back(StaffId(year, i));
       if (auto r = s->ledger()->IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
     }
   }
@@ -217,6 +228,46 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
   state.counters["cards"] = static_cast<double>(cards);
 }
 
+// Baseline for the same run (the machine is shared, so absolute times drift): 250,000 rows of
+// two text columns into a bare table, in one transaction, with no constraints or indexes.
+// SQLite: one prepared INSERT per row; PostgreSQL: generated server-side.
+void BM_BaselineBareInsert(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  const int kRows = Scaled(250000);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Scratch s(postgres);
+    if (SkipUnlessReady(state, s, postgres)) return;
+    auto path = s.Write("bare.sqlite", "");
+    state.ResumeTiming();
+    if (postgres) {
+      std::string url = PgUrl();
+      if (auto e = PgExec(url, "BEGIN; CREATE TEMP TABLE bare (a TEXT, b TEXT); INSERT INTO bare SELECT 'S' || i, "
+                               "'2026-03-0' || (1 + i % 9) FROM generate_series(1, " + std::to_string(kRows) + ") i; COMMIT");
+          !e.empty())
+        return state.SkipWithError(e.c_str());
+    } else {
+      sqlite3* db = nullptr;
+      sqlite3_open(path.c_str(), &db);
+      sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE bare (a TEXT, b TEXT); BEGIN",
+                   nullptr, nullptr, nullptr);
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(db, "INSERT INTO bare VALUES (?1, ?2)", -1, &st, nullptr);
+      for (int i = 0; i < kRows; ++i) {
+        std::string a = "S" + std::to_string(i), b = "2026-03-0" + std::to_string(1 + i % 9);
+        sqlite3_bind_text(st, 1, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+      }
+      sqlite3_finalize(st);
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    }
+  }
+}
+
+BENCHMARK(BM_BaselineBareInsert)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportChannelFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_IssueDigitalBatch)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CountsTenYearsByProvince)

@@ -258,6 +258,27 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoProcessesGivesOneCard) {
   EXPECT_EQ(Total(Channel::kDigital, 2026), 1);
 }
 
+TEST_P(LedgerTest, CliImportPrintsASummaryAndListsBadRows) {
+  auto roster = Write("roster.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n");
+  auto cli = [&](const std::string& kind, const std::filesystem::path& f) {
+    return lk::testing::Run({lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", kind, f.string(),
+                             "--year", "2026", "--ledger", backend_->url()});
+  };
+  auto ok = cli("roster", roster);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, roster.string() + ": 1 rows read, 1 roster entries added, 0 already present\n");
+  EXPECT_EQ(ok.err, "") << "no progress bar when stderr is not a terminal";
+  auto bad = cli("starters", Write("s.csv", "staff_id;date\nT1;2026-01-01\nT2;2026-01-01\nT1;yesterday\n"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("s.csv:3:1 (staff_id): this staff member is not on the roster of card year 2026"));
+  EXPECT_THAT(bad.err, HasSubstr("s.csv:4:2 (date): 'yesterday' is not an ISO date"));
+  auto good = cli("starters", Write("s2.csv", "staff_id;date\nT1;2026-01-01\n"));
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_THAT(good.out, HasSubstr("1 rows read, 1 cards added, 0 already present"));
+  auto again = cli("starters", dir_ / "s2.csv");
+  EXPECT_THAT(again.out, HasSubstr("1 rows read, 0 cards added, 1 already present"));
+}
+
 TEST_P(LedgerTest, RevokedCardsAreNotCounted) {
   ImportSmallRoster();
   auto c = ledger_->IssueDigital("T3", 2026);

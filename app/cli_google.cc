@@ -1,0 +1,214 @@
+// Google Wallet commands: `pass google-link` (save links) and `google sync` (keep saved cards current).
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "app/commands.h"
+#include "passgen/google_wallet.h"
+
+namespace lk::app {
+namespace {
+
+struct GoogleArgs {
+  std::string issuer_id, token_url, api_url, at;
+  std::vector<std::string> origins;
+  double timeout_s = 20;
+};
+
+void AddGoogleOptions(CLI::App* cmd, GoogleArgs& a) {
+  cmd->add_option("--issuer-id", a.issuer_id, "Google Wallet issuer id (digits, from the Wallet console)")
+      ->envname("LK_GOOGLE_ISSUER_ID")
+      ->required();
+  cmd->add_option("--origin", a.origins,
+                  "Origin allowed to show the save button (repeatable; default https://lerarenkaart.be)");
+  cmd->add_option("--token-url", a.token_url, "OAuth 2.0 token endpoint (default https://oauth2.googleapis.com/token)")
+      ->envname("LK_GOOGLE_TOKEN_URL");
+  cmd->add_option("--api-url", a.api_url,
+                  "Wallet API base URL (default https://walletobjects.googleapis.com/walletobjects/v1)")
+      ->envname("LK_GOOGLE_API_URL");
+  cmd->add_option("--timeout", a.timeout_s, "Seconds allowed per HTTP attempt (default 20; connect: 5)")
+      ->check(CLI::Range(0.1, 300.0));
+  cmd->add_option("--at", a.at, "Act as if it were this RFC 3339 time (default now)");
+}
+
+passgen::GoogleWalletConfig MakeConfig(const GoogleArgs& a) {
+  passgen::GoogleWalletConfig c;
+  c.issuer_id = a.issuer_id;
+  if (!a.origins.empty()) c.origins = a.origins;
+  if (!a.token_url.empty()) c.token_url = a.token_url;
+  if (!a.api_url.empty()) c.api_url = a.api_url;
+  c.total_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
+  c.connect_timeout = std::min(c.connect_timeout, c.total_timeout);
+  return c;
+}
+
+// Everything a command that talks to Google needs, loaded once.
+struct GoogleContext {
+  Config config;
+  passgen::GoogleWalletConfig wallet;
+  Time now;
+  std::unique_ptr<signing::ServiceAccount> account;
+  std::unique_ptr<signing::Keyring> keyring;
+  std::unique_ptr<signing::TokenIssuer> issuer;
+  std::unique_ptr<signing::TokenVerifier> verifier;
+};
+
+Result<GoogleContext> Prepare(const Globals& g, const GoogleArgs& a, bool need_tokens) {
+  GoogleContext ctx;
+  auto c = Load(g);
+  if (!c) return std::unexpected(c.error());
+  ctx.config = std::move(*c);
+  ctx.wallet = MakeConfig(a);
+  if (auto r = passgen::ValidateConfig(ctx.wallet); !r) return std::unexpected(r.error());
+  if (a.at.empty()) {
+    ctx.now = SystemClock().Now();
+  } else {
+    auto t = ParseRfc3339(a.at);
+    if (!t) return Fail(Code::kInvalidArgument, "--at: " + t.error().message);
+    ctx.now = *t;
+  }
+  auto account = signing::ServiceAccount::Load(ctx.config.keys);
+  if (!account) return std::unexpected(account.error());
+  ctx.account = std::move(*account);
+  if (need_tokens) {
+    auto ring = signing::Keyring::Open(ctx.config.keys);
+    if (!ring) return std::unexpected(ring.error());
+    ctx.keyring = std::move(*ring);
+    auto issuer = signing::TokenIssuer::Create(*ctx.keyring, ctx.config.tokens);
+    if (!issuer) return std::unexpected(issuer.error());
+    ctx.issuer = std::move(*issuer);
+    ctx.verifier = signing::TokenVerifier::Create(ctx.keyring->Published(ctx.now), ctx.config.tokens);
+  }
+  return ctx;
+}
+
+// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+class ProgressBar {
+ public:
+  ProgressBar() : tty_(isatty(2) == 1) {}
+  void Update(size_t done, size_t total) {
+    if (!tty_ || total == 0) return;
+    int width = 40, filled = int(width * done / total);
+    std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu cards", filled, "########################################",
+                 width - filled, "", done, total);
+    if (done == total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+};
+
+}  // namespace
+
+void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
+  // `pass` may already exist (the Apple side adds `pass` commands too).
+  CLI::App* pass = nullptr;
+  try {
+    pass = app.get_subcommand("pass");
+  } catch (const CLI::OptionNotFound&) {
+    pass = app.add_subcommand("pass", "Wallet passes for teachers");
+    pass->require_subcommand(1);
+  }
+
+  auto* link = pass->add_subcommand(
+      "google-link",
+      "Print a 'save to Google Wallet' link for one card. First creates or updates the card year's class\n"
+      "and the card's object through the Google Wallet API (so the link can be a short 'skinny' JWT that\n"
+      "names only the object), then prints https://pay.google.com/gp/v/save/<jwt>.");
+  struct LinkArgs {
+    GoogleArgs google;
+    std::string serial, name, school;
+    int year = 0;
+    bool no_api = false, full = false;
+  };
+  auto la = std::make_shared<LinkArgs>();
+  link->add_option("--serial", la->serial, "Card serial (letters, digits, '-', '_')")->required();
+  link->add_option("--year", la->year, "Card year, e.g. 2026")->required();
+  link->add_option("--name", la->name, "Holder name as printed on the card (UTF-8, at most 200 characters)")->required();
+  link->add_option("--school", la->school, "School name (UTF-8, at most 200 characters)")->required();
+  link->add_flag("--no-api", la->no_api, "Do not call the API: print the skinny link for an object that sync already created");
+  link->add_flag("--full", la->full,
+                 "Put the whole object and class in the JWT instead (no API call); refused when the link\n"
+                 "would exceed Google's 1,800-character limit, which a real QR token always does");
+  AddGoogleOptions(link, la->google);
+  link->callback([&, la] {
+    auto ctx = Prepare(g, la->google, !la->no_api || la->full);
+    if (!ctx) { exit_code = Report(ctx.error()); return; }
+    passgen::GoogleCardDesign design;
+    passgen::GoogleCard card{la->serial, la->year, la->name, la->school, passgen::CardStatus::kActive};
+    if (auto r = passgen::ValidateCard(card); !r) { exit_code = Report(r.error()); return; }
+    Result<std::string> url;
+    if (la->full) {
+      auto token = ctx->issuer->Issue(card.serial, card.year, ctx->now);
+      if (!token) { exit_code = Report(token.error()); return; }
+      url = passgen::FullSaveLink(*ctx->account, ctx->wallet, passgen::GenericClassJson(ctx->wallet, design, card.year),
+                                  passgen::GenericObjectJson(ctx->wallet, design, ctx->config.tokens, card, *token, "ACTIVE"),
+                                  ctx->now);
+    } else {
+      if (!la->no_api) {
+        SystemClock clock;
+        auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
+        if (!api) { exit_code = Report(api.error()); return; }
+        auto cls = passgen::UpsertClass(**api, ctx->wallet, design, card.year);
+        if (!cls) { exit_code = Report(cls.error()); return; }
+        auto done = passgen::SyncCard(**api, ctx->wallet, design, *ctx->issuer, *ctx->verifier, ctx->config.tokens,
+                                      card, ctx->now);
+        if (!done) { exit_code = Report(done.error()); return; }
+        if (*done == passgen::CardOutcome::kSkipped) {
+          exit_code = Report({Code::kFailedPrecondition, "card year " + std::to_string(card.year) + " is over: no link"});
+          return;
+        }
+        std::fprintf(stderr, "object %s: %.*s\n", passgen::ObjectId(ctx->wallet, card.serial).c_str(),
+                     int(passgen::CardOutcomeName(*done).size()), passgen::CardOutcomeName(*done).data());
+      }
+      url = passgen::SkinnySaveLink(*ctx->account, ctx->wallet, card.serial, ctx->now);
+    }
+    if (!url) { exit_code = Report(url.error()); return; }
+    std::printf("%s\n", url->c_str());
+  });
+
+  auto* google = app.add_subcommand("google", "Keep cards saved in Google Wallet current");
+  google->require_subcommand(1);
+  auto* sync = google->add_subcommand(
+      "sync",
+      "Bring the class of a card year and every card's object up to date through the Google Wallet API:\n"
+      "create objects of active cards, set INACTIVE on revoked cards and EXPIRED once the year (plus grace)\n"
+      "is over, replace barcodes whose token is not signed by the active key, patch changed names and\n"
+      "schools. Prints a summary; exit 1 if any card failed.");
+  struct SyncArgs {
+    GoogleArgs google;
+    std::string cards;
+    int year = 0, parallel = 4;
+  };
+  auto sa = std::make_shared<SyncArgs>();
+  sync->add_option("--year", sa->year, "Card year to sync, e.g. 2026")->required();
+  sync->add_option("--cards", sa->cards, "CSV of cards: header serial,year,name,school,status (active|revoked)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sync->add_option("--parallel", sa->parallel, "Cards handled concurrently (default 4)")->check(CLI::Range(1, 32));
+  AddGoogleOptions(sync, sa->google);
+  sync->callback([&, sa] {
+    auto text = ReadFile(sa->cards);
+    if (!text) { exit_code = Report({Code::kInvalidArgument, text.error().message}); return; }
+    auto cards = passgen::ParseCardsCsv(*text, sa->cards);
+    if (!cards) { exit_code = Report(cards.error()); return; }
+    auto ctx = Prepare(g, sa->google, true);
+    if (!ctx) { exit_code = Report(ctx.error()); return; }
+    SystemClock clock;
+    auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
+    if (!api) { exit_code = Report(api.error()); return; }
+    ProgressBar bar;
+    passgen::SyncOptions options;
+    options.parallelism = sa->parallel;
+    options.progress = [&bar](size_t done, size_t total) { bar.Update(done, total); };
+    auto summary = passgen::Sync(**api, ctx->wallet, passgen::GoogleCardDesign{}, *ctx->issuer, *ctx->verifier,
+                                 ctx->config.tokens, sa->year, *cards, ctx->now, options);
+    if (!summary) { exit_code = Report(summary.error()); return; }
+    std::string out = summary->ToText();
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    exit_code = summary->failed == 0 ? 0 : 1;
+  });
+}
+
+}  // namespace lk::app

@@ -1,0 +1,153 @@
+// Google Wallet: save-link building against raw RSA-2048 signing (EVP, key parsed once) in the
+// same run, and sync throughput against the stand-in Google on 127.0.0.1. Compare
+// items_per_second: BM_SkinnySaveLink / BM_RawRsa2048Sign (how close links come to the cost of
+// the one signature they need); BM_SyncCreate and BM_SyncUnchanged give cards per second.
+#include <benchmark/benchmark.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "passgen/google_wallet.h"
+#include "tests/passgen/google_stand_in.h"
+
+namespace lk::passgen {
+namespace {
+
+struct Fixture {
+  Fixture() {
+    dir = std::filesystem::temp_directory_path() / ("lk-gbench-" + HexEncode(RandomBytes(6)));
+    keys.dir = dir / "keys";
+    (void)signing::InitDevelopmentKeys(keys, clock);
+    account = std::move(*signing::ServiceAccount::Load(keys));
+    ring = std::move(*signing::Keyring::Open(keys));
+    issuer = std::move(*signing::TokenIssuer::Create(*ring, policy));
+    verifier = signing::TokenVerifier::Create(ring->Published(clock.Now()), policy);
+    auto sa = nlohmann::json::parse(*ReadFile(keys.dir / "google-service-account.json"));
+    std::string pem = sa["private_key"];
+    BIO* bio = BIO_new_mem_buf(pem.data(), int(pem.size()));
+    rsa = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    config.issuer_id = "3388000000012345678";
+    config.sleep = [](std::chrono::milliseconds) {};
+    config.log = [](std::string_view) {};
+    for (int i = 0; i < 200; ++i)
+      cards.push_back({"BENCH" + std::to_string(i), 2026, "Leerkracht " + std::to_string(i), "GO! Atheneum Gent",
+                       CardStatus::kActive});
+  }
+  ~Fixture() {
+    EVP_PKEY_free(rsa);
+    std::filesystem::remove_all(dir);
+  }
+  std::filesystem::path dir;
+  FakeClock clock{*ParseRfc3339("2026-03-01T10:00:00Z")};
+  signing::TokenPolicy policy;
+  signing::KeyConfig keys;
+  std::unique_ptr<signing::ServiceAccount> account;
+  std::unique_ptr<signing::Keyring> ring;
+  std::unique_ptr<signing::TokenIssuer> issuer;
+  std::unique_ptr<signing::TokenVerifier> verifier;
+  EVP_PKEY* rsa = nullptr;
+  GoogleWalletConfig config;
+  GoogleCardDesign design;
+  std::vector<GoogleCard> cards;
+};
+Fixture& F() {
+  static Fixture f;
+  return f;
+}
+
+// The baseline: one RS256 signature (SHA-256 + RSA-2048 PKCS#1 v1.5) over a signing input as
+// long as a skinny save JWT's, with the key parsed once.
+void BM_RawRsa2048Sign(benchmark::State& state) {
+  auto& f = F();
+  std::string input(400, 'x');
+  unsigned char sig[512];
+  for (auto _ : state) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t len = sizeof sig;
+    if (EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, f.rsa) != 1 ||
+        EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+      state.SkipWithError("EVP_DigestSign failed");
+    EVP_MD_CTX_free(ctx);
+    benchmark::DoNotOptimize(sig);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RawRsa2048Sign);
+
+void BM_SkinnySaveLink(benchmark::State& state) {
+  auto& f = F();
+  int i = 0;
+  for (auto _ : state) {
+    auto link = SkinnySaveLink(*f.account, f.config, f.cards[i++ % 200].serial, f.clock.Now());
+    if (!link) state.SkipWithError(link.error().message.c_str());
+    benchmark::DoNotOptimize(link);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SkinnySaveLink);
+
+// Building an object's JSON with a fresh card token (what creating an object costs locally).
+void BM_ObjectJsonWithToken(benchmark::State& state) {
+  auto& f = F();
+  int i = 0;
+  for (auto _ : state) {
+    const auto& card = f.cards[i++ % 200];
+    auto token = f.issuer->Issue(card.serial, card.year, f.clock.Now());
+    auto json = GenericObjectJson(f.config, f.design, f.policy, card, *token, "ACTIVE");
+    benchmark::DoNotOptimize(json);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ObjectJsonWithToken);
+
+// Sync of 200 cards against a fresh stand-in (class + 200 objects created); arg = parallelism.
+void BM_SyncCreate(benchmark::State& state) {
+  auto& f = F();
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto google = std::make_unique<testing::GoogleStandIn>(f.account->PublicKeyPem(), f.account->client_email());
+    GoogleWalletConfig config = f.config;
+    config.token_url = google->token_url();
+    config.api_url = google->api_url();
+    auto api = std::move(*NewWalletClient(*f.account, config, f.clock));
+    state.ResumeTiming();
+    SyncOptions options;
+    options.parallelism = int(state.range(0));
+    auto s = Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
+    if (!s || s->created != f.cards.size()) state.SkipWithError("sync did not create every object");
+    state.PauseTiming();
+    api.reset();
+    google.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(f.cards.size()));
+}
+BENCHMARK(BM_SyncCreate)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Sync of 200 cards that are all current (GET, compare, verify the barcode token): the steady state.
+void BM_SyncUnchanged(benchmark::State& state) {
+  auto& f = F();
+  auto google = std::make_unique<testing::GoogleStandIn>(f.account->PublicKeyPem(), f.account->client_email());
+  GoogleWalletConfig config = f.config;
+  config.token_url = google->token_url();
+  config.api_url = google->api_url();
+  auto api = std::move(*NewWalletClient(*f.account, config, f.clock));
+  SyncOptions options;
+  options.parallelism = int(state.range(0));
+  (void)Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
+  for (auto _ : state) {
+    auto s = Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
+    if (!s || s->unchanged != f.cards.size()) state.SkipWithError("sync found changes in a steady state");
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(f.cards.size()));
+}
+BENCHMARK(BM_SyncUnchanged)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace lk::passgen
+
+BENCHMARK_MAIN();
