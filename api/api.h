@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,7 +16,6 @@
 #include "base/base.h"
 #include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
-#include "passgen/passgen.h"
 #include "signing/signing.h"
 
 namespace lk::api {
@@ -41,15 +41,25 @@ struct ServiceOptions {
   bool access_log = true;                                 // one JSON line per request on stderr
 };
 
+// What a card's Apple pass shows; the service fills it from the ledger.
+struct PassCard {
+  std::string serial;
+  int year = 0;
+  std::string holder_name, school;
+  std::string token;    // the card's QR token
+  bool voided = false;  // revoked: Wallet shows the pass as void
+};
+// Builds the signed .pkpass bytes (passgen behind it, wired in app/). Must be deterministic:
+// equal inputs give equal bytes, because the service serves them under a strong ETag.
+using PassBuilderFn = std::function<Result<std::string>(const PassCard& card, Time signing_time)>;
+
 // Everything the service talks to. The service takes the ledger; the rest must outlive it.
 struct ServiceDeps {
   const Clock* clock = nullptr;
   std::unique_ptr<ledger::Ledger> ledger;
   const signing::Keyring* keyring = nullptr;  // token keys: JWKS, card tokens, the revocation list
   signing::TokenPolicy policy;
-  std::string templates_dir;                  // <dir>/<year>/ holds the pass template of a card year
-  const signing::PassSigner* pass_signer = nullptr;   // null: pass downloads answer 503
-  passgen::PassOptions pass_options;
+  PassBuilderFn build_pass;                   // empty: pass downloads answer 503
   const signing::ServiceAccount* google_account = nullptr;  // null or empty issuer: Google answers 503
   passgen::GoogleWalletConfig google;
   passgen::GoogleCardDesign google_design;

@@ -20,7 +20,6 @@
 #include "api/internal/jws.h"
 #include "api/internal/limits.h"
 #include "reports/reports.h"
-#include "templates/templates.h"
 
 namespace lk::api {
 namespace {
@@ -644,31 +643,11 @@ class ServiceImpl final : public Service {
     return card;
   }
 
-  Result<const passgen::PassBuilder*> BuilderFor(int year) {
-    std::lock_guard lock(builders_mu_);
-    auto it = builders_.find(year);
-    if (it == builders_.end()) {
-      BuilderEntry e;
-      auto t = templates::Template::Load(fs::path(deps_.templates_dir) / std::to_string(year));
-      if (!t) {
-        e.error = {Code::kUnavailable, "no pass template for card year " + std::to_string(year) + ": " + t.error().message};
-      } else {
-        e.tmpl = std::move(*t);
-        auto b = passgen::PassBuilder::Create(*e.tmpl, *deps_.pass_signer, deps_.pass_options);
-        if (b) e.builder = std::move(*b);
-        else e.error = b.error();
-      }
-      it = builders_.emplace(year, std::move(e)).first;
-    }
-    if (!it->second.builder) return std::unexpected(it->second.error);
-    return it->second.builder.get();
-  }
-
   Reply ApplePass(const httplib::Request& req, httplib::Response& res, const std::string&) {
     std::string serial = req.matches[1];
     auto card = CardWithAccess(req, serial);
     if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
-    if (!deps_.pass_signer)
+    if (!deps_.build_pass)
       return std::unexpected(Problem(Error{Code::kUnavailable, "Apple Wallet passes are not configured on this service"}));
     if (card->token.empty() || !card->token_at)
       return std::unexpected(Problem(Error{Code::kFailedPrecondition, "the card has no QR token yet; claim it first"}));
@@ -683,21 +662,19 @@ class ServiceImpl final : public Service {
     }
     auto bytes = passes_.Get(etag);
     if (!bytes) {
-      auto builder = BuilderFor(card->year);
-      if (!builder) return std::unexpected(Problem(builder.error()));
-      passgen::Card c;
+      PassCard c;
       c.serial = card->serial;
       c.year = card->year;
       c.holder_name = card->holder_name.empty() ? "Lerarenkaart" : card->holder_name;
       c.school = card->school_number.empty() ? "-" : "School " + card->school_number;
       c.token = card->token;
       c.voided = card->revoked;
-      auto built = (*builder)->Build(c, *card->token_at);
+      auto built = deps_.build_pass(c, *card->token_at);
       if (!built) return std::unexpected(Problem(built.error()));
       bytes = std::make_shared<const std::string>(std::move(*built));
       passes_.Put(etag, bytes);
     }
-    res.set_content(*bytes, std::string(passgen::kPkpassMimeType));
+    res.set_content(*bytes, "application/vnd.apple.pkpass");
     res.set_header("Content-Disposition", "attachment; filename=\"lerarenkaart-" + card->serial + ".pkpass\"");
     return {};
   }
@@ -894,13 +871,6 @@ class ServiceImpl final : public Service {
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> auth_cache_;
   std::string revocations_etag_, revocations_jws_;
 
-  struct BuilderEntry {
-    std::unique_ptr<templates::Template> tmpl;
-    std::unique_ptr<passgen::PassBuilder> builder;
-    Error error;
-  };
-  std::mutex builders_mu_;
-  std::map<int, BuilderEntry> builders_;
   PassCache passes_;
 };
 

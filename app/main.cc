@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   AddLedgerCommands(app, g, exit_code);
   AddReportCommands(app, g, exit_code);
   AddAccessCommands(app, g, exit_code);
+  AddServeCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
   AddGoogleCommands(app, g, exit_code);
   try {

@@ -1,0 +1,217 @@
+// `lerarenkaart serve`: the HTTP service, configured from [server] and [google] in the TOML
+// file, then the environment, then flags; SIGTERM or SIGINT stop it gracefully.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <toml++/toml.h>
+
+#include "api/api.h"
+#include "app/commands.h"
+#include "ledger/ledger.h"
+
+namespace lk::app {
+namespace {
+namespace fs = std::filesystem;
+
+struct ServeArgs {
+  std::string listen, port_file, ledger_url, public_url;
+  int threads = 0;
+};
+
+Result<std::pair<std::string, int>> ParseListen(const std::string& text, const std::string& where) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return Fail(Code::kInvalidArgument, where + ": '" + text + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
+  std::string host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
+    return Fail(Code::kInvalidArgument, where + ": port '" + port + "' is not a number from 0 to 65535");
+  return std::pair{host, std::stoi(port)};
+}
+
+// [server] and [google] from the configuration file, then LK_* environment overrides.
+Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::string& listen,
+                          passgen::GoogleWalletConfig& google) {
+  if (!file.empty()) {
+    toml::table t;
+    try {
+      t = toml::parse_file(file);
+    } catch (const toml::parse_error& e) {
+      return Fail(Code::kInvalidArgument, file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+    }
+    auto bad = [&](const std::string& key, const char* want) {
+      return Fail(Code::kInvalidArgument, file + ": '" + key + "' must be " + want);
+    };
+    auto str = [&](const char* key, std::string& out) -> Result<> {
+      if (auto node = t.at_path(key)) {
+        auto v = node.value<std::string>();
+        if (!v) return bad(key, "a string");
+        out = *v;
+      }
+      return {};
+    };
+    auto num = [&](const char* key, double lo, double hi, auto& out) -> Result<> {
+      if (auto node = t.at_path(key)) {
+        auto v = node.value<double>();
+        if (!v || *v < lo || *v > hi)
+          return bad(key, ("a number from " + std::to_string(int64_t(lo)) + " to " + std::to_string(int64_t(hi))).c_str());
+        out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
+      }
+      return {};
+    };
+    int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count();
+    double claims_per_minute = o.claims_per_address.per_second * 60;
+    for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
+                   num("server.threads", 1, 1024, o.threads), num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
+                   num("server.max_import_bytes", 1024, 1 << 30, o.max_import_bytes),
+                   num("server.read_timeout_seconds", 1, 600, read_timeout),
+                   num("server.write_timeout_seconds", 1, 600, write_timeout),
+                   num("server.rate_per_address", 0, 1e6, o.per_address.per_second),
+                   num("server.burst_per_address", 1, 1e6, o.per_address.burst),
+                   num("server.rate_per_key", 0, 1e6, o.per_key.per_second),
+                   num("server.burst_per_key", 1, 1e6, o.per_key.burst),
+                   num("server.claims_per_minute", 0, 1e6, claims_per_minute),
+                   num("server.claim_burst", 1, 1e6, o.claims_per_address.burst),
+                   str("google.issuer_id", google.issuer_id)})
+      if (!r) return r;
+    if (auto node = t.at_path("server.access_log")) {
+      auto v = node.value<bool>();
+      if (!v) return bad("server.access_log", "true or false");
+      o.access_log = *v;
+    }
+    if (auto node = t.at_path("google.origins")) {
+      auto* arr = node.as_array();
+      if (!arr) return bad("google.origins", "an array of URLs");
+      google.origins.clear();
+      for (auto& el : *arr) {
+        auto v = el.value<std::string>();
+        if (!v) return bad("google.origins", "an array of URLs");
+        google.origins.push_back(*v);
+      }
+    }
+    o.read_timeout = std::chrono::seconds(read_timeout);
+    o.write_timeout = std::chrono::seconds(write_timeout);
+    o.claims_per_address.per_second = claims_per_minute / 60;
+  }
+  if (const char* v = std::getenv("LK_LISTEN"); v && *v) listen = v;
+  if (const char* v = std::getenv("LK_PUBLIC_URL"); v && *v) o.public_base_url = v;
+  if (const char* v = std::getenv("LK_SERVER_THREADS"); v && *v) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (*end || n < 1 || n > 1024) return Fail(Code::kInvalidArgument, "LK_SERVER_THREADS: a number from 1 to 1024");
+    o.threads = static_cast<int>(n);
+  }
+  if (const char* v = std::getenv("LK_GOOGLE_ISSUER_ID"); v && *v) google.issuer_id = v;
+  return {};
+}
+
+// Apple passes: waits for passgen in main (PassBuilder, [passes] templates_dir). Until then
+// pass downloads answer 503.
+Result<api::PassBuilderFn> MakePassBuilder(const Config&) {
+  std::fprintf(stderr, "lerarenkaart: Apple passes disabled: this build has no pass generator\n");
+  return api::PassBuilderFn{};
+}
+
+int Serve(const Globals& g, const ServeArgs& a) {
+  auto c = Load(g);
+  if (!c) return Report(c.error());
+  api::ServiceOptions o;
+  std::string listen = "127.0.0.1:8080";
+  passgen::GoogleWalletConfig google;
+  if (auto r = LoadServerConfig(g.config_file, o, listen, google); !r) return Report(r.error());
+  if (!a.listen.empty()) listen = a.listen;
+  if (!a.public_url.empty()) o.public_base_url = a.public_url;
+  if (a.threads > 0) o.threads = a.threads;
+  auto hp = ParseListen(listen, a.listen.empty() ? "listen address" : "--listen");
+  if (!hp) return Report(hp.error());
+  o.host = hp->first;
+  o.port = hp->second;
+
+  static SystemClock clock;
+  if (!signing::KeysExist(c->keys)) {
+    if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) return Report(r.error());
+    std::fprintf(stderr, "lerarenkaart: created development keys in %s (not for production)\n", c->keys.dir.c_str());
+  }
+  auto ring = signing::Keyring::Open(c->keys);
+  if (!ring) return Report(ring.error());
+  api::ServiceDeps d;
+  d.clock = &clock;
+  d.keyring = ring->get();
+  d.policy = c->tokens;
+  ledger::LedgerOptions lo;
+  lo.url = a.ledger_url.empty() ? c->ledger_url : a.ledger_url;
+  lo.data_dir = c->data_dir;
+  lo.keys_dir = c->keys.dir;
+  auto ledger = ledger::OpenLedger(lo, clock);
+  if (!ledger) return Report(ledger.error());
+  d.ledger = std::move(*ledger);
+  std::string backend(d.ledger->backend());
+
+  auto passes = MakePassBuilder(*c);
+  if (!passes) return Report(passes.error());
+  d.build_pass = std::move(*passes);
+  auto account = signing::ServiceAccount::Load(c->keys);
+  if (account && !google.issuer_id.empty()) {
+    if (auto v = passgen::ValidateConfig(google); !v) return Report(v.error());
+    d.google_account = account->get();
+    d.google = google;
+  } else if (google.issuer_id.empty()) {
+    std::fprintf(stderr, "lerarenkaart: Google Wallet links disabled (set [google] issuer_id or LK_GOOGLE_ISSUER_ID)\n");
+  } else {
+    std::fprintf(stderr, "lerarenkaart: Google Wallet links disabled: %s\n", account.error().message.c_str());
+  }
+
+  // Block the stop signals before the worker threads start, so only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto service = api::Service::Start(o, std::move(d));
+  if (!service) return Report(service.error());
+  int port = (*service)->port();
+  if (!a.port_file.empty()) {
+    if (auto w = WriteFileAtomic(a.port_file, std::to_string(port) + "\n"); !w) {
+      (*service)->Stop();
+      return Report(w.error());
+    }
+  }
+  const std::string& base = (*service)->base_url();
+  std::printf("lerarenkaart: listening on %s:%d (port %d), ledger %s\n", o.host.c_str(), port, port, backend.c_str());
+  std::printf("  browser: %s/dashboard?token=STAFF_TOKEN   (make one: lerarenkaart staff add NAME)\n", base.c_str());
+  std::printf("  client:  curl %s/healthz   and   curl %s/openapi.json\n", base.c_str(), base.c_str());
+  std::printf("  stop:    Ctrl-C or SIGTERM (finishes requests in flight)\n");
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "lerarenkaart: %s received; finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*service)->Stop();
+  std::fprintf(stderr, "lerarenkaart: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
+      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory, development keys created if absent.\n"
+      "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
+      "LK_GOOGLE_ISSUER_ID, LK_LEDGER_URL, then these flags. SIGTERM/SIGINT shut down gracefully.");
+  auto a = std::make_shared<ServeArgs>();
+  cmd->add_option("--listen", a->listen, "HOST:PORT to listen on; port 0 picks a free port (default 127.0.0.1:8080)");
+  cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
+  cmd->add_option("--ledger", a->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
+  cmd->add_option("--public-url", a->public_url, "The URL clients use to reach this service");
+  cmd->add_option("--threads", a->threads, "Request worker threads (each serves one connection at a time)")
+      ->check(CLI::Range(1, 1024));
+  cmd->callback([&, a] { exit_code = Serve(g, *a); });
+}
+
+}  // namespace lk::app
