@@ -25,6 +25,7 @@ Result<Config> Load(const Globals& g);
 using Run = std::function<int()>;
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code);
+void AddPassCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   AddKeysCommands(app, g, exit_code);
   AddTokenCommands(app, g, exit_code);
+  AddPassCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
   try {
     app.parse(argc, argv);

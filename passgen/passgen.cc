@@ -79,7 +79,8 @@ Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_vie
     }
     auto i = static_cast<zip_uint64_t>(index);
     if (zip_set_file_compression(archive, i, ZIP_CM_STORE, 0) != 0 ||
-        zip_file_set_dostime(archive, i, dos_time, dos_date, 0) != 0) {
+        zip_file_set_dostime(archive, i, dos_time, dos_date, 0) != 0 ||
+        zip_file_set_external_attributes(archive, i, 0, ZIP_OPSYS_UNIX, 0100644u << 16) != 0) {
       std::string msg = std::string("setting up ") + name + ": " + zip_strerror(archive);
       zip_discard(archive);
       zip_source_free(buffer);
@@ -235,8 +236,8 @@ Result<std::string> PassBuilder::Build(const Card& card, Time signing_time) cons
   for (const auto& f : impl_->tmpl->static_files()) hashes.emplace(f.path, f.sha1_hex);
   std::string manifest = "{";
   for (const auto& [path, hex] : hashes) {
-    if (manifest.size() > 1) manifest += ",\n";
-    manifest += "\n  \"" + path + "\": \"" + hex + "\"";  // paths are ASCII: no escaping needed
+    manifest += manifest.size() > 1 ? ",\n  \"" : "\n  \"";
+    manifest += path + "\": \"" + hex + "\"";  // paths are ASCII: no escaping needed
   }
   manifest += "\n}\n";
 
