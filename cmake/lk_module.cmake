@@ -23,9 +23,7 @@ function(lk_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} lk_testing GTest::gtest GTest::gtest_main GTest::gmock)
   lk_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "LK_BINARY=$<TARGET_FILE:lerarenkaart>;LK_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-    LABELS "${T_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
   add_dependencies(${name} lerarenkaart)
 endfunction()
 

@@ -28,14 +28,12 @@ TempDir::~TempDir() {
 
 std::string Binary() {
   const char* b = std::getenv("LK_BINARY");
-  if (!b) throw std::runtime_error("LK_BINARY is not set; run the tests through ctest");
-  return b;
+  return b && *b ? b : LK_BINARY_PATH;
 }
 
 fs::path SourceDir() {
   const char* s = std::getenv("LK_SOURCE_DIR");
-  if (!s) throw std::runtime_error("LK_SOURCE_DIR is not set; run the tests through ctest");
-  return s;
+  return s && *s ? s : LK_SOURCE_PATH;
 }
 
 void WriteText(const fs::path& path, const std::string& content) {
@@ -43,7 +41,7 @@ void WriteText(const fs::path& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
 }
 
-RunResult Run(const std::vector<std::string>& argv, const std::string& input) {
+RunResult RunProgram(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
   pid_t pid = fork();

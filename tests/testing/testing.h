@@ -26,7 +26,7 @@ struct RunResult {
   std::string out, err;
 };
 // Runs argv[0] with arguments (no shell), feeding `input` on stdin; captures both streams.
-RunResult Run(const std::vector<std::string>& argv, const std::string& input = "");
+RunResult RunProgram(const std::vector<std::string>& argv, const std::string& input = "");
 // The lerarenkaart binary under test ($LK_BINARY, set by ctest).
 std::string Binary();
 // The source tree ($LK_SOURCE_DIR, set by ctest).
