@@ -25,7 +25,7 @@ class PassCliTest : public ::testing::Test {
   }
   testing::RunResult Lk(std::vector<std::string> args) {
     args.insert(args.begin(), {testing::Binary(), "--data-dir", (tmp_ / "data").string()});
-    return testing::Run(args);
+    return testing::RunProgram(args);
   }
   fs::path RootCa() { return tmp_ / "data" / "keys" / "dev-root-ca.pem"; }
   nlohmann::json PassJsonOf(const fs::path& pkpass, const std::string& name) {
@@ -115,6 +115,7 @@ TEST_F(PassCliTest, BatchOfGoodRowsExits0AndTemplateDirCanBeOverridden) {
   std::string rows;
   for (int i = 0; i < 40; ++i) rows += "C" + std::to_string(i) + ",2026,Naam " + std::to_string(i) + ",School\n";
   testing::WriteText(csv, rows);
+  fs::create_directories(tmp_ / "tpl");
   fs::copy(testing::SourceDir() / "templates" / "2026", tmp_ / "tpl" / "2026", fs::copy_options::recursive);
   {  // a visibly different design through LK_TEMPLATES_DIR
     std::ifstream in(tmp_ / "tpl" / "2026" / "template.json");

@@ -86,7 +86,7 @@ TEST_F(PassgenTest, ArchiveUnzipsAtTheRootAndVerifiesWithSha1sumAndOpenssl) {
 TEST_F(PassgenTest, SignatureHoldsTheIntermediateAndTheSigningTime) {
   fs::path pass = WritePass(card_, "card.pkpass");
   ASSERT_EQ(check::Unzip(pass, tmp_ / "u"), "");
-  auto r = testing::Run({"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", (tmp_ / "u" / "signature").string()});
+  auto r = testing::RunProgram({"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", (tmp_ / "u" / "signature").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("CN=Development stand-in for Apple WWDR G4"));
   EXPECT_THAT(r.out, HasSubstr("CN=Pass Type ID: pass.be.lerarenkaart.dev"));
@@ -159,7 +159,7 @@ TEST_F(PassgenTest, PassJsonHasEveryRequiredKeyWithTheRightType) {
 }
 
 TEST_F(PassgenTest, BarcodeVerifiesAsATokenWithPyJwt) {
-  auto jwks = testing::Run({testing::Binary(), "--data-dir", (tmp_ / "data").string(), "keys", "jwks"});
+  auto jwks = testing::RunProgram({testing::Binary(), "--data-dir", (tmp_ / "data").string(), "keys", "jwks"});
   ASSERT_EQ(jwks.exit_code, 0) << jwks.err;
   testing::WriteText(tmp_ / "jwks.json", jwks.out);
   fs::path pass = WritePass(card_, "card.pkpass");
@@ -179,14 +179,14 @@ assert claims["nbf"] <= now < claims["exp"], "not valid at the test clock"
 print(json.dumps(claims))
 )";
   std::string now = std::to_string(kNow.time_since_epoch().count());
-  auto r = testing::Run({"/usr/bin/python3", "-c", script, (tmp_ / "jwks.json").string(), token, now});
+  auto r = testing::RunProgram({"/usr/bin/python3", "-c", script, (tmp_ / "jwks.json").string(), token, now});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json claims = json::parse(r.out);
   EXPECT_EQ(claims["sub"], "LK26-000042");
   EXPECT_EQ(claims["y"], 2026);
   std::string tampered = token;
   tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
-  auto bad = testing::Run({"/usr/bin/python3", "-c", script, (tmp_ / "jwks.json").string(), tampered, now});
+  auto bad = testing::RunProgram({"/usr/bin/python3", "-c", script, (tmp_ / "jwks.json").string(), tampered, now});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.err, HasSubstr("Signature verification failed"));
 }

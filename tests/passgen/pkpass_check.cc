@@ -12,12 +12,12 @@ namespace fs = std::filesystem;
 
 std::string Unzip(const fs::path& pkpass, const fs::path& dir) {
   fs::create_directories(dir);
-  auto r = testing::Run({"unzip", "-q", "-o", pkpass.string(), "-d", dir.string()});
+  auto r = testing::RunProgram({"unzip", "-q", "-o", pkpass.string(), "-d", dir.string()});
   return r.exit_code == 0 ? "" : "unzip failed (" + std::to_string(r.exit_code) + "): " + r.err + r.out;
 }
 
 std::vector<std::string> Entries(const fs::path& pkpass) {
-  auto r = testing::Run({"unzip", "-Z1", pkpass.string()});
+  auto r = testing::RunProgram({"unzip", "-Z1", pkpass.string()});
   std::vector<std::string> out;
   std::istringstream in(r.out);
   for (std::string line; std::getline(in, line);)
@@ -33,14 +33,14 @@ std::string VerifyUnpacked(const fs::path& dir, const fs::path& root_ca) {
     return "pass.json, manifest.json or signature missing";
   files.erase("manifest.json");
   files.erase("signature");
-  auto manifest = nlohmann::json::parse(testing::Run({"cat", (dir / "manifest.json").string()}).out, nullptr, false);
+  auto manifest = nlohmann::json::parse(testing::RunProgram({"cat", (dir / "manifest.json").string()}).out, nullptr, false);
   if (manifest.is_discarded() || !manifest.is_object()) return "manifest.json is not a JSON object";
   std::set<std::string> listed;
   for (auto& [k, v] : manifest.items()) listed.insert(k);
   if (listed != files) return "manifest.json does not list exactly the files of the pass";
   std::vector<std::string> argv = {"sha1sum"};
   for (const auto& f : files) argv.push_back((dir / f).string());
-  auto sums = testing::Run(argv);
+  auto sums = testing::RunProgram(argv);
   if (sums.exit_code != 0) return "sha1sum failed: " + sums.err;
   std::istringstream in(sums.out);
   size_t checked = 0;
@@ -50,7 +50,7 @@ std::string VerifyUnpacked(const fs::path& dir, const fs::path& root_ca) {
       return "hash of " + rel + " differs from sha1sum " + hex;
   }
   if (checked != files.size()) return "sha1sum did not hash every file";
-  auto v = testing::Run({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-content",
+  auto v = testing::RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-content",
                          (dir / "manifest.json").string(), "-in", (dir / "signature").string(), "-CAfile",
                          root_ca.string(), "-out", "/dev/null"});
   if (v.exit_code != 0) return "openssl cms -verify failed: " + v.err;
