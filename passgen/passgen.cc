@@ -11,7 +11,6 @@
 
 namespace lk::passgen {
 namespace fs = std::filesystem;
-using ojson = nlohmann::ordered_json;
 
 namespace {
 
@@ -149,7 +148,12 @@ struct PassBuilder::Impl {
   const signing::PassSigner* signer;
   PassOptions options;
 
-  Result<ojson> Render(const Card& card, std::vector<std::pair<std::string, std::string>>& strings) const {
+  std::string prefix;  // pass.json up to the serial number, the same for every card
+  std::string web_service_json;  // escaped web service URL
+
+  // Writes pass.json for `card` into `pass_json` and its pass.strings files into `strings`.
+  Result<> Render(const Card& card, std::string& pass_json,
+                  std::vector<std::pair<std::string, std::string>>& strings) const {
     auto bad = [&](const std::string& field, const std::string& what) {
       return Fail(Code::kInvalidArgument, "card " + (ValidSerial(card.serial) ? card.serial : std::string("?")) +
                                               ": " + field + ": " + what);
@@ -178,27 +182,37 @@ struct PassBuilder::Impl {
     if (!rendered) return bad("name or school", rendered.error().message);
     strings = std::move(rendered->strings);
 
-    ojson pass;
-    pass["formatVersion"] = 1;
-    pass["passTypeIdentifier"] = signer->pass_type_identifier();
-    pass["serialNumber"] = card.serial;
-    pass["teamIdentifier"] = signer->team_identifier();
-    for (auto& [k, v] : rendered->members.items()) pass[k] = std::move(v);
-    ojson barcode;
-    barcode["format"] = "PKBarcodeFormatQR";
-    barcode["message"] = card.token;
-    barcode["messageEncoding"] = "iso-8859-1";
-    if (!rendered->barcode_alt_text.empty()) barcode["altText"] = rendered->barcode_alt_text;
-    pass["barcodes"] = ojson::array({std::move(barcode)});
-    pass["expirationDate"] = FormatW3c(end);
-    pass["voided"] = card.voided;
-    if (!options.web_service_url.empty()) {
-      pass["webServiceURL"] = options.web_service_url;
-      pass["authenticationToken"] =
-          AuthenticationToken(options.auth_secret, signer->pass_type_identifier(), card.serial);
+    // The serial and token were checked to need no JSON escaping above.
+    std::string& p = pass_json;
+    p.reserve(prefix.size() + rendered->members_json.size() + card.token.size() + 512);
+    p = prefix;
+    p += card.serial;
+    p += "\",\n  \"teamIdentifier\": \"";
+    p += team_json;
+    p += "\",\n";
+    p += rendered->members_json;
+    p += ",\n  \"barcodes\": [\n    {\n      \"format\": \"PKBarcodeFormatQR\",\n      \"message\": \"";
+    p += card.token;
+    p += "\",\n      \"messageEncoding\": \"iso-8859-1\"";
+    if (!rendered->barcode_alt_text_json.empty()) {
+      p += ",\n      \"altText\": \"";
+      p += rendered->barcode_alt_text_json;
+      p += "\"";
     }
-    return pass;
+    p += "\n    }\n  ],\n  \"expirationDate\": \"";
+    p += FormatW3c(end);
+    p += card.voided ? "\",\n  \"voided\": true" : "\",\n  \"voided\": false";
+    if (!options.web_service_url.empty()) {
+      p += ",\n  \"webServiceURL\": ";
+      p += web_service_json;
+      p += ",\n  \"authenticationToken\": \"";
+      p += AuthenticationToken(options.auth_secret, signer->pass_type_identifier(), card.serial);
+      p += "\"";
+    }
+    p += "\n}";
+    return {};
   }
+  std::string team_json;
 };
 
 PassBuilder::PassBuilder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -213,21 +227,31 @@ Result<std::unique_ptr<PassBuilder>> PassBuilder::Create(const templates::Templa
     if (options.auth_secret.size() < 16)
       return Fail(Code::kInvalidArgument, "the authentication-token secret must be at least 16 bytes");
   }
-  return std::unique_ptr<PassBuilder>(new PassBuilder(std::make_unique<Impl>(Impl{&tmpl, &signer, std::move(options)})));
+  auto impl = std::make_unique<Impl>();
+  impl->tmpl = &tmpl;
+  impl->signer = &signer;
+  impl->options = std::move(options);
+  // dump() escapes; strip the quotes where the text goes inside a literal.
+  auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
+  impl->prefix = "{\n  \"formatVersion\": 1,\n  \"passTypeIdentifier\": " + quoted(signer.pass_type_identifier()) +
+                 ",\n  \"serialNumber\": \"";
+  std::string team = quoted(signer.team_identifier());
+  impl->team_json = team.substr(1, team.size() - 2);
+  impl->web_service_json = quoted(impl->options.web_service_url);
+  return std::unique_ptr<PassBuilder>(new PassBuilder(std::move(impl)));
 }
 
 Result<std::string> PassBuilder::PassJson(const Card& card) const {
   std::vector<std::pair<std::string, std::string>> strings;
-  auto pass = impl_->Render(card, strings);
-  if (!pass) return std::unexpected(pass.error());
-  return pass->dump(2);
+  std::string pass_json;
+  if (auto r = impl_->Render(card, pass_json, strings); !r) return std::unexpected(r.error());
+  return pass_json;
 }
 
 Result<std::string> PassBuilder::Build(const Card& card, Time signing_time) const {
   std::vector<std::pair<std::string, std::string>> strings;
-  auto pass = impl_->Render(card, strings);
-  if (!pass) return std::unexpected(pass.error());
-  std::string pass_json = pass->dump(2);
+  std::string pass_json;
+  if (auto r = impl_->Render(card, pass_json, strings); !r) return std::unexpected(r.error());
 
   // manifest.json: SHA-1 (lowercase hex) of every file but itself and the signature, keys sorted.
   std::map<std::string, std::string> hashes;

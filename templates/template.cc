@@ -6,6 +6,8 @@
 
 #include "templates/templates.h"
 
+#include <nlohmann/json.hpp>
+
 namespace lk::templates {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
@@ -93,6 +95,20 @@ struct Template::Impl {
   ojson pass;                                                  // the "pass" member, as written
   std::map<std::string, std::map<std::string, std::string>> strings;  // lang -> key -> text
   std::set<std::string> used_keys;                             // "@key" references, sorted
+
+  // Precompiled output per fallback language: literal text with placeholder slots, so that a
+  // render is a few appends (see Compile below).
+  struct Segment {
+    std::string literal;  // already escaped for its file format
+    int slot = -1;        // placeholder index (kSlotNames), or -1 for a literal
+  };
+  using Compiled = std::vector<Segment>;
+  struct Language {
+    std::string lang;
+    Compiled members, barcode_alt;                          // JSON-escaped
+    std::vector<std::pair<std::string, Compiled>> strings;  // path -> .strings-escaped file
+  };
+  std::vector<Language> compiled;
 };
 
 namespace {
@@ -416,46 +432,171 @@ class Loader {
   std::string json_name_;
 };
 
-// Renders strings of the template for one card. Memoizes the filled text of each used key per
-// language.
-class Renderer {
+constexpr std::array kSlotNames = {"name", "school", "serial", "year", "valid_from", "valid_until"};
+using Segment = Template::Impl::Segment;
+using Compiled = Template::Impl::Compiled;
+
+void EscapeJson(std::string_view s, std::string& out) {
+  static const char* kHex = "0123456789abcdef";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+
+void EscapeStrings(std::string_view s, std::string& out) {
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+}
+
+void AddLiteral(Compiled& c, std::string_view text) {
+  if (text.empty()) return;
+  if (c.empty() || c.back().slot >= 0) c.push_back({});
+  c.back().literal += text;
+}
+
+// Appends `text` (placeholders allowed, already validated) escaped with `escape`.
+void AddText(Compiled& c, std::string_view text, void (*escape)(std::string_view, std::string&)) {
+  std::string lit;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
+    if ((ch == '{' || ch == '}') && i + 1 < text.size() && text[i + 1] == ch) {
+      lit += ch;
+      ++i;
+      continue;
+    }
+    if (ch != '{') {
+      lit += ch;
+      continue;
+    }
+    size_t end = text.find('}', i);
+    std::string_view name = text.substr(i + 1, end - i - 1);
+    std::string escaped;
+    escape(lit, escaped);
+    AddLiteral(c, escaped);
+    lit.clear();
+    int slot = int(std::find_if(kSlotNames.begin(), kSlotNames.end(), [&](const char* n) { return name == n; }) -
+                   kSlotNames.begin());
+    c.push_back({"", slot});
+    i = end;
+  }
+  std::string escaped;
+  escape(lit, escaped);
+  AddLiteral(c, escaped);
+}
+
+// Pretty JSON exactly as nlohmann's dump(2) writes it, with "@key" strings resolved in `lang`.
+class JsonCompiler {
  public:
-  Renderer(const Template::Impl& t, const CardValues& card, std::string_view lang) : t_(t), card_(card), lang_(lang) {}
+  JsonCompiler(const Template::Impl& t, const std::string& lang) : t_(t), lang_(lang) {}
 
-  Result<std::string> Text(const std::string& s) {
-    if (s.starts_with("@@")) return FillPlaceholders(std::string_view(s).substr(1), card_, "template");
-    if (s.starts_with("@")) return Localized(s.substr(1), lang_);
-    return FillPlaceholders(s, card_, "template");
+  std::string Resolve(const std::string& s) const {
+    if (s.starts_with("@@")) return s.substr(1);
+    if (s.starts_with("@")) return t_.strings.at(lang_).at(s.substr(1));
+    return s;
   }
 
-  Result<std::string> Localized(const std::string& key, const std::string& lang) {
-    auto& slot = cache_[{lang, key}];
-    if (slot.empty()) {
-      auto r = FillPlaceholders(t_.strings.at(lang).at(key), card_, lang + ".lproj/pass.strings");
-      if (!r) return r;
-      slot = std::move(*r);
+  void Value(const ojson& v, int indent, Compiled& out) const {
+    std::string pad(size_t(indent) * 2, ' ');
+    if (v.is_string()) {
+      AddLiteral(out, "\"");
+      AddText(out, Resolve(v.get_ref<const std::string&>()), EscapeJson);
+      AddLiteral(out, "\"");
+    } else if (v.is_object()) {
+      if (v.empty()) return AddLiteral(out, "{}");
+      AddLiteral(out, "{\n");
+      Members(v, indent + 1, out);
+      AddLiteral(out, "\n" + pad + "}");
+    } else if (v.is_array()) {
+      if (v.empty()) return AddLiteral(out, "[]");
+      AddLiteral(out, "[\n");
+      bool first = true;
+      for (const auto& e : v) {
+        AddLiteral(out, std::string(first ? "" : ",\n") + pad + "  ");
+        first = false;
+        Value(e, indent + 1, out);
+      }
+      AddLiteral(out, "\n" + pad + "]");
+    } else {
+      AddLiteral(out, v.dump());
     }
-    return slot;
   }
 
-  Result<> Walk(ojson& node) {
-    if (node.is_string()) {
-      auto r = Text(node.get_ref<const std::string&>());
-      if (!r) return std::unexpected(r.error());
-      node = std::move(*r);
-    } else if (node.is_structured()) {
-      for (auto& child : node)
-        if (auto r = Walk(child); !r) return r;
+  // The members of object `v`, one per line at `indent`, without braces or a final newline.
+  void Members(const ojson& v, int indent, Compiled& out) const {
+    std::string pad(size_t(indent) * 2, ' ');
+    bool first = true;
+    for (auto& [k, member] : v.items()) {
+      std::string key;
+      EscapeJson(k, key);
+      AddLiteral(out, std::string(first ? "" : ",\n") + pad + "\"" + key + "\": ");
+      first = false;
+      Value(member, indent, out);
     }
-    return {};
   }
 
  private:
   const Template::Impl& t_;
-  const CardValues& card_;
-  std::string lang_;
-  std::map<std::pair<std::string, std::string>, std::string> cache_;
+  const std::string& lang_;
 };
+
+void Compile(Template::Impl& t) {
+  for (const auto& fallback : t.languages) {
+    Template::Impl::Language out;
+    out.lang = fallback;
+    JsonCompiler json(t, fallback);
+    json.Members(t.pass, 1, out.members);
+    if (!t.barcode_alt_text.empty()) AddText(out.barcode_alt, json.Resolve(t.barcode_alt_text), EscapeJson);
+    for (const auto& target : t.languages) {
+      Compiled file;
+      std::set<std::string> seen;  // one entry per fallback text (LoadStrings made them unambiguous)
+      for (const auto& key : t.used_keys) {
+        const std::string& from = t.strings.at(fallback).at(key);
+        if (!seen.insert(from).second) continue;
+        AddLiteral(file, "\"");
+        AddText(file, from, EscapeStrings);
+        AddLiteral(file, "\" = \"");
+        AddText(file, t.strings.at(target).at(key), EscapeStrings);
+        AddLiteral(file, "\";\n");
+      }
+      out.strings.emplace_back(target + ".lproj/pass.strings", std::move(file));
+    }
+    std::sort(out.strings.begin(), out.strings.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    t.compiled.push_back(std::move(out));
+  }
+}
+
+std::string Expand(const Compiled& c, const std::array<std::string, kSlotNames.size()>& values) {
+  size_t n = 0;
+  for (const auto& s : c) n += s.slot < 0 ? s.literal.size() : values[size_t(s.slot)].size();
+  std::string out;
+  out.reserve(n);
+  for (const auto& s : c) out += s.slot < 0 ? s.literal : values[size_t(s.slot)];
+  return out;
+}
 
 }  // namespace
 
@@ -470,6 +611,7 @@ Result<std::unique_ptr<Template>> Template::Load(const fs::path& dir) {
   impl->dir = dir;
   try {
     if (auto r = Loader(*impl).Run(); !r) return std::unexpected(r.error());
+    Compile(*impl);
   } catch (const std::exception& e) {  // nlohmann type errors on odd input, filesystem errors
     return Fail(Code::kInvalidArgument, dir.string() + ": " + e.what());
   }
@@ -488,31 +630,22 @@ const fs::path& Template::dir() const { return impl_->dir; }
 Result<Template::Rendered> Template::Render(const CardValues& card, std::string_view lang) const {
   for (const std::string* v : {&card.name, &card.school, &card.serial})
     if (!ValidUtf8(*v)) return Fail(Code::kInvalidArgument, "card value is not valid UTF-8");
-  if (!has_language(lang))
+  auto it = std::find_if(impl_->compiled.begin(), impl_->compiled.end(), [&](auto& c) { return c.lang == lang; });
+  if (it == impl_->compiled.end())
     return Fail(Code::kInvalidArgument, "language \"" + std::string(lang) + "\" is not in template " +
                                             impl_->dir.string());
-  Renderer renderer(*impl_, card, lang);
+  std::array<std::string, kSlotNames.size()> raw = {card.name, card.school, card.serial, std::to_string(card.year),
+                                                   card.valid_from, card.valid_until};
+  std::array<std::string, kSlotNames.size()> json, strings;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    EscapeJson(raw[i], json[i]);
+    EscapeStrings(raw[i], strings[i]);
+  }
   Rendered out;
-  out.members = impl_->pass;
-  if (auto r = renderer.Walk(out.members); !r) return std::unexpected(r.error());
-  if (!impl_->barcode_alt_text.empty()) {
-    auto alt = renderer.Text(impl_->barcode_alt_text);
-    if (!alt) return std::unexpected(alt.error());
-    out.barcode_alt_text = std::move(*alt);
-  }
-  std::string fallback(lang);
-  for (const auto& l : impl_->languages) {
-    std::vector<std::pair<std::string, std::string>> entries;
-    std::set<std::string> seen;
-    for (const auto& key : impl_->used_keys) {
-      auto from = renderer.Localized(key, fallback);
-      auto to = renderer.Localized(key, l);
-      if (!from || !to) return std::unexpected(!from ? from.error() : to.error());
-      if (seen.insert(*from).second) entries.emplace_back(std::move(*from), std::move(*to));
-    }
-    out.strings.emplace_back(l + ".lproj/pass.strings", FormatStrings(entries));
-  }
-  std::sort(out.strings.begin(), out.strings.end());
+  out.members_json = Expand(it->members, json);
+  out.barcode_alt_text_json = Expand(it->barcode_alt, json);
+  out.strings.reserve(it->strings.size());
+  for (const auto& [path, file] : it->strings) out.strings.emplace_back(path, Expand(file, strings));
   return out;
 }
 

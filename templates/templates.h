@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "base/base.h"
 
 namespace lk::templates {
@@ -49,9 +47,12 @@ class Template {
   // language: "@key" strings become that language's text and placeholders are filled. Each
   // <l>.lproj/pass.strings maps those texts to language l, so Wallet shows the phone's language
   // and falls back to `lang`. The generator adds the members it owns (identifiers, barcodes...).
+  // Rendering is a few appends: the template is compiled per language at load time.
   struct Rendered {
-    nlohmann::ordered_json members;  // {"organizationName":..., "storeCard":{...}}
-    std::string barcode_alt_text;    // empty when the template sets none
+    // The members as pretty JSON (nlohmann dump(2) layout) at indent 1, one per line, without
+    // the braces and without a final comma or newline: `  "organizationName": "...",\n  ...`.
+    std::string members_json;
+    std::string barcode_alt_text_json;  // JSON-escaped, no quotes; empty when the template sets none
     std::vector<std::pair<std::string, std::string>> strings;  // "fr.lproj/pass.strings" -> content
   };
   // REQUIRES: has_language(lang). kInvalidArgument if a card value is not valid UTF-8.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/testing/testing.h"
@@ -71,17 +72,23 @@ TEST(ShippedTemplate, RendersInTheFallbackLanguageAndMapsEveryOther) {
   ASSERT_TRUE(t) << t.error().message;
   CardValues card{"Anna Peeters", "GO! Atheneum Gent", "K7Q2", 2026, "2026-01-01T00:00:00+01:00",
                   "2026-12-31T23:59:59+01:00"};
+  card.name = "Anna \"Annie\" Peeters";
   auto r = (*t)->Render(card, "fr");
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->members["storeCard"]["primaryFields"][0]["label"], "TITULAIRE");
-  EXPECT_EQ(r->members["storeCard"]["primaryFields"][0]["value"], "Anna Peeters");
-  EXPECT_EQ(r->members["storeCard"]["auxiliaryFields"][0]["value"], "2026-12-31T23:59:59+01:00");
-  EXPECT_EQ(r->barcode_alt_text, "K7Q2");
+  auto members = ojson::parse("{\n" + r->members_json + "\n}");
+  EXPECT_EQ(members["storeCard"]["primaryFields"][0]["label"], "TITULAIRE");
+  EXPECT_EQ(members["storeCard"]["primaryFields"][0]["value"], "Anna \"Annie\" Peeters");
+  EXPECT_EQ(members["storeCard"]["auxiliaryFields"][0]["value"], "2026-12-31T23:59:59+01:00");
+  EXPECT_EQ(members.dump(2), "{\n" + r->members_json + "\n}") << "not in dump(2) layout";
+  EXPECT_EQ(r->barcode_alt_text_json, "K7Q2");
   ASSERT_EQ(r->strings.size(), 3u);
   EXPECT_EQ(r->strings[2].first, "nl.lproj/pass.strings");
   auto nl = ParseStrings(r->strings[2].second, "nl");
   ASSERT_TRUE(nl) << nl.error().message;
   EXPECT_EQ(nl->at("TITULAIRE"), "HOUDER");
+  EXPECT_EQ(nl->at("Cette carte est personnelle et valable pour l’année 2026 au nom de Anna \"Annie\" Peeters "
+                   "(GO! Atheneum Gent)."),
+            "Deze kaart is persoonlijk en geldig in kaartjaar 2026 voor Anna \"Annie\" Peeters (GO! Atheneum Gent).");
   EXPECT_THAT(nl->at("Signalez la perte sur https://www.lerarenkaart.be/verlies avec le numéro de carte K7Q2. "
                      "Nous bloquons cette carte et vous pourrez en ajouter une nouvelle à Wallet."),
               HasSubstr("met kaartnummer K7Q2"));
