@@ -296,10 +296,16 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   if (progress.joinable()) progress.join();
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (in.bad()) return Report({Code::kInternal, a.batch + ": read error"});
-  ::sync();  // one flush for the whole batch instead of an fsync per pass
   double secs = elapsed();
-  std::printf("built %zu passes in %.2f s (%.0f passes/s, %u threads); %zu rows failed; output in %s\n",
-              built.load(), secs, double(built.load()) / std::max(secs, 1e-9), jobs, failed.load(),
+  // One flush of the output's file system for the whole batch instead of an fsync per pass.
+  int dir_fd = ::open(a.out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::syncfs(dir_fd);
+    ::close(dir_fd);
+  }
+  std::printf("built %zu passes in %.2f s (%.0f passes/s, %u threads), flushed to disk in %.2f s; %zu rows failed; "
+              "output in %s\n",
+              built.load(), secs, double(built.load()) / std::max(secs, 1e-9), jobs, elapsed() - secs, failed.load(),
               a.out_dir.c_str());
   return failed ? 1 : 0;
 }
@@ -344,6 +350,10 @@ void AddPassCommands(CLI::App& app, Globals& g, int& exit_code) {
       exit_code = Report({Code::kInvalidArgument, "pass build: give either -o FILE (one card) or --batch CSV --out-dir DIR"});
       return;
     }
+    // libzip converts each entry's DOS time with mktime, and glibc's mktime stats
+    // /etc/localtime on every call unless TZ is set: name the same zone explicitly (about 15
+    // stat calls saved per pass; the archive bytes do not depend on the zone).
+    ::setenv("TZ", ":/etc/localtime", /*overwrite=*/0);
     auto c = Load(g);
     if (!c) { exit_code = Report(c.error()); return; }
     if (!a->web_service_url.empty()) c->passes.web_service_url = a->web_service_url;

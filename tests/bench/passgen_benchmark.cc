@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 
 struct Fixture {
   Fixture() {
+    ::setenv("TZ", ":/etc/localtime", 0);  // as `pass build` does (see app/cli_pass.cc)
     dir = fs::temp_directory_path() / ("lk-bench-passgen-" + HexEncode(RandomBytes(6)));
     keys.dir = dir / "keys";
     FakeClock clock(now);

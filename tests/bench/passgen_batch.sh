@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Batch pass building on every core against the raw two-core RSA-2048 sign rate, measured in the
+# same run, plus peak memory of the batch. Usage (from the source root, after a Release build):
+#   tests/bench/passgen_batch.sh [ROWS=20000] [ROUNDS=3]
+# Each round runs `openssl speed -multi 2 rsa2048` and the batch back to back and prints the
+# ratio batch passes/s / openssl signs/s. The machine should be otherwise idle.
+set -euo pipefail
+rows=${1:-20000}
+rounds=${2:-3}
+bin=${LK_BINARY:-build/app/lerarenkaart}
+work=$(mktemp -d /tmp/lk-passgen-batch.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$bin" --data-dir "$work/data" keys init >/dev/null
+/usr/bin/python3 - "$rows" >"$work/cards.csv" <<'PY'
+import sys
+print("serial,year,name,school")
+for i in range(int(sys.argv[1])):
+    print(f"LK26-{i:07d},2026,Leraar Nummer {i},\"Sint-Jozefscollege, Hasselt\"")
+PY
+cores=$(nproc)
+echo "rows=$rows cores=$cores rounds=$rounds $(openssl version)"
+for r in $(seq "$rounds"); do
+  rsa=$(openssl speed -multi "$cores" -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $(NF-1)}')
+  rm -rf "$work/out"
+  /usr/bin/time -v -o "$work/time.txt" "$bin" --data-dir "$work/data" pass build --batch "$work/cards.csv" \
+    --out-dir "$work/out" --at 2026-03-15T12:00:00Z >"$work/summary.txt"
+  rate=$(sed -E 's/.*\(([0-9]+) passes\/s.*/\1/' "$work/summary.txt")
+  rss=$(awk -F': ' '/Maximum resident/ {print $2}' "$work/time.txt")
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$work/time.txt")
+  echo "round $r: openssl speed -multi $cores rsa2048 sign/s=$rsa  batch passes/s=$rate" \
+       "ratio=$(awk -v a="$rate" -v b="$rsa" 'BEGIN {printf "%.1f%%", 100*a/b}')" \
+       "peakRSS=${rss}KiB cpu=${cpu}s  [$(cat "$work/summary.txt")]"
+done
