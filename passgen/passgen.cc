@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <zip.h>
 
 #include <cstdio>
@@ -111,12 +112,26 @@ Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_vie
 
 std::string AuthenticationToken(std::string_view secret, std::string_view pass_type_identifier,
                                 std::string_view serial) {
-  std::string msg = std::string(pass_type_identifier) + "/" + std::string(serial);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), mac, &len);
-  return Base64UrlEncode(std::string_view(reinterpret_cast<char*>(mac), len)).substr(0, 32);
+  // HMAC-SHA256 (RFC 2104) over SHA256(), which needs no algorithm fetch from OpenSSL's global
+  // store per call (HMAC() does one, under a lock the batch threads would contend for).
+  constexpr size_t kBlock = 64;
+  auto sha256 = [](std::string_view data) {
+    std::string md(SHA256_DIGEST_LENGTH, '\0');
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), reinterpret_cast<unsigned char*>(md.data()));
+    return md;
+  };
+  std::string key = secret.size() > kBlock ? sha256(secret) : std::string(secret);
+  key.resize(kBlock, '\0');
+  std::string inner(kBlock, '\0'), outer(kBlock, '\0');
+  for (size_t i = 0; i < kBlock; ++i) {
+    inner[i] = static_cast<char>(key[i] ^ 0x36);
+    outer[i] = static_cast<char>(key[i] ^ 0x5c);
+  }
+  inner += pass_type_identifier;
+  inner += '/';
+  inner += serial;
+  outer += sha256(inner);
+  return Base64UrlEncode(sha256(outer)).substr(0, 32);
 }
 
 Result<std::string> LoadOrCreateAuthSecret(const fs::path& keys_dir) {
@@ -254,9 +269,14 @@ Result<std::string> PassBuilder::Build(const Card& card, Time signing_time) cons
   if (auto r = impl_->Render(card, pass_json, strings); !r) return std::unexpected(r.error());
 
   // manifest.json: SHA-1 (lowercase hex) of every file but itself and the signature, keys sorted.
+  auto sha1_hex = [](std::string_view data) {  // SHA1(): no per-call algorithm fetch, unlike EVP
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+    return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+  };
   std::map<std::string, std::string> hashes;
-  hashes.emplace("pass.json", HexEncode(Sha1(pass_json)));
-  for (const auto& [path, content] : strings) hashes.emplace(path, HexEncode(Sha1(content)));
+  hashes.emplace("pass.json", sha1_hex(pass_json));
+  for (const auto& [path, content] : strings) hashes.emplace(path, sha1_hex(content));
   for (const auto& f : impl_->tmpl->static_files()) hashes.emplace(f.path, f.sha1_hex);
   std::string manifest = "{";
   for (const auto& [path, hex] : hashes) {

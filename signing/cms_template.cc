@@ -116,14 +116,32 @@ std::optional<Result<std::string>> CmsTemplate::Sign(EVP_PKEY* key, std::string_
   std::string attrs = out.substr(attrs_at_, attrs_len_);
   attrs[0] = 0x31;
   std::string md = Sha256Of(attrs);
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+  // One prepared context per thread and key: making one per call fetches the algorithms from
+  // OpenSSL's global store under a lock, which threads then contend for.
+  struct CachedCtx {
+    EVP_PKEY* key = nullptr;
+    EVP_PKEY_CTX* ctx = nullptr;
+    ~CachedCtx() { EVP_PKEY_CTX_free(ctx); }
+  };
+  thread_local CachedCtx cached;
+  if (cached.key != key || !cached.ctx) {
+    EVP_PKEY_CTX_free(cached.ctx);
+    cached.key = nullptr;
+    cached.ctx = EVP_PKEY_CTX_new(key, nullptr);
+    if (cached.ctx && EVP_PKEY_sign_init(cached.ctx) == 1 &&
+        EVP_PKEY_CTX_set_rsa_padding(cached.ctx, RSA_PKCS1_PADDING) == 1 &&
+        EVP_PKEY_CTX_set_signature_md(cached.ctx, EVP_sha256()) == 1) {
+      cached.key = key;
+    } else {
+      EVP_PKEY_CTX_free(cached.ctx);
+      cached.ctx = nullptr;
+    }
+  }
   size_t len = sig_len_;
-  bool ok = ctx && EVP_PKEY_sign_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-            EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-            EVP_PKEY_sign(ctx, reinterpret_cast<unsigned char*>(out.data() + sig_at_), &len,
+  bool ok = cached.ctx &&
+            EVP_PKEY_sign(cached.ctx, reinterpret_cast<unsigned char*>(out.data() + sig_at_), &len,
                           reinterpret_cast<const unsigned char*>(md.data()), md.size()) == 1 &&
             len == sig_len_;
-  EVP_PKEY_CTX_free(ctx);
   if (!ok) return Result<std::string>(Fail(Code::kInternal, "signing the manifest (RSA)"));
   return Result<std::string>(std::move(out));
 }

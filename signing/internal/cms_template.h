@@ -5,7 +5,8 @@
 // signs new content by patching them and making one RSA signature over the signed attributes,
 // which skips rebuilding the whole CMS structure each time. The output is byte-identical to
 // CMS_sign's; PassSigner checks that at load time and falls back to CMS_sign if not.
-// Thread safety: immutable after Learn; Sign may run on many threads with the same key.
+// Thread safety: immutable after Learn; Sign may run on many threads with the same key (each
+// thread keeps one prepared signing context for the key it last used; the key must outlive it).
 #include <openssl/evp.h>
 
 #include <optional>

@@ -4,11 +4,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "tests/passgen/pkpass_check.h"
 #include "tests/testing/testing.h"
@@ -122,6 +125,22 @@ TEST_F(PassgenTest, OneByteChangeAnywhereBreaksVerification) {
   zip[at] = 'X';
   testing::WriteText(tmp_ / "bad.pkpass", zip);
   EXPECT_NE(check::VerifyPkpass(tmp_ / "bad.pkpass", tmp_.path(), RootCa()), "");
+}
+
+// Signing times whose signingTime is a GeneralizedTime (2050 on) take the slow CMS_sign path;
+// both kinds, and one made on another thread, verify with openssl.
+TEST_F(PassgenTest, PassesSignedAtAnyTimeAndOnAnyThreadVerify) {
+  int n = 0;
+  for (const char* at : {"2026-01-01T00:00:00Z", "2049-12-31T23:59:59Z", "2050-01-01T00:00:00Z"}) {
+    auto bytes = builder_->Build(card_, *ParseRfc3339(at));
+    ASSERT_TRUE(bytes) << bytes.error().message;
+    fs::path path = tmp_ / ("at-" + std::to_string(++n) + ".pkpass");
+    testing::WriteText(path, *bytes);
+    EXPECT_EQ(check::VerifyPkpass(path, tmp_.path(), RootCa()), "") << at;
+  }
+  std::string from_thread;
+  std::thread([&] { from_thread = *builder_->Build(card_, kNow); }).join();
+  EXPECT_EQ(from_thread, *builder_->Build(card_, kNow));
 }
 
 TEST_F(PassgenTest, PassJsonHasEveryRequiredKeyWithTheRightType) {
@@ -263,6 +282,16 @@ TEST_F(PassgenTest, OptionsAreChecked) {
 TEST_F(PassgenTest, AuthenticationTokenIsStablePerPassAndTheSecretIsPrivate) {
   std::string t1 = AuthenticationToken(kSecret, "pass.x", "A1");
   EXPECT_EQ(t1.size(), 32u);
+  // The same value as OpenSSL's HMAC-SHA256, for a short and a longer-than-a-block secret.
+  for (std::string secret : {kSecret, std::string(100, 's')}) {
+    unsigned char mac[32];
+    unsigned int len = 0;
+    std::string msg = "pass.x/A1";
+    HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+         msg.size(), mac, &len);
+    EXPECT_EQ(AuthenticationToken(secret, "pass.x", "A1"),
+              Base64UrlEncode(std::string_view(reinterpret_cast<char*>(mac), len)).substr(0, 32));
+  }
   EXPECT_EQ(t1, AuthenticationToken(kSecret, "pass.x", "A1"));
   EXPECT_NE(t1, AuthenticationToken(kSecret, "pass.x", "A2"));
   EXPECT_NE(t1, AuthenticationToken("another secret..", "pass.x", "A1"));
