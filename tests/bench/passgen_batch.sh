@@ -3,7 +3,8 @@
 # same run, plus peak memory of the batch. Usage (from the source root, after a Release build):
 #   tests/bench/passgen_batch.sh [ROWS=20000] [ROUNDS=3]
 # Each round runs `openssl speed -multi 2 rsa2048` and the batch back to back and prints the
-# ratio batch passes/s / openssl signs/s. The machine should be otherwise idle.
+# ratio batch passes/s / openssl signs/s, then the median ratio. The machine should be otherwise
+# idle: on a shared machine other jobs' load moves either side of a round by tens of percent.
 set -euo pipefail
 rows=${1:-20000}
 rounds=${2:-3}
@@ -19,6 +20,7 @@ for i in range(int(sys.argv[1])):
 PY
 cores=$(nproc)
 echo "rows=$rows cores=$cores rounds=$rounds $(openssl version)"
+ratios=()
 for r in $(seq "$rounds"); do
   rsa=$(openssl speed -multi "$cores" -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $(NF-1)}')
   rm -rf "$work/out"
@@ -30,4 +32,7 @@ for r in $(seq "$rounds"); do
   echo "round $r: openssl speed -multi $cores rsa2048 sign/s=$rsa  batch passes/s=$rate" \
        "ratio=$(awk -v a="$rate" -v b="$rsa" 'BEGIN {printf "%.1f%%", 100*a/b}')" \
        "peakRSS=${rss}KiB cpu=${cpu}s  [$(cat "$work/summary.txt")]"
+  ratios+=("$(awk -v a="$rate" -v b="$rsa" 'BEGIN {printf "%.1f", 100*a/b}')")
 done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {printf "median ratio over %d rounds: %s%%\n", NR, v[int((NR+1)/2)]}'
+
