@@ -55,7 +55,7 @@ class Template {
     std::string barcode_alt_text_json;  // JSON-escaped, no quotes; empty when the template sets none
     std::vector<std::pair<std::string, std::string>> strings;  // "fr.lproj/pass.strings" -> content
   };
-  // REQUIRES: has_language(lang). kInvalidArgument if a card value is not valid UTF-8.
+  // kInvalidArgument if `lang` is not a template language or a card value is not valid UTF-8.
   Result<Rendered> Render(const CardValues& card, std::string_view lang) const;
 
   struct Impl;
