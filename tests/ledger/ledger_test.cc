@@ -260,7 +260,7 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoProcessesGivesOneCard) {
 TEST_P(LedgerTest, CliImportPrintsASummaryAndListsBadRows) {
   auto roster = Write("roster.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n");
   auto cli = [&](const std::string& kind, const std::filesystem::path& f) {
-    return lk::testing::Run({lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", kind, f.string(),
+    return lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", kind, f.string(),
                              "--year", "2026", "--ledger", backend_->url()});
   };
   auto ok = cli("roster", roster);
