@@ -27,6 +27,7 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddReportCommands(CLI::App& app, Globals& g, int& exit_code);
+void AddPassCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddAccessCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddServeCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);

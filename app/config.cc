@@ -32,7 +32,9 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
                    str("keys.pass_key", c.keys.pass_key), str("keys.pass_password_env", pass_password_env),
                    str("keys.wwdr_certificate", c.keys.wwdr_certificate),
                    str("keys.google_service_account", c.keys.google_service_account),
-                   str("ledger.url", c.ledger_url)})
+                   str("ledger.url", c.ledger_url),
+                   str("passes.web_service_url", c.passes.web_service_url),
+                   str("passes.templates_dir", c.passes.templates_dir)})
       if (!r) return std::unexpected(r.error());
     if (auto node = t.at_path("tokens.grace_days")) {
       auto v = node.value<int64_t>();
@@ -49,6 +51,9 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
   if (const char* iss = std::getenv("LK_ISSUER"); iss && *iss) c.tokens.issuer = iss;
   if (const char* pw = std::getenv(pass_password_env.c_str())) c.keys.pass_password = pw;
   if (const char* url = std::getenv("LK_LEDGER_URL"); url && *url) c.ledger_url = url;
+  if (const char* dir = std::getenv("LK_TEMPLATES_DIR"); dir && *dir) c.passes.templates_dir = dir;
+  if (const char* url = std::getenv("LK_WEB_SERVICE_URL")) c.passes.web_service_url = url;
+  if (c.passes.templates_dir.empty()) c.passes.templates_dir = LK_DEFAULT_TEMPLATES_DIR;
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
   if (c.keys.dir.empty()) c.keys.dir = c.data_dir / "keys";
   return c;

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   AddTokenCommands(app, g, exit_code);
   AddLedgerCommands(app, g, exit_code);
   AddReportCommands(app, g, exit_code);
+  AddPassCommands(app, g, exit_code);
   AddAccessCommands(app, g, exit_code);
   AddServeCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);

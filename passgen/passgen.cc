@@ -1,0 +1,308 @@
+// Builds signed .pkpass archives.
+#include "passgen/passgen.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <zip.h>
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace lk::passgen {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ValidSerial(std::string_view s) {
+  if (s.empty() || s.size() > 40) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  return true;
+}
+
+bool HasControl(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;
+  return false;
+}
+
+// W3C timestamp in Brussels local time with its offset, e.g. 2026-12-31T23:59:59+01:00.
+std::string FormatW3c(Time utc) {
+  auto offset = BrusselsOffset(utc);
+  auto local = std::chrono::floor<std::chrono::days>(utc + offset);
+  std::chrono::year_month_day ymd{local};
+  std::chrono::hh_mm_ss hms{(utc + offset) - local};
+  long off_min = static_cast<long>(offset.count() / 60);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld%c%02ld:%02ld", int(ymd.year()),
+                unsigned(ymd.month()), unsigned(ymd.day()), static_cast<long>(hms.hours().count()),
+                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()),
+                off_min < 0 ? '-' : '+', std::labs(off_min) / 60, std::labs(off_min) % 60);
+  return buf;
+}
+
+// The zip of the files, in order, every entry stored (the PNGs are compressed already and the
+// JSON is a few KB), with the DOS timestamp of `mtime` in UTC so output does not depend on TZ.
+Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_view>>& files, Time mtime) {
+  zip_error_t error;
+  zip_error_init(&error);
+  auto fail = [&](const std::string& what) {
+    std::string msg = "zip: " + what + ": " + zip_error_strerror(&error);
+    zip_error_fini(&error);
+    return Fail(Code::kInternal, msg);
+  };
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  if (!buffer) return fail("creating the buffer");
+  zip_source_keep(buffer);
+  zip_t* archive = zip_open_from_source(buffer, ZIP_TRUNCATE, &error);
+  if (!archive) {
+    zip_source_free(buffer);
+    return fail("opening the archive");
+  }
+  std::chrono::year_month_day day{std::chrono::floor<std::chrono::days>(mtime)};
+  std::chrono::hh_mm_ss hms{mtime - std::chrono::floor<std::chrono::days>(mtime)};
+  int y = std::max(1980, int(day.year()));
+  auto dos_date = static_cast<zip_uint16_t>(((y - 1980) << 9) | (unsigned(day.month()) << 5) | unsigned(day.day()));
+  auto dos_time = static_cast<zip_uint16_t>((hms.hours().count() << 11) | (hms.minutes().count() << 5) |
+                                            (hms.seconds().count() / 2));
+  for (const auto& [name, data] : files) {
+    zip_source_t* src = zip_source_buffer(archive, data.data(), data.size(), 0);
+    zip_int64_t index = src ? zip_file_add(archive, name.c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
+    if (index < 0) {
+      if (src) zip_source_free(src);
+      std::string msg = std::string("adding ") + name + ": " + zip_strerror(archive);
+      zip_discard(archive);
+      zip_source_free(buffer);
+      return Fail(Code::kInternal, "zip: " + msg);
+    }
+    auto i = static_cast<zip_uint64_t>(index);
+    if (zip_set_file_compression(archive, i, ZIP_CM_STORE, 0) != 0 ||
+        zip_file_set_dostime(archive, i, dos_time, dos_date, 0) != 0 ||
+        zip_file_set_external_attributes(archive, i, 0, ZIP_OPSYS_UNIX, 0100644u << 16) != 0) {
+      std::string msg = std::string("setting up ") + name + ": " + zip_strerror(archive);
+      zip_discard(archive);
+      zip_source_free(buffer);
+      return Fail(Code::kInternal, "zip: " + msg);
+    }
+  }
+  if (zip_close(archive) != 0) {
+    std::string msg = std::string("writing the archive: ") + zip_strerror(archive);
+    zip_discard(archive);
+    zip_source_free(buffer);
+    return Fail(Code::kInternal, "zip: " + msg);
+  }
+  std::string out;
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_source_stat(buffer, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || zip_source_open(buffer) != 0) {
+    zip_source_free(buffer);
+    return Fail(Code::kInternal, "zip: reading the archive back");
+  }
+  out.resize(st.size);
+  zip_int64_t n = zip_source_read(buffer, out.data(), st.size);
+  zip_source_close(buffer);
+  zip_source_free(buffer);
+  if (n < 0 || static_cast<zip_uint64_t>(n) != st.size) return Fail(Code::kInternal, "zip: short read of the archive");
+  return out;
+}
+
+}  // namespace
+
+std::string AuthenticationToken(std::string_view secret, std::string_view pass_type_identifier,
+                                std::string_view serial) {
+  // HMAC-SHA256 (RFC 2104) over SHA256(), which needs no algorithm fetch from OpenSSL's global
+  // store per call (HMAC() does one, under a lock the batch threads would contend for).
+  constexpr size_t kBlock = 64;
+  auto sha256 = [](std::string_view data) {
+    std::string md(SHA256_DIGEST_LENGTH, '\0');
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), reinterpret_cast<unsigned char*>(md.data()));
+    return md;
+  };
+  std::string key = secret.size() > kBlock ? sha256(secret) : std::string(secret);
+  key.resize(kBlock, '\0');
+  std::string inner(kBlock, '\0'), outer(kBlock, '\0');
+  for (size_t i = 0; i < kBlock; ++i) {
+    inner[i] = static_cast<char>(key[i] ^ 0x36);
+    outer[i] = static_cast<char>(key[i] ^ 0x5c);
+  }
+  inner += pass_type_identifier;
+  inner += '/';
+  inner += serial;
+  outer += sha256(inner);
+  return Base64UrlEncode(sha256(outer)).substr(0, 32);
+}
+
+Result<std::string> LoadOrCreateAuthSecret(const fs::path& keys_dir) {
+  fs::path path = keys_dir / "pass-auth.key";
+  std::error_code ec;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (fs::exists(path, ec)) {
+      auto bytes = ReadFile(path);
+      if (!bytes) return bytes;
+      if (bytes->size() != 32)
+        return Fail(Code::kDataLoss, path.string() + ": must hold exactly 32 bytes (it has " +
+                                         std::to_string(bytes->size()) + "); restore it from a backup, since "
+                                         "every pass's authenticationToken derives from it");
+      return bytes;
+    }
+    if (!fs::is_directory(keys_dir, ec))
+      return Fail(Code::kFailedPrecondition, keys_dir.string() + ": no keys directory (run `lerarenkaart keys init`)");
+    std::string secret = RandomBytes(32);
+    auto w = WriteFileAtomic(path, secret, fs::perms::owner_read | fs::perms::owner_write, /*exclusive=*/true);
+    if (w) return secret;
+    if (w.error().code != Code::kAlreadyExists) return std::unexpected(w.error());
+    // Another process created it first: read theirs.
+  }
+  return Fail(Code::kInternal, path.string() + ": cannot create or read");
+}
+
+struct PassBuilder::Impl {
+  const templates::Template* tmpl;
+  const signing::PassSigner* signer;
+  PassOptions options;
+
+  std::string prefix;  // pass.json up to the serial number, the same for every card
+  std::string web_service_json;  // escaped web service URL
+
+  // Writes pass.json for `card` into `pass_json` and its pass.strings files into `strings`.
+  Result<> Render(const Card& card, std::string& pass_json,
+                  std::vector<std::pair<std::string, std::string>>& strings) const {
+    auto bad = [&](const std::string& field, const std::string& what) {
+      return Fail(Code::kInvalidArgument, "card " + (ValidSerial(card.serial) ? card.serial : std::string("?")) +
+                                              ": " + field + ": " + what);
+    };
+    if (!ValidSerial(card.serial)) return bad("serial", "must be 1-40 letters, digits, '-' or '_'");
+    if (card.year != tmpl->year())
+      return bad("year", std::to_string(card.year) + " does not match template " + tmpl->dir().string() +
+                             " (card year " + std::to_string(tmpl->year()) + ")");
+    if (card.holder_name.empty() || card.holder_name.size() > 100 || HasControl(card.holder_name))
+      return bad("name", "must be 1-100 bytes of text without control characters");
+    if (card.school.empty() || card.school.size() > 200 || HasControl(card.school))
+      return bad("school", "must be 1-200 bytes of text without control characters");
+    if (card.token.empty() || card.token.size() > signing::kMaxTokenBytes)
+      return bad("token", "must be a compact JWS of at most " + std::to_string(signing::kMaxTokenBytes) + " bytes");
+    for (char c : card.token)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+        return bad("token", "must be a compact JWS (base64url parts joined by '.')");
+    if (!tmpl->has_language(card.language)) return bad("language", "\"" + card.language + "\" is not a template language");
+
+    using std::chrono::January;
+    Time start = BrusselsMidnight(std::chrono::year(card.year) / January / 1);
+    Time end = BrusselsMidnight(std::chrono::year(card.year + 1) / January / 1);
+    templates::CardValues values{card.holder_name, card.school, card.serial, card.year, FormatW3c(start),
+                                 FormatW3c(end - std::chrono::seconds(1))};
+    auto rendered = tmpl->Render(values, card.language);
+    if (!rendered) return bad("name or school", rendered.error().message);
+    strings = std::move(rendered->strings);
+
+    // The serial and token were checked to need no JSON escaping above.
+    std::string& p = pass_json;
+    p.reserve(prefix.size() + rendered->members_json.size() + card.token.size() + 512);
+    p = prefix;
+    p += card.serial;
+    p += "\",\n  \"teamIdentifier\": \"";
+    p += team_json;
+    p += "\",\n";
+    p += rendered->members_json;
+    p += ",\n  \"barcodes\": [\n    {\n      \"format\": \"PKBarcodeFormatQR\",\n      \"message\": \"";
+    p += card.token;
+    p += "\",\n      \"messageEncoding\": \"iso-8859-1\"";
+    if (!rendered->barcode_alt_text_json.empty()) {
+      p += ",\n      \"altText\": \"";
+      p += rendered->barcode_alt_text_json;
+      p += "\"";
+    }
+    p += "\n    }\n  ],\n  \"expirationDate\": \"";
+    p += FormatW3c(end);
+    p += card.voided ? "\",\n  \"voided\": true" : "\",\n  \"voided\": false";
+    if (!options.web_service_url.empty()) {
+      p += ",\n  \"webServiceURL\": ";
+      p += web_service_json;
+      p += ",\n  \"authenticationToken\": \"";
+      p += AuthenticationToken(options.auth_secret, signer->pass_type_identifier(), card.serial);
+      p += "\"";
+    }
+    p += "\n}";
+    return {};
+  }
+  std::string team_json;
+};
+
+PassBuilder::PassBuilder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PassBuilder::~PassBuilder() = default;
+
+Result<std::unique_ptr<PassBuilder>> PassBuilder::Create(const templates::Template& tmpl,
+                                                         const signing::PassSigner& signer, PassOptions options) {
+  if (!options.web_service_url.empty()) {
+    if (!options.web_service_url.starts_with("https://"))
+      return Fail(Code::kInvalidArgument, "web service URL \"" + options.web_service_url +
+                                              "\" must start with https:// (Wallet refuses plain HTTP)");
+    if (options.auth_secret.size() < 16)
+      return Fail(Code::kInvalidArgument, "the authentication-token secret must be at least 16 bytes");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->tmpl = &tmpl;
+  impl->signer = &signer;
+  impl->options = std::move(options);
+  // dump() escapes; strip the quotes where the text goes inside a literal.
+  auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
+  impl->prefix = "{\n  \"formatVersion\": 1,\n  \"passTypeIdentifier\": " + quoted(signer.pass_type_identifier()) +
+                 ",\n  \"serialNumber\": \"";
+  std::string team = quoted(signer.team_identifier());
+  impl->team_json = team.substr(1, team.size() - 2);
+  impl->web_service_json = quoted(impl->options.web_service_url);
+  return std::unique_ptr<PassBuilder>(new PassBuilder(std::move(impl)));
+}
+
+Result<std::string> PassBuilder::PassJson(const Card& card) const {
+  std::vector<std::pair<std::string, std::string>> strings;
+  std::string pass_json;
+  if (auto r = impl_->Render(card, pass_json, strings); !r) return std::unexpected(r.error());
+  return pass_json;
+}
+
+Result<std::string> PassBuilder::Build(const Card& card, Time signing_time) const {
+  std::vector<std::pair<std::string, std::string>> strings;
+  std::string pass_json;
+  if (auto r = impl_->Render(card, pass_json, strings); !r) return std::unexpected(r.error());
+
+  // manifest.json: SHA-1 (lowercase hex) of every file but itself and the signature, keys sorted.
+  auto sha1_hex = [](std::string_view data) {  // SHA1(): no per-call algorithm fetch, unlike EVP
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+    return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+  };
+  std::map<std::string, std::string> hashes;
+  hashes.emplace("pass.json", sha1_hex(pass_json));
+  for (const auto& [path, content] : strings) hashes.emplace(path, sha1_hex(content));
+  for (const auto& f : impl_->tmpl->static_files()) hashes.emplace(f.path, f.sha1_hex);
+  std::string manifest = "{";
+  for (const auto& [path, hex] : hashes) {
+    manifest += manifest.size() > 1 ? ",\n  \"" : "\n  \"";
+    manifest += path + "\": \"" + hex + "\"";  // paths are ASCII: no escaping needed
+  }
+  manifest += "\n}\n";
+
+  auto signature = impl_->signer->SignDetached(manifest, signing_time);
+  if (!signature) return std::unexpected(signature.error());
+
+  std::vector<std::pair<std::string, std::string_view>> files;
+  files.reserve(hashes.size() + 2);
+  files.emplace_back("pass.json", pass_json);
+  for (const auto& [path, content] : strings) files.emplace_back(path, content);
+  for (const auto& f : impl_->tmpl->static_files()) files.emplace_back(f.path, f.bytes);
+  files.emplace_back("manifest.json", manifest);
+  files.emplace_back("signature", *signature);
+  return Zip(files, signing_time);
+}
+
+Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl, const signing::PassSigner& signer,
+                              const PassOptions& options, Time signing_time) {
+  auto builder = PassBuilder::Create(tmpl, signer, options);
+  if (!builder) return std::unexpected(builder.error());
+  return (*builder)->Build(card, signing_time);
+}
+
+}  // namespace lk::passgen
