@@ -66,9 +66,12 @@ case "${1:-help}" in
     log "tests (address,undefined sanitizers)"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       ctest --output-on-failure -j "$(nproc)")
-    log "benchmark smoke run"
+    log "benchmark smoke run (small data, each bounded to 5 minutes)"
     for b in build/tests/bench/*_benchmark; do
-      [ -x "$b" ] && LK_LEDGER_BENCH_SCALE=0.02 "$b" --benchmark_min_time=0.01 >/dev/null; done
+      [ -x "$b" ] || continue
+      LK_LEDGER_BENCH_SCALE=0.02 timeout 300 "$b" --benchmark_min_time=0.01 >"$b.smoke.log" 2>&1 ||
+        { tail -n 20 "$b.smoke.log"; log "benchmark $b failed"; exit 1; }
+    done
     log "all tests passed" ;;
   bench)
     setup; build build Release -DLK_BENCHMARKS=ON

@@ -279,6 +279,7 @@ class SqlLedger final : public Ledger {
         "FROM stage_roster WHERE true ORDER BY staff_key ON CONFLICT (card_year, staff_key) DO NOTHING",
         {int64_t{year}, *seq});
     if (!added) return std::unexpected(added.error());
+    if (auto r = RefreshStatistics("roster", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
     ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
     if (auto r = Finish(tx, *seq, "import roster", ImportDetail(csv, *text, year, "roster", sum), sum.added); !r)
       return std::unexpected(r.error());
@@ -368,6 +369,7 @@ class SqlLedger final : public Ledger {
         "ON CONFLICT (roster_id, channel) DO NOTHING",
         {int64_t{year}, std::string(ChannelName(channel)), *seq});
     if (!added) return std::unexpected(added.error());
+    if (auto r = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
     ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
     if (auto r = Finish(tx, *seq, "import " + std::string(ChannelName(channel)),
                         ImportDetail(csv, *text, year, "cards", sum), sum.added);
@@ -548,6 +550,7 @@ class SqlLedger final : public Ledger {
         "ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING",
         {int64_t{year}, *seq});
     if (!added) return std::unexpected(added.error());
+    if (auto st = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !st) return std::unexpected(st.error());
     std::vector<IssuedCard> out(staff_ids.size());
     std::vector<bool> found(staff_ids.size());
     auto r = db_->ForEach(
@@ -1161,6 +1164,14 @@ class SqlLedger final : public Ledger {
     if (auto r = db_->Exec("DELETE FROM " + table); !r) return r;
     if (auto r = db_->BulkLoad(table, columns, rows); !r) return r;
     // Fresh statistics, so the planner joins a quarter million staged rows by hash, not by loop.
+    return db_->Exec("ANALYZE " + table);
+  }
+
+  // After a bulk insert PostgreSQL's planner would otherwise keep believing a card year holds a
+  // handful of rows and join the next import row by row against all of them (quadratic).
+  // SQLite's joins are pinned by CROSS JOIN instead, and its ANALYZE reads whole indexes.
+  Result<> RefreshStatistics(const std::string& table, uint64_t added) {
+    if (db_->dialect() != internal::Dialect::kPostgres || added < 1000) return {};
     return db_->Exec("ANALYZE " + table);
   }
 

@@ -1,5 +1,6 @@
 // One suite, every backend: each test runs unchanged against SQLite (a temp file) and
 // PostgreSQL (a fresh schema on $LK_TEST_POSTGRES_URL; skipped with a message when unset).
+#include <cstdlib>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -29,7 +30,12 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     backend_ = std::make_unique<testing::Backend>(GetParam(), dir_.path());
-    if (!backend_->available()) GTEST_SKIP() << backend_->reason();
+    if (!backend_->available()) {
+      // Skipped only when no server was configured; a configured server that fails is a failure.
+      const char* url = std::getenv("LK_TEST_POSTGRES_URL");
+      if (url && *url) FAIL() << backend_->reason();
+      GTEST_SKIP() << backend_->reason();
+    }
     ledger_ = Open();
   }
   std::unique_ptr<Ledger> Open() {
