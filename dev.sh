@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lerarenkaart developer entry point. The README's two commands call this:
-#   ./dev.sh run    set up, build, and start the main job on its defaults
+#   ./dev.sh run    set up, build, and start the service (lerarenkaart serve) on its defaults
 #   ./dev.sh test   set up, build, and pass every test (plain and sanitizer builds)
 # Other verbs: setup, build, bench, help. Idempotent and quiet when already set up.
 set -euo pipefail
@@ -52,7 +52,7 @@ case "${1:-help}" in
   build) setup; build build Release -DLK_WERROR=ON ;;
   run)
     setup; build build Release
-    shift; exec ./build/app/lerarenkaart demo "$@" ;;
+    shift; exec ./build/app/lerarenkaart serve "$@" ;;
   test)
     setup
     build build Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON
