@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "api/api.h"
@@ -689,13 +690,20 @@ class ServiceImpl final : public Service {
       return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " is revoked"}));
     Time now = deps_.clock->Now();
     if (deps_.google_api) {
-      passgen::GoogleCard gc{card->serial, card->year, card->holder_name.empty() ? "Lerarenkaart" : card->holder_name,
-                             card->school_number.empty() ? "-" : "School " + card->school_number, passgen::CardStatus::kActive};
-      auto cls = passgen::UpsertClass(*deps_.google_api, deps_.google, deps_.google_design, card->year);
-      if (!cls) return std::unexpected(Problem(cls.error()));
+      // Create (or bring up to date) the object the skinny link names; the class once per year.
+      passgen::GoogleCard gc = passgen::LedgerCard(card->serial, card->year, card->holder_name, card->school_number,
+                                                   /*revoked=*/false);
+      if (!GoogleClassReady(card->year)) {
+        auto cls = passgen::UpsertClass(*deps_.google_api, deps_.google, deps_.google_design, card->year);
+        if (!cls) return std::unexpected(Problem(GoogleError(cls.error())));
+        std::lock_guard lock(google_mu_);
+        google_class_years_.insert(card->year);
+      }
       auto synced = passgen::SyncCard(*deps_.google_api, deps_.google, deps_.google_design, *issuer_, *verifier_,
                                       deps_.policy, gc, now);
-      if (!synced) return std::unexpected(Problem(synced.error()));
+      if (!synced) return std::unexpected(Problem(GoogleError(synced.error())));
+      if (*synced == passgen::CardOutcome::kSkipped)  // the card year is over: nothing to save
+        return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " has expired"}));
     }
     auto link = passgen::SkinnySaveLink(*deps_.google_account, deps_.google, card->serial, now);
     if (!link) return std::unexpected(Problem(link.error()));
@@ -722,6 +730,17 @@ class ServiceImpl final : public Service {
     if (!body) return std::unexpected(body.error());
     auto r = deps_.ledger->Revoke(serial, (*body)["reason"].get<std::string>());
     if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+    if (deps_.google_api) {
+      // A saved Google object shows the card as inactive. A failure is logged and left for
+      // `google sync` to repair: the revocation itself stands.
+      auto patched = deps_.google_api->PatchObject(passgen::ObjectId(deps_.google, serial), R"({"state":"INACTIVE"})");
+      if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
+        std::fprintf(stderr, "{\"level\":\"warning\",\"request_id\":%s,\"google\":%s}\n", json(tl_request.id).dump().c_str(),
+                     json("object of revoked card " + serial + " not set INACTIVE (google sync repairs it): " +
+                          patched.error().message)
+                         .dump(-1, ' ', false, json::error_handler_t::replace)
+                         .c_str());
+    }
     WriteJson(res, {{"serial", serial}, {"status", "revoked"}});
     return {};
   }
@@ -872,6 +891,17 @@ class ServiceImpl final : public Service {
   std::string revocations_etag_, revocations_jws_;
 
   PassCache passes_;
+  std::mutex google_mu_;
+  std::set<int> google_class_years_;  // classes brought up to date by this process
+
+  bool GoogleClassReady(int year) {
+    std::lock_guard lock(google_mu_);
+    return google_class_years_.contains(year);
+  }
+  // Google's answers reach the teacher as a gateway problem, never as their own bad request.
+  static Error GoogleError(const Error& e) {
+    return {Code::kUnavailable, "Google Wallet API: " + e.message};
+  }
 };
 
 }  // namespace

@@ -4,40 +4,44 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
 
 namespace lk::app {
 namespace {
 
+// Flags override [google] in the configuration file and the LK_GOOGLE_* variables.
 struct GoogleArgs {
   std::string issuer_id, token_url, api_url, at;
   std::vector<std::string> origins;
-  double timeout_s = 20;
+  double timeout_s = 0;  // 0: from the configuration
 };
 
 void AddGoogleOptions(CLI::App* cmd, GoogleArgs& a) {
-  cmd->add_option("--issuer-id", a.issuer_id, "Google Wallet issuer id (digits, from the Wallet console)")
-      ->envname("LK_GOOGLE_ISSUER_ID")
-      ->required();
+  cmd->add_option("--issuer-id", a.issuer_id,
+                  "Google Wallet issuer id (digits, from the Wallet console; default [google] issuer_id, $LK_GOOGLE_ISSUER_ID)");
   cmd->add_option("--origin", a.origins,
-                  "Origin allowed to show the save button (repeatable; default https://lerarenkaart.be)");
-  cmd->add_option("--token-url", a.token_url, "OAuth 2.0 token endpoint (default https://oauth2.googleapis.com/token)")
-      ->envname("LK_GOOGLE_TOKEN_URL");
+                  "Origin allowed to show the save button (repeatable; default [google] origins or https://lerarenkaart.be)");
+  cmd->add_option("--token-url", a.token_url,
+                  "OAuth 2.0 token endpoint (default [google] token_url or https://oauth2.googleapis.com/token)");
   cmd->add_option("--api-url", a.api_url,
-                  "Wallet API base URL (default https://walletobjects.googleapis.com/walletobjects/v1)")
-      ->envname("LK_GOOGLE_API_URL");
-  cmd->add_option("--timeout", a.timeout_s, "Seconds allowed per HTTP attempt (default 20; connect: 5)")
+                  "Wallet API base URL (default [google] api_url or https://walletobjects.googleapis.com/walletobjects/v1)");
+  cmd->add_option("--timeout", a.timeout_s, "Seconds allowed per HTTP attempt (default [google] timeout_seconds or 20)")
       ->check(CLI::Range(0.1, 300.0));
   cmd->add_option("--at", a.at, "Act as if it were this RFC 3339 time (default now)");
 }
 
-passgen::GoogleWalletConfig MakeConfig(const GoogleArgs& a) {
-  passgen::GoogleWalletConfig c;
-  c.issuer_id = a.issuer_id;
+// [google] from the configuration (with LK_GOOGLE_* applied), then the flags.
+Result<passgen::GoogleWalletConfig> MakeConfig(const Config& config, const GoogleArgs& a) {
+  passgen::GoogleWalletConfig c = config.google.wallet;
+  if (!a.issuer_id.empty()) c.issuer_id = a.issuer_id;
+  if (c.issuer_id.empty())
+    return Fail(Code::kInvalidArgument, "no Google Wallet issuer id: pass --issuer-id, set [google] issuer_id in the "
+                                        "configuration file or LK_GOOGLE_ISSUER_ID");
   if (!a.origins.empty()) c.origins = a.origins;
   if (!a.token_url.empty()) c.token_url = a.token_url;
   if (!a.api_url.empty()) c.api_url = a.api_url;
-  c.total_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
+  if (a.timeout_s > 0) c.total_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   c.connect_timeout = std::min(c.connect_timeout, c.total_timeout);
   return c;
 }
@@ -58,7 +62,9 @@ Result<GoogleContext> Prepare(const Globals& g, const GoogleArgs& a, bool need_t
   auto c = Load(g);
   if (!c) return std::unexpected(c.error());
   ctx.config = std::move(*c);
-  ctx.wallet = MakeConfig(a);
+  auto wallet = MakeConfig(ctx.config, a);
+  if (!wallet) return std::unexpected(wallet.error());
+  ctx.wallet = std::move(*wallet);
   if (auto r = passgen::ValidateConfig(ctx.wallet); !r) return std::unexpected(r.error());
   if (a.at.empty()) {
     ctx.now = SystemClock().Now();
@@ -172,30 +178,38 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
   google->require_subcommand(1);
   auto* sync = google->add_subcommand(
       "sync",
-      "Bring the class of a card year and every card's object up to date through the Google Wallet API:\n"
-      "create objects of active cards, set INACTIVE on revoked cards and EXPIRED once the year (plus grace)\n"
-      "is over, replace barcodes whose token is not signed by the active key, patch changed names and\n"
-      "schools. Prints a summary; exit 1 if any card failed.");
+      "Bring the class of a card year and the object of every digital card of that year in the ledger up to\n"
+      "date through the Google Wallet API: create objects of active cards, set INACTIVE on revoked cards and\n"
+      "EXPIRED once the year (plus grace) is over, replace barcodes whose token is not signed by the active\n"
+      "key, patch changed names and schools. A card that fails is reported and the others continue.\n"
+      "Prints a summary (created/updated/unchanged/failed); exit 1 if any card failed.");
   struct SyncArgs {
     GoogleArgs google;
-    std::string cards;
+    std::string ledger_url;
     int year = 0, parallel = 4;
   };
   auto sa = std::make_shared<SyncArgs>();
-  sync->add_option("--year", sa->year, "Card year to sync, e.g. 2026")->required();
-  sync->add_option("--cards", sa->cards, "CSV of cards: header serial,year,name,school,status (active|revoked)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  sync->add_option("--year", sa->year, "Card year to sync, e.g. 2026")->required()->check(CLI::Range(2000, 2100));
+  sync->add_option("--ledger", sa->ledger_url,
+                   "Ledger: a SQLite file path or a postgresql:// URL (default [ledger] url, $LK_LEDGER_URL, or the data dir)");
   sync->add_option("--parallel", sa->parallel, "Cards handled concurrently (default 4)")->check(CLI::Range(1, 32));
   AddGoogleOptions(sync, sa->google);
   sync->callback([&, sa] {
-    auto text = ReadFile(sa->cards);
-    if (!text) { exit_code = Report({Code::kInvalidArgument, text.error().message}); return; }
-    auto cards = passgen::ParseCardsCsv(*text, sa->cards);
-    if (!cards) { exit_code = Report(cards.error()); return; }
     auto ctx = Prepare(g, sa->google, true);
     if (!ctx) { exit_code = Report(ctx.error()); return; }
     SystemClock clock;
+    ledger::LedgerOptions lo;
+    lo.url = sa->ledger_url.empty() ? ctx->config.ledger_url : sa->ledger_url;
+    lo.data_dir = ctx->config.data_dir;
+    lo.keys_dir = ctx->config.keys.dir;
+    auto book = ledger::OpenLedger(lo, clock);
+    if (!book) { exit_code = Report(book.error()); return; }
+    std::vector<passgen::GoogleCard> cards;
+    auto read = (*book)->ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
+      cards.push_back(passgen::LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
+    });
+    if (!read) { exit_code = Report(read.error()); return; }
+    book->reset();  // not needed while talking to Google
     auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
     if (!api) { exit_code = Report(api.error()); return; }
     ProgressBar bar;
@@ -203,7 +217,7 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
     options.parallelism = sa->parallel;
     options.progress = [&bar](size_t done, size_t total) { bar.Update(done, total); };
     auto summary = passgen::Sync(**api, ctx->wallet, passgen::GoogleCardDesign{}, *ctx->issuer, *ctx->verifier,
-                                 ctx->config.tokens, sa->year, *cards, ctx->now, options);
+                                 ctx->config.tokens, sa->year, cards, ctx->now, options);
     if (!summary) { exit_code = Report(summary.error()); return; }
     std::string out = summary->ToText();
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -35,9 +35,8 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& text, const s
   return std::pair{host, std::stoi(port)};
 }
 
-// [server] and [google] from the configuration file, then LK_* environment overrides.
-Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::string& listen,
-                          passgen::GoogleWalletConfig& google) {
+// [server] from the configuration file, then LK_* environment overrides ([google] is in Config).
+Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::string& listen) {
   if (!file.empty()) {
     toml::table t;
     try {
@@ -77,23 +76,12 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    num("server.rate_per_key", 0, 1e6, o.per_key.per_second),
                    num("server.burst_per_key", 1, 1e6, o.per_key.burst),
                    num("server.claims_per_minute", 0, 1e6, claims_per_minute),
-                   num("server.claim_burst", 1, 1e6, o.claims_per_address.burst),
-                   str("google.issuer_id", google.issuer_id)})
+                   num("server.claim_burst", 1, 1e6, o.claims_per_address.burst)})
       if (!r) return r;
     if (auto node = t.at_path("server.access_log")) {
       auto v = node.value<bool>();
       if (!v) return bad("server.access_log", "true or false");
       o.access_log = *v;
-    }
-    if (auto node = t.at_path("google.origins")) {
-      auto* arr = node.as_array();
-      if (!arr) return bad("google.origins", "an array of URLs");
-      google.origins.clear();
-      for (auto& el : *arr) {
-        auto v = el.value<std::string>();
-        if (!v) return bad("google.origins", "an array of URLs");
-        google.origins.push_back(*v);
-      }
     }
     o.read_timeout = std::chrono::seconds(read_timeout);
     o.write_timeout = std::chrono::seconds(write_timeout);
@@ -107,7 +95,6 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     if (*end || n < 1 || n > 1024) return Fail(Code::kInvalidArgument, "LK_SERVER_THREADS: a number from 1 to 1024");
     o.threads = static_cast<int>(n);
   }
-  if (const char* v = std::getenv("LK_GOOGLE_ISSUER_ID"); v && *v) google.issuer_id = v;
   return {};
 }
 
@@ -189,8 +176,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   if (!c) return Report(c.error());
   api::ServiceOptions o;
   std::string listen = "127.0.0.1:8080";
-  passgen::GoogleWalletConfig google;
-  if (auto r = LoadServerConfig(g.config_file, o, listen, google); !r) return Report(r.error());
+  if (auto r = LoadServerConfig(g.config_file, o, listen); !r) return Report(r.error());
   if (!a.listen.empty()) listen = a.listen;
   if (!a.public_url.empty()) o.public_base_url = a.public_url;
   if (a.threads > 0) o.threads = a.threads;
@@ -222,11 +208,20 @@ int Serve(const Globals& g, const ServeArgs& a) {
   auto passes = MakePassBuilder(*c);
   if (!passes) return Report(passes.error());
   d.build_pass = std::move(*passes);
+  const passgen::GoogleWalletConfig& google = c->google.wallet;
   auto account = signing::ServiceAccount::Load(c->keys);
+  std::unique_ptr<passgen::WalletApi> google_api;  // outlives the service (declared before it)
   if (account && !google.issuer_id.empty()) {
     if (auto v = passgen::ValidateConfig(google); !v) return Report(v.error());
     d.google_account = account->get();
     d.google = google;
+    if (c->google.use_api) {
+      auto client = passgen::NewWalletClient(**account, google, clock);
+      if (!client) return Report(client.error());
+      google_api = std::move(*client);
+      d.google_api = google_api.get();
+      std::fprintf(stderr, "lerarenkaart: Google Wallet objects are created through %s\n", google.api_url.c_str());
+    }
   } else if (google.issuer_id.empty()) {
     std::fprintf(stderr, "lerarenkaart: Google Wallet links disabled (set [google] issuer_id or LK_GOOGLE_ISSUER_ID)\n");
   } else {
@@ -273,7 +268,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
       "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory, development keys created if absent.\n"
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
-      "LK_GOOGLE_ISSUER_ID, LK_LEDGER_URL, then these flags. SIGTERM/SIGINT shut down gracefully.");
+      "LK_GOOGLE_* (see docs/google.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
+      "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"
+      "SIGTERM/SIGINT shut down gracefully.");
   auto a = std::make_shared<ServeArgs>();
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on; port 0 picks a free port (default 127.0.0.1:8080)");
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");

@@ -5,6 +5,43 @@
 
 namespace lk::app {
 
+namespace {
+
+Result<> GoogleFromEnvironment(Config& c) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  auto& w = c.google.wallet;
+  if (auto v = env("LK_GOOGLE_ISSUER_ID")) w.issuer_id = v;
+  if (auto v = env("LK_GOOGLE_CLASS_PREFIX")) w.class_prefix = v;
+  if (auto v = env("LK_GOOGLE_TOKEN_URL")) w.token_url = v;
+  if (auto v = env("LK_GOOGLE_API_URL")) w.api_url = v;
+  if (auto v = env("LK_GOOGLE_SERVICE_ACCOUNT")) c.keys.google_service_account = v;
+  if (auto v = env("LK_GOOGLE_ORIGINS")) {
+    w.origins.clear();
+    std::string_view rest = v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) w.origins.emplace_back(item);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    if (w.origins.empty()) return Fail(Code::kInvalidArgument, "LK_GOOGLE_ORIGINS: a comma-separated list of URLs");
+  }
+  if (auto v = env("LK_GOOGLE_USE_API")) {
+    std::string_view s = v;
+    if (s == "1" || s == "true") c.google.use_api = true;
+    else if (s == "0" || s == "false") c.google.use_api = false;
+    else return Fail(Code::kInvalidArgument, "LK_GOOGLE_USE_API: '" + std::string(s) + "' must be 1, true, 0 or false");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& data_dir_flag) {
   Config c;
   std::string pass_password_env = "LK_PASS_PASSWORD";
@@ -34,8 +71,43 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
                    str("keys.google_service_account", c.keys.google_service_account),
                    str("ledger.url", c.ledger_url),
                    str("passes.web_service_url", c.passes.web_service_url),
-                   str("passes.templates_dir", c.passes.templates_dir)})
+                   str("passes.templates_dir", c.passes.templates_dir),
+                   str("google.issuer_id", c.google.wallet.issuer_id),
+                   str("google.class_prefix", c.google.wallet.class_prefix),
+                   str("google.token_url", c.google.wallet.token_url), str("google.api_url", c.google.wallet.api_url),
+                   str("google.service_account_key", c.keys.google_service_account)})
       if (!r) return std::unexpected(r.error());
+    if (auto node = t.at_path("google.origins")) {
+      auto* arr = node.as_array();
+      if (!arr || arr->empty()) return bad("google.origins", "a non-empty array of URLs");
+      c.google.wallet.origins.clear();
+      for (auto& el : *arr) {
+        auto v = el.value<std::string>();
+        if (!v) return bad("google.origins", "a non-empty array of URLs");
+        c.google.wallet.origins.push_back(*v);
+      }
+    }
+    auto seconds = [&](const char* key, std::chrono::milliseconds& out) -> Result<> {
+      if (auto node = t.at_path(key)) {
+        auto v = node.value<double>();
+        if (!v || *v < 0.1 || *v > 300) return bad(key, "a number of seconds from 0.1 to 300");
+        out = std::chrono::milliseconds(static_cast<int64_t>(*v * 1000));
+      }
+      return {};
+    };
+    for (auto r : {seconds("google.connect_timeout_seconds", c.google.wallet.connect_timeout),
+                   seconds("google.timeout_seconds", c.google.wallet.total_timeout)})
+      if (!r) return std::unexpected(r.error());
+    if (auto node = t.at_path("google.max_attempts")) {
+      auto v = node.value<int64_t>();
+      if (!v || *v < 1 || *v > 10) return bad("google.max_attempts", "a whole number from 1 to 10");
+      c.google.wallet.max_attempts = static_cast<int>(*v);
+    }
+    if (auto node = t.at_path("google.use_api")) {
+      auto v = node.value<bool>();
+      if (!v) return bad("google.use_api", "true or false");
+      c.google.use_api = *v;
+    }
     if (auto node = t.at_path("tokens.grace_days")) {
       auto v = node.value<int64_t>();
       if (!v || *v < 0 || *v > 90) return bad("tokens.grace_days", "a whole number of days from 0 to 90");
@@ -53,6 +125,7 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
   if (const char* url = std::getenv("LK_LEDGER_URL"); url && *url) c.ledger_url = url;
   if (const char* dir = std::getenv("LK_TEMPLATES_DIR"); dir && *dir) c.passes.templates_dir = dir;
   if (const char* url = std::getenv("LK_WEB_SERVICE_URL")) c.passes.web_service_url = url;
+  if (auto r = GoogleFromEnvironment(c); !r) return std::unexpected(r.error());
   if (c.passes.templates_dir.empty()) c.passes.templates_dir = LK_DEFAULT_TEMPLATES_DIR;
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
   if (c.keys.dir.empty()) c.keys.dir = c.data_dir / "keys";

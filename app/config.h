@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/base.h"
+#include "passgen/google_wallet.h"
 #include "signing/signing.h"
 
 namespace lk::app {
@@ -18,17 +19,30 @@ struct PassConfig {
   std::filesystem::path templates_dir;
 };
 
+// Google Wallet ([google] in the TOML file; every command that talks to Google reads it).
+struct GoogleConfig {
+  // issuer_id ($LK_GOOGLE_ISSUER_ID), class_prefix ($LK_GOOGLE_CLASS_PREFIX), origins
+  // ($LK_GOOGLE_ORIGINS, comma-separated), token_url ($LK_GOOGLE_TOKEN_URL), api_url
+  // ($LK_GOOGLE_API_URL), connect_timeout_seconds, timeout_seconds, max_attempts. The service
+  // account key file is [google] service_account_key ($LK_GOOGLE_SERVICE_ACCOUNT) = keys.google_service_account.
+  passgen::GoogleWalletConfig wallet;
+  // `serve` creates objects through the REST API before redirecting to a save link and sets them
+  // INACTIVE on revocation. Default false. [google] use_api, $LK_GOOGLE_USE_API (1/true or 0/false).
+  bool use_api = false;
+};
+
 struct Config {
   std::filesystem::path data_dir = "var";  // --data-dir, $LERARENKAART_HOME
   signing::KeyConfig keys;                 // keys.dir defaults to <data_dir>/keys
   signing::TokenPolicy tokens;
   std::string ledger_url;                  // [ledger] url, $LK_LEDGER_URL; "" = <data_dir>/ledger.sqlite
   PassConfig passes;
+  GoogleConfig google;
 };
 
 // Loads `config_file` (may be empty: defaults only) and applies environment overrides:
 // LERARENKAART_HOME, LK_ISSUER, LK_PASS_PASSWORD, LK_LEDGER_URL, LK_TEMPLATES_DIR,
-// LK_WEB_SERVICE_URL. Errors name the file and the key.
+// LK_WEB_SERVICE_URL and the LK_GOOGLE_* variables above. Errors name the file (or variable) and the key.
 Result<Config> LoadConfig(const std::filesystem::path& config_file, const std::string& data_dir_flag);
 
 }  // namespace lk::app

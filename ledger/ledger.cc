@@ -785,6 +785,24 @@ class SqlLedger final : public Ledger {
     return out;
   }
 
+  Result<> ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const override {
+    std::lock_guard lock(mu_);
+    DigitalCardRow card;
+    return db_->ForEach(
+        "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on FROM cards c "
+        "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
+        "WHERE r.card_year = $1 AND c.channel = 'digital' ORDER BY c.serial",
+        {int64_t{year}}, [&](const Row& row) {
+          card.serial = row[0].value_or("");
+          card.year = year;
+          card.holder_name = row[1].value_or("");
+          card.school_number = row[2].value_or("");
+          card.revoked = row[3] == "revoked";
+          card.issued_on = row[4].value_or("");
+          fn(card);
+        });
+  }
+
   Result<VerifyReport> Verify() const override {
     std::lock_guard lock(mu_);
     VerifyReport rep;

@@ -117,6 +117,16 @@ struct CardRecord {
   std::optional<Time> token_at;
 };
 
+// A digital card with what a wallet object of it shows (see ForEachDigitalCard).
+struct DigitalCardRow {
+  std::string serial;
+  int year = 0;
+  std::string holder_name;    // from the claim codes; "" if none recorded
+  std::string school_number;
+  bool revoked = false;
+  std::string issued_on;      // YYYY-MM-DD
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -169,6 +179,9 @@ class Ledger {
   virtual Result<CardRecord> AttachToken(std::string_view serial, std::string_view token, Time at) = 0;
   // (serial, card year) of every revoked card of card years first..last, ordered.
   virtual Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const = 0;
+  // Calls `fn` for every digital card of card year `year`, ordered by serial. Read-only.
+  // REQUIRES: `fn` does not call this ledger (the ledger is locked while it runs).
+  virtual Result<> ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const = 0;
 };
 
 // Opens (creating if needed) the ledger named by options.url and applies pending schema

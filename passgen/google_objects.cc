@@ -89,7 +89,7 @@ Result<std::string> SignedLink(const signing::ServiceAccount& account, const Goo
 }  // namespace
 
 std::string ClassId(const GoogleWalletConfig& config, int year) {
-  return config.issuer_id + ".lerarenkaart-" + std::to_string(year);
+  return config.issuer_id + "." + config.class_prefix + std::to_string(year);
 }
 
 std::string ObjectId(const GoogleWalletConfig& config, std::string_view serial) {
@@ -101,6 +101,9 @@ Result<> ValidateConfig(const GoogleWalletConfig& c) {
       c.issuer_id.find_first_not_of("0123456789") != std::string::npos)
     return Fail(Code::kInvalidArgument, "google issuer id '" + c.issuer_id +
                                             "' must be the digits of the issuer id shown in the Google Wallet console");
+  if (c.class_prefix.size() > 40 || c.class_prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    return Fail(Code::kInvalidArgument, "google class prefix '" + c.class_prefix +
+                                            "' must be at most 40 letters, digits, '.', '_' or '-'");
   if (c.origins.empty())
     return Fail(Code::kInvalidArgument, "google origins: at least one origin is needed, or the save button will not render");
   for (const auto& o : c.origins)

@@ -1,5 +1,5 @@
 // Keeping Google Wallet objects current: the year's class, each card's object (state, barcode,
-// texts), the sync over a list of cards, and the CSV form of that list.
+// texts), and the sync over a list of cards.
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -186,87 +186,11 @@ std::string SyncSummary::ToText() const {
   return t;
 }
 
-Result<std::vector<GoogleCard>> ParseCardsCsv(std::string_view text, std::string_view file_name) {
-  std::string file(file_name);
-  std::vector<std::vector<std::string>> rows;
-  std::vector<size_t> lines;
-  {
-    std::vector<std::string> row;
-    std::string field;
-    bool quoted = false, field_started = false, after_quote = false;
-    size_t line = 1, row_line = 1;
-    for (size_t i = 0; i < text.size(); ++i) {
-      char c = text[i];
-      if (quoted) {
-        if (c == '"') {
-          if (i + 1 < text.size() && text[i + 1] == '"') {
-            field += '"';
-            ++i;
-          } else {
-            quoted = false;
-            after_quote = true;
-          }
-        } else {
-          if (c == '\n') ++line;
-          field += c;
-        }
-        continue;
-      }
-      if (c == '"') {
-        if (field_started) return Fail(Code::kInvalidArgument, file + ":" + std::to_string(line) + ": stray '\"' inside a field");
-        quoted = field_started = true;
-      } else if (c == ',') {
-        row.push_back(std::move(field));
-        field.clear();
-        field_started = after_quote = false;
-      } else if (c == '\n' || c == '\r') {
-        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-        row.push_back(std::move(field));
-        field.clear();
-        field_started = after_quote = false;
-        if (!(row.size() == 1 && row[0].empty())) {
-          rows.push_back(std::move(row));
-          lines.push_back(row_line);
-        }
-        row.clear();
-        row_line = ++line;
-      } else {
-        if (after_quote)
-          return Fail(Code::kInvalidArgument, file + ":" + std::to_string(line) + ": text after a closing '\"'");
-        field += c;
-        field_started = true;
-      }
-    }
-    if (quoted) return Fail(Code::kInvalidArgument, file + ":" + std::to_string(row_line) + ": unterminated quoted field");
-    if (field_started || !row.empty()) {
-      row.push_back(std::move(field));
-      rows.push_back(std::move(row));
-      lines.push_back(row_line);
-    }
-  }
-  const std::vector<std::string> header = {"serial", "year", "name", "school", "status"};
-  if (rows.empty() || rows[0] != header)
-    return Fail(Code::kInvalidArgument, file + ":1: the header must be exactly serial,year,name,school,status");
-  std::vector<GoogleCard> cards;
-  std::set<std::string> seen;
-  for (size_t r = 1; r < rows.size(); ++r) {
-    std::string where = file + ":" + std::to_string(lines[r]) + ": ";
-    const auto& f = rows[r];
-    if (f.size() != 5)
-      return Fail(Code::kInvalidArgument, where + std::to_string(f.size()) + " fields, expected 5 (serial,year,name,school,status)");
-    GoogleCard card{f[0], 0, f[2], f[3], CardStatus::kActive};
-    if (f[1].size() != 4 || f[1].find_first_not_of("0123456789") != std::string::npos)
-      return Fail(Code::kInvalidArgument, where + "field 'year': '" + f[1] + "' is not a four-digit year");
-    card.year = std::stoi(f[1]);
-    if (f[4] == "revoked") card.status = CardStatus::kRevoked;
-    else if (f[4] != "active")
-      return Fail(Code::kInvalidArgument, where + "field 'status': '" + f[4] + "' must be active or revoked");
-    if (auto v = ValidateCard(card); !v) return Fail(Code::kInvalidArgument, where + "field " + v.error().message);
-    if (!seen.insert(card.serial).second)
-      return Fail(Code::kInvalidArgument, where + "field 'serial': '" + card.serial + "' appears twice");
-    cards.push_back(std::move(card));
-  }
-  return cards;
+GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name, std::string_view school_number,
+                      bool revoked) {
+  return {std::move(serial), year, holder_name.empty() ? "Lerarenkaart" : std::string(holder_name),
+          school_number.empty() ? "-" : "School " + std::string(school_number),
+          revoked ? CardStatus::kRevoked : CardStatus::kActive};
 }
 
 }  // namespace lk::passgen

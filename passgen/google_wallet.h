@@ -43,6 +43,7 @@ struct GoogleCard {
 
 struct GoogleWalletConfig {
   std::string issuer_id;                                // digits, from the Google Wallet console
+  std::string class_prefix = "lerarenkaart-";           // class id: <issuer>.<prefix><year>
   std::vector<std::string> origins{"https://lerarenkaart.be"};  // where save buttons may render
   std::string token_url = "https://oauth2.googleapis.com/token";
   std::string api_url = "https://walletobjects.googleapis.com/walletobjects/v1";
@@ -56,7 +57,7 @@ struct GoogleWalletConfig {
 };
 
 inline constexpr size_t kMaxSaveLinkChars = 1800;  // browsers truncate longer links (Google)
-std::string ClassId(const GoogleWalletConfig& config, int year);  // <issuer>.lerarenkaart-<year>
+std::string ClassId(const GoogleWalletConfig& config, int year);  // <issuer>.<class_prefix><year>
 std::string ObjectId(const GoogleWalletConfig& config, std::string_view serial);  // <issuer>.<serial>
 // Checks the issuer id, origins, URLs and a card's fields; the error names the field.
 Result<> ValidateConfig(const GoogleWalletConfig& config);
@@ -131,8 +132,9 @@ Result<SyncSummary> Sync(WalletApi& api, const GoogleWalletConfig& config, const
                          const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
                          const signing::TokenPolicy& policy, int year, const std::vector<GoogleCard>& cards,
                          Time now, const SyncOptions& options = {});
-// Reads "serial,year,name,school,status" (header line required; RFC 4180 quoting; status active
-// or revoked). All or nothing: the first bad row fails with kInvalidArgument naming line and field.
-Result<std::vector<GoogleCard>> ParseCardsCsv(std::string_view text, std::string_view file_name);
+// The card as the ledger records it, in the form every Google object of it shows (so the service
+// and `google sync` agree): no holder name shows "Lerarenkaart", the school shows "School <number>".
+GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name, std::string_view school_number,
+                      bool revoked);
 
 }  // namespace lk::passgen

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "base/base.h"
+#include "signing/signing.h"
+#include "tests/passgen/google_stand_in.h"
 #include "tests/api/service_harness.h"
 #include "tests/testing/testing.h"
 
@@ -409,6 +411,95 @@ print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"],
   json c = json::parse(claims);
   EXPECT_EQ(c["typ"], "savetowallet");
   EXPECT_EQ(c["payload"]["genericObjects"][0]["id"], "3388000000012345678." + serial);
+}
+
+// With [google] use_api = true the redirect first creates the object through the Wallet API (a
+// stand-in Google on 127.0.0.1 that checks the OAuth assertion and the bearer token), and a
+// revocation sets the object INACTIVE; a failure there is logged and the revocation stands.
+TEST_F(ServiceTest, GoogleRedirectCreatesTheObjectFirstAndRevocationDeactivatesIt) {
+  auto init = Cli({"keys", "init"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  signing::KeyConfig keys{data_ / "keys"};
+  auto account = signing::ServiceAccount::Load(keys);
+  ASSERT_TRUE(account) << account.error().message;
+  lk::testing::GoogleStandIn google((*account)->PublicKeyPem(), (*account)->client_email());
+  WriteText(dir_ / "google.toml", "[server]\nthreads = 8\nrate_per_address = 10000\nburst_per_address = 10000\n"
+                                  "[google]\nissuer_id = \"3388000000012345678\"\nuse_api = true\nmax_attempts = 2\n"
+                                  "timeout_seconds = 5\ntoken_url = \"" + google.token_url() + "\"\napi_url = \"" +
+                                      google.api_url() + "\"\n");
+  config_ = dir_ / "google.toml";
+
+  json card = Claim("T4");
+  std::string serial = card["serial"], id = "3388000000012345678." + serial;
+  std::vector<std::string> auth = {"Authorization: Bearer " + card["access_token"].get<std::string>()};
+  EXPECT_TRUE(google.objects().empty());
+  auto redirect = Http("GET", Server().url(card["google_url"]), "", auth);
+  ASSERT_EQ(redirect.status, 302) << redirect.body << Server().Log();
+  EXPECT_THAT(Server().Log(), HasSubstr("Google Wallet objects are created through " + google.api_url()));
+
+  // The object exists, created with a POST that carried a bearer token the stand-in issued.
+  auto requests = google.requests();
+  auto post = std::find_if(requests.begin(), requests.end(), [](const auto& r) {
+    return r.method == "POST" && r.path == "/walletobjects/v1/genericObject";
+  });
+  ASSERT_NE(post, requests.end());
+  EXPECT_EQ(post->status, 200);
+  EXPECT_THAT(post->authorization, StartsWith("Bearer "));
+  EXPECT_GE(google.token_grants(), 1u);
+  EXPECT_TRUE(google.assertion_errors().empty());
+  EXPECT_EQ(google.CountRequests("POST", "/walletobjects/v1/genericClass"), 1u);
+  json object = google.objects().at(id);
+  EXPECT_EQ(object["state"], "ACTIVE");
+  EXPECT_EQ(object["header"]["defaultValue"]["value"], "Voornaam4 Achternaam");
+  EXPECT_EQ(object["textModulesData"][0]["body"], "School 12344");
+
+  // The Location is a skinny link: its JWT (verified by PyJWT with the account's public key) names only the object.
+  std::string location = redirect.header("location");
+  ASSERT_THAT(location, StartsWith("https://pay.google.com/gp/v/save/"));
+  EXPECT_LT(location.size(), 1800u);
+  WriteText(dir_ / "save.jwt", location.substr(std::string("https://pay.google.com/gp/v/save/").size()));
+  json claims = json::parse(Python(R"py(
+import json, sys, jwt
+from cryptography.hazmat.primitives import serialization
+sa = json.load(open(sys.argv[1]))
+pub = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
+print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"], audience="google")))
+)py",
+                                   {(data_ / "keys" / "google-service-account.json").string(), (dir_ / "save.jwt").string()}));
+  EXPECT_EQ(claims["typ"], "savetowallet");
+  EXPECT_EQ(claims["iss"], (*account)->client_email());
+  EXPECT_EQ(claims["payload"], json({{"genericObjects", {{{"id", id}}}}}));
+
+  // A second visit creates nothing new: the class is known, the object is current.
+  ASSERT_EQ(Http("GET", Server().url(card["google_url"]), "", auth).status, 302);
+  EXPECT_EQ(google.CountRequests("POST", "/walletobjects/"), 2u);
+  EXPECT_EQ(google.CountRequests("GET", "/walletobjects/v1/genericClass"), 1u);
+
+  // Revocation patches the saved object to INACTIVE.
+  auto revoked = Http("POST", Server().url("/v1/cards/" + serial + "/revoke"), "{\"reason\":\"lost\"}", StaffAuth());
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(google.CountRequests("PATCH", "/walletobjects/v1/genericObject/" + id), 1u);
+  EXPECT_EQ(google.objects().at(id)["state"], "INACTIVE");
+  Problem(Http("GET", Server().url(card["google_url"]), "", auth), 409);
+
+  // A card never saved to Google: nothing to patch (404 from Google), nothing logged.
+  json never = Claim("T5");
+  ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + never["serial"].get<std::string>() + "/revoke"),
+                 "{\"reason\":\"lost\"}", StaffAuth()).status, 200);
+  EXPECT_THAT(Server().Log(), Not(HasSubstr("not set INACTIVE")));
+
+  // Google refuses the patch: the revocation still stands and the failure is logged.
+  json third = Claim("T6");
+  std::string third_serial = third["serial"];
+  std::vector<std::string> third_auth = {"Authorization: Bearer " + third["access_token"].get<std::string>()};
+  ASSERT_EQ(Http("GET", Server().url(third["google_url"]), "", third_auth).status, 302);
+  google.AddFault({"/walletobjects/v1/genericObject/3388000000012345678." + third_serial, 403, "",
+                   std::chrono::milliseconds(0), false, 1});
+  auto refused = Http("POST", Server().url("/v1/cards/" + third_serial + "/revoke"), "{\"reason\":\"lost\"}", StaffAuth());
+  EXPECT_EQ(refused.status, 200) << refused.body;
+  EXPECT_EQ(Verify(third["token"])["status"], "revoked");
+  EXPECT_EQ(google.objects().at("3388000000012345678." + third_serial)["state"], "ACTIVE");
+  EXPECT_THAT(Server().Log(), HasSubstr("object of revoked card " + third_serial + " not set INACTIVE"));
 }
 
 TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {

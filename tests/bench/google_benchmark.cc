@@ -1,14 +1,22 @@
 // Google Wallet: save-link building against raw RSA-2048 signing (EVP, key parsed once) in the
 // same run, and sync throughput against the stand-in Google on 127.0.0.1. Compare
 // items_per_second: BM_SkinnySaveLink / BM_RawRsa2048Sign (how close links come to the cost of
-// the one signature they need); BM_SyncCreate and BM_SyncUnchanged give cards per second.
+// the one signature they need); BM_SyncCreate and BM_SyncUnchanged (cards per second) against
+// BM_RawHttpRoundTrip (bare keep-alive requests to the same stand-in: creating an object takes
+// two round trips, an unchanged card one); BM_LedgerDigitalCards is what reading the cards of a
+// year from a SQLite ledger adds per card.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <httplib.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
+
+#include "ledger/ledger.h"
 
 #include "passgen/google_wallet.h"
 #include "tests/passgen/google_stand_in.h"
@@ -146,6 +154,64 @@ void BM_SyncUnchanged(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * int64_t(f.cards.size()));
 }
 BENCHMARK(BM_SyncUnchanged)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The baseline for sync: one bare HTTP request on a kept-alive connection to the same stand-in
+// (an unauthenticated GET it answers 401 without touching its store); arg = client threads.
+void BM_RawHttpRoundTrip(benchmark::State& state) {
+  static std::unique_ptr<testing::GoogleStandIn> google;
+  if (state.thread_index() == 0 && !google)
+    google = std::make_unique<testing::GoogleStandIn>(F().account->PublicKeyPem(), F().account->client_email());
+  std::string base = google->api_url();  // http://127.0.0.1:<port>/walletobjects/v1
+  std::string host = base.substr(0, base.find('/', 7));
+  httplib::Client client(host);
+  client.set_keep_alive(true);
+  for (auto _ : state) {
+    auto r = client.Get("/walletobjects/v1/genericObject/3388000000012345678.X");
+    if (!r || r->status != 401) state.SkipWithError("stand-in did not answer 401");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RawHttpRoundTrip)->Threads(1)->Threads(4)->UseRealTime();
+
+// Reading the digital cards of a year from a SQLite ledger (what `google sync` does before the
+// API calls), 2,000 cards per iteration.
+void BM_LedgerDigitalCards(benchmark::State& state) {
+  auto& f = F();
+  static std::unique_ptr<ledger::Ledger> book;
+  constexpr int kCards = 2000;
+  if (!book) {
+    std::filesystem::path roster = f.dir / "roster.csv";
+    std::ofstream out(roster);
+    out << "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+    std::vector<std::string> staff;
+    for (int i = 0; i < kCards; ++i) {
+      staff.push_back("B" + std::to_string(i));
+      out << staff.back() << ",Voornaam,Achternaam " << i << ",teaching,GO,basic,0" << (10000 + i % 500) << ",9000,no\n";
+    }
+    out.close();
+    ledger::LedgerOptions o;
+    o.data_dir = f.dir;
+    o.keys_dir = f.keys.dir;
+    auto opened = ledger::OpenLedger(o, f.clock);
+    if (!opened) { state.SkipWithError(opened.error().message.c_str()); return; }
+    book = std::move(*opened);
+    if (!book->ImportRoster(roster, 2026) || !book->CreateClaimCodes(roster, 2026, f.clock.Now() + std::chrono::days(9)) ||
+        !book->IssueDigitalBatch(staff, 2026)) {
+      state.SkipWithError("could not fill the ledger");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    std::vector<GoogleCard> cards;
+    auto r = book->ForEachDigitalCard(2026, [&](const ledger::DigitalCardRow& c) {
+      cards.push_back(LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
+    });
+    if (!r || cards.size() != kCards) state.SkipWithError("wrong number of cards");
+    benchmark::DoNotOptimize(cards);
+  }
+  state.SetItemsProcessed(state.iterations() * kCards);
+}
+BENCHMARK(BM_LedgerDigitalCards)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace lk::passgen

@@ -85,7 +85,8 @@ struct GoogleStandIn::Impl {
 
   void Record(const httplib::Request& req, const httplib::Response& res) {
     std::lock_guard l(mu);
-    log.push_back({req.method, req.path, req.body, res.status});
+    // httplib fills in 200 only after the logger ran.
+    log.push_back({req.method, req.path, req.body, res.status == -1 ? 200 : res.status, req.get_header_value("Authorization")});
   }
 
   static void Error(httplib::Response& res, int status, const std::string& message) {

@@ -37,6 +37,7 @@ class GoogleStandIn {
   struct Request {
     std::string method, path, body;
     int status = 0;
+    std::string authorization;  // the Authorization header as sent
   };
   std::vector<Request> requests() const;  // every request, in arrival order
   size_t CountRequests(const std::string& method, const std::string& path_prefix) const;

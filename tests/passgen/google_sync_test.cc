@@ -1,9 +1,11 @@
 // Sync against the stand-in Google: creation, revocation, expiry, key rotation, changed names,
-// per-card failures, the CSV input, and the CLI end to end (link and sync).
+// per-card failures, and the CLI end to end (link, and sync from a real SQLite or PostgreSQL ledger).
 #include <random>
 
 #include <nlohmann/json.hpp>
 
+#include "ledger/ledger.h"
+#include "tests/ledger/ledger_testing.h"
 #include "tests/passgen/google_fixture.h"
 
 namespace lk::passgen {
@@ -164,61 +166,15 @@ TEST_F(GoogleSyncTest, ManyCardsInParallelWithThrottlingAllArrive) {
       << "every 429 waits its Retry-After";
 }
 
-TEST(GoogleCardsCsv, ParsesQuotedUtf8Rows) {
-  auto cards = ParseCardsCsv(
-      "serial,year,name,school,status\r\n"
-      "LK1,2026,\"Peeters, An\",\"GO! \"\"De Regenboog\"\"\",active\r\n"
-      "LK2,2026,Zoë Dubois,Athénée,revoked\n\n",
-      "cards.csv");
-  ASSERT_TRUE(cards) << cards.error().message;
-  ASSERT_EQ(cards->size(), 2u);
-  EXPECT_EQ((*cards)[0].holder_name, "Peeters, An");
-  EXPECT_EQ((*cards)[0].school, "GO! \"De Regenboog\"");
-  EXPECT_EQ((*cards)[1].status, CardStatus::kRevoked);
-  EXPECT_EQ((*cards)[1].holder_name, "Zoë Dubois");
-}
-
-TEST(GoogleCardsCsv, BadInputNamesFileLineAndField) {
-  auto err = [](std::string text) { return ParseCardsCsv(text, "c.csv").error().message; };
-  EXPECT_EQ(err("serial,name\n"), "c.csv:1: the header must be exactly serial,year,name,school,status");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,An,GO,active\nLK2,26,An,GO,active\n"),
-            "c.csv:3: field 'year': '26' is not a four-digit year");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,An,GO,lost\n"),
-            "c.csv:2: field 'status': 'lost' must be active or revoked");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,An,GO\n"),
-            "c.csv:2: 4 fields, expected 5 (serial,year,name,school,status)");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,An,GO,active\nLK1,2026,Jo,GO,active\n"),
-            "c.csv:3: field 'serial': 'LK1' appears twice");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,,GO,active\n"), "c.csv:2: field name: must not be empty");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,\"An,GO,active\n"), "c.csv:2: unterminated quoted field");
-  EXPECT_EQ(err("serial,year,name,school,status\nLK1,2026,\"An\"x,GO,active\n"), "c.csv:2: text after a closing '\"'");
-}
-
-TEST(GoogleCardsCsv, MangledInputIsRejectedWholeOrParsedWhole) {
-  const std::string good =
-      "serial,year,name,school,status\nLK1,2026,\"Peeters, An\",GO,active\nLK2,2026,Zoë,\"A \"\"B\"\"\",revoked\n";
-  uint64_t seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937_64 rng(seed);
-  const char alphabet[] = {',', '"', '\n', '\r', 'a', '\xC3', '\xA9', '\0', ' ', '2'};
-  for (int round = 0; round < 3000; ++round) {
-    std::string text = good;
-    for (int k = 0, n = int(rng() % 4) + 1; k < n; ++k) {
-      size_t at = rng() % text.size();
-      switch (rng() % 3) {
-        case 0: text[at] = alphabet[rng() % sizeof alphabet]; break;
-        case 1: text.insert(at, 1, alphabet[rng() % sizeof alphabet]); break;
-        default: text.erase(at, 1);
-      }
-    }
-    auto cards = ParseCardsCsv(text, "c.csv");
-    if (cards) {
-      for (const auto& c : *cards) ASSERT_TRUE(ValidateCard(c)) << text;
-    } else {
-      ASSERT_EQ(cards.error().code, Code::kInvalidArgument);
-      ASSERT_TRUE(cards.error().message.starts_with("c.csv:")) << cards.error().message;
-    }
-  }
+TEST(GoogleLedgerCard, AppliesTheServicesDefaults) {
+  GoogleCard c = LedgerCard("ABC", 2026, "", "012345", true);
+  EXPECT_EQ(c.holder_name, "Lerarenkaart");
+  EXPECT_EQ(c.school, "School 012345");
+  EXPECT_EQ(c.status, CardStatus::kRevoked);
+  GoogleCard d = LedgerCard("ABC", 2026, "An Peeters", "", false);
+  EXPECT_EQ(d.holder_name, "An Peeters");
+  EXPECT_EQ(d.school, "-");
+  EXPECT_EQ(d.status, CardStatus::kActive);
 }
 
 // The CLI end to end, against the stand-in, with development keys in a data dir.
@@ -239,6 +195,11 @@ class GoogleCliTest : public GoogleTest {
     std::vector<std::string> google = {"--issuer-id", "3388000000012345678", "--token-url", google_->token_url(),
                                        "--api-url",   google_->api_url(),    "--timeout",   "5"};
     argv.insert(argv.end(), google.begin(), google.end());
+    return testing::RunProgram(argv);
+  }
+  testing::RunResult Run0(std::vector<std::string> args) {  // without the Google flags
+    std::vector<std::string> argv = {testing::Binary(), "--data-dir", data_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
     return testing::RunProgram(argv);
   }
   std::filesystem::path data_;
@@ -271,40 +232,166 @@ TEST_F(GoogleCliTest, LinkCommandCreatesTheObjectAndPrintsASkinnyLinkForLongName
   EXPECT_EQ(bad.err, "lerarenkaart: name: 201 characters, at most 200 allowed\n");
 }
 
-TEST_F(GoogleCliTest, SyncCommandPrintsASummaryAndNoProgressBarWhenNotATerminal) {
-  std::string y = std::to_string(year_);
-  testing::WriteText(dir_ / "cards.csv", "serial,year,name,school,status\nA1," + y + ",An,GO,active\nA2," + y +
-                                             ",Jo,GO,active\nA3," + y + ",Els,GO,revoked\n");
-  auto r = Run({"google", "sync", "--year", y, "--cards", (dir_ / "cards.csv").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "class: created\ncards: 3 (created 2, updated 0, barcode rotated 0, revoked 0, expired 0, "
-                   "unchanged 0, skipped 1, failed 0)\n");
-  EXPECT_EQ(r.err, "");
+// `google sync` reads the cards of a year from a ledger, on every backend.
+class GoogleLedgerSyncTest : public GoogleCliTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    GoogleCliTest::SetUp();
+    if (HasFatalFailure()) return;
+    backend_ = std::make_unique<ledger::testing::Backend>(GetParam(), dir_.path());
+    if (!backend_->available()) {
+      if (std::getenv("LK_TEST_POSTGRES_URL")) FAIL() << backend_->reason();
+      GTEST_SKIP() << backend_->reason();
+    }
+    auto options = backend_->options();
+    options.keys_dir = keys_.dir;
+    auto opened = ledger::OpenLedger(options, clock_real_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    ledger_ = std::move(*opened);
+    std::string y = std::to_string(year_);
+    testing::WriteText(dir_ / "roster.csv",
+                       "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n"
+                       "S1,An,Peeters,teaching,GO,secondary,012345,9000,no\n"
+                       "S2,Ömer,Şahin,teaching,VGO,basic,047712,2000,no\n"
+                       "S3,Zoë,Dubois,support,OGO,secondary,128001,1000,no\n"
+                       "S4,Bram,Claes,teaching,GO,basic,012345,9000,no\n");
+    ASSERT_TRUE(ledger_->ImportRoster(dir_ / "roster.csv", year_));
+    auto codes = ledger_->CreateClaimCodes(dir_ / "roster.csv", year_, clock_real_.Now() + std::chrono::days(30));
+    ASSERT_TRUE(codes) << codes.error().message;
+    // S4 holds only a subscription card: not digital, so no Google object.
+    testing::WriteText(dir_ / "subscriptions.csv", "staff_id,date\nS4," + y + "-01-15\n");
+    auto sub = ledger_->ImportChannel(ledger::Channel::kSubscription, dir_ / "subscriptions.csv", year_);
+    ASSERT_TRUE(sub) << sub.error().message;
+    auto issued = ledger_->IssueDigitalBatch({"S1", "S2", "S3"}, year_);
+    ASSERT_TRUE(issued) << issued.error().message;
+    for (const auto& c : *issued) serials_.push_back(c.serial);
+  }
+  testing::RunResult Sync() {
+    return Run({"google", "sync", "--year", std::to_string(year_), "--ledger", backend_->url()});
+  }
+  std::string Id(size_t i) const { return "3388000000012345678." + serials_.at(i); }
+  size_t PatchesOf(const std::string& id, size_t since) const {
+    size_t n = 0;
+    auto all = google_->requests();
+    for (size_t i = since; i < all.size(); ++i)
+      if (all[i].method == "PATCH" && all[i].path.ends_with("/genericObject/" + id)) ++n;
+    return n;
+  }
+
+  SystemClock clock_real_;
+  std::unique_ptr<ledger::testing::Backend> backend_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::vector<std::string> serials_;  // S1, S2, S3
+};
+
+TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
+  // First run: S2's object cannot be read (403 is not retried): reported, the others proceed, exit 1.
+  google_->AddFault({"/walletobjects/v1/genericObject/" + Id(1), 403, "", milliseconds(0), false, 1});
+  auto first = Sync();
+  EXPECT_EQ(first.exit_code, 1) << first.err;
+  EXPECT_NE(first.out.find("class: created\ncards: 3 (created 2, updated 0, barcode rotated 0, revoked 0, expired 0, "
+                           "unchanged 0, skipped 0, failed 1)\nerror: " + serials_[1] + ": "),
+            std::string::npos)
+      << first.out;
+  // Google's refusal is logged; no progress bar when stderr is not a terminal.
+  EXPECT_EQ(first.err, "lerarenkaart: google: GET " + google_->api_url() + "/genericObject/" + Id(1) +
+                           ": HTTP 403 stand-in fault 403\n");
   EXPECT_EQ(google_->objects().size(), 2u);
 
-  testing::WriteText(dir_ / "bad.csv", "serial,year,name,school,status\nA1,2026,An,GO,maybe\n");
-  auto bad = Run({"google", "sync", "--year", y, "--cards", (dir_ / "bad.csv").string()});
-  EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("bad.csv:2: field 'status'"), std::string::npos) << bad.err;
+  auto second = Sync();
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_EQ(second.out, "class: unchanged\ncards: 3 (created 1, updated 0, barcode rotated 0, revoked 0, expired 0, "
+                        "unchanged 2, skipped 0, failed 0)\n");
+  auto objects = google_->objects();
+  ASSERT_EQ(objects.size(), 3u);
+  const json& s2 = objects.at(Id(1));
+  EXPECT_EQ(s2["header"]["defaultValue"]["value"], "Ömer Şahin");
+  EXPECT_EQ(s2["textModulesData"][0]["body"], "School 047712");
+  EXPECT_EQ(s2["state"], "ACTIVE");
+  EXPECT_EQ(s2["classId"], "3388000000012345678.lerarenkaart-" + std::to_string(year_));
+
+  // Revoke S3 in the ledger: the next sync patches exactly that object, to INACTIVE.
+  ASSERT_TRUE(ledger_->Revoke(serials_[2], "lost"));
+  size_t before = google_->requests().size();
+  auto third = Sync();
+  ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
+  EXPECT_EQ(third.out, "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 0, revoked 1, expired 0, "
+                       "unchanged 2, skipped 0, failed 0)\n");
+  EXPECT_EQ(google_->CountRequests("PATCH", "/"), 1u);
+  EXPECT_EQ(PatchesOf(Id(2), before), 1u);
+  EXPECT_EQ(google_->objects().at(Id(2))["state"], "INACTIVE");
+  EXPECT_EQ(google_->objects().at(Id(0))["state"], "ACTIVE");
+
+  // Rotate the token key: the active cards' barcodes are re-signed with the new key; the revoked
+  // card's object keeps its old barcode.
+  std::string old_barcode = google_->objects().at(Id(2))["barcode"]["value"];
+  auto rotated = Run0({"keys", "rotate"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  before = google_->requests().size();
+  auto fourth = Sync();
+  ASSERT_EQ(fourth.exit_code, 0) << fourth.out << fourth.err;
+  EXPECT_EQ(fourth.out, "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 2, revoked 0, expired 0, "
+                        "unchanged 1, skipped 0, failed 0)\n");
+  EXPECT_EQ(PatchesOf(Id(0), before) + PatchesOf(Id(1), before), 2u);
+  EXPECT_EQ(PatchesOf(Id(2), before), 0u);
+  auto ring = signing::Keyring::Open(keys_);
+  ASSERT_TRUE(ring);
+  std::string new_kid;
+  for (const auto& k : (*ring)->List())
+    if (k.active) new_kid = k.kid;
+  auto verifier = signing::TokenVerifier::Create((*ring)->Published(clock_real_.Now()), policy_);
+  for (size_t i : {0u, 1u}) {
+    auto v = verifier->Verify(google_->objects().at(Id(i))["barcode"]["value"].get<std::string>(), clock_real_.Now());
+    EXPECT_TRUE(v.valid) << v.reason;
+    EXPECT_EQ(v.kid, new_kid);
+    EXPECT_EQ(v.serial, serials_[i]);
+  }
+  EXPECT_EQ(google_->objects().at(Id(2))["barcode"]["value"], old_barcode);
 }
 
-TEST_F(GoogleCliTest, SyncDrawsAProgressBarOnATerminal) {
-  std::string y = std::to_string(year_);
-  testing::WriteText(dir_ / "cards.csv", "serial,year,name,school,status\nA1," + y + ",An,GO,active\nA2," + y +
-                                             ",Jo,GO,active\n");
+TEST_P(GoogleLedgerSyncTest, DrawsAProgressBarOnATerminal) {
   // Python's pty module gives the command a terminal and copies what it draws to our stdout.
   std::vector<std::string> argv = {"/usr/bin/python3", "-c",
                                    "import os, pty, sys; s = pty.spawn(sys.argv[1:]); "
                                    "sys.exit(os.waitstatus_to_exitcode(s))",
-                                   testing::Binary(), "--data-dir", data_.string(), "google", "sync", "--year", y,
-                                   "--cards", (dir_ / "cards.csv").string(), "--issuer-id", "3388000000012345678",
-                                   "--token-url", google_->token_url(), "--api-url", google_->api_url()};
+                                   testing::Binary(), "--data-dir", data_.string(), "google", "sync", "--year",
+                                   std::to_string(year_), "--ledger", backend_->url(), "--issuer-id",
+                                   "3388000000012345678", "--token-url", google_->token_url(), "--api-url",
+                                   google_->api_url()};
   auto r = testing::RunProgram(argv);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("\r[####################                    ] 1/2 cards"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\r[########################################] 2/2 cards"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("cards: 2 (created 2,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("] 1/3 cards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\r[########################################] 3/3 cards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cards: 3 (created 3,"), std::string::npos) << r.out;
 }
+
+TEST_P(GoogleLedgerSyncTest, ConfigurationFileAndEnvironmentSupplyTheGoogleSettings) {
+  // No Google flags: [google] in the TOML file, the API URL from the environment.
+  testing::WriteText(dir_ / "lk.toml", "[google]\nissuer_id = \"3388000000099999999\"\nclass_prefix = \"lk-test-\"\n"
+                                       "token_url = \"" + google_->token_url() + "\"\n"
+                                       "api_url = \"http://127.0.0.1:1/unused\"\ntimeout_seconds = 5\n");
+  auto r = testing::RunProgram({"/usr/bin/env", "LK_GOOGLE_API_URL=" + google_->api_url(), testing::Binary(),
+                                "--data-dir", data_.string(), "--config", (dir_ / "lk.toml").string(), "google", "sync",
+                                "--year", std::to_string(year_), "--ledger", backend_->url()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("cards: 3 (created 3,"), std::string::npos) << r.out;
+  EXPECT_EQ(google_->classes().count("3388000000099999999.lk-test-" + std::to_string(year_)), 1u);
+  EXPECT_EQ(google_->objects().count("3388000000099999999." + serials_[0]), 1u);
+
+  testing::WriteText(dir_ / "bad.toml", "[google]\nmax_attempts = 0\n");
+  auto bad = testing::RunProgram({testing::Binary(), "--data-dir", data_.string(), "--config",
+                                  (dir_ / "bad.toml").string(), "google", "sync", "--year", std::to_string(year_)});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("bad.toml: 'google.max_attempts' must be a whole number from 1 to 10"), std::string::npos)
+      << bad.err;
+  auto none = testing::RunProgram({testing::Binary(), "--data-dir", data_.string(), "google", "sync", "--year",
+                                   std::to_string(year_), "--ledger", backend_->url()});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("no Google Wallet issuer id"), std::string::npos) << none.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, GoogleLedgerSyncTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& p) { return p.param; });
 
 }  // namespace
 }  // namespace lk::passgen
