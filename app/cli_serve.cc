@@ -268,7 +268,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
       "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory, development keys created if absent.\n"
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
-      "LK_GOOGLE_* (see docs/google.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
+      "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
       "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"
       "SIGTERM/SIGINT shut down gracefully.");
   auto a = std::make_shared<ServeArgs>();

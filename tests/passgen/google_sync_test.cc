@@ -1,5 +1,6 @@
 // Sync against the stand-in Google: creation, revocation, expiry, key rotation, changed names,
 // per-card failures, and the CLI end to end (link, and sync from a real SQLite or PostgreSQL ledger).
+#include <algorithm>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -347,6 +348,28 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
     EXPECT_EQ(v.serial, serials_[i]);
   }
   EXPECT_EQ(google_->objects().at(Id(2))["barcode"]["value"], old_barcode);
+}
+
+TEST_P(GoogleLedgerSyncTest, LedgerListsTheDigitalCardsOfOneYear) {
+  std::vector<ledger::DigitalCardRow> rows;
+  auto r = ledger_->ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); });
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(rows.size(), 3u) << "S4's subscription card is not digital";
+  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.serial < b.serial; }));
+  auto s2 = std::find_if(rows.begin(), rows.end(), [&](auto& c) { return c.serial == serials_[1]; });
+  ASSERT_NE(s2, rows.end());
+  EXPECT_EQ(s2->year, year_);
+  EXPECT_EQ(s2->holder_name, "Ömer Şahin");
+  EXPECT_EQ(s2->school_number, "047712");
+  EXPECT_FALSE(s2->revoked);
+  EXPECT_EQ(s2->issued_on, FormatIsoDate(BrusselsDate(clock_real_.Now())));
+  ASSERT_TRUE(ledger_->Revoke(serials_[1], "lost"));
+  rows.clear();
+  ASSERT_TRUE(ledger_->ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
+  EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](auto& c) { return c.revoked; }), 1);
+  rows.clear();
+  ASSERT_TRUE(ledger_->ForEachDigitalCard(year_ + 1, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
+  EXPECT_TRUE(rows.empty());
 }
 
 TEST_P(GoogleLedgerSyncTest, DrawsAProgressBarOnATerminal) {
