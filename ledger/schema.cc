@@ -59,7 +59,8 @@ CREATE TABLE published_uptake (
   subscribers BIGINT NOT NULL CHECK (subscribers >= 0),
   starters BIGINT NOT NULL CHECK (starters >= 0),
   library BIGINT NOT NULL CHECK (library >= 0),
-  holders BIGINT NOT NULL CHECK (holders >= 0),
+  holders BIGINT NOT NULL,  -- no CHECK (>= 0): both engines check it before ON CONFLICT turns a
+                            -- negative delta into an update; `ledger verify` recounts instead
   printed_share TEXT NOT NULL,
   source TEXT NOT NULL,
   audit_seq BIGINT NOT NULL
@@ -128,6 +129,32 @@ CREATE TABLE credentials (
 );
 )sql",
        "", ""},
+      // 4: the adoption aggregate. Per (card year, province, network, role, level, mask) the
+      // number of roster entries whose ACTIVE cards are exactly the channels in `mask` (bit 0
+      // digital, 1 subscription, 2 starter, 3 library; mask 0 = eligible without a card). Every
+      // write that adds roster entries or adds or revokes cards moves these counts in the same
+      // transaction, so the calendar report reads a few thousand rows instead of millions;
+      // `ledger verify` recounts it. Built here from the data already in the ledger.
+      {4, R"sql(
+CREATE TABLE adoption_cells (
+  card_year INTEGER NOT NULL,
+  province TEXT NOT NULL,
+  network TEXT NOT NULL,
+  role TEXT NOT NULL,
+  level TEXT NOT NULL,
+  mask INTEGER NOT NULL CHECK (mask BETWEEN 0 AND 15),
+  holders BIGINT NOT NULL,  -- no CHECK (>= 0): both engines check it before ON CONFLICT turns a
+                            -- negative delta into an update; `ledger verify` recounts instead
+  PRIMARY KEY (card_year, province, network, role, level, mask)
+);
+CREATE INDEX cards_audit_seq ON cards (audit_seq);
+INSERT INTO adoption_cells (card_year, province, network, role, level, mask, holders)
+SELECT r.card_year, r.province, r.network, r.role, r.level, coalesce(m.mask, 0), count(*)
+FROM roster r LEFT JOIN (SELECT roster_id, sum({CHANNEL_BIT}) AS mask FROM cards
+                         WHERE status = 'active' GROUP BY roster_id) m ON m.roster_id = r.id
+GROUP BY r.card_year, r.province, r.network, r.role, r.level, coalesce(m.mask, 0);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }
@@ -137,11 +164,16 @@ std::string Render(std::string sql, Dialect d) {
     for (size_t p; (p = sql.find(from)) != std::string::npos;) sql.replace(p, from.size(), to);
   };
   replace("{ID}", d == Dialect::kSqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
+  replace("{CHANNEL_BIT}", ChannelBitSql("channel"));
   replace("{DATE}", d == Dialect::kSqlite ? "TEXT" : "DATE");
   return sql;
 }
 
 }  // namespace
+
+std::string ChannelBitSql(const std::string& column) {
+  return "(CASE " + column + " WHEN 'digital' THEN 1 WHEN 'subscription' THEN 2 WHEN 'starter' THEN 4 ELSE 8 END)";
+}
 
 int LatestSchemaVersion() { return Migrations().back().version; }
 
