@@ -568,19 +568,20 @@ class SqlLedger final : public Ledger {
     if (auto st = CountNewCards(*seq, *added); !st) return std::unexpected(st.error());
     std::vector<IssuedCard> out(staff_ids.size());
     std::vector<bool> found(staff_ids.size());
-    auto r = db_->ForEach(
+    auto r = db_->Scan(
         "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
         "CROSS JOIN roster r CROSS JOIN cards c WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
         "AND c.roster_id = r.id AND c.channel = 'digital'",
-        {int64_t{year}}, [&](const Row& row) {
-          auto pos = static_cast<size_t>(ToInt(row[0]));
+        {int64_t{year}}, [&](const Db::Cells& row) {
+          auto pos = static_cast<size_t>(row.Int(0));
+          if (pos >= out.size()) return;
           IssuedCard& card = out[pos];
-          card.serial = *row[1];
+          card.serial = row.Text(1);
           card.year = year;
-          card.revoked = *row[2] == "revoked";
-          card.auth_token = row[3].value_or("");
-          card.update_tag = ToInt(row[4]);
-          card.is_new = ToInt(row[5]) == *seq;
+          card.revoked = row.Text(2) == "revoked";
+          card.auth_token = row.Text(3);
+          card.update_tag = row.Int(4);
+          card.is_new = row.Int(5) == *seq;
           found[pos] = true;
         });
     if (!r) return std::unexpected(r.error());
@@ -1185,24 +1186,50 @@ class SqlLedger final : public Ledger {
   }
 
   // Cards added by audit entry `seq` (`added` of them): each moves its holder from the cell of
-  // the channels held before to the cell with the new channel too.
+  // the channels held before to the cell with the new channel too. One write adds cards of one
+  // channel and at most one per holder and channel (UNIQUE (roster_id, channel)), so the
+  // holder's other active cards are exactly those of other channels.
   Result<> CountNewCards(int64_t seq, int64_t added) {
     if (added == 0) return {};
+    const std::string moved =
+        "SELECT r.card_year, r.province, r.network, r.role, r.level, (SELECT coalesce(sum(" +
+        internal::ChannelBitSql("o.channel") + "), 0) FROM cards o WHERE o.status = 'active' AND o.roster_id = "
+        "c.roster_id AND o.channel <> c.channel) AS old_mask, " + internal::ChannelBitSql("c.channel") +
+        " AS bit FROM cards c CROSS JOIN roster r WHERE c.audit_seq = $1 AND r.id = c.roster_id";
     CellDeltas d;
-    auto r = db_->ForEach(
-        "SELECT card_year, province, network, role, level, old_mask, bit, count(*) FROM (SELECT r.card_year, "
-        "r.province, r.network, r.role, r.level, " + internal::ChannelBitSql("c.channel") + " AS bit, "
-        "(SELECT coalesce(sum(" + internal::ChannelBitSql("o.channel") + "), 0) FROM cards o WHERE o.roster_id = r.id "
-        "AND o.status = 'active' AND o.audit_seq <> $1) AS old_mask FROM cards c CROSS JOIN roster r "
-        "WHERE c.audit_seq = $1 AND r.id = c.roster_id) AS moved "
-        "GROUP BY card_year, province, network, role, level, old_mask, bit",
-        {seq}, [&](const Row& row) {
-          CellKey k = KeyOf(row, 5);
-          int64_t n = ToInt(row[7]);
-          d[k] -= n;
-          k.mask |= static_cast<int>(ToInt(row[6]));
-          d[k] += n;
-        });
+    auto move = [&](CellKey k, int bit, int64_t n) {
+      d[k] -= n;
+      k.mask |= bit;
+      d[k] += n;
+    };
+    Result<> r;
+    if (db_->dialect() == internal::Dialect::kSqlite) {
+      // SQLite would sort the moved rows (and run the subquery twice) to group them: tally here.
+      std::unordered_map<std::string, std::pair<CellKey, int64_t>> tally;
+      std::string id;
+      r = db_->Scan(moved, {seq}, [&](const Db::Cells& c) {
+        id.assign(c.Text(0)).append("|").append(c.Text(1)).append("|").append(c.Text(2)).append("|");
+        id.append(c.Text(3)).append("|").append(c.Text(4)).append("|").append(std::to_string(c.Int(5)));
+        id.append("|").append(std::to_string(c.Int(6)));
+        auto [it, fresh] = tally.try_emplace(id);
+        if (fresh)
+          it->second.first = {static_cast<int>(c.Int(0)), std::string(c.Text(1)), std::string(c.Text(2)),
+                              std::string(c.Text(3)), std::string(c.Text(4)), static_cast<int>(c.Int(5) * 16 + c.Int(6))};
+        ++it->second.second;
+      });
+      for (auto& [_, kn] : tally) {
+        CellKey k = kn.first;
+        const int bit = k.mask % 16;
+        k.mask /= 16;
+        move(k, bit, kn.second);
+      }
+    } else {
+      r = db_->ForEach("SELECT card_year, province, network, role, level, old_mask, bit, count(*) FROM (" + moved +
+                           ") AS moved GROUP BY card_year, province, network, role, level, old_mask, bit",
+                       {seq}, [&](const Row& row) {
+                         move(KeyOf(row, 5), static_cast<int>(ToInt(row[6])), ToInt(row[7]));
+                       });
+    }
     if (!r) return r;
     return ApplyCellDeltas(d);
   }

@@ -432,6 +432,25 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(prov->at(1).eligible, 1);
 }
 
+// cards.roster_id must name a roster entry (a foreign key on SQLite; on PostgreSQL one set-based
+// check per statement, with roster entries that cannot be deleted).
+TEST_P(LedgerTest, CardsReferenceRosterEntries) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  // SQLite enforces foreign keys on connections that ask for it (the ledger's always does).
+  auto sql = [&](const std::string& q) {
+    return backend_->Sql(GetParam() == "sqlite" ? "PRAGMA foreign_keys = ON; " + q : q);
+  };
+  EXPECT_NE(sql("INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
+                          "audit_seq) VALUES ('ABCDEFGHJKMN', 999999, 'library', '2026-03-01', 2025, 'active', 9, 9)"),
+            "");
+  EXPECT_NE(sql("DELETE FROM roster WHERE id IN (SELECT roster_id FROM cards)"), "");
+  EXPECT_NE(sql("UPDATE cards SET roster_id = roster_id + 1000"), "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+}
+
 // Migration 4 builds the aggregate from the cards already in a ledger made before it existed.
 TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
   ImportSmallRoster();
