@@ -395,8 +395,7 @@ class SqlLedger final : public Ledger {
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
         "SELECT s.serial, r.id, $2, s.issued_on, s.school_year, 'active', $3, $3 FROM stage_cards s "
-        "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key ORDER BY r.id "
-        "ON CONFLICT (roster_id, channel) DO NOTHING",
+        "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key" + NewCardsOnly("$2"),
         {int64_t{year}, std::string(ChannelName(channel)), *seq});
     if (!added) return std::unexpected(added.error());
     if (auto r = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
@@ -544,24 +543,28 @@ class SqlLedger final : public Ledger {
     std::vector<Row> stage;
     stage.reserve(staff_keys.size());
     std::vector<std::string> serials = RandomSerials(staff_keys.size(), 12), tokens = RandomSerials(staff_keys.size(), 32);
+    std::unordered_map<std::string_view, bool> mentioned;  // the same person twice: insert once
+    mentioned.reserve(staff_keys.size());
     for (size_t i = 0; i < staff_keys.size(); ++i)
-      stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, std::move(serials[i]), std::move(tokens[i])});
+      stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, std::move(serials[i]),
+                       std::move(tokens[i]), mentioned.emplace(staff_keys[i], true).second ? "1" : "0"});
     Transaction tx(*db_);
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
     if (auto r = Stage("stage_issue",
                        "pos BIGINT, staff_key TEXT, issued_on " + DateType() +
-                           ", school_year INTEGER, serial TEXT, auth_token TEXT",
-                       {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token"}, stage);
+                           ", school_year INTEGER, serial TEXT, auth_token TEXT, first_mention INTEGER",
+                       {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token", "first_mention"}, stage);
         !r)
       return std::unexpected(r.error());
-    // Insert-or-get: the UNIQUE (roster_id, channel) constraint decides who was first.
+    // Insert-or-get: the first writer (under the ledger's writer lock) makes the card; UNIQUE
+    // (roster_id, channel) backs that up.
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, "
         "audit_seq) SELECT s.serial, r.id, 'digital', s.issued_on, s.school_year, 'active', s.auth_token, $2, $2 "
         "FROM stage_issue s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
-        "ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING",
+        "AND s.first_mention = 1" + NewCardsOnly("'digital'"),
         {int64_t{year}, *seq});
     if (!added) return std::unexpected(added.error());
     if (auto st = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !st) return std::unexpected(st.error());
@@ -1390,6 +1393,17 @@ class SqlLedger final : public Ledger {
   Result<> RefreshStatistics(const std::string& table, uint64_t added) {
     if (db_->dialect() != internal::Dialect::kPostgres || added < 1000) return {};
     return db_->Exec("ANALYZE " + table);
+  }
+
+  // The tail of "INSERT INTO cards ... SELECT ... FROM stage s CROSS JOIN roster r WHERE ..." that
+  // skips holders who already have a card of `channel_sql`. REQUIRES: the writer lock (so nobody
+  // else inserts meanwhile) and at most one staged row per holder. SQLite resolves it in the
+  // unique index (ON CONFLICT); PostgreSQL's ON CONFLICT inserts speculatively, row by row, which
+  // costs more than the anti-join.
+  std::string NewCardsOnly(const std::string& channel_sql) const {
+    if (db_->dialect() == internal::Dialect::kSqlite) return " ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING";
+    return " AND NOT EXISTS (SELECT 1 FROM cards x WHERE x.roster_id = r.id AND x.channel = " + channel_sql +
+           ") ORDER BY r.id";
   }
 
   // REQUIRES: inside a write transaction. The sequence number the next audit entry will get.
