@@ -920,14 +920,7 @@ class SqlLedger final : public Ledger {
     // are several times faster. PostgreSQL hash-aggregates on the server.
     if (q.period == Period::kCalendar) return CountsFromCells(q);
     if (db_->dialect() == internal::Dialect::kSqlite) return CountsByScan(q);
-    std::string group;
-    switch (q.by) {
-      case Dimension::kNone: group = "''"; break;
-      case Dimension::kProvince: group = "r.province"; break;
-      case Dimension::kNetwork: group = "r.network"; break;
-      case Dimension::kRole: group = "r.role"; break;
-      case Dimension::kLevel: group = "r.level"; break;
-    }
+    const std::string group = GroupColumn(q.by, "r.");
     // PostgreSQL refuses a constant in GROUP BY, so the "no dimension" group is left out of it.
     const std::string group_by = q.by == Dimension::kNone ? "" : ", " + group;
     const bool school = q.period == Period::kSchool;
@@ -989,14 +982,7 @@ class SqlLedger final : public Ledger {
   Result<std::vector<CountsRow>> CountsByScan(const CountsQuery& q) const {
     const bool school = q.period == Period::kSchool;
     const int lo = q.first_year ? q.first_year : 0, hi = q.last_year ? q.last_year : 999999;
-    std::string group = "''";
-    switch (q.by) {
-      case Dimension::kNone: break;
-      case Dimension::kProvince: group = "province"; break;
-      case Dimension::kNetwork: group = "network"; break;
-      case Dimension::kRole: group = "role"; break;
-      case Dimension::kLevel: group = "level"; break;
-    }
+    const std::string group = GroupColumn(q.by);
     auto max_id = db_->Query("SELECT coalesce(max(id), 0) FROM roster");
     if (!max_id) return std::unexpected(max_id.error());
     const size_t n = static_cast<size_t>(ToInt((*max_id)[0][0])) + 1;
@@ -1253,16 +1239,21 @@ class SqlLedger final : public Ledger {
     return out;
   }
 
+  // The roster column a dimension groups by ("''" for none), prefixed by `table`.
+  static std::string GroupColumn(Dimension by, const std::string& table = "") {
+    switch (by) {
+      case Dimension::kNone: break;
+      case Dimension::kProvince: return table + "province";
+      case Dimension::kNetwork: return table + "network";
+      case Dimension::kRole: return table + "role";
+      case Dimension::kLevel: return table + "level";
+    }
+    return "''";
+  }
+
   // Counts() of the calendar view, from the aggregate.
   Result<std::vector<CountsRow>> CountsFromCells(const CountsQuery& q) const {
-    std::string group = "''";
-    switch (q.by) {
-      case Dimension::kNone: break;
-      case Dimension::kProvince: group = "province"; break;
-      case Dimension::kNetwork: group = "network"; break;
-      case Dimension::kRole: group = "role"; break;
-      case Dimension::kLevel: group = "level"; break;
-    }
+    const std::string group = GroupColumn(q.by);
     std::map<std::pair<int, std::string>, CountsRow> cells;
     auto r = db_->ForEach(
         "SELECT card_year, " + group + ", mask, sum(holders) FROM adoption_cells WHERE card_year BETWEEN $1 AND $2 "
