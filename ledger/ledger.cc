@@ -103,6 +103,17 @@ int SchoolYearOf(std::chrono::year_month_day d) {
   return int(d.year()) - (unsigned(d.month()) < 9 ? 1 : 0);
 }
 
+// n random Crockford base32 strings of `len` characters each (5 random bits per character, as
+// RandomBase32), from one draw of the CSPRNG instead of one per string.
+std::vector<std::string> RandomSerials(size_t n, size_t len) {
+  static constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const std::string raw = RandomBytes(n * len);
+  std::vector<std::string> out(n, std::string(len, '0'));
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < len; ++j) out[i][j] = kCrockford[static_cast<unsigned char>(raw[i * len + j]) & 31];
+  return out;
+}
+
 // Collects bad rows as "FILE:LINE:COLUMN (name): what" and renders them all in one error.
 class Problems {
  public:
@@ -151,6 +162,61 @@ Result<std::vector<int>> RequireColumns(const std::string& file, const internal:
   return idx;
 }
 
+// One CSV import file: read, parsed, its required columns found; bad rows collected.
+struct CsvImport {
+  std::string file, text;
+  internal::CsvTable table;
+  std::vector<int> cols;  // 0-based field index of each required column
+  std::optional<Problems> problems;
+  std::unordered_map<std::string, int> first_line;  // FirstMention: key -> line
+
+  // Required column i of `rec`, trimmed; its 1-based column number.
+  std::string Field(const internal::CsvRecord& rec, size_t i) const {
+    return Trim(rec.fields[static_cast<size_t>(cols[i])]);
+  }
+  int Col(size_t i) const { return cols[i] + 1; }
+  void Bad(const internal::CsvRecord& rec, size_t i, std::string what) { problems->Add(rec.line, Col(i), std::move(what)); }
+  // True the first time `key` is seen; later lines are bad rows "<what> is already on line N".
+  bool FirstMention(const internal::CsvRecord& rec, size_t i, const std::string& key,
+                    const std::string& what = "the same staff member") {
+    auto [it, fresh] = first_line.emplace(key, rec.line);
+    if (!fresh) Bad(rec, i, what + " is already on line " + std::to_string(it->second));
+    return fresh;
+  }
+};
+
+// Reads `csv`, requires `columns` in its header, and calls `row` for every record with as many
+// fields as the header (the others are bad rows). Progress runs to half of the rows.
+Result<std::unique_ptr<CsvImport>> ReadCsvImport(
+    const fs::path& csv, const std::vector<std::string>& columns, const Progress& progress,
+    const std::function<void(CsvImport&, const internal::CsvRecord&)>& row) {
+  auto in = std::make_unique<CsvImport>();
+  auto text = ReadFile(csv);
+  if (!text) return Fail(Code::kInvalidArgument, text.error().message);
+  in->text = std::move(*text);
+  in->file = csv.string();
+  std::vector<internal::CsvProblem> csv_problems;
+  in->table = internal::ParseCsv(in->text, csv_problems);
+  auto cols = RequireColumns(in->file, in->table, columns);
+  if (!cols) return std::unexpected(cols.error());
+  in->cols = std::move(*cols);
+  in->problems.emplace(in->file, &in->table);
+  in->problems->AddAll(csv_problems);
+  in->first_line.reserve(in->table.records.size());
+  const uint64_t total = in->table.records.size();
+  uint64_t done = 0;
+  for (const auto& rec : in->table.records) {
+    if (progress && ++done % 8192 == 0) progress(done / 2, total);
+    if (rec.fields.size() != in->table.header.size()) {
+      in->problems->Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
+                                         std::to_string(in->table.header.size()));
+      continue;
+    }
+    row(*in, rec);
+  }
+  return in;
+}
+
 std::string AuditHash(const std::string& prev, int64_t seq, int64_t at, const std::string& action,
                       const std::string& detail) {
   return HexEncode(Sha256(prev + "\n" + std::to_string(seq) + "\n" + std::to_string(at) + "\n" + action + "\n" + detail));
@@ -170,71 +236,52 @@ class SqlLedger final : public Ledger {
     if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
     auto keyer = Keyer();
     if (!keyer) return std::unexpected(keyer.error());
-    auto text = ReadFile(csv);
-    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
-    std::vector<internal::CsvProblem> csv_problems;
-    auto t = internal::ParseCsv(*text, csv_problems);
-    std::string file = csv.string();
-    auto cols = RequireColumns(file, t, {"staff_id", "first_name", "last_name", "role", "network", "level",
-                                         "school_number", "school_postcode", "starter"});
-    if (!cols) return std::unexpected(cols.error());
-    Problems problems(file, &t);
-    problems.AddAll(csv_problems);
-    const auto& c = *cols;
     std::vector<Row> stage;
-    stage.reserve(t.records.size());
-    std::unordered_map<std::string, int> seen;
-    seen.reserve(t.records.size());
-    uint64_t total = t.records.size(), done = 0;
-    for (const auto& rec : t.records) {
-      if (progress && ++done % 8192 == 0) progress(done / 2, total);
-      if (rec.fields.size() != t.header.size()) {
-        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                                      std::to_string(t.header.size()));
-        continue;
-      }
-      auto field = [&](int i) { return Trim(rec.fields[static_cast<size_t>(c[static_cast<size_t>(i)])]); };
-      auto col = [&](int i) { return c[static_cast<size_t>(i)] + 1; };
-      bool bad = false;
-      auto bad_field = [&](int i, std::string what) {
-        problems.Add(rec.line, col(i), std::move(what));
-        bad = true;
-      };
-      std::string staff = field(0);
-      if (staff.empty()) bad_field(0, "empty staff identifier");
-      else if (staff.size() > 64) bad_field(0, "staff identifier longer than 64 characters");
-      std::string role = Lower(field(3)), network = field(4), level = Lower(field(5));
-      if (role != "administrative" && role != "teaching" && role != "support")
-        bad_field(3, "'" + field(3) + "' is not one of administrative|teaching|support");
-      std::string net_upper = network;
-      std::transform(net_upper.begin(), net_upper.end(), net_upper.begin(), ::toupper);
-      if (net_upper != "GO" && net_upper != "OGO" && net_upper != "VGO")
-        bad_field(4, "'" + network + "' is not one of GO|OGO|VGO");
-      static const char* kLevels[] = {"basic", "secondary", "higher", "adult", "part_time_arts", "other"};
-      if (std::none_of(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return level == l; }))
-        bad_field(5, "'" + field(5) + "' is not one of basic|secondary|higher|adult|part_time_arts|other");
-      std::string school = field(6);
-      if (school.empty() || school.size() > 12 || school.find_first_not_of("0123456789") != std::string::npos)
-        bad_field(6, "'" + school + "' is not a school number (1 to 12 digits)");
-      std::string postcode = field(7);
-      std::string province;
-      auto pc = ParseCount(postcode);
-      auto prov = pc && postcode.size() == 4 ? ProvinceOfPostcode(static_cast<int>(*pc))
-                                             : Result<std::string>(Fail(Code::kInvalidArgument, ""));
-      if (!prov) bad_field(7, "'" + postcode + "' is not a Belgian postcode (4 digits, 1000-9999)");
-      else province = *prov;
-      std::string starter = Lower(field(8));
-      if (starter != "yes" && starter != "no") bad_field(8, "'" + field(8) + "' is not yes or no");
-      if (bad) continue;
-      std::string key = (*keyer)->Key(staff);
-      auto [it, fresh] = seen.emplace(key, rec.line);
-      if (!fresh) {
-        problems.Add(rec.line, col(0), "the same staff member is already on line " + std::to_string(it->second));
-        continue;
-      }
-      stage.push_back({std::to_string(rec.line), key, role, net_upper, level, school, postcode, province,
-                       starter == "yes" ? "1" : "0"});
-    }
+    auto in = ReadCsvImport(
+        csv, {"staff_id", "first_name", "last_name", "role", "network", "level", "school_number", "school_postcode",
+              "starter"},
+        progress, [&](CsvImport& f, const internal::CsvRecord& rec) {
+          bool bad = false;
+          auto bad_field = [&](size_t i, std::string what) {
+            f.Bad(rec, i, std::move(what));
+            bad = true;
+          };
+          std::string staff = f.Field(rec, 0);
+          if (staff.empty()) bad_field(0, "empty staff identifier");
+          else if (staff.size() > 64) bad_field(0, "staff identifier longer than 64 characters");
+          std::string role = Lower(f.Field(rec, 3)), network = f.Field(rec, 4), level = Lower(f.Field(rec, 5));
+          if (role != "administrative" && role != "teaching" && role != "support")
+            bad_field(3, "'" + f.Field(rec, 3) + "' is not one of administrative|teaching|support");
+          std::string net_upper = network;
+          std::transform(net_upper.begin(), net_upper.end(), net_upper.begin(), ::toupper);
+          if (net_upper != "GO" && net_upper != "OGO" && net_upper != "VGO")
+            bad_field(4, "'" + network + "' is not one of GO|OGO|VGO");
+          static const char* kLevels[] = {"basic", "secondary", "higher", "adult", "part_time_arts", "other"};
+          if (std::none_of(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return level == l; }))
+            bad_field(5, "'" + f.Field(rec, 5) + "' is not one of basic|secondary|higher|adult|part_time_arts|other");
+          std::string school = f.Field(rec, 6);
+          if (school.empty() || school.size() > 12 || school.find_first_not_of("0123456789") != std::string::npos)
+            bad_field(6, "'" + school + "' is not a school number (1 to 12 digits)");
+          std::string postcode = f.Field(rec, 7);
+          std::string province;
+          auto pc = ParseCount(postcode);
+          auto prov = pc && postcode.size() == 4 ? ProvinceOfPostcode(static_cast<int>(*pc))
+                                                 : Result<std::string>(Fail(Code::kInvalidArgument, ""));
+          if (!prov) bad_field(7, "'" + postcode + "' is not a Belgian postcode (4 digits, 1000-9999)");
+          else province = *prov;
+          std::string starter = Lower(f.Field(rec, 8));
+          if (starter != "yes" && starter != "no") bad_field(8, "'" + f.Field(rec, 8) + "' is not yes or no");
+          if (bad) return;
+          std::string key = (*keyer)->Key(staff);
+          if (!f.FirstMention(rec, 0, key)) return;
+          stage.push_back({std::to_string(rec.line), key, role, net_upper, level, school, postcode, province,
+                           starter == "yes" ? "1" : "0"});
+        });
+    if (!in) return std::unexpected(in.error());
+    Problems& problems = *(*in)->problems;
+    const auto& t = (*in)->table;
+    const auto& c = (*in)->cols;
+    const uint64_t total = t.records.size();
     if (!problems.empty()) return problems.ToError();
 
     Transaction tx(*db_);
@@ -280,8 +327,9 @@ class SqlLedger final : public Ledger {
         {int64_t{year}, *seq});
     if (!added) return std::unexpected(added.error());
     if (auto r = RefreshStatistics("roster", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
+    if (auto r = CountNewRoster(year, *seq); !r) return std::unexpected(r.error());
     ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
-    if (auto r = Finish(tx, *seq, "import roster", ImportDetail(csv, *text, year, "roster", sum), sum.added); !r)
+    if (auto r = Finish(tx, *seq, "import roster", ImportDetail(csv, (*in)->text, year, "roster", sum), sum.added); !r)
       return std::unexpected(r.error());
     if (progress) progress(total, total);
     return sum;
@@ -295,50 +343,32 @@ class SqlLedger final : public Ledger {
     if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
     auto keyer = Keyer();
     if (!keyer) return std::unexpected(keyer.error());
-    auto text = ReadFile(csv);
-    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
-    std::vector<internal::CsvProblem> csv_problems;
-    auto t = internal::ParseCsv(*text, csv_problems);
-    std::string file = csv.string();
-    auto cols = RequireColumns(file, t, {"staff_id", "date"});
-    if (!cols) return std::unexpected(cols.error());
-    Problems problems(file, &t);
-    problems.AddAll(csv_problems);
-    const int staff_col = (*cols)[0], date_col = (*cols)[1];
     std::vector<Row> stage;
-    stage.reserve(t.records.size());
-    std::unordered_map<std::string, int> seen;
-    seen.reserve(t.records.size());
-    uint64_t total = t.records.size(), done = 0;
-    for (const auto& rec : t.records) {
-      if (progress && ++done % 8192 == 0) progress(done / 2, total);
-      if (rec.fields.size() != t.header.size()) {
-        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                                      std::to_string(t.header.size()));
-        continue;
-      }
-      std::string staff = Trim(rec.fields[static_cast<size_t>(staff_col)]);
-      std::string date_text = Trim(rec.fields[static_cast<size_t>(date_col)]);
+    auto in = ReadCsvImport(csv, {"staff_id", "date"}, progress, [&](CsvImport& f, const internal::CsvRecord& rec) {
+      std::string staff = f.Field(rec, 0), date_text = f.Field(rec, 1);
       bool bad = false;
-      if (staff.empty()) problems.Add(rec.line, staff_col + 1, "empty staff identifier"), bad = true;
+      if (staff.empty()) f.Bad(rec, 0, "empty staff identifier"), bad = true;
       auto date = ParseIsoDate(date_text);
       if (!date) {
-        problems.Add(rec.line, date_col + 1, "'" + date_text + "' is not an ISO date (YYYY-MM-DD)");
+        f.Bad(rec, 1, "'" + date_text + "' is not an ISO date (YYYY-MM-DD)");
         bad = true;
       } else if (int(date->year()) < year - 1 || int(date->year()) > year + 1) {
-        problems.Add(rec.line, date_col + 1,
-                     date_text + " is more than a year away from card year " + std::to_string(year));
+        f.Bad(rec, 1, date_text + " is more than a year away from card year " + std::to_string(year));
         bad = true;
       }
-      if (bad) continue;
+      if (bad) return;
       std::string key = (*keyer)->Key(staff);
-      auto [it, fresh] = seen.emplace(key, rec.line);
-      if (!fresh) {
-        problems.Add(rec.line, staff_col + 1, "the same staff member is already on line " + std::to_string(it->second));
-        continue;
-      }
-      stage.push_back({std::to_string(rec.line), key, FormatIsoDate(*date), std::to_string(SchoolYearOf(*date)),
-                       RandomBase32(12)});
+      if (!f.FirstMention(rec, 0, key)) return;
+      stage.push_back({std::to_string(rec.line), key, FormatIsoDate(*date), std::to_string(SchoolYearOf(*date)), ""});
+    });
+    if (!in) return std::unexpected(in.error());
+    Problems& problems = *(*in)->problems;
+    const auto& t = (*in)->table;
+    const int staff_col = (*in)->cols[0];
+    const uint64_t total = t.records.size();
+    {
+      std::vector<std::string> serials = RandomSerials(stage.size(), 12);
+      for (size_t i = 0; i < stage.size(); ++i) stage[i][4] = std::move(serials[i]);
     }
     if (!problems.empty() && stage.empty()) return problems.ToError();
 
@@ -365,14 +395,14 @@ class SqlLedger final : public Ledger {
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
         "SELECT s.serial, r.id, $2, s.issued_on, s.school_year, 'active', $3, $3 FROM stage_cards s "
-        "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key ORDER BY r.id "
-        "ON CONFLICT (roster_id, channel) DO NOTHING",
+        "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key" + NewCardsOnly("$2"),
         {int64_t{year}, std::string(ChannelName(channel)), *seq});
     if (!added) return std::unexpected(added.error());
     if (auto r = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
+    if (auto r = CountNewCards(*seq, *added); !r) return std::unexpected(r.error());
     ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
     if (auto r = Finish(tx, *seq, "import " + std::string(ChannelName(channel)),
-                        ImportDetail(csv, *text, year, "cards", sum), sum.added);
+                        ImportDetail(csv, (*in)->text, year, "cards", sum), sum.added);
         !r)
       return std::unexpected(r.error());
     if (progress) progress(total, total);
@@ -381,78 +411,60 @@ class SqlLedger final : public Ledger {
 
   Result<ImportSummary> ImportPublished(const fs::path& csv) override {
     std::lock_guard lock(mu_);
-    auto text = ReadFile(csv);
-    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
-    std::vector<internal::CsvProblem> csv_problems;
-    auto t = internal::ParseCsv(*text, csv_problems);
-    std::string file = csv.string();
     static const std::vector<std::string> kNames = {"calendar_year",        "eligible_staff",  "sent_to_subscribers",
                                                     "sent_to_starters",     "picked_up_at_library",
                                                     "holders_total",        "published_share"};
-    auto cols = RequireColumns(file, t, kNames);
-    if (!cols) return std::unexpected(cols.error());
-    Problems problems(file, &t);
-    problems.AddAll(csv_problems);
     std::vector<PublishedRow> rows;
-    std::unordered_map<std::string, int> seen;
-    for (const auto& rec : t.records) {
-      if (rec.fields.size() != t.header.size()) {
-        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                                      std::to_string(t.header.size()));
-        continue;
-      }
-      auto field = [&](size_t i) { return Trim(rec.fields[static_cast<size_t>((*cols)[i])]); };
-      auto col = [&](size_t i) { return (*cols)[i] + 1; };
+    std::vector<int> row_lines;
+    auto in = ReadCsvImport(csv, kNames, {}, [&](CsvImport& f, const internal::CsvRecord& rec) {
       PublishedRow p;
       bool bad = false;
-      p.label = field(0);
+      p.label = f.Field(rec, 0);
       std::string lower = Lower(p.label);
       if (lower == "totaal" || lower == "total") {
         p.year = std::nullopt;
       } else if (auto y = ParseCount(p.label); y && p.label.size() == 4 && *y >= 1990 && *y <= kMaxYear) {
         p.year = static_cast<int>(*y);
       } else {
-        problems.Add(rec.line, col(0), "'" + p.label + "' is neither a year nor 'Totaal'");
+        f.Bad(rec, 0, "'" + p.label + "' is neither a year nor 'Totaal'");
         bad = true;
       }
       int64_t* nums[] = {&p.eligible, &p.subscribers, &p.starters, &p.library, &p.holders};
       for (size_t i = 0; i < 5; ++i) {
-        auto v = ParseCount(field(i + 1));
+        auto v = ParseCount(f.Field(rec, i + 1));
         if (!v) {
-          problems.Add(rec.line, col(i + 1), "'" + field(i + 1) + "' is not a whole number");
+          f.Bad(rec, i + 1, "'" + f.Field(rec, i + 1) + "' is not a whole number");
           bad = true;
         } else {
           *nums[i] = *v;
         }
       }
-      p.printed_share = field(6);
+      p.printed_share = f.Field(rec, 6);
       {
-        std::string_view s = p.printed_share;
-        bool ok = s.size() >= 2 && s.back() == '%';
+        std::string_view sh = p.printed_share;
+        bool ok = sh.size() >= 2 && sh.back() == '%';
         if (ok) {
-          s.remove_suffix(1);
-          auto sep = s.find_first_of(".,");
-          std::string_view whole = s.substr(0, sep), frac = sep == std::string_view::npos ? "" : s.substr(sep + 1);
+          sh.remove_suffix(1);
+          auto sep = sh.find_first_of(".,");
+          std::string_view whole = sh.substr(0, sep), frac = sep == std::string_view::npos ? "" : sh.substr(sep + 1);
           ok = !whole.empty() && whole.size() <= 3 && whole.find_first_not_of("0123456789") == std::string_view::npos &&
                (sep == std::string_view::npos || (!frac.empty() && frac.find_first_not_of("0123456789") == std::string_view::npos));
         }
         if (!ok) {
-          problems.Add(rec.line, col(6), "'" + p.printed_share + "' is not a printed percentage like 67,50% or 67%");
+          f.Bad(rec, 6, "'" + p.printed_share + "' is not a printed percentage like 67,50% or 67%");
           bad = true;
         }
       }
-      if (!bad && p.holders > p.eligible)
-        problems.Add(rec.line, col(5), "more holders than eligible staff"), bad = true;
-      if (!bad) {
-        auto [it, fresh] = seen.emplace(p.label, rec.line);
-        if (!fresh) {
-          problems.Add(rec.line, col(0), "'" + p.label + "' is already on line " + std::to_string(it->second));
-          continue;
-        }
-        rows.push_back(p);
-        rows.back().year = p.year;
-      }
-    }
+      if (!bad && p.holders > p.eligible) f.Bad(rec, 5, "more holders than eligible staff"), bad = true;
+      if (bad || !f.FirstMention(rec, 0, p.label, "'" + p.label + "'")) return;
+      rows.push_back(p);
+      row_lines.push_back(rec.line);
+    });
+    if (!in) return std::unexpected(in.error());
+    Problems& problems = *(*in)->problems;
+    const auto& t = (*in)->table;
+    const auto& cols = (*in)->cols;
+    const std::string& file = (*in)->file;
     if (!problems.empty()) return problems.ToError();
     if (rows.empty()) return Fail(Code::kInvalidArgument, file + ": no data rows");
 
@@ -472,8 +484,8 @@ class SqlLedger final : public Ledger {
             same->printed_share == p.printed_share)
           ++sum.present;
         else
-          problems.Add(t.records[i].line, (*cols)[0] + 1, "differs from the published figures for '" + p.label +
-                                                             "' already in the ledger");
+          problems.Add(row_lines[i], cols[0] + 1, "differs from the published figures for '" + p.label +
+                                                     "' already in the ledger");
         continue;
       }
       auto r = db_->Execute(
@@ -483,7 +495,7 @@ class SqlLedger final : public Ledger {
            p.holders, p.printed_share, csv.filename().string(), *seq});
       if (!r) {
         if (r.error().code == Code::kFailedPrecondition)
-          problems.Add(t.records[i].line, (*cols)[0] + 1, "conflicts with figures already in the ledger");
+          problems.Add(row_lines[i], cols[0] + 1, "conflicts with figures already in the ledger");
         else
           return std::unexpected(r.error());
       } else {
@@ -491,7 +503,7 @@ class SqlLedger final : public Ledger {
       }
     }
     if (!problems.empty()) return problems.ToError();
-    if (auto r = Finish(tx, *seq, "import published", ImportDetail(csv, *text, 0, "published_uptake", sum), sum.added);
+    if (auto r = Finish(tx, *seq, "import published", ImportDetail(csv, (*in)->text, 0, "published_uptake", sum), sum.added);
         !r)
       return std::unexpected(r.error());
     return sum;
@@ -530,42 +542,49 @@ class SqlLedger final : public Ledger {
     std::string issued_on = FormatIsoDate(today), school_year = std::to_string(SchoolYearOf(today));
     std::vector<Row> stage;
     stage.reserve(staff_keys.size());
+    std::vector<std::string> serials = RandomSerials(staff_keys.size(), 12), tokens = RandomSerials(staff_keys.size(), 32);
+    std::unordered_map<std::string_view, bool> mentioned;  // the same person twice: insert once
+    mentioned.reserve(staff_keys.size());
     for (size_t i = 0; i < staff_keys.size(); ++i)
-      stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, RandomBase32(12), RandomBase32(32)});
+      stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, std::move(serials[i]),
+                       std::move(tokens[i]), mentioned.emplace(staff_keys[i], true).second ? "1" : "0"});
     Transaction tx(*db_);
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
     if (auto r = Stage("stage_issue",
                        "pos BIGINT, staff_key TEXT, issued_on " + DateType() +
-                           ", school_year INTEGER, serial TEXT, auth_token TEXT",
-                       {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token"}, stage);
+                           ", school_year INTEGER, serial TEXT, auth_token TEXT, first_mention INTEGER",
+                       {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token", "first_mention"}, stage);
         !r)
       return std::unexpected(r.error());
-    // Insert-or-get: the UNIQUE (roster_id, channel) constraint decides who was first.
+    // Insert-or-get: the first writer (under the ledger's writer lock) makes the card; UNIQUE
+    // (roster_id, channel) backs that up.
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, "
         "audit_seq) SELECT s.serial, r.id, 'digital', s.issued_on, s.school_year, 'active', s.auth_token, $2, $2 "
         "FROM stage_issue s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
-        "ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING",
+        "AND s.first_mention = 1" + NewCardsOnly("'digital'"),
         {int64_t{year}, *seq});
     if (!added) return std::unexpected(added.error());
     if (auto st = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !st) return std::unexpected(st.error());
+    if (auto st = CountNewCards(*seq, *added); !st) return std::unexpected(st.error());
     std::vector<IssuedCard> out(staff_ids.size());
     std::vector<bool> found(staff_ids.size());
-    auto r = db_->ForEach(
+    auto r = db_->Scan(
         "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
         "CROSS JOIN roster r CROSS JOIN cards c WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
         "AND c.roster_id = r.id AND c.channel = 'digital'",
-        {int64_t{year}}, [&](const Row& row) {
-          auto pos = static_cast<size_t>(ToInt(row[0]));
+        {int64_t{year}}, [&](const Db::Cells& row) {
+          auto pos = static_cast<size_t>(row.Int(0));
+          if (pos >= out.size()) return;
           IssuedCard& card = out[pos];
-          card.serial = *row[1];
+          card.serial = row.Text(1);
           card.year = year;
-          card.revoked = *row[2] == "revoked";
-          card.auth_token = row[3].value_or("");
-          card.update_tag = ToInt(row[4]);
-          card.is_new = ToInt(row[5]) == *seq;
+          card.revoked = row.Text(2) == "revoked";
+          card.auth_token = row.Text(3);
+          card.update_tag = row.Int(4);
+          card.is_new = row.Int(5) == *seq;
           found[pos] = true;
         });
     if (!r) return std::unexpected(r.error());
@@ -598,6 +617,14 @@ class SqlLedger final : public Ledger {
     if (auto r = tx.Begin(); !r) return r;
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
+    // The holder's cell in the adoption aggregate before the change (only used if it happens).
+    auto before = db_->Query("SELECT r.card_year, r.province, r.network, r.role, r.level, (SELECT sum(" +
+                                 internal::ChannelBitSql("o.channel") +
+                                 ") FROM cards o WHERE o.roster_id = r.id AND o.status = 'active'), " +
+                                 internal::ChannelBitSql("c.channel") +
+                                 " FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.serial = $1",
+                             {std::string(serial)});
+    if (!before) return std::unexpected(before.error());
     auto n = db_->Execute(
         "UPDATE cards SET status = 'revoked', revoked_reason = $2, revoked_at = $3, update_tag = $4 "
         "WHERE serial = $1 AND status = 'active'",
@@ -609,6 +636,17 @@ class SqlLedger final : public Ledger {
       if (exists->empty()) return Fail(Code::kNotFound, "no card with serial " + std::string(serial));
       return Fail(Code::kFailedPrecondition, "card " + std::string(serial) + " is already revoked");
     }
+    if (before->size() != 1) return Fail(Code::kInternal, "card " + std::string(serial) + " vanished while revoked");
+    {
+      const Row& b = before->front();
+      CellKey k{static_cast<int>(ToInt(b[0])), b[1].value_or(""), b[2].value_or(""), b[3].value_or(""),
+                b[4].value_or(""), static_cast<int>(ToInt(b[5]))};
+      CellDeltas d;
+      d[k] -= 1;
+      k.mask &= ~static_cast<int>(ToInt(b[6]));
+      d[k] += 1;
+      if (auto r = ApplyCellDeltas(d); !r) return r;
+    }
     nlohmann::json detail = {{"serial", serial}, {"reason", why}};
     return Finish(tx, *seq, "revoke", detail.dump(), 0);
   }
@@ -618,45 +656,23 @@ class SqlLedger final : public Ledger {
     if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
     auto keyer = Keyer();
     if (!keyer) return std::unexpected(keyer.error());
-    auto text = ReadFile(csv);
-    if (!text) return Fail(Code::kInvalidArgument, text.error().message);
-    std::vector<internal::CsvProblem> csv_problems;
-    auto t = internal::ParseCsv(*text, csv_problems);
-    std::string file = csv.string();
-    auto cols = RequireColumns(file, t, {"staff_id", "first_name", "last_name"});
-    if (!cols) return std::unexpected(cols.error());
-    Problems problems(file, &t);
-    problems.AddAll(csv_problems);
-    const auto& c = *cols;
     std::vector<Row> stage;
     std::vector<ClaimCode> codes;
-    std::unordered_map<std::string, int> seen;
-    for (const auto& rec : t.records) {
-      if (rec.fields.size() != t.header.size()) {
-        problems.Add(rec.line, 0, "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                                      std::to_string(t.header.size()));
-        continue;
-      }
-      auto field = [&](size_t i) { return Trim(rec.fields[static_cast<size_t>(c[i])]); };
-      std::string staff = field(0);
-      std::string name = field(1) + (field(1).empty() || field(2).empty() ? "" : " ") + field(2);
-      if (staff.empty()) {
-        problems.Add(rec.line, c[0] + 1, "empty staff identifier");
-        continue;
-      }
-      if (name.empty() || name.size() > 100) {
-        problems.Add(rec.line, c[1] + 1, "the name must have 1 to 100 bytes");
-        continue;
-      }
+    auto in = ReadCsvImport(csv, {"staff_id", "first_name", "last_name"}, {},
+                            [&](CsvImport& f, const internal::CsvRecord& rec) {
+      std::string staff = f.Field(rec, 0), first = f.Field(rec, 1), last = f.Field(rec, 2);
+      std::string name = first + (first.empty() || last.empty() ? "" : " ") + last;
+      if (staff.empty()) return f.Bad(rec, 0, "empty staff identifier");
+      if (name.empty() || name.size() > 100) return f.Bad(rec, 1, "the name must have 1 to 100 bytes");
       std::string key = (*keyer)->Key(staff);
-      if (!seen.emplace(key, rec.line).second) {
-        problems.Add(rec.line, c[0] + 1, "the same staff member is already on line " + std::to_string(seen[key]));
-        continue;
-      }
+      if (!f.FirstMention(rec, 0, key)) return;
       std::string code = RandomBase32(16);
       stage.push_back({std::to_string(rec.line), key, name, ClaimHash(code)});
       codes.push_back({staff, code.substr(0, 4) + "-" + code.substr(4, 4) + "-" + code.substr(8, 4) + "-" + code.substr(12, 4)});
-    }
+    });
+    if (!in) return std::unexpected(in.error());
+    Problems& problems = *(*in)->problems;
+    const auto& c = (*in)->cols;
     if (!problems.empty()) return problems.ToError();
     Transaction tx(*db_);
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
@@ -886,23 +902,43 @@ class SqlLedger final : public Ledger {
                                 std::to_string(have) + " are in the ledger (rows deleted or added behind its back)");
     }
     if (!issues.empty()) bad(issues.begin()->first, issues.begin()->second);
-    rep.ok = !rep.first_bad;
+    if (rep.first_bad) return rep;
+    // The adoption aggregate must equal a recount from roster and cards.
+    auto stored = ReadCells(false);
+    if (!stored) return std::unexpected(stored.error());
+    auto recount = ReadCells(true);
+    if (!recount) return std::unexpected(recount.error());
+    auto a = stored->begin(), b = recount->begin();
+    while (a != stored->end() || b != recount->end()) {
+      if (a != stored->end() && b != recount->end() && a->first == b->first) {
+        if (a->second != b->second) {
+          rep.problem = "adoption aggregate: cell " + DescribeCell(a->first) + " holds " + std::to_string(a->second) +
+                        ", a recount of the cards gives " + std::to_string(b->second);
+          return rep;
+        }
+        ++a, ++b;
+      } else if (b == recount->end() || (a != stored->end() && a->first < b->first)) {
+        rep.problem = "adoption aggregate: cell " + DescribeCell(a->first) + " holds " + std::to_string(a->second) +
+                      ", a recount of the cards gives 0";
+        return rep;
+      } else {
+        rep.problem = "adoption aggregate: cell " + DescribeCell(b->first) +
+                      " is missing, a recount of the cards gives " + std::to_string(b->second);
+        return rep;
+      }
+    }
+    rep.ok = true;
     return rep;
   }
 
   Result<std::vector<CountsRow>> Counts(const CountsQuery& q) const override {
     std::lock_guard lock(mu_);
-    // SQLite aggregates by sorting; over millions of cards two narrow covering-index scans
-    // tallied here are several times faster. PostgreSQL hash-aggregates on the server.
+    // The calendar view reads the maintained aggregate. For the school-year view SQLite
+    // aggregates by sorting; over millions of cards two narrow covering-index scans tallied here
+    // are several times faster. PostgreSQL hash-aggregates on the server.
+    if (q.period == Period::kCalendar) return CountsFromCells(q);
     if (db_->dialect() == internal::Dialect::kSqlite) return CountsByScan(q);
-    std::string group;
-    switch (q.by) {
-      case Dimension::kNone: group = "''"; break;
-      case Dimension::kProvince: group = "r.province"; break;
-      case Dimension::kNetwork: group = "r.network"; break;
-      case Dimension::kRole: group = "r.role"; break;
-      case Dimension::kLevel: group = "r.level"; break;
-    }
+    const std::string group = GroupColumn(q.by, "r.");
     // PostgreSQL refuses a constant in GROUP BY, so the "no dimension" group is left out of it.
     const std::string group_by = q.by == Dimension::kNone ? "" : ", " + group;
     const bool school = q.period == Period::kSchool;
@@ -964,14 +1000,7 @@ class SqlLedger final : public Ledger {
   Result<std::vector<CountsRow>> CountsByScan(const CountsQuery& q) const {
     const bool school = q.period == Period::kSchool;
     const int lo = q.first_year ? q.first_year : 0, hi = q.last_year ? q.last_year : 999999;
-    std::string group = "''";
-    switch (q.by) {
-      case Dimension::kNone: break;
-      case Dimension::kProvince: group = "province"; break;
-      case Dimension::kNetwork: group = "network"; break;
-      case Dimension::kRole: group = "role"; break;
-      case Dimension::kLevel: group = "level"; break;
-    }
+    const std::string group = GroupColumn(q.by);
     auto max_id = db_->Query("SELECT coalesce(max(id), 0) FROM roster");
     if (!max_id) return std::unexpected(max_id.error());
     const size_t n = static_cast<size_t>(ToInt((*max_id)[0][0])) + 1;
@@ -1095,6 +1124,188 @@ class SqlLedger final : public Ledger {
   }
 
  private:
+  // --- The adoption aggregate (schema migration 4) ---------------------------------------
+  // adoption_cells holds, per (card year, province, network, role, level, mask), how many
+  // roster entries hold exactly the channels of `mask` in active cards. Every write moves it in
+  // its own transaction, from the rows that write added (identified by their audit_seq).
+  struct CellKey {
+    int year = 0;
+    std::string province, network, role, level;
+    int mask = 0;
+    auto operator<=>(const CellKey&) const = default;
+  };
+  using CellDeltas = std::map<CellKey, int64_t>;
+  static CellKey KeyOf(const Row& row, size_t mask_col) {
+    return {static_cast<int>(ToInt(row[0])), row[1].value_or(""), row[2].value_or(""), row[3].value_or(""),
+            row[4].value_or(""), static_cast<int>(ToInt(row[mask_col]))};
+  }
+  static std::string DescribeCell(const CellKey& k) {
+    std::string channels;
+    for (Channel c : {Channel::kDigital, Channel::kSubscription, Channel::kStarter, Channel::kLibrary})
+      if (k.mask & (1 << static_cast<int>(c))) channels += (channels.empty() ? "" : "+") + std::string(ChannelName(c));
+    return "(card year " + std::to_string(k.year) + ", " + k.province + ", " + k.network + ", " + k.role + ", " +
+           k.level + ", " + (channels.empty() ? "no card" : channels) + ")";
+  }
+
+  // REQUIRES: inside the write transaction. Adds each delta to its cell.
+  Result<> ApplyCellDeltas(const CellDeltas& deltas) {
+    std::vector<Row> rows;
+    for (const auto& [k, d] : deltas)
+      if (d != 0)
+        rows.push_back({std::to_string(k.year), k.province, k.network, k.role, k.level, std::to_string(k.mask),
+                        std::to_string(d)});
+    if (rows.empty()) return {};
+    static const std::string kUpsert =
+        " ON CONFLICT (card_year, province, network, role, level, mask) DO UPDATE SET holders = "
+        "adoption_cells.holders + excluded.holders";
+    if (rows.size() <= 4) {  // a single issue or revocation: no staging round trips
+      for (const Row& row : rows)
+        if (auto r = db_->Execute("INSERT INTO adoption_cells (card_year, province, network, role, level, mask, "
+                                  "holders) VALUES ($1, $2, $3, $4, $5, $6, $7)" + kUpsert,
+                                  {ToInt(row[0]), *row[1], *row[2], *row[3], *row[4], ToInt(row[5]), ToInt(row[6])});
+            !r)
+          return std::unexpected(r.error());
+      return {};
+    }
+    if (auto r = Stage("stage_cells",
+                       "card_year INTEGER, province TEXT, network TEXT, role TEXT, level TEXT, mask INTEGER, "
+                       "holders BIGINT",
+                       {"card_year", "province", "network", "role", "level", "mask", "holders"}, rows);
+        !r)
+      return r;
+    if (auto r = db_->Execute("INSERT INTO adoption_cells (card_year, province, network, role, level, mask, holders) "
+                              "SELECT card_year, province, network, role, level, mask, holders FROM stage_cells "
+                              "WHERE true" + kUpsert);
+        !r)
+      return std::unexpected(r.error());
+    return {};
+  }
+
+  // Roster entries added by audit entry `seq` (they hold no card yet).
+  Result<> CountNewRoster(int year, int64_t seq) {
+    CellDeltas d;
+    auto r = db_->ForEach(
+        "SELECT card_year, province, network, role, level, 0, count(*) FROM roster WHERE card_year = $1 AND "
+        "audit_seq = $2 GROUP BY card_year, province, network, role, level",
+        {int64_t{year}, seq}, [&](const Row& row) { d[KeyOf(row, 5)] += ToInt(row[6]); });
+    if (!r) return r;
+    return ApplyCellDeltas(d);
+  }
+
+  // Cards added by audit entry `seq` (`added` of them): each moves its holder from the cell of
+  // the channels held before to the cell with the new channel too. One write adds cards of one
+  // channel and at most one per holder and channel (UNIQUE (roster_id, channel)), so the
+  // holder's other active cards are exactly those of other channels.
+  Result<> CountNewCards(int64_t seq, int64_t added) {
+    if (added == 0) return {};
+    const std::string moved =
+        "SELECT r.card_year, r.province, r.network, r.role, r.level, (SELECT coalesce(sum(" +
+        internal::ChannelBitSql("o.channel") + "), 0) FROM cards o WHERE o.status = 'active' AND o.roster_id = "
+        "c.roster_id AND o.channel <> c.channel) AS old_mask, " + internal::ChannelBitSql("c.channel") +
+        " AS bit FROM cards c CROSS JOIN roster r WHERE c.audit_seq = $1 AND r.id = c.roster_id";
+    CellDeltas d;
+    auto move = [&](CellKey k, int bit, int64_t n) {
+      d[k] -= n;
+      k.mask |= bit;
+      d[k] += n;
+    };
+    Result<> r;
+    if (db_->dialect() == internal::Dialect::kSqlite) {
+      // SQLite would sort the moved rows (and run the subquery twice) to group them: tally here.
+      std::unordered_map<std::string, std::pair<CellKey, int64_t>> tally;
+      std::string id;
+      r = db_->Scan(moved, {seq}, [&](const Db::Cells& c) {
+        id.assign(c.Text(0)).append("|").append(c.Text(1)).append("|").append(c.Text(2)).append("|");
+        id.append(c.Text(3)).append("|").append(c.Text(4)).append("|").append(std::to_string(c.Int(5)));
+        id.append("|").append(std::to_string(c.Int(6)));
+        auto [it, fresh] = tally.try_emplace(id);
+        if (fresh)
+          it->second.first = {static_cast<int>(c.Int(0)), std::string(c.Text(1)), std::string(c.Text(2)),
+                              std::string(c.Text(3)), std::string(c.Text(4)), static_cast<int>(c.Int(5) * 16 + c.Int(6))};
+        ++it->second.second;
+      });
+      for (auto& [_, kn] : tally) {
+        CellKey k = kn.first;
+        const int bit = k.mask % 16;
+        k.mask /= 16;
+        move(k, bit, kn.second);
+      }
+    } else {
+      r = db_->ForEach("SELECT card_year, province, network, role, level, old_mask, bit, count(*) FROM (" + moved +
+                           ") AS moved GROUP BY card_year, province, network, role, level, old_mask, bit",
+                       {seq}, [&](const Row& row) {
+                         move(KeyOf(row, 5), static_cast<int>(ToInt(row[6])), ToInt(row[7]));
+                       });
+    }
+    if (!r) return r;
+    return ApplyCellDeltas(d);
+  }
+
+  // Cells as stored (`recount` false) or recounted from roster and cards; zero cells left out.
+  Result<std::map<CellKey, int64_t>> ReadCells(bool recount) const {
+    std::map<CellKey, int64_t> out;
+    std::string sql =
+        recount ? "SELECT r.card_year, r.province, r.network, r.role, r.level, coalesce(m.mask, 0), count(*) "
+                  "FROM roster r LEFT JOIN (SELECT roster_id, sum(" + internal::ChannelBitSql("channel") +
+                  ") AS mask FROM cards WHERE status = 'active' GROUP BY roster_id) m ON m.roster_id = r.id "
+                  "GROUP BY r.card_year, r.province, r.network, r.role, r.level, coalesce(m.mask, 0)"
+                : "SELECT card_year, province, network, role, level, mask, holders FROM adoption_cells";
+    auto r = db_->ForEach(sql, {}, [&](const Row& row) {
+      if (int64_t n = ToInt(row[6]); n != 0) out[KeyOf(row, 5)] += n;
+    });
+    if (!r) return std::unexpected(r.error());
+    return out;
+  }
+
+  // The roster column a dimension groups by ("''" for none), prefixed by `table`.
+  static std::string GroupColumn(Dimension by, const std::string& table = "") {
+    switch (by) {
+      case Dimension::kNone: break;
+      case Dimension::kProvince: return table + "province";
+      case Dimension::kNetwork: return table + "network";
+      case Dimension::kRole: return table + "role";
+      case Dimension::kLevel: return table + "level";
+    }
+    return "''";
+  }
+
+  // Counts() of the calendar view, from the aggregate.
+  Result<std::vector<CountsRow>> CountsFromCells(const CountsQuery& q) const {
+    const std::string group = GroupColumn(q.by);
+    std::map<std::pair<int, std::string>, CountsRow> cells;
+    auto r = db_->ForEach(
+        "SELECT card_year, " + group + ", mask, sum(holders) FROM adoption_cells WHERE card_year BETWEEN $1 AND $2 "
+        "AND holders > 0 GROUP BY card_year, " + (q.by == Dimension::kNone ? std::string() : group + ", ") + "mask",
+        {int64_t{q.first_year ? q.first_year : 0}, int64_t{q.last_year ? q.last_year : 999999}},
+        [&](const Row& row) {
+          int year = static_cast<int>(ToInt(row[0]));
+          auto [it, fresh] = cells.try_emplace({year, row[1].value_or("")});
+          CountsRow& c = it->second;
+          if (fresh) {
+            c.period = std::to_string(year);
+            if (q.by != Dimension::kNone) c.group = row[1].value_or("");
+            c.eligible = 0;
+          }
+          const int mask = static_cast<int>(ToInt(row[2]));
+          const int64_t n = ToInt(row[3]);
+          *c.eligible += n;
+          if (mask == 0) return;
+          c.holders += n;
+          if (mask & 1) c.digital += n;
+          if (mask & 2) c.subscription += n;
+          if (mask & 4) c.starter += n;
+          if (mask & 8) c.library += n;
+          if (mask == 1) c.digital_only += n;
+          else if (mask & 1) c.both += n;
+          else c.physical_only += n;
+        });
+    if (!r) return std::unexpected(r.error());
+    std::vector<CountsRow> out;
+    out.reserve(cells.size());
+    for (auto& [k, v] : cells) out.push_back(std::move(v));
+    return out;
+  }
+
   Result<std::vector<PublishedRow>> PublishedLocked() const {
     auto rows = db_->Query(
         "SELECT label, year, eligible, subscribers, starters, library, holders, printed_share FROM published_uptake "
@@ -1191,6 +1402,17 @@ class SqlLedger final : public Ledger {
   Result<> RefreshStatistics(const std::string& table, uint64_t added) {
     if (db_->dialect() != internal::Dialect::kPostgres || added < 1000) return {};
     return db_->Exec("ANALYZE " + table);
+  }
+
+  // The tail of "INSERT INTO cards ... SELECT ... FROM stage s CROSS JOIN roster r WHERE ..." that
+  // skips holders who already have a card of `channel_sql`. REQUIRES: the writer lock (so nobody
+  // else inserts meanwhile) and at most one staged row per holder. SQLite resolves it in the
+  // unique index (ON CONFLICT); PostgreSQL's ON CONFLICT inserts speculatively, row by row, which
+  // costs more than the anti-join.
+  std::string NewCardsOnly(const std::string& channel_sql) const {
+    if (db_->dialect() == internal::Dialect::kSqlite) return " ORDER BY r.id ON CONFLICT (roster_id, channel) DO NOTHING";
+    return " AND NOT EXISTS (SELECT 1 FROM cards x WHERE x.roster_id = r.id AND x.channel = " + channel_sql +
+           ") ORDER BY r.id";
   }
 
   // REQUIRES: inside a write transaction. The sequence number the next audit entry will get.

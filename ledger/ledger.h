@@ -56,7 +56,8 @@ struct IssuedCard {
 struct VerifyReport {
   bool ok = false;
   int64_t entries = 0;              // audit entries checked
-  std::optional<int64_t> first_bad; // sequence number of the first bad entry
+  std::optional<int64_t> first_bad; // sequence number of the first bad entry (none when only the
+                                    // adoption aggregate disagrees with a recount of the cards)
   std::string problem;              // what is wrong with it; empty when ok
 };
 

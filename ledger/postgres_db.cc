@@ -2,6 +2,8 @@
 // streaming, COPY for bulk loads, and a per-schema advisory lock that serialises writers.
 #include <libpq-fe.h>
 
+#include <charconv>
+
 #include "ledger/internal/db.h"
 
 namespace lk::ledger::internal {
@@ -87,6 +89,35 @@ class PostgresDb final : public Db {
       }
     }
     return result;
+  }
+
+  // One result fetched whole (one round trip, no per-row PGresult as in single-row mode), its
+  // cells read in place. For the big read-backs of a batch; not for unbounded scans.
+  Result<> Scan(const std::string& sql, const std::vector<Value>& params,
+                const std::function<void(const Cells&)>& fn) override {
+    std::vector<std::string> text;
+    std::vector<const char*> ptrs;
+    Params(params, text, ptrs);
+    PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(ptrs.size()), nullptr, ptrs.data(), nullptr,
+                            nullptr, 0));
+    if (auto c = Check(r.get()); !c) return c;
+    struct ResultCells final : Cells {
+      PGresult* res = nullptr;
+      int row = 0;
+      int64_t Int(int i) const override {
+        if (PQgetisnull(res, row, i)) return 0;
+        const char* v = PQgetvalue(res, row, i);
+        int64_t out = 0;
+        std::from_chars(v, v + PQgetlength(res, row, i), out);
+        return out;
+      }
+      std::string_view Text(int i) const override {
+        return {PQgetvalue(res, row, i), static_cast<size_t>(PQgetlength(res, row, i))};
+      }
+    } cells;
+    cells.res = r.get();
+    for (int n = PQntuples(r.get()); cells.row < n; ++cells.row) fn(cells);
+    return {};
   }
 
   Result<> BulkLoad(const std::string& table, const std::vector<std::string>& columns,

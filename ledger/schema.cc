@@ -59,7 +59,8 @@ CREATE TABLE published_uptake (
   subscribers BIGINT NOT NULL CHECK (subscribers >= 0),
   starters BIGINT NOT NULL CHECK (starters >= 0),
   library BIGINT NOT NULL CHECK (library >= 0),
-  holders BIGINT NOT NULL CHECK (holders >= 0),
+  holders BIGINT NOT NULL,  -- no CHECK (>= 0): both engines check it before ON CONFLICT turns a
+                            -- negative delta into an update; `ledger verify` recounts instead
   printed_share TEXT NOT NULL,
   source TEXT NOT NULL,
   audit_seq BIGINT NOT NULL
@@ -128,6 +129,70 @@ CREATE TABLE credentials (
 );
 )sql",
        "", ""},
+      // 4: the adoption aggregate. Per (card year, province, network, role, level, mask) the
+      // number of roster entries whose ACTIVE cards are exactly the channels in `mask` (bit 0
+      // digital, 1 subscription, 2 starter, 3 library; mask 0 = eligible without a card). Every
+      // write that adds roster entries or adds or revokes cards moves these counts in the same
+      // transaction, so the calendar report reads a few thousand rows instead of millions;
+      // `ledger verify` recounts it. Built here from the data already in the ledger.
+      {4, R"sql(
+CREATE TABLE adoption_cells (
+  card_year INTEGER NOT NULL,
+  province TEXT NOT NULL,
+  network TEXT NOT NULL,
+  role TEXT NOT NULL,
+  level TEXT NOT NULL,
+  mask INTEGER NOT NULL CHECK (mask BETWEEN 0 AND 15),
+  holders BIGINT NOT NULL,  -- no CHECK (>= 0): both engines check it before ON CONFLICT turns a
+                            -- negative delta into an update; `ledger verify` recounts instead
+  PRIMARY KEY (card_year, province, network, role, level, mask)
+);
+CREATE INDEX cards_audit_seq ON cards (audit_seq);
+INSERT INTO adoption_cells (card_year, province, network, role, level, mask, holders)
+SELECT r.card_year, r.province, r.network, r.role, r.level, coalesce(m.mask, 0), count(*)
+FROM roster r LEFT JOIN (SELECT roster_id, sum({CHANNEL_BIT}) AS mask FROM cards
+                         WHERE status = 'active' GROUP BY roster_id) m ON m.roster_id = r.id
+GROUP BY r.card_year, r.province, r.network, r.role, r.level, coalesce(m.mask, 0);
+)sql",
+       "",
+       // PostgreSQL checks a row-level foreign key with one locking query per inserted card, which
+       // made half the cost of a bulk import. The same rule, set-based: one anti-join per INSERT
+       // statement over its new rows; roster entries cannot be deleted or renumbered (the ledger
+       // never does either) and a card cannot be moved to another roster entry.
+       R"sql(
+ALTER TABLE cards DROP CONSTRAINT IF EXISTS cards_roster_id_fkey;
+CREATE OR REPLACE FUNCTION cards_roster_exists() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM new_cards n WHERE NOT EXISTS (SELECT 1 FROM roster r WHERE r.id = n.roster_id)) THEN
+    RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+      MESSAGE = 'insert into cards violates the foreign key cards.roster_id -> roster.id';
+  END IF;
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS cards_roster_fk ON cards;
+CREATE TRIGGER cards_roster_fk AFTER INSERT ON cards REFERENCING NEW TABLE AS new_cards
+FOR EACH STATEMENT EXECUTE FUNCTION cards_roster_exists();
+CREATE OR REPLACE FUNCTION cards_keep_roster() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.roster_id <> OLD.roster_id THEN
+    RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = 'a card cannot move to another roster entry';
+  END IF;
+  RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS cards_keep_roster ON cards;
+CREATE TRIGGER cards_keep_roster BEFORE UPDATE ON cards FOR EACH ROW EXECUTE FUNCTION cards_keep_roster();
+CREATE OR REPLACE FUNCTION roster_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF NEW.id = OLD.id THEN RETURN NEW; END IF;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = 'roster entries are never deleted or renumbered';
+END $$;
+DROP TRIGGER IF EXISTS roster_keep ON roster;
+CREATE TRIGGER roster_keep BEFORE DELETE OR UPDATE ON roster FOR EACH ROW EXECUTE FUNCTION roster_keep();
+DROP TRIGGER IF EXISTS roster_no_truncate ON roster;
+CREATE TRIGGER roster_no_truncate BEFORE TRUNCATE ON roster FOR EACH STATEMENT EXECUTE FUNCTION roster_keep();
+)sql"},
   };
   return kMigrations;
 }
@@ -137,11 +202,16 @@ std::string Render(std::string sql, Dialect d) {
     for (size_t p; (p = sql.find(from)) != std::string::npos;) sql.replace(p, from.size(), to);
   };
   replace("{ID}", d == Dialect::kSqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
+  replace("{CHANNEL_BIT}", ChannelBitSql("channel"));
   replace("{DATE}", d == Dialect::kSqlite ? "TEXT" : "DATE");
   return sql;
 }
 
 }  // namespace
+
+std::string ChannelBitSql(const std::string& column) {
+  return "(CASE " + column + " WHEN 'digital' THEN 1 WHEN 'subscription' THEN 2 WHEN 'starter' THEN 4 ELSE 8 END)";
+}
 
 int LatestSchemaVersion() { return Migrations().back().version; }
 

@@ -2,6 +2,8 @@
 // several processes take turns instead of failing.
 #include <sqlite3.h>
 
+#include <utility>
+
 #include "ledger/internal/db.h"
 
 namespace lk::ledger::internal {
@@ -14,6 +16,20 @@ std::string ToSqlite(const std::string& sql) {
     if (out[i] == '$' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '?';
   return out;
 }
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt() = default;
+  explicit Stmt(sqlite3_stmt* st) : st_(st) {}
+  Stmt(Stmt&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+  Stmt& operator=(Stmt&&) = delete;
+  ~Stmt() { sqlite3_finalize(st_); }
+  sqlite3_stmt* get() const { return st_; }
+
+ private:
+  sqlite3_stmt* st_ = nullptr;
+};
 
 class SqliteDb final : public Db {
  public:
@@ -47,17 +63,11 @@ class SqliteDb final : public Db {
 
   Result<> ForEach(const std::string& sql, const std::vector<Value>& params,
                    const std::function<void(const Row&)>& fn) override {
-    sqlite3_stmt* st = nullptr;
-    int rc = sqlite3_prepare_v2(db_, ToSqlite(sql).c_str(), -1, &st, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+    auto stmt = Prepare(ToSqlite(sql), params);
+    if (!stmt) return std::unexpected(stmt.error());
+    sqlite3_stmt* st = stmt->get();
     Row row;
-    for (size_t i = 0; i < params.size(); ++i) {
-      int idx = static_cast<int>(i + 1);
-      if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(st, idx, *n);
-      else if (auto* s = std::get_if<std::string>(&params[i]))
-        sqlite3_bind_text(st, idx, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
-      else sqlite3_bind_null(st, idx);
-    }
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       int n = sqlite3_column_count(st);
       row.assign(static_cast<size_t>(n), std::nullopt);
@@ -68,27 +78,15 @@ class SqliteDb final : public Db {
       }
       fn(row);
     }
-    if (rc != SQLITE_DONE) {
-      std::string m = sqlite3_errmsg(db_);
-      sqlite3_finalize(st);
-      return Error(rc, m);
-    }
-    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return Error(rc, sqlite3_errmsg(db_));
     return {};
   }
 
   Result<> Scan(const std::string& sql, const std::vector<Value>& params,
                 const std::function<void(const Cells&)>& fn) override {
-    sqlite3_stmt* st = nullptr;
-    int rc = sqlite3_prepare_v2(db_, ToSqlite(sql).c_str(), -1, &st, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
-    for (size_t i = 0; i < params.size(); ++i) {
-      int idx = static_cast<int>(i + 1);
-      if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(st, idx, *n);
-      else if (auto* t = std::get_if<std::string>(&params[i]))
-        sqlite3_bind_text(st, idx, t->data(), static_cast<int>(t->size()), SQLITE_STATIC);
-      else sqlite3_bind_null(st, idx);
-    }
+    auto stmt = Prepare(ToSqlite(sql), params);
+    if (!stmt) return std::unexpected(stmt.error());
+    sqlite3_stmt* st = stmt->get();
     struct StmtCells final : Cells {
       sqlite3_stmt* st;
       int64_t Int(int i) const override { return sqlite3_column_int64(st, i); }
@@ -98,10 +96,9 @@ class SqliteDb final : public Db {
       }
     } cells;
     cells.st = st;
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) fn(cells);
-    std::string m = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db_);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return Error(rc, m);
+    if (rc != SQLITE_DONE) return Error(rc, sqlite3_errmsg(db_));
     return {};
   }
 
@@ -112,24 +109,19 @@ class SqliteDb final : public Db {
     sql += ") VALUES (";
     for (size_t i = 0; i < columns.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 1);
     sql += ")";
-    sqlite3_stmt* st = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+    auto stmt = Prepare(sql, {});
+    if (!stmt) return std::unexpected(stmt.error());
+    sqlite3_stmt* st = stmt->get();
     for (const Row& row : rows) {
       for (size_t i = 0; i < row.size(); ++i) {
         int idx = static_cast<int>(i + 1);
         if (row[i]) sqlite3_bind_text(st, idx, row[i]->data(), static_cast<int>(row[i]->size()), SQLITE_STATIC);
         else sqlite3_bind_null(st, idx);
       }
-      rc = sqlite3_step(st);
+      int rc = sqlite3_step(st);
       sqlite3_reset(st);
-      if (rc != SQLITE_DONE) {
-        std::string m = sqlite3_errmsg(db_);
-        sqlite3_finalize(st);
-        return Error(rc, m);
-      }
+      if (rc != SQLITE_DONE) return Error(rc, sqlite3_errmsg(db_));
     }
-    sqlite3_finalize(st);
     return {};
   }
 
@@ -139,6 +131,23 @@ class SqliteDb final : public Db {
   void Rollback() override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
  private:
+  // Prepares `sql` (already in SQLite's ?N form) and binds `params` to ?1..?n. The bound text
+  // must outlive the statement's use (SQLITE_STATIC).
+  Result<Stmt> Prepare(const std::string& sql, const std::vector<Value>& params) const {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+    Stmt st(raw);
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i + 1);
+      if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(raw, idx, *n);
+      else if (auto* t = std::get_if<std::string>(&params[i]))
+        sqlite3_bind_text(raw, idx, t->data(), static_cast<int>(t->size()), SQLITE_STATIC);
+      else sqlite3_bind_null(raw, idx);
+    }
+    return st;
+  }
+
   std::unexpected<lk::Error> Error(int rc, const std::string& msg) const {
     Code code = Code::kInternal;
     int primary = rc & 0xff;

@@ -377,6 +377,130 @@ TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
   EXPECT_THAT(v->problem, HasSubstr("added 1 cards rows but 0 are in the ledger"));
 }
 
+// The adoption aggregate (calendar counts) moves with every write and verify recounts it.
+TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
+  auto verified = [&](const char* step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  };
+  auto year = [&]() {
+    auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+    EXPECT_TRUE(rows.has_value() && rows->size() == 1u);
+    return rows && rows->size() == 1u ? rows->front() : CountsRow{};
+  };
+  ImportSmallRoster();  // T1 Antwerpen, T2 Oost-Vlaanderen, T3 Brussel
+  verified("roster");
+  EXPECT_EQ(year().eligible, 3);
+  EXPECT_EQ(year().holders, 0);
+  // A bad file changes nothing, a good one moves T1 and T2 to "library".
+  ASSERT_FALSE(ledger_->ImportChannel(Channel::kLibrary, Write("bad.csv", "staff_id,date\nT1,2026-03-01\nNOPE,2026-03-01\n"), 2026));
+  EXPECT_EQ(year().library, 0);
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"), 2026));
+  verified("library");
+  EXPECT_EQ(year().library, 2);
+  EXPECT_EQ(year().physical_only, 2);
+  // Issue: T1 now holds both kinds, T3 digital only; a repeat (and a duplicate in the batch) adds nothing.
+  auto batch = ledger_->IssueDigitalBatch({"T1", "T3", "T1"}, 2026);
+  ASSERT_TRUE(batch.has_value()) << batch.error().message;
+  ASSERT_TRUE(ledger_->IssueDigital("T3", 2026).has_value());
+  verified("issue");
+  CountsRow y = year();
+  EXPECT_EQ(y.digital, 2);
+  EXPECT_EQ(y.holders, 3);
+  EXPECT_EQ(y.both, 1);
+  EXPECT_EQ(y.digital_only, 1);
+  EXPECT_EQ(y.physical_only, 1);
+  // Revoke: T1 is back to physical only, T3 holds nothing.
+  ASSERT_TRUE(ledger_->Revoke(batch->at(0).serial, "lost phone").has_value());
+  ASSERT_TRUE(ledger_->Revoke(batch->at(1).serial, "left the school").has_value());
+  verified("revoke");
+  y = year();
+  EXPECT_EQ(y.digital, 0);
+  EXPECT_EQ(y.holders, 2);
+  EXPECT_EQ(y.physical_only, 2);
+  EXPECT_EQ(y.both + y.digital_only, 0);
+  EXPECT_EQ(y.eligible, 3);
+  // The province view of the same aggregate.
+  auto prov = ledger_->Counts({Period::kCalendar, Dimension::kProvince, 2026, 2026});
+  ASSERT_TRUE(prov.has_value());
+  ASSERT_EQ(prov->size(), 3u);
+  EXPECT_EQ(prov->at(0).group, "Antwerpen");
+  EXPECT_EQ(prov->at(0).library, 1);
+  EXPECT_EQ(prov->at(1).group, "Brussel");
+  EXPECT_EQ(prov->at(1).holders, 0);
+  EXPECT_EQ(prov->at(1).eligible, 1);
+}
+
+// cards.roster_id must name a roster entry (a foreign key on SQLite; on PostgreSQL one set-based
+// check per statement, with roster entries that cannot be deleted).
+TEST_P(LedgerTest, CardsReferenceRosterEntries) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  // SQLite enforces foreign keys on connections that ask for it (the ledger's always does).
+  auto sql = [&](const std::string& q) {
+    return backend_->Sql(GetParam() == "sqlite" ? "PRAGMA foreign_keys = ON; " + q : q);
+  };
+  EXPECT_NE(sql("INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
+                          "audit_seq) VALUES ('ABCDEFGHJKMN', 999999, 'library', '2026-03-01', 2025, 'active', 9, 9)"),
+            "");
+  EXPECT_NE(sql("DELETE FROM roster WHERE id IN (SELECT roster_id FROM cards)"), "");
+  EXPECT_NE(sql("UPDATE cards SET roster_id = roster_id + 1000"), "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+}
+
+// Migration 4 builds the aggregate from the cards already in a ledger made before it existed.
+TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
+  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  ledger_.reset();
+  // Back to schema 3, as an older build left it.
+  ASSERT_EQ(backend_->Sql("DROP TABLE adoption_cells"), "");
+  ASSERT_EQ(backend_->Sql("DROP INDEX cards_audit_seq"), "");
+  ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 4"), "");
+  ledger_ = Open();
+  ASSERT_NE(ledger_, nullptr);
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  ASSERT_TRUE(rows.has_value() && rows->size() == 1u);
+  EXPECT_EQ(rows->front().eligible, 3);
+  EXPECT_EQ(rows->front().holders, 2);
+  EXPECT_EQ(rows->front().both, 1);
+  EXPECT_EQ(rows->front().digital_only, 1);
+  EXPECT_EQ(rows->front().starter, 1);
+}
+
+TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
+  MakeHistory();  // T1 (Antwerpen, GO, teaching, basic) holds a digital card
+  ASSERT_EQ(backend_->Sql("UPDATE adoption_cells SET holders = holders + 1 WHERE province = 'Antwerpen' AND mask = 1"), "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->first_bad, std::nullopt);
+  EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen, GO, teaching, basic, "
+                                    "digital) holds 2, a recount of the cards gives 1"));
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
+                                      "--ledger", backend_->url()});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen"));
+  // A deleted cell is named too.
+  ASSERT_EQ(backend_->Sql("DELETE FROM adoption_cells WHERE province = 'Brussel'"), "");
+  v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen"));
+  ASSERT_EQ(backend_->Sql("UPDATE adoption_cells SET holders = holders - 1 WHERE province = 'Antwerpen' AND mask = 1"), "");
+  v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Brussel, VGO, administrative, higher, "
+                                    "digital) is missing, a recount of the cards gives 1"));
+}
+
 // A small dataset checked by hand (see the comments for each expected number).
 TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   auto r25 = Write("r25.csv", std::string(kRosterHeader) +
