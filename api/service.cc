@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <list>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/internal/card_status.h"
 #include "api/internal/jws.h"
 #include "api/internal/limits.h"
 #include "reports/reports.h"
@@ -89,6 +91,7 @@ std::string SlugFor(int status) {
 struct RequestContext {
   std::string id;
   std::string route = "unmatched";
+  int route_index = -1;  // into RouteTable(); -1 when unmatched
   std::chrono::steady_clock::time_point start;
 };
 thread_local RequestContext tl_request;
@@ -266,10 +269,12 @@ class ServiceImpl final : public Service {
   ServiceImpl(ServiceOptions o, ServiceDeps d)
       : options_(std::move(o)),
         deps_(std::move(d)),
+        metrics_(Routes()),
         per_address_(options_.per_address),
         per_key_(options_.per_key),
         claims_per_address_(options_.claims_per_address),
-        passes_(512) {}
+        passes_(512),
+        card_status_(kRevocationMaxStaleness, kMaxKnownSerials) {}
   ~ServiceImpl() override { Stop(); }
 
   Result<> Init() {
@@ -287,6 +292,7 @@ class ServiceImpl final : public Service {
     revocation_signer_ = std::move(*jws);
     openapi_ = OpenApiDocument();
     openapi_etag_ = QuotedEtag(openapi_);
+    RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
     Configure();
     return {};
   }
@@ -301,6 +307,7 @@ class ServiceImpl final : public Service {
     base_url_ = options_.public_base_url;
     if (base_url_.empty()) base_url_ = "http://" + options_.host + ":" + std::to_string(port_);
     while (base_url_.ends_with('/')) base_url_.pop_back();
+    refresher_ = std::thread([this] { RefreshLoop(); });
     listener_ = std::thread([this] { server_.listen_after_bind(); });
     // The listener is ready once is_running() holds; wait briefly so Start returns a live service.
     for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -316,6 +323,12 @@ class ServiceImpl final : public Service {
     stopped_ = true;
     server_.stop();  // closes the listening socket; the pool drains queued and running requests
     if (listener_.joinable()) listener_.join();
+    {
+      std::lock_guard refresh_lock(refresh_mu_);
+      refresh_stop_ = true;
+    }
+    refresh_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
     deps_.ledger.reset();  // every acknowledged write was committed before its response
   }
 
@@ -340,6 +353,7 @@ class ServiceImpl final : public Service {
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       tl_request.start = std::chrono::steady_clock::now();
       tl_request.route = "unmatched";
+      tl_request.route_index = -1;
       std::string id = req.get_header_value("X-Request-Id");
       bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
@@ -373,7 +387,7 @@ class ServiceImpl final : public Service {
     });
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tl_request.start).count();
-      metrics_.Request(req.method, tl_request.route, res.status, seconds);
+      metrics_.Request(tl_request.route_index, req.method, res.status, seconds);
       if (!options_.access_log) return;
       // Only the route template: paths can carry serials, queries can carry tokens.
       json line = {{"ts", FormatRfc3339(deps_.clock->Now())},
@@ -407,6 +421,7 @@ class ServiceImpl final : public Service {
       Handler h = kHandlers.at(std::string(r.method) + " " + r.path);
       auto fn = [this, &r, h](const httplib::Request& req, httplib::Response& res) {
         tl_request.route = r.path;
+        tl_request.route_index = static_cast<int>(&r - RouteTable().data());
         Reply reply;
         try {
           std::string subject;
@@ -552,6 +567,31 @@ class ServiceImpl final : public Service {
     return {};
   }
 
+  // The revoked serials of the card years that can still be valid, into card_status_.
+  void RefreshRevoked() {
+    auto started = std::chrono::steady_clock::now();
+    auto years = ValidYears(deps_.clock->Now());
+    auto revoked = deps_.ledger->RevokedSerials(years.front(), years.back());
+    if (!revoked) {
+      // Logged once per failure streak; scans fall back to the ledger after the staleness bound.
+      if (!refresh_failing_.exchange(true))
+        std::fprintf(stderr, "{\"level\":\"error\",\"event\":\"revocation_refresh\",\"error\":%s}\n",
+                     json(revoked.error().message).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      return;
+    }
+    refresh_failing_ = false;
+    card_status_.ReplaceRevoked(*revoked, years.front(), years.back(), started);
+  }
+
+  void RefreshLoop() {
+    std::unique_lock lock(refresh_mu_);
+    while (!refresh_cv_.wait_for(lock, kRevocationRefresh, [this] { return refresh_stop_; })) {
+      lock.unlock();
+      RefreshRevoked();
+      lock.lock();
+    }
+  }
+
   // --- partners ------------------------------------------------------------------------------
   Reply VerifyToken(const httplib::Request& req, httplib::Response& res, const std::string&) {
     auto body = ParseBody(req, options_.max_json_bytes, {{"token", Type::kString, true}});
@@ -565,18 +605,31 @@ class ServiceImpl final : public Service {
     if (!v.valid) {
       status = v.reason == "expired" ? "expired" : "invalid";
     } else {
-      auto card = deps_.ledger->FindCard(v.serial);
-      if (!card && card.error().code == Code::kNotFound) {
-        status = "invalid";
-        reason = "unknown_serial";
-      } else if (!card) {
-        return std::unexpected(Problem(card.error()));
-      } else if (card->revoked) {
+      int year = v.year.value_or(0);
+      auto cached = card_status_.Lookup(v.serial, year, std::chrono::steady_clock::now());
+      bool revoked = cached == internal::CardStatusCache::Status::kRevoked;
+      if (!cached) {
+        auto card = deps_.ledger->FindCard(v.serial);
+        if (!card && card.error().code == Code::kNotFound) {
+          status = "invalid";
+          reason = "unknown_serial";
+        } else if (!card) {
+          return std::unexpected(Problem(card.error()));
+        } else {
+          revoked = card->revoked;
+          if (revoked) card_status_.MarkRevoked(card->serial, card->year);
+          else card_status_.RememberIssued(card->serial, card->year);
+        }
+      }
+      if (revoked) {
         status = "revoked";
         reason = "revoked";
       }
     }
-    metrics_.Verification(status);
+    metrics_.Verification(status == "active"    ? Metrics::Outcome::kActive
+                          : status == "revoked" ? Metrics::Outcome::kRevoked
+                          : status == "expired" ? Metrics::Outcome::kExpired
+                                                : Metrics::Outcome::kInvalid);
     json out = {{"valid", status == "active"}, {"status", status}, {"reason", reason}};
     out["serial"] = v.serial.empty() ? json(nullptr) : json(v.serial);
     out["year"] = v.year ? json(*v.year) : json(nullptr);
@@ -722,6 +775,9 @@ class ServiceImpl final : public Service {
     if (!body) return std::unexpected(body.error());
     auto r = deps_.ledger->Revoke(serial, (*body)["reason"].get<std::string>());
     if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+    // This instance's own scans see the revocation at once (others within the refresh bound).
+    if (auto card = deps_.ledger->FindCard(serial)) card_status_.MarkRevoked(serial, card->year);
+    else RefreshRevoked();
     WriteJson(res, {{"serial", serial}, {"status", "revoked"}});
     return {};
   }
@@ -872,6 +928,17 @@ class ServiceImpl final : public Service {
   std::string revocations_etag_, revocations_jws_;
 
   PassCache passes_;
+
+  // Verify answers revocation from memory: refreshed every kRevocationRefresh, trusted for at
+  // most kRevocationMaxStaleness (then every scan asks the ledger until a refresh succeeds).
+  static constexpr std::chrono::seconds kRevocationRefresh{1}, kRevocationMaxStaleness{2};
+  static constexpr size_t kMaxKnownSerials = size_t{1} << 18;
+  internal::CardStatusCache card_status_;
+  std::thread refresher_;
+  std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool refresh_stop_ = false;
+  std::atomic<bool> refresh_failing_{false};
 };
 
 }  // namespace
