@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "api/internal/card_status.h"
+#include "api/internal/http_server.h"
 #include "api/internal/jws.h"
 #include "api/internal/limits.h"
 #include "reports/reports.h"
@@ -322,6 +323,7 @@ class ServiceImpl final : public Service {
     if (stopped_) return;
     stopped_ = true;
     server_.stop();  // closes the listening socket; the pool drains queued and running requests
+    server_.WakeIdleConnections();  // idle keep-alive connections close now instead of after 5 s
     if (listener_.joinable()) listener_.join();
     {
       std::lock_guard refresh_lock(refresh_mu_);
@@ -908,7 +910,7 @@ class ServiceImpl final : public Service {
 
   ServiceOptions options_;
   ServiceDeps deps_;
-  httplib::Server server_;
+  internal::HttpServer server_;
   std::thread listener_;
   int port_ = 0;
   int listen_fd_ = -1;
