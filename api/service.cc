@@ -2,6 +2,7 @@
 // Handlers return Reply; every failure becomes an application/problem+json body in WriteProblem,
 // and StatusFor is the one place where lk::Code becomes an HTTP status.
 #include <httplib.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <list>
 #include <map>
@@ -97,6 +99,35 @@ struct RequestContext {
 };
 thread_local RequestContext tl_request;
 
+// A fresh request id: 20 Crockford base32 characters (100 bits) from a per-thread generator
+// seeded once from the system CSPRNG. Ids need to be unique, not secret; this keeps a CSPRNG
+// call (and OpenSSL's locks) off every request.
+std::string RequestId() {
+  static constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  struct Xorshift128Plus {
+    uint64_t s[2];
+    Xorshift128Plus() {
+      std::string seed = RandomBytes(sizeof s);
+      std::memcpy(s, seed.data(), sizeof s);
+      s[0] |= 1;  // never the all-zero state
+    }
+    uint64_t Next() {
+      uint64_t a = s[0];
+      const uint64_t b = s[1];
+      s[0] = b;
+      a ^= a << 23;
+      s[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+      return s[1] + b;
+    }
+  };
+  thread_local Xorshift128Plus gen;
+  uint64_t hi = gen.Next(), lo = gen.Next();
+  std::string id(20, '0');
+  for (int i = 0; i < 10; ++i) id[i] = kCrockford[(hi >> (5 * i)) & 31];
+  for (int i = 0; i < 10; ++i) id[10 + i] = kCrockford[(lo >> (5 * i)) & 31];
+  return id;
+}
+
 void WriteProblem(httplib::Response& res, const Problem& p) {
   int status = p.status ? p.status : StatusFor(p.error.code);
   if (status >= 500) std::fprintf(stderr, "{\"level\":\"error\",\"request_id\":%s,\"error\":%s}\n",
@@ -150,6 +181,16 @@ std::expected<json, Problem> ParseBody(const httplib::Request& req, size_t max_b
   for (auto& f : fields)
     if (f.required && !body.contains(f.name)) return Bad(f.name, std::string("the field '") + f.name + "' is required");
   return body;
+}
+
+// SHA-256 with the implementation fetched once (EVP_sha256() makes OpenSSL 3 look the
+// provider up, under a lock, on every call): the credential cache hashes a secret per request.
+std::string SecretDigest(std::string_view secret) {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!md || EVP_Digest(secret.data(), secret.size(), out, &len, md, nullptr) != 1) return Sha256(secret);
+  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
@@ -360,7 +401,7 @@ class ServiceImpl final : public Service {
       bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
       });
-      tl_request.id = ok ? id : RandomBase32(20);
+      tl_request.id = ok ? id : RequestId();
       res.set_header("X-Request-Id", tl_request.id);
       if (req.path != "/healthz" && req.path != "/metrics") {
         if (int64_t wait = per_address_.Take(req.remote_addr); wait > 0) {
@@ -453,7 +494,7 @@ class ServiceImpl final : public Service {
                                                                        " in 'Authorization: Bearer ...'"},
                                      "Authorization"));
     auto kind = r.auth == Auth::kPartner ? ledger::CredentialKind::kPartner : ledger::CredentialKind::kStaff;
-    std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + Sha256(secret);
+    std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + SecretDigest(secret);
     if (auto cached = CachedCredential(cache_key)) {
       subject = *cached;
       return TakeKeyToken(subject);
