@@ -23,6 +23,7 @@
 #include "api/internal/card_status.h"
 #include "api/internal/http_server.h"
 #include "api/internal/jws.h"
+#include "api/internal/request_body.h"
 #include "api/internal/limits.h"
 #include "reports/reports.h"
 
@@ -150,37 +151,14 @@ void WriteJson(httplib::Response& res, const json& body, int status = 200) {
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-// Strict JSON bodies: an object with known fields of the right type.
-enum class Type { kString, kInt };
-struct FieldSpec {
-  const char* name;
-  Type type;
-  bool required;
-};
+// Strict JSON bodies (api/internal/request_body.h), failures as problems.
 std::expected<json, Problem> ParseBody(const httplib::Request& req, size_t max_bytes,
-                                       std::initializer_list<FieldSpec> fields) {
-  if (req.body.size() > max_bytes)
-    return std::unexpected(Problem(Error{Code::kResourceExhausted, "the request body has " +
-                                                                       std::to_string(req.body.size()) +
-                                                                       " bytes; the limit is " + std::to_string(max_bytes)},
-                                   "", 413));
-  // The body is read as JSON whatever Content-Type says (curl -d sends form encoding by default).
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return Bad("body", "the request body is not valid JSON");
-  if (!body.is_object()) return Bad("body", "the request body must be a JSON object");
-  for (auto it = body.begin(); it != body.end(); ++it) {
-    auto spec = std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return it.key() == f.name; });
-    if (spec == fields.end()) {
-      std::string known;
-      for (auto& f : fields) known += (known.empty() ? "" : ", ") + std::string(f.name);
-      return Bad(it.key(), "unknown field '" + it.key() + "' (expected " + known + ")");
-    }
-    bool ok = spec->type == Type::kString ? it->is_string() : it->is_number_integer();
-    if (!ok) return Bad(it.key(), "'" + it.key() + "' must be " + (spec->type == Type::kString ? "a string" : "an integer"));
-  }
-  for (auto& f : fields)
-    if (f.required && !body.contains(f.name)) return Bad(f.name, std::string("the field '") + f.name + "' is required");
-  return body;
+                                       std::span<const internal::FieldSpec> fields) {
+  auto body = internal::ParseJsonBody(req.body, max_bytes, fields);
+  if (body) return std::move(*body);
+  if (body.error().status == 413)
+    return std::unexpected(Problem(Error{Code::kResourceExhausted, body.error().detail}, "", 413));
+  return Bad(body.error().field, body.error().detail);
 }
 
 // SHA-256 with the implementation fetched once (EVP_sha256() makes OpenSSL 3 look the
@@ -322,16 +300,8 @@ class ServiceImpl final : public Service {
   Result<> Init() {
     if (!deps_.clock || !deps_.ledger || !deps_.keyring)
       return Fail(Code::kInvalidArgument, "the service needs a clock, a ledger and a keyring");
-    Time now = deps_.clock->Now();
-    verifier_ = signing::TokenVerifier::Create(deps_.keyring->Published(now), deps_.policy);
-    jwks_ = deps_.keyring->Published(now).ToJwks();
-    jwks_etag_ = QuotedEtag(jwks_);
-    auto issuer = signing::TokenIssuer::Create(*deps_.keyring, deps_.policy);
-    if (!issuer) return std::unexpected(issuer.error());
-    issuer_ = std::move(*issuer);
-    auto jws = JwsSigner::FromPem(deps_.keyring->ActivePrivateKeyPem(), issuer_->kid());
-    if (!jws) return std::unexpected(jws.error());
-    revocation_signer_ = std::move(*jws);
+    if (auto r = ReloadKeys(*deps_.keyring); !r) return r;
+    deps_.keyring = nullptr;  // everything needed is in keys_; the caller's keyring may go
     openapi_ = OpenApiDocument();
     openapi_etag_ = QuotedEtag(openapi_);
     RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
@@ -353,6 +323,22 @@ class ServiceImpl final : public Service {
     listener_ = std::thread([this] { server_.listen_after_bind(); });
     // The listener is ready once is_running() holds; wait briefly so Start returns a live service.
     for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return {};
+  }
+
+  Result<> ReloadKeys(const signing::Keyring& keyring) override {
+    Time now = deps_.clock->Now();
+    auto k = std::make_shared<KeyState>();
+    k->verifier = signing::TokenVerifier::Create(keyring.Published(now), deps_.policy);
+    k->jwks = keyring.Published(now).ToJwks();
+    k->jwks_etag = QuotedEtag(k->jwks);
+    auto issuer = signing::TokenIssuer::Create(keyring, deps_.policy);
+    if (!issuer) return std::unexpected(issuer.error());
+    k->issuer = std::move(*issuer);
+    auto jws = JwsSigner::FromPem(keyring.ActivePrivateKeyPem(), k->issuer->kid());
+    if (!jws) return std::unexpected(jws.error());
+    k->revocation_signer = std::move(*jws);
+    keys_.store(std::move(k));
     return {};
   }
 
@@ -566,7 +552,8 @@ class ServiceImpl final : public Service {
   }
 
   Reply Jwks(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    return Cached(req, res, jwks_, jwks_etag_, "application/jwk-set+json", "public, max-age=3600, must-revalidate");
+    auto keys = keys_.load();
+    return Cached(req, res, keys->jwks, keys->jwks_etag, "application/jwk-set+json", "public, max-age=3600, must-revalidate");
   }
 
   // The card years whose tokens can still be valid now.
@@ -588,7 +575,8 @@ class ServiceImpl final : public Service {
     json payload = {{"iss", deps_.policy.issuer}, {"typ", "revocations"}, {"years", years}, {"revoked", by_year}};
     std::string text = payload.dump();
     // Weak: ECDSA signatures are randomised, so equal lists may have different bytes.
-    std::string etag = "W/" + QuotedEtag(text + issuer_->kid());
+    auto keys = keys_.load();
+    std::string etag = "W/" + QuotedEtag(text + keys->issuer->kid());
     res.set_header("ETag", etag);
     res.set_header("Cache-Control", "public, max-age=60");
     if (EtagMatches(req, etag)) {
@@ -599,7 +587,7 @@ class ServiceImpl final : public Service {
     {
       std::lock_guard lock(revocations_mu_);
       if (revocations_etag_ != etag) {
-        auto signed_doc = revocation_signer_->Sign(text, "lk-revocations+jwt");
+        auto signed_doc = keys->revocation_signer->Sign(text, "lk-revocations+jwt");
         if (!signed_doc) return std::unexpected(Problem(signed_doc.error()));
         revocations_etag_ = etag;
         revocations_jws_ = std::move(*signed_doc);
@@ -637,13 +625,13 @@ class ServiceImpl final : public Service {
 
   // --- partners ------------------------------------------------------------------------------
   Reply VerifyToken(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    auto body = ParseBody(req, options_.max_json_bytes, {{"token", Type::kString, true}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kVerifyBody);
     if (!body) return std::unexpected(body.error());
     const std::string& token = (*body)["token"].get_ref<const std::string&>();
     Time now = deps_.clock->Now();
     signing::Verdict v;
     if (token.size() > signing::kMaxTokenBytes) v.reason = "too_long";
-    else v = verifier_->Verify(token, now);
+    else v = keys_.load()->verifier->Verify(token, now);
     std::string status = "active", reason = v.reason;
     if (!v.valid) {
       status = v.reason == "expired" ? "expired" : "invalid";
@@ -689,7 +677,7 @@ class ServiceImpl final : public Service {
     std::string token = record->token;
     if (token.empty()) {
       Time now = deps_.clock->Now();
-      auto fresh = issuer_->Issue(card.serial, card.year, now);
+      auto fresh = keys_.load()->issuer->Issue(card.serial, card.year, now);
       if (!fresh) return std::unexpected(Problem(fresh.error(), "year"));
       auto attached = deps_.ledger->AttachToken(card.serial, *fresh, now);  // first writer wins
       if (!attached) return std::unexpected(Problem(attached.error()));
@@ -716,7 +704,7 @@ class ServiceImpl final : public Service {
       p.retry_after = wait;
       return std::unexpected(p);
     }
-    auto body = ParseBody(req, options_.max_json_bytes, {{"claim_code", Type::kString, true}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kClaimBody);
     if (!body) return std::unexpected(body.error());
     auto card = deps_.ledger->RedeemClaimCode((*body)["claim_code"].get<std::string>(), options_.claim_retry_window);
     if (!card) {
@@ -789,7 +777,8 @@ class ServiceImpl final : public Service {
                              card->school_number.empty() ? "-" : "School " + card->school_number, passgen::CardStatus::kActive};
       auto cls = passgen::UpsertClass(*deps_.google_api, deps_.google, deps_.google_design, card->year);
       if (!cls) return std::unexpected(Problem(cls.error()));
-      auto synced = passgen::SyncCard(*deps_.google_api, deps_.google, deps_.google_design, *issuer_, *verifier_,
+      auto keys = keys_.load();
+      auto synced = passgen::SyncCard(*deps_.google_api, deps_.google, deps_.google_design, *keys->issuer, *keys->verifier,
                                       deps_.policy, gc, now);
       if (!synced) return std::unexpected(Problem(synced.error()));
     }
@@ -804,7 +793,7 @@ class ServiceImpl final : public Service {
 
   // --- staff ---------------------------------------------------------------------------------
   Reply IssueCard(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    auto body = ParseBody(req, options_.max_json_bytes, {{"staff_id", Type::kString, true}, {"year", Type::kInt, false}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kIssueBody);
     if (!body) return std::unexpected(body.error());
     int year = body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(deps_.clock->Now()).year());
     auto card = deps_.ledger->IssueDigital((*body)["staff_id"].get<std::string>(), year);
@@ -814,7 +803,7 @@ class ServiceImpl final : public Service {
 
   Reply RevokeCard(const httplib::Request& req, httplib::Response& res, const std::string&) {
     std::string serial = req.matches[1];
-    auto body = ParseBody(req, options_.max_json_bytes, {{"reason", Type::kString, true}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kRevokeBody);
     if (!body) return std::unexpected(body.error());
     auto r = deps_.ledger->Revoke(serial, (*body)["reason"].get<std::string>());
     if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
@@ -961,10 +950,15 @@ class ServiceImpl final : public Service {
 
   Metrics metrics_;
   RateLimiter per_address_, per_key_, claims_per_address_;
-  std::unique_ptr<signing::TokenVerifier> verifier_;
-  std::unique_ptr<signing::TokenIssuer> issuer_;
-  std::unique_ptr<JwsSigner> revocation_signer_;
-  std::string jwks_, jwks_etag_, openapi_, openapi_etag_;
+  // The token keys: replaced whole by ReloadKeys; a request uses the set it loaded at its start.
+  struct KeyState {
+    std::unique_ptr<signing::TokenVerifier> verifier;
+    std::unique_ptr<signing::TokenIssuer> issuer;
+    std::unique_ptr<JwsSigner> revocation_signer;
+    std::string jwks, jwks_etag;
+  };
+  std::atomic<std::shared_ptr<const KeyState>> keys_;
+  std::string openapi_, openapi_etag_;
   std::mutex revocations_mu_;
   std::mutex auth_cache_mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> auth_cache_;

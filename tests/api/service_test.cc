@@ -371,6 +371,69 @@ TEST_F(ServiceTest, PipelinedRequestsOnOneConnectionAreAnsweredInOrder) {
   EXPECT_THAT(got, HasSubstr("application/problem+json"));
 }
 
+// `partners remove` / `staff remove` delete a credential; a running service stops accepting it
+// once its 10 s authentication cache lapses, and other credentials keep working.
+TEST_F(ServiceTest, RemovedCredentialsStopWorking) {
+  auto temp = Cli({"partners", "add", "Temporary"});
+  ASSERT_EQ(temp.exit_code, 0) << temp.err;
+  std::vector<std::string> auth = {"Authorization: Bearer " + Trim(temp.out)};
+  std::string scan = json{{"token", Claim("T4")["token"]}}.dump();
+  EXPECT_EQ(Http("POST", Server().url("/v1/verify"), scan, auth).status, 200);
+  auto removed = Cli({"partners", "remove", "Temporary"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_THAT(removed.err, HasSubstr("partner credential 'Temporary' removed"));
+  auto again = Cli({"partners", "remove", "Temporary"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("there is no partner credential named 'Temporary'"));
+  EXPECT_EQ(Cli({"staff", "remove", "Museum M"}).exit_code, 1);  // a partner's name is not a staff credential
+  auto start = std::chrono::steady_clock::now();
+  long status = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
+    status = Http("POST", Server().url("/v1/verify"), scan, auth).status;
+    if (status == 401) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(status, 401);
+  EXPECT_EQ(Http("POST", Server().url("/v1/verify"), scan, PartnerAuth()).status, 200);
+  // The removal is in the audit chain, which still verifies.
+  auto chain = Cli({"ledger", "verify"});
+  EXPECT_EQ(chain.exit_code, 0) << chain.out << chain.err;
+}
+
+// `keys rotate` then SIGHUP: the running service publishes the new key, signs new card tokens
+// with it and still accepts tokens signed with the old one.
+TEST_F(ServiceTest, SighupReloadsRotatedKeysWithoutRestart) {
+  auto kid_of = [](const std::string& jws) {
+    auto header = Base64UrlDecode(jws.substr(0, jws.find('.')));
+    return header ? json::parse(*header, nullptr, false).value("kid", "") : "";
+  };
+  json before = Claim("T5");
+  auto jwks = Json(Http("GET", Server().url("/.well-known/jwks.json")));
+  ASSERT_EQ(jwks["keys"].size(), 1u);
+  std::string old_kid = jwks["keys"][0]["kid"];
+  EXPECT_EQ(kid_of(before["token"]), old_kid);
+  auto rotated = Cli({"keys", "rotate"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  std::string new_kid = Trim(rotated.out.substr(rotated.out.rfind(' ') + 1));
+  ASSERT_NE(new_kid, old_kid);
+  EXPECT_EQ(Json(Http("GET", Server().url("/.well-known/jwks.json")))["keys"].size(), 1u);  // not before SIGHUP
+  ASSERT_EQ(kill(Server().pid(), SIGHUP), 0);
+  auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10) && jwks["keys"].size() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    jwks = Json(Http("GET", Server().url("/.well-known/jwks.json")));
+  }
+  ASSERT_EQ(jwks["keys"].size(), 2u) << jwks.dump();
+  EXPECT_THAT(jwks.dump(), HasSubstr(new_kid));
+  json after = Claim("T6");
+  EXPECT_EQ(kid_of(after["token"]), new_kid);
+  EXPECT_EQ(Verify(after["token"])["status"], "active");
+  EXPECT_EQ(Verify(before["token"])["status"], "active");  // the old key stays published
+  EXPECT_EQ(kid_of(Http("GET", Server().url("/v1/revocations")).body), new_kid);
+  EXPECT_THAT(Server().Log(), HasSubstr("SIGHUP: token keys reloaded"));
+  EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);  // still serving
+}
+
 TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
   std::vector<std::string> serials;
   for (const char* who : {"T4", "T5"}) {
