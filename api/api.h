@@ -57,7 +57,7 @@ using PassBuilderFn = std::function<Result<std::string>(const PassCard& card, Ti
 struct ServiceDeps {
   const Clock* clock = nullptr;
   std::unique_ptr<ledger::Ledger> ledger;
-  const signing::Keyring* keyring = nullptr;  // token keys: JWKS, card tokens, the revocation list
+  const signing::Keyring* keyring = nullptr;  // token keys: JWKS, card tokens, the revocation list (used by Start only)
   signing::TokenPolicy policy;
   PassBuilderFn build_pass;                   // empty: pass downloads answer 503
   const signing::ServiceAccount* google_account = nullptr;  // null or empty issuer: Google answers 503
@@ -72,6 +72,10 @@ class Service {
   // kUnavailable when the address cannot be bound, kInvalidArgument on bad options or deps.
   static Result<std::unique_ptr<Service>> Start(ServiceOptions options, ServiceDeps deps);
   virtual ~Service() = default;  // stops first if still running
+  // Switches to `keyring`'s token keys (JWKS, the verifier's key set, the signing key of new
+  // card tokens and of the revocation list) for requests that start afterwards; on failure the
+  // old keys stay. The service keeps what it needs: `keyring` may go afterwards. Thread-safe.
+  virtual Result<> ReloadKeys(const signing::Keyring& keyring) = 0;
   virtual int port() const = 0;  // the bound port
   virtual const std::string& base_url() const = 0;
   // Graceful: stops accepting, lets requests in flight finish, then closes the ledger. Idempotent.

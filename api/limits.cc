@@ -26,39 +26,62 @@ int64_t RateLimiter::Take(const std::string& key) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1 - b.tokens) / limit_.per_second)));
 }
 
-void Metrics::Request(const std::string& method, const std::string& route, int status, double seconds) {
-  std::lock_guard lock(mu_);
-  ++requests_[{method, route, status}];
-  Histogram& h = latency_[route];
-  size_t i = 0;
-  while (i < kNumBuckets && seconds > kBuckets[i]) ++i;
-  ++h.counts[i];
-  h.sum += seconds;
-  ++h.count;
+Metrics::Metrics(std::vector<std::pair<std::string, std::string>> routes) {
+  for (auto& [method, path] : routes) {
+    auto r = std::make_unique<RouteStats>();
+    r->method = std::move(method);
+    r->path = std::move(path);
+    routes_.push_back(std::move(r));
+  }
 }
 
-void Metrics::Verification(const std::string& outcome) {
+void Metrics::Histogram::Add(double seconds) {
+  size_t i = 0;
+  while (i < kNumBuckets && seconds > kBuckets[i]) ++i;
+  counts[i].fetch_add(1, std::memory_order_relaxed);
+  count.fetch_add(1, std::memory_order_relaxed);
+  sum_ns.fetch_add(static_cast<uint64_t>(std::max(0.0, seconds) * 1e9), std::memory_order_relaxed);
+}
+
+void Metrics::Request(int route, const std::string& method, int status, double seconds) {
+  if (route >= 0 && static_cast<size_t>(route) < routes_.size() && status >= kMinStatus && status <= kMaxStatus &&
+      method == routes_[route]->method) {
+    RouteStats& r = *routes_[route];
+    r.by_status[status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
+    r.latency.Add(seconds);
+    return;
+  }
   std::lock_guard lock(mu_);
-  ++verifications_[outcome];
+  ++unmatched_[{method, status}];
+  unmatched_latency_.Add(seconds);
 }
 
 std::string Metrics::Render() const {
   std::string out;
   char buf[256];
-  std::lock_guard lock(mu_);
+  auto load = [](const std::atomic<uint64_t>& a) { return static_cast<unsigned long long>(a.load(std::memory_order_relaxed)); };
   out += "# HELP lk_http_requests_total HTTP requests by method, route and status.\n"
          "# TYPE lk_http_requests_total counter\n";
-  for (const auto& [k, n] : requests_) {
-    std::snprintf(buf, sizeof buf, "lk_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
-                  std::get<0>(k).c_str(), std::get<1>(k).c_str(), std::get<2>(k), static_cast<unsigned long long>(n));
+  for (const auto& r : routes_)
+    for (int st = kMinStatus; st <= kMaxStatus; ++st)
+      if (auto n = load(r->by_status[st - kMinStatus])) {
+        std::snprintf(buf, sizeof buf, "lk_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
+                      r->method.c_str(), r->path.c_str(), st, n);
+        out += buf;
+      }
+  std::lock_guard lock(mu_);
+  for (const auto& [k, n] : unmatched_) {
+    std::snprintf(buf, sizeof buf, "lk_http_requests_total{method=\"%s\",route=\"unmatched\",status=\"%d\"} %llu\n",
+                  k.first.c_str(), k.second, static_cast<unsigned long long>(n));
     out += buf;
   }
   out += "# HELP lk_http_request_duration_seconds Time from routing to the response, by route.\n"
          "# TYPE lk_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : latency_) {
+  auto histogram = [&](const std::string& route, const Histogram& h) {
+    if (load(h.count) == 0) return;
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= kNumBuckets; ++i) {
-      cumulative += h.counts[i];
+      cumulative += load(h.counts[i]);
       if (i < kNumBuckets)
         std::snprintf(buf, sizeof buf, "lk_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                       route.c_str(), kBuckets[i], static_cast<unsigned long long>(cumulative));
@@ -67,22 +90,24 @@ std::string Metrics::Render() const {
                       route.c_str(), static_cast<unsigned long long>(cumulative));
       out += buf;
     }
-    std::snprintf(buf, sizeof buf, "lk_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route.c_str(), h.sum);
+    std::snprintf(buf, sizeof buf, "lk_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route.c_str(),
+                  static_cast<double>(load(h.sum_ns)) / 1e9);
     out += buf;
     std::snprintf(buf, sizeof buf, "lk_http_request_duration_seconds_count{route=\"%s\"} %llu\n", route.c_str(),
-                  static_cast<unsigned long long>(h.count));
+                  static_cast<unsigned long long>(cumulative));
     out += buf;
-  }
+  };
+  // A path template may be routed for one method only, so one histogram per path.
+  for (const auto& r : routes_) histogram(r->path, r->latency);
+  histogram("unmatched", unmatched_latency_);
   out += "# HELP lk_cards_issued_total Digital cards newly issued by this instance.\n"
          "# TYPE lk_cards_issued_total counter\n";
-  out += "lk_cards_issued_total " + std::to_string(cards_issued_.load()) + "\n";
+  out += "lk_cards_issued_total " + std::to_string(load(cards_issued_)) + "\n";
   out += "# HELP lk_verifications_total Partner verifications by outcome.\n"
          "# TYPE lk_verifications_total counter\n";
-  for (const char* o : {"active", "revoked", "expired", "invalid"}) {
-    auto it = verifications_.find(o);
-    out += std::string("lk_verifications_total{outcome=\"") + o + "\"} " +
-           std::to_string(it == verifications_.end() ? 0 : it->second) + "\n";
-  }
+  const char* names[] = {"active", "revoked", "expired", "invalid"};
+  for (int i = 0; i < 4; ++i)
+    out += std::string("lk_verifications_total{outcome=\"") + names[i] + "\"} " + std::to_string(load(verifications_[i])) + "\n";
   return out;
 }
 

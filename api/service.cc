@@ -2,12 +2,15 @@
 // Handlers return Reply; every failure becomes an application/problem+json body in WriteProblem,
 // and StatusFor is the one place where lk::Code becomes an HTTP status.
 #include <httplib.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <list>
 #include <map>
@@ -18,7 +21,10 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/internal/card_status.h"
+#include "api/internal/http_server.h"
 #include "api/internal/jws.h"
+#include "api/internal/request_body.h"
 #include "api/internal/limits.h"
 #include "reports/reports.h"
 
@@ -90,9 +96,39 @@ std::string SlugFor(int status) {
 struct RequestContext {
   std::string id;
   std::string route = "unmatched";
+  int route_index = -1;  // into RouteTable(); -1 when unmatched
   std::chrono::steady_clock::time_point start;
 };
 thread_local RequestContext tl_request;
+
+// A fresh request id: 20 Crockford base32 characters (100 bits) from a per-thread generator
+// seeded once from the system CSPRNG. Ids need to be unique, not secret; this keeps a CSPRNG
+// call (and OpenSSL's locks) off every request.
+std::string RequestId() {
+  static constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  struct Xorshift128Plus {
+    uint64_t s[2];
+    Xorshift128Plus() {
+      std::string seed = RandomBytes(sizeof s);
+      std::memcpy(s, seed.data(), sizeof s);
+      s[0] |= 1;  // never the all-zero state
+    }
+    uint64_t Next() {
+      uint64_t a = s[0];
+      const uint64_t b = s[1];
+      s[0] = b;
+      a ^= a << 23;
+      s[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+      return s[1] + b;
+    }
+  };
+  thread_local Xorshift128Plus gen;
+  uint64_t hi = gen.Next(), lo = gen.Next();
+  std::string id(20, '0');
+  for (int i = 0; i < 10; ++i) id[i] = kCrockford[(hi >> (5 * i)) & 31];
+  for (int i = 0; i < 10; ++i) id[10 + i] = kCrockford[(lo >> (5 * i)) & 31];
+  return id;
+}
 
 void WriteProblem(httplib::Response& res, const Problem& p) {
   int status = p.status ? p.status : StatusFor(p.error.code);
@@ -116,37 +152,24 @@ void WriteJson(httplib::Response& res, const json& body, int status = 200) {
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-// Strict JSON bodies: an object with known fields of the right type.
-enum class Type { kString, kInt };
-struct FieldSpec {
-  const char* name;
-  Type type;
-  bool required;
-};
+// Strict JSON bodies (api/internal/request_body.h), failures as problems.
 std::expected<json, Problem> ParseBody(const httplib::Request& req, size_t max_bytes,
-                                       std::initializer_list<FieldSpec> fields) {
-  if (req.body.size() > max_bytes)
-    return std::unexpected(Problem(Error{Code::kResourceExhausted, "the request body has " +
-                                                                       std::to_string(req.body.size()) +
-                                                                       " bytes; the limit is " + std::to_string(max_bytes)},
-                                   "", 413));
-  // The body is read as JSON whatever Content-Type says (curl -d sends form encoding by default).
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return Bad("body", "the request body is not valid JSON");
-  if (!body.is_object()) return Bad("body", "the request body must be a JSON object");
-  for (auto it = body.begin(); it != body.end(); ++it) {
-    auto spec = std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return it.key() == f.name; });
-    if (spec == fields.end()) {
-      std::string known;
-      for (auto& f : fields) known += (known.empty() ? "" : ", ") + std::string(f.name);
-      return Bad(it.key(), "unknown field '" + it.key() + "' (expected " + known + ")");
-    }
-    bool ok = spec->type == Type::kString ? it->is_string() : it->is_number_integer();
-    if (!ok) return Bad(it.key(), "'" + it.key() + "' must be " + (spec->type == Type::kString ? "a string" : "an integer"));
-  }
-  for (auto& f : fields)
-    if (f.required && !body.contains(f.name)) return Bad(f.name, std::string("the field '") + f.name + "' is required");
-  return body;
+                                       std::span<const internal::FieldSpec> fields) {
+  auto body = internal::ParseJsonBody(req.body, max_bytes, fields);
+  if (body) return std::move(*body);
+  if (body.error().status == 413)
+    return std::unexpected(Problem(Error{Code::kResourceExhausted, body.error().detail}, "", 413));
+  return Bad(body.error().field, body.error().detail);
+}
+
+// SHA-256 with the implementation fetched once (EVP_sha256() makes OpenSSL 3 look the
+// provider up, under a lock, on every call): the credential cache hashes a secret per request.
+std::string SecretDigest(std::string_view secret) {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!md || EVP_Digest(secret.data(), secret.size(), out, &len, md, nullptr) != 1) return Sha256(secret);
+  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
@@ -267,27 +290,22 @@ class ServiceImpl final : public Service {
   ServiceImpl(ServiceOptions o, ServiceDeps d)
       : options_(std::move(o)),
         deps_(std::move(d)),
+        metrics_(Routes()),
         per_address_(options_.per_address),
         per_key_(options_.per_key),
         claims_per_address_(options_.claims_per_address),
-        passes_(512) {}
+        passes_(512),
+        card_status_(kRevocationMaxStaleness, kMaxKnownSerials) {}
   ~ServiceImpl() override { Stop(); }
 
   Result<> Init() {
     if (!deps_.clock || !deps_.ledger || !deps_.keyring)
       return Fail(Code::kInvalidArgument, "the service needs a clock, a ledger and a keyring");
-    Time now = deps_.clock->Now();
-    verifier_ = signing::TokenVerifier::Create(deps_.keyring->Published(now), deps_.policy);
-    jwks_ = deps_.keyring->Published(now).ToJwks();
-    jwks_etag_ = QuotedEtag(jwks_);
-    auto issuer = signing::TokenIssuer::Create(*deps_.keyring, deps_.policy);
-    if (!issuer) return std::unexpected(issuer.error());
-    issuer_ = std::move(*issuer);
-    auto jws = JwsSigner::FromPem(deps_.keyring->ActivePrivateKeyPem(), issuer_->kid());
-    if (!jws) return std::unexpected(jws.error());
-    revocation_signer_ = std::move(*jws);
+    if (auto r = ReloadKeys(*deps_.keyring); !r) return r;
+    deps_.keyring = nullptr;  // everything needed is in keys_; the caller's keyring may go
     openapi_ = OpenApiDocument();
     openapi_etag_ = QuotedEtag(openapi_);
+    RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
     Configure();
     return {};
   }
@@ -302,9 +320,26 @@ class ServiceImpl final : public Service {
     base_url_ = options_.public_base_url;
     if (base_url_.empty()) base_url_ = "http://" + options_.host + ":" + std::to_string(port_);
     while (base_url_.ends_with('/')) base_url_.pop_back();
+    refresher_ = std::thread([this] { RefreshLoop(); });
     listener_ = std::thread([this] { server_.listen_after_bind(); });
     // The listener is ready once is_running() holds; wait briefly so Start returns a live service.
     for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return {};
+  }
+
+  Result<> ReloadKeys(const signing::Keyring& keyring) override {
+    Time now = deps_.clock->Now();
+    auto k = std::make_shared<KeyState>();
+    k->verifier = signing::TokenVerifier::Create(keyring.Published(now), deps_.policy);
+    k->jwks = keyring.Published(now).ToJwks();
+    k->jwks_etag = QuotedEtag(k->jwks);
+    auto issuer = signing::TokenIssuer::Create(keyring, deps_.policy);
+    if (!issuer) return std::unexpected(issuer.error());
+    k->issuer = std::move(*issuer);
+    auto jws = JwsSigner::FromPem(keyring.ActivePrivateKeyPem(), k->issuer->kid());
+    if (!jws) return std::unexpected(jws.error());
+    k->revocation_signer = std::move(*jws);
+    keys_.store(std::move(k));
     return {};
   }
 
@@ -316,7 +351,14 @@ class ServiceImpl final : public Service {
     if (stopped_) return;
     stopped_ = true;
     server_.stop();  // closes the listening socket; the pool drains queued and running requests
+    server_.WakeIdleConnections();  // idle keep-alive connections close now instead of after 5 s
     if (listener_.joinable()) listener_.join();
+    {
+      std::lock_guard refresh_lock(refresh_mu_);
+      refresh_stop_ = true;
+    }
+    refresh_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
     deps_.ledger.reset();  // every acknowledged write was committed before its response
   }
 
@@ -341,11 +383,12 @@ class ServiceImpl final : public Service {
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       tl_request.start = std::chrono::steady_clock::now();
       tl_request.route = "unmatched";
+      tl_request.route_index = -1;
       std::string id = req.get_header_value("X-Request-Id");
       bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
       });
-      tl_request.id = ok ? id : RandomBase32(20);
+      tl_request.id = ok ? id : RequestId();
       res.set_header("X-Request-Id", tl_request.id);
       if (req.path != "/healthz" && req.path != "/metrics") {
         if (int64_t wait = per_address_.Take(req.remote_addr); wait > 0) {
@@ -374,7 +417,7 @@ class ServiceImpl final : public Service {
     });
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tl_request.start).count();
-      metrics_.Request(req.method, tl_request.route, res.status, seconds);
+      metrics_.Request(tl_request.route_index, req.method, res.status, seconds);
       if (!options_.access_log) return;
       // Only the route template: paths can carry serials, queries can carry tokens.
       json line = {{"ts", FormatRfc3339(deps_.clock->Now())},
@@ -408,6 +451,7 @@ class ServiceImpl final : public Service {
       Handler h = kHandlers.at(std::string(r.method) + " " + r.path);
       auto fn = [this, &r, h](const httplib::Request& req, httplib::Response& res) {
         tl_request.route = r.path;
+        tl_request.route_index = static_cast<int>(&r - RouteTable().data());
         Reply reply;
         try {
           std::string subject;
@@ -437,7 +481,7 @@ class ServiceImpl final : public Service {
                                                                        " in 'Authorization: Bearer ...'"},
                                      "Authorization"));
     auto kind = r.auth == Auth::kPartner ? ledger::CredentialKind::kPartner : ledger::CredentialKind::kStaff;
-    std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + Sha256(secret);
+    std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + SecretDigest(secret);
     if (auto cached = CachedCredential(cache_key)) {
       subject = *cached;
       return TakeKeyToken(subject);
@@ -509,7 +553,8 @@ class ServiceImpl final : public Service {
   }
 
   Reply Jwks(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    return Cached(req, res, jwks_, jwks_etag_, "application/jwk-set+json", "public, max-age=3600, must-revalidate");
+    auto keys = keys_.load();
+    return Cached(req, res, keys->jwks, keys->jwks_etag, "application/jwk-set+json", "public, max-age=3600, must-revalidate");
   }
 
   // The card years whose tokens can still be valid now.
@@ -531,7 +576,8 @@ class ServiceImpl final : public Service {
     json payload = {{"iss", deps_.policy.issuer}, {"typ", "revocations"}, {"years", years}, {"revoked", by_year}};
     std::string text = payload.dump();
     // Weak: ECDSA signatures are randomised, so equal lists may have different bytes.
-    std::string etag = "W/" + QuotedEtag(text + issuer_->kid());
+    auto keys = keys_.load();
+    std::string etag = "W/" + QuotedEtag(text + keys->issuer->kid());
     res.set_header("ETag", etag);
     res.set_header("Cache-Control", "public, max-age=60");
     if (EtagMatches(req, etag)) {
@@ -542,7 +588,7 @@ class ServiceImpl final : public Service {
     {
       std::lock_guard lock(revocations_mu_);
       if (revocations_etag_ != etag) {
-        auto signed_doc = revocation_signer_->Sign(text, "lk-revocations+jwt");
+        auto signed_doc = keys->revocation_signer->Sign(text, "lk-revocations+jwt");
         if (!signed_doc) return std::unexpected(Problem(signed_doc.error()));
         revocations_etag_ = etag;
         revocations_jws_ = std::move(*signed_doc);
@@ -553,31 +599,69 @@ class ServiceImpl final : public Service {
     return {};
   }
 
+  // The revoked serials of the card years that can still be valid, into card_status_.
+  void RefreshRevoked() {
+    auto started = std::chrono::steady_clock::now();
+    auto years = ValidYears(deps_.clock->Now());
+    auto revoked = deps_.ledger->RevokedSerials(years.front(), years.back());
+    if (!revoked) {
+      // Logged once per failure streak; scans fall back to the ledger after the staleness bound.
+      if (!refresh_failing_.exchange(true))
+        std::fprintf(stderr, "{\"level\":\"error\",\"event\":\"revocation_refresh\",\"error\":%s}\n",
+                     json(revoked.error().message).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      return;
+    }
+    refresh_failing_ = false;
+    card_status_.ReplaceRevoked(*revoked, years.front(), years.back(), started);
+  }
+
+  void RefreshLoop() {
+    std::unique_lock lock(refresh_mu_);
+    while (!refresh_cv_.wait_for(lock, kRevocationRefresh, [this] { return refresh_stop_; })) {
+      lock.unlock();
+      RefreshRevoked();
+      lock.lock();
+    }
+  }
+
   // --- partners ------------------------------------------------------------------------------
   Reply VerifyToken(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    auto body = ParseBody(req, options_.max_json_bytes, {{"token", Type::kString, true}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kVerifyBody);
     if (!body) return std::unexpected(body.error());
     const std::string& token = (*body)["token"].get_ref<const std::string&>();
     Time now = deps_.clock->Now();
     signing::Verdict v;
     if (token.size() > signing::kMaxTokenBytes) v.reason = "too_long";
-    else v = verifier_->Verify(token, now);
+    else v = keys_.load()->verifier->Verify(token, now);
     std::string status = "active", reason = v.reason;
     if (!v.valid) {
       status = v.reason == "expired" ? "expired" : "invalid";
     } else {
-      auto card = deps_.ledger->FindCard(v.serial);
-      if (!card && card.error().code == Code::kNotFound) {
-        status = "invalid";
-        reason = "unknown_serial";
-      } else if (!card) {
-        return std::unexpected(Problem(card.error()));
-      } else if (card->revoked) {
+      int year = v.year.value_or(0);
+      auto cached = card_status_.Lookup(v.serial, year, std::chrono::steady_clock::now());
+      bool revoked = cached == internal::CardStatusCache::Status::kRevoked;
+      if (!cached) {
+        auto card = deps_.ledger->FindCard(v.serial);
+        if (!card && card.error().code == Code::kNotFound) {
+          status = "invalid";
+          reason = "unknown_serial";
+        } else if (!card) {
+          return std::unexpected(Problem(card.error()));
+        } else {
+          revoked = card->revoked;
+          if (revoked) card_status_.MarkRevoked(card->serial, card->year);
+          else card_status_.RememberIssued(card->serial, card->year);
+        }
+      }
+      if (revoked) {
         status = "revoked";
         reason = "revoked";
       }
     }
-    metrics_.Verification(status);
+    metrics_.Verification(status == "active"    ? Metrics::Outcome::kActive
+                          : status == "revoked" ? Metrics::Outcome::kRevoked
+                          : status == "expired" ? Metrics::Outcome::kExpired
+                                                : Metrics::Outcome::kInvalid);
     json out = {{"valid", status == "active"}, {"status", status}, {"reason", reason}};
     out["serial"] = v.serial.empty() ? json(nullptr) : json(v.serial);
     out["year"] = v.year ? json(*v.year) : json(nullptr);
@@ -594,7 +678,7 @@ class ServiceImpl final : public Service {
     std::string token = record->token;
     if (token.empty()) {
       Time now = deps_.clock->Now();
-      auto fresh = issuer_->Issue(card.serial, card.year, now);
+      auto fresh = keys_.load()->issuer->Issue(card.serial, card.year, now);
       if (!fresh) return std::unexpected(Problem(fresh.error(), "year"));
       auto attached = deps_.ledger->AttachToken(card.serial, *fresh, now);  // first writer wins
       if (!attached) return std::unexpected(Problem(attached.error()));
@@ -621,7 +705,7 @@ class ServiceImpl final : public Service {
       p.retry_after = wait;
       return std::unexpected(p);
     }
-    auto body = ParseBody(req, options_.max_json_bytes, {{"claim_code", Type::kString, true}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kClaimBody);
     if (!body) return std::unexpected(body.error());
     auto card = deps_.ledger->RedeemClaimCode((*body)["claim_code"].get<std::string>(), options_.claim_retry_window);
     if (!card) {
@@ -699,7 +783,8 @@ class ServiceImpl final : public Service {
         std::lock_guard lock(google_mu_);
         google_class_years_.insert(card->year);
       }
-      auto synced = passgen::SyncCard(*deps_.google_api, deps_.google, deps_.google_design, *issuer_, *verifier_,
+      auto keys = keys_.load();
+      auto synced = passgen::SyncCard(*deps_.google_api, deps_.google, deps_.google_design, *keys->issuer, *keys->verifier,
                                       deps_.policy, gc, now);
       if (!synced) return std::unexpected(Problem(GoogleError(synced.error())));
       if (*synced == passgen::CardOutcome::kSkipped)  // the card year is over: nothing to save
@@ -716,7 +801,7 @@ class ServiceImpl final : public Service {
 
   // --- staff ---------------------------------------------------------------------------------
   Reply IssueCard(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    auto body = ParseBody(req, options_.max_json_bytes, {{"staff_id", Type::kString, true}, {"year", Type::kInt, false}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kIssueBody);
     if (!body) return std::unexpected(body.error());
     int year = body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(deps_.clock->Now()).year());
     auto card = deps_.ledger->IssueDigital((*body)["staff_id"].get<std::string>(), year);
@@ -726,10 +811,13 @@ class ServiceImpl final : public Service {
 
   Reply RevokeCard(const httplib::Request& req, httplib::Response& res, const std::string&) {
     std::string serial = req.matches[1];
-    auto body = ParseBody(req, options_.max_json_bytes, {{"reason", Type::kString, true}});
+    auto body = ParseBody(req, options_.max_json_bytes, internal::kRevokeBody);
     if (!body) return std::unexpected(body.error());
     auto r = deps_.ledger->Revoke(serial, (*body)["reason"].get<std::string>());
     if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+    // This instance's own scans see the revocation at once (others within the refresh bound).
+    if (auto card = deps_.ledger->FindCard(serial)) card_status_.MarkRevoked(serial, card->year);
+    else RefreshRevoked();
     if (deps_.google_api) {
       // A saved Google object shows the card as inactive. A failure is logged and left for
       // `google sync` to repair: the revocation itself stands.
@@ -871,7 +959,7 @@ class ServiceImpl final : public Service {
 
   ServiceOptions options_;
   ServiceDeps deps_;
-  httplib::Server server_;
+  internal::HttpServer server_;
   std::thread listener_;
   int port_ = 0;
   int listen_fd_ = -1;
@@ -881,10 +969,15 @@ class ServiceImpl final : public Service {
 
   Metrics metrics_;
   RateLimiter per_address_, per_key_, claims_per_address_;
-  std::unique_ptr<signing::TokenVerifier> verifier_;
-  std::unique_ptr<signing::TokenIssuer> issuer_;
-  std::unique_ptr<JwsSigner> revocation_signer_;
-  std::string jwks_, jwks_etag_, openapi_, openapi_etag_;
+  // The token keys: replaced whole by ReloadKeys; a request uses the set it loaded at its start.
+  struct KeyState {
+    std::unique_ptr<signing::TokenVerifier> verifier;
+    std::unique_ptr<signing::TokenIssuer> issuer;
+    std::unique_ptr<JwsSigner> revocation_signer;
+    std::string jwks, jwks_etag;
+  };
+  std::atomic<std::shared_ptr<const KeyState>> keys_;
+  std::string openapi_, openapi_etag_;
   std::mutex revocations_mu_;
   std::mutex auth_cache_mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> auth_cache_;
@@ -902,6 +995,17 @@ class ServiceImpl final : public Service {
   static Error GoogleError(const Error& e) {
     return {Code::kUnavailable, "Google Wallet API: " + e.message};
   }
+
+  // Verify answers revocation from memory: refreshed every kRevocationRefresh, trusted for at
+  // most kRevocationMaxStaleness (then every scan asks the ledger until a refresh succeeds).
+  static constexpr std::chrono::seconds kRevocationRefresh{1}, kRevocationMaxStaleness{2};
+  static constexpr size_t kMaxKnownSerials = size_t{1} << 18;
+  internal::CardStatusCache card_status_;
+  std::thread refresher_;
+  std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool refresh_stop_ = false;
+  std::atomic<bool> refresh_failing_{false};
 };
 
 }  // namespace

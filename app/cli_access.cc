@@ -1,5 +1,5 @@
-// `lerarenkaart staff add NAME` and `lerarenkaart partners add NAME`: credentials for the HTTP
-// service. The secret is printed once; the ledger keeps only its SHA-256.
+// `lerarenkaart staff add|remove NAME` and `lerarenkaart partners add|remove NAME`: credentials
+// for the HTTP service. The secret is printed once; the ledger keeps only its SHA-256.
 #include <cstdio>
 
 #include "app/commands.h"
@@ -8,15 +8,29 @@
 namespace lk::app {
 namespace {
 
-int AddCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name, const std::string& url) {
+Result<std::unique_ptr<ledger::Ledger>> Open(const Globals& g, const std::string& url, const Clock& clock) {
   auto c = Load(g);
-  if (!c) return Report(c.error());
-  SystemClock clock;
+  if (!c) return std::unexpected(c.error());
   ledger::LedgerOptions o;
   o.url = url.empty() ? c->ledger_url : url;
   o.data_dir = c->data_dir;
   o.keys_dir = c->keys.dir;
-  auto l = ledger::OpenLedger(o, clock);
+  return ledger::OpenLedger(o, clock);
+}
+
+int RemoveCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name, const std::string& url) {
+  SystemClock clock;
+  auto l = Open(g, url, clock);
+  if (!l) return Report(l.error());
+  if (auto r = (*l)->RemoveCredential(kind, name); !r) return Report(r.error());
+  std::fprintf(stderr, "lerarenkaart: %s credential '%s' removed; running services stop accepting it within 10 s\n",
+               std::string(ledger::CredentialKindName(kind)).c_str(), name.c_str());
+  return 0;
+}
+
+int AddCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name, const std::string& url) {
+  SystemClock clock;
+  auto l = Open(g, url, clock);
   if (!l) return Report(l.error());
   auto secret = (*l)->AddCredential(kind, name);
   if (!secret) return Report(secret.error());
@@ -44,6 +58,12 @@ void AddAccessCommands(CLI::App& app, Globals& g, int& exit_code) {
     add->add_option("name", a->name, "Who holds it, e.g. 'AgODi reporting' or 'Museum M'")->required();
     add->add_option("--ledger", a->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
     add->callback([&, a, k] { exit_code = AddCredential(g, k, a->name, a->ledger_url); });
+    auto* remove = top->add_subcommand("remove", "Delete the credential named NAME: its secret stops working "
+                                                 "(running services notice within 10 s)");
+    auto r = std::make_shared<Args>();
+    remove->add_option("name", r->name, "The name given to 'add'")->required();
+    remove->add_option("--ledger", r->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
+    remove->callback([&, r, k] { exit_code = RemoveCredential(g, k, r->name, r->ledger_url); });
   }
 }
 

@@ -233,6 +233,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reload the token keys (after `keys rotate`)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -249,11 +250,16 @@ int Serve(const Globals& g, const ServeArgs& a) {
   std::printf("lerarenkaart: listening on %s:%d (port %d), ledger %s\n", o.host.c_str(), port, port, backend.c_str());
   std::printf("  browser: %s/dashboard?token=STAFF_TOKEN   (make one: lerarenkaart staff add NAME)\n", base.c_str());
   std::printf("  client:  curl %s/healthz   and   curl %s/openapi.json\n", base.c_str(), base.c_str());
-  std::printf("  stop:    Ctrl-C or SIGTERM (finishes requests in flight)\n");
+  std::printf("  stop:    Ctrl-C or SIGTERM (finishes requests in flight); SIGHUP reloads the token keys\n");
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    auto fresh = signing::Keyring::Open(c->keys);
+    auto reloaded = fresh ? (*service)->ReloadKeys(**fresh) : Result<>(std::unexpected(fresh.error()));
+    if (reloaded) std::fprintf(stderr, "lerarenkaart: SIGHUP: token keys reloaded from %s\n", c->keys.dir.c_str());
+    else std::fprintf(stderr, "lerarenkaart: SIGHUP: keeping the old token keys: %s\n", reloaded.error().message.c_str());
+  }
   std::fprintf(stderr, "lerarenkaart: %s received; finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*service)->Stop();
   std::fprintf(stderr, "lerarenkaart: stopped\n");
@@ -270,7 +276,8 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
       "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"
-      "SIGTERM/SIGINT shut down gracefully.");
+      "SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the token keys (after `lerarenkaart keys rotate`)\n"
+      "without a restart.");
   auto a = std::make_shared<ServeArgs>();
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on; port 0 picks a free port (default 127.0.0.1:8080)");
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");

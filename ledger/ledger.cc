@@ -765,6 +765,20 @@ class SqlLedger final : public Ledger {
     return secret;
   }
 
+  Result<> RemoveCredential(CredentialKind kind, std::string_view name_in) override {
+    std::string name = Trim(name_in), k(CredentialKindName(kind));
+    std::lock_guard lock(mu_);
+    Transaction tx(*db_);
+    if (auto r = tx.Begin(); !r) return r;
+    auto seq = NextSeq();
+    if (!seq) return std::unexpected(seq.error());
+    auto n = db_->Execute("DELETE FROM credentials WHERE kind = $1 AND name = $2", {k, name});
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) return Fail(Code::kNotFound, "there is no " + k + " credential named '" + name + "'");
+    nlohmann::json detail = {{"kind", k}, {"name", name}};
+    return Finish(tx, *seq, "remove credential", detail.dump(), static_cast<uint64_t>(*n));
+  }
+
   Result<Credential> Authenticate(CredentialKind kind, std::string_view secret) const override {
     if (secret.empty() || secret.size() > 200) return Fail(Code::kUnauthenticated, "no such credential");
     std::lock_guard lock(mu_);

@@ -173,6 +173,9 @@ class Ledger {
   virtual Result<std::string> AddCredential(CredentialKind kind, std::string_view name) = 0;
   // The credential whose secret this is; kUnauthenticated otherwise.
   virtual Result<Credential> Authenticate(CredentialKind kind, std::string_view secret) const = 0;
+  // Deletes the credential `name` of that kind (its secret stops authenticating); audited.
+  // kNotFound when there is none.
+  virtual Result<> RemoveCredential(CredentialKind kind, std::string_view name) = 0;
 
   // A card by serial (kNotFound if none).
   virtual Result<CardRecord> FindCard(std::string_view serial) const = 0;

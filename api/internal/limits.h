@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "api/api.h"
 
@@ -33,25 +36,39 @@ class RateLimiter {
 };
 
 // Counters and a latency histogram, rendered in the Prometheus text exposition format 0.0.4.
+// Requests on the routes given at construction are counted with relaxed atomics (no lock on the
+// request path); the rare unmatched requests go to a locked map.
 class Metrics {
  public:
-  void Request(const std::string& method, const std::string& route, int status, double seconds);
-  void CardIssued() { ++cards_issued_; }
-  void Verification(const std::string& outcome);
+  // `routes`: (method, path template) by route index, as passed to Request.
+  explicit Metrics(std::vector<std::pair<std::string, std::string>> routes);
+  // `route`: an index into the routes, or -1 for an unmatched request.
+  void Request(int route, const std::string& method, int status, double seconds);
+  void CardIssued() { cards_issued_.fetch_add(1, std::memory_order_relaxed); }
+  enum class Outcome { kActive, kRevoked, kExpired, kInvalid };
+  void Verification(Outcome outcome) { verifications_[static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed); }
   std::string Render() const;
 
  private:
   static constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
   static constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
+  static constexpr int kMinStatus = 100, kMaxStatus = 599;
   struct Histogram {
-    uint64_t counts[kNumBuckets + 1] = {};
-    double sum = 0;
-    uint64_t count = 0;
+    std::atomic<uint64_t> counts[kNumBuckets + 1] = {};
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_ns{0};
+    void Add(double seconds);
   };
-  mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // method, route, status
-  std::map<std::string, Histogram> latency_;                               // by route
-  std::map<std::string, uint64_t> verifications_;
+  struct RouteStats {
+    std::string method, path;
+    std::atomic<uint64_t> by_status[kMaxStatus - kMinStatus + 1] = {};
+    Histogram latency;
+  };
+  std::vector<std::unique_ptr<RouteStats>> routes_;
+  mutable std::mutex mu_;  // the unmatched requests only
+  std::map<std::pair<std::string, int>, uint64_t> unmatched_;  // method, status
+  Histogram unmatched_latency_;
+  std::atomic<uint64_t> verifications_[4] = {};
   std::atomic<uint64_t> cards_issued_{0};
 };
 

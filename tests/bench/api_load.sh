@@ -2,7 +2,11 @@
 # Load test of the HTTP service on loopback, bounded in time, against the raw two-core ECDSA
 # P-256 verify rate measured in the same run (openssl speed -multi 2 ecdsap256).
 #   tests/bench/api_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
-# Prints throughput, the ratio to raw ECDSA verify, p50/p99 latency, errors and the server's RSS.
+# Prints throughput, the ratio to raw ECDSA verify, p50/p99 latency, errors, the server's RSS, the
+# server's and wrk's CPU time per request, and the load average (other work on the same cores
+# makes every figure noisy: compare the ratio, measured in the same run, and repeat).
+# wrk runs with -t2 on the same two cores as the service and is not pinned: its CPU time is part
+# of what the two cores spend per request, as the goal asks.
 set -euo pipefail
 build=${1:-build}; secs=${2:-10}; conns=${3:-64}
 bin=$(realpath "$build/app/lerarenkaart")
@@ -53,20 +57,34 @@ open(f"{work}/access_token", "w").write(first["access_token"])
 PY
 curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$work/access_token")" "$base$(cat "$work/pass_path")"
 
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== openssl speed -multi 2 ecdsap256 (raw two-core baseline, same session)"
 raw=$(openssl speed -seconds 5 -multi 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $NF}' | tail -n 1)
 echo "raw ECDSA P-256 verify/s (2 cores): $raw"
+# The CPU time of one raw verify (openssl speed divides by user CPU time when single), which other
+# work on the machine does not inflate the way it shrinks a wall-clock rate.
+raw_us=$(openssl speed -seconds 3 ecdsap256 2>&1 | awk '/ECDSA verify in/ {printf "%.1f", $(NF) * 1e6 / $(NF-6)}' | tr -d s)
+echo "raw ECDSA P-256 verify: $raw_us us of CPU each (one core)"
 
+cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }  # user + system ticks
+per_req() { python3 -c "print('%.0f' % (($2 - $1) * 1e6 / $(getconf CLK_TCK) / $3))"; }
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' "/proc/$server/status"; echo; }
 echo "== wrk POST /v1/verify, $cards distinct tokens, -t2 -c$conns -d${secs}s"
 (sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
-LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" wrk -t2 -c"$conns" -d"${secs}s" --latency \
+c0=$(cpu)
+LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c"$conns" -d"${secs}s" --latency \
   -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
 verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")
+n=$(awk -F'requests=' '/requests=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
 echo "server: $(rss)"
+server_us=$(per_req "$c0" "$(cpu)" "$n")
+wrk_us=$(awk -v n="$n" '{printf "%.0f", ($1 + $2) * 1e6 / n}' "$work/wrk_cpu")
+echo "CPU per verify: server $server_us us, wrk $wrk_us us"
 echo "== wrk GET pass.pkpass (cached), -t2 -c$conns -d${secs}s"
 LK_PASS_PATH=$(cat "$work/pass_path") LK_ACCESS_TOKEN=$(cat "$work/access_token") wrk -t2 -c"$conns" -d"${secs}s" \
   --latency -s "$here/get_pass.lua" "$base" | tee "$work/pass.txt"
 echo "server: $(rss)"
 python3 -c "print('verify throughput / raw 2-core ECDSA verify = %.2f' % ($verify_rps / $raw))"
+python3 -c "print('raw verify CPU / (server + wrk CPU per verify) = %.2f (the throughput ratio two otherwise idle cores would give)' % ($raw_us / ($server_us + $wrk_us)))"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill -TERM $server; wait $server || true
