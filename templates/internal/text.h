@@ -1,0 +1,24 @@
+#pragma once
+// Private to templates/: the error shape every template check uses, and .strings escaping.
+#include <string>
+#include <string_view>
+
+#include "base/base.h"
+
+namespace lk::templates::internal {
+
+// kInvalidArgument "<where>: <what>", where `where` names the file and, when known, the line
+// (`file:12`) or the field (`template.json: pass.storeCard`).
+inline std::unexpected<Error> Invalid(std::string_view where, std::string_view what) {
+  std::string message;
+  message.reserve(where.size() + what.size() + 2);
+  message += where;
+  message += ": ";
+  message += what;
+  return Fail(Code::kInvalidArgument, std::move(message));
+}
+
+// Appends `s` as the inside of a double-quoted .strings literal.
+void EscapeStrings(std::string_view s, std::string& out);
+
+}  // namespace lk::templates::internal
