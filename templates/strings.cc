@@ -7,7 +7,8 @@
 namespace lk::templates {
 using internal::Invalid;
 
-void internal::EscapeStrings(std::string_view s, std::string& out) {
+void internal::EscapeQuoted(std::string_view s, std::string& out, bool json) {
+  static const char* kHex = "0123456789abcdef";
   for (char c : s) {
     switch (c) {
       case '"': out += "\\\""; break;
@@ -15,7 +16,18 @@ void internal::EscapeStrings(std::string_view s, std::string& out) {
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
-      default: out += c;
+      default:
+        if (!json || static_cast<unsigned char>(c) >= 0x20) {
+          out += c;
+        } else if (c == '\b') {
+          out += "\\b";
+        } else if (c == '\f') {
+          out += "\\f";
+        } else {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        }
     }
   }
 }

@@ -12,6 +12,7 @@
 namespace lk::templates {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
+using internal::EscapeJson;
 using internal::EscapeStrings;
 using internal::Invalid;
 
@@ -437,29 +438,6 @@ class Loader {
 constexpr std::array kSlotNames = {"name", "school", "serial", "year", "valid_from", "valid_until"};
 using Segment = Template::Impl::Segment;
 using Compiled = Template::Impl::Compiled;
-
-void EscapeJson(std::string_view s, std::string& out) {
-  static const char* kHex = "0123456789abcdef";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-}
 
 void AddLiteral(Compiled& c, std::string_view text) {
   if (text.empty()) return;

@@ -18,7 +18,11 @@ inline std::unexpected<Error> Invalid(std::string_view where, std::string_view w
   return Fail(Code::kInvalidArgument, std::move(message));
 }
 
-// Appends `s` as the inside of a double-quoted .strings literal.
-void EscapeStrings(std::string_view s, std::string& out);
+// Appends `s` as the inside of a double-quoted literal: `"` `\` newline, tab and carriage
+// return escaped; for JSON also the other control characters (\b, \f, \u00XX, as nlohmann's
+// dump() writes them).
+void EscapeQuoted(std::string_view s, std::string& out, bool json);
+inline void EscapeStrings(std::string_view s, std::string& out) { EscapeQuoted(s, out, false); }
+inline void EscapeJson(std::string_view s, std::string& out) { EscapeQuoted(s, out, true); }
 
 }  // namespace lk::templates::internal
