@@ -48,6 +48,7 @@ struct PassCard {
   std::string holder_name, school;
   std::string token;    // the card's QR token
   bool voided = false;  // revoked: Wallet shows the pass as void
+  std::string auth_token;  // the ledger's per-card secret: the pass's authenticationToken
 };
 // Builds the signed .pkpass bytes (passgen behind it, wired in app/). Must be deterministic:
 // equal inputs give equal bytes, because the service serves them under a strong ETag.

@@ -754,6 +754,7 @@ class ServiceImpl final : public Service {
       c.school = card->school_number.empty() ? "-" : "School " + card->school_number;
       c.token = card->token;
       c.voided = card->revoked;
+      c.auth_token = card->auth_token;
       auto built = deps_.build_pass(c, *card->token_at);
       if (!built) return std::unexpected(Problem(built.error()));
       bytes = std::make_shared<const std::string>(std::move(*built));

@@ -20,13 +20,11 @@ namespace lk::app {
 namespace {
 namespace fs = std::filesystem;
 
-// Everything a build needs that is loaded once: keys, token issuer, templates per card year.
+// Everything a build needs that is loaded once: keys, token issuer, a PassBuilder per card year.
 class PassFactory {
  public:
   static Result<std::unique_ptr<PassFactory>> Create(const Config& c, const std::string& template_dir) {
     auto f = std::unique_ptr<PassFactory>(new PassFactory);
-    f->templates_root_ = c.passes.templates_dir;
-    f->template_dir_ = template_dir;
     auto signer = signing::PassSigner::Load(c.keys);
     if (!signer) return std::unexpected(signer.error());
     f->signer_ = std::move(*signer);
@@ -35,65 +33,42 @@ class PassFactory {
     auto issuer = signing::TokenIssuer::Create(**ring, c.tokens);
     if (!issuer) return std::unexpected(issuer.error());
     f->issuer_ = std::move(*issuer);
-    f->options_.web_service_url = c.passes.web_service_url;
-    if (!f->options_.web_service_url.empty()) {
+    passgen::PassOptions options;
+    options.web_service_url = c.passes.web_service_url;
+    if (!options.web_service_url.empty()) {
       auto secret = passgen::LoadOrCreateAuthSecret(c.keys.dir);
       if (!secret) return std::unexpected(secret.error());
-      f->options_.auth_secret = std::move(*secret);
+      f->auth_secret_ = std::move(*secret);
     }
+    f->builders_ = std::make_unique<passgen::PassBuilders>(*f->signer_, std::move(options), c.passes.templates_dir,
+                                                           template_dir);
     return f;
   }
 
-  // The .pkpass bytes of one card: a fresh QR token, then the pass, both at `now`.
-  Result<std::string> Build(passgen::Card card, Time now) {
-    auto builder = BuilderFor(card.year);
-    if (!builder) return std::unexpected(builder.error());
+  // The builder for a card year (thread-safe; the batch caches the pointer per thread).
+  Result<const passgen::PassBuilder*> BuilderFor(int year) {
+    auto b = builders_->For(year);
+    if (!b && b.error().code == Code::kNotFound) b.error().message += " (give --template DIR, or set LK_TEMPLATES_DIR)";
+    return b;
+  }
+
+  // The .pkpass bytes of one card into `out`: a fresh QR token, then the pass, both at `now`.
+  // Without a ledger, the pass's authenticationToken is derived from the serial.
+  Result<> Build(const passgen::PassBuilder& builder, passgen::Card& card, Time now, std::string& out) const {
     auto token = issuer_->Issue(card.serial, card.year, now);
     if (!token) return std::unexpected(token.error());
     card.token = std::move(*token);
-    return (*builder)->Build(card, now);
+    if (!auth_secret_.empty())
+      card.authentication_token = passgen::AuthenticationToken(auth_secret_, signer_->pass_type_identifier(), card.serial);
+    return builder.BuildInto(card, now, out);
   }
 
  private:
   PassFactory() = default;
-
-  // The builder for a card year, loading templates/<year> on first use. Thread-safe.
-  Result<const passgen::PassBuilder*> BuilderFor(int year) {
-    std::lock_guard lock(mu_);
-    auto it = builders_.find(year);
-    if (it == builders_.end()) {
-      Entry e;
-      fs::path dir = template_dir_.empty() ? templates_root_ / std::to_string(year) : fs::path(template_dir_);
-      auto t = templates::Template::Load(dir);
-      if (!t) {
-        e.error = t.error();
-        if (template_dir_.empty() && !fs::exists(dir))
-          e.error.message = dir.string() + ": no template for card year " + std::to_string(year) +
-                            " (give --template DIR, or set LK_TEMPLATES_DIR)";
-      } else {
-        e.tmpl = std::move(*t);
-        auto b = passgen::PassBuilder::Create(*e.tmpl, *signer_, options_);
-        if (b) e.builder = std::move(*b);
-        else e.error = b.error();
-      }
-      it = builders_.emplace(year, std::move(e)).first;
-    }
-    if (!it->second.builder) return std::unexpected(it->second.error);
-    return it->second.builder.get();
-  }
-
-  struct Entry {
-    std::unique_ptr<templates::Template> tmpl;
-    std::unique_ptr<passgen::PassBuilder> builder;
-    Error error;
-  };
-  fs::path templates_root_;
-  std::string template_dir_;
   std::unique_ptr<signing::PassSigner> signer_;
   std::unique_ptr<signing::TokenIssuer> issuer_;
-  passgen::PassOptions options_;
-  std::mutex mu_;
-  std::map<int, Entry> builders_;
+  std::string auth_secret_;
+  std::unique_ptr<passgen::PassBuilders> builders_;
 };
 
 // One CSV record on one line (RFC 4180 quoting, no line breaks inside fields).
@@ -149,41 +124,65 @@ Result<passgen::Card> ParseRow(std::string_view line, const std::string& lang) {
   return card;
 }
 
-// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half a
-// pass; with `overwrite` false an existing file is kept and the row fails. No fsync per file: the
-// batch syncs the file system once at the end.
-Result<> PublishFile(const fs::path& path, std::string_view bytes, bool overwrite) {
-  fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + HexEncode(RandomBytes(4)));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Fail(Code::kInternal, tmp.string() + ": cannot create: " + std::strerror(errno));
+// Writes all of `bytes` to `fd`; false with errno set on failure.
+bool WriteAll(int fd, std::string_view bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Fail(Code::kInternal, path.string() + ": cannot write: " + std::strerror(e));
+      if (n == 0) errno = EIO;
+      return false;
     }
     done += static_cast<size_t>(n);
   }
-  ::close(fd);
-  int rc = overwrite ? ::rename(tmp.c_str(), path.c_str())
-                     : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
-  if (rc != 0 && !overwrite && errno == EINVAL) {  // file system without RENAME_NOREPLACE
-    rc = ::link(tmp.c_str(), path.c_str());
-    if (rc == 0) ::unlink(tmp.c_str());
-  }
-  if (rc != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
+  return true;
+}
+
+// Publishes `bytes` as `name` in the directory `dir_fd` (`dir` names it in messages) so that a
+// reader never sees half a pass; with `overwrite` false an existing file is kept and the row
+// fails. The usual way is one anonymous O_TMPFILE file, one write, and one linkat that gives it
+// its name (and fails if the name exists); where the file system lacks O_TMPFILE, a named
+// temporary file and a rename. No fsync per file: the batch syncs the file system at the end.
+Result<> PublishFile(int dir_fd, const std::string& dir, const std::string& name, std::string_view bytes,
+                     bool overwrite) {
+  auto failure = [&](const char* what, int e) {
     if (e == EEXIST)
-      return Fail(Code::kAlreadyExists, path.string() + ": already exists (a duplicate serial, or an earlier run; "
-                                                        "use --overwrite to replace)");
-    return Fail(Code::kInternal, path.string() + ": cannot publish: " + std::strerror(e));
+      return Fail(Code::kAlreadyExists, dir + "/" + name + ": already exists (a duplicate serial, or an earlier run; "
+                                                           "use --overwrite to replace)");
+    return Fail(Code::kInternal, dir + "/" + name + ": cannot " + what + ": " + std::strerror(e));
+  };
+  if (!overwrite) {
+    int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      char proc[64];
+      std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+      bool ok = WriteAll(fd, bytes) && ::linkat(AT_FDCWD, proc, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0;
+      int e = errno;
+      ::close(fd);
+      if (ok) return {};
+      if (e != ENOENT) return failure("write", e);  // ENOENT: no /proc; use a named file below
+    } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+      return failure("create", errno);
+    }
   }
-  return {};
+  std::string tmp = "." + name + ".tmp-" + HexEncode(RandomBytes(4));
+  int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return failure("create", errno);
+  bool ok = WriteAll(fd, bytes);
+  int e = errno;
+  ::close(fd);
+  if (ok) {
+    ok = (overwrite ? ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str())
+                    : ::renameat2(dir_fd, tmp.c_str(), dir_fd, name.c_str(), RENAME_NOREPLACE)) == 0;
+    e = errno;
+    if (!ok && !overwrite && e == EINVAL) {  // file system without RENAME_NOREPLACE
+      ok = ::linkat(dir_fd, tmp.c_str(), dir_fd, name.c_str(), 0) == 0;
+      e = errno;
+    }
+  }
+  if (!ok || !overwrite) ::unlinkat(dir_fd, tmp.c_str(), 0);  // after a link, or a failure
+  return ok ? Result<>{} : failure(overwrite ? "replace" : "write", e);
 }
 
 struct BuildArgs {
@@ -199,17 +198,54 @@ int BuildOne(PassFactory& factory, const BuildArgs& a, Time now) {
     if (value->empty()) return Report({Code::kInvalidArgument, std::string("pass build: ") + flag + " is required"});
   if (a.year == 0) return Report({Code::kInvalidArgument, "pass build: --year is required"});
   passgen::Card card{a.serial, a.year, a.name, a.school, "", a.lang, a.voided};
-  auto bytes = factory.Build(card, now);
-  if (!bytes) return Report(bytes.error());
-  if (auto w = WriteFileAtomic(a.output, *bytes, fs::perms::owner_read | fs::perms::owner_write |
-                                                     fs::perms::group_read | fs::perms::others_read);
+  auto builder = factory.BuilderFor(card.year);
+  if (!builder) return Report(builder.error());
+  std::string bytes;
+  if (auto r = factory.Build(**builder, card, now, bytes); !r) return Report(r.error());
+  if (auto w = WriteFileAtomic(a.output, bytes, fs::perms::owner_read | fs::perms::owner_write |
+                                                    fs::perms::group_read | fs::perms::others_read);
       !w)
     return Report(w.error());
-  std::printf("wrote %s (%zu bytes): card %s, year %d\n", a.output.c_str(), bytes->size(), a.serial.c_str(), a.year);
+  std::printf("wrote %s (%zu bytes): card %s, year %d\n", a.output.c_str(), bytes.size(), a.serial.c_str(), a.year);
   return 0;
 }
 
-// Builds one pass per CSV row on `jobs` threads. Rows are read and handed out one at a time, so
+// Hands out the CSV's rows in chunks, so threads take the lock once per chunk, not per row.
+class RowReader {
+ public:
+  static constexpr size_t kChunk = 32;
+  struct Row {
+    size_t line = 0;
+    std::string text;
+  };
+  explicit RowReader(std::istream& in) : in_(in) {}
+
+  // Fills `rows` with up to kChunk non-blank data rows; false when the file is done.
+  bool Next(std::vector<Row>& rows) {
+    rows.resize(kChunk);
+    size_t n = 0;
+    std::lock_guard lock(mu_);
+    while (n < kChunk && std::getline(in_, rows[n].text)) {
+      std::string& line = rows[n].text;
+      ++line_no_;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line_no_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+      if (Trim(line).empty()) continue;
+      if (line_no_ == 1 && Trim(line) == "serial,year,name,school") continue;  // header
+      rows[n++].line = line_no_;
+    }
+    rows.resize(n);
+    return n > 0;
+  }
+
+ private:
+  std::istream& in_;
+  std::mutex mu_;
+  size_t line_no_ = 0;
+};
+
+// Builds one pass per CSV row on `jobs` threads. Threads take chunks of rows, keep their own
+// pass buffer and their own card-year -> builder lookup, and write each pass with one write(2);
 // memory stays flat however long the file is. Returns the exit code.
 int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   std::ifstream in(a.batch, std::ios::binary);
@@ -218,6 +254,8 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   fs::create_directories(a.out_dir, ec);
   if (ec || !fs::is_directory(a.out_dir))
     return Report({Code::kInvalidArgument, a.out_dir + ": cannot create the output directory"});
+  int dir_fd = ::open(a.out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Report({Code::kInvalidArgument, a.out_dir + ": cannot open: " + std::strerror(errno)});
   const bool tty = ::isatty(2);
   size_t total = 0;
   if (tty) {  // count rows first so that the bar knows its end (one fast pass over the file)
@@ -227,40 +265,36 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
       total += static_cast<size_t>(std::count(buf, buf + count.gcount(), '\n'));
   }
 
-  std::mutex read_mu, print_mu;
-  size_t line_no = 0;
+  RowReader reader(in);
+  std::mutex print_mu;
   std::atomic<size_t> built{0}, failed{0}, processed{0};
   auto report_row = [&](size_t line, const std::string& msg) {
     std::lock_guard lock(print_mu);
     std::fprintf(stderr, "%s%s:%zu: %s\n", tty ? "\r\033[K" : "", a.batch.c_str(), line, msg.c_str());
   };
-  auto next_row = [&](std::string& line) -> size_t {
-    std::lock_guard lock(read_mu);
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-      if (Trim(line).empty()) continue;
-      if (line_no == 1 && Trim(line) == "serial,year,name,school") continue;  // header
-      return line_no;
-    }
-    return 0;
-  };
   auto work = [&] {
-    std::string line;
-    for (size_t n; (n = next_row(line)) != 0; ++processed) {
-      auto card = ParseRow(line, a.lang);
-      Result<std::string> bytes = card ? factory.Build(*card, now) : std::unexpected(card.error());
-      if (bytes) {
-        if (auto w = PublishFile(fs::path(a.out_dir) / (card->serial + ".pkpass"), *bytes, a.overwrite); !w)
-          bytes = std::unexpected(w.error());
+    std::vector<RowReader::Row> rows;
+    std::string bytes;  // this thread's pass buffer, reused
+    std::map<int, Result<const passgen::PassBuilder*>> builders;  // this thread's view of the years
+    while (reader.Next(rows)) {
+      size_t ok = 0;
+      for (const auto& row : rows) {
+        auto card = ParseRow(row.text, a.lang);
+        Result<> r;
+        if (!card) r = std::unexpected(card.error());
+        if (r) {
+          auto it = builders.find(card->year);
+          if (it == builders.end()) it = builders.emplace(card->year, factory.BuilderFor(card->year)).first;
+          if (!it->second) r = std::unexpected(it->second.error());
+          else r = factory.Build(**it->second, *card, now, bytes);
+        }
+        if (r) r = PublishFile(dir_fd, a.out_dir, card->serial + ".pkpass", bytes, a.overwrite);
+        if (r) ++ok;
+        else report_row(row.line, r.error().message);
       }
-      if (bytes) {
-        ++built;
-      } else {
-        ++failed;
-        report_row(n, bytes.error().message);
-      }
+      built.fetch_add(ok, std::memory_order_relaxed);
+      failed.fetch_add(rows.size() - ok, std::memory_order_relaxed);
+      processed.fetch_add(rows.size(), std::memory_order_relaxed);
     }
   };
 
@@ -295,19 +329,21 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   done_cv.notify_all();
   if (progress.joinable()) progress.join();
   if (tty) std::fprintf(stderr, "\r\033[K");
-  if (in.bad()) return Report({Code::kInternal, a.batch + ": read error"});
-  double secs = elapsed();
-  // One flush of the output's file system for the whole batch instead of an fsync per pass.
-  int dir_fd = ::open(a.out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::syncfs(dir_fd);
+  if (in.bad()) {
     ::close(dir_fd);
+    return Report({Code::kInternal, a.batch + ": read error"});
   }
-  std::printf("built %zu passes in %.2f s (%.0f passes/s, %u threads), flushed to disk in %.2f s; %zu rows failed; "
+  double secs = elapsed();
+  // One flush of the output's file system for the whole batch instead of an fsync per pass;
+  // the summary says "durable" only once it succeeded.
+  bool durable = ::syncfs(dir_fd) == 0 && ::fsync(dir_fd) == 0;
+  ::close(dir_fd);
+  std::printf("built %zu passes in %.2f s (%.0f passes/s, %u threads), %s in %.2f s; %zu rows failed; "
               "output in %s\n",
-              built.load(), secs, double(built.load()) / std::max(secs, 1e-9), jobs, elapsed() - secs, failed.load(),
-              a.out_dir.c_str());
-  return failed ? 1 : 0;
+              built.load(), secs, double(built.load()) / std::max(secs, 1e-9), jobs,
+              durable ? "flushed to disk (durable)" : "NOT flushed to disk (syncfs failed)", elapsed() - secs,
+              failed.load(), a.out_dir.c_str());
+  return failed || !durable ? 1 : 0;
 }
 
 }  // namespace

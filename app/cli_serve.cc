@@ -5,8 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
-#include <mutex>
 #include <toml++/toml.h>
 
 #include "api/api.h"
@@ -98,62 +96,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
   return {};
 }
 
-// Signed Apple passes through passgen: one PassBuilder per card year, made from
-// <templates_dir>/<year> on first use. Thread-safe; shared by the request threads.
-class PassFactory {
- public:
-  PassFactory(std::unique_ptr<signing::PassSigner> signer, passgen::PassOptions options, fs::path templates)
-      : signer_(std::move(signer)), options_(std::move(options)), templates_(std::move(templates)) {}
-
-  Result<std::string> Build(const api::PassCard& c, Time signing_time) {
-    auto builder = BuilderFor(c.year);
-    if (!builder) return std::unexpected(builder.error());
-    passgen::Card card;
-    card.serial = c.serial;
-    card.year = c.year;
-    card.holder_name = c.holder_name;
-    card.school = c.school;
-    card.token = c.token;
-    card.voided = c.voided;
-    return (*builder)->Build(card, signing_time);
-  }
-
- private:
-  Result<const passgen::PassBuilder*> BuilderFor(int year) {
-    std::lock_guard lock(mu_);
-    auto it = builders_.find(year);
-    if (it == builders_.end()) {
-      Entry e;
-      fs::path dir = templates_ / std::to_string(year);
-      auto t = templates::Template::Load(dir);
-      if (!t) {
-        e.error = {Code::kUnavailable, "no usable pass template for card year " + std::to_string(year) + ": " +
-                                           t.error().message};
-      } else {
-        e.tmpl = std::move(*t);
-        auto b = passgen::PassBuilder::Create(*e.tmpl, *signer_, options_);
-        if (b) e.builder = std::move(*b);
-        else e.error = b.error();
-      }
-      it = builders_.emplace(year, std::move(e)).first;
-    }
-    if (!it->second.builder) return std::unexpected(it->second.error);
-    return it->second.builder.get();
-  }
-
-  struct Entry {
-    std::unique_ptr<templates::Template> tmpl;
-    std::unique_ptr<passgen::PassBuilder> builder;
-    Error error;
-  };
-  std::unique_ptr<signing::PassSigner> signer_;
-  passgen::PassOptions options_;
-  fs::path templates_;
-  std::mutex mu_;
-  std::map<int, Entry> builders_;
-};
-
-// Apple passes: the pass-signing identity from the keys, templates from [passes] templates_dir.
+// Apple passes: the pass-signing identity from the keys, one PassBuilder per card year from
+// [passes] templates_dir. Each pass's authenticationToken is the card's auth_token in the ledger.
 Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
   auto signer = signing::PassSigner::Load(c.keys);
   if (!signer) {
@@ -162,13 +106,16 @@ Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
   }
   passgen::PassOptions o;
   o.web_service_url = c.passes.web_service_url;
-  if (!o.web_service_url.empty()) {
-    auto secret = passgen::LoadOrCreateAuthSecret(c.keys.dir);
-    if (!secret) return std::unexpected(secret.error());
-    o.auth_secret = std::move(*secret);
-  }
-  auto factory = std::make_shared<PassFactory>(std::move(*signer), std::move(o), c.passes.templates_dir);
-  return api::PassBuilderFn([factory](const api::PassCard& card, Time at) { return factory->Build(card, at); });
+  std::shared_ptr<const signing::PassSigner> owner = std::move(*signer);
+  auto builders = std::make_shared<passgen::PassBuilders>(*owner, std::move(o), c.passes.templates_dir);
+  return api::PassBuilderFn([owner, builders](const api::PassCard& p, Time at) -> Result<std::string> {
+    auto builder = builders->For(p.year);
+    if (!builder)
+      return Fail(Code::kUnavailable, "no usable pass template for card year " + std::to_string(p.year) + ": " +
+                                          builder.error().message);
+    passgen::Card card{p.serial, p.year, p.holder_name, p.school, p.token, "nl", p.voided, p.auth_token};
+    return (*builder)->Build(card, at);
+  });
 }
 
 int Serve(const Globals& g, const ServeArgs& a) {

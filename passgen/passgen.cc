@@ -6,8 +6,9 @@
 #include <openssl/sha.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <map>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace lk::passgen {
@@ -45,7 +46,7 @@ std::string FormatW3c(Time utc) {
 
 // The zip of the files, in order, every entry stored (the PNGs are compressed already and the
 // JSON is a few KB), with the DOS timestamp of `mtime` in UTC so output does not depend on TZ.
-Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_view>>& files, Time mtime) {
+Result<> Zip(const std::vector<std::pair<std::string_view, std::string_view>>& files, Time mtime, std::string& out) {
   zip_error_t error;
   zip_error_init(&error);
   auto fail = [&](const std::string& what) {
@@ -69,10 +70,15 @@ Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_vie
                                             (hms.seconds().count() / 2));
   for (const auto& [name, data] : files) {
     zip_source_t* src = zip_source_buffer(archive, data.data(), data.size(), 0);
-    zip_int64_t index = src ? zip_file_add(archive, name.c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
+    // Names are ASCII file names of at most a few dozen bytes.
+    char cname[128];
+    size_t n = std::min(name.size(), sizeof cname - 1);
+    std::memcpy(cname, name.data(), n);
+    cname[n] = '\0';
+    zip_int64_t index = src ? zip_file_add(archive, cname, src, ZIP_FL_ENC_UTF_8) : -1;
     if (index < 0) {
       if (src) zip_source_free(src);
-      std::string msg = std::string("adding ") + name + ": " + zip_strerror(archive);
+      std::string msg = "adding " + std::string(name) + ": " + zip_strerror(archive);
       zip_discard(archive);
       zip_source_free(buffer);
       return Fail(Code::kInternal, "zip: " + msg);
@@ -81,7 +87,7 @@ Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_vie
     if (zip_set_file_compression(archive, i, ZIP_CM_STORE, 0) != 0 ||
         zip_file_set_dostime(archive, i, dos_time, dos_date, 0) != 0 ||
         zip_file_set_external_attributes(archive, i, 0, ZIP_OPSYS_UNIX, 0100644u << 16) != 0) {
-      std::string msg = std::string("setting up ") + name + ": " + zip_strerror(archive);
+      std::string msg = "setting up " + std::string(name) + ": " + zip_strerror(archive);
       zip_discard(archive);
       zip_source_free(buffer);
       return Fail(Code::kInternal, "zip: " + msg);
@@ -93,7 +99,6 @@ Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_vie
     zip_source_free(buffer);
     return Fail(Code::kInternal, "zip: " + msg);
   }
-  std::string out;
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_source_stat(buffer, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || zip_source_open(buffer) != 0) {
@@ -101,11 +106,19 @@ Result<std::string> Zip(const std::vector<std::pair<std::string, std::string_vie
     return Fail(Code::kInternal, "zip: reading the archive back");
   }
   out.resize(st.size);
-  zip_int64_t n = zip_source_read(buffer, out.data(), st.size);
+  zip_int64_t got = zip_source_read(buffer, out.data(), st.size);
   zip_source_close(buffer);
   zip_source_free(buffer);
-  if (n < 0 || static_cast<zip_uint64_t>(n) != st.size) return Fail(Code::kInternal, "zip: short read of the archive");
-  return out;
+  if (got < 0 || static_cast<zip_uint64_t>(got) != st.size) return Fail(Code::kInternal, "zip: short read of the archive");
+  return {};
+}
+
+// A card's authenticationToken goes into the JSON unescaped, so only these characters.
+bool ValidAuthToken(std::string_view s) {
+  if (s.size() < 16 || s.size() > 64) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_.~+/=", c) != nullptr) || c == '\0') return false;
+  return true;
 }
 
 }  // namespace
@@ -187,6 +200,8 @@ struct PassBuilder::Impl {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
         return bad("token", "must be a compact JWS (base64url parts joined by '.')");
     if (!tmpl->has_language(card.language)) return bad("language", "\"" + card.language + "\" is not a template language");
+    if (!options.web_service_url.empty() && !ValidAuthToken(card.authentication_token))
+      return bad("authentication token", "must be 16-64 letters, digits or -_.~+/= (the pass has a web service URL)");
 
     using std::chrono::January;
     Time start = BrusselsMidnight(std::chrono::year(card.year) / January / 1);
@@ -221,7 +236,7 @@ struct PassBuilder::Impl {
       p += ",\n  \"webServiceURL\": ";
       p += web_service_json;
       p += ",\n  \"authenticationToken\": \"";
-      p += AuthenticationToken(options.auth_secret, signer->pass_type_identifier(), card.serial);
+      p += card.authentication_token;
       p += "\"";
     }
     p += "\n}";
@@ -235,13 +250,9 @@ PassBuilder::~PassBuilder() = default;
 
 Result<std::unique_ptr<PassBuilder>> PassBuilder::Create(const templates::Template& tmpl,
                                                          const signing::PassSigner& signer, PassOptions options) {
-  if (!options.web_service_url.empty()) {
-    if (!options.web_service_url.starts_with("https://"))
-      return Fail(Code::kInvalidArgument, "web service URL \"" + options.web_service_url +
-                                              "\" must start with https:// (Wallet refuses plain HTTP)");
-    if (options.auth_secret.size() < 16)
-      return Fail(Code::kInvalidArgument, "the authentication-token secret must be at least 16 bytes");
-  }
+  if (!options.web_service_url.empty() && !options.web_service_url.starts_with("https://"))
+    return Fail(Code::kInvalidArgument, "web service URL \"" + options.web_service_url +
+                                            "\" must start with https:// (Wallet refuses plain HTTP)");
   auto impl = std::make_unique<Impl>();
   impl->tmpl = &tmpl;
   impl->signer = &signer;
@@ -264,38 +275,53 @@ Result<std::string> PassBuilder::PassJson(const Card& card) const {
 }
 
 Result<std::string> PassBuilder::Build(const Card& card, Time signing_time) const {
+  std::string out;
+  if (auto r = BuildInto(card, signing_time, out); !r) return std::unexpected(r.error());
+  return out;
+}
+
+Result<> PassBuilder::BuildInto(const Card& card, Time signing_time, std::string& out) const {
   std::vector<std::pair<std::string, std::string>> strings;
   std::string pass_json;
-  if (auto r = impl_->Render(card, pass_json, strings); !r) return std::unexpected(r.error());
+  if (auto r = impl_->Render(card, pass_json, strings); !r) return r;
 
-  // manifest.json: SHA-1 (lowercase hex) of every file but itself and the signature, keys sorted.
+  // manifest.json: SHA-1 (lowercase hex) of every file but itself and the signature, keys
+  // sorted; the images' hashes were computed when the template was loaded.
   auto sha1_hex = [](std::string_view data) {  // SHA1(): no per-call algorithm fetch, unlike EVP
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
     return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
   };
-  std::map<std::string, std::string> hashes;
-  hashes.emplace("pass.json", sha1_hex(pass_json));
-  for (const auto& [path, content] : strings) hashes.emplace(path, sha1_hex(content));
-  for (const auto& f : impl_->tmpl->static_files()) hashes.emplace(f.path, f.sha1_hex);
-  std::string manifest = "{";
+  const auto& statics = impl_->tmpl->static_files();
+  std::vector<std::pair<std::string_view, std::string>> hashes;  // path -> hex
+  hashes.reserve(statics.size() + strings.size() + 1);
+  hashes.emplace_back("pass.json", sha1_hex(pass_json));
+  for (const auto& [path, content] : strings) hashes.emplace_back(path, sha1_hex(content));
+  for (const auto& f : statics) hashes.emplace_back(f.path, f.sha1_hex);
+  std::sort(hashes.begin(), hashes.end());
+  std::string manifest;
+  manifest.reserve(hashes.size() * 72 + 8);
+  manifest += "{";
   for (const auto& [path, hex] : hashes) {
     manifest += manifest.size() > 1 ? ",\n  \"" : "\n  \"";
-    manifest += path + "\": \"" + hex + "\"";  // paths are ASCII: no escaping needed
+    manifest += path;  // paths are ASCII: no escaping needed
+    manifest += "\": \"";
+    manifest += hex;
+    manifest += "\"";
   }
   manifest += "\n}\n";
 
   auto signature = impl_->signer->SignDetached(manifest, signing_time);
   if (!signature) return std::unexpected(signature.error());
 
-  std::vector<std::pair<std::string, std::string_view>> files;
+  std::vector<std::pair<std::string_view, std::string_view>> files;
   files.reserve(hashes.size() + 2);
   files.emplace_back("pass.json", pass_json);
   for (const auto& [path, content] : strings) files.emplace_back(path, content);
-  for (const auto& f : impl_->tmpl->static_files()) files.emplace_back(f.path, f.bytes);
+  for (const auto& f : statics) files.emplace_back(f.path, f.bytes);
   files.emplace_back("manifest.json", manifest);
   files.emplace_back("signature", *signature);
-  return Zip(files, signing_time);
+  return Zip(files, signing_time, out);
 }
 
 Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl, const signing::PassSigner& signer,
@@ -303,6 +329,37 @@ Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl,
   auto builder = PassBuilder::Create(tmpl, signer, options);
   if (!builder) return std::unexpected(builder.error());
   return (*builder)->Build(card, signing_time);
+}
+
+PassBuilders::PassBuilders(const signing::PassSigner& signer, PassOptions options, fs::path templates_root,
+                           fs::path fixed_dir)
+    : signer_(&signer),
+      options_(std::move(options)),
+      templates_root_(std::move(templates_root)),
+      fixed_dir_(std::move(fixed_dir)) {}
+PassBuilders::~PassBuilders() = default;
+
+Result<const PassBuilder*> PassBuilders::For(int year) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(year);
+  if (it == entries_.end()) {
+    Entry e;
+    fs::path dir = fixed_dir_.empty() ? templates_root_ / std::to_string(year) : fixed_dir_;
+    std::error_code ec;
+    if (fixed_dir_.empty() && !fs::exists(dir, ec)) {
+      e.error = {Code::kNotFound, dir.string() + ": no template for card year " + std::to_string(year)};
+    } else if (auto t = templates::Template::Load(dir); !t) {
+      e.error = t.error();
+    } else {
+      e.tmpl = std::move(*t);
+      auto b = PassBuilder::Create(*e.tmpl, *signer_, options_);
+      if (b) e.builder = std::move(*b);
+      else e.error = b.error();
+    }
+    it = entries_.emplace(year, std::move(e)).first;
+  }
+  if (!it->second.builder) return std::unexpected(it->second.error);
+  return it->second.builder.get();
 }
 
 }  // namespace lk::passgen

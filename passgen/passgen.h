@@ -6,7 +6,9 @@
 // Thread safety: PassBuilder is immutable after construction; Build() may run on many threads.
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "base/base.h"
@@ -25,20 +27,22 @@ struct Card {
   std::string token;         // compact JWS shown as the QR code (ASCII, <= 2048 bytes)
   std::string language = "nl";  // fallback language of the pass; must be a template language
   bool voided = false;       // revoked card: Wallet shows the pass as void
+  // The pass's authenticationToken for the PassKit web service: 16-64 characters of letters,
+  // digits, '-', '_', '.', '~', '+', '/' or '='; it must never change for the pass. The ledger's
+  // auth_token of the issued card; ledger-less builds use AuthenticationToken(). Ignored (and
+  // may be empty) when PassOptions::web_service_url is empty.
+  std::string authentication_token;
 };
 
 struct PassOptions {
   // Base URL of the PassKit web service (HTTPS); empty leaves webServiceURL and
   // authenticationToken out of the pass. Default https://lerarenkaart.be/wallet/.
   std::string web_service_url = "https://lerarenkaart.be/wallet/";
-  // Secret behind each pass's authenticationToken (see AuthenticationToken). Required, >= 16
-  // bytes, when web_service_url is set.
-  std::string auth_secret;
 };
 
-// The per-pass web-service token: the first 32 characters of
-// base64url(HMAC-SHA256(secret, pass_type_identifier + "/" + serial)). Stable for a pass for as
-// long as the secret is, as Apple requires; the web service recomputes it to check requests.
+// The authenticationToken of a pass built without a ledger (`pass build`): the first 32
+// characters of base64url(HMAC-SHA256(secret, pass_type_identifier + "/" + serial)), stable for
+// as long as the secret is. The service uses the ledger's auth_token of the card instead.
 std::string AuthenticationToken(std::string_view secret, std::string_view pass_type_identifier,
                                 std::string_view serial);
 
@@ -57,6 +61,9 @@ class PassBuilder {
   Result<std::string> PassJson(const Card& card) const;
   // The .pkpass bytes, signed at `signing_time` (also the zip entries' timestamp).
   Result<std::string> Build(const Card& card, Time signing_time) const;
+  // The same bytes written into `out` (replacing its contents), so a caller that builds many
+  // passes on one thread can reuse one buffer.
+  Result<> BuildInto(const Card& card, Time signing_time, std::string& out) const;
 
   struct Impl;
 
@@ -68,6 +75,34 @@ class PassBuilder {
 // One-shot convenience: PassBuilder::Create(...)->Build(card, signing_time).
 Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl, const signing::PassSigner& signer,
                               const PassOptions& options, Time signing_time);
+
+// The PassBuilder of each card year, made on first use from the template in
+// <templates_root>/<year> (or in `fixed_dir` for every year, when set) and kept; a template that
+// fails to load is remembered and its error returned again. Thread-safe.
+class PassBuilders {
+ public:
+  // `signer` must outlive this object.
+  PassBuilders(const signing::PassSigner& signer, PassOptions options, std::filesystem::path templates_root,
+               std::filesystem::path fixed_dir = {});
+  ~PassBuilders();
+  // The builder for card `year`, valid as long as this object. A missing <templates_root>/<year>
+  // is kNotFound "<dir>: no template for card year <year>"; a broken template keeps the
+  // loader's kInvalidArgument naming the file and field.
+  Result<const PassBuilder*> For(int year);
+  const signing::PassSigner& signer() const { return *signer_; }
+
+ private:
+  struct Entry {
+    std::unique_ptr<templates::Template> tmpl;
+    std::unique_ptr<PassBuilder> builder;
+    Error error;
+  };
+  const signing::PassSigner* signer_;
+  PassOptions options_;
+  std::filesystem::path templates_root_, fixed_dir_;
+  std::mutex mu_;
+  std::map<int, Entry> entries_;
+};
 
 // MIME type of a .pkpass when served over HTTP.
 inline constexpr std::string_view kPkpassMimeType = "application/vnd.apple.pkpass";

@@ -3,6 +3,7 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
+#include <atomic>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -102,6 +103,8 @@ std::optional<CmsTemplate> CmsTemplate::Learn(std::string der, std::string_view 
   c.time_at_ = FindOnce(d, *when, si[3].content(), si[3].end());
   if (c.digest_at_ == std::string_view::npos || c.time_at_ == std::string_view::npos) return std::nullopt;
   c.der_ = std::move(der);
+  static std::atomic<uint64_t> next_id{1};
+  c.id_ = next_id++;
   return c;
 }
 
@@ -116,25 +119,35 @@ std::optional<Result<std::string>> CmsTemplate::Sign(EVP_PKEY* key, std::string_
   std::string attrs = out.substr(attrs_at_, attrs_len_);
   attrs[0] = 0x31;
   std::string md = Sha256Of(attrs);
-  // One prepared context per thread and key: making one per call fetches the algorithms from
-  // OpenSSL's global store under a lock, which threads then contend for.
+  // One prepared context per thread and key, over the thread's own copy of the key: making a
+  // context per call fetches the algorithms from OpenSSL's global store under a lock, and threads
+  // sharing one RSA key share its second blinding under a lock (only the first thread to sign
+  // gets a blinding of its own). Blinding stays on; each copy has its own, as each process of
+  // `openssl speed -multi` has.
   struct CachedCtx {
-    EVP_PKEY* key = nullptr;
+    uint64_t id = 0;          // the template (and so the signer's key) this context was made for
+    EVP_PKEY* own = nullptr;  // this thread's copy of it
     EVP_PKEY_CTX* ctx = nullptr;
-    ~CachedCtx() { EVP_PKEY_CTX_free(ctx); }
+    void Reset() {
+      EVP_PKEY_CTX_free(ctx);
+      EVP_PKEY_free(own);
+      id = 0;
+      own = nullptr;
+      ctx = nullptr;
+    }
+    ~CachedCtx() { Reset(); }
   };
   thread_local CachedCtx cached;
-  if (cached.key != key || !cached.ctx) {
-    EVP_PKEY_CTX_free(cached.ctx);
-    cached.key = nullptr;
-    cached.ctx = EVP_PKEY_CTX_new(key, nullptr);
+  if (cached.id != id_ || !cached.ctx) {
+    cached.Reset();
+    cached.own = EVP_PKEY_dup(key);
+    cached.ctx = cached.own ? EVP_PKEY_CTX_new(cached.own, nullptr) : nullptr;
     if (cached.ctx && EVP_PKEY_sign_init(cached.ctx) == 1 &&
         EVP_PKEY_CTX_set_rsa_padding(cached.ctx, RSA_PKCS1_PADDING) == 1 &&
         EVP_PKEY_CTX_set_signature_md(cached.ctx, EVP_sha256()) == 1) {
-      cached.key = key;
+      cached.id = id_;
     } else {
-      EVP_PKEY_CTX_free(cached.ctx);
-      cached.ctx = nullptr;
+      cached.Reset();
     }
   }
   size_t len = sig_len_;

@@ -1,9 +1,37 @@
 // Apple .strings files and {placeholder} filling.
 #include <cstdint>
 
+#include "templates/internal/text.h"
 #include "templates/templates.h"
 
 namespace lk::templates {
+using internal::Invalid;
+
+void internal::EscapeQuoted(std::string_view s, std::string& out, bool json) {
+  static const char* kHex = "0123456789abcdef";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (!json || static_cast<unsigned char>(c) >= 0x20) {
+          out += c;
+        } else if (c == '\b') {
+          out += "\\b";
+        } else if (c == '\f') {
+          out += "\\f";
+        } else {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        }
+    }
+  }
+}
+
 namespace {
 
 void AppendUtf8(std::string& out, uint32_t cp) {
@@ -37,7 +65,7 @@ Result<std::string> FillPlaceholders(std::string_view text, const CardValues& ca
         ++i;
         continue;
       }
-      return Fail(Code::kInvalidArgument, where + ": stray '}' (write '}}' for a literal brace)");
+      return Invalid(where, "stray '}' (write '}}' for a literal brace)");
     }
     if (c != '{') {
       out += c;
@@ -50,7 +78,7 @@ Result<std::string> FillPlaceholders(std::string_view text, const CardValues& ca
     }
     size_t end = text.find('}', i);
     if (end == std::string_view::npos)
-      return Fail(Code::kInvalidArgument, where + ": unterminated placeholder (write '{{' for a literal brace)");
+      return Invalid(where, "unterminated placeholder (write '{{' for a literal brace)");
     std::string_view name = text.substr(i + 1, end - i - 1);
     if (name == "name") out += card.name;
     else if (name == "school") out += card.school;
@@ -59,8 +87,8 @@ Result<std::string> FillPlaceholders(std::string_view text, const CardValues& ca
     else if (name == "valid_from") out += card.valid_from;
     else if (name == "valid_until") out += card.valid_until;
     else
-      return Fail(Code::kInvalidArgument,
-                  where + ": unknown placeholder '{" + std::string(name) +
+      return Invalid(
+                  where, "unknown placeholder '{" + std::string(name) +
                       "}' (known: {name} {school} {year} {serial} {valid_from} {valid_until})");
     i = end;
   }
@@ -73,7 +101,7 @@ Result<std::map<std::string, std::string>> ParseStrings(std::string_view text, c
   int line = 1;
   if (text.starts_with("\xEF\xBB\xBF")) i = 3;
   auto fail = [&](const std::string& what) {
-    return Fail(Code::kInvalidArgument, where + ":" + std::to_string(line) + ": " + what);
+    return Invalid(where + ":" + std::to_string(line), what);
   };
   auto skip_space = [&]() -> Result<> {
     while (i < text.size()) {
@@ -150,33 +178,19 @@ Result<std::map<std::string, std::string>> ParseStrings(std::string_view text, c
     ++i;
     if (key.empty()) return fail("empty key");
     if (!out.emplace(key, std::move(value)).second)
-      return Fail(Code::kInvalidArgument,
-                  where + ":" + std::to_string(key_line) + ": key \"" + key + "\" appears twice");
+      return Invalid(where + ":" + std::to_string(key_line), "key \"" + key + "\" appears twice");
   }
   return out;
 }
 
 std::string FormatStrings(const std::vector<std::pair<std::string, std::string>>& entries) {
   std::string out;
-  auto quote = [&](const std::string& s) {
-    out += '"';
-    for (char c : s) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default: out += c;
-      }
-    }
-    out += '"';
-  };
   for (const auto& [k, v] : entries) {
-    quote(k);
-    out += " = ";
-    quote(v);
-    out += ";\n";
+    out += '"';
+    internal::EscapeStrings(k, out);
+    out += "\" = \"";
+    internal::EscapeStrings(v, out);
+    out += "\";\n";
   }
   return out;
 }

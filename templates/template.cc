@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 
+#include "templates/internal/text.h"
 #include "templates/templates.h"
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,9 @@
 namespace lk::templates {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
+using internal::EscapeJson;
+using internal::EscapeStrings;
+using internal::Invalid;
 
 namespace {
 
@@ -126,7 +130,7 @@ class Loader {
     try {
       doc = ojson::parse(*text);
     } catch (const nlohmann::json::parse_error& e) {
-      return Fail(Code::kInvalidArgument, json_name_ + ": not valid JSON: " + e.what());
+      return Invalid(json_name_, std::string("not valid JSON: ") + e.what());
     }
     if (!doc.is_object()) return Bad("", "must be a JSON object");
     for (auto& [k, v] : doc.items())
@@ -156,15 +160,15 @@ class Loader {
 
  private:
   std::unexpected<Error> Bad(const std::string& field, const std::string& what) {
-    return Fail(Code::kInvalidArgument, json_name_ + (field.empty() ? "" : ": " + field) + ": " + what);
+    return Invalid(field.empty() ? json_name_ : json_name_ + ": " + field, what);
   }
 
   // A string in template.json: "@key" refers to pass.strings, anything else is literal text
   // with placeholders ("@@" for a literal leading '@').
   Result<> CheckText(const std::string& s, const std::string& where) {
-    if (!ValidUtf8(s)) return Fail(Code::kInvalidArgument, where + ": not valid UTF-8");
+    if (!ValidUtf8(s)) return Invalid(where, "not valid UTF-8");
     if (s.starts_with("@") && !s.starts_with("@@")) {
-      if (s.size() == 1) return Fail(Code::kInvalidArgument, where + ": empty strings key '@'");
+      if (s.size() == 1) return Invalid(where, "empty strings key '@'");
       t_.used_keys.insert(s.substr(1));
       return {};
     }
@@ -210,19 +214,19 @@ class Loader {
         fs::path path = t_.dir / rel;
         std::error_code ec;
         if (!fs::is_regular_file(path, ec))
-          return Fail(Code::kInvalidArgument, path.string() + ": missing (image \"" + name + "\" needs " + name +
+          return Invalid(path.string(), "missing (image \"" + name + "\" needs " + name +
                                                   ".png, " + name + "@2x.png and " + name + "@3x.png)");
         auto bytes = ReadFile(path);
         if (!bytes) return Fail(Code::kInvalidArgument, bytes.error().message);
         if (bytes->size() > 1024 * 1024)
-          return Fail(Code::kInvalidArgument, path.string() + ": larger than 1 MiB; Wallet images are small");
+          return Invalid(path.string(), "larger than 1 MiB; Wallet images are small");
         auto size = ReadPngSize(*bytes);
-        if (!size) return Fail(Code::kInvalidArgument, path.string() + ": not a PNG image");
+        if (!size) return Invalid(path.string(), "not a PNG image");
         if (scale == 1) {
           base = *size;
         } else if (size->width != base.width * uint32_t(scale) || size->height != base.height * uint32_t(scale)) {
-          return Fail(Code::kInvalidArgument,
-                      path.string() + ": is " + std::to_string(size->width) + "x" + std::to_string(size->height) +
+          return Invalid(
+                      path.string(), "is " + std::to_string(size->width) + "x" + std::to_string(size->height) +
                           " pixels but must be " + std::to_string(scale) + " times " + name + ".png (" +
                           std::to_string(base.width * uint32_t(scale)) + "x" +
                           std::to_string(base.height * uint32_t(scale)) + ")");
@@ -359,10 +363,10 @@ class Loader {
       std::string name = path.string();
       std::error_code ec;
       if (!fs::is_regular_file(path, ec))
-        return Fail(Code::kInvalidArgument, name + ": missing (language \"" + lang + "\" is listed in template.json)");
+        return Invalid(name, "missing (language \"" + lang + "\" is listed in template.json)");
       auto text = ReadFile(path);
       if (!text) return Fail(Code::kInvalidArgument, text.error().message);
-      if (!ValidUtf8(*text)) return Fail(Code::kInvalidArgument, name + ": not valid UTF-8");
+      if (!ValidUtf8(*text)) return Invalid(name, "not valid UTF-8");
       auto parsed = ParseStrings(*text, name);
       if (!parsed) return std::unexpected(parsed.error());
       for (const auto& [k, v] : *parsed)
@@ -375,11 +379,11 @@ class Loader {
       const auto& table = t_.strings[lang];
       for (const auto& key : t_.used_keys)
         if (!table.contains(key))
-          return Fail(Code::kInvalidArgument, name + ": missing translation key \"" + key + "\" (used in template.json)");
+          return Invalid(name, "missing translation key \"" + key + "\" (used in template.json)");
       for (const auto& other : t_.languages)
         for (const auto& [key, text] : t_.strings[other])
           if (!table.contains(key))
-            return Fail(Code::kInvalidArgument, name + ": missing translation key \"" + key + "\" (defined in " +
+            return Invalid(name, "missing translation key \"" + key + "\" (defined in " +
                                                     other + ".lproj/pass.strings)");
     }
     // The fallback language's text is the lookup key on the phone, so two keys with the same
@@ -392,8 +396,7 @@ class Loader {
         if (fresh) continue;
         for (const auto& m : t_.languages)
           if (t_.strings[m][key] != t_.strings[m][it->second])
-            return Fail(Code::kInvalidArgument,
-                        (t_.dir / (l + ".lproj") / "pass.strings").string() + ": keys \"" + it->second + "\" and \"" +
+            return Invalid((t_.dir / (l + ".lproj") / "pass.strings").string(), "keys \"" + it->second + "\" and \"" +
                             key + "\" have the same text here but differ in " + m +
                             ".lproj; Wallet could not tell them apart");
       }
@@ -411,20 +414,20 @@ class Loader {
       std::string rel = fs::relative(it->path(), t_.dir).generic_string();
       if (it->is_directory()) {
         if (!rel.ends_with(".lproj") || !known.contains(rel + "/pass.strings"))
-          return Fail(Code::kInvalidArgument, it->path().string() + ": not part of the template (languages are " +
+          return Invalid(it->path().string(), "not part of the template (languages are "
                                                   "listed in template.json \"languages\")");
         continue;
       }
       if (!known.contains(rel))
-        return Fail(Code::kInvalidArgument,
-                    it->path().string() + ": not part of the template; a " + t_.style +
+        return Invalid(
+                    it->path().string(), "not part of the template; a " + t_.style +
                         " shows only the images listed in template.json \"images\" (" + [&] {
                           std::string s;
                           for (auto& a : AllowedImages(t_.style)) s += (s.empty() ? "" : ", ") + a;
                           return s;
                         }() + ")");
     }
-    if (ec) return Fail(Code::kInvalidArgument, t_.dir.string() + ": cannot list: " + ec.message());
+    if (ec) return Invalid(t_.dir.string(), "cannot list: " + ec.message());
     return {};
   }
 
@@ -435,42 +438,6 @@ class Loader {
 constexpr std::array kSlotNames = {"name", "school", "serial", "year", "valid_from", "valid_until"};
 using Segment = Template::Impl::Segment;
 using Compiled = Template::Impl::Compiled;
-
-void EscapeJson(std::string_view s, std::string& out) {
-  static const char* kHex = "0123456789abcdef";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-}
-
-void EscapeStrings(std::string_view s, std::string& out) {
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
-    }
-  }
-}
 
 void AddLiteral(Compiled& c, std::string_view text) {
   if (text.empty()) return;
@@ -606,14 +573,14 @@ Template::~Template() = default;
 Result<std::unique_ptr<Template>> Template::Load(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    return Fail(Code::kInvalidArgument, dir.string() + ": not a template directory");
+    return Invalid(dir.string(), "not a template directory");
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   try {
     if (auto r = Loader(*impl).Run(); !r) return std::unexpected(r.error());
     Compile(*impl);
   } catch (const std::exception& e) {  // nlohmann type errors on odd input, filesystem errors
-    return Fail(Code::kInvalidArgument, dir.string() + ": " + e.what());
+    return Invalid(dir.string(), e.what());
   }
   return std::unique_ptr<Template>(new Template(std::move(impl)));
 }

@@ -502,6 +502,8 @@ TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
   json pj = json::parse(ReadAll(x / "pass.json"));
   EXPECT_EQ(pj["serialNumber"], serial);
   EXPECT_EQ(pj["barcodes"][0]["message"], card["token"]);
+  // The pass's web-service secret is the card's own (the ledger's), the one the service checks.
+  EXPECT_EQ(pj["authenticationToken"], card["access_token"]);
   fs::path keys = data_ / "keys";
   auto cms = RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", (x / "signature").string(),
                          "-content", (x / "manifest.json").string(), "-CAfile", (keys / "dev-root-ca.pem").string(),

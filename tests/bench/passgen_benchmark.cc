@@ -35,9 +35,10 @@ struct Fixture {
     tmpl = Must(templates::Template::Load(fs::path(src && *src ? src : LK_BENCH_SOURCE_DIR) / "templates" / "2026"));
     ring = Must(signing::Keyring::Open(keys));
     issuer = Must(signing::TokenIssuer::Create(*ring, signing::TokenPolicy{}));
-    builder = Must(PassBuilder::Create(*tmpl, *signer, {.auth_secret = std::string(32, 'k')}));
+    builder = Must(PassBuilder::Create(*tmpl, *signer, {}));
     card = {"LK26-000001", 2026, "Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "", "nl", false};
     card.token = *issuer->Issue(card.serial, 2026, now);
+    card.authentication_token = AuthenticationToken(std::string(32, 'k'), signer->pass_type_identifier(), card.serial);
     auto pem = ReadFile(keys.dir / "pass-type-id-key.pem");
     BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
     rsa = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);

@@ -48,8 +48,8 @@ class PassgenTest : public ::testing::Test {
     ASSERT_TRUE(issuer);
     card_ = {"LK26-000042", 2026, "Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "", "nl", false};
     card_.token = *(*issuer)->Issue(card_.serial, 2026, kNow);
-    auto b = PassBuilder::Create(*template_, *signer_, {.web_service_url = "https://lerarenkaart.be/wallet/",
-                                                        .auth_secret = kSecret});
+    card_.authentication_token = AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", card_.serial);
+    auto b = PassBuilder::Create(*template_, *signer_, {.web_service_url = "https://lerarenkaart.be/wallet/"});
     ASSERT_TRUE(b) << b.error().message;
     builder_ = std::move(*b);
   }
@@ -214,7 +214,8 @@ print(json.dumps(claims))
 // Set LK_UPDATE_GOLDEN=1 to rewrite the file after a deliberate change; review the diff.
 TEST_F(PassgenTest, GoldenPassJson) {
   Card fixed{"LK26-GOLDEN", 2026, "Marie-Louise Van den Broeck", "Koninklijk Atheneum \"Redingenhof\", Leuven",
-             "eyJhbGciOiJFUzI1NiIsImtpZCI6IkZJWEVEMSJ9.eyJzdWIiOiJMSzI2LUdPTERFTiJ9.c2lnbmF0dXJl", "nl", false};
+             "eyJhbGciOiJFUzI1NiIsImtpZCI6IkZJWEVEMSJ9.eyJzdWIiOiJMSzI2LUdPTERFTiJ9.c2lnbmF0dXJl", "nl", false,
+             AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-GOLDEN")};
   for (std::string lang : {"nl", "fr"}) {
     fixed.language = lang;
     auto text = builder_->PassJson(fixed);
@@ -228,7 +229,7 @@ TEST_F(PassgenTest, GoldenPassJson) {
 TEST_F(PassgenTest, SameInputsGiveByteIdenticalPasses) {
   auto a = builder_->Build(card_, kNow);
   ASSERT_TRUE(a) << a.error().message;
-  auto again = BuildPass(card_, *template_, *signer_, {.auth_secret = kSecret}, kNow);
+  auto again = BuildPass(card_, *template_, *signer_, {}, kNow);
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_TRUE(*a == *again) << "two builds of the same card differ";
   auto later = builder_->Build(card_, kNow + std::chrono::seconds(2));
@@ -268,15 +269,52 @@ TEST_F(PassgenTest, BadCardsAreRefusedNamingTheField) {
   c = card_;
   c.language = "de";
   EXPECT_THAT(error(c), HasSubstr("language: \"de\" is not a template language"));
+  c = card_;
+  c.authentication_token = "short";
+  EXPECT_THAT(error(c), HasSubstr("authentication token: must be 16-64"));
+  c.authentication_token = "0123456789abcdef\"";
+  EXPECT_THAT(error(c), HasSubstr("authentication token: must be 16-64"));
+  c.authentication_token = "";  // fine without a web service
+  auto plain = PassBuilder::Create(*template_, *signer_, {.web_service_url = ""});
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE((*plain)->Build(c, kNow));
+}
+
+TEST_F(PassgenTest, TheAuthenticationTokenIsTheCardsOwn) {
+  Card c = card_;
+  c.authentication_token = "ledger-token_0123456789ABCDEFxyz";  // e.g. the ledger's auth_token
+  EXPECT_EQ(json::parse(*builder_->PassJson(c))["authenticationToken"], c.authentication_token);
+}
+
+TEST_F(PassgenTest, PassBuildersLoadEachYearOnceAndRememberErrors) {
+  fs::create_directories(tmp_ / "tpl");
+  fs::copy(testing::SourceDir() / "templates" / "2026", tmp_ / "tpl" / "2026", fs::copy_options::recursive);
+  fs::copy(testing::SourceDir() / "templates" / "2026", tmp_ / "tpl" / "2028", fs::copy_options::recursive);
+  fs::remove(tmp_ / "tpl" / "2028" / "logo@2x.png");
+  PassBuilders builders(*signer_, {.web_service_url = ""}, tmp_ / "tpl");
+  auto a = builders.For(2026);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(*builders.For(2026), *a);  // the same builder
+  auto pass = (*a)->Build(card_, kNow);
+  ASSERT_TRUE(pass) << pass.error().message;
+  auto missing = builders.For(2027);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::kNotFound);
+  EXPECT_THAT(missing.error().message, HasSubstr("no template for card year 2027"));
+  auto broken = builders.For(2028);
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(broken.error().message, HasSubstr("logo@2x.png"));
+  fs::copy_file(tmp_ / "tpl" / "2028" / "logo.png", tmp_ / "tpl" / "2028" / "logo@2x.png");
+  EXPECT_FALSE(builders.For(2028));  // remembered, not reloaded
+  PassBuilders fixed(*signer_, {.web_service_url = ""}, tmp_ / "nowhere", tmp_ / "tpl" / "2026");
+  EXPECT_TRUE(fixed.For(2026));
 }
 
 TEST_F(PassgenTest, OptionsAreChecked) {
-  auto http = PassBuilder::Create(*template_, *signer_, {.web_service_url = "http://x/", .auth_secret = kSecret});
+  auto http = PassBuilder::Create(*template_, *signer_, {.web_service_url = "http://x/"});
   ASSERT_FALSE(http);
   EXPECT_THAT(http.error().message, HasSubstr("must start with https://"));
-  auto weak = PassBuilder::Create(*template_, *signer_, {.auth_secret = "short"});
-  ASSERT_FALSE(weak);
-  EXPECT_THAT(weak.error().message, HasSubstr("at least 16 bytes"));
 }
 
 TEST_F(PassgenTest, AuthenticationTokenIsStablePerPassAndTheSecretIsPrivate) {
