@@ -1245,6 +1245,9 @@ class SqlLedger final : public Ledger {
         move(k, bit, kn.second);
       }
     } else {
+      // The per-card subquery inflates the cost estimate, so PostgreSQL would JIT-compile this
+      // statement: ~0.4 s of compiling for a ~0.7 s run. Only for this transaction.
+      if (auto j = db_->Exec("SET LOCAL jit = off"); !j) return j;
       r = db_->ForEach("SELECT card_year, province, network, role, level, old_mask, bit, count(*) FROM (" + moved +
                            ") AS moved GROUP BY card_year, province, network, role, level, old_mask, bit",
                        {seq}, [&](const Row& row) {
