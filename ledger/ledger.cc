@@ -383,14 +383,11 @@ class SqlLedger final : public Ledger {
         !r)
       return std::unexpected(r.error());
     if (progress) progress(total * 3 / 4, total);
-    auto unknown = db_->Query(
-        "SELECT s.line FROM stage_cards s LEFT JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
-        "WHERE r.id IS NULL ORDER BY s.line",
-        {int64_t{year}});
-    if (!unknown) return std::unexpected(unknown.error());
-    for (auto& row : *unknown)
-      problems.Add(static_cast<int>(ToInt(row[0])), staff_col + 1,
-                   "this staff member is not on the roster of card year " + std::to_string(year));
+    if (auto r = ReportNotOnRoster("stage_cards", year, staff_col + 1,
+                                   "this staff member is not on the roster of card year " + std::to_string(year),
+                                   problems);
+        !r)
+      return std::unexpected(r.error());
     if (!problems.empty()) return problems.ToError();
     auto added = db_->Execute(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
@@ -682,14 +679,11 @@ class SqlLedger final : public Ledger {
                        {"line", "staff_key", "display_name", "code_hash"}, stage);
         !r)
       return std::unexpected(r.error());
-    auto missing = db_->Query(
-        "SELECT s.line FROM stage_claims s LEFT JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
-        "WHERE r.id IS NULL ORDER BY s.line",
-        {int64_t{year}});
-    if (!missing) return std::unexpected(missing.error());
-    for (auto& row : *missing)
-      problems.Add(static_cast<int>(ToInt(row[0])), c[0] + 1,
-                   "not on the roster of card year " + std::to_string(year) + " (import the roster first)");
+    if (auto r = ReportNotOnRoster("stage_claims", year, c[0] + 1,
+                                   "not on the roster of card year " + std::to_string(year) + " (import the roster first)",
+                                   problems);
+        !r)
+      return std::unexpected(r.error());
     if (!problems.empty()) return problems.ToError();
     if (auto r = db_->Execute(
             "INSERT INTO holder_names (roster_id, display_name) SELECT r.id, s.display_name FROM stage_claims s "
@@ -1404,6 +1398,19 @@ class SqlLedger final : public Ledger {
   // "staged CROSS JOIN table WHERE ...": SQLite then always drives the join from the staged rows
   // through the unique indexes (it could otherwise pick a quadratic plan); PostgreSQL plans it
   // like any inner join.
+  // Adds `what` at (line, column) for every staged row (columns line, staff_key) whose staff
+  // member is not on the roster of `year`.
+  Result<> ReportNotOnRoster(const std::string& stage_table, int year, int column, const std::string& what,
+                             Problems& problems) {
+    auto rows = db_->Query("SELECT s.line FROM " + stage_table +
+                               " s LEFT JOIN roster r ON r.card_year = $1 AND r.staff_key = s.staff_key "
+                               "WHERE r.id IS NULL ORDER BY s.line",
+                           {int64_t{year}});
+    if (!rows) return std::unexpected(rows.error());
+    for (auto& row : *rows) problems.Add(static_cast<int>(ToInt(row[0])), column, what);
+    return {};
+  }
+
   Result<> Stage(const std::string& table, const std::string& columns_ddl, const std::vector<std::string>& columns,
                  const std::vector<Row>& rows) {
     if (auto r = db_->Exec("CREATE TEMP TABLE IF NOT EXISTS " + table + " (" + columns_ddl + ")"); !r) return r;
