@@ -3,7 +3,8 @@
 // staff issue, revoke, import and read reports, and anyone reads the public keys, the signed
 // revocation list, the OpenAPI description, health and metrics. Stateless apart from the ledger,
 // so several instances on one PostgreSQL ledger behave as one service.
-// Thread safety: Start and Stop are called from one thread; requests run on a pool of threads.
+// Thread safety: Start and Stop are called from one thread; requests run on a fixed pool of
+// worker threads (ServiceOptions::threads) fed by one epoll set of keep-alive connections.
 
 #include <chrono>
 #include <cstdint>
@@ -32,7 +33,9 @@ struct ServiceOptions {
   size_t max_json_bytes = 64 * 1024;          // JSON request bodies larger than this: 413
   size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies larger than this: 413
   std::chrono::seconds read_timeout{10}, write_timeout{10}, keep_alive_timeout{5};
-  int threads = 32;  // request worker threads; each serves one connection at a time
+  // Request worker threads; 0 = max(4, 2 x cores). Idle keep-alive connections hold no thread
+  // (they wait in one epoll set); a request holds one worker until answered.
+  int threads = 0;
   RateLimit per_address{200, 400};                        // every request, by client address
   RateLimit per_key{1000, 2000};                          // authenticated requests, by credential
   RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address

@@ -2,20 +2,38 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 namespace lk::api::internal {
 namespace {
 
-constexpr size_t kReadBuffer = 16 * 1024;
+using Steady = std::chrono::steady_clock;
+
+constexpr size_t kReadChunk = 16 * 1024;              // a connection's read buffer to begin with
+constexpr size_t kMaxHead = 64 * 1024;                // a request head longer than this: 431
+constexpr size_t kMaxBufferedBody = 64 * 1024;        // bodies up to this are buffered before parsing
+constexpr size_t kMaxBuffer = kMaxHead + kMaxBufferedBody;
 constexpr size_t kFlushAt = 256 * 1024;     // larger responses go out in pieces of about this size
 constexpr size_t kKeepCapacity = 64 * 1024;  // a connection keeps at most this much write buffer
+constexpr auto kSweepInterval = std::chrono::milliseconds(200);  // how often deadlines are checked
+constexpr std::string_view kHeadTooLarge =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 int TimeoutMs(time_t sec, time_t usec) { return static_cast<int>(sec * 1000 + usec / 1000); }
 
@@ -27,30 +45,109 @@ void Address(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& 
   else if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
 }
 
-// One accepted connection: buffered reads, writes gathered until Flush.
-class Connection final : public httplib::Stream {
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+// One accepted connection: buffered reads, writes gathered until Flush, and what the scheduler
+// keeps about it. Touched by one thread at a time (the scheduler hands it over under its mutex).
+class HttpServer::Connection final : public httplib::Stream {
  public:
+  enum class Ready { kPartial, kComplete, kHeadTooLarge };
+  enum class State { kParked, kQueued, kBusy };
+
   Connection(int sock, int read_timeout_ms, int write_timeout_ms)
-      : sock_(sock), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), in_(kReadBuffer, '\0') {
+      : sock_(sock), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), in_(kReadChunk, '\0') {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     if (getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0) Address(addr, len, remote_ip_, remote_port_);
     len = sizeof addr;
     if (getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0) Address(addr, len, local_ip_, local_port_);
   }
+  ~Connection() override {
+    ::shutdown(sock_, SHUT_RDWR);
+    ::close(sock_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  // Waits up to `timeout_ms` for the next request. False on timeout, on a stop signal (wake_fd)
-  // or an error; true when bytes (or the peer's close, which the parser then sees) are there.
-  bool WaitForRequest(int timeout_ms, int wake_fd) {
-    if (in_pos_ < in_len_) return true;  // a pipelined request is already buffered
-    pollfd fds[2] = {{sock_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    for (;;) {
-      int n = ::poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      if (fds[1].revents) return false;
-      return fds[0].revents != 0;
+  // Reads what has arrived without waiting (up to kMaxBuffer buffered). False on a socket error;
+  // the peer's close sets peer_closed().
+  bool ReadAvailable() {
+    if (in_pos_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_pos_, in_len_ - in_pos_);
+      in_len_ -= in_pos_;
+      in_pos_ = 0;
     }
+    for (;;) {
+      if (in_len_ == in_.size()) {
+        if (in_.size() >= kMaxBuffer) return true;  // enough to tell whether a request is complete
+        in_.resize(std::min(in_.size() * 2, kMaxBuffer));
+      }
+      size_t space = in_.size() - in_len_;
+      ssize_t n = ::recv(sock_, in_.data() + in_len_, space, MSG_DONTWAIT);
+      if (n > 0) {
+        in_len_ += static_cast<size_t>(n);
+        if (static_cast<size_t>(n) < space) return true;  // drained (more wakes the connection again)
+        continue;
+      }
+      if (n == 0) {
+        peer_closed_ = true;
+        return true;
+      }
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+  }
+
+  // Whether the buffer holds a whole request: its head and a Content-Length body of up to
+  // kMaxBufferedBody. Chunked, larger and "Expect" requests count as complete once the head is
+  // there: httplib reads (or refuses) their bodies.
+  Ready RequestReady() const {
+    std::string_view v(in_.data() + in_pos_, in_len_ - in_pos_);
+    if (v.empty()) return Ready::kPartial;
+    size_t end = v.find("\r\n\r\n");
+    if (end == std::string_view::npos || end + 4 > kMaxHead)
+      return v.size() >= kMaxHead ? Ready::kHeadTooLarge : Ready::kPartial;
+    std::string_view head = v.substr(0, end + 2);
+    size_t body = 0;
+    for (size_t pos = head.find("\r\n") + 2; pos < head.size();) {
+      size_t eol = head.find("\r\n", pos);
+      std::string_view line = head.substr(pos, eol - pos);
+      pos = eol + 2;
+      size_t colon = line.find(':');
+      if (colon == std::string_view::npos) continue;
+      std::string_view name = line.substr(0, colon), value = TrimSpace(line.substr(colon + 1));
+      if (EqualsNoCase(name, "transfer-encoding") || EqualsNoCase(name, "expect")) return Ready::kComplete;
+      if (EqualsNoCase(name, "content-length")) {
+        if (value.empty() || value.size() > 12 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          return Ready::kComplete;  // httplib answers it
+        body = std::stoull(std::string(value));
+      }
+    }
+    if (body > kMaxBufferedBody) return Ready::kComplete;
+    return v.size() >= end + 4 + body ? Ready::kComplete : Ready::kPartial;
+  }
+
+  bool HasBuffered() const { return in_pos_ < in_len_; }
+  bool peer_closed() const { return peer_closed_; }
+
+  // An idle connection gives back a read buffer that grew for a large request.
+  void TrimBuffer() {
+    if (HasBuffered() || in_.size() <= kReadChunk) return;
+    in_pos_ = in_len_ = 0;
+    in_.resize(kReadChunk);
+    in_.shrink_to_fit();
   }
 
   // Sends everything written so far. False when the peer is gone or the write timeout passed.
@@ -75,6 +172,7 @@ class Connection final : public httplib::Stream {
   bool is_readable() const override { return in_pos_ < in_len_ || Wait(POLLIN, read_timeout_ms_); }
   bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
 
+  // Buffered bytes first; past them (a large or chunked body) each read waits up to the read timeout.
   ssize_t read(char* ptr, size_t size) override {
     if (!out_.empty() && !Flush()) return -1;  // e.g. "100 Continue" must reach the client first
     if (in_pos_ < in_len_) {
@@ -91,6 +189,7 @@ class Connection final : public httplib::Stream {
         if (!Wait(POLLIN, read_timeout_ms_)) return -1;
         continue;
       }
+      if (n == 0) peer_closed_ = true;
       if (n <= 0 || direct) return n;
       in_pos_ = 0;
       in_len_ = static_cast<size_t>(n);
@@ -114,6 +213,12 @@ class Connection final : public httplib::Stream {
   }
   socket_t socket() const override { return sock_; }
 
+  // Scheduler bookkeeping (guarded by the scheduler's mutex while parked or queued).
+  State state = State::kParked;
+  Steady::time_point deadline{};       // parked: closed when this passes
+  Steady::time_point partial_since{};  // when the first byte of a still incomplete request was seen
+  size_t requests_left = 0;            // keep-alive max count
+
  private:
   bool Wait(short events, int timeout_ms) const {
     pollfd fd{sock_, events, 0};
@@ -128,40 +233,232 @@ class Connection final : public httplib::Stream {
   int read_timeout_ms_, write_timeout_ms_;
   std::string in_;
   size_t in_pos_ = 0, in_len_ = 0;
+  bool peer_closed_ = false;
   std::string out_;
   std::string remote_ip_, local_ip_;
   int remote_port_ = 0, local_port_ = 0;
 };
 
+// The epoll set of parked connections, the FIFO of readable ones and the worker pool. One
+// thread waits on epoll, queues readable connections and closes those past their deadline;
+// workers take connections from the queue in arrival order. ONESHOT registration means a
+// connection is in at most one of: parked (armed in epoll), queued, or with a worker.
+class HttpServer::Scheduler {
+ public:
+  Scheduler(HttpServer& server, int workers)
+      : server_(server),
+        read_timeout_(TimeoutMs(server.read_timeout_sec_, server.read_timeout_usec_)),
+        write_timeout_(TimeoutMs(server.write_timeout_sec_, server.write_timeout_usec_)),
+        keep_alive_(std::chrono::seconds(server.keep_alive_timeout_sec_)),
+        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+        wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wake-up eventfd
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    loop_ = std::thread([this] { Loop(); });
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { Work(); });
+  }
+  ~Scheduler() {
+    Drain();
+    ::close(epoll_fd_);
+    ::close(wake_fd_);
+  }
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Takes ownership of an accepted socket and parks it until its first request.
+  void Adopt(int sock) {
+    auto* conn = new Connection(sock, read_timeout_, write_timeout_);
+    conn->requests_left = server_.keep_alive_max_count_;
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      delete conn;
+      return;
+    }
+    conns_.insert(conn);
+    conn->deadline = Steady::now() + keep_alive_;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.ptr = conn;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, sock, &ev) != 0) Close(conn);
+  }
+
+  // Graceful stop: idle connections close now, queued and running requests finish (answered
+  // with "Connection: close"), partly received ones may complete until their read deadline.
+  // Then the threads end. Idempotent.
+  void Drain() {
+    std::unique_lock lock(mu_);
+    if (done_) return;
+    stopping_ = true;
+    Wake();
+    drained_.wait(lock, [this] { return conns_.empty(); });
+    done_ = true;
+    lock.unlock();
+    work_cv_.notify_all();
+    Wake();
+    loop_.join();
+    for (auto& t : workers_) t.join();
+  }
+
+ private:
+  void Wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  void Loop() {
+    std::vector<epoll_event> events(256);
+    Steady::time_point last_sweep = Steady::now();
+    for (;;) {
+      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                           static_cast<int>(kSweepInterval.count()));
+      std::unique_lock lock(mu_);
+      size_t queued = 0;
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.ptr == nullptr) {
+          uint64_t count;
+          [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
+          continue;
+        }
+        auto* conn = static_cast<Connection*>(events[i].data.ptr);
+        conn->state = Connection::State::kQueued;
+        ready_.push_back(conn);
+        ++queued;
+      }
+      if (done_) return;
+      Steady::time_point now = Steady::now();
+      if (stopping_ || now - last_sweep >= kSweepInterval) {
+        Sweep(now);
+        last_sweep = now;
+      }
+      lock.unlock();
+      if (queued == 1) work_cv_.notify_one();
+      else if (queued > 1) work_cv_.notify_all();
+    }
+  }
+
+  // Closes parked connections past their deadline (and, when stopping, the idle ones).
+  void Sweep(Steady::time_point now) {
+    std::vector<Connection*> expired;
+    for (Connection* c : conns_)
+      if (c->state == Connection::State::kParked && (now >= c->deadline || (stopping_ && !c->HasBuffered())))
+        expired.push_back(c);
+    for (Connection* c : expired) Close(c);
+  }
+
+  void Work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [this] { return !ready_.empty() || done_; });
+      if (ready_.empty()) return;
+      Connection* conn = ready_.front();
+      ready_.pop_front();
+      conn->state = Connection::State::kBusy;
+      bool stopping = stopping_;
+      lock.unlock();
+      bool keep = server_.Serve(*conn, stopping);
+      lock.lock();
+      if (keep && !(stopping_ && !conn->HasBuffered())) Park(conn);
+      else Close(conn);
+    }
+  }
+
+  // REQUIRES: mu_ held, the caller owns `conn` (busy).
+  void Park(Connection* conn) {
+    conn->state = Connection::State::kParked;
+    conn->deadline = conn->HasBuffered() ? conn->partial_since + std::chrono::milliseconds(read_timeout_)
+                                         : Steady::now() + keep_alive_;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.ptr = conn;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn->socket(), &ev) != 0) Close(conn);
+  }
+
+  // REQUIRES: mu_ held, `conn` parked or owned by the caller.
+  void Close(Connection* conn) {
+    conns_.erase(conn);
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->socket(), nullptr);
+    delete conn;
+    if (stopping_ && conns_.empty()) drained_.notify_all();
+  }
+
+  HttpServer& server_;
+  const int read_timeout_, write_timeout_;
+  const std::chrono::seconds keep_alive_;
+  const int epoll_fd_, wake_fd_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, drained_;
+  std::deque<Connection*> ready_;           // readable connections, oldest first
+  std::unordered_set<Connection*> conns_;   // every open connection (owned)
+  bool stopping_ = false, done_ = false;
+  std::thread loop_;
+  std::vector<std::thread> workers_;
+};
+
+namespace {
+
+// What httplib's accept loop sees as its task queue: it runs the "task" (our
+// process_and_close_socket, which only parks the socket) on the accepting thread, and its
+// shutdown (after the listening socket closed) drains the scheduler.
+class AcceptQueue final : public httplib::TaskQueue {
+ public:
+  explicit AcceptQueue(std::function<void()> drain) : drain_(std::move(drain)) {}
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override { drain_(); }
+
+ private:
+  std::function<void()> drain_;
+};
+
 }  // namespace
 
-HttpServer::HttpServer() : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-
-HttpServer::~HttpServer() {
-  if (wake_fd_ >= 0) ::close(wake_fd_);
+int HttpServer::DefaultWorkerThreads() {
+  return std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-void HttpServer::WakeIdleConnections() {
-  if (wake_fd_ < 0) return;
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);  // stays readable: never read
+HttpServer::HttpServer() {
+  new_task_queue = [this]() -> httplib::TaskQueue* {
+    scheduler_.reset();
+    scheduler_ = std::make_unique<Scheduler>(*this, worker_threads_ > 0 ? worker_threads_ : DefaultWorkerThreads());
+    return new AcceptQueue([this] { scheduler_->Drain(); });
+  };
 }
+
+HttpServer::~HttpServer() = default;
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
-  Connection conn(sock, TimeoutMs(read_timeout_sec_, read_timeout_usec_),
-                  TimeoutMs(write_timeout_sec_, write_timeout_usec_));
-  int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-  bool ret = false;
-  for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
-    if (!conn.WaitForRequest(keep_alive_ms, wake_fd_)) break;
+  scheduler_->Adopt(sock);
+  return true;
+}
+
+bool HttpServer::Serve(Connection& conn, bool stopping) {
+  if (!conn.ReadAvailable()) return false;
+  for (;;) {
+    switch (conn.RequestReady()) {
+      case Connection::Ready::kPartial:
+        if (conn.peer_closed()) return false;  // nothing more can complete it
+        if (!conn.HasBuffered()) {
+          conn.TrimBuffer();
+        } else if (conn.partial_since == Steady::time_point{}) {
+          conn.partial_since = Steady::now();
+        }
+        return true;
+      case Connection::Ready::kHeadTooLarge:
+        conn.write(kHeadTooLarge.data(), kHeadTooLarge.size());
+        conn.Flush();
+        return false;
+      case Connection::Ready::kComplete:
+        break;
+    }
+    bool close = conn.requests_left <= 1 || stopping || svr_sock_ == INVALID_SOCKET;
     bool connection_closed = false;
-    ret = process_request(conn, /*close_connection=*/left == 1, connection_closed, nullptr);
-    if (!conn.Flush()) ret = false;
-    if (!ret || connection_closed) break;
+    bool ok = process_request(conn, close, connection_closed, nullptr);
+    --conn.requests_left;
+    conn.partial_since = {};
+    if (!conn.Flush()) ok = false;
+    if (!ok || connection_closed || close) return false;
   }
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
-  return ret;
 }
 
 }  // namespace lk::api::internal

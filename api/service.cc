@@ -350,8 +350,9 @@ class ServiceImpl final : public Service {
     std::lock_guard lock(stop_mu_);
     if (stopped_) return;
     stopped_ = true;
-    server_.stop();  // closes the listening socket; the pool drains queued and running requests
-    server_.WakeIdleConnections();  // idle keep-alive connections close now instead of after 5 s
+    // Closes the listening socket; the accept loop then drains the connections: idle keep-alive
+    // ones close at once, queued and running requests finish (see internal/http_server.h).
+    server_.stop();
     if (listener_.joinable()) listener_.join();
     {
       std::lock_guard refresh_lock(refresh_mu_);
@@ -366,7 +367,7 @@ class ServiceImpl final : public Service {
   using Handler = Reply (ServiceImpl::*)(const httplib::Request&, httplib::Response&, const std::string& subject);
 
   void Configure() {
-    server_.new_task_queue = [n = std::max(1, options_.threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    server_.set_worker_threads(std::max(0, options_.threads));
     server_.set_payload_max_length(std::max(options_.max_json_bytes, options_.max_import_bytes));
     server_.set_read_timeout(options_.read_timeout.count(), 0);
     server_.set_write_timeout(options_.write_timeout.count(), 0);

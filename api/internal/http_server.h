@@ -1,13 +1,19 @@
 #pragma once
-// httplib::Server with a leaner per-connection loop (httplib 0.11 lets a subclass replace
-// process_and_close_socket, as its SSLServer does). Per request httplib's own loop polls before
-// every read and write, writes the head and the body of a response in two send() calls (two TCP
-// segments, two wake-ups of the client) and waits for the next keep-alive request in 10 ms polls
-// followed by 1 ms sleeps. This one reads without polling when data is there, writes each
-// response with one send(), and waits for the next request in a single poll() that Stop also
-// ends (an eventfd), so idle keep-alive connections close at once on shutdown.
-// Routing, parsing, limits and handlers stay httplib's (Server::process_request).
+// httplib::Server with an event-driven connection layer (httplib 0.11 lets a subclass replace
+// process_and_close_socket, as its SSLServer does). httplib's own design holds one pool thread per
+// keep-alive connection for the connection's whole life; here accepted connections are parked in
+// one epoll set while idle, and a connection that becomes readable is queued (FIFO) to a fixed
+// pool of workers. A worker reads what has arrived without blocking; once a whole request (head,
+// and a body of up to 64 KiB) is buffered it runs httplib's parser, routing and handlers
+// (Server::process_request) on it and on any pipelined requests already buffered, sends each
+// response with one send(), and parks the connection again. A partly received request is parked
+// too, so a slow client never holds a worker while sending a head or a small body; it must finish
+// within the read timeout (counted from its first byte) or is closed. Larger or chunked bodies and
+// "Expect: 100-continue" requests are read by the worker (each read waits up to the read timeout).
+// Thread safety: configure (set_worker_threads and httplib's setters) before listening.
 #include <httplib.h>
+
+#include <memory>
 
 namespace lk::api::internal {
 
@@ -15,13 +21,24 @@ class HttpServer : public httplib::Server {
  public:
   HttpServer();
   ~HttpServer() override;
-  // Ends the keep-alive waits of idle connections. Call right after stop(); requests in flight
-  // still finish and are answered.
-  void WakeIdleConnections();
+  // Worker threads that run requests; 0 (the default) means DefaultWorkerThreads(). A request
+  // holds its worker until answered, so long handlers (imports, reports) occupy one each.
+  void set_worker_threads(int n) { worker_threads_ = n; }
+  // max(4, 2 x hardware threads).
+  static int DefaultWorkerThreads();
 
  private:
+  class Connection;
+  class Scheduler;
+  friend class Scheduler;
+  // Called by httplib's accept loop (on the listening thread): parks the new connection.
   bool process_and_close_socket(socket_t sock) override;
-  int wake_fd_ = -1;  // eventfd; readable once stopping
+  // Runs the requests buffered on `conn` (reading what has arrived first). Returns whether the
+  // connection stays open (parked again) or must be closed.
+  bool Serve(Connection& conn, bool stopping);
+
+  int worker_threads_ = 0;
+  std::unique_ptr<Scheduler> scheduler_;
 };
 
 }  // namespace lk::api::internal
