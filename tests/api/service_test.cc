@@ -8,12 +8,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "base/base.h"
 #include "signing/signing.h"
@@ -62,6 +65,61 @@ json Problem(const HttpResponse& r, long status) {
 
 int CurrentYear() { return int(BrusselsDate(SystemClock().Now()).year()); }
 
+// A plain TCP connection to the service, for what libcurl will not do (idle keep-alive
+// connections by the hundred, requests sent a byte at a time). Every receive waits at most
+// `timeout_ms`: a guard against hanging, chosen well below the 5 s keep-alive timeout.
+class RawConnection {
+ public:
+  RawConnection(int port, int timeout_ms = 3000) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool connected() const { return connected_; }
+  bool Send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  // Reads one response with a Content-Length body; "" on timeout or close.
+  std::string ReadResponse() {
+    for (;;) {
+      size_t head = buffer_.find("\r\n\r\n");
+      if (head != std::string::npos) {
+        size_t cl = buffer_.find("Content-Length: ");
+        size_t length = cl < head ? std::stoul(buffer_.substr(cl + 16)) : 0;
+        if (buffer_.size() >= head + 4 + length) {
+          std::string response = buffer_.substr(0, head + 4 + length);
+          buffer_.erase(0, head + 4 + length);
+          return response;
+        }
+      }
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return "";
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // Whether the service has closed the connection (end of stream or reset), without waiting.
+  bool ClosedByPeer() {
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  std::string buffer_;
+};
+
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -94,8 +152,9 @@ class ServiceTest : public ::testing::Test {
     partner_ = Trim(partner.out);
   }
 
-  fs::path WriteConfig(const std::string& name, const std::string& server_extra) {
-    WriteText(dir_ / name, "[server]\nthreads = 16\nrate_per_address = 10000\nburst_per_address = 10000\n"
+  fs::path WriteConfig(const std::string& name, const std::string& server_extra,
+                       const std::string& threads = "threads = 16") {
+    WriteText(dir_ / name, "[server]\n" + threads + "\nrate_per_address = 10000\nburst_per_address = 10000\n"
                            "max_json_bytes = 4096\nmax_import_bytes = 2000000\n" +
                                server_extra + "\n[google]\nissuer_id = \"3388000000012345678\"\n");
     return dir_ / name;
@@ -371,6 +430,67 @@ TEST_F(ServiceTest, PipelinedRequestsOnOneConnectionAreAnsweredInOrder) {
   EXPECT_GT(got.find("X-Request-Id: second"), second);
   EXPECT_THAT(got, HasSubstr("\"status\":\"ok\""));
   EXPECT_THAT(got, HasSubstr("application/problem+json"));
+}
+
+// Idle keep-alive connections wait in one epoll set, not on a worker each: with 2 workers, 200
+// open keep-alive connections neither stop a new client from being served nor lose their own
+// keep-alive (each is answered again on the same connection). With a thread per connection the
+// third connection would wait for the keep-alive timeout (5 s) of the first two.
+TEST_F(ServiceTest, ManyIdleKeepAliveConnectionsDoNotBlockANewClient) {
+  config_ = WriteConfig("small-pool.toml", "", "threads = 2");
+  int port = Server().port();
+  const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+    ASSERT_TRUE(idle.back()->Send(healthz)) << i;
+    ASSERT_THAT(idle.back()->ReadResponse(), StartsWith("HTTP/1.1 200")) << "connection " << i;
+  }
+  RawConnection fresh(port);
+  ASSERT_TRUE(fresh.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_THAT(fresh.ReadResponse(), StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);  // libcurl too
+  for (size_t i = 0; i < idle.size(); i += 10) {
+    ASSERT_TRUE(idle[i]->Send(healthz)) << i;
+    EXPECT_THAT(idle[i]->ReadResponse(), StartsWith("HTTP/1.1 200")) << "second request on connection " << i;
+  }
+  // The pool stays small: no thread per connection.
+  std::string status = ReadAll("/proc/" + std::to_string(Server().pid()) + "/status");
+  size_t at = status.find("Threads:");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(std::stoi(status.substr(at + 8)), 20) << "threads with 200 open connections";
+  EXPECT_EQ(Server().Terminate(), 0);  // and SIGTERM closes the idle ones promptly
+}
+
+// Slowloris: a client dribbling a request head a byte at a time holds no worker (the only one
+// keeps answering others) and is closed once the read timeout has passed since its first byte,
+// although no single read ever waited that long.
+TEST_F(ServiceTest, SlowPartialRequestDoesNotHoldAWorkerAndIsClosedAfterTheReadTimeout) {
+  config_ = WriteConfig("slow.toml", "read_timeout_seconds = 2", "threads = 1");
+  int port = Server().port();
+  RawConnection slow(port);
+  ASSERT_TRUE(slow.connected());
+  const std::string head = "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  auto start = std::chrono::steady_clock::now();
+  int served = 0;
+  bool closed = false;
+  // 4 s of one byte every 250 ms, a request to /healthz between bytes.
+  for (size_t i = 0; i < 16 && !closed; ++i) {
+    if (!slow.Send(head.substr(i, 1)) || slow.ClosedByPeer()) {
+      closed = true;
+      break;
+    }
+    RawConnection other(port, 1000);
+    ASSERT_TRUE(other.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    if (other.ReadResponse().starts_with("HTTP/1.1 200")) ++served;
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(250 * (i + 1)));
+  }
+  closed = closed || slow.ClosedByPeer();
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  EXPECT_TRUE(closed) << "the partial request was still open after " << elapsed.count() << " ms";
+  EXPECT_GE(served, 8) << "requests answered while the partial request was open";
+  EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);
 }
 
 // `partners remove` / `staff remove` delete a credential; a running service stops accepting it
