@@ -239,10 +239,12 @@ class HttpServer::Connection final : public httplib::Stream {
   int remote_port_ = 0, local_port_ = 0;
 };
 
-// The epoll set of parked connections, the FIFO of readable ones and the worker pool. One
-// thread waits on epoll, queues readable connections and closes those past their deadline;
-// workers take connections from the queue in arrival order. ONESHOT registration means a
-// connection is in at most one of: parked (armed in epoll), queued, or with a worker.
+// The epoll set of parked connections, the FIFO of readable ones and the worker pool. Workers
+// take connections from the queue in arrival order; when the queue is empty one idle worker
+// waits on epoll (leader/followers: no thread hand-off per request), queues what became
+// readable, closes parked connections past their deadline and goes on serving. ONESHOT
+// registration means a connection is in at most one of: parked (armed in epoll), queued, or
+// with a worker.
 class HttpServer::Scheduler {
  public:
   Scheduler(HttpServer& server, int workers)
@@ -256,7 +258,6 @@ class HttpServer::Scheduler {
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the wake-up eventfd
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    loop_ = std::thread([this] { Loop(); });
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { Work(); });
   }
   ~Scheduler() {
@@ -286,7 +287,7 @@ class HttpServer::Scheduler {
 
   // Graceful stop: idle connections close now, queued and running requests finish (answered
   // with "Connection: close"), partly received ones may complete until their read deadline.
-  // Then the threads end. Idempotent.
+  // Then the workers end. Idempotent.
   void Drain() {
     std::unique_lock lock(mu_);
     if (done_) return;
@@ -297,7 +298,6 @@ class HttpServer::Scheduler {
     lock.unlock();
     work_cv_.notify_all();
     Wake();
-    loop_.join();
     for (auto& t : workers_) t.join();
   }
 
@@ -307,14 +307,33 @@ class HttpServer::Scheduler {
     [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
   }
 
-  void Loop() {
-    std::vector<epoll_event> events(256);
-    Steady::time_point last_sweep = Steady::now();
+  void Work() {
+    std::vector<epoll_event> events(64);
+    std::unique_lock lock(mu_);
     for (;;) {
+      if (done_) return;
+      if (!ready_.empty()) {
+        Connection* conn = ready_.front();
+        ready_.pop_front();
+        conn->state = Connection::State::kBusy;
+        bool stopping = stopping_;
+        lock.unlock();
+        bool keep = server_.Serve(*conn, stopping);
+        lock.lock();
+        if (keep && !(stopping_ && !conn->HasBuffered())) Park(conn);
+        else Close(conn);
+        continue;
+      }
+      if (polling_) {
+        work_cv_.wait(lock, [this] { return !ready_.empty() || !polling_ || done_; });
+        continue;
+      }
+      polling_ = true;
+      lock.unlock();
       int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                            static_cast<int>(kSweepInterval.count()));
-      std::unique_lock lock(mu_);
-      size_t queued = 0;
+      lock.lock();
+      polling_ = false;
       for (int i = 0; i < n; ++i) {
         if (events[i].data.ptr == nullptr) {
           uint64_t count;
@@ -324,44 +343,27 @@ class HttpServer::Scheduler {
         auto* conn = static_cast<Connection*>(events[i].data.ptr);
         conn->state = Connection::State::kQueued;
         ready_.push_back(conn);
-        ++queued;
       }
-      if (done_) return;
       Steady::time_point now = Steady::now();
-      if (stopping_ || now - last_sweep >= kSweepInterval) {
+      if (stopping_ || now - last_sweep_ >= kSweepInterval) {
         Sweep(now);
-        last_sweep = now;
+        last_sweep_ = now;
       }
-      lock.unlock();
-      if (queued == 1) work_cv_.notify_one();
-      else if (queued > 1) work_cv_.notify_all();
+      // This worker takes the first connection; the others take the rest, and one of them
+      // waits on epoll next.
+      if (ready_.size() > 1) work_cv_.notify_all();
+      else work_cv_.notify_one();
     }
   }
 
   // Closes parked connections past their deadline (and, when stopping, the idle ones).
+  // REQUIRES: mu_ held.
   void Sweep(Steady::time_point now) {
     std::vector<Connection*> expired;
     for (Connection* c : conns_)
       if (c->state == Connection::State::kParked && (now >= c->deadline || (stopping_ && !c->HasBuffered())))
         expired.push_back(c);
     for (Connection* c : expired) Close(c);
-  }
-
-  void Work() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      work_cv_.wait(lock, [this] { return !ready_.empty() || done_; });
-      if (ready_.empty()) return;
-      Connection* conn = ready_.front();
-      ready_.pop_front();
-      conn->state = Connection::State::kBusy;
-      bool stopping = stopping_;
-      lock.unlock();
-      bool keep = server_.Serve(*conn, stopping);
-      lock.lock();
-      if (keep && !(stopping_ && !conn->HasBuffered())) Park(conn);
-      else Close(conn);
-    }
   }
 
   // REQUIRES: mu_ held, the caller owns `conn` (busy).
@@ -391,8 +393,9 @@ class HttpServer::Scheduler {
   std::condition_variable work_cv_, drained_;
   std::deque<Connection*> ready_;           // readable connections, oldest first
   std::unordered_set<Connection*> conns_;   // every open connection (owned)
+  bool polling_ = false;                    // a worker is waiting on epoll
   bool stopping_ = false, done_ = false;
-  std::thread loop_;
+  Steady::time_point last_sweep_ = Steady::now();
   std::vector<std::thread> workers_;
 };
 
