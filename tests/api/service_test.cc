@@ -481,7 +481,7 @@ TEST_F(ServiceTest, SlowPartialRequestDoesNotHoldAWorkerAndIsClosedAfterTheReadT
       closed = true;
       break;
     }
-    RawConnection other(port, 1000);
+    RawConnection other(port, 1500);
     ASSERT_TRUE(other.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     if (other.ReadResponse().starts_with("HTTP/1.1 200")) ++served;
     std::this_thread::sleep_until(start + std::chrono::milliseconds(250 * (i + 1)));
