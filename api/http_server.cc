@@ -352,7 +352,7 @@ class HttpServer::Scheduler {
       // This worker takes the first connection; the others take the rest, and one of them
       // waits on epoll next.
       if (ready_.size() > 1) work_cv_.notify_all();
-      else work_cv_.notify_one();
+      else if (ready_.size() == 1) work_cv_.notify_one();
     }
   }
 
