@@ -32,6 +32,9 @@ constexpr size_t kMaxBuffer = kMaxHead + kMaxBufferedBody;
 constexpr size_t kFlushAt = 256 * 1024;     // larger responses go out in pieces of about this size
 constexpr size_t kKeepCapacity = 64 * 1024;  // a connection keeps at most this much write buffer
 constexpr auto kSweepInterval = std::chrono::milliseconds(200);  // how often deadlines are checked
+// A body read by the worker must arrive at this average rate or better, after a grace of the read
+// timeout: a client trickling a large body cannot hold a worker for long.
+constexpr double kMinBodyBytesPerSecond = 16 * 1024;
 constexpr std::string_view kHeadTooLarge =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
@@ -169,7 +172,14 @@ class HttpServer::Connection final : public httplib::Stream {
     return true;
   }
 
-  bool is_readable() const override { return in_pos_ < in_len_ || Wait(POLLIN, read_timeout_ms_); }
+  bool is_readable() const override { return in_pos_ < in_len_ || Wait(POLLIN, ReadWaitMs()); }
+
+  // Starts the clock of a request about to be parsed: its reads past the buffer must finish by
+  // `started` + read timeout + (bytes received) / kMinBodyBytesPerSecond.
+  void BeginRequest(Steady::time_point started) {
+    request_started_ = started;
+    request_bytes_ = in_len_ - in_pos_;
+  }
   bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
 
   // Buffered bytes first; past them (a large or chunked body) each read waits up to the read timeout.
@@ -186,9 +196,11 @@ class HttpServer::Connection final : public httplib::Stream {
       ssize_t n = ::recv(sock_, direct ? ptr : in_.data(), direct ? size : in_.size(), MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!Wait(POLLIN, read_timeout_ms_)) return -1;
+        int wait_ms = ReadWaitMs();
+        if (wait_ms <= 0 || !Wait(POLLIN, wait_ms)) return -1;
         continue;
       }
+      if (n > 0) request_bytes_ += static_cast<size_t>(n);
       if (n == 0) peer_closed_ = true;
       if (n <= 0 || direct) return n;
       in_pos_ = 0;
@@ -229,8 +241,18 @@ class HttpServer::Connection final : public httplib::Stream {
     }
   }
 
+  // How long the next read may wait: the read timeout, cut to what the request's deadline leaves.
+  int ReadWaitMs() const {
+    auto until = request_started_ + std::chrono::milliseconds(read_timeout_ms_) +
+                    std::chrono::milliseconds(static_cast<int64_t>(1000.0 * request_bytes_ / kMinBodyBytesPerSecond));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Steady::now()).count();
+    return static_cast<int>(std::clamp<int64_t>(left, 0, read_timeout_ms_));
+  }
+
   int sock_;
   int read_timeout_ms_, write_timeout_ms_;
+  Steady::time_point request_started_ = Steady::now();
+  size_t request_bytes_ = 0;  // received for the current request
   std::string in_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool peer_closed_ = false;
@@ -456,6 +478,7 @@ bool HttpServer::Serve(Connection& conn, bool stopping) {
     }
     bool close = conn.requests_left <= 1 || stopping || svr_sock_ == INVALID_SOCKET;
     bool connection_closed = false;
+    conn.BeginRequest(conn.partial_since != Steady::time_point{} ? conn.partial_since : Steady::now());
     bool ok = process_request(conn, close, connection_closed, nullptr);
     --conn.requests_left;
     conn.partial_since = {};

@@ -9,7 +9,8 @@
 // response with one send(), and parks the connection again. A partly received request is parked
 // too, so a slow client never holds a worker while sending a head or a small body; it must finish
 // within the read timeout (counted from its first byte) or is closed. Larger or chunked bodies and
-// "Expect: 100-continue" requests are read by the worker (each read waits up to the read timeout).
+// "Expect: 100-continue" requests are read by the worker, which gives up (the request fails) when
+// the body falls behind 16 kB/s on average after a grace of the read timeout.
 // Thread safety: configure (set_worker_threads and httplib's setters) before listening.
 #include <httplib.h>
 

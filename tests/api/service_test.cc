@@ -107,6 +107,16 @@ class RawConnection {
       buffer_.append(buf, static_cast<size_t>(n));
     }
   }
+  // Reads (and drops) until the service closes the connection: true on end of stream or reset,
+  // false when nothing came within the receive timeout.
+  bool WaitClosed() {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
+  }
   // Whether the service has closed the connection (end of stream or reset), without waiting.
   bool ClosedByPeer() {
     char c;
@@ -491,6 +501,27 @@ TEST_F(ServiceTest, SlowPartialRequestDoesNotHoldAWorkerAndIsClosedAfterTheReadT
   EXPECT_TRUE(closed) << "the partial request was still open after " << elapsed.count() << " ms";
   EXPECT_GE(served, 8) << "requests answered while the partial request was open";
   EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);
+}
+
+// A body too large to be buffered first is read by a worker; trickled far below 16 kB/s it is
+// cut off once the read timeout has passed, although no single read waited that long.
+TEST_F(ServiceTest, TrickledLargeBodyIsCutOffAfterTheReadTimeout) {
+  config_ = WriteConfig("slow-body.toml", "read_timeout_seconds = 2", "threads = 1");
+  int port = Server().port();
+  RawConnection slow(port, 1000);
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.Send("POST /v1/imports/roster?year=" + std::to_string(year_) + " HTTP/1.1\r\nHost: x\r\n"
+                        "Authorization: Bearer " + staff_ + "\r\nContent-Type: text/csv\r\n"
+                        "Content-Length: 200000\r\n\r\n" + kRosterHeader));
+  auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  // 100 bytes every 250 ms (400 B/s) for 4 s.
+  for (int i = 1; i <= 16 && !cut; ++i) {
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(250 * i));
+    cut = !slow.Send(std::string(99, 'x') + "\n") || slow.ClosedByPeer();
+  }
+  EXPECT_TRUE(cut || slow.WaitClosed()) << "a body trickled at 400 B/s was still being read after 4 s";
+  EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);  // the worker is free again
 }
 
 // `partners remove` / `staff remove` delete a credential; a running service stops accepting it
