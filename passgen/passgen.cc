@@ -43,35 +43,116 @@ std::string FormatW3c(Time utc) {
   return buf;
 }
 
+// A libzip source that reads an archive from `in` and writes the new archive straight into
+// `*out`: libzip's own buffer source writes into fragments that must then be read back into the
+// caller's string (a second copy of every pass plus the fragments' allocations).
+struct ZipIo {
+  std::string_view in;
+  std::string* out = nullptr;
+  zip_uint64_t pos = 0, wpos = 0;
+  zip_error_t error;
+
+  static zip_int64_t Callback(void* self, void* data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    auto& io = *static_cast<ZipIo*>(self);
+    switch (cmd) {
+      case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                              ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
+                                              ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_WRITE, ZIP_SOURCE_COMMIT_WRITE,
+                                              ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_SEEK_WRITE, ZIP_SOURCE_TELL_WRITE,
+                                              ZIP_SOURCE_REMOVE, ZIP_SOURCE_SUPPORTS, -1);
+      case ZIP_SOURCE_OPEN:
+        io.pos = 0;
+        return 0;
+      case ZIP_SOURCE_READ: {
+        zip_uint64_t n = std::min<zip_uint64_t>(len, io.in.size() - std::min<zip_uint64_t>(io.pos, io.in.size()));
+        if (n) std::memcpy(data, io.in.data() + io.pos, n);
+        io.pos += n;
+        return static_cast<zip_int64_t>(n);
+      }
+      case ZIP_SOURCE_CLOSE:
+      case ZIP_SOURCE_FREE:
+      case ZIP_SOURCE_REMOVE:
+        return 0;
+      case ZIP_SOURCE_STAT: {
+        if (len < sizeof(zip_stat_t)) return -1;
+        auto* st = static_cast<zip_stat_t*>(data);
+        zip_stat_init(st);
+        st->size = io.in.size();
+        st->valid |= ZIP_STAT_SIZE;
+        return sizeof(zip_stat_t);
+      }
+      case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&io.error, data, len);
+      case ZIP_SOURCE_SEEK: {
+        zip_int64_t at = zip_source_seek_compute_offset(io.pos, io.in.size(), data, len, &io.error);
+        if (at < 0) return -1;
+        io.pos = static_cast<zip_uint64_t>(at);
+        return 0;
+      }
+      case ZIP_SOURCE_TELL:
+        return static_cast<zip_int64_t>(io.pos);
+      case ZIP_SOURCE_BEGIN_WRITE:
+        io.out->clear();
+        io.wpos = 0;
+        return 0;
+      case ZIP_SOURCE_WRITE:
+        if (io.wpos + len > io.out->size()) io.out->resize(io.wpos + len);
+        std::memcpy(io.out->data() + io.wpos, data, len);
+        io.wpos += len;
+        return static_cast<zip_int64_t>(len);
+      case ZIP_SOURCE_SEEK_WRITE: {
+        zip_int64_t at = zip_source_seek_compute_offset(io.wpos, io.out->size(), data, len, &io.error);
+        if (at < 0) return -1;
+        io.wpos = static_cast<zip_uint64_t>(at);
+        return 0;
+      }
+      case ZIP_SOURCE_TELL_WRITE:
+        return static_cast<zip_int64_t>(io.wpos);
+      case ZIP_SOURCE_COMMIT_WRITE:
+        return 0;
+      case ZIP_SOURCE_ROLLBACK_WRITE:
+        io.out->clear();
+        return 0;
+      default:
+        zip_error_set(&io.error, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
+  }
+};
+
 // Writes into `out` a zip that holds the entries of `base` (a zip made by this function, or
 // empty) followed by `files`, in order, every entry stored (the PNGs are compressed already and
 // the JSON is a few KB), with the DOS timestamp of `mtime` in UTC so output does not depend on
 // TZ. The entries of `base` are copied as they are (libzip copies an unchanged entry's stored
 // bytes and CRC-32 without reading them through its CRC layer), so a template's images are
 // framed and checksummed once per template instead of once per pass: this saved the CRC-32 and
-// the per-entry source setup of 9 of the 15 entries, about 5 % of a pass's CPU (profile in
-// docs/passgen.md). Setting an unchanged entry's timestamp changes only its directory entry.
+// the per-entry source setup of 9 of the 15 entries (profile in docs/passgen.md). Setting an
+// unchanged entry's timestamp changes only its directory entry.
 Result<> Zip(std::string_view base, const std::vector<std::pair<std::string_view, std::string_view>>& files, Time mtime,
              std::string& out) {
+  ZipIo io{base, &out, 0, 0, {}};
+  zip_error_init(&io.error);
   zip_error_t error;
   zip_error_init(&error);
   auto fail = [&](const std::string& what) {
     std::string msg = "zip: " + what + ": " + zip_error_strerror(&error);
     zip_error_fini(&error);
+    zip_error_fini(&io.error);
     return Fail(Code::kInternal, msg);
   };
-  zip_source_t* buffer = zip_source_buffer_create(base.data(), base.size(), 0, &error);
-  if (!buffer) return fail("creating the buffer");
-  zip_source_keep(buffer);
-  zip_t* archive = zip_open_from_source(buffer, base.empty() ? ZIP_TRUNCATE : 0, &error);
+  zip_source_t* source = zip_source_function_create(&ZipIo::Callback, &io, &error);
+  if (!source) return fail("creating the source");
+  zip_t* archive = zip_open_from_source(source, base.empty() ? ZIP_TRUNCATE : 0, &error);
   if (!archive) {
-    zip_source_free(buffer);
+    zip_source_free(source);
     return fail("opening the archive");
   }
   auto abandon = [&](const std::string& what) {
     std::string msg = "zip: " + what + ": " + zip_strerror(archive);
-    zip_discard(archive);
-    zip_source_free(buffer);
+    zip_discard(archive);  // frees the source too
+    zip_error_fini(&error);
+    zip_error_fini(&io.error);
     return Fail(Code::kInternal, msg);
   };
   std::chrono::year_month_day day{std::chrono::floor<std::chrono::days>(mtime)};
@@ -102,18 +183,13 @@ Result<> Zip(std::string_view base, const std::vector<std::pair<std::string_view
         zip_file_set_external_attributes(archive, i, 0, ZIP_OPSYS_UNIX, 0100644u << 16) != 0)
       return abandon("setting up " + std::string(name));
   }
-  if (zip_close(archive) != 0) return abandon("writing the archive");
-  zip_stat_t st;
-  zip_stat_init(&st);
-  if (zip_source_stat(buffer, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || zip_source_open(buffer) != 0) {
-    zip_source_free(buffer);
-    return Fail(Code::kInternal, "zip: reading the archive back");
-  }
-  out.resize(st.size);
-  zip_int64_t got = zip_source_read(buffer, out.data(), st.size);
-  zip_source_close(buffer);
-  zip_source_free(buffer);
-  if (got < 0 || static_cast<zip_uint64_t>(got) != st.size) return Fail(Code::kInternal, "zip: short read of the archive");
+  size_t total = base.size() + 4096;
+  for (const auto& f : files) total += f.first.size() * 2 + f.second.size() + 128;
+  out.reserve(total);  // BEGIN_WRITE clears `out`; a reused buffer keeps its capacity
+  if (zip_close(archive) != 0) return abandon("writing the archive");  // on success it freed the source
+  zip_error_fini(&error);
+  zip_error_fini(&io.error);
+  if (out.empty()) return Fail(Code::kInternal, "zip: the archive came out empty");
   return {};
 }
 
