@@ -155,10 +155,23 @@ Result<> PublishFile(int dir_fd, const std::string& dir, const std::string& name
   if (!overwrite) {
     int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
     if (fd >= 0) {
-      char proc[64];
-      std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-      bool ok = WriteAll(fd, bytes) && ::linkat(AT_FDCWD, proc, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0;
+      // linkat(fd, "", AT_EMPTY_PATH) names the file without a path walk through /proc, but
+      // needs CAP_DAC_READ_SEARCH; without it (ENOENT) the /proc/self/fd link is used, and
+      // remembered, so an unprivileged batch tries the first way only once.
+      static std::atomic<bool> empty_path{true};
+      bool written = WriteAll(fd, bytes), ok = false;
       int e = errno;
+      if (written && empty_path.load(std::memory_order_relaxed)) {
+        ok = ::linkat(fd, "", dir_fd, name.c_str(), AT_EMPTY_PATH) == 0;
+        e = errno;
+        if (!ok && (e == ENOENT || e == EPERM)) empty_path.store(false, std::memory_order_relaxed);
+      }
+      if (written && !ok && !empty_path.load(std::memory_order_relaxed)) {
+        char proc[64];
+        std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ok = ::linkat(AT_FDCWD, proc, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0;
+        e = errno;
+      }
       ::close(fd);
       if (ok) return {};
       if (e != ENOENT) return failure("write", e);  // ENOENT: no /proc; use a named file below

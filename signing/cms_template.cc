@@ -1,7 +1,6 @@
 #include "signing/internal/cms_template.h"
 
 #include <openssl/rsa.h>
-#include <openssl/sha.h>
 
 #include <atomic>
 #include <cstring>
@@ -49,11 +48,8 @@ std::vector<Tlv> Children(std::string_view der, const Tlv& parent) {
   return out;
 }
 
-std::string Sha256Of(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return std::string(reinterpret_cast<char*>(md), sizeof md);
-}
+// lk::Sha256 uses a pre-fetched algorithm; SHA256() would fetch it on every call.
+std::string Sha256Of(std::string_view data) { return Sha256(data); }
 
 // "YYMMDDHHMMSSZ", or nullopt outside UTCTime's 1950-2049.
 std::optional<std::string> UtcTime(Time t) {

@@ -3,6 +3,7 @@
 // 10% of the raw ECDSA rate), accepts malleable high-s signatures and padded base64, does not
 // require exp, and allows algorithm confusion when several algorithms are listed. Here each
 // check is explicit and keys are parsed once.
+#include <cstring>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -28,7 +29,14 @@ const EVP_MD* Sha256Md() {
   return md;
 }
 
+// SHA-256 through lk::Sha256 (pre-fetched algorithm, one context per thread: no EVP_MD_CTX
+// allocated per token); Sha256Md() remains the fallback should that ever return nothing.
 void Digest(std::string_view data, unsigned char out[32]) {
+  std::string md = Sha256(data);
+  if (md.size() == 32) {
+    std::memcpy(out, md.data(), 32);
+    return;
+  }
   unsigned int len = 32;
   EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
 }

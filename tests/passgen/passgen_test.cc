@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "tests/passgen/pkpass_check.h"
@@ -238,6 +239,32 @@ TEST_F(PassgenTest, SameInputsGiveByteIdenticalPasses) {
   Card other = card_;
   other.school = "Sint-Lodewijkscollege, Gent";
   EXPECT_NE(*builder_->Build(other, kNow), *a);
+}
+
+// The images are zipped once per template and copied into each pass; every entry must still be
+// a stored file with the pass's own signing time and mode 0644, whatever time the pass has.
+TEST_F(PassgenTest, EveryEntryIsStoredWithThePassesSigningTime) {
+  for (auto [at, stamp] : {std::pair{kNow, "20260315.120000"},
+                           {*ParseRfc3339("2026-11-02T08:30:10Z"), "20261102.083010"}}) {
+    auto bytes = builder_->Build(card_, at);
+    ASSERT_TRUE(bytes) << bytes.error().message;
+    fs::path path = tmp_ / ("at-" + std::string(stamp) + ".pkpass");
+    testing::WriteText(path, *bytes);
+    auto listing = testing::RunProgram({"unzip", "-Z", "-T", path.string()});
+    ASSERT_EQ(listing.exit_code, 0) << listing.err;
+    std::regex entry(R"((\S+)\s+\S+\s+unx\s+\d+\s+\S+\s+(\S+)\s+(\d{8}\.\d{6})\s+(\S+))");
+    int entries = 0;
+    std::istringstream lines(listing.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_match(line, m, entry)) continue;
+      ++entries;
+      EXPECT_EQ(m[1], "-rw-r--r--") << line;
+      EXPECT_EQ(m[2], "stor") << line;
+      EXPECT_EQ(m[3], stamp) << line;
+    }
+    EXPECT_EQ(entries, 3 + 3 * 3 + 3) << listing.out;  // pass.json, manifest, signature, 9 images, 3 .strings
+  }
 }
 
 TEST_F(PassgenTest, BadCardsAreRefusedNamingTheField) {

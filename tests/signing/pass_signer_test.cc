@@ -1,5 +1,7 @@
 // PKCS#7 detached signatures over pass manifests, checked with OpenSSL's own command line.
 #include <gtest/gtest.h>
+#include <openssl/cms.h>
+#include <openssl/pem.h>
 
 #include "signing/signing.h"
 #include "tests/testing/testing.h"
@@ -75,6 +77,51 @@ TEST_F(PassSignerTest, SameInputAndTimeGiveIdenticalBytes) {
   EXPECT_EQ(a, b);
   auto c = *signer_->SignDetached(manifest_, clock_.Now() + std::chrono::seconds(1));
   EXPECT_NE(a, c);
+}
+
+// The signer patches digest, time and RSA signature into a SignedData layout learned from
+// CMS_sign (signing/internal/cms_template.h). Its output must be the bytes OpenSSL's CMS_sign
+// makes itself, built here independently, for other contents and times than the load-time probe.
+TEST_F(PassSignerTest, PatchedSignatureIsWhatCmsSignMakes) {
+  std::string texts[3];
+  auto pem = [&](int i, const char* file) {  // the BIO reads texts[i] in place
+    texts[i] = ReadFile(config_.dir / file).value_or("");
+    return std::unique_ptr<BIO, decltype(&BIO_free)>(BIO_new_mem_buf(texts[i].data(), int(texts[i].size())), BIO_free);
+  };
+  X509* cert = PEM_read_bio_X509(pem(0, "pass-type-id.pem").get(), nullptr, nullptr, nullptr);
+  X509* wwdr = PEM_read_bio_X509(pem(1, "dev-wwdr.pem").get(), nullptr, nullptr, nullptr);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(pem(2, "pass-type-id-key.pem").get(), nullptr, nullptr, nullptr);
+  ASSERT_TRUE(cert && wwdr && key);
+  constexpr unsigned kFlags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+  for (auto [content, when] : {std::pair{manifest_, "2026-03-01T10:00:00Z"},
+                               {std::string(5000, 'x'), "2049-12-31T23:59:59Z"},
+                               {std::string("{}"), "1999-07-04T00:00:01Z"}}) {
+    Time t = *ParseRfc3339(when);
+    CMS_ContentInfo* cms = CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags);
+    CMS_SignerInfo* si = CMS_add1_signer(cms, cert, key, EVP_sha256(), kFlags);
+    ASN1_TIME* at = ASN1_TIME_set(nullptr, static_cast<time_t>(t.time_since_epoch().count()));
+    ASSERT_EQ(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, at->type, at, -1), 1);
+    ASSERT_EQ(CMS_add1_cert(cms, wwdr), 1);
+    BIO* data = BIO_new_mem_buf(content.data(), int(content.size()));
+    ASSERT_EQ(CMS_final(cms, data, nullptr, kFlags & ~CMS_PARTIAL), 1);
+    unsigned char* der = nullptr;
+    int len = i2d_CMS_ContentInfo(cms, &der);
+    std::string expected(reinterpret_cast<char*>(der), size_t(len));
+    OPENSSL_free(der);
+    BIO_free(data);
+    ASN1_TIME_free(at);
+    CMS_ContentInfo_free(cms);
+    auto got = signer_->SignDetached(content, t);
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_TRUE(*got == expected) << "signed at " << when;
+    EXPECT_EQ(Verify(content, *got).exit_code, 0) << when;
+    std::string changed = *got;
+    changed[changed.size() - 1] ^= 1;  // last byte of the RSA signature
+    EXPECT_NE(Verify(content, changed).exit_code, 0) << when;
+  }
+  X509_free(cert);
+  X509_free(wwdr);
+  EVP_PKEY_free(key);
 }
 
 TEST_F(PassSignerTest, LoadsLegacyEncryptedPkcs12LikeAKeychainExport) {
