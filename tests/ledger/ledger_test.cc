@@ -460,7 +460,7 @@ TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
   ledger_.reset();
   // Back to schema 3, as an older build left it.
   ASSERT_EQ(backend_->Sql("DROP TABLE adoption_cells"), "");
-  ASSERT_EQ(backend_->Sql("DROP INDEX cards_audit_seq"), "");
+  ASSERT_EQ(backend_->Sql("DROP INDEX IF EXISTS cards_audit_seq"), "");  // PostgreSQL drops it in migration 6
   ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 4"), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
@@ -499,6 +499,148 @@ TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
   ASSERT_TRUE(v.has_value());
   EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Brussel, VGO, administrative, higher, "
                                     "digital) is missing, a recount of the cards gives 1"));
+}
+
+// The school-year aggregate (migration 6) moves with every write and verify recounts it. A
+// holder is a person across card years: a library card of card year 2025 picked up in October
+// 2025 and one of card year 2026 picked up in March 2026 are two cards of one holder in
+// 2025-2026; the groups come from each card's roster entry (P moved from Antwerpen to Limburg).
+TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
+  auto verified = [&](const char* step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  };
+  auto school = [&](Dimension by) {
+    auto rows = ledger_->Counts({Period::kSchool, by, 2025, 2025});
+    EXPECT_TRUE(rows.has_value()) << rows.error().message;
+    return rows ? *rows : std::vector<CountsRow>{};
+  };
+  ASSERT_TRUE(ledger_->ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
+                                                         "P,p,p,teaching,GO,basic,1,2000,no\n"
+                                                         "Q,q,q,support,OGO,secondary,2,9000,no\n"),
+                                    2025));
+  ASSERT_TRUE(ledger_->ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
+                                                         "P,p,p,teaching,GO,basic,1,3500,no\n"
+                                                         "Q,q,q,support,OGO,secondary,2,9000,no\n"),
+                                    2026));
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"),
+                                     2025));
+  verified("library 2025");
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
+  verified("library 2026");
+  auto all = school(Dimension::kNone);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].period, "2025-2026");
+  EXPECT_EQ(all[0].library, 3);        // P twice, Q
+  EXPECT_EQ(all[0].holders, 2);        // P, Q
+  EXPECT_EQ(all[0].physical_only, 2);
+  auto prov = school(Dimension::kProvince);
+  ASSERT_EQ(prov.size(), 3u);          // Antwerpen (P 2025), Limburg (P 2026), Oost-Vlaanderen (Q)
+  EXPECT_EQ(prov[0].group, "Antwerpen");
+  EXPECT_EQ(prov[0].holders, 1);
+  EXPECT_EQ(prov[1].group, "Limburg");
+  EXPECT_EQ(prov[1].holders, 1);
+  auto net = school(Dimension::kNetwork);
+  ASSERT_EQ(net.size(), 2u);
+  EXPECT_EQ(net[0].group, "GO");
+  EXPECT_EQ(net[0].library, 2);
+  EXPECT_EQ(net[0].holders, 1);        // one person in GO, with two cards
+  // A digital card (card year 2026, issued 1 February 2026: school year 2025-2026) makes P a
+  // holder of both kinds, in Limburg only; Q's gets revoked again.
+  auto p = ledger_->IssueDigital("P", 2026);
+  ASSERT_TRUE(p.has_value());
+  auto q = ledger_->IssueDigitalBatch({"Q"}, 2026);
+  ASSERT_TRUE(q.has_value());
+  verified("issue");
+  all = school(Dimension::kNone);
+  EXPECT_EQ(all[0].digital, 2);
+  EXPECT_EQ(all[0].both, 2);
+  EXPECT_EQ(all[0].physical_only, 0);
+  prov = school(Dimension::kProvince);
+  EXPECT_EQ(prov[0].group, "Antwerpen");
+  EXPECT_EQ(prov[0].physical_only, 1);
+  EXPECT_EQ(prov[1].group, "Limburg");
+  EXPECT_EQ(prov[1].both, 1);
+  ASSERT_TRUE(ledger_->Revoke(q->front().serial, "by mistake").has_value());
+  verified("revoke digital");
+  all = school(Dimension::kNone);
+  EXPECT_EQ(all[0].digital, 1);
+  EXPECT_EQ(all[0].both, 1);
+  EXPECT_EQ(all[0].physical_only, 1);
+  // Revoking one of P's two library cards leaves P a library holder in 2025-2026 overall, but
+  // no longer in Antwerpen.
+  std::string p25 = backend_->Value("SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
+                                    "r.card_year = 2025 AND r.postcode = 2000");
+  ASSERT_EQ(p25.size(), 12u) << p25;
+  ASSERT_TRUE(ledger_->Revoke(p25, "lost").has_value());
+  verified("revoke library");
+  all = school(Dimension::kNone);
+  EXPECT_EQ(all[0].library, 2);
+  EXPECT_EQ(all[0].holders, 2);
+  EXPECT_EQ(all[0].both, 1);
+  prov = school(Dimension::kProvince);
+  ASSERT_EQ(prov.size(), 2u);
+  EXPECT_EQ(prov[0].group, "Limburg");
+}
+
+// Migration 6 builds the school-year aggregate from the cards already in a ledger.
+TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2025-10-01\n"), 2026));
+  ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
+  auto t1 = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(t1.has_value());
+  ASSERT_TRUE(ledger_->Revoke(t1->serial, "test").has_value());
+  auto before = ledger_->Counts({Period::kSchool, Dimension::kLevel, 0, 0});
+  ASSERT_TRUE(before.has_value());
+  ledger_.reset();
+  // Back to schema 5, as an older build left it.
+  ASSERT_EQ(backend_->Sql("DROP TABLE school_card_cells"), "");
+  ASSERT_EQ(backend_->Sql("DROP TABLE school_holder_cells"), "");
+  ASSERT_EQ(backend_->Sql("DROP INDEX cards_revoked"), "");
+  ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 6"), "");
+  ledger_ = Open();
+  ASSERT_NE(ledger_, nullptr);
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+  auto rows = ledger_->Counts({Period::kSchool, Dimension::kNone, 0, 0});
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().period, "2025-2026");
+  EXPECT_EQ(rows->front().holders, 1);  // T2 (T1's card is revoked)
+  EXPECT_EQ(rows->front().both, 1);
+  EXPECT_EQ(rows->front().starter, 1);
+  EXPECT_EQ(rows->front().digital, 1);
+  auto after = ledger_->Counts({Period::kSchool, Dimension::kLevel, 0, 0});
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ(after->at(i).group, before->at(i).group);
+    EXPECT_EQ(after->at(i).holders, before->at(i).holders);
+    EXPECT_EQ(after->at(i).digital, before->at(i).digital);
+  }
+}
+
+TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
+  MakeHistory();  // three digital cards issued 2026-02-01: school year 2025-2026
+  ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders + 1 WHERE dim = 'network' AND grp = 'GO'"),
+            "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->first_bad, std::nullopt);
+  EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, network GO, holders of "
+                                    "digital) holds 2, a recount of the cards gives 1"));
+  ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders - 1 WHERE dim = 'network' AND grp = 'GO'"),
+            "");
+  ASSERT_TRUE(ledger_->Verify()->ok);
+  ASSERT_EQ(backend_->Sql("DELETE FROM school_card_cells WHERE dim = 'all'"), "");
+  v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, all, digital cards) is "
+                                    "missing, a recount of the cards gives 3"));
 }
 
 // A small dataset checked by hand (see the comments for each expected number).
