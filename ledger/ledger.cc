@@ -291,7 +291,7 @@ class SqlLedger final : public Ledger {
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
     if (auto r = Stage("stage_roster",
-                       "line BIGINT, staff_key TEXT, role TEXT, network TEXT, level TEXT, school_number TEXT, "
+                       "line BIGINT, staff_key " + KeyType() + ", role TEXT, network TEXT, level TEXT, school_number TEXT, "
                        "postcode INTEGER, province TEXT, starter INTEGER",
                        {"line", "staff_key", "role", "network", "level", "school_number", "postcode", "province", "starter"},
                        stage);
@@ -380,7 +380,7 @@ class SqlLedger final : public Ledger {
     if (!seq) return std::unexpected(seq.error());
     if (auto r = RequireRoster(year); !r) return std::unexpected(r.error());
     if (auto r = Stage("stage_cards",
-                       "line BIGINT, staff_key TEXT, issued_on " + DateType() + ", school_year INTEGER, serial TEXT",
+                       "line BIGINT, staff_key " + KeyType() + ", issued_on " + DateType() + ", school_year INTEGER, serial TEXT",
                        {"line", "staff_key", "issued_on", "school_year", "serial"}, stage);
         !r)
       return std::unexpected(r.error());
@@ -551,17 +551,21 @@ class SqlLedger final : public Ledger {
     std::vector<Row> stage;
     stage.reserve(staff_keys.size());
     std::vector<std::string> serials = RandomSerials(staff_keys.size(), 12), tokens = RandomSerials(staff_keys.size(), 32);
-    std::unordered_map<std::string_view, bool> mentioned;  // the same person twice: insert once
+    std::unordered_map<std::string_view, size_t> mentioned;  // the same person twice: insert once
     mentioned.reserve(staff_keys.size());
-    for (size_t i = 0; i < staff_keys.size(); ++i)
+    std::vector<size_t> first_of(staff_keys.size());  // position of each person's first mention
+    for (size_t i = 0; i < staff_keys.size(); ++i) {
+      auto [it, fresh] = mentioned.emplace(staff_keys[i], i);
+      first_of[i] = it->second;
       stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, std::move(serials[i]),
-                       std::move(tokens[i]), mentioned.emplace(staff_keys[i], true).second ? "1" : "0"});
+                       std::move(tokens[i]), fresh ? "1" : "0"});
+    }
     Transaction tx(*db_);
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
     if (auto r = Stage("stage_issue",
-                       "pos BIGINT, staff_key TEXT, issued_on " + DateType() +
+                       "pos BIGINT, staff_key " + KeyType() + ", issued_on " + DateType() +
                            ", school_year INTEGER, serial TEXT, auth_token TEXT, first_mention INTEGER",
                        {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token", "first_mention"}, stage);
         !r)
@@ -578,7 +582,15 @@ class SqlLedger final : public Ledger {
     if (auto st = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !st) return std::unexpected(st.error());
     std::vector<IssuedCard> out(staff_ids.size());
     std::vector<bool> found(staff_ids.size());
-    auto r = db_->Scan(
+    // Everyone got a new card (the usual batch): the cards are the staged serials and tokens.
+    Result<> r;
+    if (static_cast<size_t>(*added) == mentioned.size()) {
+      for (size_t i = 0; i < out.size(); ++i) {
+        const Row& st = stage[first_of[i]];
+        out[i] = {*st[4], year, first_of[i] == i, false, *st[5], *seq};
+        found[i] = true;
+      }
+    } else r = db_->Scan(
         "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
         "CROSS JOIN roster r CROSS JOIN cards c WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
         "AND c.roster_id = r.id AND c.channel = 'digital'",
@@ -718,7 +730,7 @@ class SqlLedger final : public Ledger {
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
-    if (auto r = Stage("stage_claims", "line BIGINT, staff_key TEXT, display_name TEXT, code_hash TEXT",
+    if (auto r = Stage("stage_claims", "line BIGINT, staff_key " + KeyType() + ", display_name TEXT, code_hash TEXT",
                        {"line", "staff_key", "display_name", "code_hash"}, stage);
         !r)
       return std::unexpected(r.error());
@@ -1278,17 +1290,21 @@ class SqlLedger final : public Ledger {
         return "coalesce(bit_or(CASE WHEN " + cond + " THEN " + bit_o + " END), 0)";
       };
       const std::string same_sy = "o.school_year = n.school_year";
+      // The old masks are grouped over the (new card, other active card) pairs only, which are
+      // few: most new cards' holders hold nothing else yet, and grouping every new card by
+      // itself cost more than the rest of the upkeep.
       const std::string sql =
-          "WITH n AS (" + insert + " RETURNING roster_id, school_year, channel) "
-          "SELECT card_year, province, network, role, level, sy, bit, cal_old, s0, s1, s2, s3, s4, count(*) FROM ("
-          "SELECT r.card_year, r.province, r.network, r.role, r.level, n.school_year AS sy, " +
-          internal::ChannelBitSql("n.channel") + " AS bit, " + mask("o.roster_id = r.id") + " AS cal_old, " +
-          mask(same_sy) + " AS s0, " + mask(same_sy + " AND ro.province = r.province") + " AS s1, " +
+          "WITH n AS (" + insert + " RETURNING roster_id, school_year, channel), "
+          "old AS (SELECT n.roster_id, " + mask("o.roster_id = r.id") + " AS cal_old, " + mask(same_sy) + " AS s0, " +
+          mask(same_sy + " AND ro.province = r.province") + " AS s1, " +
           mask(same_sy + " AND ro.network = r.network") + " AS s2, " + mask(same_sy + " AND ro.role = r.role") +
-          " AS s3, " + mask(same_sy + " AND ro.level = r.level") +
-          " AS s4 FROM n JOIN roster r ON r.id = n.roster_id" + others +
-          " GROUP BY r.id, n.school_year, n.channel) AS m "
-          "GROUP BY card_year, province, network, role, level, sy, bit, cal_old, s0, s1, s2, s3, s4";
+          " AS s3, " + mask(same_sy + " AND ro.level = r.level") + " AS s4 FROM n JOIN roster r ON r.id = n.roster_id" +
+          others + " WHERE o.roster_id IS NOT NULL GROUP BY n.roster_id) "
+          "SELECT r.card_year, r.province, r.network, r.role, r.level, n.school_year, " +
+          internal::ChannelBitSql("n.channel") + ", coalesce(old.cal_old, 0), coalesce(old.s0, 0), "
+          "coalesce(old.s1, 0), coalesce(old.s2, 0), coalesce(old.s3, 0), coalesce(old.s4, 0), count(*) "
+          "FROM n JOIN roster r ON r.id = n.roster_id LEFT JOIN old ON old.roster_id = n.roster_id "
+          "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13";
       // The cost estimate of this statement would have PostgreSQL JIT-compile it: ~0.4 s of
       // compiling for a fraction of a second of work. Only for this transaction.
       if (auto j = db_->Exec("SET LOCAL jit = off"); !j) return std::unexpected(j.error());
@@ -1501,6 +1517,8 @@ class SqlLedger final : public Ledger {
     return keyer_.get();
   }
 
+  // Staff keys are hex: compared byte by byte (as roster.staff_key since migration 6).
+  std::string KeyType() const { return db_->dialect() == internal::Dialect::kSqlite ? "TEXT" : "TEXT COLLATE \"C\""; }
   std::string DateType() const { return db_->dialect() == internal::Dialect::kSqlite ? "TEXT" : "DATE"; }
 
   Result<> RequireRoster(int year) {
