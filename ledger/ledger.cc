@@ -224,6 +224,26 @@ std::string AuditHash(const std::string& prev, int64_t seq, int64_t at, const st
   return HexEncode(Sha256(prev + "\n" + std::to_string(seq) + "\n" + std::to_string(at) + "\n" + action + "\n" + detail));
 }
 
+// What the audit entry that made a card records of it: "SERIAL:FINGERPRINT" per card, sorted by
+// serial, comma-separated; the fingerprint is the first 64 bits (hex) of a SHA-256 of the
+// card's fields that never change (the card year and staff key name its roster entry).
+std::string CardFingerprint(std::string_view serial, std::string_view card_year, std::string_view staff_key,
+                            std::string_view channel, std::string_view issued_on, std::string_view school_year,
+                            std::string_view auth_token) {
+  std::string fields;
+  fields.reserve(160);
+  for (std::string_view f : {serial, card_year, staff_key, channel, issued_on, school_year, auth_token})
+    fields.append(f).push_back('\n');
+  return HexEncode(Sha256(fields)).substr(0, 16);
+}
+std::string CardList(std::vector<std::pair<std::string, std::string>> serial_fingerprints) {
+  std::sort(serial_fingerprints.begin(), serial_fingerprints.end());
+  std::string out;
+  out.reserve(serial_fingerprints.size() * 30);
+  for (const auto& [serial, fp] : serial_fingerprints) out.append(out.empty() ? "" : ",").append(serial).append(":").append(fp);
+  return out;
+}
+
 class SqlLedger final : public Ledger {
  public:
   SqlLedger(std::unique_ptr<Db> db, fs::path keys_dir, const Clock& clock)
@@ -408,9 +428,24 @@ class SqlLedger final : public Ledger {
       if (!problems.empty()) return problems.ToError();
     }
     if (auto r = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
+    // The new cards' fields go into the audit entry (see CardFingerprint). Usually every staged
+    // row made a card; otherwise ask which did.
+    std::unordered_map<std::string, bool> made;
+    if (static_cast<size_t>(*added) < stage.size() && *added > 0) {
+      auto r = db_->Scan("SELECT s.serial FROM stage_cards s CROSS JOIN cards c WHERE c.serial = s.serial", {},
+                         [&](const Db::Cells& c) { made.emplace(std::string(c.Text(0)), true); });
+      if (!r) return std::unexpected(r.error());
+    }
+    std::vector<std::pair<std::string, std::string>> fingerprints;
+    fingerprints.reserve(static_cast<size_t>(*added));
+    const std::string year_text = std::to_string(year);
+    for (const Row& st : stage)
+      if (static_cast<size_t>(*added) == stage.size() || made.count(*st[4]))
+        fingerprints.emplace_back(*st[4], CardFingerprint(*st[4], year_text, *st[1], ChannelName(channel), *st[2],
+                                                          *st[3], ""));
     ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
     if (auto r = Finish(tx, *seq, "import " + std::string(ChannelName(channel)),
-                        ImportDetail(csv, (*in)->text, year, "cards", sum), sum.added);
+                        ImportDetail(csv, (*in)->text, year, "cards", sum, CardList(std::move(fingerprints))), sum.added);
         !r)
       return std::unexpected(r.error());
     if (progress) progress(total, total);
@@ -623,6 +658,16 @@ class SqlLedger final : public Ledger {
     if (*added == 1)
       for (auto& card : out)
         if (card.is_new) detail["serial"] = card.serial;
+    {
+      std::vector<std::pair<std::string, std::string>> fingerprints;
+      fingerprints.reserve(static_cast<size_t>(*added));
+      const std::string year_text = std::to_string(year);
+      for (size_t i = 0; i < out.size(); ++i)
+        if (out[i].is_new)
+          fingerprints.emplace_back(out[i].serial, CardFingerprint(out[i].serial, year_text, staff_keys[i], "digital",
+                                                                   issued_on, school_year, out[i].auth_token));
+      if (!fingerprints.empty()) detail["cards"] = CardList(std::move(fingerprints));
+    }
     if (auto f = Finish(tx, *seq, "issue digital", detail.dump(), static_cast<uint64_t>(*added)); !f)
       return std::unexpected(f.error());
     return out;
@@ -659,10 +704,11 @@ class SqlLedger final : public Ledger {
       if (!h) return std::unexpected(h.error());
       held = std::move(*h);
     }
+    const int64_t revoked_at = Seconds(clock_.Now());
     auto n = db_->Execute(
         "UPDATE cards SET status = 'revoked', revoked_reason = $2, revoked_at = $3, update_tag = $4 "
         "WHERE serial = $1 AND status = 'active'",
-        {std::string(serial), why, Seconds(clock_.Now()), *seq});
+        {std::string(serial), why, revoked_at, *seq});
     if (!n) return std::unexpected(n.error());
     if (*n == 0) {
       auto exists = db_->Query("SELECT status FROM cards WHERE serial = $1", {std::string(serial)});
@@ -699,7 +745,7 @@ class SqlLedger final : public Ledger {
       }
       if (auto r = ApplySchoolDeltas(sd); !r) return r;
     }
-    nlohmann::json detail = {{"serial", serial}, {"reason", why}};
+    nlohmann::json detail = {{"serial", serial}, {"reason", why}, {"revoked_at", revoked_at}};
     return Finish(tx, *seq, "revoke", detail.dump(), 0);
   }
 
@@ -895,6 +941,14 @@ class SqlLedger final : public Ledger {
     };
     // Per-entry record counts, to catch rows deleted from or slipped into the data tables.
     std::unordered_map<int64_t, std::pair<std::string, int64_t>> claimed;
+    // What each entry recorded of the cards it made, and of the cards it revoked.
+    std::unordered_map<int64_t, std::string> card_lists;
+    struct Revocation {
+      int64_t seq;
+      std::string reason;
+      int64_t at;  // -1: not recorded (entries written before the ledger recorded it)
+    };
+    std::unordered_map<std::string, Revocation> revocations;
     auto r = db_->ForEach("SELECT seq, at, action, detail, prev_hash, hash FROM audit_log ORDER BY seq", {},
                           [&](const Row& row) {
                             if (rep.first_bad) return;
@@ -918,6 +972,11 @@ class SqlLedger final : public Ledger {
                             auto j = nlohmann::json::parse(detail, nullptr, false);
                             if (j.is_object() && j.contains("table") && j.contains("added"))
                               claimed[seq] = {j["table"].get<std::string>(), j["added"].get<int64_t>()};
+                            if (j.is_object() && j.contains("cards") && j["cards"].is_string())
+                              card_lists[seq] = j["cards"].get<std::string>();
+                            if (action == "revoke" && j.is_object() && j.contains("serial") && j["serial"].is_string())
+                              revocations[j["serial"].get<std::string>()] = {seq, j.value("reason", std::string()),
+                                                                             j.value("revoked_at", int64_t{-1})};
                             prev = h;
                             ++expect;
                           });
@@ -965,6 +1024,8 @@ class SqlLedger final : public Ledger {
                                 std::to_string(have) + " are in the ledger (rows deleted or added behind its back)");
     }
     if (!issues.empty()) bad(issues.begin()->first, issues.begin()->second);
+    if (rep.first_bad) return rep;
+    if (auto cards = VerifyCards(card_lists, revocations, rep); !cards) return std::unexpected(cards.error());
     if (rep.first_bad) return rep;
     // The adoption aggregate must equal a recount from roster and cards.
     auto stored = ReadCells(false);
@@ -1207,6 +1268,69 @@ class SqlLedger final : public Ledger {
       return r;
     return UpsertDeltas("school_holder_cells", {"school_year", "dim", "grp", "mask", "holders"},
                         "school_year INTEGER, dim TEXT, grp TEXT, mask INTEGER, holders BIGINT", std::move(holders));
+  }
+
+  // Compares every card row with what its audit entry recorded (fields that never change, see
+  // CardFingerprint) and with the revocations in the log; names the first card that differs, in
+  // (entry, serial) order. Cards of entries written before the ledger recorded card lists are
+  // checked against the revocations only.
+  template <typename Revocations>
+  Result<> VerifyCards(const std::unordered_map<int64_t, std::string>& lists, const Revocations& revocations,
+                       VerifyReport& rep) const {
+    int64_t list_seq = -1;
+    std::string_view rest;  // the unchecked part of the current entry's list
+    auto fail = [&](int64_t seq, std::string_view serial, std::string what) {
+      if (rep.first_bad) return;
+      rep.first_bad = seq;
+      rep.bad_card = std::string(serial);
+      rep.problem = "card " + std::string(serial) + " (audit entry " + std::to_string(seq) + "): " + std::move(what);
+    };
+    auto r = db_->Scan(
+        "SELECT c.audit_seq, c.serial, r.card_year, r.staff_key, c.channel, c.issued_on, c.school_year, "
+        "coalesce(c.auth_token, ''), c.status, coalesce(c.revoked_reason, ''), coalesce(c.revoked_at, -1), "
+        "c.update_tag FROM cards c LEFT JOIN roster r ON r.id = c.roster_id ORDER BY c.audit_seq, c.serial",
+        {}, [&](const Db::Cells& c) {
+          if (rep.first_bad) return;
+          const int64_t seq = c.Int(0);
+          const std::string_view serial = c.Text(1);
+          if (seq != list_seq) {
+            if (list_seq >= 0 && !rest.empty())
+              return fail(list_seq, rest.substr(0, rest.find(':')), "recorded by its audit entry but missing");
+            list_seq = seq;
+            auto it = lists.find(seq);
+            rest = it == lists.end() ? std::string_view() : std::string_view(it->second);
+            if (it == lists.end()) list_seq = -2 - seq;  // no list: nothing to compare
+          }
+          if (list_seq == seq) {
+            const size_t end = std::min(rest.find(','), rest.size());
+            std::string_view item = rest.substr(0, end);
+            rest = end < rest.size() ? rest.substr(end + 1) : std::string_view();
+            const size_t colon = item.find(':');
+            if (item.substr(0, colon) != serial)
+              return fail(seq, serial, "not among the cards its audit entry recorded (added or renamed behind the "
+                                       "ledger's back)");
+            const std::string year = std::to_string(c.Int(2)), sy = std::to_string(c.Int(6));
+            if (colon == std::string_view::npos ||
+                item.substr(colon + 1) != CardFingerprint(serial, year, c.Text(3), c.Text(4), c.Text(5), sy, c.Text(7)))
+              return fail(seq, serial, "its fields differ from what its audit entry recorded (edited)");
+          }
+          auto rv = revocations.find(std::string(serial));
+          const bool revoked = c.Text(8) == "revoked";
+          if (rv == revocations.end()) {
+            if (revoked) return fail(seq, serial, "revoked, but no audit entry revoked it");
+            if (c.Int(11) != seq) return fail(seq, serial, "its update tag was changed behind the ledger's back");
+            return;
+          }
+          if (!revoked)
+            return fail(seq, serial, "active, but audit entry " + std::to_string(rv->second.seq) + " revoked it");
+          if (c.Text(9) != rv->second.reason || c.Int(11) != rv->second.seq ||
+              (rv->second.at >= 0 && c.Int(10) != rv->second.at))
+            return fail(seq, serial, "its revocation differs from audit entry " + std::to_string(rv->second.seq));
+        });
+    if (!r) return r;
+    if (!rep.first_bad && list_seq >= 0 && !rest.empty())
+      fail(list_seq, rest.substr(0, rest.find(':')), "recorded by its audit entry but missing");
+    return {};
   }
 
   // School-year cells (cards, or with `holders` the holder masks) as stored or recounted; zero
@@ -1585,10 +1709,11 @@ class SqlLedger final : public Ledger {
   }
 
   std::string ImportDetail(const fs::path& csv, const std::string& content, int year, const std::string& table,
-                           const ImportSummary& s) const {
+                           const ImportSummary& s, std::string cards = {}) const {
     nlohmann::json j = {{"file", csv.filename().string()}, {"sha256", HexEncode(Sha256(content))},
                         {"table", table}, {"rows", s.rows}, {"added", s.added}, {"present", s.present}};
     if (year) j["year"] = year;
+    if (!cards.empty()) j["cards"] = std::move(cards);
     return j.dump();
   }
 

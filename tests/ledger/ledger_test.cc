@@ -377,6 +377,77 @@ TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
   EXPECT_THAT(v->problem, HasSubstr("added 1 cards rows but 0 are in the ledger"));
 }
 
+// Each audit entry records the fields of the cards it made (a fingerprint of the fields that
+// never change) and each revocation; verify compares every card row with them. The edits are
+// made directly in the database, as an attacker with write access would (on PostgreSQL the
+// trigger that keeps a card on its roster entry is dropped first).
+TEST_P(AuditTamperTest, EditedCardIsNamed) {
+  MakeHistory();  // entries 2, 3, 4: T1, T2, T3's digital cards
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"),
+                                     2026));  // entry 5
+  auto expect_card = [&](const std::string& serial, int64_t seq, const std::string& what) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << v.error().message;
+    EXPECT_FALSE(v->ok);
+    EXPECT_EQ(v->first_bad, seq);
+    EXPECT_EQ(v->bad_card, serial);
+    EXPECT_THAT(v->problem, StartsWith("card " + serial + " (audit entry " + std::to_string(seq) + "): "));
+    EXPECT_THAT(v->problem, HasSubstr(what));
+  };
+  auto ok = [&](const char* step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  };
+  ok("untouched");
+  const std::string digital = backend_->Value("SELECT serial FROM cards WHERE audit_seq = 3");
+  const std::string token = backend_->Value("SELECT auth_token FROM cards WHERE audit_seq = 3");
+  ASSERT_EQ(digital.size(), 12u);
+  const std::string where = " WHERE serial = '" + digital + "'";
+  // A changed issue date.
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-01-15'" + where), "");
+  expect_card(digital, 3, "its fields differ from what its audit entry recorded (edited)");
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
+                                      "--ledger", backend_->url()});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("card " + digital));
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-02-01'" + where), "");
+  ok("date restored");
+  // A swapped pass authentication token.
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET auth_token = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'" + where), "");
+  expect_card(digital, 3, "(edited)");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET auth_token = '" + token + "'" + where), "");
+  // A library card of the import (entry 5) with another school year.
+  const std::string library = backend_->Value("SELECT min(serial) FROM cards WHERE audit_seq = 5");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET school_year = 2026 WHERE serial = '" + library + "'"), "");
+  expect_card(library, 5, "(edited)");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET school_year = 2025 WHERE serial = '" + library + "'"), "");
+  ok("school year restored");
+  // The library card moved to another holder (T3's roster entry, who has none).
+  if (GetParam() == "postgresql") {
+    ASSERT_EQ(backend_->Sql("DROP TRIGGER cards_keep_roster ON cards"), "");
+  }
+  const std::string roster_id = backend_->Value("SELECT roster_id FROM cards WHERE serial = '" + library + "'");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = (SELECT roster_id FROM cards WHERE audit_seq = 4) WHERE "
+                          "serial = '" + library + "'"),
+            "");
+  expect_card(library, 5, "(edited)");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = " + roster_id + " WHERE serial = '" + library + "'"), "");
+  ok("holder restored");
+  // A revocation undone, or made up, behind the ledger's back.
+  ASSERT_TRUE(ledger_->Revoke(digital, "lost phone").has_value());  // entry 6
+  ok("revoked");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'active', revoked_reason = NULL, revoked_at = NULL" + where), "");
+  expect_card(digital, 3, "active, but audit entry 6 revoked it");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'fraud', revoked_at = 1" + where), "");
+  expect_card(digital, 3, "its revocation differs from audit entry 6");
+  const std::string other = backend_->Value("SELECT serial FROM cards WHERE audit_seq = 4");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'x', revoked_at = 1 WHERE serial = '" +
+                          other + "'"),
+            "");
+  expect_card(digital, 3, "its revocation differs");  // the first bad card in (entry, serial) order
+}
+
 // The adoption aggregate (calendar counts) moves with every write and verify recounts it.
 TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   auto verified = [&](const char* step) {
