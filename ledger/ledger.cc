@@ -100,6 +100,15 @@ std::optional<int64_t> ParseCount(std::string_view s) {
   return v;
 }
 int64_t ToInt(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
+// A streamed Row read like Db::Cells (NULL reads as 0 or "").
+struct RowCells {
+  const internal::Row& row;
+  int64_t Int(int i) const { return ToInt(row[static_cast<size_t>(i)]); }
+  std::string_view Text(int i) const {
+    const auto& cell = row[static_cast<size_t>(i)];
+    return cell ? std::string_view(*cell) : std::string_view();
+  }
+};
 int64_t Seconds(Time t) { return t.time_since_epoch().count(); }
 int SchoolYearOf(std::chrono::year_month_day d) {
   return int(d.year()) - (unsigned(d.month()) < 9 ? 1 : 0);
@@ -1285,11 +1294,13 @@ class SqlLedger final : public Ledger {
       rep.bad_card = std::string(serial);
       rep.problem = "card " + std::string(serial) + " (audit entry " + std::to_string(seq) + "): " + std::move(what);
     };
-    auto r = db_->Scan(
+    // Streamed row by row (a whole result of millions of cards would not fit in memory).
+    auto r = db_->ForEach(
         "SELECT c.audit_seq, c.serial, r.card_year, r.staff_key, c.channel, c.issued_on, c.school_year, "
         "coalesce(c.auth_token, ''), c.status, coalesce(c.revoked_reason, ''), coalesce(c.revoked_at, -1), "
         "c.update_tag FROM cards c LEFT JOIN roster r ON r.id = c.roster_id ORDER BY c.audit_seq, c.serial",
-        {}, [&](const Db::Cells& c) {
+        {}, [&](const Row& row) {
+          const RowCells c{row};
           if (rep.first_bad) return;
           const int64_t seq = c.Int(0);
           const std::string_view serial = c.Text(1);
