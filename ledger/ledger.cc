@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -98,6 +100,15 @@ std::optional<int64_t> ParseCount(std::string_view s) {
   return v;
 }
 int64_t ToInt(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
+// A streamed Row read like Db::Cells (NULL reads as 0 or "").
+struct RowCells {
+  const internal::Row& row;
+  int64_t Int(int i) const { return ToInt(row[static_cast<size_t>(i)]); }
+  std::string_view Text(int i) const {
+    const auto& cell = row[static_cast<size_t>(i)];
+    return cell ? std::string_view(*cell) : std::string_view();
+  }
+};
 int64_t Seconds(Time t) { return t.time_since_epoch().count(); }
 int SchoolYearOf(std::chrono::year_month_day d) {
   return int(d.year()) - (unsigned(d.month()) < 9 ? 1 : 0);
@@ -222,6 +233,26 @@ std::string AuditHash(const std::string& prev, int64_t seq, int64_t at, const st
   return HexEncode(Sha256(prev + "\n" + std::to_string(seq) + "\n" + std::to_string(at) + "\n" + action + "\n" + detail));
 }
 
+// What the audit entry that made a card records of it: "SERIAL:FINGERPRINT" per card, sorted by
+// serial, comma-separated; the fingerprint is the first 64 bits (hex) of a SHA-256 of the
+// card's fields that never change (the card year and staff key name its roster entry).
+std::string CardFingerprint(std::string_view serial, std::string_view card_year, std::string_view staff_key,
+                            std::string_view channel, std::string_view issued_on, std::string_view school_year,
+                            std::string_view auth_token) {
+  std::string fields;
+  fields.reserve(160);
+  for (std::string_view f : {serial, card_year, staff_key, channel, issued_on, school_year, auth_token})
+    fields.append(f).push_back('\n');
+  return HexEncode(Sha256(fields)).substr(0, 16);
+}
+std::string CardList(std::vector<std::pair<std::string, std::string>> serial_fingerprints) {
+  std::sort(serial_fingerprints.begin(), serial_fingerprints.end());
+  std::string out;
+  out.reserve(serial_fingerprints.size() * 30);
+  for (const auto& [serial, fp] : serial_fingerprints) out.append(out.empty() ? "" : ",").append(serial).append(":").append(fp);
+  return out;
+}
+
 class SqlLedger final : public Ledger {
  public:
   SqlLedger(std::unique_ptr<Db> db, fs::path keys_dir, const Clock& clock)
@@ -289,7 +320,7 @@ class SqlLedger final : public Ledger {
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
     if (auto r = Stage("stage_roster",
-                       "line BIGINT, staff_key TEXT, role TEXT, network TEXT, level TEXT, school_number TEXT, "
+                       "line BIGINT, staff_key " + KeyType() + ", role TEXT, network TEXT, level TEXT, school_number TEXT, "
                        "postcode INTEGER, province TEXT, starter INTEGER",
                        {"line", "staff_key", "role", "network", "level", "school_number", "postcode", "province", "starter"},
                        stage);
@@ -378,28 +409,52 @@ class SqlLedger final : public Ledger {
     if (!seq) return std::unexpected(seq.error());
     if (auto r = RequireRoster(year); !r) return std::unexpected(r.error());
     if (auto r = Stage("stage_cards",
-                       "line BIGINT, staff_key TEXT, issued_on " + DateType() + ", school_year INTEGER, serial TEXT",
+                       "line BIGINT, staff_key " + KeyType() + ", issued_on " + DateType() + ", school_year INTEGER, serial TEXT",
                        {"line", "staff_key", "issued_on", "school_year", "serial"}, stage);
         !r)
       return std::unexpected(r.error());
     if (progress) progress(total * 3 / 4, total);
-    if (auto r = ReportNotOnRoster("stage_cards", year, staff_col + 1,
-                                   "this staff member is not on the roster of card year " + std::to_string(year),
-                                   problems);
-        !r)
-      return std::unexpected(r.error());
-    if (!problems.empty()) return problems.ToError();
-    auto added = db_->Execute(
+    auto not_on_roster = [&] {
+      return ReportNotOnRoster("stage_cards", year, staff_col + 1,
+                               "this staff member is not on the roster of card year " + std::to_string(year),
+                               problems);
+    };
+    if (!problems.empty()) {  // list the staff not on the roster too, then import nothing
+      if (auto r = not_on_roster(); !r) return std::unexpected(r.error());
+      return problems.ToError();
+    }
+    // $1 year, $2 channel, $3 audit entry (SQLite's upkeep query takes $1 = the entry alone).
+    auto added = InsertCards(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
         "SELECT s.serial, r.id, $2, s.issued_on, s.school_year, 'active', $3, $3 FROM stage_cards s "
         "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key" + NewCardsOnly("$2"),
-        {int64_t{year}, std::string(ChannelName(channel)), *seq});
+        {int64_t{year}, std::string(ChannelName(channel)), *seq}, *seq);
     if (!added) return std::unexpected(added.error());
+    // Every staged row made a card, or its holder had one already, or is not on the roster (a
+    // bad row: the transaction is rolled back). Only look when some made no card.
+    if (static_cast<size_t>(*added) < stage.size()) {
+      if (auto r = not_on_roster(); !r) return std::unexpected(r.error());
+      if (!problems.empty()) return problems.ToError();
+    }
     if (auto r = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !r) return std::unexpected(r.error());
-    if (auto r = CountNewCards(*seq, *added); !r) return std::unexpected(r.error());
+    // The new cards' fields go into the audit entry (see CardFingerprint). Usually every staged
+    // row made a card; otherwise ask which did.
+    std::unordered_map<std::string, bool> made;
+    if (static_cast<size_t>(*added) < stage.size() && *added > 0) {
+      auto r = db_->Scan("SELECT s.serial FROM stage_cards s CROSS JOIN cards c WHERE c.serial = s.serial", {},
+                         [&](const Db::Cells& c) { made.emplace(std::string(c.Text(0)), true); });
+      if (!r) return std::unexpected(r.error());
+    }
+    std::vector<std::pair<std::string, std::string>> fingerprints;
+    fingerprints.reserve(static_cast<size_t>(*added));
+    const std::string year_text = std::to_string(year);
+    for (const Row& st : stage)
+      if (static_cast<size_t>(*added) == stage.size() || made.count(*st[4]))
+        fingerprints.emplace_back(*st[4], CardFingerprint(*st[4], year_text, *st[1], ChannelName(channel), *st[2],
+                                                          *st[3], ""));
     ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added), t.records.size() - static_cast<uint64_t>(*added)};
     if (auto r = Finish(tx, *seq, "import " + std::string(ChannelName(channel)),
-                        ImportDetail(csv, (*in)->text, year, "cards", sum), sum.added);
+                        ImportDetail(csv, (*in)->text, year, "cards", sum, CardList(std::move(fingerprints))), sum.added);
         !r)
       return std::unexpected(r.error());
     if (progress) progress(total, total);
@@ -540,35 +595,46 @@ class SqlLedger final : public Ledger {
     std::vector<Row> stage;
     stage.reserve(staff_keys.size());
     std::vector<std::string> serials = RandomSerials(staff_keys.size(), 12), tokens = RandomSerials(staff_keys.size(), 32);
-    std::unordered_map<std::string_view, bool> mentioned;  // the same person twice: insert once
+    std::unordered_map<std::string_view, size_t> mentioned;  // the same person twice: insert once
     mentioned.reserve(staff_keys.size());
-    for (size_t i = 0; i < staff_keys.size(); ++i)
+    std::vector<size_t> first_of(staff_keys.size());  // position of each person's first mention
+    for (size_t i = 0; i < staff_keys.size(); ++i) {
+      auto [it, fresh] = mentioned.emplace(staff_keys[i], i);
+      first_of[i] = it->second;
       stage.push_back({std::to_string(i), staff_keys[i], issued_on, school_year, std::move(serials[i]),
-                       std::move(tokens[i]), mentioned.emplace(staff_keys[i], true).second ? "1" : "0"});
+                       std::move(tokens[i]), fresh ? "1" : "0"});
+    }
     Transaction tx(*db_);
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
     if (auto r = Stage("stage_issue",
-                       "pos BIGINT, staff_key TEXT, issued_on " + DateType() +
+                       "pos BIGINT, staff_key " + KeyType() + ", issued_on " + DateType() +
                            ", school_year INTEGER, serial TEXT, auth_token TEXT, first_mention INTEGER",
                        {"pos", "staff_key", "issued_on", "school_year", "serial", "auth_token", "first_mention"}, stage);
         !r)
       return std::unexpected(r.error());
     // Insert-or-get: the first writer (under the ledger's writer lock) makes the card; UNIQUE
     // (roster_id, channel) backs that up.
-    auto added = db_->Execute(
+    auto added = InsertCards(
         "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, "
         "audit_seq) SELECT s.serial, r.id, 'digital', s.issued_on, s.school_year, 'active', s.auth_token, $2, $2 "
         "FROM stage_issue s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
         "AND s.first_mention = 1" + NewCardsOnly("'digital'"),
-        {int64_t{year}, *seq});
+        {int64_t{year}, *seq}, *seq);
     if (!added) return std::unexpected(added.error());
     if (auto st = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !st) return std::unexpected(st.error());
-    if (auto st = CountNewCards(*seq, *added); !st) return std::unexpected(st.error());
     std::vector<IssuedCard> out(staff_ids.size());
     std::vector<bool> found(staff_ids.size());
-    auto r = db_->Scan(
+    // Everyone got a new card (the usual batch): the cards are the staged serials and tokens.
+    Result<> r;
+    if (static_cast<size_t>(*added) == mentioned.size()) {
+      for (size_t i = 0; i < out.size(); ++i) {
+        const Row& st = stage[first_of[i]];
+        out[i] = {*st[4], year, first_of[i] == i, false, *st[5], *seq};
+        found[i] = true;
+      }
+    } else r = db_->Scan(
         "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
         "CROSS JOIN roster r CROSS JOIN cards c WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
         "AND c.roster_id = r.id AND c.channel = 'digital'",
@@ -601,6 +667,16 @@ class SqlLedger final : public Ledger {
     if (*added == 1)
       for (auto& card : out)
         if (card.is_new) detail["serial"] = card.serial;
+    {
+      std::vector<std::pair<std::string, std::string>> fingerprints;
+      fingerprints.reserve(static_cast<size_t>(*added));
+      const std::string year_text = std::to_string(year);
+      for (size_t i = 0; i < out.size(); ++i)
+        if (out[i].is_new)
+          fingerprints.emplace_back(out[i].serial, CardFingerprint(out[i].serial, year_text, staff_keys[i], "digital",
+                                                                   issued_on, school_year, out[i].auth_token));
+      if (!fingerprints.empty()) detail["cards"] = CardList(std::move(fingerprints));
+    }
     if (auto f = Finish(tx, *seq, "issue digital", detail.dump(), static_cast<uint64_t>(*added)); !f)
       return std::unexpected(f.error());
     return out;
@@ -614,18 +690,34 @@ class SqlLedger final : public Ledger {
     if (auto r = tx.Begin(); !r) return r;
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
-    // The holder's cell in the adoption aggregate before the change (only used if it happens).
+    // The holder's cells in both aggregates before the change (only used if it happens): the
+    // card's roster entry with the channels it holds, and every active card of the holder in the
+    // card's school year (this one included), with the groups of their roster entries.
     auto before = db_->Query("SELECT r.card_year, r.province, r.network, r.role, r.level, (SELECT sum(" +
                                  internal::ChannelBitSql("o.channel") +
                                  ") FROM cards o WHERE o.roster_id = r.id AND o.status = 'active'), " +
                                  internal::ChannelBitSql("c.channel") +
-                                 " FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.serial = $1",
+                                 ", c.school_year, r.staff_key FROM cards c JOIN roster r ON r.id = c.roster_id "
+                                 "WHERE c.serial = $1",
                              {std::string(serial)});
     if (!before) return std::unexpected(before.error());
+    std::vector<Row> held;  // serial, channel bit, province, network, role, level
+    if (before->size() == 1) {
+      const int64_t sy = ToInt(before->front()[7]);
+      auto h = db_->Query(
+          "SELECT o.serial, " + internal::ChannelBitSql("o.channel") +
+              ", ro.province, ro.network, ro.role, ro.level FROM roster ro JOIN cards o ON o.roster_id = ro.id "
+              "WHERE ro.card_year IN ($2 - 1, $2, $2 + 1, $2 + 2) AND ro.staff_key = $1 AND o.status = 'active' "
+              "AND o.school_year = $2",
+          {before->front()[8].value_or(""), sy});
+      if (!h) return std::unexpected(h.error());
+      held = std::move(*h);
+    }
+    const int64_t revoked_at = Seconds(clock_.Now());
     auto n = db_->Execute(
         "UPDATE cards SET status = 'revoked', revoked_reason = $2, revoked_at = $3, update_tag = $4 "
         "WHERE serial = $1 AND status = 'active'",
-        {std::string(serial), why, Seconds(clock_.Now()), *seq});
+        {std::string(serial), why, revoked_at, *seq});
     if (!n) return std::unexpected(n.error());
     if (*n == 0) {
       auto exists = db_->Query("SELECT status FROM cards WHERE serial = $1", {std::string(serial)});
@@ -643,8 +735,26 @@ class SqlLedger final : public Ledger {
       k.mask &= ~static_cast<int>(ToInt(b[6]));
       d[k] += 1;
       if (auto r = ApplyCellDeltas(d); !r) return r;
+      // School year: one card fewer in each group; each group's holder mask before and after.
+      const int sy = static_cast<int>(ToInt(b[7])), bit = static_cast<int>(ToInt(b[6]));
+      const std::string group[kDims] = {"", k.province, k.network, k.role, k.level};
+      SchoolDeltas sd;
+      for (int dim = 0; dim < kDims; ++dim) {
+        int old = 0, now = 0;
+        for (const Row& o : held) {
+          if (dim > 0 && o[static_cast<size_t>(dim + 1)].value_or("") != group[dim]) continue;
+          const int ob = static_cast<int>(ToInt(o[1]));
+          old |= ob;
+          if (o[0].value_or("") != serial) now |= ob;
+        }
+        sd.cards[{sy, dim, group[dim], bit}] -= 1;
+        if (old == now) continue;
+        sd.holders[{sy, dim, group[dim], old}] -= 1;
+        if (now) sd.holders[{sy, dim, group[dim], now}] += 1;
+      }
+      if (auto r = ApplySchoolDeltas(sd); !r) return r;
     }
-    nlohmann::json detail = {{"serial", serial}, {"reason", why}};
+    nlohmann::json detail = {{"serial", serial}, {"reason", why}, {"revoked_at", revoked_at}};
     return Finish(tx, *seq, "revoke", detail.dump(), 0);
   }
 
@@ -675,7 +785,7 @@ class SqlLedger final : public Ledger {
     if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
     auto seq = NextSeq();
     if (!seq) return std::unexpected(seq.error());
-    if (auto r = Stage("stage_claims", "line BIGINT, staff_key TEXT, display_name TEXT, code_hash TEXT",
+    if (auto r = Stage("stage_claims", "line BIGINT, staff_key " + KeyType() + ", display_name TEXT, code_hash TEXT",
                        {"line", "staff_key", "display_name", "code_hash"}, stage);
         !r)
       return std::unexpected(r.error());
@@ -840,6 +950,14 @@ class SqlLedger final : public Ledger {
     };
     // Per-entry record counts, to catch rows deleted from or slipped into the data tables.
     std::unordered_map<int64_t, std::pair<std::string, int64_t>> claimed;
+    // What each entry recorded of the cards it made, and of the cards it revoked.
+    std::unordered_map<int64_t, std::string> card_lists;
+    struct Revocation {
+      int64_t seq;
+      std::string reason;
+      int64_t at;  // -1: not recorded (entries written before the ledger recorded it)
+    };
+    std::unordered_map<std::string, Revocation> revocations;
     auto r = db_->ForEach("SELECT seq, at, action, detail, prev_hash, hash FROM audit_log ORDER BY seq", {},
                           [&](const Row& row) {
                             if (rep.first_bad) return;
@@ -863,6 +981,11 @@ class SqlLedger final : public Ledger {
                             auto j = nlohmann::json::parse(detail, nullptr, false);
                             if (j.is_object() && j.contains("table") && j.contains("added"))
                               claimed[seq] = {j["table"].get<std::string>(), j["added"].get<int64_t>()};
+                            if (j.is_object() && j.contains("cards") && j["cards"].is_string())
+                              card_lists[seq] = j["cards"].get<std::string>();
+                            if (action == "revoke" && j.is_object() && j.contains("serial") && j["serial"].is_string())
+                              revocations[j["serial"].get<std::string>()] = {seq, j.value("reason", std::string()),
+                                                                             j.value("revoked_at", int64_t{-1})};
                             prev = h;
                             ++expect;
                           });
@@ -911,6 +1034,8 @@ class SqlLedger final : public Ledger {
     }
     if (!issues.empty()) bad(issues.begin()->first, issues.begin()->second);
     if (rep.first_bad) return rep;
+    if (auto cards = VerifyCards(card_lists, revocations, rep); !cards) return std::unexpected(cards.error());
+    if (rep.first_bad) return rep;
     // The adoption aggregate must equal a recount from roster and cards.
     auto stored = ReadCells(false);
     if (!stored) return std::unexpected(stored.error());
@@ -935,195 +1060,103 @@ class SqlLedger final : public Ledger {
         return rep;
       }
     }
+    // So must the school-year aggregate.
+    for (bool holders : {false, true}) {
+      auto kept = ReadSchoolCells(holders, false);
+      if (!kept) return std::unexpected(kept.error());
+      auto count = ReadSchoolCells(holders, true);
+      if (!count) return std::unexpected(count.error());
+      const std::string what = "school-year aggregate: cell ";
+      auto x = kept->begin(), y = count->begin();
+      while (x != kept->end() || y != count->end()) {
+        if (x != kept->end() && y != count->end() && x->first == y->first) {
+          if (x->second != y->second) {
+            rep.problem = what + DescribeSchool(x->first, holders) + " holds " + std::to_string(x->second) +
+                          ", a recount of the cards gives " + std::to_string(y->second);
+            return rep;
+          }
+          ++x, ++y;
+        } else if (y == count->end() || (x != kept->end() && x->first < y->first)) {
+          rep.problem = what + DescribeSchool(x->first, holders) + " holds " + std::to_string(x->second) +
+                        ", a recount of the cards gives 0";
+          return rep;
+        } else {
+          rep.problem = what + DescribeSchool(y->first, holders) + " is missing, a recount of the cards gives " +
+                        std::to_string(y->second);
+          return rep;
+        }
+      }
+    }
     rep.ok = true;
     return rep;
   }
 
+
   Result<std::vector<CountsRow>> Counts(const CountsQuery& q) const override {
     std::lock_guard lock(mu_);
-    // The calendar view reads the maintained aggregate. For the school-year view SQLite
-    // aggregates by sorting; over millions of cards two narrow covering-index scans tallied here
-    // are several times faster. PostgreSQL hash-aggregates on the server.
+    // Both views read maintained aggregates: adoption_cells (calendar) and the school-year cells.
     if (q.period == Period::kCalendar) return CountsFromCells(q);
-    if (db_->dialect() == internal::Dialect::kSqlite) return CountsByScan(q);
-    const std::string group = GroupColumn(q.by, "r.");
-    // PostgreSQL refuses a constant in GROUP BY, so the "no dimension" group is left out of it.
-    const std::string group_by = q.by == Dimension::kNone ? "" : ", " + group;
-    const bool school = q.period == Period::kSchool;
-    std::string period = school ? "c.school_year" : "r.card_year";
-    std::string holder = school ? "r.staff_key" : "r.id";
-    std::vector<Value> params = {int64_t{q.first_year ? q.first_year : 0},
-                                 int64_t{q.last_year ? q.last_year : 999999}};
-    std::string sql =
-        "SELECT p, g, sum(nd), sum(ns), sum(nt), sum(nl), count(*), "
-        "sum(CASE WHEN nd > 0 AND ns + nt + nl = 0 THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN nd = 0 AND ns + nt + nl > 0 THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN nd > 0 AND ns + nt + nl > 0 THEN 1 ELSE 0 END) FROM ("
-        " SELECT " + period + " AS p, " + group + " AS g, " + holder + " AS h,"
-        " sum(CASE WHEN c.channel = 'digital' THEN 1 ELSE 0 END) AS nd,"
-        " sum(CASE WHEN c.channel = 'subscription' THEN 1 ELSE 0 END) AS ns,"
-        " sum(CASE WHEN c.channel = 'starter' THEN 1 ELSE 0 END) AS nt,"
-        " sum(CASE WHEN c.channel = 'library' THEN 1 ELSE 0 END) AS nl"
-        " FROM cards c JOIN roster r ON r.id = c.roster_id"
-        " WHERE c.status = 'active' AND " + period + " BETWEEN $1 AND $2"
-        " GROUP BY " + period + group_by + ", " + holder + ") AS per_holder GROUP BY p, g";
+    return CountsFromSchoolCells(q);
+  }
+
+  // Counts() of the school-year view, from school_card_cells and school_holder_cells.
+  Result<std::vector<CountsRow>> CountsFromSchoolCells(const CountsQuery& q) const {
+    const std::string dim = internal::SchoolDimensions()[static_cast<size_t>(DimIndex(q.by))].first;
+    const std::vector<Value> params = {dim, int64_t{q.first_year ? q.first_year : 0},
+                                       int64_t{q.last_year ? q.last_year : 999999}};
     std::map<std::pair<int, std::string>, CountsRow> cells;
-    auto label = [&](int p) { return school ? std::to_string(p) + "-" + std::to_string(p + 1) : std::to_string(p); };
-    auto cell = [&](int p, const std::string& g) -> CountsRow& {
-      auto [it, fresh] = cells.try_emplace({p, g});
+    auto cell = [&](const Row& row) -> CountsRow& {
+      int sy = static_cast<int>(ToInt(row[0]));
+      auto [it, fresh] = cells.try_emplace({sy, row[1].value_or("")});
       if (fresh) {
-        it->second.period = label(p);
-        if (q.by != Dimension::kNone) it->second.group = g;
-        if (!school) it->second.eligible = 0;
+        it->second.period = std::to_string(sy) + "-" + std::to_string(sy + 1);
+        if (q.by != Dimension::kNone) it->second.group = row[1].value_or("");
       }
       return it->second;
     };
-    auto r = db_->ForEach(sql, params, [&](const Row& row) {
-      CountsRow& c = cell(static_cast<int>(ToInt(row[0])), row[1].value_or(""));
-      c.digital = ToInt(row[2]);
-      c.subscription = ToInt(row[3]);
-      c.starter = ToInt(row[4]);
-      c.library = ToInt(row[5]);
-      c.holders = ToInt(row[6]);
-      c.digital_only = ToInt(row[7]);
-      c.physical_only = ToInt(row[8]);
-      c.both = ToInt(row[9]);
-    });
+    auto r = db_->ForEach(
+        "SELECT school_year, grp, channel, cards FROM school_card_cells WHERE dim = $1 AND school_year BETWEEN $2 "
+        "AND $3 AND cards <> 0",
+        params, [&](const Row& row) {
+          CountsRow& c = cell(row);
+          auto ch = ParseChannel(row[2].value_or(""));
+          int64_t n = ToInt(row[3]);
+          switch (ch ? *ch : Channel::kLibrary) {
+            case Channel::kDigital: c.digital += n; break;
+            case Channel::kSubscription: c.subscription += n; break;
+            case Channel::kStarter: c.starter += n; break;
+            case Channel::kLibrary: c.library += n; break;
+          }
+        });
     if (!r) return std::unexpected(r.error());
-    if (!school) {
-      auto e = db_->ForEach("SELECT r.card_year, " + group + ", count(*) FROM roster r WHERE r.card_year BETWEEN $1 AND $2 "
-                            "GROUP BY r.card_year" + group_by,
-                            params, [&](const Row& row) {
-                              cell(static_cast<int>(ToInt(row[0])), row[1].value_or("")).eligible = ToInt(row[2]);
-                            });
-      if (!e) return std::unexpected(e.error());
-    }
+    r = db_->ForEach(
+        "SELECT school_year, grp, mask, holders FROM school_holder_cells WHERE dim = $1 AND school_year BETWEEN $2 "
+        "AND $3 AND holders <> 0",
+        params, [&](const Row& row) {
+          CountsRow& c = cell(row);
+          const int mask = static_cast<int>(ToInt(row[2]));
+          const int64_t n = ToInt(row[3]);
+          c.holders += n;
+          if (mask == 1) c.digital_only += n;
+          else if (mask & 1) c.both += n;
+          else c.physical_only += n;
+        });
+    if (!r) return std::unexpected(r.error());
     std::vector<CountsRow> out;
     out.reserve(cells.size());
     for (auto& [k, v] : cells) out.push_back(std::move(v));
     return out;
   }
 
-  // Counts() from two streamed scans: roster (id -> year, group[, person]) and active cards.
-  Result<std::vector<CountsRow>> CountsByScan(const CountsQuery& q) const {
-    const bool school = q.period == Period::kSchool;
-    const int lo = q.first_year ? q.first_year : 0, hi = q.last_year ? q.last_year : 999999;
-    const std::string group = GroupColumn(q.by);
-    auto max_id = db_->Query("SELECT coalesce(max(id), 0) FROM roster");
-    if (!max_id) return std::unexpected(max_id.error());
-    const size_t n = static_cast<size_t>(ToInt((*max_id)[0][0])) + 1;
-    std::vector<int32_t> year(n, 0);
-    std::vector<int32_t> gcode(n, 0);
-    std::vector<std::pair<uint64_t, uint64_t>> person(school ? n : 0);
-    std::vector<std::string> gname;
-    std::unordered_map<std::string, int32_t> gindex;
-    struct Tally {
-      int64_t eligible = 0, cards[4] = {0, 0, 0, 0}, holders = 0, digital_only = 0, physical_only = 0, both = 0;
-      bool has_eligible = false;
-    };
-    std::map<std::pair<int, int32_t>, Tally> cells;  // (period, group code)
-    auto code_of = [&](std::string_view g) {
-      auto it = gindex.find(std::string(g));
-      if (it != gindex.end()) return it->second;
-      gname.emplace_back(g);
-      return gindex[std::string(g)] = static_cast<int32_t>(gname.size() - 1);
-    };
-    auto hex64 = [](std::string_view h) {
-      uint64_t v = 0;
-      std::from_chars(h.data(), h.data() + std::min<size_t>(16, h.size()), v, 16);
-      return v;
-    };
-    std::string roster_sql = "SELECT id, card_year, " + group + (school ? ", staff_key" : "") + " FROM roster";
-    std::vector<Value> params;
-    if (!school) {
-      roster_sql += " WHERE card_year BETWEEN $1 AND $2";
-      params = {int64_t{lo}, int64_t{hi}};
+  static int DimIndex(Dimension by) {
+    switch (by) {
+      case Dimension::kNone: return 0;
+      case Dimension::kProvince: return 1;
+      case Dimension::kNetwork: return 2;
+      case Dimension::kRole: return 3;
+      case Dimension::kLevel: return 4;
     }
-    auto r = db_->Scan(roster_sql, params, [&](const Db::Cells& c) {
-      auto id = static_cast<size_t>(c.Int(0));
-      if (id >= n) return;
-      year[id] = static_cast<int32_t>(c.Int(1));
-      gcode[id] = code_of(c.Text(2));
-      if (school) {
-        std::string_view key = c.Text(3);  // the HMAC: 128 of its bits identify a person
-        person[id] = {hex64(key), hex64(key.size() > 16 ? key.substr(16) : std::string_view())};
-      } else {
-        Tally& t = cells[{year[id], gcode[id]}];
-        ++t.eligible;
-        t.has_eligible = true;
-      }
-    });
-    if (!r) return std::unexpected(r.error());
-    auto channel_index = [](std::string_view ch) {
-      return ch == "digital" ? 0 : ch == "subscription" ? 1 : ch == "starter" ? 2 : 3;
-    };
-    auto classify = [](Tally& t, unsigned mask) {
-      ++t.holders;
-      bool digital = mask & 1u, physical = mask & ~1u;
-      if (digital && physical) ++t.both;
-      else if (digital) ++t.digital_only;
-      else ++t.physical_only;
-    };
-    if (!school) {
-      std::vector<uint8_t> mask(n, 0);
-      r = db_->Scan("SELECT roster_id, channel FROM cards WHERE status = 'active'", {}, [&](const Db::Cells& c) {
-        auto id = static_cast<size_t>(c.Int(0));
-        if (id >= n || year[id] == 0) return;  // outside the years asked for
-        int ch = channel_index(c.Text(1));
-        ++cells[{year[id], gcode[id]}].cards[ch];
-        mask[id] |= static_cast<uint8_t>(1u << ch);
-      });
-      if (!r) return std::unexpected(r.error());
-      for (size_t id = 0; id < n; ++id)
-        if (mask[id]) classify(cells[{year[id], gcode[id]}], mask[id]);
-    } else {
-      struct Seen {
-        int32_t period, group;
-        std::pair<uint64_t, uint64_t> who;
-        uint8_t mask;
-      };
-      std::vector<Seen> seen;
-      r = db_->Scan("SELECT roster_id, channel, school_year FROM cards WHERE status = 'active'", {},
-                    [&](const Db::Cells& c) {
-                      auto id = static_cast<size_t>(c.Int(0));
-                      auto sy = static_cast<int32_t>(c.Int(2));
-                      if (id >= n || sy < lo || sy > hi) return;
-                      int ch = channel_index(c.Text(1));
-                      ++cells[{sy, gcode[id]}].cards[ch];
-                      seen.push_back({sy, gcode[id], person[id], static_cast<uint8_t>(1u << ch)});
-                    });
-      if (!r) return std::unexpected(r.error());
-      auto key = [](const Seen& a) { return std::tie(a.period, a.group, a.who); };
-      std::sort(seen.begin(), seen.end(), [&](const Seen& a, const Seen& b) { return key(a) < key(b); });
-      for (size_t i = 0; i < seen.size();) {
-        size_t j = i;
-        unsigned m = 0;
-        for (; j < seen.size() && key(seen[j]) == key(seen[i]); ++j) m |= seen[j].mask;
-        classify(cells[{seen[i].period, seen[i].group}], m);
-        i = j;
-      }
-    }
-    // Same order as the SQL path: by period, then group name.
-    std::vector<CountsRow> out;
-    for (auto& [k, t] : cells) {
-      CountsRow row;
-      row.period = school ? std::to_string(k.first) + "-" + std::to_string(k.first + 1) : std::to_string(k.first);
-      if (q.by != Dimension::kNone) row.group = gname[static_cast<size_t>(k.second)];
-      if (!school) row.eligible = t.eligible;
-      row.digital = t.cards[0];
-      row.subscription = t.cards[1];
-      row.starter = t.cards[2];
-      row.library = t.cards[3];
-      row.holders = t.holders;
-      row.digital_only = t.digital_only;
-      row.physical_only = t.physical_only;
-      row.both = t.both;
-      out.push_back(std::move(row));
-    }
-    std::stable_sort(out.begin(), out.end(), [](const CountsRow& a, const CountsRow& b) {
-      return std::tie(a.period, a.group) < std::tie(b.period, b.group);
-    });
-    return out;
+    return 0;
   }
 
   Result<std::vector<PublishedRow>> Published() const override {
@@ -1155,38 +1188,327 @@ class SqlLedger final : public Ledger {
            k.level + ", " + (channels.empty() ? "no card" : channels) + ")";
   }
 
-  // REQUIRES: inside the write transaction. Adds each delta to its cell.
+  // REQUIRES: inside the write transaction. Adds each row's delta (its last cell) to the row of
+  // `table` keyed by the other cells (`columns` names them all, the value column last).
+  Result<> UpsertDeltas(const std::string& table, const std::vector<std::string>& columns,
+                        const std::string& columns_ddl, std::vector<Row> rows) {
+    if (rows.empty()) return {};
+    std::string keys, list, values;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      list += (i ? ", " : "") + columns[i];
+      values += (i ? ", $" : "$") + std::to_string(i + 1);
+      if (i + 1 < columns.size()) keys += (i ? ", " : "") + columns[i];
+    }
+    const std::string& v = columns.back();
+    const std::string upsert = " ON CONFLICT (" + keys + ") DO UPDATE SET " + v + " = " + table + "." + v +
+                               " + excluded." + v;
+    if (rows.size() <= 12) {  // a single issue or revocation: no staging round trips
+      for (const Row& row : rows) {
+        std::vector<Value> params;
+        for (const auto& cell : row) params.emplace_back(cell.value_or(""));
+        if (auto r = db_->Execute("INSERT INTO " + table + " (" + list + ") VALUES (" + values + ")" + upsert, params); !r)
+          return std::unexpected(r.error());
+      }
+      return {};
+    }
+    const std::string stage = "stage_" + table;
+    if (auto r = Stage(stage, columns_ddl, columns, rows); !r) return r;
+    if (auto r = db_->Execute("INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + stage +
+                              " WHERE true" + upsert);
+        !r)
+      return std::unexpected(r.error());
+    return {};
+  }
+
   Result<> ApplyCellDeltas(const CellDeltas& deltas) {
     std::vector<Row> rows;
     for (const auto& [k, d] : deltas)
       if (d != 0)
         rows.push_back({std::to_string(k.year), k.province, k.network, k.role, k.level, std::to_string(k.mask),
                         std::to_string(d)});
-    if (rows.empty()) return {};
-    static const std::string kUpsert =
-        " ON CONFLICT (card_year, province, network, role, level, mask) DO UPDATE SET holders = "
-        "adoption_cells.holders + excluded.holders";
-    if (rows.size() <= 4) {  // a single issue or revocation: no staging round trips
-      for (const Row& row : rows)
-        if (auto r = db_->Execute("INSERT INTO adoption_cells (card_year, province, network, role, level, mask, "
-                                  "holders) VALUES ($1, $2, $3, $4, $5, $6, $7)" + kUpsert,
-                                  {ToInt(row[0]), *row[1], *row[2], *row[3], *row[4], ToInt(row[5]), ToInt(row[6])});
-            !r)
-          return std::unexpected(r.error());
-      return {};
-    }
-    if (auto r = Stage("stage_cells",
-                       "card_year INTEGER, province TEXT, network TEXT, role TEXT, level TEXT, mask INTEGER, "
-                       "holders BIGINT",
-                       {"card_year", "province", "network", "role", "level", "mask", "holders"}, rows);
+    return UpsertDeltas("adoption_cells", {"card_year", "province", "network", "role", "level", "mask", "holders"},
+                        "card_year INTEGER, province TEXT, network TEXT, role TEXT, level TEXT, mask INTEGER, "
+                        "holders BIGINT",
+                        std::move(rows));
+  }
+
+  // --- The school-year aggregate (schema migration 6) ------------------------------------
+  // Per (school year, dimension, group): active cards per channel, and people (staff keys, across
+  // card years) by the exact set of channels of their active cards there. kDims[0] is "all".
+  static constexpr int kDims = 5;
+  struct SchoolKey {
+    int school_year = 0;
+    int dim = 0;          // index into internal::SchoolDimensions()
+    std::string group;    // "" for "all"
+    int value = 0;        // holders: the mask; cards: the channel bit
+    auto operator<=>(const SchoolKey&) const = default;
+  };
+  struct SchoolDeltas {
+    std::map<SchoolKey, int64_t> cards, holders;
+  };
+  static std::string BitChannel(int bit) {
+    return std::string(ChannelName(static_cast<Channel>(std::countr_zero(static_cast<unsigned>(bit)))));
+  }
+  static std::string DescribeSchool(const SchoolKey& k, bool holders) {
+    const auto& dims = internal::SchoolDimensions();
+    std::string what = "(school year " + std::to_string(k.school_year) + "-" + std::to_string(k.school_year + 1) +
+                       ", " + (k.dim == 0 ? std::string("all") : dims[static_cast<size_t>(k.dim)].first + " " + k.group) +
+                       ", ";
+    if (!holders) return what + BitChannel(k.value) + " cards)";
+    std::string channels;
+    for (int b = 1; b <= 8; b <<= 1)
+      if (k.value & b) channels += (channels.empty() ? "" : "+") + BitChannel(b);
+    return what + "holders of " + channels + ")";
+  }
+  Result<> ApplySchoolDeltas(const SchoolDeltas& d) {
+    const auto& dims = internal::SchoolDimensions();
+    std::vector<Row> cards, holders;
+    for (const auto& [k, n] : d.cards)
+      if (n != 0)
+        cards.push_back({std::to_string(k.school_year), dims[static_cast<size_t>(k.dim)].first, k.group,
+                         BitChannel(k.value), std::to_string(n)});
+    for (const auto& [k, n] : d.holders)
+      if (n != 0)
+        holders.push_back({std::to_string(k.school_year), dims[static_cast<size_t>(k.dim)].first, k.group,
+                           std::to_string(k.value), std::to_string(n)});
+    if (auto r = UpsertDeltas("school_card_cells", {"school_year", "dim", "grp", "channel", "cards"},
+                              "school_year INTEGER, dim TEXT, grp TEXT, channel TEXT, cards BIGINT", std::move(cards));
         !r)
       return r;
-    if (auto r = db_->Execute("INSERT INTO adoption_cells (card_year, province, network, role, level, mask, holders) "
-                              "SELECT card_year, province, network, role, level, mask, holders FROM stage_cells "
-                              "WHERE true" + kUpsert);
-        !r)
-      return std::unexpected(r.error());
+    return UpsertDeltas("school_holder_cells", {"school_year", "dim", "grp", "mask", "holders"},
+                        "school_year INTEGER, dim TEXT, grp TEXT, mask INTEGER, holders BIGINT", std::move(holders));
+  }
+
+  // Compares every card row with what its audit entry recorded (fields that never change, see
+  // CardFingerprint) and with the revocations in the log; names the first card that differs, in
+  // (entry, serial) order. Cards of entries written before the ledger recorded card lists are
+  // checked against the revocations only.
+  template <typename Revocations>
+  Result<> VerifyCards(const std::unordered_map<int64_t, std::string>& lists, const Revocations& revocations,
+                       VerifyReport& rep) const {
+    int64_t list_seq = -1;
+    std::string_view rest;  // the unchecked part of the current entry's list
+    auto fail = [&](int64_t seq, std::string_view serial, std::string what) {
+      if (rep.first_bad) return;
+      rep.first_bad = seq;
+      rep.bad_card = std::string(serial);
+      rep.problem = "card " + std::string(serial) + " (audit entry " + std::to_string(seq) + "): " + std::move(what);
+    };
+    // Streamed row by row (a whole result of millions of cards would not fit in memory).
+    auto r = db_->ForEach(
+        "SELECT c.audit_seq, c.serial, r.card_year, r.staff_key, c.channel, c.issued_on, c.school_year, "
+        "coalesce(c.auth_token, ''), c.status, coalesce(c.revoked_reason, ''), coalesce(c.revoked_at, -1), "
+        "c.update_tag FROM cards c LEFT JOIN roster r ON r.id = c.roster_id ORDER BY c.audit_seq, c.serial",
+        {}, [&](const Row& row) {
+          const RowCells c{row};
+          if (rep.first_bad) return;
+          const int64_t seq = c.Int(0);
+          const std::string_view serial = c.Text(1);
+          if (seq != list_seq) {
+            if (list_seq >= 0 && !rest.empty())
+              return fail(list_seq, rest.substr(0, rest.find(':')), "recorded by its audit entry but missing");
+            list_seq = seq;
+            auto it = lists.find(seq);
+            rest = it == lists.end() ? std::string_view() : std::string_view(it->second);
+            if (it == lists.end()) list_seq = -2 - seq;  // no list: nothing to compare
+          }
+          if (list_seq == seq) {
+            const size_t end = std::min(rest.find(','), rest.size());
+            std::string_view item = rest.substr(0, end);
+            rest = end < rest.size() ? rest.substr(end + 1) : std::string_view();
+            const size_t colon = item.find(':');
+            if (item.substr(0, colon) != serial)
+              return fail(seq, serial, "not among the cards its audit entry recorded (added or renamed behind the "
+                                       "ledger's back)");
+            const std::string year = std::to_string(c.Int(2)), sy = std::to_string(c.Int(6));
+            if (colon == std::string_view::npos ||
+                item.substr(colon + 1) != CardFingerprint(serial, year, c.Text(3), c.Text(4), c.Text(5), sy, c.Text(7)))
+              return fail(seq, serial, "its fields differ from what its audit entry recorded (edited)");
+          }
+          auto rv = revocations.find(std::string(serial));
+          const bool revoked = c.Text(8) == "revoked";
+          if (rv == revocations.end()) {
+            if (revoked) return fail(seq, serial, "revoked, but no audit entry revoked it");
+            if (c.Int(11) != seq) return fail(seq, serial, "its update tag was changed behind the ledger's back");
+            return;
+          }
+          if (!revoked)
+            return fail(seq, serial, "active, but audit entry " + std::to_string(rv->second.seq) + " revoked it");
+          if (c.Text(9) != rv->second.reason || c.Int(11) != rv->second.seq ||
+              (rv->second.at >= 0 && c.Int(10) != rv->second.at))
+            return fail(seq, serial, "its revocation differs from audit entry " + std::to_string(rv->second.seq));
+        });
+    if (!r) return r;
+    if (!rep.first_bad && list_seq >= 0 && !rest.empty())
+      fail(list_seq, rest.substr(0, rest.find(':')), "recorded by its audit entry but missing");
     return {};
+  }
+
+  // School-year cells (cards, or with `holders` the holder masks) as stored or recounted; zero
+  // cells left out.
+  Result<std::map<SchoolKey, int64_t>> ReadSchoolCells(bool holders, bool recount) const {
+    std::map<SchoolKey, int64_t> out;
+    const auto& dims = internal::SchoolDimensions();
+    std::string sql = recount ? internal::SchoolCellsRecountSql(holders)
+                              : holders ? "SELECT school_year, dim, grp, mask, holders FROM school_holder_cells"
+                                        : "SELECT school_year, dim, grp, channel, cards FROM school_card_cells";
+    auto r = db_->ForEach(sql, {}, [&](const Row& row) {
+      const int64_t n = ToInt(row[4]);
+      if (n == 0) return;
+      SchoolKey k{static_cast<int>(ToInt(row[0])), 0, row[2].value_or(""), 0};
+      for (size_t d = 0; d < dims.size(); ++d)
+        if (dims[d].first == row[1].value_or("")) k.dim = static_cast<int>(d);
+      if (holders) {
+        k.value = static_cast<int>(ToInt(row[3]));
+      } else {
+        auto ch = ParseChannel(row[3].value_or(""));
+        k.value = ch ? 1 << static_cast<int>(*ch) : 0;
+      }
+      out[k] += n;
+    });
+    if (!r) return std::unexpected(r.error());
+    return out;
+  }
+
+  // How new cards move both aggregates: n cards of channel `bit`, issued in school year `sy`,
+  // whose roster entries are `cell` (mask = the channels the entry held before) and whose
+  // holders held `school_old[d]` in that school year and group of dimension d before.
+  struct Move {
+    CellKey cell;
+    int sy = 0, bit = 0;
+    std::array<int, kDims> school_old{};
+    auto operator<=>(const Move&) const = default;
+  };
+  Result<> ApplyMoves(const std::map<Move, int64_t>& moves) {
+    CellDeltas cal;
+    SchoolDeltas school;
+    for (const auto& [m, n] : moves) {
+      CellKey k = m.cell;
+      cal[k] -= n;
+      k.mask |= m.bit;
+      cal[k] += n;
+      const std::string* group[kDims] = {nullptr, &k.province, &k.network, &k.role, &k.level};
+      for (int d = 0; d < kDims; ++d) {
+        SchoolKey sk{m.sy, d, group[d] ? *group[d] : std::string(), m.bit};
+        school.cards[sk] += n;
+        const int old = m.school_old[static_cast<size_t>(d)], now = old | m.bit;
+        if (now == old) continue;
+        if (old) {
+          sk.value = old;
+          school.holders[sk] -= n;
+        }
+        sk.value = now;
+        school.holders[sk] += n;
+      }
+    }
+    if (auto r = ApplyCellDeltas(cal); !r) return r;
+    return ApplySchoolDeltas(school);
+  }
+
+  // Runs `insert` ("INSERT INTO cards (...) SELECT ..."; REQUIRES: the writer lock and at most one
+  // new card per roster entry) and moves both aggregates by the cards it added (audit entry
+  // `seq`); returns how many it added. Each new card's holder is found, with their other active
+  // cards, through the roster entries of the card years that can have cards in its school year
+  // (a card of card year Y is dated within Y-1..Y+1, so its school year is Y-2..Y+1).
+  Result<int64_t> InsertCards(const std::string& insert, const std::vector<Value>& params, int64_t seq) {
+    const std::string bit_o = internal::ChannelBitSql("o.channel");
+    const std::string others =
+        " LEFT JOIN roster ro ON ro.card_year IN (n.school_year - 1, n.school_year, n.school_year + 1, "
+        "n.school_year + 2) AND ro.staff_key = r.staff_key LEFT JOIN cards o ON o.roster_id = ro.id AND "
+        "o.status = 'active'";
+    std::map<Move, int64_t> moves;
+    int64_t added = 0;
+    if (db_->dialect() == internal::Dialect::kPostgres) {
+      // One statement: the INSERT hands its new rows to the upkeep query (RETURNING), which sees
+      // the cards as they were before it (same snapshot) and groups on the server.
+      auto mask = [&](const std::string& cond) {
+        return "coalesce(bit_or(CASE WHEN " + cond + " THEN " + bit_o + " END), 0)";
+      };
+      const std::string same_sy = "o.school_year = n.school_year";
+      // The old masks are grouped over the (new card, other active card) pairs only, which are
+      // few: most new cards' holders hold nothing else yet, and grouping every new card by
+      // itself cost more than the rest of the upkeep.
+      const std::string sql =
+          "WITH n AS (" + insert + " RETURNING roster_id, school_year, channel), "
+          "old AS (SELECT n.roster_id, " + mask("o.roster_id = r.id") + " AS cal_old, " + mask(same_sy) + " AS s0, " +
+          mask(same_sy + " AND ro.province = r.province") + " AS s1, " +
+          mask(same_sy + " AND ro.network = r.network") + " AS s2, " + mask(same_sy + " AND ro.role = r.role") +
+          " AS s3, " + mask(same_sy + " AND ro.level = r.level") + " AS s4 FROM n JOIN roster r ON r.id = n.roster_id" +
+          others + " WHERE o.roster_id IS NOT NULL GROUP BY n.roster_id) "
+          "SELECT r.card_year, r.province, r.network, r.role, r.level, n.school_year, " +
+          internal::ChannelBitSql("n.channel") + ", coalesce(old.cal_old, 0), coalesce(old.s0, 0), "
+          "coalesce(old.s1, 0), coalesce(old.s2, 0), coalesce(old.s3, 0), coalesce(old.s4, 0), count(*) "
+          "FROM n JOIN roster r ON r.id = n.roster_id LEFT JOIN old ON old.roster_id = n.roster_id "
+          "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13";
+      // The cost estimate of this statement would have PostgreSQL JIT-compile it: ~0.4 s of
+      // compiling for a fraction of a second of work. Only for this transaction.
+      if (auto j = db_->Exec("SET LOCAL jit = off"); !j) return std::unexpected(j.error());
+      auto r = db_->ForEach(sql, params, [&](const Row& row) {
+        Move m{KeyOf(row, 7), static_cast<int>(ToInt(row[5])), static_cast<int>(ToInt(row[6])), {}};
+        for (size_t d = 0; d < kDims; ++d) m.school_old[d] = static_cast<int>(ToInt(row[8 + d]));
+        const int64_t n = ToInt(row[13]);
+        moves[m] += n;
+        added += n;
+      });
+      if (!r) return std::unexpected(r.error());
+    } else {
+      auto n = db_->Execute(insert, params);
+      if (!n) return std::unexpected(n.error());
+      added = *n;
+      if (added == 0) return int64_t{0};
+      // SQLite would sort to group: the rows of one new card come together (the join is driven
+      // by the new cards), so they are folded here as they stream by.
+      const std::string sql =
+          "SELECT n.roster_id, r.card_year, r.province, r.network, r.role, r.level, n.school_year, " +
+          internal::ChannelBitSql("n.channel") + ", o.roster_id, o.school_year, CASE WHEN o.channel IS NULL THEN 0 "
+          "ELSE " + bit_o + " END, ro.province, ro.network, ro.role, ro.level FROM cards n CROSS JOIN roster r" +
+          others + " AND o.audit_seq <> $1 WHERE n.audit_seq = $1 AND r.id = n.roster_id";
+      int64_t current = -1;
+      Move m;
+      std::string_view mine[kDims];
+      std::string own[kDims];
+      std::unordered_map<std::string, int64_t> tally_index;
+      std::vector<std::pair<Move, int64_t>> tally;
+      std::string id;
+      auto flush = [&]() {
+        if (current < 0) return;
+        id.clear();
+        id.append(std::to_string(m.cell.year)).append("|").append(m.cell.province).append("|");
+        id.append(m.cell.network).append("|").append(m.cell.role).append("|").append(m.cell.level).append("|");
+        for (int v : {m.cell.mask, m.sy, m.bit, m.school_old[0], m.school_old[1], m.school_old[2], m.school_old[3],
+                      m.school_old[4]})
+          id.append(std::to_string(v)).append("|");
+        auto [it, fresh] = tally_index.try_emplace(id, static_cast<int64_t>(tally.size()));
+        if (fresh) tally.emplace_back(m, 0);
+        ++tally[static_cast<size_t>(it->second)].second;
+      };
+      auto r = db_->Scan(sql, {seq}, [&](const Db::Cells& c) {
+        const int64_t roster_id = c.Int(0);
+        if (roster_id != current) {
+          flush();
+          current = roster_id;
+          m = Move{};
+          m.cell = {static_cast<int>(c.Int(1)), std::string(c.Text(2)), std::string(c.Text(3)),
+                    std::string(c.Text(4)), std::string(c.Text(5)), 0};
+          m.sy = static_cast<int>(c.Int(6));
+          m.bit = static_cast<int>(c.Int(7));
+          own[1] = m.cell.province, own[2] = m.cell.network, own[3] = m.cell.role, own[4] = m.cell.level;
+          for (int d = 1; d < kDims; ++d) mine[d] = own[d];
+        }
+        const int bit = static_cast<int>(c.Int(10));
+        if (bit == 0) return;  // no other active card
+        if (c.Int(8) == roster_id) m.cell.mask |= bit;
+        if (c.Int(9) != m.sy) return;
+        m.school_old[0] |= bit;
+        for (int d = 1; d < kDims; ++d)
+          if (c.Text(10 + d) == mine[d]) m.school_old[static_cast<size_t>(d)] |= bit;
+      });
+      if (!r) return std::unexpected(r.error());
+      flush();
+      for (auto& [mv, n2] : tally) moves[mv] += n2;
+    }
+    if (auto r = ApplyMoves(moves); !r) return std::unexpected(r.error());
+    return added;
   }
 
   // Roster entries added by audit entry `seq` (they hold no card yet).
@@ -1196,58 +1518,6 @@ class SqlLedger final : public Ledger {
         "SELECT card_year, province, network, role, level, 0, count(*) FROM roster WHERE card_year = $1 AND "
         "audit_seq = $2 GROUP BY card_year, province, network, role, level",
         {int64_t{year}, seq}, [&](const Row& row) { d[KeyOf(row, 5)] += ToInt(row[6]); });
-    if (!r) return r;
-    return ApplyCellDeltas(d);
-  }
-
-  // Cards added by audit entry `seq` (`added` of them): each moves its holder from the cell of
-  // the channels held before to the cell with the new channel too. One write adds cards of one
-  // channel and at most one per holder and channel (UNIQUE (roster_id, channel)), so the
-  // holder's other active cards are exactly those of other channels.
-  Result<> CountNewCards(int64_t seq, int64_t added) {
-    if (added == 0) return {};
-    const std::string moved =
-        "SELECT r.card_year, r.province, r.network, r.role, r.level, (SELECT coalesce(sum(" +
-        internal::ChannelBitSql("o.channel") + "), 0) FROM cards o WHERE o.status = 'active' AND o.roster_id = "
-        "c.roster_id AND o.channel <> c.channel) AS old_mask, " + internal::ChannelBitSql("c.channel") +
-        " AS bit FROM cards c CROSS JOIN roster r WHERE c.audit_seq = $1 AND r.id = c.roster_id";
-    CellDeltas d;
-    auto move = [&](CellKey k, int bit, int64_t n) {
-      d[k] -= n;
-      k.mask |= bit;
-      d[k] += n;
-    };
-    Result<> r;
-    if (db_->dialect() == internal::Dialect::kSqlite) {
-      // SQLite would sort the moved rows (and run the subquery twice) to group them: tally here.
-      std::unordered_map<std::string, std::pair<CellKey, int64_t>> tally;
-      std::string id;
-      r = db_->Scan(moved, {seq}, [&](const Db::Cells& c) {
-        id.assign(c.Text(0)).append("|").append(c.Text(1)).append("|").append(c.Text(2)).append("|");
-        id.append(c.Text(3)).append("|").append(c.Text(4)).append("|").append(std::to_string(c.Int(5)));
-        id.append("|").append(std::to_string(c.Int(6)));
-        auto [it, fresh] = tally.try_emplace(id);
-        if (fresh)
-          it->second.first = {static_cast<int>(c.Int(0)), std::string(c.Text(1)), std::string(c.Text(2)),
-                              std::string(c.Text(3)), std::string(c.Text(4)), static_cast<int>(c.Int(5) * 16 + c.Int(6))};
-        ++it->second.second;
-      });
-      for (auto& [_, kn] : tally) {
-        CellKey k = kn.first;
-        const int bit = k.mask % 16;
-        k.mask /= 16;
-        move(k, bit, kn.second);
-      }
-    } else {
-      // The per-card subquery inflates the cost estimate, so PostgreSQL would JIT-compile this
-      // statement: ~0.4 s of compiling for a ~0.7 s run. Only for this transaction.
-      if (auto j = db_->Exec("SET LOCAL jit = off"); !j) return j;
-      r = db_->ForEach("SELECT card_year, province, network, role, level, old_mask, bit, count(*) FROM (" + moved +
-                           ") AS moved GROUP BY card_year, province, network, role, level, old_mask, bit",
-                       {seq}, [&](const Row& row) {
-                         move(KeyOf(row, 5), static_cast<int>(ToInt(row[6])), ToInt(row[7]));
-                       });
-    }
     if (!r) return r;
     return ApplyCellDeltas(d);
   }
@@ -1382,6 +1652,8 @@ class SqlLedger final : public Ledger {
     return keyer_.get();
   }
 
+  // Staff keys are hex: compared byte by byte (as roster.staff_key since migration 6).
+  std::string KeyType() const { return db_->dialect() == internal::Dialect::kSqlite ? "TEXT" : "TEXT COLLATE \"C\""; }
   std::string DateType() const { return db_->dialect() == internal::Dialect::kSqlite ? "TEXT" : "DATE"; }
 
   Result<> RequireRoster(int year) {
@@ -1448,10 +1720,11 @@ class SqlLedger final : public Ledger {
   }
 
   std::string ImportDetail(const fs::path& csv, const std::string& content, int year, const std::string& table,
-                           const ImportSummary& s) const {
+                           const ImportSummary& s, std::string cards = {}) const {
     nlohmann::json j = {{"file", csv.filename().string()}, {"sha256", HexEncode(Sha256(content))},
                         {"table", table}, {"rows", s.rows}, {"added", s.added}, {"present", s.present}};
     if (year) j["year"] = year;
+    if (!cards.empty()) j["cards"] = std::move(cards);
     return j.dump();
   }
 

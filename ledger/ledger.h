@@ -59,6 +59,7 @@ struct VerifyReport {
   std::optional<int64_t> first_bad; // sequence number of the first bad entry (none when only the
                                     // adoption aggregate disagrees with a recount of the cards)
   std::string problem;              // what is wrong with it; empty when ok
+  std::string bad_card;             // serial of the first card that differs from its audit entries, if that is it
 };
 
 enum class Period { kCalendar, kSchool };  // calendar: by card year; school: by issue date, 1 Sep - 31 Aug

@@ -205,6 +205,48 @@ BEGIN
   RETURN NULL;
 END $$;
 )sql"},
+      // 6: the school-year aggregate. The school-year view counts by issue date (1 September -
+      // 31 August) and a holder is a person (staff key) across card years, so it cannot come
+      // from adoption_cells. Per (school year, dimension, group): active cards per channel
+      // (school_card_cells) and how many people hold exactly the channels in `mask` there
+      // (school_holder_cells; dimension 'all' with group '' is the whole school year). Kept in
+      // the same transaction as every write, like adoption_cells; `ledger verify` recounts it.
+      // Both views now read aggregates, so SQLite's covering indexes for the scans (migration
+      // 2) only cost inserts; a small partial index serves the revocation list instead. On
+      // PostgreSQL the aggregate upkeep reads the new cards from the INSERT itself, so the
+      // audit_seq index (migration 4) only cost inserts too.
+      {6, R"sql(
+CREATE TABLE school_card_cells (
+  school_year INTEGER NOT NULL,
+  dim TEXT NOT NULL CHECK (dim IN ('all', 'province', 'network', 'role', 'level')),
+  grp TEXT NOT NULL,
+  channel TEXT NOT NULL CHECK (channel IN ('digital', 'subscription', 'starter', 'library')),
+  cards BIGINT NOT NULL,
+  PRIMARY KEY (school_year, dim, grp, channel)
+);
+CREATE TABLE school_holder_cells (
+  school_year INTEGER NOT NULL,
+  dim TEXT NOT NULL CHECK (dim IN ('all', 'province', 'network', 'role', 'level')),
+  grp TEXT NOT NULL,
+  mask INTEGER NOT NULL CHECK (mask BETWEEN 1 AND 15),
+  holders BIGINT NOT NULL,
+  PRIMARY KEY (school_year, dim, grp, mask)
+);
+INSERT INTO school_card_cells (school_year, dim, grp, channel, cards) {SCHOOL_CARDS};
+INSERT INTO school_holder_cells (school_year, dim, grp, mask, holders) {SCHOOL_HOLDERS};
+CREATE INDEX cards_revoked ON cards (roster_id) WHERE status = 'revoked';
+)sql",
+       R"sql(
+DROP INDEX IF EXISTS cards_counts;
+DROP INDEX IF EXISTS roster_dims;
+)sql",
+       // Serials and staff keys are ASCII: compared byte by byte ("C"), index inserts, sorts and
+       // statistics cost a fraction of a locale-aware comparison; the order of [0-9A-Z] is the same.
+       R"sql(
+DROP INDEX IF EXISTS cards_audit_seq;
+ALTER TABLE cards ALTER COLUMN serial TYPE TEXT COLLATE "C";
+ALTER TABLE roster ALTER COLUMN staff_key TYPE TEXT COLLATE "C";
+)sql"},
   };
   return kMigrations;
 }
@@ -215,6 +257,8 @@ std::string Render(std::string sql, Dialect d) {
   };
   replace("{ID}", d == Dialect::kSqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
   replace("{CHANNEL_BIT}", ChannelBitSql("channel"));
+  replace("{SCHOOL_CARDS}", SchoolCellsRecountSql(false));
+  replace("{SCHOOL_HOLDERS}", SchoolCellsRecountSql(true));
   replace("{DATE}", d == Dialect::kSqlite ? "TEXT" : "DATE");
   return sql;
 }
@@ -223,6 +267,31 @@ std::string Render(std::string sql, Dialect d) {
 
 std::string ChannelBitSql(const std::string& column) {
   return "(CASE " + column + " WHEN 'digital' THEN 1 WHEN 'subscription' THEN 2 WHEN 'starter' THEN 4 ELSE 8 END)";
+}
+
+const std::vector<std::pair<std::string, std::string>>& SchoolDimensions() {
+  static const std::vector<std::pair<std::string, std::string>> kDims = {
+      {"all", ""}, {"province", "province"}, {"network", "network"}, {"role", "role"}, {"level", "level"}};
+  return kDims;
+}
+
+std::string SchoolCellsRecountSql(bool holders) {
+  std::string sql;
+  for (const auto& [dim, column] : SchoolDimensions()) {
+    const std::string grp = column.empty() ? "''" : "r." + column;
+    const std::string group_by = column.empty() ? "" : ", r." + column;
+    if (!sql.empty()) sql += " UNION ALL ";
+    if (holders)  // one row per person: the sum of distinct channel bits is their OR
+      sql += "SELECT sy, '" + dim + "', g, m, count(*) FROM (SELECT c.school_year AS sy, " + grp +
+             " AS g, sum(DISTINCT " + ChannelBitSql("c.channel") +
+             ") AS m FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'active' GROUP BY c.school_year" +
+             group_by + ", r.staff_key) AS h GROUP BY sy, g, m";
+    else
+      sql += "SELECT c.school_year, '" + dim + "', " + grp +
+             ", c.channel, count(*) FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'active' "
+             "GROUP BY c.school_year" + group_by + ", c.channel";
+  }
+  return sql;
 }
 
 int LatestSchemaVersion() { return Migrations().back().version; }

@@ -377,6 +377,77 @@ TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
   EXPECT_THAT(v->problem, HasSubstr("added 1 cards rows but 0 are in the ledger"));
 }
 
+// Each audit entry records the fields of the cards it made (a fingerprint of the fields that
+// never change) and each revocation; verify compares every card row with them. The edits are
+// made directly in the database, as an attacker with write access would (on PostgreSQL the
+// trigger that keeps a card on its roster entry is dropped first).
+TEST_P(AuditTamperTest, EditedCardIsNamed) {
+  MakeHistory();  // entries 2, 3, 4: T1, T2, T3's digital cards
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"),
+                                     2026));  // entry 5
+  auto expect_card = [&](const std::string& serial, int64_t seq, const std::string& what) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << v.error().message;
+    EXPECT_FALSE(v->ok);
+    EXPECT_EQ(v->first_bad, seq);
+    EXPECT_EQ(v->bad_card, serial);
+    EXPECT_THAT(v->problem, StartsWith("card " + serial + " (audit entry " + std::to_string(seq) + "): "));
+    EXPECT_THAT(v->problem, HasSubstr(what));
+  };
+  auto ok = [&](const char* step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  };
+  ok("untouched");
+  const std::string digital = backend_->Value("SELECT serial FROM cards WHERE audit_seq = 3");
+  const std::string token = backend_->Value("SELECT auth_token FROM cards WHERE audit_seq = 3");
+  ASSERT_EQ(digital.size(), 12u);
+  const std::string where = " WHERE serial = '" + digital + "'";
+  // A changed issue date.
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-01-15'" + where), "");
+  expect_card(digital, 3, "its fields differ from what its audit entry recorded (edited)");
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
+                                      "--ledger", backend_->url()});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("card " + digital));
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-02-01'" + where), "");
+  ok("date restored");
+  // A swapped pass authentication token.
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET auth_token = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'" + where), "");
+  expect_card(digital, 3, "(edited)");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET auth_token = '" + token + "'" + where), "");
+  // A library card of the import (entry 5) with another school year.
+  const std::string library = backend_->Value("SELECT min(serial) FROM cards WHERE audit_seq = 5");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET school_year = 2026 WHERE serial = '" + library + "'"), "");
+  expect_card(library, 5, "(edited)");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET school_year = 2025 WHERE serial = '" + library + "'"), "");
+  ok("school year restored");
+  // The library card moved to another holder (T3's roster entry, who has none).
+  if (GetParam() == "postgresql") {
+    ASSERT_EQ(backend_->Sql("DROP TRIGGER cards_keep_roster ON cards"), "");
+  }
+  const std::string roster_id = backend_->Value("SELECT roster_id FROM cards WHERE serial = '" + library + "'");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = (SELECT roster_id FROM cards WHERE audit_seq = 4) WHERE "
+                          "serial = '" + library + "'"),
+            "");
+  expect_card(library, 5, "(edited)");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = " + roster_id + " WHERE serial = '" + library + "'"), "");
+  ok("holder restored");
+  // A revocation undone, or made up, behind the ledger's back.
+  ASSERT_TRUE(ledger_->Revoke(digital, "lost phone").has_value());  // entry 6
+  ok("revoked");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'active', revoked_reason = NULL, revoked_at = NULL" + where), "");
+  expect_card(digital, 3, "active, but audit entry 6 revoked it");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'fraud', revoked_at = 1" + where), "");
+  expect_card(digital, 3, "its revocation differs from audit entry 6");
+  const std::string other = backend_->Value("SELECT serial FROM cards WHERE audit_seq = 4");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'x', revoked_at = 1 WHERE serial = '" +
+                          other + "'"),
+            "");
+  expect_card(digital, 3, "its revocation differs");  // the first bad card in (entry, serial) order
+}
+
 // The adoption aggregate (calendar counts) moves with every write and verify recounts it.
 TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   auto verified = [&](const char* step) {
@@ -460,7 +531,7 @@ TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
   ledger_.reset();
   // Back to schema 3, as an older build left it.
   ASSERT_EQ(backend_->Sql("DROP TABLE adoption_cells"), "");
-  ASSERT_EQ(backend_->Sql("DROP INDEX cards_audit_seq"), "");
+  ASSERT_EQ(backend_->Sql("DROP INDEX IF EXISTS cards_audit_seq"), "");  // PostgreSQL drops it in migration 6
   ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 4"), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
@@ -499,6 +570,148 @@ TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
   ASSERT_TRUE(v.has_value());
   EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Brussel, VGO, administrative, higher, "
                                     "digital) is missing, a recount of the cards gives 1"));
+}
+
+// The school-year aggregate (migration 6) moves with every write and verify recounts it. A
+// holder is a person across card years: a library card of card year 2025 picked up in October
+// 2025 and one of card year 2026 picked up in March 2026 are two cards of one holder in
+// 2025-2026; the groups come from each card's roster entry (P moved from Antwerpen to Limburg).
+TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
+  auto verified = [&](const char* step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  };
+  auto school = [&](Dimension by) {
+    auto rows = ledger_->Counts({Period::kSchool, by, 2025, 2025});
+    EXPECT_TRUE(rows.has_value()) << rows.error().message;
+    return rows ? *rows : std::vector<CountsRow>{};
+  };
+  ASSERT_TRUE(ledger_->ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
+                                                         "P,p,p,teaching,GO,basic,1,2000,no\n"
+                                                         "Q,q,q,support,OGO,secondary,2,9000,no\n"),
+                                    2025));
+  ASSERT_TRUE(ledger_->ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
+                                                         "P,p,p,teaching,GO,basic,1,3500,no\n"
+                                                         "Q,q,q,support,OGO,secondary,2,9000,no\n"),
+                                    2026));
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"),
+                                     2025));
+  verified("library 2025");
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
+  verified("library 2026");
+  auto all = school(Dimension::kNone);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].period, "2025-2026");
+  EXPECT_EQ(all[0].library, 3);        // P twice, Q
+  EXPECT_EQ(all[0].holders, 2);        // P, Q
+  EXPECT_EQ(all[0].physical_only, 2);
+  auto prov = school(Dimension::kProvince);
+  ASSERT_EQ(prov.size(), 3u);          // Antwerpen (P 2025), Limburg (P 2026), Oost-Vlaanderen (Q)
+  EXPECT_EQ(prov[0].group, "Antwerpen");
+  EXPECT_EQ(prov[0].holders, 1);
+  EXPECT_EQ(prov[1].group, "Limburg");
+  EXPECT_EQ(prov[1].holders, 1);
+  auto net = school(Dimension::kNetwork);
+  ASSERT_EQ(net.size(), 2u);
+  EXPECT_EQ(net[0].group, "GO");
+  EXPECT_EQ(net[0].library, 2);
+  EXPECT_EQ(net[0].holders, 1);        // one person in GO, with two cards
+  // A digital card (card year 2026, issued 1 February 2026: school year 2025-2026) makes P a
+  // holder of both kinds, in Limburg only; Q's gets revoked again.
+  auto p = ledger_->IssueDigital("P", 2026);
+  ASSERT_TRUE(p.has_value());
+  auto q = ledger_->IssueDigitalBatch({"Q"}, 2026);
+  ASSERT_TRUE(q.has_value());
+  verified("issue");
+  all = school(Dimension::kNone);
+  EXPECT_EQ(all[0].digital, 2);
+  EXPECT_EQ(all[0].both, 2);
+  EXPECT_EQ(all[0].physical_only, 0);
+  prov = school(Dimension::kProvince);
+  EXPECT_EQ(prov[0].group, "Antwerpen");
+  EXPECT_EQ(prov[0].physical_only, 1);
+  EXPECT_EQ(prov[1].group, "Limburg");
+  EXPECT_EQ(prov[1].both, 1);
+  ASSERT_TRUE(ledger_->Revoke(q->front().serial, "by mistake").has_value());
+  verified("revoke digital");
+  all = school(Dimension::kNone);
+  EXPECT_EQ(all[0].digital, 1);
+  EXPECT_EQ(all[0].both, 1);
+  EXPECT_EQ(all[0].physical_only, 1);
+  // Revoking one of P's two library cards leaves P a library holder in 2025-2026 overall, but
+  // no longer in Antwerpen.
+  std::string p25 = backend_->Value("SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
+                                    "r.card_year = 2025 AND r.postcode = 2000");
+  ASSERT_EQ(p25.size(), 12u) << p25;
+  ASSERT_TRUE(ledger_->Revoke(p25, "lost").has_value());
+  verified("revoke library");
+  all = school(Dimension::kNone);
+  EXPECT_EQ(all[0].library, 2);
+  EXPECT_EQ(all[0].holders, 2);
+  EXPECT_EQ(all[0].both, 1);
+  prov = school(Dimension::kProvince);
+  ASSERT_EQ(prov.size(), 2u);
+  EXPECT_EQ(prov[0].group, "Limburg");
+}
+
+// Migration 6 builds the school-year aggregate from the cards already in a ledger.
+TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2025-10-01\n"), 2026));
+  ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
+  auto t1 = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(t1.has_value());
+  ASSERT_TRUE(ledger_->Revoke(t1->serial, "test").has_value());
+  auto before = ledger_->Counts({Period::kSchool, Dimension::kLevel, 0, 0});
+  ASSERT_TRUE(before.has_value());
+  ledger_.reset();
+  // Back to schema 5, as an older build left it.
+  ASSERT_EQ(backend_->Sql("DROP TABLE school_card_cells"), "");
+  ASSERT_EQ(backend_->Sql("DROP TABLE school_holder_cells"), "");
+  ASSERT_EQ(backend_->Sql("DROP INDEX cards_revoked"), "");
+  ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 6"), "");
+  ledger_ = Open();
+  ASSERT_NE(ledger_, nullptr);
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+  auto rows = ledger_->Counts({Period::kSchool, Dimension::kNone, 0, 0});
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().period, "2025-2026");
+  EXPECT_EQ(rows->front().holders, 1);  // T2 (T1's card is revoked)
+  EXPECT_EQ(rows->front().both, 1);
+  EXPECT_EQ(rows->front().starter, 1);
+  EXPECT_EQ(rows->front().digital, 1);
+  auto after = ledger_->Counts({Period::kSchool, Dimension::kLevel, 0, 0});
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ(after->at(i).group, before->at(i).group);
+    EXPECT_EQ(after->at(i).holders, before->at(i).holders);
+    EXPECT_EQ(after->at(i).digital, before->at(i).digital);
+  }
+}
+
+TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
+  MakeHistory();  // three digital cards issued 2026-02-01: school year 2025-2026
+  ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders + 1 WHERE dim = 'network' AND grp = 'GO'"),
+            "");
+  auto v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->first_bad, std::nullopt);
+  EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, network GO, holders of "
+                                    "digital) holds 2, a recount of the cards gives 1"));
+  ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders - 1 WHERE dim = 'network' AND grp = 'GO'"),
+            "");
+  ASSERT_TRUE(ledger_->Verify()->ok);
+  ASSERT_EQ(backend_->Sql("DELETE FROM school_card_cells WHERE dim = 'all'"), "");
+  v = ledger_->Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, all, digital cards) is "
+                                    "missing, a recount of the cards gives 3"));
 }
 
 // A small dataset checked by hand (see the comments for each expected number).

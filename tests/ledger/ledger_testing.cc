@@ -49,6 +49,29 @@ Backend::~Backend() {
   if (!schema_.empty() && reason_.empty()) PgExec(admin_url_, "DROP SCHEMA " + schema_ + " CASCADE");
 }
 
+std::string Backend::Value(const std::string& sql) {
+  std::string out;
+  if (kind_ == "sqlite") {
+    sqlite3* db = nullptr;
+    sqlite3_open(url_.c_str(), &db);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_text(st, 0))
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+  PGconn* c = PQconnectdb(url_.c_str());
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) out = PQgetvalue(r, 0, 0);
+    PQclear(r);
+  }
+  PQfinish(c);
+  return out;
+}
+
 LedgerOptions Backend::options() const {
   LedgerOptions o;
   o.url = url_;

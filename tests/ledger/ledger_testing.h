@@ -20,6 +20,8 @@ class Backend {
   LedgerOptions options() const;
   // Runs raw SQL behind the ledger's back (tamper tests). Returns "" or the error text.
   std::string Sql(const std::string& sql);
+  // The first column of the first row of a query behind the ledger's back; "" if none.
+  std::string Value(const std::string& sql);
 
  private:
   std::string kind_, url_, schema_, admin_url_, reason_;
