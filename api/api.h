@@ -33,7 +33,7 @@ struct ServiceOptions {
   size_t max_json_bytes = 64 * 1024;          // JSON request bodies larger than this: 413
   size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies larger than this: 413
   std::chrono::seconds read_timeout{10}, write_timeout{10}, keep_alive_timeout{5};
-  // Request worker threads; 0 = max(4, 2 x cores). Idle keep-alive connections hold no thread
+  // Request worker threads; 0 = max(2, cores). Idle keep-alive connections hold no thread
   // (they wait in one epoll set); a request holds one worker until answered.
   int threads = 0;
   RateLimit per_address{200, 400};                        // every request, by client address

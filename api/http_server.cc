@@ -439,7 +439,7 @@ class AcceptQueue final : public httplib::TaskQueue {
 }  // namespace
 
 int HttpServer::DefaultWorkerThreads() {
-  return std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 HttpServer::HttpServer() {

@@ -230,7 +230,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
   cmd->add_option("--ledger", a->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
   cmd->add_option("--public-url", a->public_url, "The URL clients use to reach this service");
-  cmd->add_option("--threads", a->threads, "Request worker threads (default max(4, 2 x cores); idle keep-alive connections hold none)")
+  cmd->add_option("--threads", a->threads, "Request worker threads (default max(2, cores); idle keep-alive connections hold none)")
       ->check(CLI::Range(1, 1024));
   cmd->callback([&, a] { exit_code = Serve(g, *a); });
 }

@@ -25,7 +25,7 @@ class HttpServer : public httplib::Server {
   // Worker threads that run requests; 0 (the default) means DefaultWorkerThreads(). A request
   // holds its worker until answered, so long handlers (imports, reports) occupy one each.
   void set_worker_threads(int n) { worker_threads_ = n; }
-  // max(4, 2 x hardware threads).
+  // max(2, hardware threads).
   static int DefaultWorkerThreads();
 
  private:

@@ -16,7 +16,7 @@ trap 'kill $server 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"
 year=$(TZ=Europe/Brussels date +%Y)
 cards=${LK_LOAD_CARDS:-2000}
 
-# The service's default worker pool (max(4, 2 x cores)); LK_LOAD_THREADS overrides it (a build from
+# The service's default worker pool (max(2, cores)); LK_LOAD_THREADS overrides it (a build from
 # before the epoll connection layer needs one thread per connection: LK_LOAD_THREADS=$((conns + 16))).
 cat >"$work/config.toml" <<TOML
 [server]
