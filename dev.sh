@@ -62,7 +62,8 @@ case "${1:-help}" in
     export LK_TEST_POSTGRES_URL="$PG_URL"
     log "tests (release build)"
     (cd build && ctest --output-on-failure -j "$(nproc)")
-    build build-asan Debug -DLK_WERROR=ON -DLK_SANITIZE=ON
+    # -g1: line tables for the sanitizers' stack traces without full debug info (quicker to build and link).
+    build build-asan Debug -DLK_WERROR=ON -DLK_SANITIZE=ON -DCMAKE_CXX_FLAGS_DEBUG=-g1
     log "tests (address,undefined sanitizers)"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       ctest --output-on-failure -j "$(nproc)")
