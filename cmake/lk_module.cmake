@@ -17,12 +17,20 @@ function(lk_module name)
   lk_warnings(lk_${name})
 endfunction()
 
+# Test code (not the modules it tests) is compiled with -O1 in optimised builds: it halves the
+# compile time of the big test files (service_test.cc: 33 s at -O3, 18 s at -O1), and what a test
+# exercises is the module libraries, which keep the build type's flags.
+function(lk_test_flags target)
+  target_compile_options(${target} PRIVATE $<$<CONFIG:Release,RelWithDebInfo>:-O1>)
+endfunction()
+
 # lk_test(NAME SOURCES ... DEPS ...): a GoogleTest executable registered with ctest.
 function(lk_test name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} lk_testing GTest::gtest GTest::gtest_main GTest::gmock)
   lk_warnings(${name})
+  lk_test_flags(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
   add_dependencies(${name} lerarenkaart)
 endfunction()
