@@ -544,8 +544,14 @@ HttpServer::Fast HttpServer::TryFast(Connection& conn, bool close) {
       have_connection = true;
       close_asked = value == "close";  // httplib's rule: exactly "close"
     }
-    for (const std::string& kept : fast_.headers)
-      if (EqualsNoCase(name, kept)) req.headers.emplace(std::string(name), std::string(value));
+    for (const std::string& kept : fast_.headers) {
+      if (!EqualsNoCase(name, kept)) continue;
+      // httplib drops empty values and percent-decodes the others: such values are left to it.
+      std::string_view raw = line.substr(colon + 1);
+      if (value.empty() || value.find('%') != std::string_view::npos || raw.back() == ' ' || raw.back() == '\t')
+        return Fast::kDeclined;
+      req.headers.emplace(std::string(name), std::string(value));
+    }
   }
   if (v.size() - (end + 4) < body_len) return Fast::kDeclined;  // not all buffered: httplib reads it
 

@@ -15,7 +15,8 @@
 // Fast path: before handing a request to httplib, a worker can answer it itself. When a fast
 // route is set and the buffered request is plain (an "HTTP/1.1" request line with an origin-form
 // target without '%' or '#', well-formed header lines, no Transfer-Encoding or Expect, at most one
-// Content-Length, the whole body buffered), the worker parses it in place, asks `wants(method,
+// Content-Length, the whole body buffered, and each header named in `headers` with a value that is
+// not empty, has no '%' and no trailing space), the worker parses it in place, asks `wants(method,
 // path)`, and if so calls `handle` with an httplib::Request that carries the method, target, path,
 // the query string (unparsed: `params` stays empty), the body, the remote address and only the
 // headers named in `headers` (in order; others are dropped), and no regex matches. The response
