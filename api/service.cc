@@ -165,35 +165,6 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// The token of a verify body that is exactly {"token":"..."} (JSON whitespace around the tokens)
-// with a value of printable ASCII without escapes; std::nullopt for any other body. For the bodies
-// it accepts, ParseJsonBody(body, kVerifyBody) gives the same token.
-std::optional<std::string_view> PlainTokenBody(std::string_view b) {
-  size_t i = 0;
-  auto skip_space = [&] {
-    while (i < b.size() && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) ++i;
-  };
-  auto take = [&](std::string_view what) {
-    skip_space();
-    if (b.substr(i, what.size()) != what) return false;
-    i += what.size();
-    return true;
-  };
-  if (!take("{") || !take("\"token\"") || !take(":") || !take("\"")) return std::nullopt;
-  size_t start = i;
-  while (i < b.size() && b[i] != '"') {
-    if (b[i] < 0x20 || b[i] > 0x7e || b[i] == '\\') return std::nullopt;
-    ++i;
-  }
-  if (i == b.size()) return std::nullopt;
-  std::string_view token = b.substr(start, i - start);
-  ++i;
-  if (!take("}")) return std::nullopt;
-  skip_space();
-  if (i != b.size()) return std::nullopt;
-  return token;
-}
-
 // Strict JSON bodies (api/internal/request_body.h), failures as problems.
 std::expected<json, Problem> ParseBody(const httplib::Request& req, size_t max_bytes,
                                        std::span<const internal::FieldSpec> fields) {
@@ -752,7 +723,7 @@ class ServiceImpl final : public Service {
     // body (and every error) goes through the strict parser.
     std::optional<json> parsed;
     std::optional<std::string_view> plain;
-    if (req.body.size() <= options_.max_json_bytes) plain = PlainTokenBody(req.body);
+    if (req.body.size() <= options_.max_json_bytes) plain = internal::PlainVerifyToken(req.body);
     if (!plain) {
       auto body = ParseBody(req, options_.max_json_bytes, internal::kVerifyBody);
       if (!body) return std::unexpected(body.error());
