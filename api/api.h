@@ -42,6 +42,10 @@ struct ServiceOptions {
   std::chrono::seconds claim_retry_window{std::chrono::minutes(10)};  // a used code answers again
   std::chrono::seconds pass_cache_max_age{300};           // Cache-Control of passes
   bool access_log = true;                                 // one JSON line per request on stderr
+  // Plain requests to the hot routes (verify, healthz, metrics, openapi, jwks, revocations) are
+  // parsed and answered by the connection layer without httplib's parser and regex router; the
+  // answers are the same (less httplib's Keep-Alive header). false sends everything through httplib.
+  bool fast_paths = true;
 };
 
 // What a card's Apple pass shows; the service fills it from the ledger.

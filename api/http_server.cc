@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -48,16 +49,46 @@ void Address(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& 
   else if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
 }
 
+// ASCII case folding (header names are ASCII); no locale lookup per character.
 bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+bool IsTchar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// httplib's reason phrases for the statuses the service answers with.
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
 }
 
 }  // namespace
@@ -143,6 +174,13 @@ class HttpServer::Connection final : public httplib::Stream {
   }
 
   bool HasBuffered() const { return in_pos_ < in_len_; }
+  // The buffered bytes not yet consumed, and consuming the first `n` of them.
+  std::string_view Buffered() const { return {in_.data() + in_pos_, in_len_ - in_pos_}; }
+  void Consume(size_t n) { in_pos_ += std::min(n, in_len_ - in_pos_); }
+  const std::string& remote_ip() const { return remote_ip_; }
+  int remote_port() const { return remote_port_; }
+  // Appends to the response buffer (sent by Flush).
+  std::string& out() { return out_; }
   bool peer_closed() const { return peer_closed_; }
 
   // An idle connection gives back a read buffer that grew for a large request.
@@ -457,6 +495,97 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   return true;
 }
 
+HttpServer::Fast HttpServer::TryFast(Connection& conn, bool close) {
+  constexpr size_t kMaxTarget = 8000, kMaxLine = 8192, kMaxHeaders = 100;
+  if (!fast_.wants) return Fast::kDeclined;
+  std::string_view v = conn.Buffered();
+  size_t end = v.find("\r\n\r\n");
+  if (end == std::string_view::npos) return Fast::kDeclined;
+  std::string_view head = v.substr(0, end + 2);
+  size_t eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  size_t sp1 = line.find(' ');
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == 0 || sp2 == std::string_view::npos || line.substr(sp2 + 1) != "HTTP/1.1") return Fast::kDeclined;
+  std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (!std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) || method == "HEAD")
+    return Fast::kDeclined;
+  if (target.empty() || target.front() != '/' || target.size() > kMaxTarget ||
+      !std::all_of(target.begin(), target.end(), [](char c) { return c > ' ' && c < 0x7f && c != '%' && c != '#'; }))
+    return Fast::kDeclined;
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (!fast_.wants(method, path)) return Fast::kDeclined;
+
+  thread_local httplib::Request req;
+  req.headers.clear();
+  size_t body_len = 0, headers = 0;
+  bool have_length = false, have_connection = false, close_asked = false;
+  for (size_t pos = eol + 2; pos < head.size(); ++headers) {
+    size_t next = head.find("\r\n", pos);
+    line = head.substr(pos, next - pos);
+    pos = next + 2;
+    size_t colon = line.find(':');
+    if (headers >= kMaxHeaders || line.size() > kMaxLine || colon == 0 || colon == std::string_view::npos)
+      return Fast::kDeclined;
+    std::string_view name = line.substr(0, colon), value = TrimSpace(line.substr(colon + 1));
+    if (!std::all_of(name.begin(), name.end(), IsTchar) ||
+        std::any_of(value.begin(), value.end(), [](char c) { return (c >= 0 && c < ' ' && c != '\t') || c == 0x7f; }))
+      return Fast::kDeclined;
+    if (EqualsNoCase(name, "transfer-encoding") || EqualsNoCase(name, "expect")) return Fast::kDeclined;
+    if (EqualsNoCase(name, "content-length")) {
+      if (have_length || value.empty() || value.size() > 12 ||
+          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return Fast::kDeclined;
+      have_length = true;
+      body_len = std::stoull(std::string(value));
+    }
+    if (EqualsNoCase(name, "connection") && !have_connection) {
+      have_connection = true;
+      close_asked = value == "close";  // httplib's rule: exactly "close"
+    }
+    for (const std::string& kept : fast_.headers) {
+      if (!EqualsNoCase(name, kept)) continue;
+      // httplib drops empty values and percent-decodes the others: such values are left to it.
+      std::string_view raw = line.substr(colon + 1);
+      if (value.empty() || value.find('%') != std::string_view::npos || raw.back() == ' ' || raw.back() == '\t')
+        return Fast::kDeclined;
+      req.headers.emplace(std::string(name), std::string(value));
+    }
+  }
+  if (v.size() - (end + 4) < body_len) return Fast::kDeclined;  // not all buffered: httplib reads it
+
+  req.method.assign(method);
+  req.target.assign(target);
+  req.path.assign(path);
+  req.version = "HTTP/1.1";
+  req.body.assign(v.substr(end + 4, body_len));
+  req.remote_addr = conn.remote_ip();
+  req.remote_port = conn.remote_port();
+  req.matches = {};
+  httplib::Response res;
+  try {
+    fast_.handle(req, res);
+  } catch (...) {
+    res = httplib::Response();
+    res.status = 500;
+  }
+  conn.Consume(end + 4 + body_len);
+  if (res.status == -1) res.status = 200;
+  close = close || close_asked;
+
+  std::string& out = conn.out();
+  char status_line[64];
+  int n = std::snprintf(status_line, sizeof status_line, "HTTP/1.1 %d ", res.status);
+  out.append(status_line, static_cast<size_t>(n)).append(ReasonPhrase(res.status)).append("\r\n");
+  if (!res.body.empty() && !res.has_header("Content-Type")) out.append("Content-Type: text/plain\r\n");
+  for (const auto& [name, value] : res.headers) out.append(name).append(": ").append(value).append("\r\n");
+  if (!res.has_header("Content-Length")) out.append("Content-Length: ").append(std::to_string(res.body.size())).append("\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("\r\n").append(res.body);
+  return close ? Fast::kClose : Fast::kKeep;
+}
+
 bool HttpServer::Serve(Connection& conn, bool stopping) {
   if (!conn.ReadAvailable()) return false;
   for (;;) {
@@ -477,9 +606,13 @@ bool HttpServer::Serve(Connection& conn, bool stopping) {
         break;
     }
     bool close = conn.requests_left <= 1 || stopping || svr_sock_ == INVALID_SOCKET;
-    bool connection_closed = false;
-    conn.BeginRequest(conn.partial_since != Steady::time_point{} ? conn.partial_since : Steady::now());
-    bool ok = process_request(conn, close, connection_closed, nullptr);
+    bool connection_closed = false, ok = true;
+    if (Fast fast = TryFast(conn, close); fast != Fast::kDeclined) {
+      connection_closed = fast == Fast::kClose;
+    } else {
+      conn.BeginRequest(conn.partial_since != Steady::time_point{} ? conn.partial_since : Steady::now());
+      ok = process_request(conn, close, connection_closed, nullptr);
+    }
     --conn.requests_left;
     conn.partial_since = {};
     if (!conn.Flush()) ok = false;

@@ -33,4 +33,30 @@ std::expected<nlohmann::json, BodyError> ParseJsonBody(std::string_view body, si
   return doc;
 }
 
+std::optional<std::string_view> PlainVerifyToken(std::string_view b) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < b.size() && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) ++i;
+  };
+  auto take = [&](std::string_view what) {
+    skip_space();
+    if (b.substr(i, what.size()) != what) return false;
+    i += what.size();
+    return true;
+  };
+  if (!take("{") || !take("\"token\"") || !take(":") || !take("\"")) return std::nullopt;
+  size_t start = i;
+  while (i < b.size() && b[i] != '"') {
+    if (b[i] < 0x20 || b[i] > 0x7e || b[i] == '\\') return std::nullopt;
+    ++i;
+  }
+  if (i == b.size()) return std::nullopt;
+  std::string_view token = b.substr(start, i - start);
+  ++i;
+  if (!take("}")) return std::nullopt;
+  skip_space();
+  if (i != b.size()) return std::nullopt;
+  return token;
+}
+
 }  // namespace lk::api::internal

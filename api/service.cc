@@ -17,6 +17,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -152,6 +153,18 @@ void WriteJson(httplib::Response& res, const json& body, int status = 200) {
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
+// `s` as a JSON string, as nlohmann::json dumps it (printable ASCII is copied; the rest, rare
+// here, goes through nlohmann).
+void AppendJsonString(std::string& out, std::string_view s) {
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; })) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Strict JSON bodies (api/internal/request_body.h), failures as problems.
 std::expected<json, Problem> ParseBody(const httplib::Request& req, size_t max_bytes,
                                        std::span<const internal::FieldSpec> fields) {
@@ -234,16 +247,23 @@ struct Route {
   const char* path;     // OpenAPI path template
   const char* pattern;  // httplib regex
   Auth auth;
+  // Served on the connection layer's fast path (internal/http_server.h) when the request is
+  // plain: an exact path without parameters, and a handler that reads no query parameters and
+  // no request headers but kFastHeaders.
+  bool fast = false;
 };
+
+// The request headers the fast routes' handlers (and the pre-routing hook) read.
+const std::vector<std::string> kFastHeaders = {"Authorization", "If-None-Match", "X-Request-Id"};
 
 const std::vector<Route>& RouteTable() {
   static const std::vector<Route> kRoutes = {
-      {"GET", "/healthz", "/healthz", Auth::kNone},
-      {"GET", "/metrics", "/metrics", Auth::kNone},
-      {"GET", "/openapi.json", "/openapi.json", Auth::kNone},
-      {"GET", "/.well-known/jwks.json", "/\\.well-known/jwks\\.json", Auth::kNone},
-      {"GET", "/v1/revocations", "/v1/revocations", Auth::kNone},
-      {"POST", "/v1/verify", "/v1/verify", Auth::kPartner},
+      {"GET", "/healthz", "/healthz", Auth::kNone, true},
+      {"GET", "/metrics", "/metrics", Auth::kNone, true},
+      {"GET", "/openapi.json", "/openapi.json", Auth::kNone, true},
+      {"GET", "/.well-known/jwks.json", "/\\.well-known/jwks\\.json", Auth::kNone, true},
+      {"GET", "/v1/revocations", "/v1/revocations", Auth::kNone, true},
+      {"POST", "/v1/verify", "/v1/verify", Auth::kPartner, true},
       {"POST", "/v1/claims", "/v1/claims", Auth::kNone},
       {"POST", "/v1/cards", "/v1/cards", Auth::kStaff},
       {"POST", "/v1/cards/{serial}/revoke", "/v1/cards/([A-Za-z0-9_-]{1,40})/revoke", Auth::kStaff},
@@ -382,55 +402,18 @@ class ServiceImpl final : public Service {
       listen_fd_ = sock;
     });  // headers and body go out in separate writes: no 40 ms Nagle stalls
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      tl_request.start = std::chrono::steady_clock::now();
-      tl_request.route = "unmatched";
-      tl_request.route_index = -1;
-      std::string id = req.get_header_value("X-Request-Id");
-      bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-      });
-      tl_request.id = ok ? id : RequestId();
-      res.set_header("X-Request-Id", tl_request.id);
-      if (req.path != "/healthz" && req.path != "/metrics") {
-        if (int64_t wait = per_address_.Take(req.remote_addr); wait > 0) {
-          Problem p(Error{Code::kResourceExhausted, "too many requests from this address; retry after " +
-                                                        std::to_string(wait) + " s"});
-          p.retry_after = wait;
-          WriteProblem(res, p);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
+      return PreRoute(req, res) ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
     });
     // Errors httplib produces itself (404 for unknown routes, 413, 400 for bad HTTP): give them
     // problem bodies. Responses that already have one are left alone.
     server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
-      Problem p(Error{Code::kInvalidArgument, ""}, "", res.status);
-      if (res.status == 404) p.error = {Code::kNotFound, "no route for " + req.method + " " + req.path};
-      else if (res.status == 413) p.error = {Code::kResourceExhausted, "the request body is larger than the service accepts"};
-      else p.error.message = TitleFor(res.status);
-      WriteProblem(res, p);
+      HandleError(req, res);
       return httplib::Server::HandlerResponse::Handled;
     }));
     server_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       WriteProblem(res, Problem(Error{Code::kInternal, "unhandled exception"}));
     });
-    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tl_request.start).count();
-      metrics_.Request(tl_request.route_index, req.method, res.status, seconds);
-      if (!options_.access_log) return;
-      // Only the route template: paths can carry serials, queries can carry tokens.
-      json line = {{"ts", FormatRfc3339(deps_.clock->Now())},
-                   {"request_id", tl_request.id},
-                   {"method", req.method},
-                   {"route", tl_request.route},
-                   {"status", res.status},
-                   {"duration_ms", std::round(seconds * 1e5) / 100},
-                   {"bytes", res.body.size()}};
-      std::string s = line.dump() + "\n";
-      std::fwrite(s.data(), 1, s.size(), stderr);
-    });
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { LogRequest(req, res); });
 
     static const std::map<std::string, Handler> kHandlers = {
         {"GET /healthz", &ServiceImpl::Healthz},
@@ -448,24 +431,133 @@ class ServiceImpl final : public Service {
         {"GET /v1/reports/adoption", &ServiceImpl::AdoptionReport},
         {"GET /dashboard", &ServiceImpl::Dashboard},
     };
+    handlers_.clear();
     for (const Route& r : RouteTable()) {
-      Handler h = kHandlers.at(std::string(r.method) + " " + r.path);
-      auto fn = [this, &r, h](const httplib::Request& req, httplib::Response& res) {
-        tl_request.route = r.path;
-        tl_request.route_index = static_cast<int>(&r - RouteTable().data());
-        Reply reply;
-        try {
-          std::string subject;
-          reply = Authenticate(r, req, subject);
-          if (reply) reply = (this->*h)(req, res, subject);
-        } catch (const std::exception& e) {
-          reply = std::unexpected(Problem(Error{Code::kInternal, std::string("exception: ") + e.what()}));
-        }
-        if (!reply) WriteProblem(res, reply.error());
-      };
+      handlers_.push_back(kHandlers.at(std::string(r.method) + " " + r.path));
+      auto fn = [this, &r](const httplib::Request& req, httplib::Response& res) { RunRoute(r, req, res); };
       if (std::string_view(r.method) == "GET") server_.Get(r.pattern, fn);
       else server_.Post(r.pattern, fn);
     }
+    if (options_.fast_paths) {
+      internal::HttpServer::FastRoute fast;
+      fast.wants = [](std::string_view method, std::string_view path) { return FastRoute(method, path) != nullptr; };
+      fast.headers = kFastHeaders;
+      // What httplib's process_request does for a routed request: the pre-routing hook, the
+      // route, the error handler for a bodiless error, the logger.
+      fast.handle = [this](const httplib::Request& req, httplib::Response& res) {
+        const Route* r = FastRoute(req.method, req.path);
+        try {
+          if (!PreRoute(req, res)) RunRoute(*r, req, res);
+        } catch (...) {
+          res = httplib::Response();
+          WriteProblem(res, Problem(Error{Code::kInternal, "unhandled exception"}));
+        }
+        if (res.status == -1) res.status = 200;
+        if (res.status >= 400 && res.body.empty()) HandleError(req, res);
+        LogRequest(req, res);
+      };
+      server_.set_fast_route(std::move(fast));
+    }
+  }
+
+  // The fast route for `method` and `path` (exact), or null.
+  static const Route* FastRoute(std::string_view method, std::string_view path) {
+    for (const Route& r : RouteTable())
+      if (r.fast && path == r.path && method == r.method) return &r;
+    return nullptr;
+  }
+
+  // Before routing: the request id, and the per-address rate limit. True when it answered.
+  bool PreRoute(const httplib::Request& req, httplib::Response& res) {
+    tl_request.start = std::chrono::steady_clock::now();
+    tl_request.route = "unmatched";
+    tl_request.route_index = -1;
+    const std::string& id = req.get_header_value("X-Request-Id");
+    bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+    tl_request.id = ok ? id : RequestId();
+    res.set_header("X-Request-Id", tl_request.id);
+    if (req.path != "/healthz" && req.path != "/metrics") {
+      if (int64_t wait = per_address_.Take(req.remote_addr); wait > 0) {
+        Problem p(Error{Code::kResourceExhausted, "too many requests from this address; retry after " +
+                                                      std::to_string(wait) + " s"});
+        p.retry_after = wait;
+        WriteProblem(res, p);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A routed request: authentication, then the route's handler; failures as problem bodies.
+  void RunRoute(const Route& r, const httplib::Request& req, httplib::Response& res) {
+    tl_request.route = r.path;
+    tl_request.route_index = static_cast<int>(&r - RouteTable().data());
+    Handler h = handlers_[tl_request.route_index];
+    Reply reply;
+    try {
+      std::string subject;
+      reply = Authenticate(r, req, subject);
+      if (reply) reply = (this->*h)(req, res, subject);
+    } catch (const std::exception& e) {
+      reply = std::unexpected(Problem(Error{Code::kInternal, std::string("exception: ") + e.what()}));
+    }
+    if (!reply) WriteProblem(res, reply.error());
+  }
+
+  // Gives a bodiless error response a problem body: 404 for unknown paths, 405 (with Allow)
+  // for a known path asked with another method, 413, 400 for bad HTTP.
+  static void HandleError(const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    Problem p(Error{Code::kInvalidArgument, ""}, "", res.status);
+    if (res.status == 404) {
+      std::string allow = AllowedMethods(req.path);
+      if (allow.empty()) {
+        p.error = {Code::kNotFound, "no route for " + req.method + " " + req.path};
+      } else {
+        p.status = res.status = 405;
+        p.error.message = req.path + " does not accept " + req.method + " (allowed: " + allow + ")";
+        res.set_header("Allow", allow);
+      }
+    } else if (res.status == 413) {
+      p.error = {Code::kResourceExhausted, "the request body is larger than the service accepts"};
+    } else {
+      p.error.message = TitleFor(res.status);
+    }
+    WriteProblem(res, p);
+  }
+
+  // The methods the routes matching `path` accept ("GET, HEAD" for a GET route, as httplib
+  // answers HEAD with the GET handler), or "" when no route matches it.
+  static std::string AllowedMethods(const std::string& path) {
+    static const std::vector<std::regex> kPatterns = [] {
+      std::vector<std::regex> v;
+      for (const Route& r : RouteTable()) v.emplace_back(r.pattern);
+      return v;
+    }();
+    bool get = false, post = false;
+    for (size_t i = 0; i < kPatterns.size(); ++i)
+      if (std::regex_match(path, kPatterns[i])) (std::string_view(RouteTable()[i].method) == "GET" ? get : post) = true;
+    std::string allow = get ? "GET, HEAD" : "";
+    if (post) allow += allow.empty() ? "POST" : ", POST";
+    return allow;
+  }
+
+  void LogRequest(const httplib::Request& req, const httplib::Response& res) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tl_request.start).count();
+    metrics_.Request(tl_request.route_index, req.method, res.status, seconds);
+    if (!options_.access_log) return;
+    // Only the route template: paths can carry serials, queries can carry tokens.
+    json line = {{"ts", FormatRfc3339(deps_.clock->Now())},
+                 {"request_id", tl_request.id},
+                 {"method", req.method},
+                 {"route", tl_request.route},
+                 {"status", res.status},
+                 {"duration_ms", std::round(seconds * 1e5) / 100},
+                 {"bytes", res.body.size()}};
+    std::string s = line.dump() + "\n";
+    std::fwrite(s.data(), 1, s.size(), stderr);
   }
 
   // Checks the credential a route needs; `subject` names it for the per-key rate limit.
@@ -627,9 +719,17 @@ class ServiceImpl final : public Service {
 
   // --- partners ------------------------------------------------------------------------------
   Reply VerifyToken(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    auto body = ParseBody(req, options_.max_json_bytes, internal::kVerifyBody);
-    if (!body) return std::unexpected(body.error());
-    const std::string& token = (*body)["token"].get_ref<const std::string&>();
+    // The usual body, {"token":"..."}, is read without building a JSON document; every other
+    // body (and every error) goes through the strict parser.
+    std::optional<json> parsed;
+    std::optional<std::string_view> plain;
+    if (req.body.size() <= options_.max_json_bytes) plain = internal::PlainVerifyToken(req.body);
+    if (!plain) {
+      auto body = ParseBody(req, options_.max_json_bytes, internal::kVerifyBody);
+      if (!body) return std::unexpected(body.error());
+      parsed = std::move(*body);
+    }
+    std::string_view token = plain ? *plain : std::string_view((*parsed)["token"].get_ref<const std::string&>());
     Time now = deps_.clock->Now();
     signing::Verdict v;
     if (token.size() > signing::kMaxTokenBytes) v.reason = "too_long";
@@ -663,10 +763,21 @@ class ServiceImpl final : public Service {
                           : status == "revoked" ? Metrics::Outcome::kRevoked
                           : status == "expired" ? Metrics::Outcome::kExpired
                                                 : Metrics::Outcome::kInvalid);
-    json out = {{"valid", status == "active"}, {"status", status}, {"reason", reason}};
-    out["serial"] = v.serial.empty() ? json(nullptr) : json(v.serial);
-    out["year"] = v.year ? json(*v.year) : json(nullptr);
-    WriteJson(res, out);
+    // The bytes nlohmann::json would write for {"valid", "status", "reason", "serial", "year"}
+    // (members in name order, no spaces).
+    std::string out = R"({"reason":)";
+    AppendJsonString(out, reason);
+    out += R"(,"serial":)";
+    if (v.serial.empty()) out += "null";
+    else AppendJsonString(out, v.serial);
+    out += R"(,"status":)";
+    AppendJsonString(out, status);
+    out += status == "active" ? R"(,"valid":true,"year":)" : R"(,"valid":false,"year":)";
+    out += v.year ? std::to_string(*v.year) : "null";
+    out += '}';
+    static const std::string kJsonType = "application/json";
+    res.status = 200;
+    res.set_content(out.data(), out.size(), kJsonType);
     res.set_header("Cache-Control", "no-store");
     return {};
   }
@@ -979,6 +1090,7 @@ class ServiceImpl final : public Service {
     std::string jwks, jwks_etag;
   };
   std::atomic<std::shared_ptr<const KeyState>> keys_;
+  std::vector<Handler> handlers_;  // by index into RouteTable()
   std::string openapi_, openapi_etag_;
   std::mutex revocations_mu_;
   std::mutex auth_cache_mu_;

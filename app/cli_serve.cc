@@ -81,6 +81,11 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
       if (!v) return bad("server.access_log", "true or false");
       o.access_log = *v;
     }
+    if (auto node = t.at_path("server.fast_paths")) {
+      auto v = node.value<bool>();
+      if (!v) return bad("server.fast_paths", "true or false");
+      o.fast_paths = *v;
+    }
     o.read_timeout = std::chrono::seconds(read_timeout);
     o.write_timeout = std::chrono::seconds(write_timeout);
     o.claims_per_address.per_second = claims_per_minute / 60;

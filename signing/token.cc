@@ -4,6 +4,7 @@
 // require exp, and allows algorithm confusion when several algorithms are listed. Here each
 // check is explicit and keys are parsed once.
 #include <cstring>
+#include <optional>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -195,7 +196,8 @@ Verdict Invalid(std::string reason) {
 
 class VerifierImpl final : public TokenVerifier {
  public:
-  VerifierImpl(KeySet keys, TokenPolicy policy) : keys_(std::move(keys)), policy_(std::move(policy)) {}
+  VerifierImpl(KeySet keys, TokenPolicy policy)
+      : keys_(std::move(keys)), policy_(std::move(policy)), iss_json_(json(policy_.issuer).dump(-1, ' ', false, json::error_handler_t::replace)) {}
 
   Verdict Verify(std::string_view token, Time at) const override {
     if (token.size() > kMaxTokenBytes) return Invalid("too_large");
@@ -212,17 +214,22 @@ class VerifierImpl final : public TokenVerifier {
       if (r == B64::kBad) return Invalid("bad_base64");
       if (r == B64::kNonCanonical) return Invalid("non_canonical_encoding");
     }
-    json header;
-    if (!ParseObject(header_text, header)) return Invalid("bad_json");
-    auto alg = header.find("alg");
-    if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "ES256")
-      return Invalid("unsupported_algorithm");
-    for (auto it = header.begin(); it != header.end(); ++it)
-      if (it.key() != "alg" && it.key() != "kid" && !(it.key() == "typ" && it.value() == "JWT"))
-        return Invalid("wrong_kind");  // jku, x5u, jwk, crit, another typ: not one of our tokens
-    auto kid = header.find("kid");
-    if (kid == header.end() || !kid->is_string()) return Invalid("missing_kid");
-    auto key_it = keys_.impl_->keys.find(kid->get_ref<const std::string&>());
+    // The header our issuer writes is read without a JSON parser; any other goes through it.
+    std::string kid_text;
+    if (!OurHeaderKid(header_text, kid_text)) {
+      json header;
+      if (!ParseObject(header_text, header)) return Invalid("bad_json");
+      auto alg = header.find("alg");
+      if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "ES256")
+        return Invalid("unsupported_algorithm");
+      for (auto it = header.begin(); it != header.end(); ++it)
+        if (it.key() != "alg" && it.key() != "kid" && !(it.key() == "typ" && it.value() == "JWT"))
+          return Invalid("wrong_kind");  // jku, x5u, jwk, crit, another typ: not one of our tokens
+      auto kid = header.find("kid");
+      if (kid == header.end() || !kid->is_string()) return Invalid("missing_kid");
+      kid_text = kid->get_ref<const std::string&>();
+    }
+    auto key_it = keys_.impl_->keys.find(kid_text);
     if (key_it == keys_.impl_->keys.end()) return Invalid("unknown_kid");
     const VerifyKey& key = *key_it->second;
 
@@ -253,6 +260,7 @@ class VerifierImpl final : public TokenVerifier {
       return Invalid("bad_signature");
     }
 
+    if (auto fast = OurClaims(payload_text)) return Judge(key, fast->serial, fast->year, fast->nbf, fast->exp, at);
     json claims;
     if (!ParseObject(payload_text, claims)) return Invalid("bad_json");
     static const std::unordered_set<std::string> kClaims = {"iss", "sub", "y", "nbf", "exp"};
@@ -266,19 +274,30 @@ class VerifierImpl final : public TokenVerifier {
         !exp.is_number_integer() || !ValidSerial(sub.get_ref<const std::string&>()) ||
         y.get<int64_t>() < 2000 || y.get<int64_t>() > 2200)
       return Invalid("invalid_claim");
-    Verdict v;
-    v.kid = key.kid;
-    v.serial = sub.get<std::string>();
-    v.year = static_cast<int>(y.get<int64_t>());
-    v.expires = Time(chr::seconds(exp.get<int64_t>()));
     if (iss.get_ref<const std::string&>() != policy_.issuer) {
+      Verdict v;
+      v.kid = key.kid;
+      v.serial = sub.get<std::string>();
+      v.year = static_cast<int>(y.get<int64_t>());
+      v.expires = Time(chr::seconds(exp.get<int64_t>()));
       v.reason = "wrong_issuer";
       return v;
     }
+    return Judge(key, sub.get_ref<const std::string&>(), y.get<int64_t>(), nbf.get<int64_t>(), exp.get<int64_t>(), at);
+  }
+
+ private:
+  // The verdict on well-formed claims from our issuer: the validity window.
+  Verdict Judge(const VerifyKey& key, std::string_view serial, int64_t year, int64_t nbf, int64_t exp, Time at) const {
+    Verdict v;
+    v.kid = key.kid;
+    v.serial = std::string(serial);
+    v.year = static_cast<int>(year);
+    v.expires = Time(chr::seconds(exp));
     int64_t now = at.time_since_epoch().count(), leeway = policy_.leeway.count();
-    if (now + leeway < nbf.get<int64_t>()) {
+    if (now + leeway < nbf) {
       v.reason = "not_yet_valid";
-    } else if (now - leeway >= exp.get<int64_t>()) {
+    } else if (now - leeway >= exp) {
       v.reason = "expired";
     } else {
       v.valid = true;
@@ -286,9 +305,56 @@ class VerifierImpl final : public TokenVerifier {
     return v;
   }
 
- private:
+  // True when `text` is exactly the header IssuerImpl writes, {"alg":"ES256","kid":"..."}, with a
+  // kid of letters, digits, '-' or '_' (put in `kid`). Such a header parses to exactly these
+  // members, so the general checks would accept it with this kid.
+  static bool OurHeaderKid(std::string_view text, std::string& kid) {
+    constexpr std::string_view kPrefix = R"({"alg":"ES256","kid":")", kSuffix = R"("})";
+    if (!text.starts_with(kPrefix) || !text.ends_with(kSuffix) || text.size() <= kPrefix.size() + kSuffix.size())
+      return false;
+    std::string_view k = text.substr(kPrefix.size(), text.size() - kPrefix.size() - kSuffix.size());
+    if (!ValidSerial(k)) return false;  // the same character set as kids; a longer one is not ours
+    kid.assign(k);
+    return true;
+  }
+
+  struct Claims {
+    std::string_view serial;
+    int64_t year, nbf, exp;
+  };
+  // The claims of `text` when it is exactly what IssuerImpl writes for this verifier's issuer:
+  // {"iss":<issuer>,"sub":"<serial>","y":<year>,"nbf":<n>,"exp":<n>} with a valid serial, a year
+  // in 2000-2200 and plain integers; std::nullopt for anything else (the general path judges it).
+  std::optional<Claims> OurClaims(std::string_view text) const {
+    size_t i = 0;
+    auto lit = [&](std::string_view s) {
+      if (text.substr(i, s.size()) != s) return false;
+      i += s.size();
+      return true;
+    };
+    auto integer = [&](int64_t& out) {
+      size_t start = i;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 18) ++i;
+      if (i == start || (text[start] == '0' && i - start > 1) || (i < text.size() && text[i] >= '0' && text[i] <= '9'))
+        return false;  // empty, a leading zero, or too long to be one of ours
+      out = std::stoll(std::string(text.substr(start, i - start)));
+      return true;
+    };
+    Claims c{};
+    if (!lit(R"({"iss":)") || !lit(iss_json_) || !lit(R"(,"sub":")")) return std::nullopt;
+    size_t end = text.find('"', i);
+    if (end == std::string_view::npos) return std::nullopt;
+    c.serial = text.substr(i, end - i);
+    i = end;
+    if (!ValidSerial(c.serial) || !lit(R"(","y":)") || !integer(c.year) || !lit(R"(,"nbf":)") || !integer(c.nbf) ||
+        !lit(R"(,"exp":)") || !integer(c.exp) || !lit("}") || i != text.size() || c.year < 2000 || c.year > 2200)
+      return std::nullopt;
+    return c;
+  }
+
   KeySet keys_;
   TokenPolicy policy_;
+  std::string iss_json_;  // the issuer as a JSON string, as IssuerImpl writes it
 };
 
 }  // namespace

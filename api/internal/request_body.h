@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <expected>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,12 @@ struct BodyError {
 // required one present. Never throws.
 std::expected<nlohmann::json, BodyError> ParseJsonBody(std::string_view body, size_t max_bytes,
                                                        std::span<const FieldSpec> fields);
+
+// The token of a verify body that is exactly {"token":"..."} (JSON whitespace around the tokens)
+// with a value of printable ASCII without escapes; std::nullopt for any other body. Where it
+// answers, ParseJsonBody(body, n, kVerifyBody) accepts the body (for n >= its size) with the same
+// token: the verify handler tries this first and leaves every other body to ParseJsonBody.
+std::optional<std::string_view> PlainVerifyToken(std::string_view body);
 
 // The bodies the service accepts, for the handlers and the fuzz target.
 inline constexpr FieldSpec kClaimBody[] = {{"claim_code", FieldType::kString, true}};

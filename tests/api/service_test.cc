@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
@@ -85,6 +86,7 @@ class RawConnection {
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   bool Send(const std::string& bytes) {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
   }
@@ -275,9 +277,187 @@ TEST_F(ServiceTest, JwksAndOpenApiCarryValidators) {
 TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {
   auto p = Problem(Http("GET", Server().url("/v1/nothing")), 404);
   EXPECT_THAT(p["detail"].get<std::string>(), HasSubstr("/v1/nothing"));
-  Problem(Http("GET", Server().url("/v1/verify")), 404);
+  auto wrong_method = Http("GET", Server().url("/v1/verify"));
+  EXPECT_THAT(Problem(wrong_method, 405)["detail"].get<std::string>(), HasSubstr("GET"));
+  EXPECT_EQ(wrong_method.header("allow"), "POST");
+  EXPECT_EQ(Problem(Http("DELETE", Server().url("/healthz")), 405)["title"], "Method not allowed");
+  EXPECT_EQ(Http("DELETE", Server().url("/healthz")).header("allow"), "GET, HEAD");
   auto unknown_card = Http("GET", Server().url("/v1/cards/NOSUCHCARD000/pass.pkpass"), "", {"Authorization: Bearer x"});
   EXPECT_EQ(Problem(unknown_card, 401)["field"], "Authorization");  // no serial probing
+}
+
+// A response as sent on the wire: status line, headers (lower-case names, in order), body.
+struct WireResponse {
+  std::string status_line;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string header(const std::string& name) const {
+    for (auto& [k, v] : headers)
+      if (k == name) return v;
+    return "";
+  }
+};
+// Sends `request` on a fresh connection and reads `count` responses (fewer if the service
+// closes the connection first); a HEAD answer has no body whatever its Content-Length says.
+std::vector<WireResponse> Exchange(int port, const std::string& request, size_t count, bool head = false) {
+  RawConnection c(port);
+  EXPECT_TRUE(c.connected());
+  EXPECT_TRUE(c.Send(request));
+  std::string all;
+  std::vector<WireResponse> out;
+  char buf[8192];
+  while (out.size() < count) {
+    size_t end = all.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      WireResponse r;
+      std::istringstream lines(all.substr(0, end));
+      std::getline(lines, r.status_line);
+      r.status_line = Trim(r.status_line);
+      size_t length = 0;
+      for (std::string line; std::getline(lines, line);) {
+        line = Trim(line);
+        size_t colon = line.find(':');
+        std::string name = line.substr(0, colon), value = line.substr(colon + 2);
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        if (name == "content-length") length = std::stoul(value);
+        r.headers.emplace_back(name, value);
+      }
+      if (head) length = 0;
+      if (all.size() >= end + 4 + length) {
+        r.body = all.substr(end + 4, length);
+        all.erase(0, end + 4 + length);
+        out.push_back(std::move(r));
+        continue;
+      }
+    }
+    ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    all.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Plain requests to the hot routes are answered by the connection layer's fast path; the same
+// requests (and odd neighbours that the fast path leaves to httplib) must get the answers
+// httplib's parser and router give. A second instance on the same ledger runs with
+// fast_paths = false; both answer every request, and the answers are compared byte for byte
+// (status line, headers but Keep-Alive, body; bodies signed afresh or counting requests only by
+// their media type).
+TEST_F(ServiceTest, FastPathAnswersLikeTheRouter) {
+  std::string token = Claim("T1")["token"];
+  std::string serial = Json(Http("POST", Server().url("/v1/verify"), json{{"token", token}}.dump(), PartnerAuth()))["serial"];
+  ASSERT_FALSE(serial.empty());
+  auto router_config = WriteConfig("router.toml", "fast_paths = false");
+  ServerProcess router(data_, router_config);
+  std::string etag = Http("GET", Server().url("/.well-known/jwks.json")).header("etag");
+  std::string forged = token.substr(0, token.rfind('.') + 1) + std::string(86, 'A');
+
+  auto post = [&](const std::string& target, const std::string& body, const std::string& extra = "") {
+    return "POST " + target + " HTTP/1.1\r\nHost: x\r\nX-Request-Id: same-id\r\nAuthorization: Bearer " + partner_ +
+           "\r\nContent-Type: application/json\r\n" + extra + "Content-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  auto get = [](const std::string& method_target, const std::string& extra = "") {
+    return method_target + " HTTP/1.1\r\nHost: x\r\nX-Request-Id: same-id\r\n" + extra + "\r\n";
+  };
+  std::string good = json{{"token", token}}.dump();
+  struct Case {
+    std::string name, request;
+    bool fast;                  // the fast path answers it (no Keep-Alive header from it)
+    int status;
+    bool body_varies = false;   // signed afresh or counting requests
+    bool head = false;
+    size_t requests = 1;
+  };
+  std::vector<Case> cases = {
+      {"verify", post("/v1/verify", good), true, 200},
+      {"verify with a query", post("/v1/verify?source=door", good), true, 200},
+      {"verify, spaced body", post("/v1/verify", "\n{ \"token\" :\t\"" + token + "\" }\n"), true, 200},
+      {"verify, escaped body", post("/v1/verify", "{\"token\":\"" + token.substr(0, 5) + "\\u00" +
+                                                       HexEncode(token.substr(5, 1)) + token.substr(6) + "\"}"), true, 200},
+      {"verify, forged", post("/v1/verify", json{{"token", forged}}.dump()), true, 200},
+      {"verify, garbage token", post("/v1/verify", R"({"token":"abc"})"), true, 200},
+      {"verify, empty token", post("/v1/verify", R"({"token":""})"), true, 200},
+      {"verify, unknown field", post("/v1/verify", R"({"token":"abc","x":1})"), true, 400},
+      {"verify, not JSON", post("/v1/verify", R"({"token":)"), true, 400},
+      {"verify, too large", post("/v1/verify", json{{"token", std::string(5000, 'a')}}.dump()), true, 413},
+      {"verify, no key", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nX-Request-Id: same-id\r\nContent-Length: 2\r\n\r\n{}",
+       true, 401},
+      {"verify, wrong key", post("/v1/verify", good).replace(post("/v1/verify", good).find(partner_), partner_.size(), "nope"),
+       true, 401},
+      {"verify, trailing slash", post("/v1/verify/", good), false, 404},
+      {"verify, percent-encoded", post("/v1/%76erify", good), false, 200},
+      {"verify, upper case path", post("/V1/VERIFY", good), false, 404},
+      {"verify, chunked", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nX-Request-Id: same-id\r\nAuthorization: Bearer " +
+                              partner_ + "\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                              ([&] { char n[16]; std::snprintf(n, sizeof n, "%zx", good.size()); return std::string(n); })() +
+                              "\r\n" + good + "\r\n0\r\n\r\n",
+       false, 200},
+      {"verify, HTTP/1.0", post("/v1/verify", good).replace(post("/v1/verify", good).find("HTTP/1.1"), 8, "HTTP/1.0"), false, 200},
+      {"verify, GET", get("GET /v1/verify"), false, 405},
+      {"healthz", get("GET /healthz"), true, 200},
+      {"healthz with a query", get("GET /healthz?probe=1"), true, 200},
+      {"healthz, HEAD", get("HEAD /healthz"), false, 200, false, true},
+      {"healthz, POST", post("/healthz", "{}"), false, 405},
+      {"healthz, DELETE", get("DELETE /healthz"), false, 405},
+      {"healthz, trailing slash", get("GET /healthz/"), false, 404},
+      {"healthz, generated request id", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad id\r\n\r\n", true, 200, true},
+      {"healthz, empty request id", get("GET /healthz", "X-Request-Id:\r\n").replace(get("GET /healthz").find("X-Request-Id: same-id\r\n"), 23, ""),
+       false, 200, true},
+      {"healthz, request id %41", get("GET /healthz").replace(get("GET /healthz").find("same-id"), 7, "same%41id"), false, 200},
+      {"healthz, request id with trailing space", get("GET /healthz").replace(get("GET /healthz").find("same-id"), 7, "same-id \t"),
+       false, 200},
+      {"healthz, request id with leading space", get("GET /healthz").replace(get("GET /healthz").find("same-id"), 7, " \tsame-id"),
+       true, 200},
+      {"healthz, two request ids", get("GET /healthz", "X-Request-Id: second-id\r\n"), true, 200},
+      {"healthz, Connection: close", get("GET /healthz", "Connection: close\r\n"), true, 200},
+      {"healthz, Connection: Close", get("GET /healthz", "Connection: Close\r\n"), true, 200},
+      {"jwks", get("GET /.well-known/jwks.json"), true, 200},
+      {"jwks, not modified", get("GET /.well-known/jwks.json", "If-None-Match: " + etag + "\r\n"), true, 304},
+      {"jwks, other tag", get("GET /.well-known/jwks.json", "If-None-Match: \"x\", W/" + etag + "\r\n"), true, 304},
+      {"openapi", get("GET /openapi.json"), true, 200},
+      {"revocations", get("GET /v1/revocations"), true, 200, true},
+      {"metrics", get("GET /metrics"), true, 200, true},
+      {"unknown path", get("GET /v1/nothing"), false, 404},
+      {"pass download, no credential", get("GET /v1/cards/" + serial + "/pass.pkpass"), false, 401},
+      {"claims, GET", get("GET /v1/claims"), false, 405},
+      {"pipelined", get("GET /healthz") + post("/v1/verify", good) + get("GET /v1/nothing") + get("GET /openapi.json"), true,
+       200, false, false, 4},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto fast = Exchange(Server().port(), c.request, c.requests, c.head);
+    auto slow = Exchange(router.port(), c.request, c.requests, c.head);
+    ASSERT_EQ(fast.size(), c.requests);
+    ASSERT_EQ(slow.size(), c.requests);
+    EXPECT_THAT(fast.back().status_line, HasSubstr(" " + std::to_string(c.status) + " "));
+    for (size_t i = 0; i < fast.size(); ++i) {
+      EXPECT_EQ(fast[i].status_line, slow[i].status_line);
+      auto significant = [&](const WireResponse& r) {
+        std::vector<std::pair<std::string, std::string>> h;
+        for (auto& [k, v] : r.headers)
+          if (k != "keep-alive" && !(c.body_varies && (k == "content-length" || k == "x-request-id"))) h.emplace_back(k, v);
+        std::sort(h.begin(), h.end());
+        return h;
+      };
+      EXPECT_EQ(significant(fast[i]), significant(slow[i]));
+      if (!c.body_varies) {
+        EXPECT_EQ(fast[i].body, slow[i].body);
+      }
+    }
+    // httplib's Keep-Alive header (on a connection it keeps) marks an answer from its router:
+    // the fast path leaves it out.
+    const WireResponse& last = c.requests == 4 ? fast[1] : fast.back();
+    const WireResponse& last_slow = c.requests == 4 ? slow[1] : slow.back();
+    if (last_slow.header("connection") != "close") {
+      EXPECT_FALSE(last_slow.header("keep-alive").empty());
+      EXPECT_EQ(last.header("keep-alive").empty(), c.fast) << "fast path expected: " << c.fast;
+    }
+  }
+  // Both instances counted what they answered, the fast one under the route's own name.
+  auto m = Http("GET", Server().url("/metrics"));
+  EXPECT_THAT(m.body, HasSubstr("lk_http_requests_total{method=\"POST\",route=\"/v1/verify\",status=\"200\"}"));
+  EXPECT_THAT(m.body, HasSubstr("lk_verifications_total{outcome=\"invalid\"}"));
 }
 
 TEST_F(ServiceTest, BadJsonNamesTheField) {

@@ -250,6 +250,71 @@ TEST_F(TokenTest, ForgedTokenMatrix) {
   EXPECT_TRUE(Check(ForgeEs256(pem_, Header(R"(,"typ":"JWT")"), Claims())).valid);
 }
 
+// The verifier reads the exact header and claims layout the issuer writes without a JSON parser;
+// every near miss of that layout must get the verdict the general (parsed) path gives.
+TEST_F(TokenTest, IssuerLayoutAndItsNearMissesGetTheParsedVerdict) {
+  Validity v = CardYearValidity(2026, policy_);
+  std::string nbf = std::to_string(v.not_before.time_since_epoch().count());
+  std::string exp = std::to_string(v.expires.time_since_epoch().count());
+  std::string iss = json(policy_.issuer).dump();
+  auto ours = [&](const std::string& sub, const std::string& y, const std::string& n, const std::string& e) {
+    return R"({"iss":)" + iss + R"(,"sub":")" + sub + R"(","y":)" + y + R"(,"nbf":)" + n + R"(,"exp":)" + e + "}";
+  };
+  // The issuer writes exactly this layout (the fast path's), so its tokens verify as before.
+  std::string issued = *issuer_->Issue("TEST-0001", 2026, clock_.Now());
+  EXPECT_EQ(Base64UrlDecode(issued.substr(issued.find('.') + 1, issued.rfind('.') - issued.find('.') - 1)).value(),
+            ours("TEST-0001", "2026", nbf, exp));
+  struct Case {
+    const char* name;
+    std::string header, claims;
+    bool valid;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      {"issuer layout", Header(), ours("TEST-0001", "2026", nbf, exp), true, ""},
+      {"same claims, other member order", Header(), Claims(), true, ""},
+      {"header with other member order", R"({"kid":")" + kid_ + R"(","alg":"ES256"})", ours("TEST-0001", "2026", nbf, exp), true, ""},
+      {"header with a space", R"({"alg": "ES256","kid":")" + kid_ + "\"}", ours("TEST-0001", "2026", nbf, exp), true, ""},
+      {"header kid escaped", R"({"alg":"ES256","kid":"\u00)" + HexEncode(kid_.substr(0, 1)) + kid_.substr(1) + "\"}",
+       ours("TEST-0001", "2026", nbf, exp), true, ""},
+      {"unknown kid in issuer layout", R"({"alg":"ES256","kid":"AAAAAAAAAAAAAAAA"})", ours("TEST-0001", "2026", nbf, exp), false,
+       "unknown_kid"},
+      {"kid with a quote", R"({"alg":"ES256","kid":"a\"b"})", ours("TEST-0001", "2026", nbf, exp), false, "unknown_kid"},
+      {"leading zero year", Header(), ours("TEST-0001", "02026", nbf, exp), false, "bad_json"},
+      {"year before 2000", Header(), ours("TEST-0001", "1999", nbf, exp), false, "invalid_claim"},
+      {"year after 2200", Header(), ours("TEST-0001", "2201", nbf, exp), false, "invalid_claim"},
+      {"negative nbf", Header(), ours("TEST-0001", "2026", "-1", exp), true, ""},
+      {"19-digit exp", Header(), ours("TEST-0001", "2026", nbf, "1000000000000000000"), true, ""},
+      {"exp as a float", Header(), ours("TEST-0001", "2026", nbf, exp + ".5"), false, "invalid_claim"},
+      {"exp with exponent", Header(), ours("TEST-0001", "2026", nbf, exp + "e0"), false, "invalid_claim"},
+      {"serial with a space", Header(), ours("TEST 0001", "2026", nbf, exp), false, "invalid_claim"},
+      {"empty serial", Header(), ours("", "2026", nbf, exp), false, "invalid_claim"},
+      {"serial escaped", Header(), ours("TEST\\u002D0001", "2026", nbf, exp), true, ""},
+      {"expired", Header(), ours("TEST-0001", "2026", nbf, "1767222000"), false, "expired"},
+      {"not yet valid", Header(), ours("TEST-0001", "2026", "1893452400", exp), false, "not_yet_valid"},
+      {"trailing member", Header(), ours("TEST-0001", "2026", nbf, exp).insert(ours("TEST-0001", "2026", nbf, exp).size() - 1, R"(,"x":1)"),
+       false, "wrong_kind"},
+      {"trailing space", Header(), ours("TEST-0001", "2026", nbf, exp) + " ", true, ""},
+      {"duplicate exp", Header(), ours("TEST-0001", "2026", nbf, exp).insert(ours("TEST-0001", "2026", nbf, exp).size() - 1, ",\"exp\":1"),
+       false, "bad_json"},
+  };
+  for (const auto& c : cases) {
+    Verdict got = Check(ForgeEs256(pem_, c.header, c.claims));
+    EXPECT_EQ(got.valid, c.valid) << c.name << ": " << c.reason << " / " << got.reason;
+    EXPECT_EQ(got.reason, c.reason) << c.name;
+    if (c.valid) {
+      EXPECT_EQ(got.serial, "TEST-0001") << c.name;
+      EXPECT_EQ(got.year, 2026) << c.name;
+      EXPECT_EQ(got.kid, kid_) << c.name;
+    }
+  }
+  // A foreign issuer in the issuer's own layout: wrong_issuer, with the claims reported.
+  std::string foreign = R"({"iss":"https://evil.example","sub":"TEST-0001","y":2026,"nbf":)" + nbf + R"(,"exp":)" + exp + "}";
+  Verdict w = Check(ForgeEs256(pem_, Header(), foreign));
+  EXPECT_EQ(w.reason, "wrong_issuer");
+  EXPECT_EQ(w.serial, "TEST-0001");
+}
+
 TEST_F(TokenTest, VerdictJson) {
   auto v = Check(*issuer_->Issue("J1", 2026, clock_.Now()));
   auto j = json::parse(v.ToJson());
