@@ -143,7 +143,12 @@ class PostgresDb final : public Db {
           buf += "\\N";
           continue;
         }
-        for (char ch : *row[i]) {
+        const std::string& cell = *row[i];
+        if (cell.find_first_of("\\\t\n\r") == std::string::npos) {  // the usual case: nothing to escape
+          buf += cell;
+          continue;
+        }
+        for (char ch : cell) {
           switch (ch) {
             case '\\': buf += "\\\\"; break;
             case '\t': buf += "\\t"; break;
