@@ -293,8 +293,8 @@ std::string AuditHash(const std::string& prev, int64_t seq, int64_t at, const st
 std::string CardFingerprint(std::string_view serial, std::string_view card_year, std::string_view staff_key,
                             std::string_view channel, std::string_view issued_on, std::string_view school_year,
                             std::string_view auth_token) {
-  std::string fields;
-  fields.reserve(160);
+  thread_local std::string fields;  // reused: one of these runs per card of a batch
+  fields.clear();
   for (std::string_view f : {serial, card_year, staff_key, channel, issued_on, school_year, auth_token})
     fields.append(f).push_back('\n');
   return HexEncode(std::string_view(Sha256(fields)).substr(0, 8));
@@ -491,9 +491,11 @@ class SqlLedger final : public Ledger {
     }
     // $1 year, $2 channel, $3 audit entry (SQLite's upkeep query takes $1 = the entry alone).
     auto added = InsertCards(
-        "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq) "
-        "SELECT s.serial, r.id, $2, s.issued_on, s.school_year, 'active', $3, $3 FROM stage_cards s "
-        "CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key" + NewCardsOnly("$2"),
+        {"serial, roster_id, channel, issued_on, school_year, status, update_tag, audit_seq",
+         "s.serial AS serial, r.id AS roster_id, CAST($2 AS TEXT) AS channel, s.issued_on AS issued_on, "
+         "s.school_year AS school_year, 'active' AS status, CAST($3 AS BIGINT) AS update_tag, CAST($3 AS BIGINT) AS "
+         "audit_seq",
+         "FROM stage_cards s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key", "$2"},
         {int64_t{year}, std::string(ChannelName(channel)), *seq}, *seq, first_sy, last_sy);
     if (!added) return std::unexpected(added.error());
     // Every staged row made a card, or its holder had one already, or is not on the roster (a
@@ -691,10 +693,11 @@ class SqlLedger final : public Ledger {
     // Insert-or-get: the first writer (under the ledger's writer lock) makes the card; UNIQUE
     // (roster_id, channel) backs that up.
     auto added = InsertCards(
-        "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, "
-        "audit_seq) SELECT s.serial, r.id, 'digital', $3, $4, 'active', s.auth_token, $2, $2 "
-        "FROM stage_issue s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key" +
-            NewCardsOnly("'digital'"),
+        {"serial, roster_id, channel, issued_on, school_year, status, auth_token, update_tag, audit_seq",
+         "s.serial AS serial, r.id AS roster_id, 'digital' AS channel, CAST($3 AS " + DateType() + ") AS issued_on, "
+         "CAST($4 AS INTEGER) AS school_year, 'active' AS status, s.auth_token AS auth_token, CAST($2 AS BIGINT) AS "
+         "update_tag, CAST($2 AS BIGINT) AS audit_seq",
+         "FROM stage_issue s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key", "'digital'"},
         {int64_t{year}, *seq, issued_on, int64_t{school_year}}, *seq, school_year, school_year);
     if (!added) return std::unexpected(added.error());
     if (auto st = RefreshStatistics("cards", static_cast<uint64_t>(*added)); !st) return std::unexpected(st.error());
@@ -1491,8 +1494,16 @@ class SqlLedger final : public Ledger {
   // (first_sy - 1 .. last_sy + 2) holds an active card yet (by adoption_cells, kept in the same
   // transactions as the cards), no new card's holder can hold another one: the upkeep then only
   // counts the new cards by their roster entries' groups, without looking for other cards.
-  Result<int64_t> InsertCards(const std::string& insert, const std::vector<Value>& params, int64_t seq,
+  // The new cards: "INSERT INTO cards (columns) SELECT select from_where", where `select` names
+  // each column (AS), `from_where` joins the staged rows s to their roster entries r, and
+  // `channel_sql` is the channel of the new cards.
+  struct CardInsert {
+    std::string columns, select, from_where, channel_sql;
+  };
+  Result<int64_t> InsertCards(const CardInsert& ci, const std::vector<Value>& params, int64_t seq,
                               int first_sy, int last_sy) {
+    const std::string insert = "INSERT INTO cards (" + ci.columns + ") SELECT " + ci.select + " " + ci.from_where +
+                               NewCardsOnly(ci.channel_sql);
     auto held = db_->Query(
         "SELECT 1 FROM adoption_cells WHERE card_year BETWEEN $1 AND $2 AND mask <> 0 AND holders <> 0 LIMIT 1",
         {int64_t{first_sy - 1}, int64_t{last_sy + 2}});
@@ -1515,11 +1526,15 @@ class SqlLedger final : public Ledger {
       // The old masks are grouped over the (new card, other active card) pairs only, which are
       // few: most new cards' holders hold nothing else yet, and grouping every new card by
       // itself cost more than the rest of the upkeep.
+      // Without other cards to look for, the new cards are counted by the groups of the roster
+      // entries they were joined to on their way in (src: every row of it is inserted, or the
+      // statement fails), instead of joining the inserted rows to the roster a second time.
       const std::string sql = !others_possible
-          ? "WITH n AS (" + insert + " RETURNING roster_id, school_year, channel) "
-            "SELECT r.card_year, r.province, r.network, r.role, r.level, n.school_year, " +
-            internal::ChannelBitSql("n.channel") + ", 0, 0, 0, 0, 0, 0, count(*) FROM n JOIN roster r ON r.id = "
-            "n.roster_id GROUP BY 1, 2, 3, 4, 5, 6, 7"
+          ? "WITH src AS MATERIALIZED (SELECT " + ci.select + ", r.card_year AS g_year, r.province AS g_province, "
+            "r.network AS g_network, r.role AS g_role, r.level AS g_level " + ci.from_where +
+            NewCardsOnly(ci.channel_sql) + "), n AS (INSERT INTO cards (" + ci.columns + ") SELECT " + ci.columns +
+            " FROM src) SELECT g_year, g_province, g_network, g_role, g_level, school_year, " +
+            internal::ChannelBitSql("channel") + ", 0, 0, 0, 0, 0, 0, count(*) FROM src GROUP BY 1, 2, 3, 4, 5, 6, 7"
           : "WITH n AS (" + insert + " RETURNING roster_id, school_year, channel), "
           "old AS (SELECT n.roster_id, " + mask("o.roster_id = r.id") + " AS cal_old, " + mask(same_sy) + " AS s0, " +
           mask(same_sy + " AND ro.province = r.province") + " AS s1, " +
