@@ -876,7 +876,7 @@ TEST_P(LedgerTest, StaffIdentifiersAreNeverStored) {
 }
 
 // Staff keys are HMAC-SHA256 of the identifier under the staff-id key, exactly as OpenSSL's
-// command line computes it (the ledger spells HMAC out over a reused digest context).
+// command line computes it.
 TEST_P(LedgerTest, StaffKeysAreHmacSha256AsOpenSslComputesIt) {
   ImportSmallRoster();
   auto key = ReadFile(dir_ / "keys" / "staff-id-hmac.key");
