@@ -277,20 +277,33 @@ std::string AuditHash(const std::string& prev, int64_t seq, int64_t at, const st
 // What the audit entry that made a card records of it: "SERIAL:FINGERPRINT" per card, sorted by
 // serial, comma-separated; the fingerprint is the first 64 bits (hex) of a SHA-256 of the
 // card's fields that never change (the card year and staff key name its roster entry).
-std::string CardFingerprint(std::string_view serial, std::string_view card_year, std::string_view staff_key,
+// Held in place (16 hex characters), not in a std::string: a batch makes one per card.
+using Fingerprint = std::array<char, 16>;
+std::string_view View(const Fingerprint& f) { return {f.data(), f.size()}; }
+Fingerprint CardFingerprint(std::string_view serial, std::string_view card_year, std::string_view staff_key,
                             std::string_view channel, std::string_view issued_on, std::string_view school_year,
                             std::string_view auth_token) {
+  static constexpr char kHex[] = "0123456789abcdef";
   thread_local std::string fields;  // reused: one of these runs per card of a batch
   fields.clear();
   for (std::string_view f : {serial, card_year, staff_key, channel, issued_on, school_year, auth_token})
     fields.append(f).push_back('\n');
-  return HexEncode(std::string_view(Sha256(fields)).substr(0, 8));
+  const std::string digest = Sha256(fields);
+  Fingerprint out;
+  for (size_t i = 0; i < 8; ++i) {
+    out[2 * i] = kHex[static_cast<unsigned char>(digest[i]) >> 4];
+    out[2 * i + 1] = kHex[static_cast<unsigned char>(digest[i]) & 15];
+  }
+  return out;
 }
-std::string CardList(std::vector<std::pair<std::string, std::string>> serial_fingerprints) {
-  std::sort(serial_fingerprints.begin(), serial_fingerprints.end());
+std::string CardList(std::vector<std::pair<std::string, Fingerprint>> serial_fingerprints) {
+  std::sort(serial_fingerprints.begin(), serial_fingerprints.end());  // usually sorted already
   std::string out;
   out.reserve(serial_fingerprints.size() * 30);
-  for (const auto& [serial, fp] : serial_fingerprints) out.append(out.empty() ? "" : ",").append(serial).append(":").append(fp);
+  for (const auto& [serial, fp] : serial_fingerprints) {
+    if (!out.empty()) out.push_back(',');
+    out.append(serial).append(":").append(View(fp));
+  }
   return out;
 }
 
@@ -500,7 +513,7 @@ class SqlLedger final : public Ledger {
                          [&](const Db::Cells& c) { made.emplace(std::string(c.Text(0)), true); });
       if (!r) return std::unexpected(r.error());
     }
-    std::vector<std::pair<std::string, std::string>> fingerprints;
+    std::vector<std::pair<std::string, Fingerprint>> fingerprints;
     fingerprints.reserve(static_cast<size_t>(*added));
     const std::string year_text = std::to_string(year);
     for (const Row& st : stage)
@@ -734,7 +747,7 @@ class SqlLedger final : public Ledger {
       for (auto& card : out)
         if (card.is_new) detail["serial"] = card.serial;
     {
-      std::vector<std::pair<std::string, std::string>> fingerprints;
+      std::vector<std::pair<std::string, Fingerprint>> fingerprints;
       fingerprints.reserve(static_cast<size_t>(*added));
       const std::string year_text = std::to_string(year), sy_text = std::to_string(school_year);
       for (size_t k = 0; k < firsts.size(); ++k)  // staff-key order: new serials ascending
@@ -1388,7 +1401,7 @@ class SqlLedger final : public Ledger {
                                        "ledger's back)");
             const std::string year = std::to_string(c.Int(2)), sy = std::to_string(c.Int(6));
             if (colon == std::string_view::npos ||
-                item.substr(colon + 1) != CardFingerprint(serial, year, c.Text(3), c.Text(4), c.Text(5), sy, c.Text(7)))
+                item.substr(colon + 1) != View(CardFingerprint(serial, year, c.Text(3), c.Text(4), c.Text(5), sy, c.Text(7))))
               return fail(seq, serial, "its fields differ from what its audit entry recorded (edited)");
           }
           auto rv = revocations.find(std::string(serial));
