@@ -429,6 +429,7 @@ class SqlLedger final : public Ledger {
     auto keyer = Keyer();
     if (!keyer) return std::unexpected(keyer.error());
     std::vector<Row> stage;
+    std::vector<int> lines;  // of the staged rows
     auto in = ReadCsvImport(csv, {"staff_id", "date"}, progress, [&](CsvImport& f, const internal::CsvRecord& rec) {
       std::string staff = f.Field(rec, 0), date_text = f.Field(rec, 1);
       bool bad = false;
@@ -442,9 +443,11 @@ class SqlLedger final : public Ledger {
         bad = true;
       }
       if (bad) return;
-      std::string key = (*keyer)->Key(staff);
-      if (!f.FirstMention(rec, 0, key)) return;
-      stage.push_back({std::to_string(rec.line), key, FormatIsoDate(*date), std::to_string(SchoolYearOf(*date)), ""});
+      // The same person twice is found below, once the rows are in staff-key order (a hash map
+      // of every key, as FirstMention keeps, cost more than the sort).
+      lines.push_back(rec.line);
+      stage.push_back({std::to_string(rec.line), (*keyer)->Key(staff), FormatIsoDate(*date),
+                       std::to_string(SchoolYearOf(*date)), ""});
     });
     if (!in) return std::unexpected(in.error());
     Problems& problems = *(*in)->problems;
@@ -456,7 +459,15 @@ class SqlLedger final : public Ledger {
       const std::vector<size_t> order = OrderByKey(stage.size(), [&](size_t i) { return std::string_view(*stage[i][1]); });
       std::vector<Row> sorted;
       sorted.reserve(stage.size());
-      for (size_t i : order) sorted.push_back(std::move(stage[i]));
+      int first_line = 0;  // of the staff member of the last row kept
+      for (size_t i : order) {  // equal keys come together, the earliest line first
+        if (!sorted.empty() && *sorted.back()[1] == *stage[i][1]) {
+          problems.Add(lines[i], staff_col + 1, "the same staff member is already on line " + std::to_string(first_line));
+          continue;
+        }
+        first_line = lines[i];
+        sorted.push_back(std::move(stage[i]));
+      }
       stage = std::move(sorted);
       std::vector<std::string> serials = SortedRandomSerials(stage.size());
       for (size_t i = 0; i < stage.size(); ++i) {

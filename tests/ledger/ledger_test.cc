@@ -145,6 +145,34 @@ TEST_P(LedgerTest, BadChannelFileImportsNothingAndListsUnknownStaffToo) {
   EXPECT_EQ(Total(Channel::kLibrary, 2026), 0);
 }
 
+// The same staff member twice in a channel file: every later line is a bad row naming the first,
+// also when the lines are far apart and not in staff-key order (and with a staff member not on
+// the roster in between).
+TEST_P(LedgerTest, ChannelFileNamingSomeoneTwiceImportsNothing) {
+  ImportSmallRoster();
+  auto f = Write("starters.csv",
+                 "date;staff_id\n"
+                 "2026-03-01;T3\n"
+                 "2026-03-02;T1\n"
+                 "2026-03-03;T9\n"      // line 4: not on roster
+                 "2026-03-04; T3 \n"    // line 5: T3 again (trimmed)
+                 "2026-03-05;T2\n"
+                 "2026-03-06;T3\n"      // line 7: T3 a third time
+                 "2026-03-07;T1\n");    // line 8: T1 again
+  auto r = ledger_->ImportChannel(Channel::kStarter, f, 2026);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  const std::string file = f.string(), m = r.error().message;
+  EXPECT_THAT(m, HasSubstr("4 bad rows"));
+  EXPECT_THAT(m, HasSubstr(file + ":4:2 (staff_id): this staff member is not on the roster of card year 2026"));
+  EXPECT_THAT(m, HasSubstr(file + ":5:2 (staff_id): the same staff member is already on line 2"));
+  EXPECT_THAT(m, HasSubstr(file + ":7:2 (staff_id): the same staff member is already on line 2"));
+  EXPECT_THAT(m, HasSubstr(file + ":8:2 (staff_id): the same staff member is already on line 3"));
+  EXPECT_LT(m.find(file + ":4:"), m.find(file + ":5:"));  // in line order
+  EXPECT_LT(m.find(file + ":7:"), m.find(file + ":8:"));
+  EXPECT_EQ(Total(Channel::kStarter, 2026), 0);
+}
+
 TEST_P(LedgerTest, ChannelImportWithoutRosterNamesTheFix) {
   auto f = Write("starters.csv", "staff_id,date\nT1,2026-01-05\n");
   auto r = ledger_->ImportChannel(Channel::kStarter, f, 2026);
