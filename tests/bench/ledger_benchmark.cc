@@ -206,6 +206,35 @@ void BM_ImportChannelFile(benchmark::State& state) {
   if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
 }
 
+// The same import next to a card year whose cards share its school years (2025's 250,000 library
+// pickups, untimed): the general upkeep, which looks up every new card's holder's other cards,
+// instead of the shortcut a ledger without such cards takes.
+void BM_ImportChannelFileNextToCards(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  const int kRows = Scaled(250000);
+  std::mt19937 rng(kSeed);
+  std::string roster25 = RosterCsv(2025, kRows, rng), roster = RosterCsv(2026, kRows, rng);
+  std::string library25 = ChannelCsv(2025, 0, kRows), library = ChannelCsv(2026, 0, kRows);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Scratch s(postgres);
+    if (SkipUnlessReady(state, s, postgres)) return;
+    for (auto [year, csv] : {std::pair{2025, &roster25}, std::pair{2026, &roster}})
+      if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
+    if (auto r = s.ledger()->ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
+      return state.SkipWithError(r.error().message.c_str());
+    auto file = s.Write("library.csv", library);
+    state.ResumeTiming();
+    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
+    state.PauseTiming();
+    if (!r || r->added != static_cast<uint64_t>(kRows))
+      return state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
+    state.ResumeTiming();
+  }
+  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
+                                                    benchmark::Counter::kIsRate);
+}
+
 // Recording 213,132 digital cards (2019's eligible staff) in one batch: the records, not the passes.
 void BM_IssueDigitalBatch(benchmark::State& state) {
   const bool postgres = state.range(0) == 1;
@@ -327,6 +356,7 @@ void BM_BaselineBareInsert(benchmark::State& state) {
 
 BENCHMARK(BM_BaselineBareInsert)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportChannelFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ImportChannelFileNextToCards)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_IssueDigitalBatch)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CountsTenYearsByProvince)
     ->ArgNames({"postgres", "school"})
