@@ -80,6 +80,8 @@ LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" /usr/bin/time -f "%U %S" 
   -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
 verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")
 n=$(awk -F'requests=' '/requests=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
+not_active=$(awk -F'not_active=' '/not_active=/ {print $2 + 0}' "$work/verify.txt")
+echo "verify answers that were not 200 with status active: ${not_active:-unknown} (must be 0)"
 echo "server: $(rss)"
 server_us=$(per_req "$c0" "$(cpu)" "$n")
 wrk_us=$(awk -v n="$n" '{printf "%.0f", ($1 + $2) * 1e6 / n}' "$work/wrk_cpu")
