@@ -1528,39 +1528,51 @@ class SqlLedger final : public Ledger {
     std::map<Move, int64_t> moves;
     int64_t added = 0;
     if (db_->dialect() == internal::Dialect::kPostgres) {
-      // One statement: the INSERT hands its new rows to the upkeep query (RETURNING), which sees
-      // the cards as they were before it (same snapshot) and groups on the server.
+      // One statement: the INSERT (a WITH clause) and the upkeep query, which sees the cards as
+      // they were before it (same snapshot) and groups on the server.
+      // The new cards are counted by the groups of the roster entries they were joined to on
+      // their way in (src: every row of it is inserted, or the statement fails), instead of
+      // joining the inserted rows to the roster again (a hash of the whole roster, each time).
+      const std::string src = "WITH src AS MATERIALIZED (SELECT " + ci.select + ", r.card_year AS g_year, "
+          "r.province AS g_province, r.network AS g_network, r.role AS g_role, r.level AS g_level, "
+          "r.staff_key AS g_key " + ci.from_where + NewCardsOnly(ci.channel_sql) + "), n AS (INSERT INTO cards (" +
+          ci.columns + ") SELECT " + ci.columns + " FROM src)";
+      // Otherwise the holders' other active cards are found set-wise: the active cards of the
+      // card years within reach of all new cards (oth, read once, before the INSERT: same
+      // snapshot) are hash-joined to the new cards by staff key and card year, instead of one
+      // roster probe per new card and card year and one cards probe per roster entry found.
+      // The old masks are grouped over the (new card, other active card) pairs only, which are
+      // few: most new cards' holders hold nothing else yet.
       auto mask = [&](const std::string& cond) {
         return "coalesce(bit_or(CASE WHEN " + cond + " THEN " + bit_o + " END), 0)";
       };
-      const std::string same_sy = "o.school_year = n.school_year";
-      // The old masks are grouped over the (new card, other active card) pairs only, which are
-      // few: most new cards' holders hold nothing else yet, and grouping every new card by
-      // itself cost more than the rest of the upkeep.
-      // Without other cards to look for, the new cards are counted by the groups of the roster
-      // entries they were joined to on their way in (src: every row of it is inserted, or the
-      // statement fails), instead of joining the inserted rows to the roster a second time.
+      const std::string same_sy = "o.school_year = src.school_year";
+      const std::string lo = "$" + std::to_string(params.size() + 1), hi = "$" + std::to_string(params.size() + 2);
       const std::string sql = !others_possible
-          ? "WITH src AS MATERIALIZED (SELECT " + ci.select + ", r.card_year AS g_year, r.province AS g_province, "
-            "r.network AS g_network, r.role AS g_role, r.level AS g_level " + ci.from_where +
-            NewCardsOnly(ci.channel_sql) + "), n AS (INSERT INTO cards (" + ci.columns + ") SELECT " + ci.columns +
-            " FROM src) SELECT g_year, g_province, g_network, g_role, g_level, school_year, " +
+          ? src + " SELECT g_year, g_province, g_network, g_role, g_level, school_year, " +
             internal::ChannelBitSql("channel") + ", 0, 0, 0, 0, 0, 0, count(*) FROM src GROUP BY 1, 2, 3, 4, 5, 6, 7"
-          : "WITH n AS (" + insert + " RETURNING roster_id, school_year, channel), "
-          "old AS (SELECT n.roster_id, " + mask("o.roster_id = r.id") + " AS cal_old, " + mask(same_sy) + " AS s0, " +
-          mask(same_sy + " AND ro.province = r.province") + " AS s1, " +
-          mask(same_sy + " AND ro.network = r.network") + " AS s2, " + mask(same_sy + " AND ro.role = r.role") +
-          " AS s3, " + mask(same_sy + " AND ro.level = r.level") + " AS s4 FROM n JOIN roster r ON r.id = n.roster_id" +
-          others + " WHERE o.roster_id IS NOT NULL GROUP BY n.roster_id) "
-          "SELECT r.card_year, r.province, r.network, r.role, r.level, n.school_year, " +
-          internal::ChannelBitSql("n.channel") + ", coalesce(old.cal_old, 0), coalesce(old.s0, 0), "
-          "coalesce(old.s1, 0), coalesce(old.s2, 0), coalesce(old.s3, 0), coalesce(old.s4, 0), count(*) "
-          "FROM n JOIN roster r ON r.id = n.roster_id LEFT JOIN old ON old.roster_id = n.roster_id "
-          "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13";
+          : src + ", oth AS MATERIALIZED (SELECT ro.id AS roster_id, ro.staff_key, ro.card_year, ro.province, "
+            "ro.network, ro.role, ro.level, o.school_year, o.channel FROM roster ro JOIN cards o ON o.roster_id = ro.id "
+            "WHERE o.status = 'active' AND ro.card_year BETWEEN CAST(" + lo + " AS INTEGER) AND CAST(" + hi +
+            " AS INTEGER)), old AS (SELECT src.roster_id, " + mask("o.roster_id = src.roster_id") + " AS cal_old, " +
+            mask(same_sy) + " AS s0, " + mask(same_sy + " AND o.province = src.g_province") + " AS s1, " +
+            mask(same_sy + " AND o.network = src.g_network") + " AS s2, " +
+            mask(same_sy + " AND o.role = src.g_role") + " AS s3, " + mask(same_sy + " AND o.level = src.g_level") +
+            " AS s4 FROM src JOIN oth o ON o.staff_key = src.g_key AND o.card_year BETWEEN src.school_year - 1 AND "
+            "src.school_year + 2 GROUP BY src.roster_id) "
+            "SELECT g_year, g_province, g_network, g_role, g_level, src.school_year, " +
+            internal::ChannelBitSql("src.channel") + ", coalesce(old.cal_old, 0), coalesce(old.s0, 0), "
+            "coalesce(old.s1, 0), coalesce(old.s2, 0), coalesce(old.s3, 0), coalesce(old.s4, 0), count(*) "
+            "FROM src LEFT JOIN old ON old.roster_id = src.roster_id GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13";
+      std::vector<Value> all = params;
+      if (others_possible) all.insert(all.end(), {int64_t{first_sy - 1}, int64_t{last_sy + 2}});
       // The cost estimate of this statement would have PostgreSQL JIT-compile it: ~0.4 s of
       // compiling for a fraction of a second of work. Only for this transaction.
       if (auto j = db_->Exec("SET LOCAL jit = off"); !j) return std::unexpected(j.error());
-      auto r = db_->ForEach(sql, params, [&](const Row& row) {
+      // src (~170 bytes per new card) and the pairs' sorts or hashes would spill to temporary
+      // files at the default 4 MB; 250,000 new cards need about 60 MB. Only for this transaction.
+      if (auto w = db_->Exec("SET LOCAL work_mem = '128MB'"); !w) return std::unexpected(w.error());
+      auto r = db_->ForEach(sql, all, [&](const Row& row) {
         Move m{KeyOf(row, 7), static_cast<int>(ToInt(row[5])), static_cast<int>(ToInt(row[6])), {}};
         for (size_t d = 0; d < kDims; ++d) m.school_old[d] = static_cast<int>(ToInt(row[8 + d]));
         const int64_t n = ToInt(row[13]);
