@@ -2,7 +2,6 @@
 // Handlers return Reply; every failure becomes an application/problem+json body in WriteProblem,
 // and StatusFor is the one place where lk::Code becomes an HTTP status.
 #include <httplib.h>
-#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,16 +172,6 @@ std::expected<json, Problem> ParseBody(const httplib::Request& req, size_t max_b
   if (body.error().status == 413)
     return std::unexpected(Problem(Error{Code::kResourceExhausted, body.error().detail}, "", 413));
   return Bad(body.error().field, body.error().detail);
-}
-
-// SHA-256 with the implementation fetched once (EVP_sha256() makes OpenSSL 3 look the
-// provider up, under a lock, on every call): the credential cache hashes a secret per request.
-std::string SecretDigest(std::string_view secret) {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!md || EVP_Digest(secret.data(), secret.size(), out, &len, md, nullptr) != 1) return Sha256(secret);
-  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
@@ -574,7 +563,7 @@ class ServiceImpl final : public Service {
                                                                        " in 'Authorization: Bearer ...'"},
                                      "Authorization"));
     auto kind = r.auth == Auth::kPartner ? ledger::CredentialKind::kPartner : ledger::CredentialKind::kStaff;
-    std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + SecretDigest(secret);
+    std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + Sha256(secret);
     if (auto cached = CachedCredential(cache_key)) {
       subject = *cached;
       return TakeKeyToken(subject);

@@ -227,18 +227,12 @@ namespace {
 // SHA256()/SHA1() one-shots make OpenSSL 3 fetch the algorithm from its global store (a lookup
 // under a lock) on every call, which showed in the profile of pass building (manifest hashes).
 // The fetched EVP_MD is immutable and shared by every thread.
-std::string Digest(std::string_view bytes, const char* name, const EVP_MD* legacy) {
-  struct Fetched {
-    EVP_MD* sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-    EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  };
-  static const Fetched fetched;
+std::string Digest(std::string_view bytes, const EVP_MD* md, const EVP_MD* legacy) {
   struct Ctx {
     EVP_MD_CTX* p = EVP_MD_CTX_new();
     ~Ctx() { EVP_MD_CTX_free(p); }
   };
   thread_local Ctx ctx;
-  const EVP_MD* md = std::strcmp(name, "SHA1") == 0 ? fetched.sha1 : fetched.sha256;
   unsigned char buf[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (!md || !ctx.p || EVP_DigestInit_ex2(ctx.p, md, nullptr) != 1 ||
@@ -247,8 +241,14 @@ std::string Digest(std::string_view bytes, const char* name, const EVP_MD* legac
   return std::string(reinterpret_cast<char*>(buf), len);
 }
 }  // namespace
-std::string Sha256(std::string_view bytes) { return Digest(bytes, "SHA256", EVP_sha256()); }
-std::string Sha1(std::string_view bytes) { return Digest(bytes, "SHA1", EVP_sha1()); }
+std::string Sha256(std::string_view bytes) {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return Digest(bytes, md, EVP_sha256());
+}
+std::string Sha1(std::string_view bytes) {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  return Digest(bytes, md, EVP_sha1());
+}
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -132,18 +132,10 @@ std::vector<std::string> RandomSerials(size_t n, size_t len) {
 // order tells is that, within one batch, a holder with the smaller staff key (a keyed HMAC) has
 // the smaller serial.
 std::vector<std::string> SortedRandomSerials(size_t n) {
-  static constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  const std::string raw = RandomBytes(n * 8);
-  std::vector<uint64_t> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t x = 0;
-    std::memcpy(&x, raw.data() + i * 8, 8);
-    v[i] = x >> 4;  // 60 random bits: 12 characters of 5 bits
-  }
-  std::sort(v.begin(), v.end());
-  std::vector<std::string> out(n, std::string(12, '0'));
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < 12; ++j) out[i][j] = kCrockford[(v[i] >> (55 - 5 * j)) & 31];
+  // The Crockford alphabet is in ascending byte order, so sorting the strings sorts the values
+  // (and byte order is the order of the serial index: SQLite BINARY, PostgreSQL COLLATE "C").
+  std::vector<std::string> out = RandomSerials(n, 12);
+  std::sort(out.begin(), out.end());
   return out;
 }
 // Positions 0..n-1 ordered by key(i) (byte order), ties in position order.

@@ -1,8 +1,6 @@
 // Builds signed .pkpass archives.
 #include "passgen/passgen.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <zip.h>
 
 #include <algorithm>
@@ -52,6 +50,14 @@ struct ZipIo {
   zip_uint64_t pos = 0, wpos = 0;
   zip_error_t error;
 
+  // Moves the read or write position `at` within `size` bytes as libzip's seek arguments say.
+  zip_int64_t Seek(zip_uint64_t& at, zip_uint64_t size, void* data, zip_uint64_t len) {
+    zip_int64_t to = zip_source_seek_compute_offset(at, size, data, len, &error);
+    if (to < 0) return -1;
+    at = static_cast<zip_uint64_t>(to);
+    return 0;
+  }
+
   static zip_int64_t Callback(void* self, void* data, zip_uint64_t len, zip_source_cmd_t cmd) {
     auto& io = *static_cast<ZipIo*>(self);
     switch (cmd) {
@@ -84,12 +90,8 @@ struct ZipIo {
       }
       case ZIP_SOURCE_ERROR:
         return zip_error_to_data(&io.error, data, len);
-      case ZIP_SOURCE_SEEK: {
-        zip_int64_t at = zip_source_seek_compute_offset(io.pos, io.in.size(), data, len, &io.error);
-        if (at < 0) return -1;
-        io.pos = static_cast<zip_uint64_t>(at);
-        return 0;
-      }
+      case ZIP_SOURCE_SEEK:
+        return io.Seek(io.pos, io.in.size(), data, len);
       case ZIP_SOURCE_TELL:
         return static_cast<zip_int64_t>(io.pos);
       case ZIP_SOURCE_BEGIN_WRITE:
@@ -101,12 +103,8 @@ struct ZipIo {
         std::memcpy(io.out->data() + io.wpos, data, len);
         io.wpos += len;
         return static_cast<zip_int64_t>(len);
-      case ZIP_SOURCE_SEEK_WRITE: {
-        zip_int64_t at = zip_source_seek_compute_offset(io.wpos, io.out->size(), data, len, &io.error);
-        if (at < 0) return -1;
-        io.wpos = static_cast<zip_uint64_t>(at);
-        return 0;
-      }
+      case ZIP_SOURCE_SEEK_WRITE:
+        return io.Seek(io.wpos, io.out->size(), data, len);
       case ZIP_SOURCE_TELL_WRITE:
         return static_cast<zip_int64_t>(io.wpos);
       case ZIP_SOURCE_COMMIT_WRITE:
@@ -208,8 +206,7 @@ std::string AuthenticationToken(std::string_view secret, std::string_view pass_t
   // HMAC-SHA256 (RFC 2104) over lk::Sha256, which uses a pre-fetched algorithm (HMAC() and
   // SHA256() fetch it from OpenSSL's global store on every call).
   constexpr size_t kBlock = 64;
-  auto sha256 = [](std::string_view data) { return Sha256(data); };
-  std::string key = secret.size() > kBlock ? sha256(secret) : std::string(secret);
+  std::string key = secret.size() > kBlock ? Sha256(secret) : std::string(secret);
   key.resize(kBlock, '\0');
   std::string inner(kBlock, '\0'), outer(kBlock, '\0');
   for (size_t i = 0; i < kBlock; ++i) {
@@ -219,8 +216,8 @@ std::string AuthenticationToken(std::string_view secret, std::string_view pass_t
   inner += pass_type_identifier;
   inner += '/';
   inner += serial;
-  outer += sha256(inner);
-  return Base64UrlEncode(sha256(outer)).substr(0, 32);
+  outer += Sha256(inner);
+  return Base64UrlEncode(Sha256(outer)).substr(0, 32);
 }
 
 Result<std::string> LoadOrCreateAuthSecret(const fs::path& keys_dir) {

@@ -48,9 +48,6 @@ std::vector<Tlv> Children(std::string_view der, const Tlv& parent) {
   return out;
 }
 
-// lk::Sha256 uses a pre-fetched algorithm; SHA256() would fetch it on every call.
-std::string Sha256Of(std::string_view data) { return Sha256(data); }
-
 // "YYMMDDHHMMSSZ", or nullopt outside UTCTime's 1950-2049.
 std::optional<std::string> UtcTime(Time t) {
   time_t secs = static_cast<time_t>(t.time_since_epoch().count());
@@ -95,7 +92,7 @@ std::optional<CmsTemplate> CmsTemplate::Learn(std::string der, std::string_view 
   c.sig_len_ = si[5].length;
   auto when = UtcTime(t);
   if (!when) return std::nullopt;
-  c.digest_at_ = FindOnce(d, Sha256Of(content), si[3].content(), si[3].end());
+  c.digest_at_ = FindOnce(d, Sha256(content), si[3].content(), si[3].end());
   c.time_at_ = FindOnce(d, *when, si[3].content(), si[3].end());
   if (c.digest_at_ == std::string_view::npos || c.time_at_ == std::string_view::npos) return std::nullopt;
   c.der_ = std::move(der);
@@ -108,13 +105,13 @@ std::optional<Result<std::string>> CmsTemplate::Sign(EVP_PKEY* key, std::string_
   auto when = UtcTime(t);
   if (!when) return std::nullopt;
   std::string out = der_;
-  std::string digest = Sha256Of(content);
+  std::string digest = Sha256(content);
   std::memcpy(out.data() + digest_at_, digest.data(), digest.size());
   std::memcpy(out.data() + time_at_, when->data(), when->size());
   // The signature covers the DER of the attributes as a SET (RFC 5652 §5.4), not as [0].
   std::string attrs = out.substr(attrs_at_, attrs_len_);
   attrs[0] = 0x31;
-  std::string md = Sha256Of(attrs);
+  std::string md = Sha256(attrs);
   // One prepared context per thread and key, over the thread's own copy of the key: making a
   // context per call fetches the algorithms from OpenSSL's global store under a lock, and threads
   // sharing one RSA key share its second blinding under a lock (only the first thread to sign
