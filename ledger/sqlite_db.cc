@@ -2,6 +2,7 @@
 // several processes take turns instead of failing.
 #include <sqlite3.h>
 
+#include <unordered_map>
 #include <utility>
 
 #include "ledger/internal/db.h"
@@ -17,24 +18,37 @@ std::string ToSqlite(const std::string& sql) {
   return out;
 }
 
-// A prepared statement, finalized on scope exit.
+// A prepared statement in use: finalized on scope exit, or, when it came from the connection's
+// cache, reset (which ends its read of the database) and its bindings cleared for the next use.
 class Stmt {
  public:
   Stmt() = default;
-  explicit Stmt(sqlite3_stmt* st) : st_(st) {}
-  Stmt(Stmt&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+  Stmt(sqlite3_stmt* st, bool* in_use) : st_(st), in_use_(in_use) {}
+  Stmt(Stmt&& o) noexcept : st_(std::exchange(o.st_, nullptr)), in_use_(std::exchange(o.in_use_, nullptr)) {}
   Stmt& operator=(Stmt&&) = delete;
-  ~Stmt() { sqlite3_finalize(st_); }
+  ~Stmt() {
+    if (!in_use_) {
+      sqlite3_finalize(st_);
+      return;
+    }
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+    *in_use_ = false;
+  }
   sqlite3_stmt* get() const { return st_; }
 
  private:
   sqlite3_stmt* st_ = nullptr;
+  bool* in_use_ = nullptr;  // the cache entry's flag, or null for a statement of its own
 };
 
 class SqliteDb final : public Db {
  public:
   explicit SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  ~SqliteDb() override { sqlite3_close_v2(db_); }
+  ~SqliteDb() override {
+    for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.st);
+    sqlite3_close_v2(db_);
+  }
   Dialect dialect() const override { return Dialect::kSqlite; }
 
   Result<> Exec(const std::string& sql) override {
@@ -132,12 +146,26 @@ class SqliteDb final : public Db {
 
  private:
   // Prepares `sql` (already in SQLite's ?N form) and binds `params` to ?1..?n. The bound text
-  // must outlive the statement's use (SQLITE_STATIC).
-  Result<Stmt> Prepare(const std::string& sql, const std::vector<Value>& params) const {
+  // must outlive the statement's use (SQLITE_STATIC). Statements are kept per SQL text and
+  // reused (SQLite re-prepares one by itself when the schema changed): parsing and planning
+  // were most of a point lookup such as FindCard. A statement already in use (a query run from
+  // inside another's row callback) is prepared afresh; a full cache drops its idle statements.
+  Result<Stmt> Prepare(const std::string& sql, const std::vector<Value>& params) {
     sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
-    Stmt st(raw);
+    bool* in_use = nullptr;
+    auto it = cache_.find(sql);
+    if (it != cache_.end() && !it->second.in_use) {
+      raw = it->second.st;
+      in_use = &it->second.in_use;
+    } else {
+      bool keep = it == cache_.end();
+      if (keep && cache_.size() >= kMaxCachedStatements) Evict();
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &raw, nullptr);
+      if (rc != SQLITE_OK) return Error(rc, sqlite3_errmsg(db_));
+      if (keep) in_use = &cache_.emplace(sql, Cached{raw, false}).first->second.in_use;
+    }
+    if (in_use) *in_use = true;
+    Stmt st(raw, in_use);
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
       if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(raw, idx, *n);
@@ -146,6 +174,17 @@ class SqliteDb final : public Db {
       else sqlite3_bind_null(raw, idx);
     }
     return st;
+  }
+
+  void Evict() {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      if (it->second.in_use) {
+        ++it;
+        continue;
+      }
+      sqlite3_finalize(it->second.st);
+      it = cache_.erase(it);
+    }
   }
 
   std::unexpected<lk::Error> Error(int rc, const std::string& msg) const {
@@ -160,8 +199,15 @@ class SqliteDb final : public Db {
     return Fail(code, "ledger " + path_ + ": " + msg);
   }
 
+  struct Cached {
+    sqlite3_stmt* st;
+    bool in_use;
+  };
+  static constexpr size_t kMaxCachedStatements = 256;  // the ledger's SQL texts are a fixed set
+
   sqlite3* db_;
   std::string path_;
+  std::unordered_map<std::string, Cached> cache_;  // SQL text -> prepared statement
 };
 
 }  // namespace

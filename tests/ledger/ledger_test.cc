@@ -1190,6 +1190,36 @@ TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
   EXPECT_TRUE(ledger_->FindCard(b->serial)->revoked);
 }
 
+// The SQLite connection keeps its prepared statements and reuses them: each use binds its own
+// parameters, and a finished use holds no read snapshot, so a second connection's writes show.
+TEST_P(LedgerTest, RepeatedLookupsSeeTheirOwnParametersAndOtherConnectionsWrites) {
+  ImportSmallRoster();
+  auto other = Open();
+  ASSERT_TRUE(other);
+  auto a = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(a);
+  for (int i = 0; i < 3; ++i) {
+    auto found = ledger_->FindCard(a->serial);
+    ASSERT_TRUE(found.has_value()) << found.error().message;
+    EXPECT_EQ(found->serial, a->serial);
+    EXPECT_FALSE(found->revoked);
+    EXPECT_EQ(ledger_->FindCard("NOSUCHSERIAL").error().code, Code::kNotFound);
+  }
+  auto b = other->IssueDigital("T2", 2026);
+  ASSERT_TRUE(b);
+  auto found_b = ledger_->FindCard(b->serial);
+  ASSERT_TRUE(found_b.has_value()) << found_b.error().message;
+  EXPECT_EQ(found_b->serial, b->serial);
+  EXPECT_EQ(found_b->auth_token, b->auth_token);
+  EXPECT_TRUE(ledger_->RevokedSerials(2025, 2027)->empty());
+  ASSERT_TRUE(other->Revoke(a->serial, "lost").has_value());
+  EXPECT_TRUE(ledger_->FindCard(a->serial)->revoked);
+  EXPECT_FALSE(ledger_->FindCard(b->serial)->revoked);
+  auto revoked = ledger_->RevokedSerials(2025, 2027);
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ(*revoked, (std::vector<std::pair<std::string, int>>{{a->serial, 2026}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AuditTamperTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
