@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Load test of the HTTP service on loopback, bounded in time, against the raw two-core ECDSA
 # P-256 verify rate measured in the same run (openssl speed -elapsed -multi 2 ecdsap256).
-#   [LK_LOAD_THREADS=N] tests/bench/api_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+#   [LK_LOAD_THREADS=N] [LK_LOAD_ROUNDS=N] tests/bench/api_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+# LK_LOAD_ROUNDS repeats the measurement (baseline, verify load, pass load) on the same server
+# and ends with one summary line per round.
 # Prints throughput, the ratio to raw ECDSA verify, p50/p99 latency, errors, the server's RSS, the
 # server's and wrk's CPU time per request, and the load average (other work on the same cores
 # makes every figure noisy: compare the ratio, measured in the same run, and repeat).
 # wrk runs with -t2 on the same two cores as the service and is not pinned: its CPU time is part
 # of what the two cores spend per request, as the goal asks.
 set -euo pipefail
-build=${1:-build}; secs=${2:-10}; conns=${3:-64}
+build=${1:-build}; secs=${2:-10}; conns=${3:-64}; rounds=${LK_LOAD_ROUNDS:-1}
 bin=$(realpath "$build/app/lerarenkaart")
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/lk-load.XXXXXX)
@@ -59,38 +61,50 @@ open(f"{work}/access_token", "w").write(first["access_token"])
 PY
 curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$work/access_token")" "$base$(cat "$work/pass_path")"
 
-echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== openssl speed -elapsed -multi 2 ecdsap256 (raw two-core baseline, same session)"
-# -elapsed: timed by the clock like wrk's rate (by default openssl speed divides by each process's
-# user CPU time, which on a shared machine is the rate of cores nobody else uses).
-raw=$(openssl speed -elapsed -seconds 5 -multi 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $NF}' | tail -n 1)
-echo "raw ECDSA P-256 verify/s (2 cores): $raw"
-# The CPU time of one raw verify (openssl speed divides by user CPU time when single), which other
-# work on the machine does not inflate the way it shrinks a wall-clock rate.
-raw_us=$(openssl speed -seconds 3 ecdsap256 2>&1 | awk '/ECDSA verify in/ {printf "%.1f", $(NF) * 1e6 / $(NF-6)}' | tr -d s)
-echo "raw ECDSA P-256 verify: $raw_us us of CPU each (one core)"
-
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }  # user + system ticks
 per_req() { python3 -c "print('%.0f' % (($2 - $1) * 1e6 / $(getconf CLK_TCK) / $3))"; }
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' "/proc/$server/status"; echo; }
-echo "== wrk POST /v1/verify, $cards distinct tokens, -t2 -c$conns -d${secs}s"
-(sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
-c0=$(cpu)
-LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c"$conns" -d"${secs}s" --latency \
-  -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
-verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")
-n=$(awk -F'requests=' '/requests=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
-not_active=$(awk -F'not_active=' '/not_active=/ {print $2 + 0}' "$work/verify.txt")
-echo "verify answers that were not 200 with status active: ${not_active:-unknown} (must be 0)"
-echo "server: $(rss)"
-server_us=$(per_req "$c0" "$(cpu)" "$n")
-wrk_us=$(awk -v n="$n" '{printf "%.0f", ($1 + $2) * 1e6 / n}' "$work/wrk_cpu")
-echo "CPU per verify: server $server_us us, wrk $wrk_us us"
-echo "== wrk GET pass.pkpass (cached), -t2 -c$conns -d${secs}s"
-LK_PASS_PATH=$(cat "$work/pass_path") LK_ACCESS_TOKEN=$(cat "$work/access_token") wrk -t2 -c"$conns" -d"${secs}s" \
-  --latency -s "$here/get_pass.lua" "$base" | tee "$work/pass.txt"
-echo "server: $(rss)"
-python3 -c "print('verify throughput / raw 2-core ECDSA verify = %.2f' % ($verify_rps / $raw))"
-python3 -c "print('raw verify CPU / (server + wrk CPU per verify) = %.2f (the throughput ratio two otherwise idle cores would give)' % ($raw_us / ($server_us + $wrk_us)))"
-echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+summary=()
+for round in $(seq "$rounds"); do
+  [ "$rounds" -gt 1 ] && echo "==== round $round of $rounds"
+  echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "== openssl speed -elapsed -multi 2 ecdsap256 (raw two-core baseline, same session)"
+  # -elapsed: timed by the clock like wrk's rate (by default openssl speed divides by each process's
+  # user CPU time, which on a shared machine is the rate of cores nobody else uses).
+  raw=$(openssl speed -elapsed -seconds 5 -multi 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $NF}' | tail -n 1)
+  echo "raw ECDSA P-256 verify/s (2 cores): $raw"
+  # The CPU time of one raw verify (openssl speed divides by user CPU time when single), which other
+  # work on the machine does not inflate the way it shrinks a wall-clock rate.
+  raw_us=$(openssl speed -seconds 3 ecdsap256 2>&1 | awk '/ECDSA verify in/ {printf "%.1f", $(NF) * 1e6 / $(NF-6)}' | tr -d s)
+  echo "raw ECDSA P-256 verify: $raw_us us of CPU each (one core)"
+
+  echo "== wrk POST /v1/verify, $cards distinct tokens, -t2 -c$conns -d${secs}s"
+  (sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
+  c0=$(cpu)
+  LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c"$conns" -d"${secs}s" --latency \
+    -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
+  verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")
+  n=$(awk -F'requests=' '/requests=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
+  not_active=$(awk -F'not_active=' '/not_active=/ {print $2 + 0}' "$work/verify.txt")
+  echo "verify answers that were not 200 with status active: ${not_active:-unknown} (must be 0)"
+  echo "server: $(rss)"
+  server_us=$(per_req "$c0" "$(cpu)" "$n")
+  wrk_us=$(awk -v n="$n" '{printf "%.0f", ($1 + $2) * 1e6 / n}' "$work/wrk_cpu")
+  echo "CPU per verify: server $server_us us, wrk $wrk_us us"
+  echo "== wrk GET pass.pkpass (cached), -t2 -c$conns -d${secs}s"
+  LK_PASS_PATH=$(cat "$work/pass_path") LK_ACCESS_TOKEN=$(cat "$work/access_token") wrk -t2 -c"$conns" -d"${secs}s" \
+    --latency -s "$here/get_pass.lua" "$base" | tee "$work/pass.txt"
+  echo "server: $(rss)"
+  python3 -c "print('verify throughput / raw 2-core ECDSA verify = %.2f' % ($verify_rps / $raw))"
+  python3 -c "print('raw verify CPU / (server + wrk CPU per verify) = %.2f (the throughput ratio two otherwise idle cores would give)' % ($raw_us / ($server_us + $wrk_us)))"
+  echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  pass_rps=$(awk '/Requests\/sec/ {print $2}' "$work/pass.txt")
+  pass_p99=$(awk -F'p99_ms=' '/p99_ms=/ {split($2, a, " "); print a[1]}' "$work/pass.txt")
+  pass_bad=$(awk -F'non2xx_or_errors=' '/non2xx_or_errors=/ {print $2 + 0}' "$work/pass.txt")
+  verify_p99=$(awk -F'p99_ms=' '/p99_ms=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
+  verify_bad=$(awk -F'non2xx_or_errors=' '/non2xx_or_errors=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
+  summary+=("$(python3 -c "print('| %d | %.0f (raw %.0f) | %.2f | %s ms | %s + %s | %s us | %.0f | %s ms | %s | %.1f MiB |' % ($round, $verify_rps, $raw, $verify_rps / $raw, '$verify_p99', '$verify_bad', '${not_active:-?}', '$server_us / $wrk_us', $pass_rps, '$pass_p99', '$pass_bad', $(awk '/VmHWM/ {print $2}' "/proc/$server/status") / 1024))")")
+done
+echo "== summary: verify/s (raw 2-core), ratio, verify p99, errors + not active, server / wrk CPU per verify, pass/s, pass p99, pass errors, peak RSS"
+printf '%s\n' "${summary[@]}"
 kill -TERM $server; wait $server || true
