@@ -1,7 +1,10 @@
 #include "base/base.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace lk {
 namespace chr = std::chrono;
@@ -248,6 +252,38 @@ std::string Sha256(std::string_view bytes) {
 std::string Sha1(std::string_view bytes) {
   static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
   return Digest(bytes, md, EVP_sha1());
+}
+
+HmacSha256::HmacSha256(std::string_view key) : key_(key) {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  ctx_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+  if (ctx_ && EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key_.data()), key_.size(), params) != 1) {
+    EVP_MAC_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+HmacSha256::~HmacSha256() {
+  EVP_MAC_CTX_free(ctx_);
+  OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+HmacSha256::HmacSha256(HmacSha256&& other) noexcept : key_(std::move(other.key_)), ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+std::string HmacSha256::Mac(std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  // Init without a key keeps the key and starts a fresh message.
+  if (ctx_ && EVP_MAC_init(ctx_, nullptr, 0, nullptr) == 1 &&
+      EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1 &&
+      EVP_MAC_final(ctx_, out, &len, sizeof out) == 1)
+    return std::string(reinterpret_cast<char*>(out), len);
+  unsigned int one_shot = 0;  // the slow path, same result
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), out, &one_shot);
+  return std::string(reinterpret_cast<char*>(out), one_shot);
 }
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
+
 namespace lk {
 
 // What went wrong, in terms a caller can act on. `code` maps onto HTTP statuses in api/ and
@@ -87,6 +89,24 @@ std::string RandomBytes(size_t n);
 std::string RandomBase32(size_t n);
 std::string Sha256(std::string_view bytes);
 std::string Sha1(std::string_view bytes);
+
+// HMAC-SHA256 (RFC 2104) under one key for many messages: the key is set up once (OpenSSL's
+// EVP_MAC, fetched once per process). Not thread-safe: one object per thread. Movable.
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::string_view key);
+  ~HmacSha256();
+  HmacSha256(HmacSha256&& other) noexcept;
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+  HmacSha256& operator=(HmacSha256&&) = delete;
+  // The 32-byte MAC of `message`.
+  std::string Mac(std::string_view message);
+
+ private:
+  std::string key_;                        // for OpenSSL's one-shot HMAC() should the context fail
+  ::evp_mac_ctx_st* ctx_ = nullptr;   // EVP_MAC_CTX keyed once; null if it could not be set up
+};
 
 // Reads a whole file; the error names the path.
 Result<std::string> ReadFile(const std::filesystem::path& path);

@@ -203,21 +203,7 @@ bool ValidAuthToken(std::string_view s) {
 
 std::string AuthenticationToken(std::string_view secret, std::string_view pass_type_identifier,
                                 std::string_view serial) {
-  // HMAC-SHA256 (RFC 2104) over lk::Sha256, which uses a pre-fetched algorithm (HMAC() and
-  // SHA256() fetch it from OpenSSL's global store on every call).
-  constexpr size_t kBlock = 64;
-  std::string key = secret.size() > kBlock ? Sha256(secret) : std::string(secret);
-  key.resize(kBlock, '\0');
-  std::string inner(kBlock, '\0'), outer(kBlock, '\0');
-  for (size_t i = 0; i < kBlock; ++i) {
-    inner[i] = static_cast<char>(key[i] ^ 0x36);
-    outer[i] = static_cast<char>(key[i] ^ 0x5c);
-  }
-  inner += pass_type_identifier;
-  inner += '/';
-  inner += serial;
-  outer += Sha256(inner);
-  return Base64UrlEncode(Sha256(outer)).substr(0, 32);
+  return Base64UrlEncode(HmacSha256(secret).Mac(std::string(pass_type_identifier) + "/" + std::string(serial))).substr(0, 32);
 }
 
 Result<std::string> LoadOrCreateAuthSecret(const fs::path& keys_dir) {

@@ -88,5 +88,22 @@ TEST(RandomBase32, AlphabetAndLength) {
   EXPECT_NE(RandomBase32(12), RandomBase32(12));
 }
 
+// RFC 4231 test cases 1, 2 and 6 (a key longer than SHA-256's 64-byte block), and one object
+// reused for several messages.
+TEST(HmacSha256, Rfc4231VectorsAndReuse) {
+  HmacSha256 one(std::string(20, '\x0b'));
+  EXPECT_EQ(HexEncode(one.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  HmacSha256 two("Jefe");
+  EXPECT_EQ(HexEncode(two.Mac("what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  HmacSha256 six(std::string(131, '\xaa'));
+  EXPECT_EQ(HexEncode(six.Mac("Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(HexEncode(one.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  HmacSha256 moved(std::move(two));
+  EXPECT_EQ(HexEncode(moved.Mac("what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 }  // namespace
 }  // namespace lk
