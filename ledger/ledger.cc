@@ -1845,7 +1845,10 @@ class SqlLedger final : public Ledger {
   Result<> Stage(const std::string& table, const std::string& columns_ddl, const std::vector<std::string>& columns,
                  const std::vector<Row>& rows) {
     if (auto r = db_->Exec("CREATE TEMP TABLE IF NOT EXISTS " + table + " (" + columns_ddl + ")"); !r) return r;
-    if (auto r = db_->Exec("DELETE FROM " + table); !r) return r;
+    // PostgreSQL's DELETE would visit the rows a previous import staged in this session (a
+    // quarter million: ~0.1 s); TRUNCATE (transactional there too) drops them at once.
+    if (auto r = db_->Exec((db_->dialect() == internal::Dialect::kPostgres ? "TRUNCATE " : "DELETE FROM ") + table); !r)
+      return r;
     if (auto r = db_->BulkLoad(table, columns, rows); !r) return r;
     // Fresh statistics, so the planner joins a quarter million staged rows by hash, not by loop.
     return db_->Exec("ANALYZE " + table);
