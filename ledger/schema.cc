@@ -254,6 +254,34 @@ ALTER TABLE roster ALTER COLUMN staff_key TYPE TEXT COLLATE "C";
       {7, "", "", R"sql(
 ALTER TABLE audit_log ALTER COLUMN detail SET STORAGE EXTERNAL;
 )sql"},
+      // 8 (PostgreSQL): the check of migration 5 hashed every roster entry of every card year
+      // for each bulk insert. The new cards' roster ids lie between their least and greatest
+      // (one card year's entries, mostly), so only that range of the roster is read, with the
+      // bounds as constants so the planner can use the primary key. When the roster holds every
+      // id of that range (ids are unique, so a count of hi - lo + 1 says so: the usual case, one
+      // roster import's entries), every new card names an existing entry without a join; else
+      // the new rows are anti-joined to the range as before. Roster entries are never deleted.
+      {8, "", "", R"sql(
+CREATE OR REPLACE FUNCTION cards_roster_exists() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  lo BIGINT;
+  hi BIGINT;
+  present BIGINT;
+  missing BIGINT;
+BEGIN
+  SELECT min(roster_id), max(roster_id) INTO lo, hi FROM new_cards;
+  IF lo IS NULL THEN RETURN NULL; END IF;
+  EXECUTE format('SELECT count(*) FROM roster WHERE id BETWEEN %s AND %s', lo, hi) INTO present;
+  IF present = hi - lo + 1 THEN RETURN NULL; END IF;
+  EXECUTE format('SELECT count(*) FROM new_cards n WHERE NOT EXISTS (SELECT 1 FROM roster r WHERE r.id = n.roster_id '
+                 'AND r.id BETWEEN %s AND %s)', lo, hi) INTO missing;
+  IF missing > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+      MESSAGE = 'insert into cards violates the foreign key cards.roster_id -> roster.id';
+  END IF;
+  RETURN NULL;
+END $$;
+)sql"},
   };
   return kMigrations;
 }
