@@ -4,9 +4,7 @@
 #include "ledger/ledger.h"
 
 #include <fcntl.h>
-#include <openssl/core_names.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -59,29 +57,13 @@ class StaffKeyer {
       return Fail(Code::kDataLoss, file.string() + ": not a 64-character hex key");
     std::string key;
     for (size_t i = 0; i < 64; i += 2) key += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-    auto k = std::unique_ptr<StaffKeyer>(new StaffKeyer());
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    k->ctx_ = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
-    if (!k->ctx_ || !EVP_MAC_init(k->ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params))
-      return Fail(Code::kInternal, "HMAC-SHA256 is not available from OpenSSL");
-    return k;
+    return std::unique_ptr<StaffKeyer>(new StaffKeyer(key));
   }
-  ~StaffKeyer() { EVP_MAC_CTX_free(ctx_); }
-  std::string Key(std::string_view staff_id) {
-    unsigned char out[32];
-    size_t len = 0;
-    EVP_MAC_init(ctx_, nullptr, 0, nullptr);  // same key, fresh state
-    EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(staff_id.data()), staff_id.size());
-    EVP_MAC_final(ctx_, out, &len, sizeof out);
-    return HexEncode(std::string_view(reinterpret_cast<char*>(out), len));
-  }
+  std::string Key(std::string_view staff_id) { return HexEncode(mac_.Mac(staff_id)); }
 
  private:
-  StaffKeyer() = default;
-  EVP_MAC_CTX* ctx_ = nullptr;
+  explicit StaffKeyer(std::string_view key) : mac_(key) {}
+  HmacSha256 mac_;
 };
 
 std::string Trim(std::string_view s) {
