@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the HTTP service on loopback, bounded in time, against the raw two-core ECDSA
 # P-256 verify rate measured in the same run (openssl speed -elapsed -multi 2 ecdsap256).
-#   [LK_LOAD_THREADS=N] [LK_LOAD_ROUNDS=N] tests/bench/api_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+#   [LK_LOAD_THREADS=N] [LK_LOAD_ROUNDS=N] [LK_LOAD_TOP=1] tests/bench/api_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
 # LK_LOAD_ROUNDS repeats the measurement (baseline, verify load, pass load) on the same server
 # and ends with one summary line per round.
 # Prints throughput, the ratio to raw ECDSA verify, p50/p99 latency, errors, the server's RSS, the
@@ -79,7 +79,10 @@ for round in $(seq "$rounds"); do
   echo "raw ECDSA P-256 verify: $raw_us us of CPU each (one core)"
 
   echo "== wrk POST /v1/verify, $cards distinct tokens, -t2 -c$conns -d${secs}s"
-  (sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
+  # LK_LOAD_TOP=1: a snapshot of top halfway through (it costs CPU on the measured cores itself).
+  if [ -n "${LK_LOAD_TOP:-}" ]; then
+    (sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
+  fi
   c0=$(cpu)
   LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c"$conns" -d"${secs}s" --latency \
     -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
