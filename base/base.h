@@ -102,6 +102,8 @@ class HmacSha256 {
   HmacSha256& operator=(HmacSha256&&) = delete;
   // The 32-byte MAC of `message`.
   std::string Mac(std::string_view message);
+  // Whether this object was keyed with `key` (for callers that keep one per key).
+  bool HasKey(std::string_view key) const { return key_ == key; }
 
  private:
   std::string key_;                        // for OpenSSL's one-shot HMAC() should the context fail

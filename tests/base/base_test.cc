@@ -100,6 +100,8 @@ TEST(HmacSha256, Rfc4231VectorsAndReuse) {
   EXPECT_EQ(HexEncode(six.Mac("Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
   EXPECT_EQ(HexEncode(one.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_TRUE(two.HasKey("Jefe"));
+  EXPECT_FALSE(two.HasKey("Jeff"));
   HmacSha256 moved(std::move(two));
   EXPECT_EQ(HexEncode(moved.Mac("what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
