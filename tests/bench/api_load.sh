@@ -63,6 +63,11 @@ curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$work/access_token")" "$b
 
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }  # user + system ticks
 per_req() { python3 -c "print('%.0f' % (($2 - $1) * 1e6 / $(getconf CLK_TCK) / $3))"; }
+# lk_verifications_total by outcome, as "active revoked expired invalid".
+outcomes() {
+  curl -sf "$base/metrics" | awk -F'[{}" ]+' '/^lk_verifications_total\{/ {v[$3] = $4}
+    END {printf "%d %d %d %d\n", v["active"], v["revoked"], v["expired"], v["invalid"]}'
+}
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' "/proc/$server/status"; echo; }
 summary=()
 for round in $(seq "$rounds"); do
@@ -83,15 +88,23 @@ for round in $(seq "$rounds"); do
   if [ -n "${LK_LOAD_TOP:-}" ]; then
     (sleep $((secs / 2)); echo "server CPU mid-run: $(ps -o %cpu=,nlwp= -p $server) (%cpu since start, threads)"; top -b -n 1 | head -15 | tail -9) &
   fi
+  o0=($(outcomes))
   c0=$(cpu)
   LK_TOKENS="$work/tokens.txt" LK_PARTNER_KEY="$partner" /usr/bin/time -f "%U %S" -o "$work/wrk_cpu" wrk -t2 -c"$conns" -d"${secs}s" --latency \
     -s "$here/post_verify.lua" "$base" | tee "$work/verify.txt"
   verify_rps=$(awk '/Requests\/sec/ {print $2}' "$work/verify.txt")
   n=$(awk -F'requests=' '/requests=/ {split($2, a, " "); print a[1]}' "$work/verify.txt")
-  not_active=$(awk -F'not_active=' '/not_active=/ {print $2 + 0}' "$work/verify.txt")
-  echo "verify answers that were not 200 with status active: ${not_active:-unknown} (must be 0)"
+  c1=$(cpu)
+  # Every verification the server answered during the run must have been "active": at least as
+  # many as wrk completed, at most one more per connection (in flight when wrk stopped).
+  o1=($(outcomes))
+  active=$((o1[0] - o0[0])); not_active=$((o1[1] - o0[1] + o1[2] - o0[2] + o1[3] - o0[3]))
+  if [ "$active" -lt "$n" ] || [ "$active" -gt $((n + conns)) ]; then
+    not_active="$not_active (and $active active for $n requests)"
+  fi
+  echo "server-side verdicts during the run: $active active for $n completed requests, $((o1[1] - o0[1])) revoked, $((o1[2] - o0[2])) expired, $((o1[3] - o0[3])) invalid (must be 0)"
   echo "server: $(rss)"
-  server_us=$(per_req "$c0" "$(cpu)" "$n")
+  server_us=$(per_req "$c0" "$c1" "$n")
   wrk_us=$(awk -v n="$n" '{printf "%.0f", ($1 + $2) * 1e6 / n}' "$work/wrk_cpu")
   echo "CPU per verify: server $server_us us, wrk $wrk_us us"
   echo "== wrk GET pass.pkpass (cached), -t2 -c$conns -d${secs}s"
