@@ -1140,6 +1140,53 @@ TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
   EXPECT_THAT(v->problem, HasSubstr("(edited)"));
 }
 
+// Large imports and batches (4,096 rows or more) fingerprint their cards for the audit entry on
+// a second thread while the database inserts, as if every row made a card. Verify compares each
+// card with its entry's list, so a list that is wrong, short or too long for either path (every
+// row new, or some holders already with a card) fails here.
+TEST_P(LedgerTest, LargeImportsAndBatchesRecordEveryNewCardInTheirAuditEntries) {
+  constexpr int kAll = 4600, kFirst = 4200;
+  std::string roster = kRosterHeader, first = "staff_id,date\n", all = first;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kAll; ++i) {
+    ids.push_back("S" + std::to_string(i));
+    roster += ids.back() + ",F,L,teaching,GO,basic,1," + (i % 2 ? "2000" : "9000") + ",no\n";
+    std::string row = ids.back() + ",2026-0" + std::to_string(1 + i % 9) + "-15\n";
+    if (i < kFirst) first += row;
+    all += row;
+  }
+  ASSERT_TRUE(ledger_->ImportRoster(Write("roster.csv", roster), 2026));
+  auto verified = [&](const char* step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  };
+  auto lib = ledger_->ImportChannel(Channel::kLibrary, Write("first.csv", first), 2026);
+  ASSERT_TRUE(lib.has_value()) << lib.error().message;
+  EXPECT_EQ(lib->added, static_cast<uint64_t>(kFirst));
+  verified("import, every row new");
+  lib = ledger_->ImportChannel(Channel::kLibrary, Write("all.csv", all), 2026);
+  ASSERT_TRUE(lib.has_value()) << lib.error().message;
+  EXPECT_EQ(lib->added, static_cast<uint64_t>(kAll - kFirst));
+  EXPECT_EQ(lib->present, static_cast<uint64_t>(kFirst));
+  verified("import, some holders with a card");
+  auto batch = ledger_->IssueDigitalBatch(std::vector<std::string>(ids.begin(), ids.begin() + kFirst), 2026);
+  ASSERT_TRUE(batch.has_value()) << batch.error().message;
+  verified("batch, every card new");
+  auto again = ledger_->IssueDigitalBatch(ids, 2026);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  verified("batch, some cards there");
+  ASSERT_EQ(again->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ((*again)[i].is_new, i >= static_cast<size_t>(kFirst)) << ids[i];
+    if (i < static_cast<size_t>(kFirst)) {
+      EXPECT_EQ((*again)[i].serial, (*batch)[i].serial) << ids[i];
+    }
+  }
+  EXPECT_EQ(Total(Channel::kLibrary, 2026), kAll);
+  EXPECT_EQ(Total(Channel::kDigital, 2026), kAll);
+}
+
 // kill -9 of a real import mid-way leaves the ledger with none or all of the file's cards.
 TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
   constexpr int kRows = 120000;
