@@ -1575,9 +1575,12 @@ class SqlLedger final : public Ledger {
       // inline subquery, so the planner sees the roster's statistics and hash-joins) joined to
       // the new cards by staff key and card year, instead of one roster probe per new card and
       // card year and one cards probe per roster entry found. Each new card with such pairs
-      // (few: most holders hold nothing else yet) comes back once more, with its old masks and
-      // `again` = 1; the caller moves it from the "nothing else" count to that one. Same
-      // snapshot throughout: no part of the statement sees the cards the INSERT adds.
+      // comes back once more, with its old masks and `again` = 1; the caller moves it from the
+      // "nothing else" count to that one. Only pairs that set a mask bit are kept (the same
+      // roster entry, or the same school year): a card whose other cards set none would come
+      // back with all masks 0, a move onto itself. In a ledger's second year most holders hold
+      // last year's card, often in another school year. Same snapshot throughout: no part of
+      // the statement sees the cards the INSERT adds.
       auto mask = [&](const std::string& cond) {
         return "coalesce(bit_or(CASE WHEN " + cond + " THEN " + bit_o + " END), 0)";
       };
@@ -1595,7 +1598,8 @@ class SqlLedger final : public Ledger {
             " AS s4 FROM src JOIN (SELECT ro.id AS roster_id, ro.staff_key, ro.card_year, ro.province, ro.network, "
             "ro.role, ro.level, o.school_year, o.channel FROM roster ro JOIN cards o ON o.roster_id = ro.id WHERE "
             "o.status = 'active' AND ro.card_year IN (" + held_years + ")) o ON o.staff_key = src.g_key AND "
-            "o.card_year BETWEEN src.school_year - 1 AND src.school_year + 2 GROUP BY src.roster_id, src.g_year, "
+            "o.card_year BETWEEN src.school_year - 1 AND src.school_year + 2 AND (o.roster_id = src.roster_id OR "
+            "o.school_year = src.school_year) GROUP BY src.roster_id, src.g_year, "
             "src.g_province, src.g_network, src.g_role, src.g_level, src.school_year, src.channel)" + plain +
             " UNION ALL SELECT g_year, g_province, g_network, g_role, g_level, school_year, " +
             internal::ChannelBitSql("channel") + ", cal_old, s0, s1, s2, s3, s4, count(*), 1 FROM old "
