@@ -4,10 +4,10 @@
 #include <zip.h>
 
 #include <algorithm>
-#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace lk::passgen {
 namespace fs = std::filesystem;

@@ -213,15 +213,12 @@ void BM_ImportChannelFile(benchmark::State& state) {
   if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
 }
 
-// The same import next to a card year whose cards share its school years (2025's 250,000 library
-// pickups, untimed): the general upkeep, which looks up every new card's holder's other cards,
-// instead of the shortcut a ledger without such cards takes.
-void BM_ImportChannelFileNextToCards(benchmark::State& state) {
+// Times importing `library` (2026's pickups) into a fresh ledger that already holds the 2025
+// and 2026 rosters and 2025's library pickups (untimed). `ledger verify` runs after each import
+// (untimed): the counts the upkeep kept must be the ones a recount gives.
+void TimeImportNextTo2025(benchmark::State& state, const std::string& roster25, const std::string& library25,
+                          const std::string& roster, const std::string& library, int rows) {
   const bool postgres = state.range(0) == 1;
-  const int kRows = Scaled(250000);
-  std::mt19937 rng(kSeed);
-  std::string roster25 = RosterCsv(2025, kRows, rng), roster = RosterCsv(2026, kRows, rng);
-  std::string library25 = ChannelCsv(2025, 0, kRows), library = ChannelCsv(2026, 0, kRows);
   for (auto _ : state) {
     state.PauseTiming();
     Scratch s(postgres);
@@ -234,47 +231,37 @@ void BM_ImportChannelFileNextToCards(benchmark::State& state) {
     state.ResumeTiming();
     auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
     state.PauseTiming();
-    if (!r || r->added != static_cast<uint64_t>(kRows))
+    if (!r || r->added != static_cast<uint64_t>(rows))
       return state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
+    auto v = s.ledger()->Verify();
+    if (!v || !v->ok) return state.SkipWithError(v ? v->problem.c_str() : v.error().message.c_str());
     state.ResumeTiming();
   }
-  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
+  state.counters["rows_per_s"] = benchmark::Counter(rows * static_cast<double>(state.iterations()),
                                                     benchmark::Counter::kIsRate);
+}
+
+// The same import next to a card year whose cards share its school years (2025's 250,000 library
+// pickups of other people): the general upkeep, which looks up every new card's holder's other
+// cards, instead of the shortcut a ledger without such cards takes.
+void BM_ImportChannelFileNextToCards(benchmark::State& state) {
+  const int kRows = Scaled(250000);
+  std::mt19937 rng(kSeed);
+  std::string roster25 = RosterCsv(2025, kRows, rng), roster = RosterCsv(2026, kRows, rng);
+  TimeImportNextTo2025(state, roster25, ChannelCsv(2025, 0, kRows), roster, ChannelCsv(2026, 0, kRows), kRows);
 }
 
 // The same next to the previous card year's cards of mostly the same people, as a ledger in its
 // second year holds them: 90% of 2026's staff were on 2025's roster and picked up a card there.
 // Each person's 2026 pickup is six months after the month of their 2025 one, so a third of those
 // holders (2025 from September, 2026 until August) hold both cards in one school year, and their
-// new card moves their school-year holder counts from one channel mask to another. Verified
-// after each run (not timed).
+// new card moves their school-year holder counts from one channel mask to another.
 void BM_ImportChannelFileNextToSameHolders(benchmark::State& state) {
-  const bool postgres = state.range(0) == 1;
   const int kRows = Scaled(250000), kLeft = kRows / 10;  // 2025's first tenth left before 2026
   std::mt19937 rng(kSeed);
   std::string roster25 = RosterCsv(2025, kRows, rng, 0, PersonId), roster = RosterCsv(2026, kRows, rng, kLeft, PersonId);
-  std::string library25 = ChannelCsv(2025, 0, kRows, PersonId), library = ChannelCsv(2026, kLeft, kLeft + kRows, PersonId, 6);
-  for (auto _ : state) {
-    state.PauseTiming();
-    Scratch s(postgres);
-    if (SkipUnlessReady(state, s, postgres)) return;
-    for (auto [year, csv] : {std::pair{2025, &roster25}, std::pair{2026, &roster}})
-      if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
-    if (auto r = s.ledger()->ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
-      return state.SkipWithError(r.error().message.c_str());
-    auto file = s.Write("library.csv", library);
-    state.ResumeTiming();
-    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
-    state.PauseTiming();
-    if (!r || r->added != static_cast<uint64_t>(kRows))
-      return state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
-    // The counts the upkeep kept must be the ones a recount gives (not timed).
-    auto v = s.ledger()->Verify();
-    if (!v || !v->ok) return state.SkipWithError(v ? v->problem.c_str() : v.error().message.c_str());
-    state.ResumeTiming();
-  }
-  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
-                                                    benchmark::Counter::kIsRate);
+  TimeImportNextTo2025(state, roster25, ChannelCsv(2025, 0, kRows, PersonId), roster,
+                       ChannelCsv(2026, kLeft, kLeft + kRows, PersonId, 6), kRows);
 }
 
 // Recording 213,132 digital cards (2019's eligible staff) in one batch: the records, not the passes.

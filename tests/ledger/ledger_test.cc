@@ -47,6 +47,13 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
     lk::testing::WriteText(dir_ / name, content);
     return dir_ / name;
   }
+  // `ledger verify` passes: the audit chain, every card against its audit entry, and both
+  // aggregates against a recount.
+  void ExpectVerified(const std::string& step) {
+    auto v = ledger_->Verify();
+    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
+    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
+  }
   int64_t Total(Channel ch, int year) {
     auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, year, year});
     EXPECT_TRUE(rows.has_value());
@@ -422,12 +429,7 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
     EXPECT_THAT(v->problem, StartsWith("card " + serial + " (audit entry " + std::to_string(seq) + "): "));
     EXPECT_THAT(v->problem, HasSubstr(what));
   };
-  auto ok = [&](const char* step) {
-    auto v = ledger_->Verify();
-    ASSERT_TRUE(v.has_value());
-    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
-  };
-  ok("untouched");
+  ExpectVerified("untouched");
   const std::string digital = backend_->Value("SELECT serial FROM cards WHERE audit_seq = 3");
   const std::string token = backend_->Value("SELECT auth_token FROM cards WHERE audit_seq = 3");
   ASSERT_EQ(digital.size(), 12u);
@@ -440,7 +442,7 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("card " + digital));
   ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-02-01'" + where), "");
-  ok("date restored");
+  ExpectVerified("date restored");
   // A swapped pass authentication token.
   ASSERT_EQ(backend_->Sql("UPDATE cards SET auth_token = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'" + where), "");
   expect_card(digital, 3, "(edited)");
@@ -450,7 +452,7 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
   ASSERT_EQ(backend_->Sql("UPDATE cards SET school_year = 2026 WHERE serial = '" + library + "'"), "");
   expect_card(library, 5, "(edited)");
   ASSERT_EQ(backend_->Sql("UPDATE cards SET school_year = 2025 WHERE serial = '" + library + "'"), "");
-  ok("school year restored");
+  ExpectVerified("school year restored");
   // The library card moved to another holder (T3's roster entry, who has none).
   if (GetParam() == "postgresql") {
     ASSERT_EQ(backend_->Sql("DROP TRIGGER cards_keep_roster ON cards"), "");
@@ -461,10 +463,10 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
             "");
   expect_card(library, 5, "(edited)");
   ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = " + roster_id + " WHERE serial = '" + library + "'"), "");
-  ok("holder restored");
+  ExpectVerified("holder restored");
   // A revocation undone, or made up, behind the ledger's back.
   ASSERT_TRUE(ledger_->Revoke(digital, "lost phone").has_value());  // entry 6
-  ok("revoked");
+  ExpectVerified("revoked");
   ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'active', revoked_reason = NULL, revoked_at = NULL" + where), "");
   expect_card(digital, 3, "active, but audit entry 6 revoked it");
   ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'fraud', revoked_at = 1" + where), "");
@@ -478,32 +480,27 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
 
 // The adoption aggregate (calendar counts) moves with every write and verify recounts it.
 TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
-  auto verified = [&](const char* step) {
-    auto v = ledger_->Verify();
-    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
-    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
-  };
   auto year = [&]() {
     auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
     EXPECT_TRUE(rows.has_value() && rows->size() == 1u);
     return rows && rows->size() == 1u ? rows->front() : CountsRow{};
   };
   ImportSmallRoster();  // T1 Antwerpen, T2 Oost-Vlaanderen, T3 Brussel
-  verified("roster");
+  ExpectVerified("roster");
   EXPECT_EQ(year().eligible, 3);
   EXPECT_EQ(year().holders, 0);
   // A bad file changes nothing, a good one moves T1 and T2 to "library".
   ASSERT_FALSE(ledger_->ImportChannel(Channel::kLibrary, Write("bad.csv", "staff_id,date\nT1,2026-03-01\nNOPE,2026-03-01\n"), 2026));
   EXPECT_EQ(year().library, 0);
   ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"), 2026));
-  verified("library");
+  ExpectVerified("library");
   EXPECT_EQ(year().library, 2);
   EXPECT_EQ(year().physical_only, 2);
   // Issue: T1 now holds both kinds, T3 digital only; a repeat (and a duplicate in the batch) adds nothing.
   auto batch = ledger_->IssueDigitalBatch({"T1", "T3", "T1"}, 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
   ASSERT_TRUE(ledger_->IssueDigital("T3", 2026).has_value());
-  verified("issue");
+  ExpectVerified("issue");
   CountsRow y = year();
   EXPECT_EQ(y.digital, 2);
   EXPECT_EQ(y.holders, 3);
@@ -513,7 +510,7 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   // Revoke: T1 is back to physical only, T3 holds nothing.
   ASSERT_TRUE(ledger_->Revoke(batch->at(0).serial, "lost phone").has_value());
   ASSERT_TRUE(ledger_->Revoke(batch->at(1).serial, "left the school").has_value());
-  verified("revoke");
+  ExpectVerified("revoke");
   y = year();
   EXPECT_EQ(y.digital, 0);
   EXPECT_EQ(y.holders, 2);
@@ -628,11 +625,6 @@ TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
 // 2025 and one of card year 2026 picked up in March 2026 are two cards of one holder in
 // 2025-2026; the groups come from each card's roster entry (P moved from Antwerpen to Limburg).
 TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
-  auto verified = [&](const char* step) {
-    auto v = ledger_->Verify();
-    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
-    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
-  };
   auto school = [&](Dimension by) {
     auto rows = ledger_->Counts({Period::kSchool, by, 2025, 2025});
     EXPECT_TRUE(rows.has_value()) << rows.error().message;
@@ -648,9 +640,9 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
                                     2026));
   ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"),
                                      2025));
-  verified("library 2025");
+  ExpectVerified("library 2025");
   ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
-  verified("library 2026");
+  ExpectVerified("library 2026");
   auto all = school(Dimension::kNone);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].period, "2025-2026");
@@ -674,7 +666,7 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   ASSERT_TRUE(p.has_value());
   auto q = ledger_->IssueDigitalBatch({"Q"}, 2026);
   ASSERT_TRUE(q.has_value());
-  verified("issue");
+  ExpectVerified("issue");
   all = school(Dimension::kNone);
   EXPECT_EQ(all[0].digital, 2);
   EXPECT_EQ(all[0].both, 2);
@@ -685,7 +677,7 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(prov[1].group, "Limburg");
   EXPECT_EQ(prov[1].both, 1);
   ASSERT_TRUE(ledger_->Revoke(q->front().serial, "by mistake").has_value());
-  verified("revoke digital");
+  ExpectVerified("revoke digital");
   all = school(Dimension::kNone);
   EXPECT_EQ(all[0].digital, 1);
   EXPECT_EQ(all[0].both, 1);
@@ -696,7 +688,7 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
                                     "r.card_year = 2025 AND r.postcode = 2000");
   ASSERT_EQ(p25.size(), 12u) << p25;
   ASSERT_TRUE(ledger_->Revoke(p25, "lost").has_value());
-  verified("revoke library");
+  ExpectVerified("revoke library");
   all = school(Dimension::kNone);
   EXPECT_EQ(all[0].library, 2);
   EXPECT_EQ(all[0].holders, 2);
@@ -713,11 +705,6 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
 // (E), nobody else (F), and a card year within reach that holds cards but is out of reach of
 // some new cards (2024). verify recounts both aggregates after every step.
 TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
-  auto verified = [&](const char* step) {
-    auto v = ledger_->Verify();
-    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
-    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
-  };
   const std::string others = "C,c,c,support,OGO,secondary,2,9000,no\n"
                              "D,d,d,support,OGO,secondary,2,9000,no\n"
                              "E,e,e,support,OGO,secondary,2,9000,no\n"
@@ -739,13 +726,13 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   ASSERT_EQ(c25.size(), 12u) << c25;
   ASSERT_TRUE(ledger_->Revoke(c25, "lost").has_value());
   ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t26.csv", "staff_id,date\nE,2026-03-01\n"), 2026));
-  verified("before");
+  ExpectVerified("before");
   auto lib = ledger_->ImportChannel(
       Channel::kLibrary,
       Write("l26.csv", "staff_id,date\nB,2026-03-01\nC,2026-02-01\nD,2026-04-01\nE,2026-05-01\nF,2026-06-01\n"), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, 5u);
-  verified("library 2026");
+  ExpectVerified("library 2026");
   auto school = [&](Dimension by) {
     auto rows = ledger_->Counts({Period::kSchool, by, 2025, 2025});
     EXPECT_TRUE(rows.has_value()) << rows.error().message;
@@ -776,7 +763,7 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   auto batch = ledger_->IssueDigitalBatch({"B", "E", "F", "F"}, 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
   EXPECT_EQ(batch->at(2).serial, batch->at(3).serial);
-  verified("digital 2026");
+  ExpectVerified("digital 2026");
   all = school(Dimension::kNone);
   EXPECT_EQ(all[0].digital, 3);
   EXPECT_EQ(all[0].holders, 5);
@@ -1156,26 +1143,21 @@ TEST_P(LedgerTest, LargeImportsAndBatchesRecordEveryNewCardInTheirAuditEntries) 
     all += row;
   }
   ASSERT_TRUE(ledger_->ImportRoster(Write("roster.csv", roster), 2026));
-  auto verified = [&](const char* step) {
-    auto v = ledger_->Verify();
-    ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
-    EXPECT_TRUE(v->ok) << step << ": " << v->problem;
-  };
   auto lib = ledger_->ImportChannel(Channel::kLibrary, Write("first.csv", first), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, static_cast<uint64_t>(kFirst));
-  verified("import, every row new");
+  ExpectVerified("import, every row new");
   lib = ledger_->ImportChannel(Channel::kLibrary, Write("all.csv", all), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, static_cast<uint64_t>(kAll - kFirst));
   EXPECT_EQ(lib->present, static_cast<uint64_t>(kFirst));
-  verified("import, some holders with a card");
+  ExpectVerified("import, some holders with a card");
   auto batch = ledger_->IssueDigitalBatch(std::vector<std::string>(ids.begin(), ids.begin() + kFirst), 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
-  verified("batch, every card new");
+  ExpectVerified("batch, every card new");
   auto again = ledger_->IssueDigitalBatch(ids, 2026);
   ASSERT_TRUE(again.has_value()) << again.error().message;
-  verified("batch, some cards there");
+  ExpectVerified("batch, some cards there");
   ASSERT_EQ(again->size(), ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ((*again)[i].is_new, i >= static_cast<size_t>(kFirst)) << ids[i];
