@@ -104,6 +104,27 @@ TEST_P(LedgerTest, ReimportAddsNothing) {
   EXPECT_EQ(v->entries, 2);  // roster + subscriptions; re-imports change nothing and log nothing
 }
 
+// A holder whose card of the channel was revoked still holds it (one card per channel and card
+// year): a later file naming them adds nothing for them, also when the card year holds no active
+// card of that channel any more (PostgreSQL then still anti-joins the staged rows to its cards).
+TEST_P(LedgerTest, ImportNextToRevokedCardsAddsOnlyNewHolders) {
+  ImportSmallRoster();
+  auto first = ledger_->ImportChannel(Channel::kLibrary, Write("l1.csv", "staff_id,date\nT1,2026-03-01\n"), 2026);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  ASSERT_EQ(first->added, 1u);
+  const std::string serial = backend_->Value("SELECT serial FROM cards WHERE channel = 'library'");
+  ASSERT_TRUE(ledger_->Revoke(serial, "lost").has_value());
+  ASSERT_EQ(Total(Channel::kLibrary, 2026), 0);
+  auto second = ledger_->ImportChannel(Channel::kLibrary,
+                                       Write("l2.csv", "staff_id,date\nT1,2026-04-01\nT2,2026-04-02\n"), 2026);
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(second->added, 1u);
+  EXPECT_EQ(second->present, 1u);
+  EXPECT_EQ(Total(Channel::kLibrary, 2026), 1);
+  EXPECT_EQ(backend_->Value("SELECT status FROM cards WHERE serial = '" + serial + "'"), "revoked");
+  ExpectVerified("after the second file");
+}
+
 TEST_P(LedgerTest, BadRosterImportsNothingAndListsEveryBadRow) {
   auto f = Write("roster.csv", std::string(kRosterHeader) +
                                    "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
