@@ -1588,8 +1588,9 @@ class SqlLedger final : public Ledger {
       // count are then found set-wise, as pairs (new card, other card) of two kinds, which
       // cannot overlap:
       // - a card of another card year within reach in the same school year: the holder's roster
-      //   entry there has the same staff key (an equi-join on staff key and school year, both
-      //   sides hashed; only that year's cards of the new cards' school years are read);
+      //   entry there has the same staff key (a hash join on staff key and school year; only
+      //   that card year's cards of the new cards' school years are read; an inline subquery,
+      //   so the planner sees the roster's statistics);
       // - a card on the new card's own roster entry (another channel), only when its card year
       //   holds any.
       // (A card of another card year in another school year changes no count: a pair of it
