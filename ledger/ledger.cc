@@ -1925,6 +1925,17 @@ class SqlLedger final : public Ledger {
       return r;
     if (auto r = db_->BulkLoad(table, columns, rows); !r) return r;
     // Fresh statistics, so the planner joins a quarter million staged rows by hash, not by loop.
+    return Analyze(table);
+  }
+
+  // ANALYZE of a table just staged or bulk-inserted into. REQUIRES: inside a write transaction.
+  // PostgreSQL samples 300 rows per unit of statistics target: 30,000 at the default 100. The
+  // planner needs the row counts and that staff keys, serials and roster ids are unique, which a
+  // sample of 3,000 (target 10, this transaction only) tells as well, in a fraction of the time
+  // (250,000 rows of three columns: 13 ms instead of 51-69 ms).
+  Result<> Analyze(const std::string& table) {
+    if (db_->dialect() == internal::Dialect::kPostgres)
+      if (auto r = db_->Exec("SET LOCAL default_statistics_target = 10"); !r) return r;
     return db_->Exec("ANALYZE " + table);
   }
 
@@ -1933,7 +1944,7 @@ class SqlLedger final : public Ledger {
   // SQLite's joins are pinned by CROSS JOIN instead, and its ANALYZE reads whole indexes.
   Result<> RefreshStatistics(const std::string& table, uint64_t added) {
     if (db_->dialect() != internal::Dialect::kPostgres || added < 1000) return {};
-    return db_->Exec("ANALYZE " + table);
+    return Analyze(table);
   }
 
   // PostgreSQL: whether card year `year` holds a card of `channel`: an active one (by
