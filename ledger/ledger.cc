@@ -1619,9 +1619,8 @@ class SqlLedger final : public Ledger {
                 "o.school_year = src.school_year";
       if (own_year_held)
         pairs += std::string(pairs.empty() ? "" : " UNION ALL ") + "SELECT " + src_cols +
-                 "src.g_province AS o_province, src.g_network AS o_network, src.g_role AS o_role, src.g_level AS o_level "
-                 "FROM src JOIN cards o ON o.roster_id = "
-                 "src.roster_id AND o.status = 'active'";
+                 "src.g_province AS o_province, src.g_network AS o_network, src.g_role AS o_role, "
+                 "src.g_level AS o_level FROM src JOIN cards o ON o.roster_id = src.roster_id AND o.status = 'active'";
       const std::string sql = !others_possible
           ? src + plain
           : src + ", pairs AS (" + pairs + "), old AS (SELECT g_year, g_province, g_network, g_role, g_level, "

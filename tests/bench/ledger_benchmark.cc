@@ -213,6 +213,29 @@ void BM_ImportChannelFile(benchmark::State& state) {
   if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
 }
 
+// Importing a 250,000-row roster (a card year's eligible staff, with room to spare) into a fresh
+// ledger: the entries, their staff keys (HMAC) and the adoption aggregate's roster counts.
+void BM_ImportRosterFile(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  const int kRows = Scaled(250000);
+  std::mt19937 rng(kSeed);
+  std::string roster = RosterCsv(2026, kRows, rng);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Scratch s(postgres);
+    if (SkipUnlessReady(state, s, postgres)) return;
+    auto file = s.Write("roster.csv", roster);
+    state.ResumeTiming();
+    auto r = s.ledger()->ImportRoster(file, 2026);
+    state.PauseTiming();
+    if (!r || r->added != static_cast<uint64_t>(kRows))
+      return state.SkipWithError(r ? "wrong number of roster entries added" : r.error().message.c_str());
+    state.ResumeTiming();
+  }
+  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
+                                                    benchmark::Counter::kIsRate);
+}
+
 // Times importing `library` (2026's pickups) into a fresh ledger that already holds the 2025
 // and 2026 rosters and 2025's library pickups (untimed). `ledger verify` runs after each import
 // (untimed): the counts the upkeep kept must be the ones a recount gives.
@@ -384,6 +407,7 @@ void BM_BaselineBareInsert(benchmark::State& state) {
 }
 
 BENCHMARK(BM_BaselineBareInsert)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ImportRosterFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportChannelFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportChannelFileNextToCards)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportChannelFileNextToSameHolders)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

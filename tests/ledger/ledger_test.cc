@@ -799,6 +799,33 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   EXPECT_EQ(cal->at(0).holders, 5);
 }
 
+// Every roster entry names an existing card year, on both backends (PostgreSQL checks it once
+// per INSERT statement, migration 9); card years are never deleted and entries never moved.
+TEST_P(LedgerTest, RosterEntriesReferenceCardYears) {
+  ImportSmallRoster();
+  auto sql = [&](const std::string& q) {
+    return backend_->Sql(GetParam() == "sqlite" ? "PRAGMA foreign_keys = ON; " + q : q);
+  };
+  const std::string fk_violation = GetParam() == "sqlite" ? "FOREIGN KEY constraint failed" : "violates the foreign key";
+  auto entry = [](int year, char key) {
+    return "(" + std::to_string(year) + ", '" + std::string(64, key) +
+           "', 'teaching', 'GO', 'basic', '1', 2000, 'Antwerpen', 0, 1)";
+  };
+  const std::string insert = "INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
+                             "province, starter, audit_seq) VALUES ";
+  EXPECT_THAT(sql(insert + entry(2030, 'a')), HasSubstr(fk_violation));
+  // Several rows at once, one of them in a card year the ledger does not have.
+  EXPECT_THAT(sql(insert + entry(2026, 'b') + ", " + entry(2031, 'c') + ", " + entry(2026, 'd')),
+              HasSubstr(fk_violation));
+  EXPECT_EQ(sql("BEGIN; " + insert + entry(2026, 'b') + ", " + entry(2026, 'd') + "; ROLLBACK"), "");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM roster"), "3");
+  EXPECT_NE(sql("DELETE FROM card_years"), "");
+  EXPECT_NE(sql("UPDATE roster SET card_year = 2030"), "");
+  EXPECT_NE(sql("UPDATE card_years SET year = 2030"), "");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM card_years WHERE year = 2026"), "1");
+  ExpectVerified("after the refused changes");
+}
+
 // Migration 6 builds the school-year aggregate from the cards already in a ledger.
 TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
   ImportSmallRoster();
