@@ -1,9 +1,13 @@
 // PostgreSQL implementation of the Db seam through libpq: text parameters, single-row mode for
-// streaming, COPY for bulk loads, and a per-schema advisory lock that serialises writers.
+// streaming, COPY for bulk loads, and a per-schema advisory lock that serialises writers. A
+// connection the server dropped (a restart, a crash, a network cut) is replaced before the next
+// statement outside a transaction; inside one, the transaction fails and the caller retries.
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "ledger/internal/db.h"
 
@@ -22,6 +26,49 @@ std::string Redact(const std::string& url) {
   return url.substr(0, colon) + ":***" + url.substr(at);
 }
 
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...").
+std::string OneLine(std::string m) {
+  for (char& c : m)
+    if (c == '\n' || c == '\t') c = ' ';
+  std::string out;
+  for (char c : m)
+    if (c != ' ' || (!out.empty() && out.back() != ' ')) out += c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// What every session relies on; a replacement connection gets the same.
+constexpr const char* kSessionSetup =
+    "SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; "
+    "SET temp_buffers = '128MB'; SET work_mem = '64MB'";
+
+// Connects with bounded waits: connect_timeout for a host that does not answer, TCP keepalives
+// and tcp_user_timeout (ms) for one that vanishes while a statement runs (a long statement on a
+// live server is not cut: the server's kernel answers the probes). They come before the URL, so
+// a URL's own settings win. No statement_timeout: a large import rightly takes a while, and a
+// writer rightly waits for another's import (the advisory lock).
+Result<PGconn*> Connect(const std::string& url, const std::string& where) {
+  const char* keys[] = {"connect_timeout", "keepalives",       "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+  const char* values[] = {"3", "1", "10", "3", "3", "20000", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string m = OneLine(PQerrorMessage(conn));
+    PQfinish(conn);
+    return Fail(Code::kUnavailable, "the ledger at " + where + " is unreachable (" + m + "); retry in a moment");
+  }
+  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  PGresult* r = PQexec(conn, kSessionSetup);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  std::string m = ok ? "" : OneLine(PQresultErrorMessage(r));
+  PQclear(r);
+  if (!ok) {
+    PQfinish(conn);
+    return Fail(Code::kUnavailable, "the ledger at " + where + " refused the session settings (" + m + ")");
+  }
+  return conn;
+}
+
 class PgResult {
  public:
   explicit PgResult(PGresult* r) : r_(r) {}
@@ -36,11 +83,13 @@ class PgResult {
 
 class PostgresDb final : public Db {
  public:
-  PostgresDb(PGconn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
+  PostgresDb(PGconn* conn, std::string url, std::string where)
+      : conn_(conn), url_(std::move(url)), where_(std::move(where)) {}
   ~PostgresDb() override { PQfinish(conn_); }
   Dialect dialect() const override { return Dialect::kPostgres; }
 
   Result<> Exec(const std::string& sql) override {
+    if (auto ready = Ready(); !ready) return ready;
     PgResult r(PQexec(conn_, sql.c_str()));
     return Check(r.get());
   }
@@ -53,6 +102,7 @@ class PostgresDb final : public Db {
   }
 
   Result<int64_t> Execute(const std::string& sql, const std::vector<Value>& params) override {
+    if (auto ready = Ready(); !ready) return std::unexpected(ready.error());
     std::vector<std::string> text;
     std::vector<const char*> ptrs;
     Params(params, text, ptrs);
@@ -65,6 +115,7 @@ class PostgresDb final : public Db {
 
   Result<> ForEach(const std::string& sql, const std::vector<Value>& params,
                    const std::function<void(const Row&)>& fn) override {
+    if (auto ready = Ready(); !ready) return ready;
     std::vector<std::string> text;
     std::vector<const char*> ptrs;
     Params(params, text, ptrs);
@@ -96,6 +147,7 @@ class PostgresDb final : public Db {
   // cells read in place. For the big read-backs of a batch; not for unbounded scans.
   Result<> Scan(const std::string& sql, const std::vector<Value>& params,
                 const std::function<void(const Cells&)>& fn) override {
+    if (auto ready = Ready(); !ready) return ready;
     std::vector<std::string> text;
     std::vector<const char*> ptrs;
     Params(params, text, ptrs);
@@ -123,6 +175,7 @@ class PostgresDb final : public Db {
 
   Result<> BulkLoad(const std::string& table, const std::vector<std::string>& columns,
                     const std::vector<Row>& rows) override {
+    if (auto ready = Ready(); !ready) return ready;
     std::string sql = "COPY " + table + " (";
     for (size_t i = 0; i < columns.size(); ++i) sql += (i ? "," : "") + columns[i];
     sql += ") FROM STDIN";
@@ -168,7 +221,13 @@ class PostgresDb final : public Db {
     Result<> result;
     while (PGresult* raw = PQgetResult(conn_)) {
       PgResult r(raw);
-      if (PQresultStatus(raw) != PGRES_COMMAND_OK && result) result = Failure(raw);
+      auto st = PQresultStatus(raw);
+      if (st == PGRES_COPY_IN) {  // the end of the copy was never sent: libpq would answer this forever
+        if (result) result = Failure(raw);
+        Discard();
+        break;
+      }
+      if (st != PGRES_COMMAND_OK && result) result = Failure(raw);
     }
     if (!ok && result) result = Failure(nullptr);
     return result;
@@ -176,12 +235,64 @@ class PostgresDb final : public Db {
 
   // The advisory lock is keyed by schema, so ledgers in different schemas do not wait for each other.
   Result<> BeginWrite() override {
-    return Exec("BEGIN; SELECT pg_advisory_xact_lock(hashtext('lerarenkaart ledger ' || current_schema()))");
+    auto r = Exec("BEGIN; SELECT pg_advisory_xact_lock(hashtext('lerarenkaart ledger ' || current_schema()))");
+    if (!r) {  // BEGIN may have run before the lock failed: end that transaction here
+      if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE)
+        PQclear(PQexec(conn_, "ROLLBACK"));
+      return r;
+    }
+    in_transaction_ = true;
+    return {};
   }
-  Result<> Commit() override { return Exec("COMMIT"); }
-  void Rollback() override { PQclear(PQexec(conn_, "ROLLBACK")); }
+  Result<> Commit() override {
+    committing_ = true;
+    auto r = Exec("COMMIT");
+    committing_ = in_transaction_ = false;
+    return r;
+  }
+  void Rollback() override {
+    if (PQstatus(conn_) == CONNECTION_OK) PQclear(PQexec(conn_, "ROLLBACK"));
+    in_transaction_ = false;
+  }
 
  private:
+  // Before each statement. A broken connection is replaced, but never inside a transaction:
+  // that transaction died with the connection, so it fails, and the caller's Rollback ends it.
+  // After a failed attempt, operations fail at once with its message for kRetryPause, so
+  // callers queued behind one another do not each wait out connect_timeout.
+  Result<> Ready() {
+    if (PQstatus(conn_) == CONNECTION_OK && (in_transaction_ || !ClosedByServer())) return {};
+    if (in_transaction_)
+      return Fail(Code::kUnavailable, "lost the connection to the ledger at " + where_ +
+                                          "; the open transaction was rolled back, nothing of it was stored: retry");
+    auto now = std::chrono::steady_clock::now();
+    if (now < retry_at_) return Fail(Code::kUnavailable, unreachable_);
+    auto fresh = Connect(url_, where_);
+    if (!fresh) {
+      unreachable_ = fresh.error().message;
+      retry_at_ = now + kRetryPause;
+      return std::unexpected(fresh.error());
+    }
+    PQfinish(conn_);
+    conn_ = *fresh;
+    return {};
+  }
+
+  // Whether the server has spoken while no statement ran: it only does so when it ends the
+  // session (a FATAL message, then end of file: a restart, pg_terminate_backend), or, rarely, to
+  // report a changed setting. Either way a fresh connection is the safe answer.
+  bool ClosedByServer() const {
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    return p.fd < 0 || ::poll(&p, 1, 0) != 0;
+  }
+
+  // Gives up a connection left in a state no statement can follow (an unfinished COPY). libpq
+  // takes a null connection as a bad one, so the next operation outside a transaction connects.
+  void Discard() {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+
   static void Params(const std::vector<Value>& params, std::vector<std::string>& text,
                      std::vector<const char*>& ptrs) {
     text.resize(params.size());
@@ -202,37 +313,40 @@ class PostgresDb final : public Db {
   std::unexpected<lk::Error> Failure(PGresult* r) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     std::string msg = r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    msg = OneLine(msg);
     Code code = Code::kInternal;
     std::string s = state ? state : "";
+    // The session is gone (08: connection exceptions; 57P01-57P03: shut down, crashed, starting).
+    if (PQstatus(conn_) != CONNECTION_OK || s.starts_with("08") || s.starts_with("57P"))
+      return Fail(Code::kUnavailable,
+                  "lost the connection to the ledger at " + where_ + " (" + msg + ")" +
+                      (committing_ ? "; whether the change was stored is unknown (look, or retry an idempotent request)"
+                       : in_transaction_ ? "; the open transaction was rolled back, nothing of it was stored"
+                                         : "") +
+                      ": retry");
     if (s.starts_with("23")) code = Code::kFailedPrecondition;
-    else if (s.starts_with("08") || s == "40001" || s == "40P01" || s.starts_with("53") || s.starts_with("57") ||
-             PQstatus(conn_) != CONNECTION_OK)
-      code = Code::kUnavailable;
+    else if (s == "40001" || s == "40P01" || s.starts_with("53") || s.starts_with("57")) code = Code::kUnavailable;
     else if (s.starts_with("XX")) code = Code::kDataLoss;
     return Fail(code, "ledger " + where_ + ": " + msg);
   }
 
-  PGconn* conn_;
-  std::string where_;
+  static constexpr std::chrono::seconds kRetryPause{1};
+
+  PGconn* conn_;  // null after Discard
+  std::string url_, where_;
+  bool in_transaction_ = false;  // BeginWrite succeeded, Commit or Rollback not yet called
+  bool committing_ = false;
+  std::chrono::steady_clock::time_point retry_at_;  // no new connection attempt before this
+  std::string unreachable_;                          // why the last attempt failed
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Db>> OpenPostgres(const std::string& url) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string m = PQerrorMessage(conn);
-    while (!m.empty() && m.back() == '\n') m.pop_back();
-    PQfinish(conn);
-    return Fail(Code::kUnavailable, "ledger " + Redact(url) + ": cannot connect: " + m);
-  }
-  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
-  auto db = std::make_unique<PostgresDb>(conn, Redact(url));
-  if (auto r = db->Exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; "
-                        "SET temp_buffers = '128MB'; SET work_mem = '64MB'"); !r)
-    return std::unexpected(r.error());
-  return std::unique_ptr<Db>(std::move(db));
+  std::string where = Redact(url);
+  auto conn = Connect(url, where);
+  if (!conn) return std::unexpected(conn.error());
+  return std::unique_ptr<Db>(std::make_unique<PostgresDb>(*conn, url, std::move(where)));
 }
 
 }  // namespace lk::ledger::internal

@@ -373,10 +373,15 @@ int LatestSchemaVersion() { return Migrations().back().version; }
 
 Result<> Migrate(Db& db, Time now) {
   if (auto exists = db.Query("SELECT max(version) FROM schema_migrations"); exists && !exists->empty() &&
-      (*exists)[0][0] && std::stoi(*(*exists)[0][0]) > LatestSchemaVersion())
-    return Fail(Code::kFailedPrecondition, "the ledger has schema version " + *(*exists)[0][0] +
-                                               ", newer than this program knows (" +
-                                               std::to_string(LatestSchemaVersion()) + "); upgrade lerarenkaart");
+      (*exists)[0][0]) {
+    int version = std::stoi(*(*exists)[0][0]);
+    if (version > LatestSchemaVersion())
+      return Fail(Code::kFailedPrecondition, "the ledger has schema version " + *(*exists)[0][0] +
+                                                 ", newer than this program knows (" +
+                                                 std::to_string(LatestSchemaVersion()) + "); upgrade lerarenkaart");
+    // Up to date: no write transaction, so a ledger on a read-only or full disk still opens for reading.
+    if (version == LatestSchemaVersion()) return {};
+  }
   for (const Migration& m : Migrations()) {
     Transaction tx(db);
     if (auto r = tx.Begin(); !r) return r;
