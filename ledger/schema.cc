@@ -372,15 +372,16 @@ std::string SchoolCellsRecountSql(bool holders) {
 int LatestSchemaVersion() { return Migrations().back().version; }
 
 Result<> Migrate(Db& db, Time now) {
-  if (auto exists = db.Query("SELECT max(version) FROM schema_migrations"); exists && !exists->empty() &&
+  if (auto exists = db.Query("SELECT max(version), count(*) FROM schema_migrations"); exists && !exists->empty() &&
       (*exists)[0][0]) {
     int version = std::stoi(*(*exists)[0][0]);
     if (version > LatestSchemaVersion())
       return Fail(Code::kFailedPrecondition, "the ledger has schema version " + *(*exists)[0][0] +
                                                  ", newer than this program knows (" +
                                                  std::to_string(LatestSchemaVersion()) + "); upgrade lerarenkaart");
-    // Up to date: no write transaction, so a ledger on a read-only or full disk still opens for reading.
-    if (version == LatestSchemaVersion()) return {};
+    // Every migration applied: no write transaction, so a ledger on a read-only or full disk
+    // still opens for reading.
+    if (version == LatestSchemaVersion() && (*exists)[0][1] == std::to_string(Migrations().size())) return {};
   }
   for (const Migration& m : Migrations()) {
     Transaction tx(db);

@@ -5,10 +5,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -16,6 +13,7 @@
 
 #include "ledger/ledger.h"
 #include "tests/testing/postgres_cluster.h"
+#include "tests/testing/scratch_disk.h"
 #include "tests/testing/testing.h"
 
 namespace lk::ledger {
@@ -224,12 +222,9 @@ TEST_F(PostgresFaultTest, TransactionCutByRestartStoresNothing) {
 class SqliteDiskFaultTest : public FaultTest {
  protected:
   void SetUp() override {
-    disk_ = dir_ / "disk";
-    fs::create_directories(disk_);
-    auto m = lk::testing::RunProgram({"mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", disk_.string()});
-    if (m.exit_code != 0) GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << m.err;
-    mounted_ = true;
-    file_ = (disk_ / "ledger.sqlite").string();
+    disk_ = std::make_unique<lk::testing::ScratchDisk>(dir_ / "disk", "16m");
+    if (!disk_->mounted()) GTEST_SKIP() << disk_->error();
+    file_ = (disk_->path() / "ledger.sqlite").string();
     options_.url = file_;
     options_.data_dir = dir_.path();
     ledger_ = Open();
@@ -237,24 +232,7 @@ class SqliteDiskFaultTest : public FaultTest {
   }
   void TearDown() override {
     ledger_.reset();
-    if (mounted_) lk::testing::RunProgram({"umount", "-l", disk_.string()});
-  }
-  // Grows a file on the disk until the file system refuses (ENOSPC).
-  void Fill() {
-    int fd = ::open((disk_ / "filler").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0);
-    std::string chunk(1 << 16, 'x');
-    for (size_t size : {size_t{1} << 16, size_t{4096}, size_t{1}})
-      while (::write(fd, chunk.data(), size) > 0) {
-      }
-    int error = errno;
-    ::close(fd);
-    ASSERT_EQ(error, ENOSPC);
-  }
-  void Free() { fs::remove(disk_ / "filler"); }
-  std::string Remount(const std::string& how) {
-    auto r = lk::testing::RunProgram({"mount", "-o", "remount," + how, disk_.string()});
-    return r.exit_code == 0 ? "" : r.err;
+    disk_.reset();
   }
   // PRAGMA integrity_check from a connection of its own.
   std::string IntegrityCheck() {
@@ -277,9 +255,8 @@ class SqliteDiskFaultTest : public FaultTest {
     return ids;
   }
 
-  fs::path disk_;
+  std::unique_ptr<lk::testing::ScratchDisk> disk_;
   std::string file_;
-  bool mounted_ = false;
 };
 
 // Cards are issued in batches until the full disk refuses one. Every card acknowledged before
@@ -287,7 +264,7 @@ class SqliteDiskFaultTest : public FaultTest {
 // space is freed the same ledger object writes again.
 TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceReturns) {
   ImportRoster(3000);
-  Fill();
+  ASSERT_EQ(disk_->Fill(), "");
   std::vector<IssuedCard> acknowledged;
   std::optional<Error> refused;
   int next = 1;
@@ -314,7 +291,7 @@ TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceRetu
   ExpectVerified("on the full disk");
   EXPECT_EQ(IntegrityCheck(), "ok");
 
-  Free();
+  disk_->Free();
   auto retried = ledger_->IssueDigitalBatch(Staff(next - 100, 100), 2026);
   ASSERT_TRUE(retried.has_value()) << retried.error().message;
   subs = ledger_->ImportChannel(Channel::kSubscription, dir_ / "subs.csv", 2026);
@@ -333,7 +310,7 @@ TEST_F(SqliteDiskFaultTest, ReadOnlyFileSystemServesReadsAndRecoversWhenWritable
   auto first = ledger_->IssueDigital("S1", 2026);
   ASSERT_TRUE(first.has_value()) << first.error().message;
   ledger_.reset();  // a mount with a file open for writing cannot be made read-only
-  ASSERT_EQ(Remount("ro"), "");
+  ASSERT_EQ(disk_->Remount(true), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
   auto found = ledger_->FindCard(first->serial);
@@ -346,7 +323,7 @@ TEST_F(SqliteDiskFaultTest, ReadOnlyFileSystemServesReadsAndRecoversWhenWritable
   EXPECT_THAT(refused.error().message, HasSubstr("the file system holding the ledger " + file_ + " is read-only"));
   EXPECT_THAT(refused.error().message, HasSubstr("make it writable"));
 
-  ASSERT_EQ(Remount("rw"), "");
+  ASSERT_EQ(disk_->Remount(false), "");
   auto second = ledger_->IssueDigital("S2", 2026);
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_TRUE(second->is_new);
@@ -372,12 +349,12 @@ TEST_F(SqliteDiskFaultTest, UncheckpointedLedgerOnReadOnlyFileSystemIsRefusedNot
   fs::remove(file_);
   fs::copy_file(image / "ledger.sqlite", file_);
   fs::copy_file(image / "ledger.sqlite-wal", file_ + "-wal");
-  ASSERT_EQ(Remount("ro"), "");
+  ASSERT_EQ(disk_->Remount(true), "");
   auto refused = OpenLedger(options_, clock_);
   ASSERT_FALSE(refused.has_value()) << "a read-only ledger opened without its write-ahead log";
   EXPECT_EQ(refused.error().code, Code::kUnavailable);
   EXPECT_THAT(refused.error().message, HasSubstr(file_ + "-wal holds changes not yet in the ledger file"));
-  ASSERT_EQ(Remount("rw"), "");
+  ASSERT_EQ(disk_->Remount(false), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
   auto found = ledger_->FindCard(card->serial);
