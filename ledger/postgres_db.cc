@@ -257,11 +257,11 @@ class PostgresDb final : public Db {
 
  private:
   // Before each statement. A broken connection is replaced, but never inside a transaction:
-  // that transaction died with the connection, so it fails, and the caller's Rollback ends it.
-  // After a failed attempt, operations fail at once with its message for kRetryPause, so
-  // callers queued behind one another do not each wait out connect_timeout.
+  // that transaction died with the connection, so it fails (without sending anything), and the
+  // caller's Rollback ends it. After a failed attempt, operations fail at once with its message
+  // for kRetryPause, so callers queued behind one another do not each wait out connect_timeout.
   Result<> Ready() {
-    if (PQstatus(conn_) == CONNECTION_OK && (in_transaction_ || !ClosedByServer())) return {};
+    if (PQstatus(conn_) == CONNECTION_OK && !ClosedByServer()) return {};
     if (in_transaction_)
       return Fail(Code::kUnavailable, "lost the connection to the ledger at " + where_ +
                                           "; the open transaction was rolled back, nothing of it was stored: retry");
@@ -278,12 +278,18 @@ class PostgresDb final : public Db {
     return {};
   }
 
-  // Whether the server has spoken while no statement ran: it only does so when it ends the
-  // session (a FATAL message, then end of file: a restart, pg_terminate_backend), or, rarely, to
-  // report a changed setting. Either way a fresh connection is the safe answer.
-  bool ClosedByServer() const {
-    pollfd p{PQsocket(conn_), POLLIN, 0};
-    return p.fd < 0 || ::poll(&p, 1, 0) != 0;
+  // Whether the server ended the session while no statement ran (a restart, a crash,
+  // pg_terminate_backend): its last message and the end of the stream wait on the socket. What
+  // else may arrive unasked (a changed setting reported) is taken in, and libpq handles it with
+  // the next result. One poll when nothing arrived, the usual case.
+  bool ClosedByServer() {
+    for (int i = 0; i < 4; ++i) {
+      pollfd p{PQsocket(conn_), POLLIN, 0};
+      if (p.fd < 0) return true;
+      if (::poll(&p, 1, 0) <= 0) return false;
+      if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) return true;  // end of stream
+    }
+    return false;
   }
 
   // Gives up a connection left in a state no statement can follow (an unfinished COPY). libpq
