@@ -16,14 +16,20 @@ namespace {
 
 void IgnoreNotice(void*, const char*) {}
 
-// Removes the password from a URL before it appears in a message.
-std::string Redact(const std::string& url) {
+// Removes the password from a URL (user:password@, or ?password=) before it appears in a message.
+std::string Redact(std::string url) {
   auto scheme = url.find("://");
   auto at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos) return url;
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon) + ":***" + url.substr(at);
+  if (scheme != std::string::npos && at != std::string::npos) {
+    auto colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) url = url.substr(0, colon) + ":***" + url.substr(at);
+  }
+  for (auto p = url.find('?'); p != std::string::npos; p = url.find('&', p + 1)) {  // each parameter
+    if (url.compare(p + 1, 9, "password=") != 0) continue;
+    auto end = url.find('&', p + 1);
+    url.replace(p + 10, end == std::string::npos ? std::string::npos : end - (p + 10), "***");
+  }
+  return url;
 }
 
 // libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...").
@@ -40,7 +46,10 @@ std::string OneLine(std::string m) {
 // What every session relies on; a replacement connection gets the same.
 constexpr const char* kSessionSetup =
     "SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; "
-    "SET temp_buffers = '128MB'; SET work_mem = '64MB'";
+    "SET temp_buffers = '128MB'; SET work_mem = '64MB'; "
+    // A transaction of ours left waiting for a client that vanished (a network cut) would hold
+    // the writers' lock until the server's own keepalives noticed, by default after two hours.
+    "SET idle_in_transaction_session_timeout = '60s'";
 
 // Connects with bounded waits: connect_timeout for a host that does not answer, TCP keepalives
 // and tcp_user_timeout (ms) for one that vanishes while a statement runs (a long statement on a
@@ -50,7 +59,7 @@ constexpr const char* kSessionSetup =
 Result<PGconn*> Connect(const std::string& url, const std::string& where) {
   const char* keys[] = {"connect_timeout", "keepalives",       "keepalives_idle", "keepalives_interval",
                         "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
-  const char* values[] = {"3", "1", "10", "3", "3", "20000", url.c_str(), nullptr};
+  const char* values[] = {"3", "1", "5", "2", "3", "10000", url.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string m = OneLine(PQerrorMessage(conn));
@@ -223,13 +232,13 @@ class PostgresDb final : public Db {
       PgResult r(raw);
       auto st = PQresultStatus(raw);
       if (st == PGRES_COPY_IN) {  // the end of the copy was never sent: libpq would answer this forever
-        if (result) result = Failure(raw);
+        if (result) result = Lost(PQerrorMessage(conn_));
         Discard();
         break;
       }
       if (st != PGRES_COMMAND_OK && result) result = Failure(raw);
     }
-    if (!ok && result) result = Failure(nullptr);
+    if (!ok && result) result = Lost(PQerrorMessage(conn_));  // the rows could not be sent
     return result;
   }
 
@@ -262,9 +271,7 @@ class PostgresDb final : public Db {
   // for kRetryPause, so callers queued behind one another do not each wait out connect_timeout.
   Result<> Ready() {
     if (PQstatus(conn_) == CONNECTION_OK && !ClosedByServer()) return {};
-    if (in_transaction_)
-      return Fail(Code::kUnavailable, "lost the connection to the ledger at " + where_ +
-                                          "; the open transaction was rolled back, nothing of it was stored: retry");
+    if (in_transaction_) return Lost("");
     auto now = std::chrono::steady_clock::now();
     if (now < retry_at_) return Fail(Code::kUnavailable, unreachable_);
     auto fresh = Connect(url_, where_);
@@ -290,6 +297,17 @@ class PostgresDb final : public Db {
       if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) return true;  // end of stream
     }
     return false;
+  }
+
+  // kUnavailable for a session that ended under an operation, saying what became of it.
+  std::unexpected<lk::Error> Lost(const std::string& detail) const {
+    std::string why = OneLine(detail);
+    return Fail(Code::kUnavailable,
+                "lost the connection to the ledger at " + where_ + (why.empty() ? "" : " (" + why + ")") +
+                    (committing_ ? "; whether the change was stored is unknown (look, or retry an idempotent request)"
+                     : in_transaction_ ? "; the open transaction was rolled back, nothing of it was stored"
+                                       : "") +
+                    ": retry");
   }
 
   // Gives up a connection left in a state no statement can follow (an unfinished COPY). libpq
@@ -323,13 +341,7 @@ class PostgresDb final : public Db {
     Code code = Code::kInternal;
     std::string s = state ? state : "";
     // The session is gone (08: connection exceptions; 57P01-57P03: shut down, crashed, starting).
-    if (PQstatus(conn_) != CONNECTION_OK || s.starts_with("08") || s.starts_with("57P"))
-      return Fail(Code::kUnavailable,
-                  "lost the connection to the ledger at " + where_ + " (" + msg + ")" +
-                      (committing_ ? "; whether the change was stored is unknown (look, or retry an idempotent request)"
-                       : in_transaction_ ? "; the open transaction was rolled back, nothing of it was stored"
-                                         : "") +
-                      ": retry");
+    if (PQstatus(conn_) != CONNECTION_OK || s.starts_with("08") || s.starts_with("57P")) return Lost(msg);
     if (s.starts_with("23")) code = Code::kFailedPrecondition;
     else if (s == "40001" || s == "40P01" || s.starts_with("53") || s.starts_with("57")) code = Code::kUnavailable;
     else if (s.starts_with("XX")) code = Code::kDataLoss;
