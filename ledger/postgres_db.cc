@@ -271,7 +271,7 @@ class PostgresDb final : public Db {
   // for kRetryPause, so callers queued behind one another do not each wait out connect_timeout.
   Result<> Ready() {
     if (PQstatus(conn_) == CONNECTION_OK && !ClosedByServer()) return {};
-    if (in_transaction_) return Lost("");
+    if (in_transaction_) return Lost("", /*before_commit=*/true);
     auto now = std::chrono::steady_clock::now();
     if (now < retry_at_) return Fail(Code::kUnavailable, unreachable_);
     auto fresh = Connect(url_, where_);
@@ -299,12 +299,14 @@ class PostgresDb final : public Db {
     return false;
   }
 
-  // kUnavailable for a session that ended under an operation, saying what became of it.
-  std::unexpected<lk::Error> Lost(const std::string& detail) const {
+  // kUnavailable for a session that ended under an operation, saying what became of it: a
+  // transaction is rolled back unless its COMMIT was sent (`before_commit`: it was not).
+  std::unexpected<lk::Error> Lost(const std::string& detail, bool before_commit = false) const {
     std::string why = OneLine(detail);
     return Fail(Code::kUnavailable,
                 "lost the connection to the ledger at " + where_ + (why.empty() ? "" : " (" + why + ")") +
-                    (committing_ ? "; whether the change was stored is unknown (look, or retry an idempotent request)"
+                    (committing_ && !before_commit
+                         ? "; whether the change was stored is unknown (look, or retry an idempotent request)"
                      : in_transaction_ ? "; the open transaction was rolled back, nothing of it was stored"
                                        : "") +
                     ": retry");
