@@ -2,8 +2,10 @@
 // several processes take turns instead of failing. A full disk or a read-only file system fails
 // the write with a sentence naming the file; a ledger opened on a read-only file system is read
 // as it stands and reopened for writing once the file system is writable again.
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -62,6 +64,7 @@ Result<sqlite3*> OpenConnection(const std::string& path, bool read_only_fs) {
     return Fail(Code::kUnavailable, "ledger " + path + ": cannot open: " + m);
   }
   sqlite3_busy_timeout(raw, 60000);
+  sqlite3_extended_result_codes(raw, 1);  // SQLITE_IOERR_WRITE, not just SQLITE_IOERR, for the messages
   // synchronous=FULL: a committed import survives power loss, not just a killed process.
   // (journal_mode is stored in the file, so a read-only connection keeps WAL without asking.)
   std::string settings = std::string(read_only_fs ? "" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; ") +
@@ -280,6 +283,11 @@ class SqliteDb final : public Db {
     // errors: it is the last failed system call's and may be stale otherwise.
     if (primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) {
       int sys = sqlite3_system_errno(db_);
+      if (sys == 0) {  // SQLite reads errno late, after other calls may have reset it: ask the file
+        int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd < 0) sys = errno;
+        else ::close(fd);
+      }
       std::string what = msg + (sys ? std::string(", ") + std::strerror(sys) : "");
       if (primary == SQLITE_FULL || sys == ENOSPC)
         return Fail(Code::kUnavailable, "the disk holding the ledger " + path_ + " is full (" + what +
@@ -296,6 +304,7 @@ class SqliteDb final : public Db {
                                             "): check the file's owner and mode and its folder's, then retry");
       if (primary == SQLITE_IOERR)
         return Fail(Code::kUnavailable, "I/O error on the disk holding the ledger " + path_ + " (" + what +
+                                            ", SQLite code " + std::to_string(rc) +
                                             "): check the disk and the kernel log (dmesg), then `lerarenkaart ledger "
                                             "verify`");
     }

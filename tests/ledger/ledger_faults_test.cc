@@ -400,5 +400,47 @@ TEST_F(SqliteDiskFaultTest, UncheckpointedLedgerOnReadOnlyFileSystemIsRefusedNot
   ExpectVerified("after recovery");
 }
 
+// The file system turns read-only under an open ledger, as the kernel does after a disk error
+// (ext4, errors=remount-ro): writes fail naming it, reads go on from the open ledger. After the
+// operator's repair (unmount, e2fsck, mount) a ledger opened anew holds every acknowledged card
+// and writes again.
+TEST(SqliteFileSystemFaultTest, FileSystemTurnedReadOnlyUnderTheLedgerFailsWritesAndKeepsReads) {
+  lk::testing::TempDir dir;
+  lk::testing::ScratchDisk disk(dir / "ext4", "32m", lk::testing::ScratchDisk::Kind::kExt4);
+  if (!disk.mounted()) GTEST_SKIP() << disk.error();
+  FakeClock clock(sys_days(2026y / February / 1) + 12h);
+  LedgerOptions options;
+  options.url = (disk.path() / "ledger.sqlite").string();
+  options.data_dir = dir.path();
+  auto ledger = OpenLedger(options, clock);
+  ASSERT_TRUE(ledger.has_value()) << ledger.error().message;
+  lk::testing::WriteText(dir / "roster.csv", Roster(3));
+  ASSERT_TRUE((*ledger)->ImportRoster(dir / "roster.csv", 2026).has_value());
+  auto first = (*ledger)->IssueDigital("S1", 2026);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+
+  if (auto why = disk.FailReadOnly(); !why.empty()) GTEST_SKIP() << why;
+  auto refused = (*ledger)->IssueDigital("S2", 2026);
+  ASSERT_FALSE(refused.has_value()) << "a card was issued on a file system the kernel made read-only";
+  EXPECT_EQ(refused.error().code, Code::kUnavailable) << refused.error().message;
+  EXPECT_THAT(refused.error().message, HasSubstr("the file system holding the ledger " + options.url + " is read-only"));
+  auto found = (*ledger)->FindCard(first->serial);
+  EXPECT_TRUE(found.has_value()) << found.error().message;
+  auto v = (*ledger)->Verify();
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  EXPECT_TRUE(v->ok) << v->problem;
+
+  ledger->reset();
+  ASSERT_EQ(disk.Repair(), "");
+  auto reopened = OpenLedger(options, clock);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
+  EXPECT_TRUE((*reopened)->FindCard(first->serial).has_value());
+  auto second = (*reopened)->IssueDigital("S2", 2026);
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  v = (*reopened)->Verify();
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  EXPECT_TRUE(v->ok) << v->problem;
+}
+
 }  // namespace
 }  // namespace lk::ledger
