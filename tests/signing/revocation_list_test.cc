@@ -4,10 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "signing/internal/keyring_store.h"
 #include "signing/revocation_list.h"
 #include "signing/signing.h"
 #include "tests/signing/forge.h"
+#include "tests/signing/keyring_fixture.h"
 #include "tests/testing/testing.h"
 
 namespace lk::signing {
@@ -17,20 +17,15 @@ using json = nlohmann::json;
 using testing::ForgeEs256;
 using testing::SForm;
 
-Time At(const char* rfc3339) { return *ParseRfc3339(rfc3339); }
-
 json Decode(const std::string& segment) { return json::parse(*Base64UrlDecode(segment)); }
 
-class RevocationListTest : public ::testing::Test {
+// KeyringTest's keyring with a revocation-list key added, its signer and a verifier.
+class RevocationListTest : public KeyringTest {
  protected:
   void SetUp() override {
-    config_.dir = dir_.path() / "keys";
-    ASSERT_TRUE(internal::EnsurePrivateDir(config_.dir));
-    ASSERT_TRUE(internal::KeyringStore(config_.dir, KeyUse::kRevocations).AddKey(clock_.Now()));
-    ASSERT_TRUE(internal::KeyringStore(config_.dir).AddKey(clock_.Now()));
-    auto ring = Keyring::Open(config_);
-    ASSERT_TRUE(ring) << ring.error().message;
-    ring_ = std::move(*ring);
+    KeyringTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(ring_->RotateRevocationKey(clock_));
     auto signer = RevocationSigner::Create(*ring_);
     ASSERT_TRUE(signer) << signer.error().message;
     signer_ = std::move(*signer);
@@ -69,11 +64,6 @@ class RevocationListTest : public ::testing::Test {
     return r ? "" : r.error().reason;
   }
 
-  testing::TempDir dir_;
-  FakeClock clock_{At("2026-03-01T10:00:00Z")};
-  TokenPolicy policy_;
-  KeyConfig config_;
-  std::unique_ptr<Keyring> ring_;
   std::unique_ptr<RevocationSigner> signer_;
   std::unique_ptr<RevocationVerifier> verifier_;
   std::string kid_, pem_;
