@@ -44,28 +44,33 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
     std::printf("new active %s key: %s\n", *revocations ? "revocation-list" : "token", info->kid.c_str());
   });
 
-  keys->add_subcommand("list", "List token and revocation-list keys: kid, use, status, created, retired, published until")
+  keys->add_subcommand("list", "List token and revocation-list keys: kid, use, status, created, retired, "
+                               "published until")
       ->callback([&] {
         auto c = Load(g);
         if (!c) { exit_code = Report(c.error()); return; }
         auto ring = signing::Keyring::Open(c->keys);
         if (!ring) { exit_code = Report(ring.error()); return; }
         Time now = SystemClock().Now();
-        std::printf("%-10s %-12s %-10s %-21s %-21s %s\n", "KID", "USE", "STATUS", "CREATED", "RETIRED", "PUBLISHED UNTIL");
-        for (auto [use, list] : {std::pair{"token", (*ring)->List()}, {"revocations", (*ring)->RevocationKeys()}})
+        const char* row = "%-10s %-12s %-10s %-21s %-21s %s\n";
+        std::printf(row, "KID", "USE", "STATUS", "CREATED", "RETIRED", "PUBLISHED UNTIL");
+        auto revocation_keys = (*ring)->RevocationKeys();
+        for (auto [use, list] : {std::pair{"token", (*ring)->List()}, {"revocations", revocation_keys}})
           for (const auto& k : list) {
-            const char* status = k.active ? "active" : (k.publish_until && *k.publish_until <= now ? "expired" : "retired");
-            std::printf("%-10s %-12s %-10s %-21s %-21s %s\n", k.kid.c_str(), use, status, FormatRfc3339(k.created).c_str(),
+            const char* status =
+                k.active ? "active" : (k.publish_until && *k.publish_until <= now ? "expired" : "retired");
+            std::printf(row, k.kid.c_str(), use, status, FormatRfc3339(k.created).c_str(),
                         k.retired ? FormatRfc3339(*k.retired).c_str() : "-",
                         k.publish_until ? FormatRfc3339(*k.publish_until).c_str() : "-");
           }
-        if ((*ring)->RevocationKeys().empty())
-          std::fprintf(stderr, "lerarenkaart: %s\n", (*ring)->ActiveRevocationKeyPem().error().message.c_str());
+        if (revocation_keys.empty())  // a keys folder made by an older lerarenkaart: name the fix
+          std::fprintf(stderr, "lerarenkaart: %s\n",
+                       (*ring)->ActiveRevocationKeyPem().error().message.c_str());
       });
 
   keys->add_subcommand("jwks",
-                       "Print the public JWK Set that partners verify tokens (\"use\":\"sig\") and revocation lists "
-                       "(\"use\":\"lk-revocations\") against")->callback([&] {
+                       "Print the public JWK Set that partners verify tokens (\"use\":\"sig\") and "
+                       "revocation lists (\"use\":\"lk-revocations\") against")->callback([&] {
     auto c = Load(g);
     if (!c) { exit_code = Report(c.error()); return; }
     auto ring = signing::Keyring::Open(c->keys);

@@ -127,14 +127,17 @@ Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
 // The keyring, or a usage error (exit 2) naming the keys folder and the fix when keys are missing:
 // a wrong keys path in a configured deployment must not quietly become a new token key. With
 // `dev`, missing development keys are created instead (and said so on stderr).
-Result<std::unique_ptr<signing::Keyring>> OpenKeys(const signing::KeyConfig& keys, bool dev, const Clock& clock) {
+Result<std::unique_ptr<signing::Keyring>> OpenKeys(const signing::KeyConfig& keys, bool dev,
+                                                   const Clock& clock) {
   if (!signing::KeysExist(keys)) {
     if (!dev)
       return Fail(Code::kInvalidArgument,
-                  "no keys in " + keys.dir.string() + " (no keyring.json): create them with 'lerarenkaart keys init', "
-                  "point [keys] dir at the deployment's keys, or pass --dev to create development keys");
+                  "no keys in " + keys.dir.string() +
+                      " (no keyring.json): create them with 'lerarenkaart keys init', point [keys] dir at the "
+                      "deployment's keys, or pass --dev to create development keys");
     if (auto r = signing::InitDevelopmentKeys(keys, clock); !r) return std::unexpected(r.error());
-    std::fprintf(stderr, "lerarenkaart: --dev: created development keys in %s (not for production)\n", keys.dir.c_str());
+    std::fprintf(stderr, "lerarenkaart: --dev: created development keys in %s (not for production)\n",
+                 keys.dir.c_str());
   }
   auto ring = signing::Keyring::Open(keys);
   if (!ring) return ring;
@@ -245,8 +248,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "serve",
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
-      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory. Keys must exist (lerarenkaart keys init,\n"
-      "or production keys in [keys] dir): without them serve exits 2, unless --dev asks it to create development keys.\n"
+      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory. Keys must exist (made by\n"
+      "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless --dev\n"
+      "asks it to create development keys.\n"
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
       "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"
@@ -260,8 +264,8 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   cmd->add_option("--threads", a->threads, "Request worker threads (default max(2, cores); idle keep-alive connections hold none)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--dev", a->dev,
-                "Development: create development keys in the keys folder if absent (including a revocation-list key "
-                "missing from an older folder); ./dev.sh run passes it");
+                "Development: create development keys in the keys folder if absent (including a "
+                "revocation-list key missing from an older folder); ./dev.sh run passes it");
   cmd->callback([&, a] { exit_code = Serve(g, *a); });
 }
 

@@ -1044,8 +1044,8 @@ class SqlLedger final : public Ledger {
     // SQLite from walking every roster entry of the years instead (0.1 s at 750,000 entries).
     auto r = db_->ForEach(
         "SELECT 0, '', 0, COALESCE(max(update_tag), 0) FROM cards WHERE status = 'revoked' UNION ALL "
-        "SELECT 1, c.serial, r.card_year, 0 FROM cards c CROSS JOIN roster r "
-        "WHERE c.status = 'revoked' AND r.id = c.roster_id AND r.card_year BETWEEN $1 AND $2 ORDER BY 1, 3, 2",
+        "SELECT 1, c.serial, r.card_year, 0 FROM cards c CROSS JOIN roster r WHERE c.status = 'revoked' "
+        "AND r.id = c.roster_id AND r.card_year BETWEEN $1 AND $2 ORDER BY 1, 3, 2",
         {int64_t{first_year}, int64_t{last_year}}, [&](const Row& row) {
           if (ToInt(row[0]) == 0) out.sequence = ToInt(row[3]);
           else out.revoked.emplace_back(*row[1], static_cast<int>(ToInt(row[2])));

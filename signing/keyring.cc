@@ -119,10 +119,12 @@ Result<KeyInfo> KeyringStore::AddKey(Time now) {
     auto xy = EcPublicXY(key->get());
     if (!xy) return std::unexpected(xy.error());
     std::string kid = EcThumbprint(xy->first, xy->second).substr(0, kKidChars);
-    bool clash = std::find(taken.begin(), taken.end(), kid) != taken.end() || fs::exists(KeyDir() / (kid + ".pem")) ||
+    bool clash = std::find(taken.begin(), taken.end(), kid) != taken.end() ||
+                 fs::exists(KeyDir() / (kid + ".pem")) ||
                  fs::exists(KeyringStore(dir_, Other(use_)).KeyDir() / (kid + ".pem"));
     if (clash) continue;
-    if (auto r = WriteSecret(KeyDir() / (kid + ".pem"), PrivateKeyPem(key->get())); !r) return std::unexpected(r.error());
+    if (auto r = WriteSecret(KeyDir() / (kid + ".pem"), PrivateKeyPem(key->get())); !r)
+      return std::unexpected(r.error());
     for (auto& i : infos)
       if (i.active) {
         i.active = false;
@@ -140,7 +142,8 @@ Result<KeyInfo> KeyringStore::AddKey(Time now) {
 namespace {
 class KeyringImpl final : public Keyring {
  public:
-  KeyringImpl(fs::path dir, std::vector<KeyringStore::Entry> tokens, std::vector<KeyringStore::Entry> revocations)
+  KeyringImpl(fs::path dir, std::vector<KeyringStore::Entry> tokens,
+              std::vector<KeyringStore::Entry> revocations)
       : dir_(std::move(dir)), tokens_(std::move(tokens)), revocations_(std::move(revocations)) {}
 
   Result<KeyInfo> Rotate(const Clock& clock) override { return Add(clock, KeyUse::kToken, tokens_); }
@@ -179,9 +182,9 @@ class KeyringImpl final : public Keyring {
   Result<std::string> ActiveRevocationKeyPem() const override {
     for (const auto& e : revocations_)
       if (e.info.active) return PrivateKeyPem(e.key.get());
-    return Fail(Code::kFailedPrecondition,
-                "no revocation-list signing key in " + dir_.string() +
-                    " (keys made by an older lerarenkaart): create one with 'lerarenkaart keys rotate --revocations'");
+    return Fail(Code::kFailedPrecondition, "no revocation-list signing key in " + dir_.string() +
+                                               " (keys made by an older lerarenkaart): create one with "
+                                               "'lerarenkaart keys rotate --revocations'");
   }
 
  private:

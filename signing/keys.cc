@@ -165,7 +165,8 @@ Result<> InitDevelopmentKeys(const KeyConfig& config, const Clock& clock) {
   };
   for (const auto& [name, content] : files)
     if (auto r = WriteSecret(config.dir / name, content); !r) return r;
-  if (auto r = KeyringStore(config.dir, KeyUse::kRevocations).AddKey(now); !r) return std::unexpected(r.error());
+  if (auto r = KeyringStore(config.dir, KeyUse::kRevocations).AddKey(now); !r)
+    return std::unexpected(r.error());
   // The keyring file is written last: its presence marks a complete key set.
   if (auto r = KeyringStore(config.dir).AddKey(now); !r) return std::unexpected(r.error());
   return {};

@@ -4,9 +4,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "signing/internal/jws.h"
 #include "signing/internal/keyring_store.h"
@@ -49,39 +48,43 @@ class SignerImpl final : public RevocationSigner {
   Result<std::string> Sign(const RevocationList& list) const override {
     if (list.issuer.empty()) return Fail(Code::kInvalidArgument, "a revocation list needs an issuer");
     if (!ValidYears(list.years))
-      return Fail(Code::kInvalidArgument, "a revocation list's card years must be ascending, from 2000 to 2200, at least one");
-    if (list.sequence < 0) return Fail(Code::kInvalidArgument, "a revocation list's sequence number cannot be negative");
+      return Fail(Code::kInvalidArgument,
+                  "a revocation list's card years must be ascending, from 2000 to 2200, at least one");
+    if (list.sequence < 0)
+      return Fail(Code::kInvalidArgument, "a revocation list's sequence number cannot be negative");
     if (list.expires <= list.issued_at || list.expires - list.issued_at > kMaxRevocationListLifetime)
       return Fail(Code::kInvalidArgument, "a revocation list must expire after it is issued and within " +
                                               std::to_string(kMaxRevocationListLifetime.count()) + " hours");
     auto revoked = list.revoked;
-    std::sort(revoked.begin(), revoked.end(),
-              [](const auto& a, const auto& b) { return std::pair(a.second, a.first) < std::pair(b.second, b.first); });
+    std::sort(revoked.begin(), revoked.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.second, a.first) < std::pair(b.second, b.first);
+    });
     nlohmann::ordered_json by_year = nlohmann::ordered_json::object();
     for (int y : list.years) by_year[std::to_string(y)] = json::array();
     for (size_t i = 0; i < revoked.size(); ++i) {
       const auto& [serial, year] = revoked[i];
       if (!ValidSerial(serial))
-        return Fail(Code::kInvalidArgument, "revoked serial '" + serial + "' must be 1-40 letters, digits, '-' or '_'");
+        return Fail(Code::kInvalidArgument,
+                    "revoked serial '" + serial + "' must be 1-40 letters, digits, '-' or '_'");
       if (!std::binary_search(list.years.begin(), list.years.end(), year))
-        return Fail(Code::kInvalidArgument, "revoked card " + serial + " is of card year " + std::to_string(year) +
-                                                ", which the list does not cover");
+        return Fail(Code::kInvalidArgument, "revoked card " + serial + " is of card year " +
+                                                std::to_string(year) + ", which the list does not cover");
       if (i > 0 && revoked[i - 1] == revoked[i])
         return Fail(Code::kInvalidArgument, "revoked card " + serial + " is listed twice");
       by_year[std::to_string(year)].push_back(serial);
     }
-    nlohmann::ordered_json payload = {{"iss", list.issuer},         {"typ", kPayloadTyp},
-                                      {"iat", Seconds(list.issued_at)}, {"exp", Seconds(list.expires)},
-                                      {"seq", list.sequence},       {"years", list.years},
-                                      {"revoked", std::move(by_year)}};
+    nlohmann::ordered_json payload = {
+        {"iss", list.issuer},           {"typ", kPayloadTyp},   {"iat", Seconds(list.issued_at)},
+        {"exp", Seconds(list.expires)}, {"seq", list.sequence}, {"years", list.years},
+        {"revoked", std::move(by_year)}};
     std::string jws = header_b64_;
     jws += '.';
     jws += Base64UrlEncode(payload.dump(-1, ' ', false, json::error_handler_t::replace));
     if (auto r = key_.AppendSignature(jws); !r) return std::unexpected(r.error());
     if (jws.size() > kMaxRevocationListBytes)
-      return Fail(Code::kResourceExhausted, "the revocation list would be " + std::to_string(jws.size()) +
-                                                " bytes, over the " + std::to_string(kMaxRevocationListBytes) +
-                                                " that verifiers accept");
+      return Fail(Code::kResourceExhausted,
+                  "the revocation list would be " + std::to_string(jws.size()) + " bytes, over the " +
+                      std::to_string(kMaxRevocationListBytes) + " that verifiers accept");
     return jws;
   }
 
@@ -117,19 +120,22 @@ class VerifierImpl final : public RevocationVerifier {
   std::expected<RevocationList, RevocationRefusal> Verify(std::string_view jws, Time now,
                                                           const RevocationList* held) const override {
     if (jws.size() > kMaxRevocationListBytes)
-      return Refuse("too_large", "the revocation list is over " + std::to_string(kMaxRevocationListBytes) + " bytes");
+      return Refuse("too_large",
+                    "the revocation list is over " + std::to_string(kMaxRevocationListBytes) + " bytes");
     std::string parts[3];
     if (const char* refused = DecodeCompact(jws, parts))
       return Refuse(refused, "the revocation list is not a compact JWS of three base64url parts");
 
     json header;
-    if (!ParseObject(parts[0], header)) return Refuse("bad_json", "the header is not a JSON object (or repeats a member)");
+    if (!ParseObject(parts[0], header))
+      return Refuse("bad_json", "the header is not a JSON object (or repeats a member)");
     auto alg = header.find("alg");
     if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "ES256")
       return Refuse("unsupported_algorithm", "the header's alg is not ES256");
     for (auto it = header.begin(); it != header.end(); ++it)
       if (it.key() != "alg" && it.key() != "kid" && it.key() != "typ")
-        return Refuse("wrong_kind", "the header has member '" + it.key() + "'; a revocation list has alg, kid and typ only");
+        return Refuse("wrong_kind", "the header has member '" + it.key() +
+                                        "'; a revocation list has alg, kid and typ only");
     auto typ = header.find("typ");
     if (typ == header.end() || !typ->is_string() || typ->get_ref<const std::string&>() != kHeaderTyp)
       return Refuse("wrong_kind", "the header's typ is not \"lk-revocations+jwt\": not a revocation list");
@@ -137,29 +143,37 @@ class VerifierImpl final : public RevocationVerifier {
     if (kid == header.end() || !kid->is_string()) return Refuse("missing_kid", "the header has no kid");
     auto key = keys_.impl_->keys.find(kid->get_ref<const std::string&>());
     if (key == keys_.impl_->keys.end())
-      return Refuse("unknown_kid", "kid '" + kid->get<std::string>() + "' is not a published revocation-list key");
+      return Refuse("unknown_kid",
+                    "kid '" + kid->get<std::string>() + "' is not a published revocation-list key");
     if (const char* refused = CheckEs256(*key->second, jws.substr(0, jws.rfind('.')), parts[2]))
       return Refuse(refused, "the signature does not verify with revocation-list key " + key->first);
 
     json payload;
-    if (!ParseObject(parts[1], payload)) return Refuse("bad_json", "the payload is not a JSON object (or repeats a member)");
-    static const std::set<std::string, std::less<>> kMembers = {"iss", "typ", "iat", "exp", "seq", "years", "revoked"};
+    if (!ParseObject(parts[1], payload))
+      return Refuse("bad_json", "the payload is not a JSON object (or repeats a member)");
+    static const std::set<std::string, std::less<>> kMembers = {"iss", "typ",   "iat",    "exp",
+                                                                "seq", "years", "revoked"};
     for (auto it = payload.begin(); it != payload.end(); ++it)
       if (!kMembers.contains(it.key()))
-        return Refuse("wrong_kind", "the payload has member '" + it.key() + "', which a revocation list does not");
-    if (auto t = payload.find("typ"); t != payload.end() && (!t->is_string() || t->get_ref<const std::string&>() != kPayloadTyp))
+        return Refuse("wrong_kind",
+                      "the payload has member '" + it.key() + "', which a revocation list does not");
+    if (auto t = payload.find("typ");
+        t != payload.end() && (!t->is_string() || t->get_ref<const std::string&>() != kPayloadTyp))
       return Refuse("wrong_kind", "the payload's typ is not \"revocations\"");
     for (const auto& m : kMembers)
       if (!payload.contains(m)) return Refuse("missing_claim", "the payload has no '" + m + "'");
     auto list = Read(payload);
     if (!list) return std::unexpected(list.error());
     if (list->issuer != policy_.issuer)
-      return Refuse("wrong_issuer", "the list's issuer '" + list->issuer + "' is not '" + policy_.issuer + "'");
+      return Refuse("wrong_issuer",
+                    "the list's issuer '" + list->issuer + "' is not '" + policy_.issuer + "'");
     if (list->issued_at > now + policy_.leeway)
-      return Refuse("not_yet_valid", "the list is issued at " + FormatRfc3339(list->issued_at) + ", in the future");
+      return Refuse("not_yet_valid",
+                    "the list is issued at " + FormatRfc3339(list->issued_at) + ", in the future");
     if (now >= list->expires) return Refuse("expired", "the list expired at " + FormatRfc3339(list->expires));
     if (held && Older(*list, *held))
-      return Refuse("stale", "the list (" + Describe(*list) + ") is older than the one held (" + Describe(*held) + ")");
+      return Refuse(
+          "stale", "the list (" + Describe(*list) + ") is older than the one held (" + Describe(*held) + ")");
     return std::move(*list);
   }
 
@@ -184,7 +198,8 @@ class VerifierImpl final : public RevocationVerifier {
         return Refuse("invalid_claim", "'years' holds something other than a card year 2000-2200");
       l.years.push_back(static_cast<int>(v));
     }
-    if (!ValidYears(l.years)) return Refuse("invalid_claim", "'years' must be ascending card years, at least one");
+    if (!ValidYears(l.years))
+      return Refuse("invalid_claim", "'years' must be ascending card years, at least one");
     const json& revoked = p["revoked"];
     if (!revoked.is_object() || revoked.size() != l.years.size())
       return Refuse("invalid_claim", "'revoked' must be an object with one member per card year in 'years'");

@@ -27,11 +27,11 @@ inline constexpr std::chrono::hours kMaxRevocationListLifetime{7 * 24};
 inline constexpr size_t kMaxRevocationListBytes = 8 << 20;
 
 struct RevocationList {
-  std::string issuer;    // iss: the token issuer (TokenPolicy::issuer)
-  Time issued_at;        // iat
-  Time expires;          // exp: the list is refused from then on
-  int64_t sequence = 0;  // seq: never decreases (the ledger's RevocationSnapshot::sequence)
-  std::vector<int> years;                            // card years covered, ascending
+  std::string issuer;      // iss: the token issuer (TokenPolicy::issuer)
+  Time issued_at;          // iat
+  Time expires;            // exp: the list is refused from then on
+  int64_t sequence = 0;    // seq: never decreases (the ledger's RevocationSnapshot::sequence)
+  std::vector<int> years;  // card years covered, ascending
   std::vector<std::pair<std::string, int>> revoked;  // (serial, card year), by card year then serial
   bool operator==(const RevocationList&) const = default;
 };
@@ -68,8 +68,8 @@ class RevocationVerifier {
   // "lk-revocations+jwt", exactly the payload members above with their types, iss, iat <= now +
   // leeway, now < exp. With `held` (the last list accepted), also refuses a list older than it
   // (smaller seq, or the same seq issued earlier) as "stale".
-  virtual std::expected<RevocationList, RevocationRefusal> Verify(std::string_view jws, Time now,
-                                                                  const RevocationList* held = nullptr) const = 0;
+  virtual std::expected<RevocationList, RevocationRefusal> Verify(
+      std::string_view jws, Time now, const RevocationList* held = nullptr) const = 0;
 };
 
 }  // namespace lk::signing

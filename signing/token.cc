@@ -75,7 +75,9 @@ class VerifierImpl final : public TokenVerifier {
  public:
   // Only the token keys of `keys`: a revocation-list key never verifies a token.
   VerifierImpl(KeySet keys, TokenPolicy policy)
-      : keys_(KeysOfUse(keys, KeyUse::kToken)), policy_(std::move(policy)), iss_json_(json(policy_.issuer).dump(-1, ' ', false, json::error_handler_t::replace)) {}
+      : keys_(KeysOfUse(keys, KeyUse::kToken)),
+        policy_(std::move(policy)),
+        iss_json_(json(policy_.issuer).dump(-1, ' ', false, json::error_handler_t::replace)) {}
 
   Verdict Verify(std::string_view token, Time at) const override {
     if (token.size() > kMaxTokenBytes) return Invalid("too_large");
@@ -101,7 +103,8 @@ class VerifierImpl final : public TokenVerifier {
     if (key_it == keys_.impl_->keys.end()) return Invalid("unknown_kid");
     const VerifyKey& key = *key_it->second;
 
-    if (const char* refused = CheckEs256(key, token.substr(0, token.rfind('.')), sig)) return Invalid(refused);
+    if (const char* refused = CheckEs256(key, token.substr(0, token.rfind('.')), sig))
+      return Invalid(refused);
 
     if (auto fast = OurClaims(payload_text)) return Judge(key, fast->serial, fast->year, fast->nbf, fast->exp, at);
     json claims;

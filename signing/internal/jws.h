@@ -3,11 +3,10 @@
 // (strict base64url segments, duplicate-refusing JSON objects, low-s signing, checked
 // verification). Es256Key is thread-safe; the free functions are pure.
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "signing/internal/ossl.h"
 

@@ -34,7 +34,8 @@ Result<> WriteSecret(const std::filesystem::path& path, std::string_view content
 // revocations/<kid>.pem. Callers hold a DirLock around read-modify-write.
 class KeyringStore {
  public:
-  explicit KeyringStore(std::filesystem::path dir, KeyUse use = KeyUse::kToken) : dir_(std::move(dir)), use_(use) {}
+  explicit KeyringStore(std::filesystem::path dir, KeyUse use = KeyUse::kToken)
+      : dir_(std::move(dir)), use_(use) {}
   struct Entry {
     KeyInfo info;
     PKey key;

@@ -25,19 +25,22 @@ class CliTest : public ::testing::Test {
   void InitKeys() { ASSERT_EQ(Lk({"keys", "init"}).exit_code, 0); }
   // `serve` bounded by `timeout` (exit 124 if it is still running after 20 s).
   testing::RunResult Serve(const std::vector<std::string>& flags) {
-    std::vector<std::string> args = {"timeout", "20", testing::Binary(), "--data-dir", dir_.path().string(),
-                                     "serve", "--listen", "127.0.0.1:0", "--port-file", (dir_ / "port").string()};
+    std::vector<std::string> args = {
+        "timeout", "20",       testing::Binary(), "--data-dir",  dir_.path().string(),
+        "serve",   "--listen", "127.0.0.1:0",     "--port-file", (dir_ / "port").string()};
     args.insert(args.end(), flags.begin(), flags.end());
     return RunProgram(args);
   }
   // `serve --dev` until it listens, then SIGTERM; the exit code is serve's.
   testing::RunResult ServeDevUntilListening() {
     fs::remove(dir_ / "port");
-    return RunProgram({"sh", "-c",
-                       "\"$0\" --data-dir \"$1\" serve --dev --listen 127.0.0.1:0 --port-file \"$1/port\" & pid=$!; i=0; "
-                       "while [ ! -s \"$1/port\" ] && [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i+1)); done; "
-                       "kill -TERM $pid 2>/dev/null; wait $pid",
-                       testing::Binary(), dir_.path().string()});
+    return RunProgram(
+        {"sh", "-c",
+         "\"$0\" --data-dir \"$1\" serve --dev --listen 127.0.0.1:0 --port-file \"$1/port\" & pid=$!; i=0; "
+         "while [ ! -s \"$1/port\" ] && [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; "
+         "i=$((i+1)); done; "
+         "kill -TERM $pid 2>/dev/null; wait $pid",
+         testing::Binary(), dir_.path().string()});
   }
   std::string Issue(const std::string& serial, const std::string& at = "2026-03-01T10:00:00Z") {
     auto r = Lk({"token", "issue", "--serial", serial, "--year", "2026", "--at", at});
@@ -48,9 +51,17 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, EveryCommandHasHelp) {
-  for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
-           {}, {"keys"}, {"keys", "init"}, {"keys", "rotate"}, {"keys", "list"}, {"keys", "jwks"},
-           {"token"}, {"token", "issue"}, {"token", "verify"}, {"demo"}, {"serve"}}) {
+  for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{{},
+                                                                            {"keys"},
+                                                                            {"keys", "init"},
+                                                                            {"keys", "rotate"},
+                                                                            {"keys", "list"},
+                                                                            {"keys", "jwks"},
+                                                                            {"token"},
+                                                                            {"token", "issue"},
+                                                                            {"token", "verify"},
+                                                                            {"demo"},
+                                                                            {"serve"}}) {
     cmd.push_back("--help");
     auto r = Lk(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd[0];
@@ -167,7 +178,8 @@ TEST_F(CliTest, ServeRefusesAnEmptyKeysFolderAndCreatesNothing) {
 TEST_F(CliTest, ServeDevCreatesPrivateDevelopmentKeysOnce) {
   auto first = ServeDevUntilListening();
   EXPECT_EQ(first.exit_code, 0) << first.out << first.err;
-  EXPECT_NE(first.err.find("--dev: created development keys in " + (dir_ / "keys").string()), std::string::npos)
+  EXPECT_NE(first.err.find("--dev: created development keys in " + (dir_ / "keys").string()),
+            std::string::npos)
       << first.err;
   ASSERT_TRUE(fs::exists(dir_ / "keys" / "keyring.json"));
   ASSERT_TRUE(fs::exists(dir_ / "keys" / "revocations.json"));

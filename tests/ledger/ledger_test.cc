@@ -1,20 +1,20 @@
 // One suite, every backend: each test runs unchanged against SQLite (a temp file) and
 // PostgreSQL (a fresh schema on $LK_TEST_POSTGRES_URL; skipped with a message when unset).
-#include <cstdlib>
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include <algorithm>
 #include <barrier>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
-#include "ledger/ledger.h"
 #include "tests/ledger/ledger_testing.h"
 #include "tests/testing/testing.h"
 
@@ -1398,7 +1398,8 @@ TEST_P(LedgerTest, RevocationSequenceIsTheNewestRevocationForEveryInstance) {
   auto first = ledger_->Revocations(2026, 2027);
   ASSERT_TRUE(first.has_value()) << first.error().message;
   EXPECT_EQ(first->sequence, ledger_->FindCard(s[2])->update_tag);
-  EXPECT_EQ(std::to_string(first->sequence), backend_->Value("SELECT max(seq) FROM audit_log WHERE action = 'revoke'"));
+  EXPECT_EQ(std::to_string(first->sequence),
+            backend_->Value("SELECT max(seq) FROM audit_log WHERE action = 'revoke'"));
   EXPECT_EQ(first->revoked, (std::vector<std::pair<std::string, int>>{{s[2], 2026}}));
 
   // Other writes move the audit log, not the sequence.

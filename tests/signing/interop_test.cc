@@ -1,7 +1,7 @@
 // Interoperability with JWT code nobody here wrote: PyJWT (Debian's python3-jwt) and cpp-jwt.
 #include <gtest/gtest.h>
-#include <jwt/jwt.hpp>
 
+#include <jwt/jwt.hpp>
 #include <nlohmann/json.hpp>
 
 #include "signing/revocation_list.h"
@@ -58,8 +58,9 @@ TEST_F(InteropTest, RevocationListsVerifyWithPyJwtAgainstTheRevocationKey) {
   auto signer = RevocationSigner::Create(*ring_);
   ASSERT_TRUE(signer) << signer.error().message;
   int year = int(BrusselsDate(clock_.Now()).year());
-  RevocationList list{policy_.issuer, clock_.Now(), clock_.Now() + std::chrono::hours(1), 42, {year, year + 1},
-                      {{"PY-REVOKED-1", year}}};
+  RevocationList list{
+      policy_.issuer,          clock_.Now(), clock_.Now() + std::chrono::hours(1), 42, {year, year + 1},
+      {{"PY-REVOKED-1", year}}};
   auto jws = (*signer)->Sign(list);
   ASSERT_TRUE(jws) << jws.error().message;
   auto r = Py({"verify-revocations", jwks_path_, *jws, policy_.issuer});

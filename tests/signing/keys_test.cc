@@ -131,7 +131,8 @@ TEST_F(KeysTest, AnOlderKeysFolderOpensWithoutARevocationKeyUntilRotateAddsOne) 
   auto signer = RevocationSigner::Create(**ring);
   ASSERT_FALSE(signer);
   EXPECT_EQ(signer.error().code, Code::kFailedPrecondition);
-  EXPECT_NE(signer.error().message.find("lerarenkaart keys rotate --revocations"), std::string::npos) << signer.error().message;
+  EXPECT_NE(signer.error().message.find("lerarenkaart keys rotate --revocations"), std::string::npos)
+      << signer.error().message;
   EXPECT_NE(signer.error().message.find(config_.dir.string()), std::string::npos) << signer.error().message;
 
   auto added = (*ring)->RotateRevocationKey(clock_);
@@ -143,7 +144,8 @@ TEST_F(KeysTest, AnOlderKeysFolderOpensWithoutARevocationKeyUntilRotateAddsOne) 
   ASSERT_TRUE(reopened);
   ASSERT_EQ((*reopened)->RevocationKeys().size(), 1u);
   EXPECT_EQ((*reopened)->RevocationKeys()[0].kid, added->kid);
-  for (fs::path p : {config_.dir / "revocations.json", config_.dir / "revocations", config_.dir / "revocations" / (added->kid + ".pem")}) {
+  for (fs::path p : {config_.dir / "revocations.json", config_.dir / "revocations",
+                     config_.dir / "revocations" / (added->kid + ".pem")}) {
     struct stat st;
     ASSERT_EQ(stat(p.c_str(), &st), 0) << p;
     EXPECT_EQ(st.st_mode & 0777, fs::is_directory(p) ? 0700u : 0600u) << p;
@@ -176,7 +178,8 @@ TEST_F(KeysTest, AKeyWithBothUsesIsRefused) {
   json doc = json::parse(*ReadFile(config_.dir / "revocations.json"));
   doc["keys"][0]["kid"] = token_kid;
   ASSERT_TRUE(WriteFileAtomic(config_.dir / "revocations.json", doc.dump()));
-  fs::copy_file(config_.dir / "token" / (token_kid + ".pem"), config_.dir / "revocations" / (token_kid + ".pem"));
+  fs::copy_file(config_.dir / "token" / (token_kid + ".pem"),
+                config_.dir / "revocations" / (token_kid + ".pem"));
   auto opened = Keyring::Open(config_);
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code, Code::kDataLoss);

@@ -1,10 +1,11 @@
 // The signed revocation list: its own key, its format, and every way a list can be refused,
 // replayed lists included.
+#include "signing/revocation_list.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "signing/revocation_list.h"
 #include "signing/signing.h"
 #include "tests/signing/forge.h"
 #include "tests/signing/keyring_fixture.h"
@@ -48,13 +49,15 @@ class RevocationListTest : public KeyringTest {
   }
   // The payload of List() with `edit` applied, as JSON text.
   std::string Payload(const std::function<void(json&)>& edit = nullptr) const {
-    json p = {{"iss", policy_.issuer},
-              {"typ", "revocations"},
-              {"iat", clock_.Now().time_since_epoch().count()},
-              {"exp", (clock_.Now() + hours(24)).time_since_epoch().count()},
-              {"seq", 7},
-              {"years", {2025, 2026, 2027}},
-              {"revoked", {{"2025", {"ZZZZZZZZZZZZ"}}, {"2026", {"0AAAAAAAAAAA", "7KQ2M9XH4TRB"}}, {"2027", json::array()}}}};
+    json p = {
+        {"iss", policy_.issuer},
+        {"typ", "revocations"},
+        {"iat", clock_.Now().time_since_epoch().count()},
+        {"exp", (clock_.Now() + hours(24)).time_since_epoch().count()},
+        {"seq", 7},
+        {"years", {2025, 2026, 2027}},
+        {"revoked",
+         {{"2025", {"ZZZZZZZZZZZZ"}}, {"2026", {"0AAAAAAAAAAA", "7KQ2M9XH4TRB"}}, {"2027", json::array()}}}};
     if (edit) edit(p);
     return p.dump();
   }
@@ -106,12 +109,16 @@ TEST_F(RevocationListTest, TheListHasItsOwnKeyPublishedWithItsOwnUse) {
 
   // The token verifier never uses the revocation key, and the list verifier never a token key.
   Validity v = CardYearValidity(2026, policy_);
-  json claims = {{"iss", policy_.issuer}, {"sub", "TEST-0001"}, {"y", 2026},
-                 {"nbf", v.not_before.time_since_epoch().count()}, {"exp", v.expires.time_since_epoch().count()}};
+  json claims = {{"iss", policy_.issuer},
+                 {"sub", "TEST-0001"},
+                 {"y", 2026},
+                 {"nbf", v.not_before.time_since_epoch().count()},
+                 {"exp", v.expires.time_since_epoch().count()}};
   std::string by_revocation_key = ForgeEs256(pem_, R"({"alg":"ES256","kid":")" + kid_ + "\"}", claims.dump());
   EXPECT_EQ(tokens->Verify(by_revocation_key, clock_.Now()).reason, "unknown_kid");
-  std::string by_token_key = ForgeEs256(ring_->ActivePrivateKeyPem(),
-                                        R"({"alg":"ES256","kid":")" + token_kid + R"(","typ":"lk-revocations+jwt"})", Payload());
+  std::string by_token_key =
+      ForgeEs256(ring_->ActivePrivateKeyPem(),
+                 R"({"alg":"ES256","kid":")" + token_kid + R"(","typ":"lk-revocations+jwt"})", Payload());
   EXPECT_EQ(Reason(by_token_key), "unknown_kid");
   EXPECT_EQ(tokens->Verify(jws, clock_.Now()).reason, "wrong_kind");  // a list is not a token
 
@@ -123,7 +130,8 @@ TEST_F(RevocationListTest, TheListHasItsOwnKeyPublishedWithItsOwnUse) {
   for (auto& k : bare["keys"]) k.erase("use");
   auto as_tokens = KeySet::FromJwks(bare.dump());
   ASSERT_TRUE(as_tokens);
-  EXPECT_EQ(RevocationVerifier::Create(*as_tokens, policy_)->Verify(jws, clock_.Now()).error().reason, "unknown_kid");
+  EXPECT_EQ(RevocationVerifier::Create(*as_tokens, policy_)->Verify(jws, clock_.Now()).error().reason,
+            "unknown_kid");
 }
 
 // Every way a list can be wrong gets its own reason.
@@ -137,8 +145,9 @@ TEST_F(RevocationListTest, ForgedListMatrix) {
   };
   const std::vector<Case> cases = {
       {"forged with our key", with_payload(Payload()), ""},
-      {"tampered payload", Base64UrlEncode(Header()) + "." +
-                               Base64UrlEncode(Payload([](json& p) { p["revoked"]["2026"] = json::array(); })) + "." + sig,
+      {"tampered payload",
+       Base64UrlEncode(Header()) + "." +
+           Base64UrlEncode(Payload([](json& p) { p["revoked"]["2026"] = json::array(); })) + "." + sig,
        "bad_signature"},
       {"high-s", ForgeEs256(pem_, Header(), Payload(), SForm::kHigh), "non_canonical_signature"},
       {"signed by another key", ForgeEs256(testing::NewEcKeyPem(), Header(), Payload()), "bad_signature"},
@@ -148,40 +157,64 @@ TEST_F(RevocationListTest, ForgedListMatrix) {
       {"padded", good + "=", "non_canonical_encoding"},
       {"header not JSON", ForgeEs256(pem_, "{", Payload()), "bad_json"},
       {"duplicate header member", ForgeEs256(pem_, Header(R"(,"kid":"AAAAAA")"), Payload()), "bad_json"},
-      {"alg none", Base64UrlEncode(R"({"alg":"none","kid":")" + kid_ + R"(","typ":"lk-revocations+jwt"})") + "." +
-                       Base64UrlEncode(Payload()) + "." + sig,
+      {"alg none",
+       Base64UrlEncode(R"({"alg":"none","kid":")" + kid_ + R"(","typ":"lk-revocations+jwt"})") + "." +
+           Base64UrlEncode(Payload()) + "." + sig,
        "unsupported_algorithm"},
-      {"HS256", testing::ForgeHs256(testing::PublicPemOf(pem_), R"({"alg":"HS256","kid":")" + kid_ + R"(","typ":"lk-revocations+jwt"})", Payload()),
+      {"HS256",
+       testing::ForgeHs256(testing::PublicPemOf(pem_),
+                           R"({"alg":"HS256","kid":")" + kid_ + R"(","typ":"lk-revocations+jwt"})",
+                           Payload()),
        "unsupported_algorithm"},
-      {"jku in header", ForgeEs256(pem_, Header(R"(,"jku":"https://evil.example/jwks")"), Payload()), "wrong_kind"},
-      {"typ JWT", ForgeEs256(pem_, R"({"alg":"ES256","kid":")" + kid_ + R"(","typ":"JWT"})", Payload()), "wrong_kind"},
+      {"jku in header", ForgeEs256(pem_, Header(R"(,"jku":"https://evil.example/jwks")"), Payload()),
+       "wrong_kind"},
+      {"typ JWT", ForgeEs256(pem_, R"({"alg":"ES256","kid":")" + kid_ + R"(","typ":"JWT"})", Payload()),
+       "wrong_kind"},
       {"no typ", ForgeEs256(pem_, R"({"alg":"ES256","kid":")" + kid_ + "\"}", Payload()), "wrong_kind"},
       {"no kid", ForgeEs256(pem_, R"({"alg":"ES256","typ":"lk-revocations+jwt"})", Payload()), "missing_kid"},
-      {"unknown kid", ForgeEs256(pem_, R"({"alg":"ES256","kid":"AAAAAA","typ":"lk-revocations+jwt"})", Payload()), "unknown_kid"},
+      {"unknown kid",
+       ForgeEs256(pem_, R"({"alg":"ES256","kid":"AAAAAA","typ":"lk-revocations+jwt"})", Payload()),
+       "unknown_kid"},
       {"payload not JSON", with_payload("[1]"), "bad_json"},
       {"duplicate seq", with_payload(Payload().insert(Payload().size() - 1, R"(,"seq":99)")), "bad_json"},
-      {"duplicate year", with_payload(Payload().insert(Payload().find(R"("2027")"), R"("2026":[],)")), "bad_json"},
+      {"duplicate year", with_payload(Payload().insert(Payload().find(R"("2027")"), R"("2026":[],)")),
+       "bad_json"},
       {"payload typ", with_payload(Payload([](json& p) { p["typ"] = "tokens"; })), "wrong_kind"},
       {"extra member", with_payload(Payload([](json& p) { p["aud"] = "x"; })), "wrong_kind"},
-      {"a token's claims", with_payload(R"({"iss":"https://lerarenkaart.be","sub":"A","y":2026,"nbf":0,"exp":1})"), "wrong_kind"},
+      {"a token's claims",
+       with_payload(R"({"iss":"https://lerarenkaart.be","sub":"A","y":2026,"nbf":0,"exp":1})"), "wrong_kind"},
       {"no seq", with_payload(Payload([](json& p) { p.erase("seq"); })), "missing_claim"},
       {"no iat", with_payload(Payload([](json& p) { p.erase("iat"); })), "missing_claim"},
       {"no exp", with_payload(Payload([](json& p) { p.erase("exp"); })), "missing_claim"},
       {"seq as text", with_payload(Payload([](json& p) { p["seq"] = "7"; })), "invalid_claim"},
       {"seq negative", with_payload(Payload([](json& p) { p["seq"] = -1; })), "invalid_claim"},
       {"seq float", with_payload(Payload([](json& p) { p["seq"] = 7.5; })), "invalid_claim"},
-      {"seq over int64", with_payload(Payload([](json& p) { p["seq"] = uint64_t{1} << 63; })), "invalid_claim"},
+      {"seq over int64", with_payload(Payload([](json& p) { p["seq"] = uint64_t{1} << 63; })),
+       "invalid_claim"},
       {"exp before iat", with_payload(Payload([&](json& p) { p["exp"] = p["iat"]; })), "invalid_claim"},
-      {"years unordered", with_payload(Payload([](json& p) { p["years"] = {2026, 2025, 2027}; })), "invalid_claim"},
-      {"years empty", with_payload(Payload([](json& p) { p["years"] = json::array(); p["revoked"] = json::object(); })),
+      {"years unordered", with_payload(Payload([](json& p) {
+         p["years"] = {2026, 2025, 2027};
+       })),
        "invalid_claim"},
-      {"year not listed", with_payload(Payload([](json& p) { p["revoked"]["2024"] = json::array(); })), "invalid_claim"},
-      {"listed year missing", with_payload(Payload([](json& p) { p["revoked"].erase("2027"); })), "invalid_claim"},
-      {"serial twice", with_payload(Payload([](json& p) { p["revoked"]["2025"].push_back("ZZZZZZZZZZZZ"); })), "invalid_claim"},
-      {"serials unordered", with_payload(Payload([](json& p) { p["revoked"]["2026"] = {"7KQ2M9XH4TRB", "0AAAAAAAAAAA"}; })),
+      {"years empty", with_payload(Payload([](json& p) {
+         p["years"] = json::array();
+         p["revoked"] = json::object();
+       })),
        "invalid_claim"},
-      {"bad serial", with_payload(Payload([](json& p) { p["revoked"]["2027"] = {"no spaces"}; })), "invalid_claim"},
-      {"wrong issuer", with_payload(Payload([](json& p) { p["iss"] = "https://evil.example"; })), "wrong_issuer"},
+      {"year not listed", with_payload(Payload([](json& p) { p["revoked"]["2024"] = json::array(); })),
+       "invalid_claim"},
+      {"listed year missing", with_payload(Payload([](json& p) { p["revoked"].erase("2027"); })),
+       "invalid_claim"},
+      {"serial twice", with_payload(Payload([](json& p) { p["revoked"]["2025"].push_back("ZZZZZZZZZZZZ"); })),
+       "invalid_claim"},
+      {"serials unordered", with_payload(Payload([](json& p) {
+         p["revoked"]["2026"] = {"7KQ2M9XH4TRB", "0AAAAAAAAAAA"};
+       })),
+       "invalid_claim"},
+      {"bad serial", with_payload(Payload([](json& p) { p["revoked"]["2027"] = {"no spaces"}; })),
+       "invalid_claim"},
+      {"wrong issuer", with_payload(Payload([](json& p) { p["iss"] = "https://evil.example"; })),
+       "wrong_issuer"},
       {"issued in the future", with_payload(Payload([&](json& p) {
          p["iat"] = (clock_.Now() + policy_.leeway + seconds(1)).time_since_epoch().count();
        })),
@@ -195,8 +228,8 @@ TEST_F(RevocationListTest, ForgedListMatrix) {
          p["exp"] = clock_.Now().time_since_epoch().count();
        })),
        "expired"},
-      {"expires in a second", with_payload(Payload([&](json& p) { p["exp"] = clock_.Now().time_since_epoch().count() + 1; })),
-       ""},
+      {"expires in a second",
+       with_payload(Payload([&](json& p) { p["exp"] = clock_.Now().time_since_epoch().count() + 1; })), ""},
   };
   for (const auto& c : cases) {
     auto r = verifier_->Verify(c.jws, clock_.Now());
@@ -244,17 +277,29 @@ TEST_F(RevocationListTest, SignerRefusesWhatNoVerifierWouldAccept) {
   EXPECT_EQ(refused([](RevocationList&) {}), "signed");
   for (const auto& [name, edit] : std::vector<std::pair<std::string, std::function<void(RevocationList&)>>>{
            {"no issuer", [](RevocationList& l) { l.issuer.clear(); }},
-           {"no years", [](RevocationList& l) { l.years.clear(); l.revoked.clear(); }},
-           {"years unordered", [](RevocationList& l) { l.years = {2026, 2025, 2027}; }},
-           {"year out of range", [](RevocationList& l) { l.years = {1999, 2025, 2026, 2027}; }},
+           {"no years",
+            [](RevocationList& l) {
+              l.years.clear();
+              l.revoked.clear();
+            }},
+           {"years unordered",
+            [](RevocationList& l) {
+              l.years = {2026, 2025, 2027};
+            }},
+           {"year out of range",
+            [](RevocationList& l) {
+              l.years = {1999, 2025, 2026, 2027};
+            }},
            {"revoked year not covered", [](RevocationList& l) { l.revoked.emplace_back("AAAA", 2028); }},
            {"revoked twice", [](RevocationList& l) { l.revoked.emplace_back("7KQ2M9XH4TRB", 2026); }},
            {"bad serial", [](RevocationList& l) { l.revoked.emplace_back("no spaces", 2026); }},
            {"negative seq", [](RevocationList& l) { l.sequence = -1; }},
            {"expires when issued", [](RevocationList& l) { l.expires = l.issued_at; }},
-           {"lives too long", [](RevocationList& l) { l.expires = l.issued_at + kMaxRevocationListLifetime + seconds(1); }},
+           {"lives too long",
+            [](RevocationList& l) { l.expires = l.issued_at + kMaxRevocationListLifetime + seconds(1); }},
        })
-    EXPECT_EQ(refused(edit).substr(0, refused(edit).find(':')), "invalid_argument") << name << ": " << refused(edit);
+    EXPECT_EQ(refused(edit).substr(0, refused(edit).find(':')), "invalid_argument")
+        << name << ": " << refused(edit);
   RevocationList longest = List();
   longest.expires = longest.issued_at + kMaxRevocationListLifetime;
   EXPECT_TRUE(signer_->Sign(longest));
