@@ -53,7 +53,8 @@ class RevocationSigner {
 // Why a list was refused: a stable machine word, as in Verdict::reason (too_large, malformed,
 // bad_base64, non_canonical_encoding, bad_json, unsupported_algorithm, wrong_kind, missing_kid,
 // unknown_kid, non_canonical_signature, bad_signature, missing_claim, invalid_claim,
-// wrong_issuer, not_yet_valid, expired, stale), and a sentence for a person.
+// wrong_issuer, not_yet_valid, expired, stale; internal_error if OpenSSL fails), and a sentence
+// for a person.
 struct RevocationRefusal {
   std::string reason;
   std::string message;
