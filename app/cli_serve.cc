@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 struct ServeArgs {
   std::string listen, port_file, ledger_url, public_url;
   int threads = 0;
+  bool dev = false;  // create missing development keys (never without it)
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& text, const std::string& where) {
@@ -146,6 +147,33 @@ Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
   });
 }
 
+// The keyring, or a usage error (exit 2) naming the keys folder and the fix when keys are missing:
+// a wrong keys path in a configured deployment must not quietly become a new token key. With
+// `dev`, missing development keys are created instead (and said so on stderr).
+Result<std::unique_ptr<signing::Keyring>> OpenKeys(const signing::KeyConfig& keys, bool dev,
+                                                   const Clock& clock) {
+  if (!signing::KeysExist(keys)) {
+    if (!dev)
+      return Fail(Code::kInvalidArgument,
+                  "no keys in " + keys.dir.string() +
+                      " (no keyring.json): create them with 'lerarenkaart keys init', point [keys] dir at the "
+                      "deployment's keys, or pass --dev to create development keys");
+    if (auto r = signing::InitDevelopmentKeys(keys, clock); !r) return std::unexpected(r.error());
+    std::fprintf(stderr, "lerarenkaart: --dev: created development keys in %s (not for production)\n",
+                 keys.dir.c_str());
+  }
+  auto ring = signing::Keyring::Open(keys);
+  if (!ring) return ring;
+  if ((*ring)->RevocationKeys().empty()) {  // a keys folder made by an older lerarenkaart
+    if (!dev) return Fail(Code::kInvalidArgument, (*ring)->ActiveRevocationKeyPem().error().message);
+    auto info = (*ring)->RotateRevocationKey(clock);
+    if (!info) return std::unexpected(info.error());
+    std::fprintf(stderr, "lerarenkaart: --dev: created revocation-list key %s in %s\n", info->kid.c_str(),
+                 keys.dir.c_str());
+  }
+  return ring;
+}
+
 int Serve(const Globals& g, const ServeArgs& a) {
   auto c = Load(g);
   if (!c) return Report(c.error());
@@ -161,11 +189,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   o.port = hp->second;
 
   static SystemClock clock;
-  if (!signing::KeysExist(c->keys)) {
-    if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) return Report(r.error());
-    std::fprintf(stderr, "lerarenkaart: created development keys in %s (not for production)\n", c->keys.dir.c_str());
-  }
-  auto ring = signing::Keyring::Open(c->keys);
+  auto ring = OpenKeys(c->keys, a.dev, clock);
   if (!ring) return Report(ring.error());
   api::ServiceDeps d;
   d.clock = &clock;
@@ -247,7 +271,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "serve",
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
-      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory, development keys created if absent.\n"
+      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory. Keys must exist (made by\n"
+      "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless --dev\n"
+      "asks it to create development keys.\n"
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
@@ -261,6 +287,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   cmd->add_option("--public-url", a->public_url, "The URL clients use to reach this service");
   cmd->add_option("--threads", a->threads, "Request threads (default max(4, 2 x cores); connections waiting on the network hold none)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--dev", a->dev,
+                "Development: create development keys in the keys folder if absent (including a "
+                "revocation-list key missing from an older folder); ./dev.sh run passes it");
   cmd->callback([&, a] { exit_code = Serve(g, *a); });
 }
 
