@@ -80,6 +80,9 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   Result<> Init() {
     if (!ctx_.deps.clock || !ctx_.deps.ledger || !ctx_.deps.keyring)
       return Fail(Code::kInvalidArgument, "the service needs a clock, a ledger and a keyring");
+    if (ctx_.options.revocation_list_lifetime <= std::chrono::seconds(0) ||
+        ctx_.options.revocation_list_lifetime > signing::kMaxRevocationListLifetime)
+      return Fail(Code::kInvalidArgument, "the revocation list's lifetime must be between 1 hour and 7 days");
     if (auto r = ReloadKeys(*ctx_.deps.keyring); !r) return r;
     ctx_.deps.keyring = nullptr;  // everything needed is in ctx_.keys; the caller's keyring may go
     auto trusted = internal::TrustedProxies::Parse(ctx_.options.trusted_proxies);
@@ -132,9 +135,9 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     auto issuer = signing::TokenIssuer::Create(keyring, ctx_.deps.policy);
     if (!issuer) return std::unexpected(issuer.error());
     k->issuer = std::move(*issuer);
-    auto jws = internal::JwsSigner::FromPem(keyring.ActivePrivateKeyPem(), k->issuer->kid());
-    if (!jws) return std::unexpected(jws.error());
-    k->revocation_signer = std::move(*jws);
+    auto revocations = signing::RevocationSigner::Create(keyring);
+    if (!revocations) return std::unexpected(revocations.error());
+    k->revocation_signer = std::move(*revocations);
     ctx_.keys.store(std::move(k));
     return {};
   }

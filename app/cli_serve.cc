@@ -66,6 +66,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count(),
             keep_alive = o.keep_alive_timeout.count();
     double claims_per_minute = o.claims_per_address.per_second * 60;
+    int64_t revocation_hours = std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
     for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
                    num("server.threads", 1, 1024, o.threads), num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
                    num("server.max_import_bytes", 1024, 1 << 30, o.max_import_bytes),
@@ -82,6 +83,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    num("server.rate_per_key", 0, 1e6, o.per_key.per_second),
                    num("server.burst_per_key", 1, 1e6, o.per_key.burst),
                    num("server.claims_per_minute", 0, 1e6, claims_per_minute),
+                   num("server.revocation_list_hours", 1, 168, revocation_hours),
                    num("server.claim_burst", 1, 1e6, o.claims_per_address.burst)})
       if (!r) return r;
     if (auto node = t.at_path("server.access_log")) {
@@ -102,6 +104,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     o.read_timeout = std::chrono::seconds(read_timeout);
     o.write_timeout = std::chrono::seconds(write_timeout);
     o.keep_alive_timeout = std::chrono::seconds(keep_alive);
+    o.revocation_list_lifetime = std::chrono::hours(revocation_hours);
     o.claims_per_address.per_second = claims_per_minute / 60;
   }
   if (const char* v = std::getenv("LK_LISTEN"); v && *v) listen = v;

@@ -436,11 +436,20 @@ TEST_F(ServiceTest, SighupReloadsRotatedKeysWithoutRestart) {
   EXPECT_EQ(kid_of(after["token"]), new_kid);
   EXPECT_EQ(Verify(after["token"])["status"], "active");
   EXPECT_EQ(Verify(before["token"])["status"], "active");  // the old key stays published
-  EXPECT_EQ(kid_of(Http("GET", Server().url("/v1/revocations")).body), new_kid);
+  // The revocation list keeps its own key, published beside the token keys with its own use.
+  std::string list_kid = kid_of(Http("GET", Server().url("/v1/revocations")).body);
+  EXPECT_NE(list_kid, new_kid);
+  EXPECT_NE(list_kid, old_kid);
+  bool published = false;
+  for (const auto& k : jwks["keys"]) published |= k["kid"] == list_kid && k["use"] == "lk-revocations";
+  EXPECT_TRUE(published) << jwks.dump();
   EXPECT_THAT(Server().Log(), HasSubstr("SIGHUP: token keys reloaded"));
   EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);  // still serving
 }
 
+// The signed revocation list: its own key (never a token key), iat and exp, and a sequence number
+// that grows with every revocation and is the same from every instance on the ledger, so that a
+// partner holding a list can refuse an older one replayed to it.
 TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
   std::vector<std::string> serials;
   for (const char* who : {"T4", "T5"}) {
@@ -454,23 +463,40 @@ TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
   std::string etag = doc.header("etag");
   ASSERT_FALSE(etag.empty());
   WriteText(dir_ / "jwks.json", Http("GET", Server().url("/.well-known/jwks.json")).body);
-  WriteText(dir_ / "doc.jws", doc.body);
-  std::string payload = Python(R"py(
+  // PyJWT checks it with the published key of its kid, which must be the revocation-list key.
+  auto decode = [&](const std::string& jws) {
+    WriteText(dir_ / "doc.jws", jws);
+    return json::parse(Python(R"py(
 import json, sys, jwt
 jwks = json.load(open(sys.argv[1]))
 tok = open(sys.argv[2]).read()
-kid = jwt.get_unverified_header(tok)["kid"]
-key = jwt.PyJWK([k for k in jwks["keys"] if k["kid"] == kid][0], algorithm="ES256").key
-print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"])))
+header = jwt.get_unverified_header(tok)
+jwk = [k for k in jwks["keys"] if k["kid"] == header["kid"]][0]
+assert jwk["use"] == "lk-revocations", jwk
+assert header["typ"] == "lk-revocations+jwt", header
+key = jwt.PyJWK(jwk, algorithm="ES256").key
+print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"], options={"require": ["iat", "exp"]})))
 )py",
-                               {(dir_ / "jwks.json").string(), (dir_ / "doc.jws").string()});
-  json p = json::parse(payload);
+                              {(dir_ / "jwks.json").string(), (dir_ / "doc.jws").string()}));
+  };
+  json p = decode(doc.body);
   EXPECT_EQ(p["revoked"][std::to_string(year_)], json::array({serials[0]}));
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(p["iat"].get<int64_t>(), now, 120);
+  EXPECT_EQ(p["exp"].get<int64_t>() - p["iat"].get<int64_t>(), 72 * 3600);
+  int64_t first_seq = p["seq"];
+  EXPECT_GT(first_seq, 0);
   EXPECT_EQ(Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag}).status, 304);
   ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + serials[1] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth()).status, 200);
   auto changed = Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag});
   EXPECT_EQ(changed.status, 200);
   EXPECT_NE(changed.header("etag"), etag);
+  json q = decode(changed.body);
+  EXPECT_GT(q["seq"].get<int64_t>(), first_seq);
+  EXPECT_EQ(q["revoked"][std::to_string(year_)].size(), 2u);
+  // A second instance on the same ledger, started later, says the same sequence number.
+  ServerProcess other(data_, config_);
+  EXPECT_EQ(decode(Http("GET", other.url("/v1/revocations")).body)["seq"], q["seq"]);
 }
 
 TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
