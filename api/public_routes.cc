@@ -71,7 +71,7 @@ std::vector<int> ServiceContext::ValidYears(Time now) const {
 }
 
 void ServiceContext::RefreshRevoked() {
-  auto started = std::chrono::steady_clock::now();
+  Instant started = deps.clock->Monotonic();
   auto years = ValidYears(deps.clock->Now());
   auto revoked = deps.ledger->RevokedSerials(years.front(), years.back());
   if (!revoked) {
