@@ -35,9 +35,12 @@ using testing::HttpResponse;
 // recorded as a problem.
 class Load {
  public:
-  Load(std::string base_url, std::vector<std::string> staff_auth, std::vector<std::string> partner_auth, int year,
-       int issuers)
-      : base_(std::move(base_url)), staff_(std::move(staff_auth)), partner_(std::move(partner_auth)), year_(year) {
+  Load(std::string base_url, std::vector<std::string> staff_auth, std::vector<std::string> partner_auth,
+       int year, int issuers)
+      : base_(std::move(base_url)),
+        staff_(std::move(staff_auth)),
+        partner_(std::move(partner_auth)),
+        year_(year) {
     for (int t = 0; t < issuers; ++t) threads_.emplace_back([this, t] { Issue(t); });
     threads_.emplace_back([this] { Verify(); });
   }
@@ -68,14 +71,16 @@ class Load {
   // Waits until `n` more cards than now were acknowledged; false after `limit`.
   bool WaitForMore(size_t n, seconds limit) {
     size_t want = acknowledged() + n;
-    for (auto until = steady_clock::now() + limit; steady_clock::now() < until; std::this_thread::sleep_for(50ms))
+    for (auto until = steady_clock::now() + limit; steady_clock::now() < until;
+         std::this_thread::sleep_for(50ms))
       if (acknowledged() >= want) return true;
     return false;
   }
   // Waits until `n` more 503 answers than now were seen.
   bool WaitForUnavailable(int n, seconds limit) {
     int want = unavailable_ + n;
-    for (auto until = steady_clock::now() + limit; steady_clock::now() < until; std::this_thread::sleep_for(20ms))
+    for (auto until = steady_clock::now() + limit; steady_clock::now() < until;
+         std::this_thread::sleep_for(20ms))
       if (unavailable_ >= want) return true;
     return false;
   }
@@ -84,7 +89,8 @@ class Load {
 
  private:
   // One request, timed; a 503 is checked here. Returns the response, status 0 on a transport error.
-  HttpResponse Call(const std::string& path, const std::string& body, const std::vector<std::string>& headers) {
+  HttpResponse Call(const std::string& path, const std::string& body,
+                    const std::vector<std::string>& headers) {
     auto start = steady_clock::now();
     HttpResponse r;
     try {
@@ -99,7 +105,8 @@ class Load {
       ++unavailable_;
       auto p = nlohmann::json::parse(r.body, nullptr, false);
       std::string detail = p.is_object() ? p.value("detail", "") : "";
-      if (r.header("retry-after").empty() || !r.header("content-type").starts_with("application/problem+json") ||
+      if (r.header("retry-after").empty() ||
+          !r.header("content-type").starts_with("application/problem+json") ||
           detail.find("ledger") == std::string::npos)
         Problem(path + ": 503 without Retry-After or a problem body naming the ledger: " + r.body);
       std::lock_guard lock(mu_);
@@ -176,9 +183,11 @@ class LedgerFaultServiceTest : public testing::ServiceFixture {
     std::string roster = testing::kRosterHeader;
     for (int t = 0; t < kIssuers; ++t)
       for (int n = 1; n <= Load::kStaffPerThread; ++n)
-        roster += "F" + std::to_string(t) + "-" + std::to_string(n) + ",Voornaam,Achternaam,teaching,GO,basic,12345,2000,no\n";
+        roster += "F" + std::to_string(t) + "-" + std::to_string(n) +
+                  ",Voornaam,Achternaam,teaching,GO,basic,12345,2000,no\n";
     lk::testing::WriteText(dir_ / "load-roster.csv", roster);
-    auto imp = Cli({"import", "roster", (dir_ / "load-roster.csv").string(), "--year", std::to_string(year_)});
+    auto imp =
+        Cli({"import", "roster", (dir_ / "load-roster.csv").string(), "--year", std::to_string(year_)});
     ASSERT_EQ(imp.exit_code, 0) << imp.err;
   }
   void TearDown() override {
@@ -292,7 +301,8 @@ TEST_F(SqliteDiskFaultServiceTest, FullDiskUnderLoadAnswers503AndRecoversWhenSpa
 // naming the file system; remounted read-write, it issues again without a restart.
 TEST_F(SqliteDiskFaultServiceTest, ReadOnlyFileSystemVerifiesAnd503sIssuingUntilWritable) {
   auto issue = [&](const std::string& staff) {
-    return Http("POST", Server().url("/v1/cards"), nlohmann::json{{"staff_id", staff}, {"year", year_}}.dump(), StaffAuth());
+    return Http("POST", Server().url("/v1/cards"),
+                nlohmann::json{{"staff_id", staff}, {"year", year_}}.dump(), StaffAuth());
   };
   auto first = issue("F0-1");
   ASSERT_EQ(first.status, 201) << first.body;
@@ -304,7 +314,8 @@ TEST_F(SqliteDiskFaultServiceTest, ReadOnlyFileSystemVerifiesAnd503sIssuingUntil
   auto refused = issue("F0-2");
   auto p = testing::Problem(refused, 503);
   EXPECT_FALSE(refused.header("retry-after").empty());
-  EXPECT_THAT(p.value("detail", ""), HasSubstr("the file system holding the ledger " + ledger_ + " is read-only"));
+  EXPECT_THAT(p.value("detail", ""),
+              HasSubstr("the file system holding the ledger " + ledger_ + " is read-only"));
 
   ASSERT_EQ(disk_->Remount(false), "");
   auto second = issue("F0-2");

@@ -22,7 +22,8 @@ using ::testing::HasSubstr;
 using namespace std::chrono;
 namespace fs = std::filesystem;
 
-const char* kRosterHeader = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+const char* kRosterHeader =
+    "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
 
 // A roster of `n` staff S1..Sn.
 std::string Roster(int n) {
@@ -48,6 +49,13 @@ class FaultTest : public ::testing::Test {
     auto r = ledger_->ImportRoster(Write("roster-" + std::to_string(year) + ".csv", Roster(n)), year);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     ASSERT_EQ(r->added, static_cast<uint64_t>(n));
+  }
+  // A roster of three (S1..S3) and S1's card.
+  IssuedCard FirstCard() {
+    ImportRoster(3);
+    auto card = ledger_->IssueDigital("S1", 2026);
+    EXPECT_TRUE(card.has_value()) << card.error().message;
+    return card.value_or(IssuedCard{});
   }
   void ExpectVerified(const std::string& step) {
     auto v = ledger_->Verify();
@@ -151,7 +159,8 @@ TEST_F(PostgresFaultTest, RestartBetweenOperationsIsInvisible) {
   }
   ASSERT_EQ(cluster_.Restart("fast"), "");
   // A channel import stages its rows in a temporary table: the new session makes its own.
-  auto subs = ledger_->ImportChannel(Channel::kSubscription, Write("subs.csv", "staff_id,date\nS1,2026-01-05\n"), 2026);
+  auto subs = ledger_->ImportChannel(Channel::kSubscription,
+                                     Write("subs.csv", "staff_id,date\nS1,2026-01-05\n"), 2026);
   ASSERT_TRUE(subs.has_value()) << subs.error().message;
   EXPECT_EQ(subs->added, 1u);
   EXPECT_EQ(Cards(Channel::kDigital), 3);
@@ -163,14 +172,24 @@ TEST_F(PostgresFaultTest, RestartBetweenOperationsIsInvisible) {
 TEST_F(PostgresFaultTest, DownServerFailsFastThenRecovers) {
   options_.url += "?application_name=lerarenkaart&password=s3cret";  // must never be shown
   ledger_ = Open();
-  ImportRoster(3);
-  auto first = ledger_->IssueDigital("S1", 2026);
-  ASSERT_TRUE(first.has_value()) << first.error().message;
+  const IssuedCard first = FirstCard();
   ASSERT_EQ(cluster_.Stop("fast"), "");
   std::vector<std::pair<std::string, std::function<Result<>()>>> operations = {
-      {"find", [&]() -> Result<> { auto r = ledger_->FindCard(first->serial); return r ? Result<>() : std::unexpected(r.error()); }},
-      {"issue", [&]() -> Result<> { auto r = ledger_->IssueDigital("S2", 2026); return r ? Result<>() : std::unexpected(r.error()); }},
-      {"verify", [&]() -> Result<> { auto r = ledger_->Verify(); return r ? Result<>() : std::unexpected(r.error()); }},
+      {"find",
+       [&]() -> Result<> {
+         auto r = ledger_->FindCard(first.serial);
+         return r ? Result<>() : std::unexpected(r.error());
+       }},
+      {"issue",
+       [&]() -> Result<> {
+         auto r = ledger_->IssueDigital("S2", 2026);
+         return r ? Result<>() : std::unexpected(r.error());
+       }},
+      {"verify",
+       [&]() -> Result<> {
+         auto r = ledger_->Verify();
+         return r ? Result<>() : std::unexpected(r.error());
+       }},
   };
   for (int round = 0; round < 2; ++round) {
     for (auto& [name, op] : operations) {
@@ -188,7 +207,8 @@ TEST_F(PostgresFaultTest, DownServerFailsFastThenRecovers) {
   }
   ASSERT_EQ(cluster_.Start(), "");
   Result<IssuedCard> second = Fail(Code::kUnavailable, "not tried");
-  for (auto until = steady_clock::now() + 10s; !second && steady_clock::now() < until; std::this_thread::sleep_for(100ms))
+  for (auto until = steady_clock::now() + 10s; !second && steady_clock::now() < until;
+       std::this_thread::sleep_for(100ms))
     second = ledger_->IssueDigital("S2", 2026);
   ASSERT_TRUE(second.has_value()) << "no recovery: " << second.error().message;
   EXPECT_TRUE(second->is_new);
@@ -214,7 +234,8 @@ TEST_F(PostgresFaultTest, TransactionCutByCrashStoresNothing) {
   EXPECT_TRUE(again->is_new);
 
   const auto roster = Write("big.csv", Roster(20000));
-  Error cut_import = CutAtCommit<ImportSummary>([&] { return ledger_->ImportRoster(roster, 2027); }, "immediate");
+  Error cut_import =
+      CutAtCommit<ImportSummary>([&] { return ledger_->ImportRoster(roster, 2027); }, "immediate");
   EXPECT_EQ(cut_import.code, Code::kUnavailable) << cut_import.message;
   EXPECT_THAT(cut_import.message, HasSubstr("rolled back, nothing of it was stored"));
   EXPECT_EQ(Sql("SELECT count(*) FROM roster WHERE card_year = 2027"), "0");
@@ -279,7 +300,8 @@ class SqliteDiskFaultTest : public FaultTest {
     if (sqlite3_open_v2(file_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
       sqlite3_stmt* st = nullptr;
       if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK)
-        while (sqlite3_step(st) == SQLITE_ROW) out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        while (sqlite3_step(st) == SQLITE_ROW)
+          out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
       sqlite3_finalize(st);
     }
     if (out.empty()) out = sqlite3_errmsg(db);
@@ -308,15 +330,18 @@ TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceRetu
   int next = 1;
   for (; next <= 3000 && !refused; next += 100) {
     auto batch = ledger_->IssueDigitalBatch(Staff(next, 100), 2026);
-    if (batch) acknowledged.insert(acknowledged.end(), batch->begin(), batch->end());
-    else refused = batch.error();
+    if (batch)
+      acknowledged.insert(acknowledged.end(), batch->begin(), batch->end());
+    else
+      refused = batch.error();
   }
   ASSERT_TRUE(refused.has_value()) << "3,000 cards fitted on a full disk";
   EXPECT_EQ(refused->code, Code::kUnavailable) << refused->message;
   EXPECT_THAT(refused->message, HasSubstr("the disk holding the ledger " + file_ + " is full"));
   EXPECT_THAT(refused->message, HasSubstr("free space, then retry"));
   // A channel import (its CSV is elsewhere) is refused the same way and adds nothing.
-  auto subs = ledger_->ImportChannel(Channel::kSubscription, Write("subs.csv", "staff_id,date\nS1,2026-01-05\nS2,2026-01-06\n"), 2026);
+  auto subs = ledger_->ImportChannel(
+      Channel::kSubscription, Write("subs.csv", "staff_id,date\nS1,2026-01-05\nS2,2026-01-06\n"), 2026);
   ASSERT_FALSE(subs.has_value());
   EXPECT_THAT(subs.error().message, HasSubstr("is full"));
   // Reads work on the full disk.
@@ -344,21 +369,20 @@ TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceRetu
 // it) reads; writes fail naming the file system; once it is remounted read-write, the same
 // ledger object writes again.
 TEST_F(SqliteDiskFaultTest, ReadOnlyFileSystemServesReadsAndRecoversWhenWritable) {
-  ImportRoster(3);
-  auto first = ledger_->IssueDigital("S1", 2026);
-  ASSERT_TRUE(first.has_value()) << first.error().message;
+  const IssuedCard first = FirstCard();
   ledger_.reset();  // a mount with a file open for writing cannot be made read-only
   ASSERT_EQ(disk_->Remount(true), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
-  auto found = ledger_->FindCard(first->serial);
+  auto found = ledger_->FindCard(first.serial);
   ASSERT_TRUE(found.has_value()) << found.error().message;
   EXPECT_EQ(Cards(Channel::kDigital), 1);
   ExpectVerified("read-only");
   auto refused = ledger_->IssueDigital("S2", 2026);
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code, Code::kUnavailable) << refused.error().message;
-  EXPECT_THAT(refused.error().message, HasSubstr("the file system holding the ledger " + file_ + " is read-only"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("the file system holding the ledger " + file_ + " is read-only"));
   EXPECT_THAT(refused.error().message, HasSubstr("make it writable"));
 
   ASSERT_EQ(disk_->Remount(false), "");
@@ -374,9 +398,7 @@ TEST_F(SqliteDiskFaultTest, ReadOnlyFileSystemServesReadsAndRecoversWhenWritable
 // read-only file system without them: it is refused, not read stale; once writable, it opens
 // with them.
 TEST_F(SqliteDiskFaultTest, UncheckpointedLedgerOnReadOnlyFileSystemIsRefusedNotReadStale) {
-  ImportRoster(3);
-  auto card = ledger_->IssueDigital("S1", 2026);
-  ASSERT_TRUE(card.has_value()) << card.error().message;
+  const IssuedCard card = FirstCard();
   ASSERT_GT(fs::file_size(file_ + "-wal"), 0u);
   // The files as a crash leaves them, copied while the ledger is open.
   const fs::path image = dir_ / "image";
@@ -395,7 +417,7 @@ TEST_F(SqliteDiskFaultTest, UncheckpointedLedgerOnReadOnlyFileSystemIsRefusedNot
   ASSERT_EQ(disk_->Remount(false), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
-  auto found = ledger_->FindCard(card->serial);
+  auto found = ledger_->FindCard(card.serial);
   EXPECT_TRUE(found.has_value()) << found.error().message;
   ExpectVerified("after recovery");
 }
@@ -423,7 +445,8 @@ TEST(SqliteFileSystemFaultTest, FileSystemTurnedReadOnlyUnderTheLedgerFailsWrite
   auto refused = (*ledger)->IssueDigital("S2", 2026);
   ASSERT_FALSE(refused.has_value()) << "a card was issued on a file system the kernel made read-only";
   EXPECT_EQ(refused.error().code, Code::kUnavailable) << refused.error().message;
-  EXPECT_THAT(refused.error().message, HasSubstr("the file system holding the ledger " + options.url + " is read-only"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("the file system holding the ledger " + options.url + " is read-only"));
   auto found = (*ledger)->FindCard(first->serial);
   EXPECT_TRUE(found.has_value()) << found.error().message;
   auto v = (*ledger)->Verify();

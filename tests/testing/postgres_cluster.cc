@@ -28,7 +28,8 @@ std::string PostgresCluster::url(const std::string& db) const {
 std::string PostgresCluster::Shell(const std::string& function, const std::string& arg) {
   auto r = RunProgram({"/bin/bash", "-c", ". \"$0\" && " + function + " \"$1\" $2 && cat \"$1/port\"",
                        (SourceDir() / "tests/testing/postgres.sh").string(), dir_.string(), arg});
-  if (r.exit_code != 0) return function + " failed (exit " + std::to_string(r.exit_code) + "): " + r.out + r.err;
+  if (r.exit_code != 0)
+    return function + " failed (exit " + std::to_string(r.exit_code) + "): " + r.out + r.err;
   port_ = std::atoi(r.out.c_str());
   return "";
 }

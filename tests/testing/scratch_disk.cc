@@ -14,7 +14,8 @@ ScratchDisk::ScratchDisk(const std::filesystem::path& dir, const std::string& si
     : dir_(dir), image_(dir.string() + ".img"), kind_(kind) {
   std::filesystem::create_directories(dir_);
   if (kind_ == Kind::kTmpfs) {
-    auto r = RunProgram({"mount", "-t", "tmpfs", "-o", "size=" + size + ",mode=0700", "tmpfs", dir_.string()});
+    auto r =
+        RunProgram({"mount", "-t", "tmpfs", "-o", "size=" + size + ",mode=0700", "tmpfs", dir_.string()});
     mounted_ = r.exit_code == 0;
     if (!mounted_) error_ = "cannot mount a tmpfs on " + dir_.string() + " (needs root): " + r.err;
     return;
@@ -31,7 +32,9 @@ ScratchDisk::ScratchDisk(const std::filesystem::path& dir, const std::string& si
 
 std::string ScratchDisk::Mount() {
   auto r = RunProgram({"mount", "-o", "loop,errors=remount-ro", image_.string(), dir_.string()});
-  return r.exit_code == 0 ? "" : "cannot mount an ext4 image on a loop device (needs root and /dev/loop*): " + r.err;
+  return r.exit_code == 0
+             ? ""
+             : "cannot mount an ext4 image on a loop device (needs root and /dev/loop*): " + r.err;
 }
 
 std::string ScratchDisk::FailReadOnly() {
@@ -49,14 +52,16 @@ std::string ScratchDisk::Repair() {
   if (r.exit_code != 0) return "umount: " + r.err;
   mounted_ = false;
   r = RunProgram({"e2fsck", "-f", "-y", image_.string()});
-  if (r.exit_code > 1) return "e2fsck exit " + std::to_string(r.exit_code) + ": " + r.out + r.err;  // 1: errors fixed
+  if (r.exit_code > 1)
+    return "e2fsck exit " + std::to_string(r.exit_code) + ": " + r.out + r.err;  // 1: errors fixed
   std::string mounted = Mount();
   mounted_ = mounted.empty();
   return mounted;
 }
 
 ScratchDisk::~ScratchDisk() {
-  if (mounted_) RunProgram({"umount", "-l", dir_.string()});  // a loop device mount also lets go of its device
+  if (mounted_)
+    RunProgram({"umount", "-l", dir_.string()});  // a loop device mount also lets go of its device
   std::error_code ec;
   std::filesystem::remove(image_, ec);
 }
