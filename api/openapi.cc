@@ -37,10 +37,11 @@ std::string OpenApiDocument() {
   },
   "paths": {
     "/healthz": {"get": {"summary": "Liveness and the ledger backend", "responses": {"200": {"description": "ok"}}}},
+    "/readyz": {"get": {"summary": "Readiness: the ledger answers a read", "responses": {"200": {"description": "ready"}, "503": {"$ref": "#/components/responses/Problem"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
     "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
     "/.well-known/jwks.json": {"get": {"summary": "Public token keys (JWK Set), with ETag", "responses": {"200": {"description": "JWK Set"}, "304": {"description": "Not modified"}}}},
-    "/v1/revocations": {"get": {"summary": "Revoked serials of the valid card years as an ES256 JWS (typ lk-revocations+jwt) signed with the token key",
+    "/v1/revocations": {"get": {"summary": "Revoked serials of the valid card years as an ES256 JWS (typ lk-revocations+jwt) with iat, exp and seq, signed with the revocation-list key (JWK use lk-revocations)",
       "responses": {"200": {"description": "application/jwt"}, "304": {"description": "Not modified (If-None-Match)"}}}},
     "/v1/verify": {"post": {"summary": "Verify a scanned token online (signature, validity, revocation)", "security": [{"partnerKey": []}],
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": {"type": "string"}}}}}},

@@ -47,9 +47,16 @@ std::unexpected<Problem> Bad(std::string field, std::string detail) {
 }
 
 std::unexpected<Problem> Busy(std::string detail, int64_t seconds, int status) {
-  Problem p(Error{status == 503 ? Code::kUnavailable : Code::kResourceExhausted, std::move(detail)}, "", status);
+  Problem p(Error{status == 503 ? Code::kUnavailable : Code::kResourceExhausted, detail}, "", status);
   p.retry_after = std::max<int64_t>(1, seconds);
+  p.public_detail = std::move(detail);
   return std::unexpected(std::move(p));
+}
+
+Problem Unavailable(std::string detail) {
+  Problem p(Error{Code::kUnavailable, detail}, "", 503);
+  p.public_detail = std::move(detail);
+  return p;
 }
 
 int StatusFor(Code code) {
@@ -70,15 +77,21 @@ int StatusFor(Code code) {
 
 void WriteProblem(const HttpRequest& req, HttpResponse& res, const Problem& p) {
   int status = p.status ? p.status : StatusFor(p.error.code);
-  if (status >= 500 && status != 503 && status != 505)
-    std::fprintf(stderr, "{\"level\":\"error\",\"request_id\":%s,\"error\":%s}\n", Dump(req.id).c_str(),
-                 Dump(p.error.message).c_str());
+  std::string detail = p.error.message;
+  if (status >= 500) {
+    detail = !p.public_detail.empty() ? p.public_detail
+             : status == 503          ? "the ledger cannot be reached or written right now; retry in a moment, and "
+                                        "quote the request id if it lasts"
+             : status == 505          ? p.error.message
+                                      : "an internal error occurred; quote the request id";
+    if (detail != p.error.message)
+      std::fprintf(stderr, "{\"level\":\"%s\",\"request_id\":%s,\"status\":%d,\"error\":%s}\n",
+                   status == 503 ? "warning" : "error", Dump(req.id).c_str(), status, Dump(p.error.message).c_str());
+  }
   json body = {{"type", "https://lerarenkaart.be/problems/" + SlugFor(status)},
                {"title", TitleFor(status)},
                {"status", status},
-               {"detail", status >= 500 && status != 503 && status != 505
-                              ? "an internal error occurred; quote the request id"
-                              : p.error.message}};
+               {"detail", detail}};
   if (!p.field.empty()) body["field"] = p.field;
   if (!req.id.empty()) body["request_id"] = req.id;
   res.status = status;

@@ -15,6 +15,17 @@ Reply Healthz(ServiceContext& ctx, HttpRequest&, HttpResponse& res) {
   return {};
 }
 
+// Ready to serve: the ledger answers a read. Load balancers route around an instance that is not.
+Reply Readyz(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  if (auto published = ctx.deps.ledger->Published(); !published) {
+    ctx.Warn(req, "not ready: " + published.error().message);
+    return std::unexpected(Unavailable("the ledger cannot be read right now"));
+  }
+  WriteJson(res, {{"status", "ready"}, {"ledger", ctx.deps.ledger->backend()}});
+  res.set_header("Cache-Control", "no-store");
+  return {};
+}
+
 Reply MetricsText(ServiceContext& ctx, HttpRequest&, HttpResponse& res) {
   res.set_content(ctx.metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
   res.set_header("Cache-Control", "no-store");
@@ -36,7 +47,17 @@ Reply Revocations(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   Time now = ctx.deps.clock->Now();
   auto years = ctx.ValidYears(now);
   auto snapshot = ctx.deps.ledger->Revocations(years.front(), years.back());
-  if (!snapshot) return std::unexpected(Problem(snapshot.error()));
+  if (!snapshot) {
+    // The ledger is out of reach: the list signed last is still the truth as of its iat, and
+    // partners are better off with it (they see its age) than with nothing, until it expires.
+    std::lock_guard lock(ctx.revocations_mu);
+    if (ctx.revocations_jws.empty() || now >= ctx.revocations_signed_at + ctx.options.revocation_list_lifetime)
+      return std::unexpected(Problem(snapshot.error()));
+    ctx.Warn(req, "serving the revocation list signed at " + FormatRfc3339(ctx.revocations_signed_at) +
+                      ": the ledger cannot be read: " + snapshot.error().message);
+    AnswerCached(req, res, ctx.revocations_jws, ctx.revocations_etag, "application/jwt", "public, max-age=60");
+    return {};
+  }
   auto keys = ctx.keys.load();
   // What the list says apart from its times: a new signature is needed when this changes, or
   // when the signed one is an hour old (so a list fetched now is valid for most of its lifetime).

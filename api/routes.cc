@@ -40,6 +40,7 @@ bool Fits(std::string_view path, const std::vector<std::string>& segments, std::
 const std::vector<Route>& RouteTable() {
   static const std::vector<Route> kRoutes = {
       {"GET", "/healthz", Auth::kNone, BodyLimit::kNone, false, Healthz},
+      {"GET", "/readyz", Auth::kNone, BodyLimit::kNone, false, Readyz},
       {"GET", "/metrics", Auth::kNone, BodyLimit::kNone, false, MetricsText},
       {"GET", "/openapi.json", Auth::kNone, BodyLimit::kNone, false, OpenApi},
       {"GET", "/.well-known/jwks.json", Auth::kNone, BodyLimit::kNone, false, Jwks},

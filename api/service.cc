@@ -177,7 +177,8 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     }
     req.route = static_cast<int>(route - RouteTable().data());
     const std::string& who = req.client.group;
-    if (route->handler != internal::Healthz && route->handler != internal::MetricsText) {
+    if (route->handler != internal::Healthz && route->handler != internal::Readyz &&
+        route->handler != internal::MetricsText) {
       if (int64_t wait = ctx_.per_address.Take(who); wait > 0)
         return Answer(req, res, internal::Busy("too many requests from this address; retry after " + std::to_string(wait) + " s", wait).error());
     }

@@ -17,8 +17,13 @@ Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest
   return card;
 }
 
-// Google's answers reach the teacher as a gateway problem, never as their own bad request.
-Error GoogleError(const Error& e) { return {Code::kUnavailable, "Google Wallet API: " + e.message}; }
+// Google's answers reach the teacher as a gateway problem, never as their own bad request; what
+// Google said is logged, not shown.
+Problem GoogleError(const Error& e) {
+  Problem p(Error{Code::kUnavailable, "Google Wallet API: " + e.message});
+  p.public_detail = "Google Wallet cannot be reached right now; try again in a moment";
+  return p;
+}
 
 bool GoogleClassReady(ServiceContext& ctx, int year) {
   std::lock_guard lock(ctx.google_mu);
@@ -28,6 +33,9 @@ bool GoogleClassReady(ServiceContext& ctx, int year) {
 }  // namespace
 
 Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCard& card) {
+  // Counted once the ledger has it, whether or not the rest of this answer succeeds (a retry
+  // finds the card already issued).
+  if (card.is_new) ctx.metrics.CardIssued();
   auto record = ctx.deps.ledger->FindCard(card.serial);
   if (!record) return std::unexpected(Problem(record.error()));
   std::string token = record->token;
@@ -39,7 +47,6 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
     if (!attached) return std::unexpected(Problem(attached.error()));
     token = attached->token;
   }
-  if (card.is_new) ctx.metrics.CardIssued();
   std::string base = "/v1/cards/" + card.serial;
   WriteJson(res,
             {{"serial", card.serial},
@@ -71,7 +78,7 @@ Reply ApplePass(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto card = CardWithAccess(ctx, req, serial);
   if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
   if (!ctx.deps.build_pass)
-    return std::unexpected(Problem(Error{Code::kUnavailable, "Apple Wallet passes are not configured on this service"}));
+    return std::unexpected(Unavailable("Apple Wallet passes are not configured on this service"));
   if (card->token.empty() || !card->token_at)
     return std::unexpected(Problem(Error{Code::kFailedPrecondition, "the card has no QR token yet; claim it first"}));
   // Everything the bytes depend on: a strong validator for a deterministic build.
@@ -108,7 +115,7 @@ Reply GoogleLink(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto card = CardWithAccess(ctx, req, serial);
   if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
   if (!ctx.deps.google_account || ctx.deps.google.issuer_id.empty())
-    return std::unexpected(Problem(Error{Code::kUnavailable, "Google Wallet is not configured on this service (google.issuer_id)"}));
+    return std::unexpected(Unavailable("Google Wallet is not configured on this service (google.issuer_id)"));
   if (card->revoked) return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " is revoked"}));
   Time now = ctx.deps.clock->Now();
   if (ctx.deps.google_api) {

@@ -31,14 +31,20 @@
 namespace lk::api::internal {
 
 // A failure with what the problem body needs beyond lk::Error.
+// For statuses of 500 and above the client never sees error.message (it can name hosts, files
+// and users of the ledger): it is logged with the request id, and the client gets `public_detail`,
+// or a sentence for the status when that is empty.
 struct Problem {
   Error error;
   std::string field;  // the request field or parameter at fault, if any
   int status = 0;     // 0: from StatusFor(error.code)
   int64_t retry_after = 0;
+  std::string public_detail;  // what a client may read of a 5xx
   Problem(Error e) : error(std::move(e)) {}  // NOLINT: implicit from lk::Error on purpose
   Problem(Error e, std::string f, int s = 0) : error(std::move(e)), field(std::move(f)), status(s) {}
 };
+// A 503 whose message is meant for the client (a service that is not configured, say).
+Problem Unavailable(std::string detail);
 using Reply = std::expected<void, Problem>;
 std::unexpected<Problem> Bad(std::string field, std::string detail);
 // A 429 (or 503 with `status`) asking to come back after `seconds`.
@@ -150,6 +156,7 @@ const Route* MatchRoute(std::string_view method, const std::vector<std::string>&
 
 // The handlers, by audience.
 Reply Healthz(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply Readyz(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply MetricsText(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply OpenApi(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Jwks(ServiceContext&, HttpRequest&, HttpResponse&);

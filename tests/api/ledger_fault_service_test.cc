@@ -26,6 +26,7 @@ namespace lk::api {
 namespace {
 using namespace std::chrono;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Http;
 using testing::HttpResponse;
 
@@ -247,13 +248,39 @@ TEST_F(PostgresFaultServiceTest, RestartUnderLoadAnswers503MeanwhileAndLosesNoth
   ASSERT_EQ(cluster_->Stop("fast"), "");
   EXPECT_TRUE(load_->WaitForUnavailable(5, 10s)) << "no 503 while the database was down";
   std::this_thread::sleep_for(2s);
-  EXPECT_THAT(load_->last_unavailable(), HasSubstr("is unreachable"));
+  // Clients read a sentence without the database's address; the log says it is unreachable.
+  EXPECT_THAT(load_->last_unavailable(), HasSubstr("the ledger cannot be reached or written right now"));
+  EXPECT_THAT(load_->last_unavailable(), Not(HasSubstr("127.0.0.1")));
+  EXPECT_THAT(Server().Log(), HasSubstr("is unreachable"));
   ASSERT_EQ(cluster_->Start(), "");
   EXPECT_TRUE(load_->WaitForMore(20, 20s)) << "the service did not recover after the database came back";
 
   ASSERT_EQ(cluster_->Restart("immediate"), "");
   EXPECT_TRUE(load_->WaitForMore(20, 20s)) << "the service did not recover after a database crash";
   ExpectNothingLost([&] { return Lines(cluster_->Sql("SELECT serial FROM cards")); });
+}
+
+// While the database is down, /readyz says so (load balancers route around the instance) and
+// /healthz does not (the process is alive); partners still get the revocation list signed last,
+// whose iat tells its age, instead of nothing.
+TEST_F(PostgresFaultServiceTest, OutageKeepsTheSignedRevocationListAndIsNotReady) {
+  EXPECT_EQ(Http("GET", Server().url("/readyz")).status, 200);
+  auto before = Http("GET", Server().url("/v1/revocations"));
+  ASSERT_EQ(before.status, 200) << before.body;
+  ASSERT_EQ(cluster_->Stop("fast"), "");
+  auto during = Http("GET", Server().url("/v1/revocations"));
+  EXPECT_EQ(during.status, 200) << during.body;
+  EXPECT_EQ(during.body, before.body);
+  auto ready = Http("GET", Server().url("/readyz"));
+  testing::Problem(ready, 503);
+  EXPECT_FALSE(ready.header("retry-after").empty());
+  EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);
+  EXPECT_THAT(Server().Log(), HasSubstr("serving the revocation list signed at"));
+  ASSERT_EQ(cluster_->Start(), "");
+  auto start = std::chrono::steady_clock::now();
+  while (Http("GET", Server().url("/readyz")).status != 200 && std::chrono::steady_clock::now() - start < 20s)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(Http("GET", Server().url("/readyz")).status, 200);
 }
 
 class SqliteDiskFaultServiceTest : public LedgerFaultServiceTest {
@@ -288,8 +315,11 @@ TEST_F(SqliteDiskFaultServiceTest, FullDiskUnderLoadAnswers503AndRecoversWhenSpa
   StartLoad();
   ASSERT_EQ(disk_->Fill(), "");
   ASSERT_TRUE(load_->WaitForUnavailable(5, 30s)) << "the service kept issuing on a full disk";
-  EXPECT_THAT(load_->last_unavailable(), HasSubstr("the disk holding the ledger " + ledger_ + " is full"));
-  EXPECT_THAT(load_->last_unavailable(), HasSubstr("free space, then retry"));
+  // Clients read a sentence without the server's paths; the log names the file and the remedy.
+  EXPECT_THAT(load_->last_unavailable(), HasSubstr("the ledger cannot be reached or written right now"));
+  EXPECT_THAT(load_->last_unavailable(), Not(HasSubstr(ledger_)));
+  EXPECT_THAT(Server().Log(), HasSubstr("the disk holding the ledger " + ledger_ + " is full"));
+  EXPECT_THAT(Server().Log(), HasSubstr("free space, then retry"));
   EXPECT_EQ(IntegrityCheck(), "ok");
   disk_->Free();
   EXPECT_TRUE(load_->WaitForMore(20, 20s)) << "the service did not recover when space returned";
@@ -314,8 +344,10 @@ TEST_F(SqliteDiskFaultServiceTest, ReadOnlyFileSystemVerifiesAnd503sIssuingUntil
   auto refused = issue("F0-2");
   auto p = testing::Problem(refused, 503);
   EXPECT_FALSE(refused.header("retry-after").empty());
-  EXPECT_THAT(p.value("detail", ""),
-              HasSubstr("the file system holding the ledger " + ledger_ + " is read-only"));
+  // The client reads a sentence without the server's paths; the log says what and where.
+  EXPECT_THAT(p.value("detail", ""), HasSubstr("the ledger cannot be reached or written right now"));
+  EXPECT_THAT(refused.body, Not(HasSubstr(ledger_)));
+  EXPECT_THAT(Server().Log(), HasSubstr("the file system holding the ledger " + ledger_ + " is read-only"));
 
   ASSERT_EQ(disk_->Remount(false), "");
   auto second = issue("F0-2");

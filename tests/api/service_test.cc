@@ -110,7 +110,7 @@ TEST_F(ServiceTest, JwksAndOpenApiCarryValidators) {
   EXPECT_EQ(other.status, 200);
   auto o = Http("GET", Server().url("/openapi.json"));
   ASSERT_EQ(o.status, 200);
-  EXPECT_EQ(Json(o)["paths"].size(), 14u);
+  EXPECT_EQ(Json(o)["paths"].size(), 15u);
 }
 
 TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {
