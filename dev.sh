@@ -9,7 +9,7 @@ cd "$here"
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
-  clang-16 libclang-rt-16-dev
+  clang-16 libclang-rt-16-dev llvm-16
   libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip zlib1g-dev
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libboost1.81-dev
@@ -50,6 +50,8 @@ build() {
 
 # Seconds each fuzz target runs in `test` (as many at once as there are cores).
 fuzz_seconds=${LK_FUZZ_SECONDS:-60}
+# For the sanitizers' stack traces (clang 16's own; llvm 14's cannot read its debug info).
+symbolizer=/usr/lib/llvm-16/bin/llvm-symbolizer
 
 # timed WHAT CMD...: logs WHAT, runs CMD, then logs its wall time and the CPU time (user + system)
 # of the processes it ran, which is what a busy shared machine does not distort.
@@ -69,7 +71,8 @@ run_ctest() { (cd "$1" && ctest --output-on-failure -j "$(nproc)"); }
 tsan_ctest() {
   local dir=$1 rc=0
   rm -rf "$dir/tsan" && mkdir -p "$dir/tsan"
-  TSAN_OPTIONS="log_path=$here/$dir/tsan/report suppressions=$here/tests/tsan.supp" run_ctest "$dir" || rc=$?
+  TSAN_OPTIONS="log_path=$here/$dir/tsan/report suppressions=$here/tests/tsan.supp external_symbolizer_path=$symbolizer" \
+    run_ctest "$dir" || rc=$?
   if compgen -G "$dir/tsan/report.*" >/dev/null; then
     head -n 80 "$dir"/tsan/report.* >&2
     log "ThreadSanitizer reports: $dir/tsan/"
@@ -105,6 +108,7 @@ case "${1:-help}" in
     # one build runs both the suites and the fuzz targets.
     timed "sanitizer build (clang 16, address,undefined, libFuzzer) in build-fuzz/" \
       build build-fuzz Debug -DCMAKE_CXX_COMPILER=clang++-16 -DLK_WERROR=ON -DLK_FUZZ=ON "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1"
+    export ASAN_SYMBOLIZER_PATH=$symbolizer UBSAN_SYMBOLIZER_PATH=$symbolizer
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       timed "tests (address,undefined sanitizers)" run_ctest build-fuzz
     timed "fuzzing, each target ${fuzz_seconds} s from its seed corpus" tests/fuzz/run_fuzzers.sh build-fuzz "$fuzz_seconds"
