@@ -3,8 +3,9 @@
 // staff issue, revoke, import and read reports, and anyone reads the public keys, the signed
 // revocation list, the OpenAPI description, health and metrics. Stateless apart from the ledger,
 // so several instances on one PostgreSQL ledger behave as one service.
-// Thread safety: Start and Stop are called from one thread; requests run on a fixed pool of
-// worker threads (ServiceOptions::threads) fed by one epoll set of keep-alive connections.
+// Thread safety: Start and Stop are called from one thread; requests run on a fixed set of threads
+// (ServiceOptions::threads) over non-blocking sockets (see internal/http_server.h for the limits
+// every request meets before any of its body is read).
 
 #include <chrono>
 #include <cstdint>
@@ -30,22 +31,28 @@ struct ServiceOptions {
   std::string host = "127.0.0.1";  // listen address
   int port = 8080;                 // 0 = an ephemeral port (see Service::port())
   std::string public_base_url;     // absolute URL clients use; default http://host:port
-  size_t max_json_bytes = 64 * 1024;          // JSON request bodies larger than this: 413
-  size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies larger than this: 413
+  size_t max_json_bytes = 64 * 1024;           // JSON request bodies larger than this: 413
+  size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies (staff only) larger than this: 413
+  size_t max_head_bytes = 16 * 1024;           // request line and header fields: 431 above
+  size_t max_header_fields = 64;               // 431 above
+  // read: a head from its first byte, and a body (plus a second per 16 KiB received);
+  // write: an answer (plus a second per 16 KiB); keep_alive: an idle connection.
   std::chrono::seconds read_timeout{10}, write_timeout{10}, keep_alive_timeout{5};
-  // Request worker threads; 0 = max(2, cores). Idle keep-alive connections hold no thread
-  // (they wait in one epoll set); a request holds one worker until answered.
+  // Request threads; 0 = max(4, 2 x cores). Connections hold no thread while they wait on the
+  // network; a request holds one while its handler runs.
   int threads = 0;
-  RateLimit per_address{200, 400};                        // every request, by client address
+  int max_heavy_requests = 0;  // imports and reports at once; 0 = max(1, threads / 2); then 503
+  size_t max_connections = 4096;             // in all; also bounded by the open-file limit
+  size_t max_connections_per_address = 64;   // per client address (IPv6: per /64); then 503
+  // Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR blocks); their own
+  // connections are not capped per address. Empty: X-Forwarded-For is ignored.
+  std::vector<std::string> trusted_proxies;
+  RateLimit per_address{200, 400};                        // every request, by client address (/64)
   RateLimit per_key{1000, 2000};                          // authenticated requests, by credential
-  RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address
+  RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address (/64)
   std::chrono::seconds claim_retry_window{std::chrono::minutes(10)};  // a used code answers again
   std::chrono::seconds pass_cache_max_age{300};           // Cache-Control of passes
   bool access_log = true;                                 // one JSON line per request on stderr
-  // Plain requests to the hot routes (verify, healthz, metrics, openapi, jwks, revocations) are
-  // parsed and answered by the connection layer without httplib's parser and regex router; the
-  // answers are the same (less httplib's Keep-Alive header). false sends everything through httplib.
-  bool fast_paths = true;
 };
 
 // What a card's Apple pass shows; the service fills it from the ledger.

@@ -1,623 +1,663 @@
 #include "api/internal/http_server.h"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
-#include <deque>
+#include <ctime>
 #include <mutex>
-#include <string>
-#include <string_view>
 #include <thread>
-#include <unordered_set>
-#include <vector>
+#include <unordered_map>
 
 namespace lk::api::internal {
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
 using Steady = std::chrono::steady_clock;
+using Parser = http::request_parser<http::string_body>;
 
-constexpr size_t kReadChunk = 16 * 1024;              // a connection's read buffer to begin with
-constexpr size_t kMaxHead = 64 * 1024;                // a request head longer than this: 431
-constexpr size_t kMaxBufferedBody = 64 * 1024;        // bodies up to this are buffered before parsing
-constexpr size_t kMaxBuffer = kMaxHead + kMaxBufferedBody;
-constexpr size_t kFlushAt = 256 * 1024;     // larger responses go out in pieces of about this size
-constexpr size_t kKeepCapacity = 64 * 1024;  // a connection keeps at most this much write buffer
-constexpr auto kSweepInterval = std::chrono::milliseconds(200);  // how often deadlines are checked
-// A body read by the worker must arrive at this average rate or better, after a grace of the read
-// timeout: a client trickling a large body cannot hold a worker for long.
-constexpr double kMinBodyBytesPerSecond = 16 * 1024;
-constexpr std::string_view kHeadTooLarge =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kMaxMethod = 20;
+// After answering a request whose body stays unread, the connection is half-closed and what the
+// client still sends is read and dropped for a moment (at most this much, for at most this long)
+// before the socket closes: closing with unread input would reset the connection and could
+// destroy the answer before the client reads it.
+constexpr size_t kLingerBytes = 256 * 1024;
+constexpr std::chrono::seconds kLinger{2};
 
-int TimeoutMs(time_t sec, time_t usec) { return static_cast<int>(sec * 1000 + usec / 1000); }
-
-void Address(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& port) {
-  char host[NI_MAXHOST] = "";
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
-    ip = host;
-  if (addr.ss_family == AF_INET) port = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
-  else if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
-}
-
-// ASCII case folding (header names are ASCII); no locale lookup per character.
 bool EqualsNoCase(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+  return beast::iequals(a, b);
 }
 
-std::string_view TrimSpace(std::string_view s) {
+std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
-bool IsTchar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// httplib's reason phrases for the statuses the service answers with.
-std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+// RFC 9110's IMF-fixdate of the current second, formatted once per second and thread.
+const std::string& HttpDate() {
+  thread_local std::time_t last = 0;
+  thread_local std::string text;
+  std::time_t now = std::time(nullptr);
+  if (now != last) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    text.assign(buf, n);
+    last = now;
   }
+  return text;
 }
 
-}  // namespace
+// Header values go out as given, less anything that would end the field early.
+void AppendFieldValue(std::string& out, std::string_view v) {
+  for (char c : v) out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
+}
 
-// One accepted connection: buffered reads, writes gathered until Flush, and what the scheduler
-// keeps about it. Touched by one thread at a time (the scheduler hands it over under its mutex).
-class HttpServer::Connection final : public httplib::Stream {
+bool IsTokenName(std::string_view name) {
+  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSpecials.find(c) != std::string_view::npos;
+  });
+}
+
+// The raw head, from the request line to the blank line, obeys the rules Beast's parser is more
+// lenient about: CRLF only (a bare LF ends nothing), no obsolete line folding, not too many fields.
+// Returns the status to refuse with (0: fine) and the reason.
+std::pair<int, const char*> CheckRawHead(std::string_view head, const HttpLimits& limits) {
+  size_t fields = 0;
+  for (size_t i = 0; i < head.size(); ++i) {
+    char c = head[i];
+    if (c == '\n' && (i == 0 || head[i - 1] != '\r')) return {400, "header lines must end in CRLF, not a bare LF"};
+    if (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return {400, "a bare CR in the request head"};
+    if (c == '\n' && i + 1 < head.size()) {
+      char next = head[i + 1];
+      if (next == ' ' || next == '\t') return {400, "obsolete line folding is not accepted"};
+      if (next != '\r') ++fields;
+    }
+  }
+  if (fields > limits.max_header_fields)
+    return {431, "the request has too many header fields"};
+  return {0, nullptr};
+}
+
+class ServerImpl;
+
+// One connection. All of its handlers run on its strand, one at a time.
+class Session : public std::enable_shared_from_this<Session> {
  public:
-  enum class Ready { kPartial, kComplete, kHeadTooLarge };
-  enum class State { kParked, kQueued, kBusy };
-
-  Connection(int sock, int read_timeout_ms, int write_timeout_ms)
-      : sock_(sock), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), in_(kReadChunk, '\0') {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0) Address(addr, len, remote_ip_, remote_port_);
-    len = sizeof addr;
-    if (getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0) Address(addr, len, local_ip_, local_port_);
+  Session(ServerImpl& server, tcp::socket socket, const IpAddress& peer, std::string group, bool trusted);
+  ~Session();
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadIdle(); });
   }
-  ~Connection() override {
-    ::shutdown(sock_, SHUT_RDWR);
-    ::close(sock_);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  // Reads what has arrived without waiting (up to kMaxBuffer buffered). False on a socket error;
-  // the peer's close sets peer_closed().
-  bool ReadAvailable() {
-    if (in_pos_ > 0) {
-      std::memmove(in_.data(), in_.data() + in_pos_, in_len_ - in_pos_);
-      in_len_ -= in_pos_;
-      in_pos_ = 0;
-    }
-    for (;;) {
-      if (in_len_ == in_.size()) {
-        if (in_.size() >= kMaxBuffer) return true;  // enough to tell whether a request is complete
-        in_.resize(std::min(in_.size() * 2, kMaxBuffer));
-      }
-      size_t space = in_.size() - in_len_;
-      ssize_t n = ::recv(sock_, in_.data() + in_len_, space, MSG_DONTWAIT);
-      if (n > 0) {
-        in_len_ += static_cast<size_t>(n);
-        if (static_cast<size_t>(n) < space) return true;  // drained (more wakes the connection again)
-        continue;
-      }
-      if (n == 0) {
-        peer_closed_ = true;
-        return true;
-      }
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK;
-    }
-  }
-
-  // Whether the buffer holds a whole request: its head and a Content-Length body of up to
-  // kMaxBufferedBody. Chunked, larger and "Expect" requests count as complete once the head is
-  // there: httplib reads (or refuses) their bodies.
-  Ready RequestReady() const {
-    std::string_view v(in_.data() + in_pos_, in_len_ - in_pos_);
-    if (v.empty()) return Ready::kPartial;
-    size_t end = v.find("\r\n\r\n");
-    if (end == std::string_view::npos || end + 4 > kMaxHead)
-      return v.size() >= kMaxHead ? Ready::kHeadTooLarge : Ready::kPartial;
-    std::string_view head = v.substr(0, end + 2);
-    size_t body = 0;
-    for (size_t pos = head.find("\r\n") + 2; pos < head.size();) {
-      size_t eol = head.find("\r\n", pos);
-      std::string_view line = head.substr(pos, eol - pos);
-      pos = eol + 2;
-      size_t colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      std::string_view name = line.substr(0, colon), value = TrimSpace(line.substr(colon + 1));
-      if (EqualsNoCase(name, "transfer-encoding") || EqualsNoCase(name, "expect")) return Ready::kComplete;
-      if (EqualsNoCase(name, "content-length")) {
-        if (value.empty() || value.size() > 12 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-          return Ready::kComplete;  // httplib answers it
-        body = std::stoull(std::string(value));
-      }
-    }
-    if (body > kMaxBufferedBody) return Ready::kComplete;
-    return v.size() >= end + 4 + body ? Ready::kComplete : Ready::kPartial;
-  }
-
-  bool HasBuffered() const { return in_pos_ < in_len_; }
-  // The buffered bytes not yet consumed, and consuming the first `n` of them.
-  std::string_view Buffered() const { return {in_.data() + in_pos_, in_len_ - in_pos_}; }
-  void Consume(size_t n) { in_pos_ += std::min(n, in_len_ - in_pos_); }
-  const std::string& remote_ip() const { return remote_ip_; }
-  int remote_port() const { return remote_port_; }
-  // Appends to the response buffer (sent by Flush).
-  std::string& out() { return out_; }
-  bool peer_closed() const { return peer_closed_; }
-
-  // An idle connection gives back a read buffer that grew for a large request.
-  void TrimBuffer() {
-    if (HasBuffered() || in_.size() <= kReadChunk) return;
-    in_pos_ = in_len_ = 0;
-    in_.resize(kReadChunk);
-    in_.shrink_to_fit();
-  }
-
-  // Sends everything written so far. False when the peer is gone or the write timeout passed.
-  bool Flush() {
-    size_t done = 0;
-    while (done < out_.size()) {
-      ssize_t n = ::send(sock_, out_.data() + done, out_.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        done += static_cast<size_t>(n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && Wait(POLLOUT, write_timeout_ms_)) continue;
-      out_.clear();
-      return false;
-    }
-    out_.clear();
-    if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
-    return true;
-  }
-
-  bool is_readable() const override { return in_pos_ < in_len_ || Wait(POLLIN, ReadWaitMs()); }
-
-  // Starts the clock of a request about to be parsed: its reads past the buffer must finish by
-  // `started` + read timeout + (bytes received) / kMinBodyBytesPerSecond.
-  void BeginRequest(Steady::time_point started) {
-    request_started_ = started;
-    request_bytes_ = in_len_ - in_pos_;
-  }
-  bool is_writable() const override { return Wait(POLLOUT, write_timeout_ms_); }
-
-  // Buffered bytes first; past them (a large or chunked body) each read waits up to the read timeout.
-  ssize_t read(char* ptr, size_t size) override {
-    if (!out_.empty() && !Flush()) return -1;  // e.g. "100 Continue" must reach the client first
-    if (in_pos_ < in_len_) {
-      size_t n = std::min(size, in_len_ - in_pos_);
-      std::memcpy(ptr, in_.data() + in_pos_, n);
-      in_pos_ += n;
-      return static_cast<ssize_t>(n);
-    }
-    bool direct = size >= in_.size();  // large body reads skip the buffer
-    for (;;) {
-      ssize_t n = ::recv(sock_, direct ? ptr : in_.data(), direct ? size : in_.size(), MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        int wait_ms = ReadWaitMs();
-        if (wait_ms <= 0 || !Wait(POLLIN, wait_ms)) return -1;
-        continue;
-      }
-      if (n > 0) request_bytes_ += static_cast<size_t>(n);
-      if (n == 0) peer_closed_ = true;
-      if (n <= 0 || direct) return n;
-      in_pos_ = 0;
-      in_len_ = static_cast<size_t>(n);
-      return read(ptr, size);
-    }
-  }
-
-  ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
-    if (out_.size() >= kFlushAt && !Flush()) return -1;
-    return static_cast<ssize_t>(size);
-  }
-
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = remote_ip_;
-    port = remote_port_;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = local_ip_;
-    port = local_port_;
-  }
-  socket_t socket() const override { return sock_; }
-
-  // Scheduler bookkeeping (guarded by the scheduler's mutex while parked or queued).
-  State state = State::kParked;
-  Steady::time_point deadline{};       // parked: closed when this passes
-  Steady::time_point partial_since{};  // when the first byte of a still incomplete request was seen
-  size_t requests_left = 0;            // keep-alive max count
+  // Posted by Stop(): an idle connection closes now; others close after their answer.
+  void Shutdown();
+  const std::string& group() const { return group_; }
+  bool trusted() const { return trusted_; }
 
  private:
-  bool Wait(short events, int timeout_ms) const {
-    pollfd fd{sock_, events, 0};
-    for (;;) {
-      int n = ::poll(&fd, 1, timeout_ms);
-      if (n < 0 && errno == EINTR) continue;
-      return n > 0 && (fd.revents & (events | POLLHUP | POLLERR));
-    }
-  }
+  enum class State { kIdle, kHead, kBody, kHandling, kWriting, kClosing };
 
-  // How long the next read may wait: the read timeout, cut to what the request's deadline leaves.
-  int ReadWaitMs() const {
-    auto until = request_started_ + std::chrono::milliseconds(read_timeout_ms_) +
-                    std::chrono::milliseconds(static_cast<int64_t>(1000.0 * request_bytes_ / kMinBodyBytesPerSecond));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Steady::now()).count();
-    return static_cast<int>(std::clamp<int64_t>(left, 0, read_timeout_ms_));
-  }
+  void ReadIdle();
+  void ReadHead();
+  void ContinueHead();
+  void OnHead(std::string_view head);
+  bool CheckFraming(int& status, std::string& detail);
+  void StartBody();
+  void ContinueBody();
+  void HandleRequest();
+  // Answers with the handler's problem body for `status` and closes after it.
+  void Refuse(int status, std::string detail);
+  void Write(bool close);
+  void Linger();
+  void Close();
+  bool BodyPending() const;
+  bool stopping() const;
 
-  int sock_;
-  int read_timeout_ms_, write_timeout_ms_;
-  Steady::time_point request_started_ = Steady::now();
-  size_t request_bytes_ = 0;  // received for the current request
-  std::string in_;
-  size_t in_pos_ = 0, in_len_ = 0;
-  bool peer_closed_ = false;
+  ServerImpl& server_;
+  const HttpLimits& limits_;
+  beast::tcp_stream stream_;
+  IpAddress peer_;
+  std::string group_;
+  bool trusted_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  HttpRequest req_;
+  HttpResponse res_;
   std::string out_;
-  std::string remote_ip_, local_ip_;
-  int remote_port_ = 0, local_port_ = 0;
+  State state_ = State::kIdle;
+  size_t requests_ = 0;
+  bool closed_ = false;
+  Steady::time_point body_started_;
+  uint64_t body_received_ = 0;
+  size_t lingered_ = 0;
+  char linger_buf_[4096];
 };
 
-// The epoll set of parked connections, the FIFO of readable ones and the worker pool. Workers
-// take connections from the queue in arrival order; when the queue is empty one idle worker
-// waits on epoll (leader/followers: no thread hand-off per request), queues what became
-// readable, closes parked connections past their deadline and goes on serving. ONESHOT
-// registration means a connection is in at most one of: parked (armed in epoll), queued, or
-// with a worker.
-class HttpServer::Scheduler {
+class ServerImpl final : public HttpServer {
  public:
-  Scheduler(HttpServer& server, int workers)
-      : server_(server),
-        read_timeout_(TimeoutMs(server.read_timeout_sec_, server.read_timeout_usec_)),
-        write_timeout_(TimeoutMs(server.write_timeout_sec_, server.write_timeout_usec_)),
-        keep_alive_(std::chrono::seconds(server.keep_alive_timeout_sec_)),
-        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-        wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = nullptr;  // the wake-up eventfd
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { Work(); });
+  ServerImpl(HttpServerOptions options, HttpHandler& handler)
+      : options_(std::move(options)),
+        handler_(handler),
+        threads_(options_.threads > 0 ? options_.threads : DefaultThreads()),
+        io_(threads_),
+        acceptor_(asio::make_strand(io_)),
+        retry_timer_(acceptor_.get_executor()) {
+    // Open files beyond the soft limit fail accept(); raise it to the hard limit and keep some
+    // room for the ledger, logs and keys.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+      }
+      if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
+        options_.limits.max_connections = std::min<size_t>(options_.limits.max_connections, rl.rlim_cur - 64);
+    }
+    std::string body =
+        R"({"type":"https://lerarenkaart.be/problems/service-unavailable","title":"Service unavailable","status":503,)"
+        R"("detail":"too many connections from this address; close some and try again"})";
+    busy_answer_ = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n";
+    for (auto& [name, value] : options_.default_headers) busy_answer_ += name + ": " + value + "\r\n";
+    busy_answer_ += "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   }
-  ~Scheduler() {
-    Drain();
-    ::close(epoll_fd_);
-    ::close(wake_fd_);
-  }
-  Scheduler(const Scheduler&) = delete;
-  Scheduler& operator=(const Scheduler&) = delete;
 
-  // Takes ownership of an accepted socket and parks it until its first request.
-  void Adopt(int sock) {
-    auto* conn = new Connection(sock, read_timeout_, write_timeout_);
-    conn->requests_left = server_.keep_alive_max_count_;
+  ~ServerImpl() override { Stop(); }
+
+  Result<> Listen() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) return Fail(Code::kInvalidArgument, "listen address '" + options_.host + "' is not an IP address");
+    tcp::endpoint ep(address, static_cast<unsigned short>(options_.port));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(1024, ec);
+    if (ec)
+      return Fail(Code::kUnavailable, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + " (" +
+                                          ec.message() + ")");
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    for (int i = 0; i < threads_; ++i) threads_list_.emplace_back([this] { io_.run(); });
+    return {};
+  }
+
+  int port() const override { return port_; }
+
+  void Stop() override {
+    std::lock_guard stop_lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      retry_timer_.cancel();
+    });
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [ptr, weak] : sessions_)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) s->Shutdown();
+    live.clear();
+    {
+      std::unique_lock lock(mu_);
+      drained_.wait(lock, [this] { return sessions_.empty(); });
+    }
+    io_.stop();
+    for (auto& t : threads_list_) t.join();
+  }
+
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+  const HttpServerOptions& options() const { return options_; }
+  HttpHandler& handler() { return handler_; }
+
+  void Forget(Session* s) {
     std::lock_guard lock(mu_);
-    if (stopping_) {
-      delete conn;
+    sessions_.erase(s);
+    --total_;
+    if (!s->trusted()) {
+      auto it = per_group_.find(s->group());
+      if (it != per_group_.end() && --it->second == 0) per_group_.erase(it);
+    }
+    if (sessions_.empty()) drained_.notify_all();
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+      if (ec) {
+        // Out of file descriptors or similar: try again shortly instead of spinning.
+        retry_timer_.expires_after(std::chrono::milliseconds(50));
+        retry_timer_.async_wait([this](beast::error_code e) {
+          if (!e) Accept();
+        });
+        return;
+      }
+      Adopt(std::move(socket));
+      Accept();
+    });
+  }
+
+  void Adopt(tcp::socket socket) {
+    beast::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    socket.set_option(tcp::no_delay(true), ec);
+    IpAddress peer;
+    auto addr = remote.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    if (addr.is_v4()) {
+      auto b = addr.to_v4().to_bytes();
+      std::copy(b.begin(), b.end(), peer.bytes.begin());
+    } else {
+      peer.v6 = true;
+      auto b = addr.to_v6().to_bytes();
+      std::copy(b.begin(), b.end(), peer.bytes.begin());
+    }
+    bool trusted = options_.trusted_proxies.Contains(peer);
+    std::string group = GroupOf(peer);
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard lock(mu_);
+      size_t& mine = per_group_[group];
+      if (stopping() || total_ >= options_.limits.max_connections ||
+          (!trusted && mine >= options_.limits.max_connections_per_address)) {
+        if (mine == 0) per_group_.erase(group);
+      } else {
+        if (!trusted) ++mine;
+        else if (mine == 0) per_group_.erase(group);
+        ++total_;
+        session = std::make_shared<Session>(*this, std::move(socket), peer, std::move(group), trusted);
+        sessions_.emplace(session.get(), session);
+      }
+    }
+    if (!session) {
+      // Best effort and without waiting: the answer fits in the socket's send buffer.
+      socket.non_blocking(true, ec);
+      socket.write_some(asio::buffer(busy_answer_), ec);
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
       return;
     }
-    conns_.insert(conn);
-    conn->deadline = Steady::now() + keep_alive_;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-    ev.data.ptr = conn;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, sock, &ev) != 0) Close(conn);
+    session->Start();
   }
 
-  // Graceful stop: idle connections close now, queued and running requests finish (answered
-  // with "Connection: close"), partly received ones may complete until their read deadline.
-  // Then the workers end. Idempotent.
-  void Drain() {
-    std::unique_lock lock(mu_);
-    if (done_) return;
-    stopping_ = true;
-    Wake();
-    drained_.wait(lock, [this] { return conns_.empty(); });
-    done_ = true;
-    lock.unlock();
-    work_cv_.notify_all();
-    Wake();
-    for (auto& t : workers_) t.join();
-  }
+  HttpServerOptions options_;
+  HttpHandler& handler_;
+  int threads_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::vector<std::thread> threads_list_;
+  int port_ = 0;
+  std::string busy_answer_;
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  bool stopped_ = false;
 
- private:
-  void Wake() {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  }
-
-  void Work() {
-    std::vector<epoll_event> events(64);
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (done_) return;
-      if (!ready_.empty()) {
-        Connection* conn = ready_.front();
-        ready_.pop_front();
-        conn->state = Connection::State::kBusy;
-        bool stopping = stopping_;
-        lock.unlock();
-        bool keep = server_.Serve(*conn, stopping);
-        lock.lock();
-        if (keep && !(stopping_ && !conn->HasBuffered())) Park(conn);
-        else Close(conn);
-        continue;
-      }
-      if (polling_) {
-        work_cv_.wait(lock, [this] { return !ready_.empty() || !polling_ || done_; });
-        continue;
-      }
-      polling_ = true;
-      lock.unlock();
-      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                           static_cast<int>(kSweepInterval.count()));
-      lock.lock();
-      polling_ = false;
-      for (int i = 0; i < n; ++i) {
-        if (events[i].data.ptr == nullptr) {
-          uint64_t count;
-          [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
-          continue;
-        }
-        auto* conn = static_cast<Connection*>(events[i].data.ptr);
-        conn->state = Connection::State::kQueued;
-        ready_.push_back(conn);
-      }
-      Steady::time_point now = Steady::now();
-      if (stopping_ || now - last_sweep_ >= kSweepInterval) {
-        Sweep(now);
-        last_sweep_ = now;
-      }
-      // This worker takes the first connection; the others take the rest, and one of them
-      // waits on epoll next.
-      if (ready_.size() > 1) work_cv_.notify_all();
-      else if (ready_.size() == 1) work_cv_.notify_one();
-    }
-  }
-
-  // Closes parked connections past their deadline (and, when stopping, the idle ones).
-  // REQUIRES: mu_ held.
-  void Sweep(Steady::time_point now) {
-    std::vector<Connection*> expired;
-    for (Connection* c : conns_)
-      if (c->state == Connection::State::kParked && (now >= c->deadline || (stopping_ && !c->HasBuffered())))
-        expired.push_back(c);
-    for (Connection* c : expired) Close(c);
-  }
-
-  // REQUIRES: mu_ held, the caller owns `conn` (busy).
-  void Park(Connection* conn) {
-    conn->state = Connection::State::kParked;
-    conn->deadline = conn->HasBuffered() ? conn->partial_since + std::chrono::milliseconds(read_timeout_)
-                                         : Steady::now() + keep_alive_;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-    ev.data.ptr = conn;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn->socket(), &ev) != 0) Close(conn);
-  }
-
-  // REQUIRES: mu_ held, `conn` parked or owned by the caller.
-  void Close(Connection* conn) {
-    conns_.erase(conn);
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->socket(), nullptr);
-    delete conn;
-    if (stopping_ && conns_.empty()) drained_.notify_all();
-  }
-
-  HttpServer& server_;
-  const int read_timeout_, write_timeout_;
-  const std::chrono::seconds keep_alive_;
-  const int epoll_fd_, wake_fd_;
   std::mutex mu_;
-  std::condition_variable work_cv_, drained_;
-  std::deque<Connection*> ready_;           // readable connections, oldest first
-  std::unordered_set<Connection*> conns_;   // every open connection (owned)
-  bool polling_ = false;                    // a worker is waiting on epoll
-  bool stopping_ = false, done_ = false;
-  Steady::time_point last_sweep_ = Steady::now();
-  std::vector<std::thread> workers_;
+  std::condition_variable drained_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<std::string, size_t> per_group_;
+  size_t total_ = 0;
 };
 
-namespace {
+Session::Session(ServerImpl& server, tcp::socket socket, const IpAddress& peer, std::string group, bool trusted)
+    : server_(server),
+      limits_(server.options().limits),
+      stream_(std::move(socket)),
+      peer_(peer),
+      group_(std::move(group)),
+      trusted_(trusted),
+      buffer_(limits_.max_head_bytes + 2 * kReadChunk) {}
 
-// What httplib's accept loop sees as its task queue: it runs the "task" (our
-// process_and_close_socket, which only parks the socket) on the accepting thread, and its
-// shutdown (after the listening socket closed) drains the scheduler.
-class AcceptQueue final : public httplib::TaskQueue {
- public:
-  explicit AcceptQueue(std::function<void()> drain) : drain_(std::move(drain)) {}
-  void enqueue(std::function<void()> fn) override { fn(); }
-  void shutdown() override { drain_(); }
+Session::~Session() { server_.Forget(this); }
 
- private:
-  std::function<void()> drain_;
-};
+bool Session::stopping() const { return server_.stopping(); }
 
-}  // namespace
-
-int HttpServer::DefaultWorkerThreads() {
-  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+void Session::Shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ == State::kIdle) self->Close();
+  });
 }
 
-HttpServer::HttpServer() {
-  new_task_queue = [this]() -> httplib::TaskQueue* {
-    scheduler_.reset();
-    scheduler_ = std::make_unique<Scheduler>(*this, worker_threads_ > 0 ? worker_threads_ : DefaultWorkerThreads());
-    return new AcceptQueue([this] { scheduler_->Drain(); });
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  state_ = State::kClosing;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.close();
+}
+
+bool Session::BodyPending() const {
+  return parser_ && parser_->is_header_done() && !parser_->is_done();
+}
+
+void Session::ReadIdle() {
+  if (buffer_.size() > 0) return ReadHead();
+  if (stopping() || closed_) return Close();
+  state_ = State::kIdle;
+  stream_.expires_after(limits_.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->buffer_.commit(n);
+    if (ec || n == 0) return self->Close();
+    self->ReadHead();
+  });
+}
+
+void Session::ReadHead() {
+  state_ = State::kHead;
+  req_ = HttpRequest();
+  res_ = HttpResponse();
+  req_.started = Steady::now();
+  req_.client = ResolveClient(peer_, "", server_.options().trusted_proxies);
+  parser_.emplace();
+  parser_->eager(false);
+  parser_->header_limit(static_cast<uint32_t>(limits_.max_head_bytes));
+  parser_->body_limit(std::numeric_limits<uint64_t>::max());
+  stream_.expires_at(req_.started + limits_.head_timeout);
+  ContinueHead();
+}
+
+void Session::ContinueHead() {
+  std::string_view v(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  size_t end = v.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    size_t eol = v.find('\n');
+    if ((eol == std::string_view::npos ? v.size() : eol) > limits_.max_target_bytes + kMaxMethod + 16)
+      return Refuse(414, "the request target is longer than " + std::to_string(limits_.max_target_bytes) + " bytes");
+    if (v.size() >= limits_.max_head_bytes)
+      return Refuse(431, "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
+    if (auto [status, why] = CheckRawHead(v, limits_); status == 400) return Refuse(status, why);
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->buffer_.commit(n);
+      if (ec || n == 0) return self->Close();  // timed out or gone before a whole head: nobody to answer
+      self->ContinueHead();
+    });
+    return;
+  }
+  if (end + 4 > limits_.max_head_bytes)
+    return Refuse(431, "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
+  OnHead(v.substr(0, end + 4));
+}
+
+void Session::OnHead(std::string_view head) {
+  if (auto [status, why] = CheckRawHead(head, limits_); status) return Refuse(status, why);
+  beast::error_code ec;
+  size_t used = parser_->put(asio::buffer(head.data(), head.size()), ec);
+  if (ec || used != head.size() || !parser_->is_header_done()) {
+    if (ec == http::error::header_limit) return Refuse(431, "the request head is too large");
+    return Refuse(400, "the request is not valid HTTP/1.1 (" + ec.message() + ")");
+  }
+  buffer_.consume(used);
+
+  const auto& msg = parser_->get();
+  req_.method = msg.method_string();
+  req_.target = msg.target();
+  for (const auto& field : msg) req_.headers.emplace_back(field.name_string(), Trim(field.value()));
+  std::string forwarded;
+  for (const auto& [name, value] : req_.headers)
+    if (EqualsNoCase(name, "x-forwarded-for")) forwarded += (forwarded.empty() ? "" : ",") + std::string(value);
+  req_.client = ResolveClient(peer_, forwarded, server_.options().trusted_proxies);
+
+  if (req_.method.size() > kMaxMethod) return Refuse(400, "the request method is too long");
+  if (req_.target.size() > limits_.max_target_bytes)
+    return Refuse(414, "the request target is longer than " + std::to_string(limits_.max_target_bytes) + " bytes");
+  if (req_.target.empty() || req_.target.front() != '/')
+    return Refuse(400, "the request target must be a path starting with '/'");
+  auto url = boost::urls::parse_origin_form(req_.target);
+  if (!url) return Refuse(400, "the request target is not a valid path and query");
+  for (auto segment : url->segments()) req_.segments.push_back(segment);
+  req_.path = url->path();
+  if (url->has_query()) req_.query = url->encoded_query();
+  if (msg.version() != 11 && msg.version() != 10) return Refuse(505, "only HTTP/1.1 and HTTP/1.0 are served");
+  req_.head = req_.method == "HEAD";
+
+  int status = 0;
+  std::string detail;
+  if (!CheckFraming(status, detail)) return Refuse(status, detail);
+
+  ++requests_;
+  state_ = State::kHandling;
+  std::optional<size_t> cap;
+  try {
+    cap = server_.handler().Admit(req_, res_);
+  } catch (...) {
+    return Refuse(500, "the request could not be handled");
+  }
+  if (!cap) return Write(BodyPending() || !msg.keep_alive());
+  auto length = parser_->content_length();
+  if (BodyPending() && ((length && *length > *cap) || *cap == 0))
+    return Refuse(413, "the request body is larger than the " + std::to_string(*cap) + " bytes this endpoint accepts");
+  if (!BodyPending()) return HandleRequest();
+  parser_->body_limit(*cap);
+  if (EqualsNoCase(req_.header("expect"), "100-continue")) {
+    out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.expires_after(limits_.write_timeout);
+    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this()](beast::error_code e, size_t) {
+      if (e) return self->Close();
+      self->StartBody();
+    });
+    return;
+  }
+  StartBody();
+}
+
+// One framing rule for every route (see the header). Fills status and detail when refusing.
+bool Session::CheckFraming(int& status, std::string& detail) {
+  const auto& msg = parser_->get();
+  size_t hosts = 0, lengths = 0, encodings = 0;
+  std::string_view length_value, encoding_value;
+  bool content_encoding = false, expect = false;
+  std::string_view expect_value;
+  for (const auto& [name, value] : req_.headers) {
+    if (EqualsNoCase(name, "host")) ++hosts;
+    else if (EqualsNoCase(name, "content-length")) ++lengths, length_value = value;
+    else if (EqualsNoCase(name, "transfer-encoding")) ++encodings, encoding_value = value;
+    else if (EqualsNoCase(name, "content-encoding")) content_encoding = true;
+    else if (EqualsNoCase(name, "expect")) expect = true, expect_value = value;
+  }
+  auto refuse = [&](int s, std::string d) {
+    status = s;
+    detail = std::move(d);
+    return false;
   };
-}
-
-HttpServer::~HttpServer() = default;
-
-bool HttpServer::process_and_close_socket(socket_t sock) {
-  scheduler_->Adopt(sock);
+  if (msg.version() == 11 ? hosts != 1 : hosts > 1) return refuse(400, "an HTTP/1.1 request needs exactly one Host field");
+  if (lengths > 1) return refuse(400, "the request has more than one Content-Length field");
+  if (lengths == 1 && (!IsDigits(length_value) || length_value.size() > 15))
+    return refuse(400, "Content-Length must be a number of bytes");
+  if (encodings > 1 || (encodings == 1 && !EqualsNoCase(encoding_value, "chunked")))
+    return refuse(400, "the only Transfer-Encoding accepted is 'chunked'");
+  if (encodings == 1 && msg.version() == 10) return refuse(400, "Transfer-Encoding is not allowed in HTTP/1.0");
+  if (encodings && lengths) return refuse(400, "a request cannot have both Content-Length and Transfer-Encoding");
+  bool has_body = encodings == 1 || (lengths == 1 && length_value != "0" && length_value.find_first_not_of('0') != std::string_view::npos);
+  std::string_view m = req_.method;
+  if (has_body && (m == "GET" || m == "HEAD" || m == "DELETE" || m == "OPTIONS" || m == "TRACE" || m == "CONNECT"))
+    return refuse(400, std::string(m) + " requests cannot have a body");
+  if (!encodings && !lengths && (m == "POST" || m == "PUT" || m == "PATCH"))
+    return refuse(411, "send the body's length in Content-Length (or a chunked body)");
+  if (content_encoding)
+    return refuse(415, "request bodies must not be compressed: send them without Content-Encoding");
+  if (expect && !EqualsNoCase(expect_value, "100-continue"))
+    return refuse(417, "the only expectation accepted is '100-continue'");
   return true;
 }
 
-HttpServer::Fast HttpServer::TryFast(Connection& conn, bool close) {
-  constexpr size_t kMaxTarget = 8000, kMaxLine = 8192, kMaxHeaders = 100;
-  if (!fast_.wants) return Fast::kDeclined;
-  std::string_view v = conn.Buffered();
-  size_t end = v.find("\r\n\r\n");
-  if (end == std::string_view::npos) return Fast::kDeclined;
-  std::string_view head = v.substr(0, end + 2);
-  size_t eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  size_t sp1 = line.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == 0 || sp2 == std::string_view::npos || line.substr(sp2 + 1) != "HTTP/1.1") return Fast::kDeclined;
-  std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  if (!std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) || method == "HEAD")
-    return Fast::kDeclined;
-  if (target.empty() || target.front() != '/' || target.size() > kMaxTarget ||
-      !std::all_of(target.begin(), target.end(), [](char c) { return c > ' ' && c < 0x7f && c != '%' && c != '#'; }))
-    return Fast::kDeclined;
-  size_t q = target.find('?');
-  std::string_view path = target.substr(0, q);
-  if (!fast_.wants(method, path)) return Fast::kDeclined;
-
-  thread_local httplib::Request req;
-  req.headers.clear();
-  size_t body_len = 0, headers = 0;
-  bool have_length = false, have_connection = false, close_asked = false;
-  for (size_t pos = eol + 2; pos < head.size(); ++headers) {
-    size_t next = head.find("\r\n", pos);
-    line = head.substr(pos, next - pos);
-    pos = next + 2;
-    size_t colon = line.find(':');
-    if (headers >= kMaxHeaders || line.size() > kMaxLine || colon == 0 || colon == std::string_view::npos)
-      return Fast::kDeclined;
-    std::string_view name = line.substr(0, colon), value = TrimSpace(line.substr(colon + 1));
-    if (!std::all_of(name.begin(), name.end(), IsTchar) ||
-        std::any_of(value.begin(), value.end(), [](char c) { return (c >= 0 && c < ' ' && c != '\t') || c == 0x7f; }))
-      return Fast::kDeclined;
-    if (EqualsNoCase(name, "transfer-encoding") || EqualsNoCase(name, "expect")) return Fast::kDeclined;
-    if (EqualsNoCase(name, "content-length")) {
-      if (have_length || value.empty() || value.size() > 12 ||
-          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return Fast::kDeclined;
-      have_length = true;
-      body_len = std::stoull(std::string(value));
-    }
-    if (EqualsNoCase(name, "connection") && !have_connection) {
-      have_connection = true;
-      close_asked = value == "close";  // httplib's rule: exactly "close"
-    }
-    for (const std::string& kept : fast_.headers) {
-      if (!EqualsNoCase(name, kept)) continue;
-      // httplib drops empty values and percent-decodes the others: such values are left to it.
-      std::string_view raw = line.substr(colon + 1);
-      if (value.empty() || value.find('%') != std::string_view::npos || raw.back() == ' ' || raw.back() == '\t')
-        return Fast::kDeclined;
-      req.headers.emplace(std::string(name), std::string(value));
-    }
-  }
-  if (v.size() - (end + 4) < body_len) return Fast::kDeclined;  // not all buffered: httplib reads it
-
-  req.method.assign(method);
-  req.target.assign(target);
-  req.path.assign(path);
-  req.version = "HTTP/1.1";
-  req.body.assign(v.substr(end + 4, body_len));
-  req.remote_addr = conn.remote_ip();
-  req.remote_port = conn.remote_port();
-  req.matches = {};
-  httplib::Response res;
-  try {
-    fast_.handle(req, res);
-  } catch (...) {
-    res = httplib::Response();
-    res.status = 500;
-  }
-  conn.Consume(end + 4 + body_len);
-  if (res.status == -1) res.status = 200;
-  close = close || close_asked;
-
-  std::string& out = conn.out();
-  char status_line[64];
-  int n = std::snprintf(status_line, sizeof status_line, "HTTP/1.1 %d ", res.status);
-  out.append(status_line, static_cast<size_t>(n)).append(ReasonPhrase(res.status)).append("\r\n");
-  if (!res.body.empty() && !res.has_header("Content-Type")) out.append("Content-Type: text/plain\r\n");
-  for (const auto& [name, value] : res.headers) out.append(name).append(": ").append(value).append("\r\n");
-  if (!res.has_header("Content-Length")) out.append("Content-Length: ").append(std::to_string(res.body.size())).append("\r\n");
-  if (close) out.append("Connection: close\r\n");
-  out.append("\r\n").append(res.body);
-  return close ? Fast::kClose : Fast::kKeep;
+void Session::StartBody() {
+  state_ = State::kBody;
+  body_started_ = Steady::now();
+  body_received_ = 0;
+  ContinueBody();
 }
 
-bool HttpServer::Serve(Connection& conn, bool stopping) {
-  if (!conn.ReadAvailable()) return false;
-  for (;;) {
-    switch (conn.RequestReady()) {
-      case Connection::Ready::kPartial:
-        if (conn.peer_closed()) return false;  // nothing more can complete it
-        if (!conn.HasBuffered()) {
-          conn.TrimBuffer();
-        } else if (conn.partial_since == Steady::time_point{}) {
-          conn.partial_since = Steady::now();
-        }
-        return true;
-      case Connection::Ready::kHeadTooLarge:
-        conn.write(kHeadTooLarge.data(), kHeadTooLarge.size());
-        conn.Flush();
-        return false;
-      case Connection::Ready::kComplete:
-        break;
-    }
-    bool close = conn.requests_left <= 1 || stopping || svr_sock_ == INVALID_SOCKET;
-    bool connection_closed = false, ok = true;
-    if (Fast fast = TryFast(conn, close); fast != Fast::kDeclined) {
-      connection_closed = fast == Fast::kClose;
-    } else {
-      conn.BeginRequest(conn.partial_since != Steady::time_point{} ? conn.partial_since : Steady::now());
-      ok = process_request(conn, close, connection_closed, nullptr);
-    }
-    --conn.requests_left;
-    conn.partial_since = {};
-    if (!conn.Flush()) ok = false;
-    if (!ok || connection_closed || close) return false;
+void Session::ContinueBody() {
+  if (parser_->is_done()) return HandleRequest();
+  // The deadline moves with what has arrived: the body timeout, plus a second per min_body_rate bytes.
+  auto allowance = std::chrono::milliseconds(1000 * body_received_ / std::max<size_t>(1, limits_.min_body_rate));
+  stream_.expires_at(body_started_ + limits_.body_timeout + allowance);
+  http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->body_received_ += n;
+    if (ec == http::error::body_limit)
+      return self->Refuse(413, "the request body is larger than this endpoint accepts");
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+      return self->Close();
+    if (ec) return self->Refuse(400, "the request body is not valid (" + ec.message() + ")");
+    self->ContinueBody();
+  });
+}
+
+void Session::HandleRequest() {
+  state_ = State::kHandling;
+  req_.body = std::move(parser_->get().body());
+  try {
+    server_.handler().Handle(req_, res_);
+  } catch (...) {
+    res_ = HttpResponse();
+    return Refuse(500, "the request could not be handled");
   }
+  bool close = !parser_->get().keep_alive() || stopping() || requests_ >= limits_.max_requests_per_connection;
+  Write(close);
+}
+
+void Session::Refuse(int status, std::string detail) {
+  res_ = HttpResponse();
+  try {
+    server_.handler().Refuse(req_, status, detail, res_);
+  } catch (...) {
+    res_ = HttpResponse();
+    res_.status = status;
+  }
+  Write(true);
+}
+
+void Session::Write(bool close) {
+  state_ = State::kWriting;
+  bool no_body = res_.status < 200 || res_.status == 204 || res_.status == 304;
+  out_.clear();
+  char line[64];
+  std::string_view reason = http::obsolete_reason(static_cast<http::status>(res_.status));
+  int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d ", res_.status);
+  out_.append(line, static_cast<size_t>(n)).append(reason.empty() ? "Unknown" : reason).append("\r\n");
+  out_.append("Date: ").append(HttpDate()).append("\r\n");
+  for (const auto& [name, value] : res_.headers) {
+    if (!IsTokenName(name) || EqualsNoCase(name, "content-length") || EqualsNoCase(name, "connection") ||
+        EqualsNoCase(name, "transfer-encoding"))
+      continue;
+    out_.append(name).append(": ");
+    AppendFieldValue(out_, value);
+    out_.append("\r\n");
+  }
+  for (const auto& [name, value] : server_.options().default_headers)
+    if (res_.header(name).empty()) out_.append(name).append(": ").append(value).append("\r\n");
+  if (!no_body) out_.append("Content-Length: ").append(std::to_string(res_.body.size())).append("\r\n");
+  if (close) out_.append("Connection: close\r\n");
+  out_.append("\r\n");
+  if (!no_body && !req_.head) out_.append(res_.body);
+  auto allowance = std::chrono::milliseconds(1000 * out_.size() / std::max<size_t>(1, limits_.min_body_rate));
+  stream_.expires_after(limits_.write_timeout + allowance);
+  // Counted and logged before it is sent, so that a client that has the answer also finds it in
+  // the metrics.
+  try {
+    server_.handler().Finished(req_, res_);
+  } catch (...) {
+  }
+  asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this(), close](beast::error_code ec, size_t) {
+    if (ec) return self->Close();
+    if (self->out_.capacity() > 64 * 1024) std::string().swap(self->out_);
+    if (close) return self->Linger();
+    self->parser_.reset();
+    self->ReadIdle();
+  });
+}
+
+void Session::Linger() {
+  state_ = State::kClosing;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return Close();
+  lingered_ = 0;
+  stream_.expires_after(kLinger);
+  struct Drain {
+    std::shared_ptr<Session> self;
+    void operator()(beast::error_code e, size_t n) {
+      self->lingered_ += n;
+      if (e || n == 0 || self->lingered_ >= kLingerBytes) return self->Close();
+      self->stream_.async_read_some(asio::buffer(self->linger_buf_), std::move(*this));
+    }
+  };
+  stream_.async_read_some(asio::buffer(linger_buf_), Drain{shared_from_this()});
+}
+
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (EqualsNoCase(k, name)) return v;
+  return {};
+}
+
+std::optional<std::string> HttpRequest::param(std::string_view name) const {
+  if (query.empty()) return std::nullopt;
+  // Through the whole target: Boost.URL 1.81's parse_query() decodes the last value past the end
+  // of a view that is not NUL-terminated.
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  for (auto p : url->params(boost::urls::encoding_opts(/*space_as_plus=*/true))) {
+    if (p.key != name) continue;
+    return p.has_value ? p.value : std::string();
+  }
+  return std::nullopt;
+}
+
+void HttpResponse::set_header(std::string_view name, std::string value) {
+  std::erase_if(headers, [&](const auto& h) { return EqualsNoCase(h.first, name); });
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+std::string_view HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (EqualsNoCase(k, name)) return v;
+  return {};
+}
+
+void HttpResponse::set_content(std::string content, std::string_view type) {
+  body = std::move(content);
+  set_header("Content-Type", std::string(type));
+}
+
+int HttpServer::DefaultThreads() {
+  return std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, HttpHandler& handler) {
+  auto server = std::make_unique<ServerImpl>(std::move(options), handler);
+  if (auto r = server->Listen(); !r) return std::unexpected(r.error());
+  return std::unique_ptr<HttpServer>(std::move(server));
 }
 
 }  // namespace lk::api::internal

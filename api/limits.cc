@@ -43,7 +43,14 @@ void Metrics::Histogram::Add(double seconds) {
   sum_ns.fetch_add(static_cast<uint64_t>(std::max(0.0, seconds) * 1e9), std::memory_order_relaxed);
 }
 
-void Metrics::Request(int route, const std::string& method, int status, double seconds) {
+std::string_view Metrics::MethodLabel(std::string_view method) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+    if (method == known) return known;
+  return "OTHER";
+}
+
+void Metrics::Request(int route, std::string_view raw_method, int status, double seconds) {
+  std::string_view method = MethodLabel(raw_method);
   if (route >= 0 && static_cast<size_t>(route) < routes_.size() && status >= kMinStatus && status <= kMaxStatus &&
       method == routes_[route]->method) {
     RouteStats& r = *routes_[route];
@@ -52,7 +59,7 @@ void Metrics::Request(int route, const std::string& method, int status, double s
     return;
   }
   std::lock_guard lock(mu_);
-  ++unmatched_[{method, status}];
+  ++unmatched_[{std::string(method), std::clamp(status, 0, 999)}];
   unmatched_latency_.Add(seconds);
 }
 

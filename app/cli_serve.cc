@@ -62,13 +62,20 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
       }
       return {};
     };
-    int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count();
+    int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count(),
+            keep_alive = o.keep_alive_timeout.count();
     double claims_per_minute = o.claims_per_address.per_second * 60;
     for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
                    num("server.threads", 1, 1024, o.threads), num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
                    num("server.max_import_bytes", 1024, 1 << 30, o.max_import_bytes),
                    num("server.read_timeout_seconds", 1, 600, read_timeout),
                    num("server.write_timeout_seconds", 1, 600, write_timeout),
+                   num("server.keep_alive_timeout_seconds", 1, 600, keep_alive),
+                   num("server.max_head_bytes", 1024, 1 << 20, o.max_head_bytes),
+                   num("server.max_header_fields", 8, 1000, o.max_header_fields),
+                   num("server.max_connections", 16, 1 << 20, o.max_connections),
+                   num("server.max_connections_per_address", 1, 1 << 20, o.max_connections_per_address),
+                   num("server.max_heavy_requests", 1, 1024, o.max_heavy_requests),
                    num("server.rate_per_address", 0, 1e6, o.per_address.per_second),
                    num("server.burst_per_address", 1, 1e6, o.per_address.burst),
                    num("server.rate_per_key", 0, 1e6, o.per_key.per_second),
@@ -81,17 +88,33 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
       if (!v) return bad("server.access_log", "true or false");
       o.access_log = *v;
     }
-    if (auto node = t.at_path("server.fast_paths")) {
-      auto v = node.value<bool>();
-      if (!v) return bad("server.fast_paths", "true or false");
-      o.fast_paths = *v;
+    if (auto node = t.at_path("server.trusted_proxies")) {
+      auto* list = node.as_array();
+      if (!list) return bad("server.trusted_proxies", "a list of addresses or CIDR blocks, e.g. [\"10.0.0.0/8\"]");
+      o.trusted_proxies.clear();
+      for (auto& item : *list) {
+        auto v = item.value<std::string>();
+        if (!v) return bad("server.trusted_proxies", "a list of strings");
+        o.trusted_proxies.push_back(*v);
+      }
     }
     o.read_timeout = std::chrono::seconds(read_timeout);
     o.write_timeout = std::chrono::seconds(write_timeout);
+    o.keep_alive_timeout = std::chrono::seconds(keep_alive);
     o.claims_per_address.per_second = claims_per_minute / 60;
   }
   if (const char* v = std::getenv("LK_LISTEN"); v && *v) listen = v;
   if (const char* v = std::getenv("LK_PUBLIC_URL"); v && *v) o.public_base_url = v;
+  if (const char* v = std::getenv("LK_TRUSTED_PROXIES"); v && *v) {
+    o.trusted_proxies.clear();
+    std::string all = v;
+    for (size_t pos = 0; pos <= all.size();) {
+      size_t comma = all.find(',', pos);
+      if (comma == std::string::npos) comma = all.size();
+      if (comma > pos) o.trusted_proxies.push_back(all.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  }
   if (const char* v = std::getenv("LK_SERVER_THREADS"); v && *v) {
     char* end = nullptr;
     long n = std::strtol(v, &end, 10);
@@ -226,6 +249,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
       "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory, development keys created if absent.\n"
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
+      "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
       "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"
       "SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the token keys (after `lerarenkaart keys rotate`)\n"
@@ -235,7 +259,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
   cmd->add_option("--ledger", a->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
   cmd->add_option("--public-url", a->public_url, "The URL clients use to reach this service");
-  cmd->add_option("--threads", a->threads, "Request worker threads (default max(2, cores); idle keep-alive connections hold none)")
+  cmd->add_option("--threads", a->threads, "Request threads (default max(4, 2 x cores); connections waiting on the network hold none)")
       ->check(CLI::Range(1, 1024));
   cmd->callback([&, a] { exit_code = Serve(g, *a); });
 }

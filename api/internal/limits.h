@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -43,7 +44,9 @@ class Metrics {
   // `routes`: (method, path template) by route index, as passed to Request.
   explicit Metrics(std::vector<std::pair<std::string, std::string>> routes);
   // `route`: an index into the routes, or -1 for an unmatched request.
-  void Request(int route, const std::string& method, int status, double seconds);
+  void Request(int route, std::string_view method, int status, double seconds);
+  // The method as a label value: one of the methods HTTP defines, else "OTHER" (bounded, safe).
+  static std::string_view MethodLabel(std::string_view method);
   void CardIssued() { cards_issued_.fetch_add(1, std::memory_order_relaxed); }
   enum class Outcome { kActive, kRevoked, kExpired, kInvalid };
   void Verification(Outcome outcome) { verifications_[static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed); }

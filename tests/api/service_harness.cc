@@ -1,12 +1,16 @@
 #include "tests/api/service_harness.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -36,13 +40,127 @@ size_t WriteHeader(char* p, size_t size, size_t n, void* out) {
   }
   return size * n;
 }
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+}  // namespace
+
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-}  // namespace
+
+int WireResponse::status() const {
+  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.")) return 0;
+  return std::atoi(status_line.substr(9, 3).c_str());
+}
+
+std::string WireResponse::header(const std::string& name) const {
+  for (auto& [k, v] : headers)
+    if (k == name) return v;
+  return "";
+}
+
+RawConnection::RawConnection(int port, int timeout_ms) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawConnection::Send(const std::string& bytes) {
+  return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+WireResponse RawConnection::Read(bool head) {
+  for (;;) {
+    size_t end = buffer_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      WireResponse r;
+      std::istringstream lines(buffer_.substr(0, end));
+      std::getline(lines, r.status_line);
+      if (!r.status_line.empty() && r.status_line.back() == '\r') r.status_line.pop_back();
+      size_t length = 0;
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = Lower(line.substr(0, colon)), value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        if (name == "content-length") length = std::stoul(value);
+        r.headers.emplace_back(name, value);
+      }
+      if (head || r.status() == 100 || r.status() == 304) length = 0;
+      if (buffer_.size() >= end + 4 + length) {
+        r.body = buffer_.substr(end + 4, length);
+        buffer_.erase(0, end + 4 + length);
+        return r;
+      }
+    }
+    char buf[8192];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return {};
+    buffer_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::string RawConnection::ReadResponse() {
+  for (;;) {
+    size_t head = buffer_.find("\r\n\r\n");
+    if (head != std::string::npos) {
+      std::string lower = Lower(buffer_.substr(0, head));
+      size_t cl = lower.find("content-length: ");
+      size_t length = cl < head ? std::stoul(buffer_.substr(cl + 16)) : 0;
+      if (buffer_.size() >= head + 4 + length) {
+        std::string response = buffer_.substr(0, head + 4 + length);
+        buffer_.erase(0, head + 4 + length);
+        return response;
+      }
+    }
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return "";
+    buffer_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool RawConnection::WaitClosed() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+}
+
+bool RawConnection::ClosedByPeer() {
+  char c;
+  ssize_t n = ::recv(fd_, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+std::vector<WireResponse> Exchange(int port, const std::string& request, size_t count, bool head) {
+  RawConnection c(port);
+  std::vector<WireResponse> out;
+  if (!c.connected() || !c.Send(request)) return out;
+  while (out.size() < count) {
+    WireResponse r = c.Read(head);
+    if (r.status_line.empty()) break;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 HttpResponse Http(const std::string& method, const std::string& url, const std::string& body,
                   const std::vector<std::string>& headers) {

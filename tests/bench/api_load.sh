@@ -18,14 +18,14 @@ trap 'kill $server 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"
 year=$(TZ=Europe/Brussels date +%Y)
 cards=${LK_LOAD_CARDS:-2000}
 
-# The service's default worker pool (max(2, cores)); LK_LOAD_THREADS overrides it (a build from
-# before the epoll connection layer needs one thread per connection: LK_LOAD_THREADS=$((conns + 16))).
+# The service's default threads (max(4, 2 x cores)); LK_LOAD_THREADS overrides them.
 cat >"$work/config.toml" <<TOML
 [server]
 ${LK_LOAD_THREADS:+threads = $LK_LOAD_THREADS}
 rate_per_address = 0
 rate_per_key = 0
 access_log = false
+max_connections_per_address = 1000
 TOML
 lk() { "$bin" --data-dir "$work/var" --config "$work/config.toml" "$@"; }
 {

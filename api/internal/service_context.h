@@ -1,0 +1,165 @@
+#pragma once
+// Private to api/: what the route handlers of every audience share (the service's options and
+// dependencies, keys, caches, limits and metrics), the problem vocabulary every failure becomes,
+// and the route table. The handlers themselves live in one file per audience:
+// public_routes.cc, partner_routes.cc, teacher_routes.cc, staff_routes.cc.
+// Thread safety: a ServiceContext is shared by all request threads; its members are either
+// immutable after Init or synchronised as their comments say.
+#include <atomic>
+#include <chrono>
+#include <expected>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/api.h"
+#include "api/internal/card_status.h"
+#include "api/internal/http_server.h"
+#include "api/internal/jws.h"
+#include "api/internal/limits.h"
+#include "api/internal/request_body.h"
+
+namespace lk::api::internal {
+
+// A failure with what the problem body needs beyond lk::Error.
+struct Problem {
+  Error error;
+  std::string field;  // the request field or parameter at fault, if any
+  int status = 0;     // 0: from StatusFor(error.code)
+  int64_t retry_after = 0;
+  Problem(Error e) : error(std::move(e)) {}  // NOLINT: implicit from lk::Error on purpose
+  Problem(Error e, std::string f, int s = 0) : error(std::move(e)), field(std::move(f)), status(s) {}
+};
+using Reply = std::expected<void, Problem>;
+std::unexpected<Problem> Bad(std::string field, std::string detail);
+// A 429 (or 503 with `status`) asking to come back after `seconds`.
+std::unexpected<Problem> Busy(std::string detail, int64_t seconds, int status = 429);
+
+// The one mapping from lk::Code to an HTTP status.
+int StatusFor(Code code);
+// An RFC 9457 problem body (application/problem+json) carrying the request's id. Failures of
+// 500 and above are logged with their message; the client sees a sentence without internals.
+void WriteProblem(const HttpRequest& req, HttpResponse& res, const Problem& p);
+void WriteJson(HttpResponse& res, const nlohmann::json& body, int status = 200);
+// Strict JSON bodies (request_body.h), failures as problems naming the field.
+std::expected<nlohmann::json, Problem> ParseBody(const HttpRequest& req, size_t max_bytes,
+                                                 std::span<const FieldSpec> fields);
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
+// The token of "Authorization: Bearer <token>", or "".
+std::string BearerToken(const HttpRequest& req);
+std::string CookieValue(const HttpRequest& req, std::string_view name);
+std::string QuotedEtag(std::string_view bytes, size_t n = 32);
+// If-None-Match: "*" or a list of (weak or strong) tags; weak comparison.
+bool EtagMatches(const HttpRequest& req, std::string_view etag);
+// Sets ETag and Cache-Control, and answers 304 when the client holds `etag`; otherwise the body.
+void AnswerCached(const HttpRequest& req, HttpResponse& res, const std::string& body, const std::string& etag,
+                  std::string_view type, std::string_view cache_control);
+
+// Built passes by strong ETag; bounded, least recently used out first. Thread-safe.
+class PassCache {
+ public:
+  explicit PassCache(size_t capacity) : capacity_(capacity) {}
+  std::shared_ptr<const std::string> Get(const std::string& etag);
+  void Put(const std::string& etag, std::shared_ptr<const std::string> bytes);
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::list<std::string> order_;
+  std::map<std::string, std::pair<std::shared_ptr<const std::string>, std::list<std::string>::iterator>> map_;
+};
+
+struct ServiceContext {
+  ServiceContext(ServiceOptions o, ServiceDeps d);
+
+  ServiceOptions options;
+  ServiceDeps deps;
+  std::string base_url;  // set once listening
+  std::string openapi, openapi_etag;
+
+  // The token keys: replaced whole by ReloadKeys; a request uses the set it loaded at its start.
+  struct KeyState {
+    std::unique_ptr<signing::TokenVerifier> verifier;
+    std::unique_ptr<signing::TokenIssuer> issuer;
+    std::unique_ptr<JwsSigner> revocation_signer;
+    std::string jwks, jwks_etag;
+  };
+  std::atomic<std::shared_ptr<const KeyState>> keys;
+
+  Metrics metrics;
+  RateLimiter per_address, per_key, claims_per_address;
+  PassCache passes{512};
+
+  // Verify answers revocation from memory: refreshed every kRevocationRefresh, trusted for at
+  // most kRevocationMaxStaleness (then every scan asks the ledger until a refresh succeeds).
+  static constexpr std::chrono::seconds kRevocationRefresh{1}, kRevocationMaxStaleness{2};
+  static constexpr size_t kMaxKnownSerials = size_t{1} << 18;
+  CardStatusCache card_status{kRevocationMaxStaleness, kMaxKnownSerials};
+  std::atomic<bool> refresh_failing{false};
+
+  // The last signed revocation list and the validator it was signed for (guarded by revocations_mu).
+  std::mutex revocations_mu;
+  std::string revocations_etag, revocations_jws;
+
+  // Google classes brought up to date by this process (guarded by google_mu).
+  std::mutex google_mu;
+  std::set<int> google_class_years;
+
+  // The card years whose tokens can still be valid at `now`.
+  std::vector<int> ValidYears(Time now) const;
+  // The revoked serials of those years, from the ledger into card_status.
+  void RefreshRevoked();
+  // Logs one warning line (JSON) for request `req`.
+  void Warn(const HttpRequest& req, std::string_view what) const;
+};
+
+// The answer to a claim or a staff issue: the card and its QR token (issued once and kept).
+Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCard& card);
+
+// --- Routes --------------------------------------------------------------------------------
+enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };
+enum class BodyLimit { kNone, kJson, kImport };
+using HandlerFn = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&);
+struct Route {
+  const char* method;  // GET routes answer HEAD too
+  const char* path;    // OpenAPI path template: {name} matches one segment of [A-Za-z0-9_-]{1,40}
+  Auth auth;
+  BodyLimit body;
+  bool heavy;          // long-running (imports, reports): bounded in number at once
+  HandlerFn handler;
+  // A rate limit of its own, by client address, taken before the body is read (null: none).
+  RateLimiter ServiceContext::*limit = nullptr;
+};
+// Every route, in the order of Routes() and the metrics.
+const std::vector<Route>& RouteTable();
+// The route for `method` (HEAD as GET) and the decoded path `segments`, with its parameters in
+// `params`; null when none matches. `allow` gets the methods the path does accept ("" if none).
+const Route* MatchRoute(std::string_view method, const std::vector<std::string>& segments,
+                        std::vector<std::string>& params, std::string& allow);
+
+// The handlers, by audience.
+Reply Healthz(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply MetricsText(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply OpenApi(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply Jwks(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply Revocations(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply VerifyToken(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ClaimCard(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ApplePass(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply GoogleLink(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply IssueCard(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply RevokeCard(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply Import(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply AdoptionReport(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse&);
+
+}  // namespace lk::api::internal

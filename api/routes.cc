@@ -1,0 +1,89 @@
+// The route table: every (method, path template) the service answers, who may call it, how large
+// a body it reads, and its handler. Matching is by decoded path segments, exactly (no trailing
+// slash, case-sensitive); a {parameter} matches one segment of [A-Za-z0-9_-]{1,40}.
+#include <algorithm>
+#include <string_view>
+
+#include "api/internal/service_context.h"
+
+namespace lk::api::internal {
+namespace {
+
+bool IsParamChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+// Whether `segments` fit `path` (a template); fills `params`.
+bool Fits(std::string_view path, const std::vector<std::string>& segments, std::vector<std::string>& params) {
+  params.clear();
+  size_t i = 0;
+  path.remove_prefix(1);
+  while (true) {
+    size_t slash = path.find('/');
+    std::string_view part = path.substr(0, slash);
+    if (i >= segments.size()) return false;
+    const std::string& seg = segments[i++];
+    if (part.starts_with('{')) {
+      if (seg.empty() || seg.size() > 40 || !std::all_of(seg.begin(), seg.end(), IsParamChar)) return false;
+      params.push_back(seg);
+    } else if (part != seg) {
+      return false;
+    }
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return i == segments.size();
+}
+
+}  // namespace
+
+const std::vector<Route>& RouteTable() {
+  static const std::vector<Route> kRoutes = {
+      {"GET", "/healthz", Auth::kNone, BodyLimit::kNone, false, Healthz},
+      {"GET", "/metrics", Auth::kNone, BodyLimit::kNone, false, MetricsText},
+      {"GET", "/openapi.json", Auth::kNone, BodyLimit::kNone, false, OpenApi},
+      {"GET", "/.well-known/jwks.json", Auth::kNone, BodyLimit::kNone, false, Jwks},
+      {"GET", "/v1/revocations", Auth::kNone, BodyLimit::kNone, false, Revocations},
+      {"POST", "/v1/verify", Auth::kPartner, BodyLimit::kJson, false, VerifyToken},
+      {"POST", "/v1/claims", Auth::kNone, BodyLimit::kJson, false, ClaimCard, &ServiceContext::claims_per_address},
+      {"POST", "/v1/cards", Auth::kStaff, BodyLimit::kJson, false, IssueCard},
+      {"POST", "/v1/cards/{serial}/revoke", Auth::kStaff, BodyLimit::kJson, false, RevokeCard},
+      {"GET", "/v1/cards/{serial}/pass.pkpass", Auth::kCard, BodyLimit::kNone, false, ApplePass},
+      {"GET", "/v1/cards/{serial}/google", Auth::kCard, BodyLimit::kNone, false, GoogleLink},
+      {"POST", "/v1/imports/{kind}", Auth::kStaff, BodyLimit::kImport, true, Import},
+      {"GET", "/v1/reports/adoption", Auth::kStaff, BodyLimit::kNone, true, AdoptionReport},
+      {"GET", "/dashboard", Auth::kStaffOrCookie, BodyLimit::kNone, true, Dashboard},
+  };
+  return kRoutes;
+}
+
+const Route* MatchRoute(std::string_view method, const std::vector<std::string>& segments,
+                        std::vector<std::string>& params, std::string& allow) {
+  if (method == "HEAD") method = "GET";
+  const Route* found = nullptr;
+  bool get = false, post = false;
+  std::vector<std::string> scratch;
+  for (const Route& r : RouteTable()) {
+    if (!Fits(r.path, segments, scratch)) continue;
+    (std::string_view(r.method) == "GET" ? get : post) = true;
+    if (!found && method == r.method) {
+      found = &r;
+      params = scratch;
+    }
+  }
+  allow = get ? "GET, HEAD" : "";
+  if (post) allow += allow.empty() ? "POST" : ", POST";
+  return found;
+}
+
+}  // namespace lk::api::internal
+
+namespace lk::api {
+
+std::vector<std::pair<std::string, std::string>> Routes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const internal::Route& r : internal::RouteTable()) out.emplace_back(r.method, r.path);
+  return out;
+}
+
+}  // namespace lk::api

@@ -1,0 +1,177 @@
+// Staff routes: issue and revoke cards, import channel files, read the adoption report and the
+// dashboard. Every one needs a staff token.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "api/internal/service_context.h"
+#include "reports/reports.h"
+
+namespace lk::api::internal {
+namespace {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// The report the query asks for; a bad parameter is a problem naming it.
+std::expected<reports::Report, Problem> BuildReport(ServiceContext& ctx, const HttpRequest& req) {
+  reports::ReportOptions o;
+  auto param = [&](const char* name, const char* dflt) {
+    auto v = req.param(name);
+    return !v || v->empty() ? std::string(dflt) : *v;
+  };
+  auto period = reports::ParsePeriod(param("period", "calendar"));
+  if (!period) return std::unexpected(Problem(period.error(), "period"));
+  auto by = reports::ParseDimension(param("by", "none"));
+  if (!by) return std::unexpected(Problem(by.error(), "by"));
+  o.period = *period;
+  o.by = *by;
+  if (auto years = req.param("years"); years && !years->empty()) {
+    auto range = reports::ParseYears(*years);
+    if (!range) return std::unexpected(Problem(range.error(), "years"));
+    o.first_year = range->first;
+    o.last_year = range->second;
+  }
+  ledger::CountsQuery q;
+  q.period = o.period == reports::Period::kSchool ? ledger::Period::kSchool : ledger::Period::kCalendar;
+  q.by = static_cast<ledger::Dimension>(static_cast<int>(o.by));
+  q.first_year = o.first_year;
+  q.last_year = o.last_year;
+  auto counts = ctx.deps.ledger->Counts(q);
+  if (!counts) return std::unexpected(Problem(counts.error()));
+  auto published = ctx.deps.ledger->Published();
+  if (!published) return std::unexpected(Problem(published.error()));
+  std::vector<reports::CountsRow> rows;
+  for (auto& c : *counts)
+    rows.push_back({c.period, c.group, c.eligible, c.subscription, c.starter, c.library, c.digital, c.holders,
+                    c.digital_only, c.physical_only, c.both});
+  std::vector<reports::PublishedRow> pub;
+  for (auto& p : *published)
+    pub.push_back({p.label, p.year, p.eligible, p.subscribers, p.starters, p.library, p.holders, p.printed_share});
+  auto report = reports::BuildAdoptionReport(rows, pub, o);
+  if (!report) {
+    if (report.error().code == Code::kInvalidArgument) return std::unexpected(Problem(report.error(), "years"));
+    return std::unexpected(Problem(report.error()));
+  }
+  return std::move(*report);
+}
+
+}  // namespace
+
+Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
+  if (!body) return std::unexpected(body.error());
+  int year = body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(ctx.deps.clock->Now()).year());
+  auto card = ctx.deps.ledger->IssueDigital((*body)["staff_id"].get<std::string>(), year);
+  if (!card) return std::unexpected(Problem(card.error(), card.error().code == Code::kNotFound ? "staff_id" : "year"));
+  return CardAnswer(ctx, res, *card);
+}
+
+Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  const std::string& serial = req.params.at(0);
+  auto body = ParseBody(req, ctx.options.max_json_bytes, kRevokeBody);
+  if (!body) return std::unexpected(body.error());
+  auto r = ctx.deps.ledger->Revoke(serial, (*body)["reason"].get<std::string>());
+  if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+  // This instance's own scans see the revocation at once (others within the refresh bound).
+  if (auto card = ctx.deps.ledger->FindCard(serial)) ctx.card_status.MarkRevoked(serial, card->year);
+  else ctx.RefreshRevoked();
+  if (ctx.deps.google_api) {
+    // A saved Google object shows the card as inactive. A failure is logged and left for
+    // `google sync` to repair: the revocation itself stands.
+    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, serial), R"({"state":"INACTIVE"})");
+    if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
+      ctx.Warn(req, "object of revoked card " + serial + " not set INACTIVE (google sync repairs it): " +
+                        patched.error().message);
+  }
+  WriteJson(res, {{"serial", serial}, {"status", "revoked"}});
+  return {};
+}
+
+Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  const std::string& kind = req.params.at(0);
+  static const char* kKinds[] = {"roster", "subscriptions", "starters", "library", "published"};
+  if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
+    return std::unexpected(Problem(Error{Code::kNotFound, "unknown import kind '" + kind +
+                                                              "' (roster, subscriptions, starters, library, published)"},
+                                   "kind"));
+  int year = 0;
+  if (kind != "published") {
+    std::string y = req.param("year").value_or("");
+    if (y.empty()) return Bad("year", "the query parameter 'year' is required for a " + kind + " import");
+    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos)
+      return Bad("year", "'year' must be a card year such as 2026, not '" + y + "'");
+    year = std::stoi(y);
+  }
+  // The ledger imports files; a private directory keeps the upload's name meaningful in errors.
+  fs::path dir = fs::temp_directory_path() / ("lk-import-" + RandomBase32(16));
+  std::error_code ec;
+  fs::create_directory(dir, ec);
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  fs::path file = dir / (kind + ".csv");
+  struct Cleanup {
+    fs::path d;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(d, e);
+    }
+  } cleanup{dir};
+  if (auto w = WriteFileAtomic(file, req.body); !w) return std::unexpected(Problem(w.error()));
+  Result<ledger::ImportSummary> sum;
+  if (kind == "roster") sum = ctx.deps.ledger->ImportRoster(file, year);
+  else if (kind == "published") sum = ctx.deps.ledger->ImportPublished(file);
+  else {
+    ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
+                              : kind == "starters"    ? ledger::Channel::kStarter
+                                                      : ledger::Channel::kLibrary;
+    sum = ctx.deps.ledger->ImportChannel(channel, file, year);
+  }
+  if (!sum) return std::unexpected(Problem(sum.error(), "body"));
+  WriteJson(res, {{"kind", kind}, {"rows", sum->rows}, {"added", sum->added}, {"present", sum->present}});
+  return {};
+}
+
+Reply AdoptionReport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  auto format = reports::ParseFormat(req.param("format").value_or("json"));
+  if (!format) return std::unexpected(Problem(format.error(), "format"));
+  auto report = BuildReport(ctx, req);
+  if (!report) return std::unexpected(report.error());
+  static const std::map<reports::Format, const char*> kTypes = {{reports::Format::kTable, "text/plain; charset=utf-8"},
+                                                                {reports::Format::kCsv, "text/csv; charset=utf-8"},
+                                                                {reports::Format::kJson, "application/json"},
+                                                                {reports::Format::kHtml, "text/html; charset=utf-8"}};
+  res.set_content(reports::Render(*report, *format), kTypes.at(*format));
+  res.set_header("Cache-Control", "private, no-cache");
+  if (*format == reports::Format::kHtml)
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+  return {};
+}
+
+Reply Dashboard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  // A browser logs in once with ?token=: the token moves into an HttpOnly cookie and out of
+  // the address bar (and out of history and Referer headers).
+  if (auto token = req.param("token"); token && !token->empty()) {
+    bool https = ctx.base_url.starts_with("https://");
+    res.set_header("Set-Cookie", "lk_staff=" + *token + "; Path=/dashboard; HttpOnly; SameSite=Strict" +
+                                     (https ? "; Secure" : "") + "; Max-Age=28800");
+    std::string query;
+    for (const char* p : {"period", "by", "years"})
+      if (auto v = req.param(p); v && !v->empty() && v->size() <= 20 &&
+                                 std::all_of(v->begin(), v->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }))
+        query += (query.empty() ? "?" : "&") + std::string(p) + "=" + *v;
+    res.status = 303;
+    res.set_header("Location", "/dashboard" + query);
+    res.set_header("Cache-Control", "no-store");
+    return {};
+  }
+  auto report = BuildReport(ctx, req);
+  if (!report) return std::unexpected(report.error());
+  res.set_content(reports::RenderHtml(*report), "text/html; charset=utf-8");
+  res.set_header("Cache-Control", "private, no-cache");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+  return {};
+}
+
+}  // namespace lk::api::internal

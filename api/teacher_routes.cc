@@ -1,0 +1,139 @@
+// Teachers' routes: redeem a claim code for a card, download its Apple pass, follow its Google
+// Wallet link. A card's routes take the card's own access token (from the claim answer).
+#include "api/internal/service_context.h"
+
+namespace lk::api::internal {
+namespace {
+using json = nlohmann::json;
+
+Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest& req, const std::string& serial) {
+  std::string token = BearerToken(req);
+  if (token.empty()) return Fail(Code::kUnauthenticated, "send the card's access token in 'Authorization: Bearer ...'");
+  auto card = ctx.deps.ledger->FindCard(serial);
+  // An unknown serial and a wrong token look the same, so serials cannot be probed.
+  if (!card && card.error().code != Code::kNotFound) return card;
+  if (!card || card->auth_token.empty() || !ConstantTimeEqual(card->auth_token, token))
+    return Fail(Code::kUnauthenticated, "the access token is not valid for this card");
+  return card;
+}
+
+// Google's answers reach the teacher as a gateway problem, never as their own bad request.
+Error GoogleError(const Error& e) { return {Code::kUnavailable, "Google Wallet API: " + e.message}; }
+
+bool GoogleClassReady(ServiceContext& ctx, int year) {
+  std::lock_guard lock(ctx.google_mu);
+  return ctx.google_class_years.contains(year);
+}
+
+}  // namespace
+
+Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCard& card) {
+  auto record = ctx.deps.ledger->FindCard(card.serial);
+  if (!record) return std::unexpected(Problem(record.error()));
+  std::string token = record->token;
+  if (token.empty()) {
+    Time now = ctx.deps.clock->Now();
+    auto fresh = ctx.keys.load()->issuer->Issue(card.serial, card.year, now);
+    if (!fresh) return std::unexpected(Problem(fresh.error(), "year"));
+    auto attached = ctx.deps.ledger->AttachToken(card.serial, *fresh, now);  // first writer wins
+    if (!attached) return std::unexpected(Problem(attached.error()));
+    token = attached->token;
+  }
+  if (card.is_new) ctx.metrics.CardIssued();
+  std::string base = "/v1/cards/" + card.serial;
+  WriteJson(res,
+            {{"serial", card.serial},
+             {"year", card.year},
+             {"status", record->revoked ? "revoked" : "active"},
+             {"token", token},
+             {"access_token", card.auth_token},
+             {"pass_url", base + "/pass.pkpass"},
+             {"google_url", base + "/google"}},
+            card.is_new ? 201 : 200);
+  res.set_header("Cache-Control", "no-store");
+  return {};
+}
+
+Reply ClaimCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  auto body = ParseBody(req, ctx.options.max_json_bytes, kClaimBody);
+  if (!body) return std::unexpected(body.error());
+  auto card = ctx.deps.ledger->RedeemClaimCode((*body)["claim_code"].get<std::string>(), ctx.options.claim_retry_window);
+  if (!card) {
+    Problem p(card.error(), "claim_code");
+    if (card.error().code == Code::kFailedPrecondition) p.status = 410;
+    return std::unexpected(p);
+  }
+  return CardAnswer(ctx, res, *card);
+}
+
+Reply ApplePass(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  const std::string& serial = req.params.at(0);
+  auto card = CardWithAccess(ctx, req, serial);
+  if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
+  if (!ctx.deps.build_pass)
+    return std::unexpected(Problem(Error{Code::kUnavailable, "Apple Wallet passes are not configured on this service"}));
+  if (card->token.empty() || !card->token_at)
+    return std::unexpected(Problem(Error{Code::kFailedPrecondition, "the card has no QR token yet; claim it first"}));
+  // Everything the bytes depend on: a strong validator for a deterministic build.
+  std::string etag = QuotedEtag(card->serial + "\n" + std::to_string(card->update_tag) + "\n" + card->token + "\n" +
+                                card->holder_name + "\n" + card->school_number + "\n" + (card->revoked ? "void" : "ok"));
+  res.set_header("ETag", etag);
+  res.set_header("Cache-Control", "private, max-age=" + std::to_string(ctx.options.pass_cache_max_age.count()));
+  if (EtagMatches(req, etag)) {
+    res.status = 304;
+    return {};
+  }
+  auto bytes = ctx.passes.Get(etag);
+  if (!bytes) {
+    PassCard c;
+    c.serial = card->serial;
+    c.year = card->year;
+    c.holder_name = card->holder_name.empty() ? "Lerarenkaart" : card->holder_name;
+    c.school = card->school_number.empty() ? "-" : "School " + card->school_number;
+    c.token = card->token;
+    c.voided = card->revoked;
+    c.auth_token = card->auth_token;
+    auto built = ctx.deps.build_pass(c, *card->token_at);
+    if (!built) return std::unexpected(Problem(built.error()));
+    bytes = std::make_shared<const std::string>(std::move(*built));
+    ctx.passes.Put(etag, bytes);
+  }
+  res.set_content(*bytes, "application/vnd.apple.pkpass");
+  res.set_header("Content-Disposition", "attachment; filename=\"lerarenkaart-" + card->serial + ".pkpass\"");
+  return {};
+}
+
+Reply GoogleLink(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  const std::string& serial = req.params.at(0);
+  auto card = CardWithAccess(ctx, req, serial);
+  if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
+  if (!ctx.deps.google_account || ctx.deps.google.issuer_id.empty())
+    return std::unexpected(Problem(Error{Code::kUnavailable, "Google Wallet is not configured on this service (google.issuer_id)"}));
+  if (card->revoked) return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " is revoked"}));
+  Time now = ctx.deps.clock->Now();
+  if (ctx.deps.google_api) {
+    // Create (or bring up to date) the object the skinny link names; the class once per year.
+    passgen::GoogleCard gc = passgen::LedgerCard(card->serial, card->year, card->holder_name, card->school_number,
+                                                 /*revoked=*/false);
+    if (!GoogleClassReady(ctx, card->year)) {
+      auto cls = passgen::UpsertClass(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design, card->year);
+      if (!cls) return std::unexpected(Problem(GoogleError(cls.error())));
+      std::lock_guard lock(ctx.google_mu);
+      ctx.google_class_years.insert(card->year);
+    }
+    auto keys = ctx.keys.load();
+    auto synced = passgen::SyncCard(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design, *keys->issuer,
+                                    *keys->verifier, ctx.deps.policy, gc, now);
+    if (!synced) return std::unexpected(Problem(GoogleError(synced.error())));
+    if (*synced == passgen::CardOutcome::kSkipped)  // the card year is over: nothing to save
+      return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " has expired"}));
+  }
+  auto link = passgen::SkinnySaveLink(*ctx.deps.google_account, ctx.deps.google, card->serial, now);
+  if (!link) return std::unexpected(Problem(link.error()));
+  WriteJson(res, {{"location", *link}}, 302);
+  res.set_header("Location", *link);
+  res.set_header("Cache-Control", "no-store");
+  return {};
+}
+
+}  // namespace lk::api::internal
