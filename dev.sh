@@ -94,7 +94,7 @@ case "${1:-help}" in
   build) setup; build build Release -DLK_WERROR=ON ;;
   run)
     setup; build build Release
-    shift; exec ./build/app/lerarenkaart serve "$@" ;;
+    shift; exec ./build/app/lerarenkaart serve --dev "$@" ;;
   test)
     setup
     timed "release build (g++, -Werror, benchmarks) in build/" build build Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON

@@ -52,6 +52,8 @@ struct ServiceOptions {
   RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address (/64)
   std::chrono::seconds claim_retry_window{std::chrono::minutes(10)};  // a used code answers again
   std::chrono::seconds pass_cache_max_age{300};           // Cache-Control of passes
+  // How long a signed revocation list is valid (its exp - iat); at most 7 days.
+  std::chrono::seconds revocation_list_lifetime{std::chrono::hours(72)};
   bool access_log = true;                                 // one JSON line per request on stderr
 };
 

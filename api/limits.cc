@@ -8,7 +8,7 @@ namespace lk::api::internal {
 
 int64_t RateLimiter::Take(const std::string& key) {
   if (limit_.per_second <= 0) return 0;
-  auto now = std::chrono::steady_clock::now();
+  Instant now = clock_.Monotonic();
   std::lock_guard lock(mu_);
   if (now - last_sweep_ > std::chrono::minutes(1)) {
     std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.last > std::chrono::minutes(1); });

@@ -42,7 +42,7 @@ Reply VerifyToken(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     status = v.reason == "expired" ? "expired" : "invalid";
   } else {
     int year = v.year.value_or(0);
-    auto cached = ctx.card_status.Lookup(v.serial, year, std::chrono::steady_clock::now());
+    auto cached = ctx.card_status.Lookup(v.serial, year, ctx.deps.clock->Monotonic());
     bool revoked = cached == CardStatusCache::Status::kRevoked;
     if (!cached) {
       auto card = ctx.deps.ledger->FindCard(v.serial);

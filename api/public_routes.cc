@@ -33,35 +33,32 @@ Reply Jwks(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 }
 
 Reply Revocations(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  auto years = ctx.ValidYears(ctx.deps.clock->Now());
-  auto revoked = ctx.deps.ledger->RevokedSerials(years.front(), years.back());
-  if (!revoked) return std::unexpected(Problem(revoked.error()));
-  json by_year = json::object();
-  for (int y : years) by_year[std::to_string(y)] = json::array();
-  for (auto& [serial, year] : *revoked) by_year[std::to_string(year)].push_back(serial);
-  json payload = {{"iss", ctx.deps.policy.issuer}, {"typ", "revocations"}, {"years", years}, {"revoked", by_year}};
-  std::string text = payload.dump();
-  // Weak: ECDSA signatures are randomised, so equal lists may have different bytes.
+  Time now = ctx.deps.clock->Now();
+  auto years = ctx.ValidYears(now);
+  auto snapshot = ctx.deps.ledger->Revocations(years.front(), years.back());
+  if (!snapshot) return std::unexpected(Problem(snapshot.error()));
   auto keys = ctx.keys.load();
-  std::string etag = "W/" + QuotedEtag(text + keys->issuer->kid());
-  res.set_header("ETag", etag);
-  res.set_header("Cache-Control", "public, max-age=60");
-  if (EtagMatches(req, etag)) {
-    res.status = 304;
-    return {};
-  }
-  std::string jws;
+  // What the list says apart from its times: a new signature is needed when this changes, or
+  // when the signed one is an hour old (so a list fetched now is valid for most of its lifetime).
+  std::string what = std::to_string(snapshot->sequence) + "/" + keys->revocation_signer->kid();
+  for (int y : years) what += "/" + std::to_string(y);
+  std::string jws, etag;
   {
     std::lock_guard lock(ctx.revocations_mu);
-    if (ctx.revocations_etag != etag) {
-      auto signed_doc = keys->revocation_signer->Sign(text, "lk-revocations+jwt");
-      if (!signed_doc) return std::unexpected(Problem(signed_doc.error()));
-      ctx.revocations_etag = etag;
-      ctx.revocations_jws = std::move(*signed_doc);
+    if (ctx.revocations_for != what || now - ctx.revocations_signed_at >= std::chrono::hours(1)) {
+      signing::RevocationList list{ctx.deps.policy.issuer, now, now + ctx.options.revocation_list_lifetime,
+                                   snapshot->sequence, years, std::move(snapshot->revoked)};
+      auto signed_list = keys->revocation_signer->Sign(list);
+      if (!signed_list) return std::unexpected(Problem(signed_list.error()));
+      ctx.revocations_for = what;
+      ctx.revocations_jws = std::move(*signed_list);
+      ctx.revocations_etag = "W/" + QuotedEtag(ctx.revocations_jws);
+      ctx.revocations_signed_at = now;
     }
     jws = ctx.revocations_jws;
+    etag = ctx.revocations_etag;
   }
-  res.set_content(std::move(jws), "application/jwt");
+  AnswerCached(req, res, jws, etag, "application/jwt", "public, max-age=60");
   return {};
 }
 
@@ -74,7 +71,7 @@ std::vector<int> ServiceContext::ValidYears(Time now) const {
 }
 
 void ServiceContext::RefreshRevoked() {
-  auto started = std::chrono::steady_clock::now();
+  Instant started = deps.clock->Monotonic();
   auto years = ValidYears(deps.clock->Now());
   auto revoked = deps.ledger->RevokedSerials(years.front(), years.back());
   if (!revoked) {

@@ -80,6 +80,9 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   Result<> Init() {
     if (!ctx_.deps.clock || !ctx_.deps.ledger || !ctx_.deps.keyring)
       return Fail(Code::kInvalidArgument, "the service needs a clock, a ledger and a keyring");
+    if (ctx_.options.revocation_list_lifetime <= std::chrono::seconds(0) ||
+        ctx_.options.revocation_list_lifetime > signing::kMaxRevocationListLifetime)
+      return Fail(Code::kInvalidArgument, "the revocation list's lifetime must be between 1 hour and 7 days");
     if (auto r = ReloadKeys(*ctx_.deps.keyring); !r) return r;
     ctx_.deps.keyring = nullptr;  // everything needed is in ctx_.keys; the caller's keyring may go
     auto trusted = internal::TrustedProxies::Parse(ctx_.options.trusted_proxies);
@@ -132,9 +135,9 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     auto issuer = signing::TokenIssuer::Create(keyring, ctx_.deps.policy);
     if (!issuer) return std::unexpected(issuer.error());
     k->issuer = std::move(*issuer);
-    auto jws = internal::JwsSigner::FromPem(keyring.ActivePrivateKeyPem(), k->issuer->kid());
-    if (!jws) return std::unexpected(jws.error());
-    k->revocation_signer = std::move(*jws);
+    auto revocations = signing::RevocationSigner::Create(keyring);
+    if (!revocations) return std::unexpected(revocations.error());
+    k->revocation_signer = std::move(*revocations);
     ctx_.keys.store(std::move(k));
     return {};
   }
@@ -286,13 +289,13 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   std::optional<std::string> CachedCredential(const std::string& key) {
     std::lock_guard lock(auth_cache_mu_);
     auto it = auth_cache_.find(key);
-    if (it == auth_cache_.end() || std::chrono::steady_clock::now() > it->second.second) return std::nullopt;
+    if (it == auth_cache_.end() || ctx_.deps.clock->Monotonic() > it->second.second) return std::nullopt;
     return it->second.first;
   }
   void RememberCredential(const std::string& key, const std::string& subject) {
     std::lock_guard lock(auth_cache_mu_);
     if (auth_cache_.size() > 4096) auth_cache_.clear();
-    auth_cache_[key] = {subject, std::chrono::steady_clock::now() + std::chrono::seconds(10)};
+    auth_cache_[key] = {subject, ctx_.deps.clock->Monotonic() + kCredentialCacheTime};
   }
 
   Reply TakeKeyToken(const std::string& subject) {
@@ -319,7 +322,8 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   std::atomic<int> heavy_{0};
 
   std::mutex auth_cache_mu_;
-  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> auth_cache_;
+  static constexpr std::chrono::seconds kCredentialCacheTime{10};
+  std::map<std::string, std::pair<std::string, Instant>> auth_cache_;
 
   std::thread refresher_;
   std::mutex refresh_mu_;
@@ -334,14 +338,15 @@ ServiceContext::ServiceContext(ServiceOptions o, ServiceDeps d)
     : options(std::move(o)),
       deps(std::move(d)),
       metrics(Routes()),
-      per_address(options.per_address),
-      per_key(options.per_key),
-      claims_per_address(options.claims_per_address) {}
+      per_address(options.per_address, *deps.clock),
+      per_key(options.per_key, *deps.clock),
+      claims_per_address(options.claims_per_address, *deps.clock) {}
 }  // namespace internal
 
 Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, ServiceDeps deps) {
   if (options.port < 0 || options.port > 65535)
     return Fail(Code::kInvalidArgument, "listen port " + std::to_string(options.port) + " is out of range (0-65535)");
+  if (!deps.clock) return Fail(Code::kInvalidArgument, "the service needs a clock");
   auto s = std::make_unique<ServiceImpl>(std::move(options), std::move(deps));
   if (auto r = s->Init(); !r) return std::unexpected(r.error());
   if (auto r = s->Bind(); !r) return std::unexpected(r.error());

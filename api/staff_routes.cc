@@ -32,23 +32,7 @@ std::expected<reports::Report, Problem> BuildReport(ServiceContext& ctx, const H
     o.first_year = range->first;
     o.last_year = range->second;
   }
-  ledger::CountsQuery q;
-  q.period = o.period == reports::Period::kSchool ? ledger::Period::kSchool : ledger::Period::kCalendar;
-  q.by = static_cast<ledger::Dimension>(static_cast<int>(o.by));
-  q.first_year = o.first_year;
-  q.last_year = o.last_year;
-  auto counts = ctx.deps.ledger->Counts(q);
-  if (!counts) return std::unexpected(Problem(counts.error()));
-  auto published = ctx.deps.ledger->Published();
-  if (!published) return std::unexpected(Problem(published.error()));
-  std::vector<reports::CountsRow> rows;
-  for (auto& c : *counts)
-    rows.push_back({c.period, c.group, c.eligible, c.subscription, c.starter, c.library, c.digital, c.holders,
-                    c.digital_only, c.physical_only, c.both});
-  std::vector<reports::PublishedRow> pub;
-  for (auto& p : *published)
-    pub.push_back({p.label, p.year, p.eligible, p.subscribers, p.starters, p.library, p.holders, p.printed_share});
-  auto report = reports::BuildAdoptionReport(rows, pub, o);
+  auto report = reports::BuildAdoptionReport(*ctx.deps.ledger, o);
   if (!report) {
     if (report.error().code == Code::kInvalidArgument) return std::unexpected(Problem(report.error(), "years"));
     return std::unexpected(Problem(report.error()));

@@ -21,28 +21,10 @@ Result<std::string> AdoptionReport(ledger::Ledger& ledger, const std::string& pe
     if (!y) return std::unexpected(y.error());
     range = *y;
   }
-  ledger::CountsQuery q;
-  q.period = *per == reports::Period::kSchool ? ledger::Period::kSchool : ledger::Period::kCalendar;
-  q.by = static_cast<ledger::Dimension>(static_cast<int>(*dim));  // same enumerators, same order
-  q.first_year = range.first;
-  q.last_year = range.second;
-  auto counts = ledger.Counts(q);
-  if (!counts) return std::unexpected(counts.error());
-  auto published = ledger.Published();
-  if (!published) return std::unexpected(published.error());
-  std::vector<reports::CountsRow> c;
-  for (const auto& r : *counts)
-    c.push_back({r.period, r.group, r.eligible, r.subscription, r.starter, r.library, r.digital, r.holders,
-                 r.digital_only, r.physical_only, r.both});
-  std::vector<reports::PublishedRow> p;
-  for (const auto& r : *published)
-    p.push_back({r.label, r.year, r.eligible, r.subscribers, r.starters, r.library, r.holders, r.printed_share});
-  auto rep = reports::BuildAdoptionReport(c, p, {*per, *dim, range.first, range.second});
+  auto rep = reports::BuildAdoptionReport(ledger, {*per, *dim, range.first, range.second});
   if (!rep) return std::unexpected(rep.error());
   return reports::Render(*rep, *fmt);
 }
-
-static_assert(static_cast<int>(ledger::Dimension::kLevel) == static_cast<int>(reports::Dimension::kLevel));
 
 void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* report = app.add_subcommand("report", "Staff reports on card uptake");

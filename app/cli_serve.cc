@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 struct ServeArgs {
   std::string listen, port_file, ledger_url, public_url;
   int threads = 0;
+  bool dev = false;  // create missing development keys (never without it)
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& text, const std::string& where) {
@@ -65,6 +66,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count(),
             keep_alive = o.keep_alive_timeout.count();
     double claims_per_minute = o.claims_per_address.per_second * 60;
+    int64_t revocation_hours = std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
     for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
                    num("server.threads", 1, 1024, o.threads), num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
                    num("server.max_import_bytes", 1024, 1 << 30, o.max_import_bytes),
@@ -81,6 +83,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    num("server.rate_per_key", 0, 1e6, o.per_key.per_second),
                    num("server.burst_per_key", 1, 1e6, o.per_key.burst),
                    num("server.claims_per_minute", 0, 1e6, claims_per_minute),
+                   num("server.revocation_list_hours", 1, 168, revocation_hours),
                    num("server.claim_burst", 1, 1e6, o.claims_per_address.burst)})
       if (!r) return r;
     if (auto node = t.at_path("server.access_log")) {
@@ -101,6 +104,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     o.read_timeout = std::chrono::seconds(read_timeout);
     o.write_timeout = std::chrono::seconds(write_timeout);
     o.keep_alive_timeout = std::chrono::seconds(keep_alive);
+    o.revocation_list_lifetime = std::chrono::hours(revocation_hours);
     o.claims_per_address.per_second = claims_per_minute / 60;
   }
   if (const char* v = std::getenv("LK_LISTEN"); v && *v) listen = v;
@@ -146,6 +150,33 @@ Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
   });
 }
 
+// The keyring, or a usage error (exit 2) naming the keys folder and the fix when keys are missing:
+// a wrong keys path in a configured deployment must not quietly become a new token key. With
+// `dev`, missing development keys are created instead (and said so on stderr).
+Result<std::unique_ptr<signing::Keyring>> OpenKeys(const signing::KeyConfig& keys, bool dev,
+                                                   const Clock& clock) {
+  if (!signing::KeysExist(keys)) {
+    if (!dev)
+      return Fail(Code::kInvalidArgument,
+                  "no keys in " + keys.dir.string() +
+                      " (no keyring.json): create them with 'lerarenkaart keys init', point [keys] dir at the "
+                      "deployment's keys, or pass --dev to create development keys");
+    if (auto r = signing::InitDevelopmentKeys(keys, clock); !r) return std::unexpected(r.error());
+    std::fprintf(stderr, "lerarenkaart: --dev: created development keys in %s (not for production)\n",
+                 keys.dir.c_str());
+  }
+  auto ring = signing::Keyring::Open(keys);
+  if (!ring) return ring;
+  if ((*ring)->RevocationKeys().empty()) {  // a keys folder made by an older lerarenkaart
+    if (!dev) return Fail(Code::kInvalidArgument, (*ring)->ActiveRevocationKeyPem().error().message);
+    auto info = (*ring)->RotateRevocationKey(clock);
+    if (!info) return std::unexpected(info.error());
+    std::fprintf(stderr, "lerarenkaart: --dev: created revocation-list key %s in %s\n", info->kid.c_str(),
+                 keys.dir.c_str());
+  }
+  return ring;
+}
+
 int Serve(const Globals& g, const ServeArgs& a) {
   auto c = Load(g);
   if (!c) return Report(c.error());
@@ -161,11 +192,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   o.port = hp->second;
 
   static SystemClock clock;
-  if (!signing::KeysExist(c->keys)) {
-    if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) return Report(r.error());
-    std::fprintf(stderr, "lerarenkaart: created development keys in %s (not for production)\n", c->keys.dir.c_str());
-  }
-  auto ring = signing::Keyring::Open(c->keys);
+  auto ring = OpenKeys(c->keys, a.dev, clock);
   if (!ring) return Report(ring.error());
   api::ServiceDeps d;
   d.clock = &clock;
@@ -247,7 +274,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "serve",
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
-      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory, development keys created if absent.\n"
+      "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory. Keys must exist (made by\n"
+      "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless --dev\n"
+      "asks it to create development keys.\n"
       "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
@@ -261,6 +290,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
   cmd->add_option("--public-url", a->public_url, "The URL clients use to reach this service");
   cmd->add_option("--threads", a->threads, "Request threads (default max(4, 2 x cores); connections waiting on the network hold none)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--dev", a->dev,
+                "Development: create development keys in the keys folder if absent (including a "
+                "revocation-list key missing from an older folder); ./dev.sh run passes it");
   cmd->callback([&, a] { exit_code = Serve(g, *a); });
 }
 

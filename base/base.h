@@ -41,21 +41,29 @@ inline std::unexpected<Error> Fail(Code code, std::string message) {
   return std::unexpected(Error{code, std::move(message)});
 }
 
-// Wall-clock time, injectable so that tests control validity windows and school years.
+// Wall-clock time, injectable so that tests control validity windows and school years; and a
+// monotonic clock for durations (rate limits, caches, staleness bounds), injectable so that tests
+// move time instead of sleeping.
 using Time = std::chrono::sys_seconds;
+using Instant = std::chrono::steady_clock::time_point;
 class Clock {
  public:
   virtual ~Clock() = default;
   virtual Time Now() const = 0;
+  // Monotonic: never goes back; only differences mean anything.
+  virtual Instant Monotonic() const = 0;
 };
 class SystemClock final : public Clock {
  public:
   Time Now() const override;
+  Instant Monotonic() const override { return std::chrono::steady_clock::now(); }
 };
+// Both readings move together, only when the test sets or advances the clock.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(Time t) : now_(t.time_since_epoch().count()) {}
   Time Now() const override { return Time(std::chrono::seconds(now_.load())); }
+  Instant Monotonic() const override { return Instant(std::chrono::seconds(now_.load())); }
   void Set(Time t) { now_ = t.time_since_epoch().count(); }
   void Advance(std::chrono::seconds d) { now_ += d.count(); }
 

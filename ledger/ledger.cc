@@ -1030,13 +1030,26 @@ class SqlLedger final : public Ledger {
   }
 
   Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const override {
+    auto snapshot = Revocations(first_year, last_year);
+    if (!snapshot) return std::unexpected(snapshot.error());
+    return std::move(snapshot->revoked);
+  }
+
+  Result<RevocationSnapshot> Revocations(int first_year, int last_year) const override {
     std::lock_guard lock(mu_);
-    std::vector<std::pair<std::string, int>> out;
+    RevocationSnapshot out;
+    // The first row (kind 0) carries the sequence number: a revoked card's update tag is the audit
+    // entry that revoked it (`ledger verify` checks that), and it never changes afterwards. Both
+    // parts read the revoked cards through their partial index (cards_revoked); CROSS JOIN keeps
+    // SQLite from walking every roster entry of the years instead (0.1 s at 750,000 entries).
     auto r = db_->ForEach(
-        "SELECT c.serial, r.card_year FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'revoked' "
-        "AND r.card_year BETWEEN $1 AND $2 ORDER BY r.card_year, c.serial",
-        {int64_t{first_year}, int64_t{last_year}},
-        [&](const Row& row) { out.emplace_back(*row[0], static_cast<int>(ToInt(row[1]))); });
+        "SELECT 0, '', 0, COALESCE(max(update_tag), 0) FROM cards WHERE status = 'revoked' UNION ALL "
+        "SELECT 1, c.serial, r.card_year, 0 FROM cards c CROSS JOIN roster r WHERE c.status = 'revoked' "
+        "AND r.id = c.roster_id AND r.card_year BETWEEN $1 AND $2 ORDER BY 1, 3, 2",
+        {int64_t{first_year}, int64_t{last_year}}, [&](const Row& row) {
+          if (ToInt(row[0]) == 0) out.sequence = ToInt(row[3]);
+          else out.revoked.emplace_back(*row[1], static_cast<int>(ToInt(row[2])));
+        });
     if (!r) return std::unexpected(r.error());
     return out;
   }

@@ -129,6 +129,15 @@ struct DigitalCardRow {
   std::string issued_on;      // YYYY-MM-DD
 };
 
+// What the signed revocation list is made of, read in one snapshot (see Ledger::Revocations).
+struct RevocationSnapshot {
+  // Audit sequence number of the newest revocation of any card year, 0 if none: it never
+  // decreases (audit entries are never removed, revocations never undone), every process on the
+  // ledger reads the same, and it changes exactly when a card is revoked.
+  int64_t sequence = 0;
+  std::vector<std::pair<std::string, int>> revoked;  // (serial, card year) of the asked years, ordered
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -184,6 +193,10 @@ class Ledger {
   virtual Result<CardRecord> AttachToken(std::string_view serial, std::string_view token, Time at) = 0;
   // (serial, card year) of every revoked card of card years first..last, ordered.
   virtual Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const = 0;
+  // The same with the sequence number of the newest revocation, from one statement (one
+  // snapshot, so the list and its number agree). Reads only the revoked cards (an index of
+  // them), so it stays cheap enough to call every second.
+  virtual Result<RevocationSnapshot> Revocations(int first_year, int last_year) const = 0;
   // Calls `fn` for every digital card of card year `year`, ordered by serial. Read-only.
   // REQUIRES: `fn` does not call this ledger (the ledger is locked while it runs).
   virtual Result<> ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const = 0;

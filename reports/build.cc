@@ -231,206 +231,217 @@ ReportRow Sum(const std::vector<const ReportRow*>& members, const std::string& p
   return s;
 }
 
-}  // namespace
+// The steps of BuildAdoptionReport, in order; each adds to `rep` and its notes.
+class Builder {
+ public:
+  Builder(const ReportOptions& o, const std::vector<ParsedCounts>& parsed, const std::map<int, const PublishedRow*>& pub_years,
+          const PublishedRow* pub_total)
+      : o_(o), parsed_(parsed), pub_years_(pub_years), pub_total_(pub_total), notes_(rep_.notes) {
+    rep_.period = o.period;
+    rep_.by = o.by;
+  }
 
-Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
-                                   const ReportOptions& o) {
-  if ((o.first_year == 0) != (o.last_year == 0) ||
-      (o.first_year != 0 && (o.first_year < 1900 || o.last_year > 9998 || o.first_year > o.last_year)))
-    return Fail(Code::kInvalidArgument, "report years: " + std::to_string(o.first_year) + "-" +
-                                            std::to_string(o.last_year) +
-                                            " is not a range of years (first <= last, 1900-9998, or both 0)");
-  auto parsed = CheckCounts(counts, o);
-  if (!parsed) return std::unexpected(parsed.error());
-  auto pub = CheckPublished(published);
-  if (!pub) return std::unexpected(pub.error());
-  const auto& [pub_years, pub_total] = *pub;
+  Report Build() {
+    if (!ResolveRange()) return std::move(rep_);
+    CollectGroups();
+    for (int y = first_; y <= last_; ++y) AddPeriod(y);
+    AddTotals();
+    ReconcilePublished();
+    CompareCardsWithPublished();
+    for (auto* rows : {&rep_.rows, &rep_.totals})
+      for (auto& r : *rows) std::sort(r.note_refs.begin(), r.note_refs.end());
+    return std::move(rep_);
+  }
 
-  Report rep;
-  rep.period = o.period;
-  rep.by = o.by;
-  Notes notes(rep.notes);
-
-  // The range: as asked, or every year in the inputs.
-  int first = o.first_year, last = o.last_year;
-  if (first == 0) {
-    std::set<int> ys;
-    for (const auto& p : *parsed) ys.insert(p.year);
-    for (const auto& [y, p] : pub_years) ys.insert(y);
-    if (ys.empty()) {
-      notes.Add("There are no per-card records and no published totals: the report is empty.");
-      return rep;
+ private:
+  // The range: as asked, or every year in the inputs. False when there is nothing to report.
+  bool ResolveRange() {
+    first_ = o_.first_year;
+    last_ = o_.last_year;
+    if (first_ == 0) {
+      std::set<int> ys;
+      for (const auto& p : parsed_) ys.insert(p.year);
+      for (const auto& [y, p] : pub_years_) ys.insert(y);
+      if (ys.empty()) {
+        notes_.Add("There are no per-card records and no published totals: the report is empty.");
+        return false;
+      }
+      first_ = *ys.begin();
+      last_ = *ys.rbegin();
     }
-    first = *ys.begin();
-    last = *ys.rbegin();
+    rep_.first_year = first_;
+    rep_.last_year = last_;
+    for (const auto& p : parsed_)
+      if (p.year >= first_ && p.year <= last_) by_year_[p.year].push_back(p.row);
+    for (const auto& [y, p] : pub_years_)
+      if (y >= first_ && y <= last_) in_range_.push_back(p);
+    return true;
   }
-  rep.first_year = first;
-  rep.last_year = last;
 
-  std::map<int, std::vector<const CountsRow*>> by_year;
-  for (const auto& p : *parsed)
-    if (p.year >= first && p.year <= last) by_year[p.year].push_back(p.row);
   // The groups a null row is made for when a year cannot be split.
-  std::vector<std::optional<std::string>> groups;
-  if (o.by == Dimension::kProvince) {
-    for (auto name : internal::kProvinces) groups.emplace_back(std::string(name));
-  } else if (o.by != Dimension::kNone) {
-    std::set<std::string> g;
-    for (const auto& [y, rows] : by_year)
-      for (const CountsRow* r : rows) g.insert(*r->group);
-    for (const auto& name : g) groups.emplace_back(name);
-    if (groups.empty()) groups.emplace_back(std::nullopt);
-  } else {
-    groups.emplace_back(std::nullopt);
+  void CollectGroups() {
+    if (o_.by == Dimension::kProvince) {
+      for (auto name : internal::kProvinces) groups_.emplace_back(std::string(name));
+    } else if (o_.by != Dimension::kNone) {
+      std::set<std::string> g;
+      for (const auto& [y, rows] : by_year_)
+        for (const CountsRow* r : rows) g.insert(*r->group);
+      for (const auto& name : g) groups_.emplace_back(name);
+      if (groups_.empty()) groups_.emplace_back(std::nullopt);
+    } else {
+      groups_.emplace_back(std::nullopt);
+    }
   }
-  std::string dim(DimensionName(o.by));
 
-  for (int y = first; y <= last; ++y) {
-    std::string label = PeriodLabel(o.period, y);
-    auto cards = by_year.find(y);
-    auto pub_row = pub_years.find(y);
-    if (cards != by_year.end()) {
+  // Rows of `label` with no values in this view, each referring to note `n`.
+  void AddEmptyRows(const std::string& label, int n) {
+    for (const auto& g : groups_) {
+      ReportRow r{.period = label, .group = g, .source = "none"};
+      Ref(r, n);
+      rep_.rows.push_back(std::move(r));
+    }
+  }
+
+  // The rows of period `y`: per-card records win, then published totals, then nothing.
+  void AddPeriod(int y) {
+    std::string label = PeriodLabel(o_.period, y);
+    auto cards = by_year_.find(y);
+    auto pub_row = pub_years_.find(y);
+    bool calendar = o_.period == Period::kCalendar;
+    if (cards != by_year_.end()) {
       std::vector<const CountsRow*> rows = cards->second;
       std::sort(rows.begin(), rows.end(),
-                [&](const CountsRow* a, const CountsRow* b) { return GroupLess(o.by, a->group, b->group); });
-      for (const CountsRow* c : rows) rep.rows.push_back(FromCounts(*c, o.period, notes));
-      if (o.period == Period::kCalendar && pub_row != pub_years.end()) {
-        int n = notes.Add(label + ": both per-card records and published totals exist. Per-card records win: the " +
-                          "row shows the per-card counts only; the published totals are compared with them in the " +
-                          "reconciliation (cards_vs_published).");
-        for (auto& r : rep.rows)
+                [&](const CountsRow* a, const CountsRow* b) { return GroupLess(o_.by, a->group, b->group); });
+      for (const CountsRow* c : rows) rep_.rows.push_back(FromCounts(*c, o_.period, notes_));
+      if (calendar && pub_row != pub_years_.end()) {
+        int n = notes_.Add(label + ": both per-card records and published totals exist. Per-card records win: the " +
+                           "row shows the per-card counts only; the published totals are compared with them in the " +
+                           "reconciliation (cards_vs_published).");
+        for (auto& r : rep_.rows)
           if (r.period == label) Ref(r, n);
       }
-      continue;
+      return;
     }
-    if (o.period == Period::kCalendar && pub_row != pub_years.end()) {
-      if (o.by == Dimension::kNone) {
-        rep.rows.push_back(FromPublished(*pub_row->second, label, notes));
+    if (calendar && pub_row != pub_years_.end()) {
+      if (o_.by == Dimension::kNone) {
+        rep_.rows.push_back(FromPublished(*pub_row->second, label, notes_));
       } else {
-        int n = notes.Add(label + ": known only as published totals, which have no split by " + dim +
-                          "; every cell is n/a. The report without --by shows the year's totals.");
-        for (const auto& g : groups) {
-          ReportRow r{.period = label, .group = g, .source = "none"};
-          Ref(r, n);
-          rep.rows.push_back(std::move(r));
-        }
+        AddEmptyRows(label, notes_.Add(label + ": known only as published totals, which have no split by " +
+                                       std::string(DimensionName(o_.by)) +
+                                       "; every cell is n/a. The report without --by shows the year's totals."));
       }
-      continue;
+      return;
     }
-    if (o.period == Period::kSchool) {
+    if (!calendar) {
       std::vector<int> overlapping;
       for (int cy : {y, y + 1})
-        if (pub_years.count(cy)) overlapping.push_back(cy);
+        if (pub_years_.count(cy)) overlapping.push_back(cy);
       if (!overlapping.empty()) {
-        int n = notes.Add(label + ": the only figures for this time are the published totals of card year" +
-                          (overlapping.size() > 1 ? "s " : " ") + YearList(overlapping) +
-                          ", counted per calendar year; they cannot be split by school year, so every cell is "
-                          "n/a. The calendar view (--period calendar) shows them.");
-        for (const auto& g : groups) {
-          ReportRow r{.period = label, .group = g, .source = "none"};
-          Ref(r, n);
-          rep.rows.push_back(std::move(r));
-        }
-        continue;
+        AddEmptyRows(label, notes_.Add(label + ": the only figures for this time are the published totals of card year" +
+                                       (overlapping.size() > 1 ? "s " : " ") + YearList(overlapping) +
+                                       ", counted per calendar year; they cannot be split by school year, so every "
+                                       "cell is n/a. The calendar view (--period calendar) shows them."));
+        return;
       }
     }
-    notes.Add(label + ": there are no per-card records and no published totals for this " +
-              (o.period == Period::kCalendar ? "card year" : "school year") + "; it has no row.");
+    notes_.Add(label + ": there are no per-card records and no published totals for this " +
+               (calendar ? "card year" : "school year") + "; it has no row.");
   }
 
   // Totals: the sum over periods (per group when grouped, then overall). Rows that are n/a
   // throughout (source "none") are left out of the sums, and the span says which periods are in.
-  if (rep.rows.size() > 1) {
+  void AddTotals() {
+    if (rep_.rows.size() <= 1) return;
     std::vector<const ReportRow*> summed;
     std::vector<std::string> left_out;
-    for (const auto& r : rep.rows) {
+    for (const auto& r : rep_.rows) {
       if (r.source != "none")
         summed.push_back(&r);
       else if (std::find(left_out.begin(), left_out.end(), r.period) == left_out.end())
         left_out.push_back(r.period);
     }
     if (summed.empty()) {
-      for (const auto& r : rep.rows) summed.push_back(&r);
+      for (const auto& r : rep_.rows) summed.push_back(&r);
       left_out.clear();
     }
     const std::string& from = summed.front()->period;
     const std::string& to = summed.back()->period;
-    std::string span = from == to ? from : from + (o.period == Period::kCalendar ? "-" : " to ") + to;
+    std::string span = from == to ? from : from + (o_.period == Period::kCalendar ? "-" : " to ") + to;
     std::optional<int> left_out_note;
     if (!left_out.empty()) {
       std::string list;
       for (const auto& p : left_out) list += (list.empty() ? "" : ", ") + p;
-      left_out_note = notes.Add("The sums cover " + span + " only: " + list +
-                                " have no values in this view (their rows are n/a) and are left out.");
+      left_out_note = notes_.Add("The sums cover " + span + " only: " + list +
+                                 " have no values in this view (their rows are n/a) and are left out.");
     }
     auto sum = [&](const std::optional<std::string>& g, bool all_groups) {
       std::vector<const ReportRow*> members;
       for (const ReportRow* r : summed)
         if (all_groups || r->group == g) members.push_back(r);
-      ReportRow t = Sum(members, span, g, notes);
+      ReportRow t = Sum(members, span, g, notes_);
       if (left_out_note) Ref(t, *left_out_note);
       return t;
     };
-    if (o.by != Dimension::kNone) {
-      std::vector<std::optional<std::string>> gs;
-      for (const ReportRow* r : summed)
-        if (std::find(gs.begin(), gs.end(), r->group) == gs.end()) gs.push_back(r->group);
-      std::sort(gs.begin(), gs.end(), [&](const auto& a, const auto& b) { return GroupLess(o.by, a, b); });
-      for (const auto& g : gs) rep.totals.push_back(sum(g, false));
-      rep.totals.push_back(sum("all", true));
-    } else {
-      rep.totals.push_back(sum(std::nullopt, true));
+    if (o_.by == Dimension::kNone) {
+      rep_.totals.push_back(sum(std::nullopt, true));
+      return;
     }
+    std::vector<std::optional<std::string>> gs;
+    for (const ReportRow* r : summed)
+      if (std::find(gs.begin(), gs.end(), r->group) == gs.end()) gs.push_back(r->group);
+    std::sort(gs.begin(), gs.end(), [&](const auto& a, const auto& b) { return GroupLess(o_.by, a, b); });
+    for (const auto& g : gs) rep_.totals.push_back(sum(g, false));
+    rep_.totals.push_back(sum("all", true));
   }
 
-  // Reconciliation of the published figures in range.
-  std::vector<const PublishedRow*> in_range;
-  for (const auto& [y, p] : pub_years)
-    if (y >= first && y <= last) in_range.push_back(p);
-  auto check = [&](Check c) {
-    rep.reconciliation.push_back(c);
-    notes.Add(c.text);
-  };
-  for (const PublishedRow* p : in_range) {
-    std::string y = std::to_string(*p->year);
-    int64_t itemised = p->subscribers + p->starters + p->library;
-    int64_t rest = p->holders - itemised;
-    check({.kind = "not_itemised",
-           .subject = y,
-           .field = "holders",
-           .stated = double(p->holders),
-           .computed = double(itemised),
-           .difference = double(rest),
-           .printed = "",
-           .text = y + ": published holders " + Count(p->holders) + " exceed the itemised channels (" +
-                   Count(p->subscribers) + " + " + Count(p->starters) + " + " + Count(p->library) + " = " +
-                   Count(itemised) + ") by " + Count(rest) + ": not itemised."});
-    if (rest < 0)
-      rep.reconciliation.back().text = y + ": the itemised channels (" + Count(itemised) +
-                                       ") exceed the published holders (" + Count(p->holders) + ") by " + Count(-rest) +
-                                       ".";
-    if (!p->printed_share.empty() && p->eligible > 0) {
-      double printed = *ParsePrintedShare(p->printed_share);
-      double computed = double(p->holders) / double(p->eligible);
-      check({.kind = "share",
-             .subject = y,
-             .field = "share",
-             .is_share = true,
-             .stated = printed,
-             .computed = computed,
-             .difference = computed - printed,
-             .printed = p->printed_share,
-             .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
-                     Percent(computed) + "; printed " + p->printed_share + "."});
-    }
+  void AddCheck(Check c) {
+    rep_.reconciliation.push_back(c);
+    notes_.Add(c.text);
   }
-  // The printed total, when it covers exactly the published years and they are all in range.
-  if (pub_total && !pub_years.empty() && in_range.size() == pub_years.size()) {
-    std::string years = std::to_string(pub_years.begin()->first) + "-" + std::to_string(pub_years.rbegin()->first);
-    if (o.period == Period::kCalendar && o.by == Dimension::kNone) {
-      ReportRow t = FromPublished(*pub_total, pub_total->label, notes);
-      rep.totals.push_back(std::move(t));
+
+  // The published figures in range against themselves: holders the channels do not itemise, each
+  // printed share, and the printed total (its sums, its pooled share, the mean of the shares).
+  void ReconcilePublished() {
+    for (const PublishedRow* p : in_range_) {
+      std::string y = std::to_string(*p->year);
+      int64_t itemised = p->subscribers + p->starters + p->library;
+      int64_t rest = p->holders - itemised;
+      AddCheck({.kind = "not_itemised",
+             .subject = y,
+             .field = "holders",
+             .stated = double(p->holders),
+             .computed = double(itemised),
+             .difference = double(rest),
+             .printed = "",
+             .text = rest < 0 ? y + ": the itemised channels (" + Count(itemised) + ") exceed the published holders (" +
+                                    Count(p->holders) + ") by " + Count(-rest) + "."
+                              : y + ": published holders " + Count(p->holders) + " exceed the itemised channels (" +
+                                    Count(p->subscribers) + " + " + Count(p->starters) + " + " + Count(p->library) +
+                                    " = " + Count(itemised) + ") by " + Count(rest) + ": not itemised."});
+      if (!p->printed_share.empty() && p->eligible > 0) {
+        double printed = *ParsePrintedShare(p->printed_share);
+        double computed = double(p->holders) / double(p->eligible);
+        AddCheck({.kind = "share",
+               .subject = y,
+               .field = "share",
+               .is_share = true,
+               .stated = printed,
+               .computed = computed,
+               .difference = computed - printed,
+               .printed = p->printed_share,
+               .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
+                       Percent(computed) + "; printed " + p->printed_share + "."});
+      }
     }
+    // The printed total, when it covers exactly the published years and they are all in range.
+    if (pub_total_ && !pub_years_.empty() && in_range_.size() == pub_years_.size()) ReconcileTotal();
+  }
+
+  void ReconcileTotal() {
+    const PublishedRow& total = *pub_total_;
+    std::string years = std::to_string(pub_years_.begin()->first) + "-" + std::to_string(pub_years_.rbegin()->first);
+    if (o_.period == Period::kCalendar && o_.by == Dimension::kNone)
+      rep_.totals.push_back(FromPublished(total, total.label, notes_));
     struct Field {
       const char* name;
       int64_t PublishedRow::*f;
@@ -439,14 +450,14 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
                     Field{"starter", &PublishedRow::starters}, Field{"library", &PublishedRow::library},
                     Field{"holders", &PublishedRow::holders}}) {
       int64_t sum = 0;
-      for (const PublishedRow* p : in_range) sum += p->*f.f;
-      int64_t stated = pub_total->*f.f, diff = stated - sum;
-      std::string text = pub_total->label + ": printed " + f.name + " " + Count(stated) +
+      for (const PublishedRow* p : in_range_) sum += p->*f.f;
+      int64_t stated = total.*f.f, diff = stated - sum;
+      std::string text = total.label + ": printed " + f.name + " " + Count(stated) +
                          (diff == 0 ? " equals the sum of " + years + "."
                                     : "; the years " + years + " sum to " + Count(sum) + " (the printed total is " +
                                           Count(diff < 0 ? -diff : diff) + (diff < 0 ? " less)." : " more)."));
-      check({.kind = "total",
-             .subject = pub_total->label,
+      AddCheck({.kind = "total",
+             .subject = total.label,
              .field = f.name,
              .stated = double(stated),
              .computed = double(sum),
@@ -458,48 +469,49 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
     double mean = 0;
     bool all_printed = true;
     std::string printed_list;
-    for (const PublishedRow* p : in_range) {
+    for (const PublishedRow* p : in_range_) {
       holders += p->holders;
       eligible += p->eligible;
       if (p->printed_share.empty())
         all_printed = false;
       else
-        mean += *ParsePrintedShare(p->printed_share) / double(in_range.size());
+        mean += *ParsePrintedShare(p->printed_share) / double(in_range_.size());
       printed_list += (printed_list.empty() ? "" : ", ") + p->printed_share;
     }
-    if (!pub_total->printed_share.empty() && eligible > 0) {
-      double printed = *ParsePrintedShare(pub_total->printed_share);
-      double pooled = double(holders) / double(eligible);
-      check({.kind = "pooled_share",
+    if (total.printed_share.empty() || eligible <= 0) return;
+    double printed = *ParsePrintedShare(total.printed_share);
+    double pooled = double(holders) / double(eligible);
+    AddCheck({.kind = "pooled_share",
+           .subject = years,
+           .field = "share",
+           .is_share = true,
+           .stated = printed,
+           .computed = pooled,
+           .difference = pooled - printed,
+           .printed = total.printed_share,
+           .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " + Percent(pooled) +
+                   "; printed total share " + total.printed_share + "."});
+    if (all_printed)
+      AddCheck({.kind = "mean_of_shares",
              .subject = years,
              .field = "share",
              .is_share = true,
              .stated = printed,
-             .computed = pooled,
-             .difference = pooled - printed,
-             .printed = pub_total->printed_share,
-             .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " + Percent(pooled) +
-                     "; printed total share " + pub_total->printed_share + "."});
-      if (all_printed)
-        check({.kind = "mean_of_shares",
-               .subject = years,
-               .field = "share",
-               .is_share = true,
-               .stated = printed,
-               .computed = mean,
-               .difference = mean - printed,
-               .printed = pub_total->printed_share,
-               .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
-                       (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + pub_total->printed_share +
-                                                              " is that mean, not a pooled share."
-                                                        : "; printed total share " + pub_total->printed_share + ".")});
-    }
+             .computed = mean,
+             .difference = mean - printed,
+             .printed = total.printed_share,
+             .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
+                     (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + total.printed_share +
+                                                            " is that mean, not a pooled share."
+                                                      : "; printed total share " + total.printed_share + ".")});
   }
+
   // Per-card counts against published totals for the same calendar year.
-  if (o.period == Period::kCalendar) {
-    for (const PublishedRow* p : in_range) {
-      auto it = by_year.find(*p->year);
-      if (it == by_year.end()) continue;
+  void CompareCardsWithPublished() {
+    if (o_.period != Period::kCalendar) return;
+    for (const PublishedRow* p : in_range_) {
+      auto it = by_year_.find(*p->year);
+      if (it == by_year_.end()) continue;
       std::string y = std::to_string(*p->year);
       auto total = [&](auto get) {
         std::optional<int64_t> s = 0;
@@ -524,7 +536,7 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
             Pair{"holders", p->holders, total([](const CountsRow& c) { return std::optional<int64_t>(c.holders); })}}) {
         if (!f.cards) continue;
         int64_t diff = f.stated - *f.cards;
-        check({.kind = "cards_vs_published",
+        AddCheck({.kind = "cards_vs_published",
                .subject = y,
                .field = f.name,
                .stated = double(f.stated),
@@ -536,9 +548,46 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
       }
     }
   }
-  for (auto* rows : {&rep.rows, &rep.totals})
-    for (auto& r : *rows) std::sort(r.note_refs.begin(), r.note_refs.end());
-  return rep;
+
+  const ReportOptions& o_;
+  const std::vector<ParsedCounts>& parsed_;
+  const std::map<int, const PublishedRow*>& pub_years_;
+  const PublishedRow* pub_total_;
+  Report rep_;
+  Notes notes_;
+  int first_ = 0, last_ = 0;
+  std::map<int, std::vector<const CountsRow*>> by_year_;  // the per-card cells in range, by year
+  std::vector<const PublishedRow*> in_range_;              // the published years in range
+  std::vector<std::optional<std::string>> groups_;
+};
+
+}  // namespace
+
+Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
+                                   const ReportOptions& o) {
+  if ((o.first_year == 0) != (o.last_year == 0) ||
+      (o.first_year != 0 && (o.first_year < 1900 || o.last_year > 9998 || o.first_year > o.last_year)))
+    return Fail(Code::kInvalidArgument, "report years: " + std::to_string(o.first_year) + "-" +
+                                            std::to_string(o.last_year) +
+                                            " is not a range of years (first <= last, 1900-9998, or both 0)");
+  auto parsed = CheckCounts(counts, o);
+  if (!parsed) return std::unexpected(parsed.error());
+  auto pub = CheckPublished(published);
+  if (!pub) return std::unexpected(pub.error());
+  return Builder(o, *parsed, pub->first, pub->second).Build();
+}
+
+Result<Report> BuildAdoptionReport(const ledger::Ledger& ledger, const ReportOptions& o) {
+  ledger::CountsQuery q;
+  q.period = o.period;
+  q.by = o.by;
+  q.first_year = o.first_year;
+  q.last_year = o.last_year;
+  auto counts = ledger.Counts(q);
+  if (!counts) return std::unexpected(counts.error());
+  auto published = ledger.Published();
+  if (!published) return std::unexpected(published.error());
+  return BuildAdoptionReport(*counts, *published, o);
 }
 
 // ---- Command-line helpers ----

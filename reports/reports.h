@@ -2,7 +2,8 @@
 // Adoption reports: cards per period, channel and group, the share of eligible staff holding a
 // card, the digital picture, and a reconciliation of the published figures, rendered as a
 // terminal table, Belgian CSV, JSON or a self-contained HTML page with SVG charts.
-// Everything here is a plain function of its inputs (no I/O, no clock, no state): thread-safe.
+// Everything here is a plain function of its inputs (no clock, no state; the only I/O is reading
+// the ledger in the overload that takes one): thread-safe.
 
 #include <cstdint>
 #include <optional>
@@ -11,30 +12,16 @@
 #include <vector>
 
 #include "base/base.h"
+#include "ledger/ledger.h"
 
 namespace lk::reports {
 
-enum class Period { kCalendar, kSchool };  // calendar: "2026"; school: "2025-2026" (1 Sep - 31 Aug)
-enum class Dimension { kNone, kProvince, kNetwork, kRole, kLevel };
+// The ledger's own types: a report is built from what Ledger::Counts and Ledger::Published return.
+using Period = ledger::Period;        // calendar: "2026"; school: "2025-2026" (1 Sep - 31 Aug)
+using Dimension = ledger::Dimension;
+using CountsRow = ledger::CountsRow;  // one (period, group) cell from per-card records
+using PublishedRow = ledger::PublishedRow;  // figures imported from a published aggregate file
 enum class Format { kTable, kCsv, kJson, kHtml };
-
-// Field-for-field copies of lk::ledger::CountsRow and PublishedRow (ledger/ledger.h), so the glue
-// in app/ is a member-wise copy. CountsRow: one (period, group) cell from per-card records.
-struct CountsRow {
-  std::string period;                                               // "2026" (calendar) or "2025-2026" (school)
-  std::optional<std::string> group;                                 // nullopt when by == kNone
-  std::optional<int64_t> eligible;                                  // roster size; nullopt in the school view
-  int64_t subscription = 0, starter = 0, library = 0, digital = 0;  // cards per channel
-  int64_t holders = 0;                                    // distinct holders with at least one card in the cell
-  int64_t digital_only = 0, physical_only = 0, both = 0;  // holders by kind of card held
-};
-// Figures imported from a published aggregate file, kept apart from per-card records.
-struct PublishedRow {
-  std::string label;        // "2017", ..., or "Totaal" as printed
-  std::optional<int> year;  // nullopt for the total row
-  int64_t eligible = 0, subscribers = 0, starters = 0, library = 0, holders = 0;
-  std::string printed_share;  // as printed: "67,50%", "67.50%", "67%"
-};
 
 struct ReportOptions {
   Period period = Period::kCalendar;
@@ -90,6 +77,8 @@ struct Report {
 // negative count, a duplicated cell or published year, an unreadable printed share, a bad range).
 Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
                                    const ReportOptions& options);
+// The same from the ledger's counts for `options` and its published figures.
+Result<Report> BuildAdoptionReport(const ledger::Ledger& ledger, const ReportOptions& options);
 
 // Renderers; each returns the whole document. Table: UTF-8, aligned by display width, LF.
 // CSV: UTF-8 with BOM, ';' separators, decimal comma, CRLF. JSON: see docs/reports.md.

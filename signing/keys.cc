@@ -18,7 +18,7 @@ namespace internal {
 
 const char* const kDevFiles[] = {"dev-root-ca.pem",  "dev-root-ca-key.pem", "dev-wwdr.pem",
                                  "dev-wwdr-key.pem", "pass-type-id.pem",    "pass-type-id-key.pem",
-                                 "google-service-account.json", "keyring.json"};
+                                 "google-service-account.json", "revocations.json", "keyring.json"};
 
 // An exclusive advisory lock on <dir>/.lock, held for the object's lifetime.
 DirLock::DirLock(const fs::path& dir) {
@@ -165,6 +165,8 @@ Result<> InitDevelopmentKeys(const KeyConfig& config, const Clock& clock) {
   };
   for (const auto& [name, content] : files)
     if (auto r = WriteSecret(config.dir / name, content); !r) return r;
+  if (auto r = KeyringStore(config.dir, KeyUse::kRevocations).AddKey(now); !r)
+    return std::unexpected(r.error());
   // The keyring file is written last: its presence marks a complete key set.
   if (auto r = KeyringStore(config.dir).AddKey(now); !r) return std::unexpected(r.error());
   return {};

@@ -1,6 +1,7 @@
 #pragma once
-// The trust core: token keys and their keyring, compact ES256 QR tokens, the pass-signing
-// identity (PKCS#7 detached signatures for Apple Wallet) and the Google service account.
+// The trust core: token keys, revocation-list keys and their keyring, compact ES256 QR tokens,
+// the pass-signing identity (PKCS#7 detached signatures for Apple Wallet) and the Google service
+// account. The signed revocation list has its own header, signing/revocation_list.h.
 // Thread safety: TokenIssuer, TokenVerifier, PassSigner and ServiceAccount are immutable after
 // construction and safe to share between threads. Keyring is not; use one per thread or lock.
 
@@ -24,35 +25,49 @@ struct KeyConfig {
   std::filesystem::path google_service_account;  // service-account JSON from Google Cloud
 };
 
-// Creates the development key set under config.dir (files mode 0600): the first token key, a
-// development root CA, a WWDR stand-in intermediate, a Pass Type ID certificate, and a Google
-// service-account JSON. Fails with kAlreadyExists, changing nothing, if any key is present.
+// Creates the development key set under config.dir (files mode 0600): the first token key, the
+// first revocation-list key, a development root CA, a WWDR stand-in intermediate, a Pass Type ID
+// certificate, and a Google service-account JSON. Fails with kAlreadyExists, changing nothing, if
+// any key is present.
 Result<> InitDevelopmentKeys(const KeyConfig& config, const Clock& clock);
 // True when InitDevelopmentKeys has run for this directory.
 bool KeysExist(const KeyConfig& config);
 
-struct TokenKeyInfo {
+// What a P-256 key signs: QR tokens (JWK "use":"sig") or revocation lists ("use":"lk-revocations").
+// A key only ever has one use, and each verifier trusts only keys of its own use.
+enum class KeyUse { kToken, kRevocations };
+
+struct KeyInfo {
   std::string kid;  // base64url prefix of the RFC 7638 JWK thumbprint
   Time created;
   bool active = false;
   std::optional<Time> retired;        // when a newer key took over signing
-  std::optional<Time> publish_until;  // retired keys: after the last token they could sign expires
+  std::optional<Time> publish_until;  // retired keys: after the last token or list they could sign expires
 };
 
-class KeySet;  // public token keys by kid, for verification
+class KeySet;  // public keys by kid, each with its use, for verification
 
-// The token keys in <dir>/token/ with their metadata in <dir>/keyring.json.
+// The token keys (<dir>/token/<kid>.pem, metadata in <dir>/keyring.json) and the revocation-list
+// keys (<dir>/revocations/<kid>.pem, metadata in <dir>/revocations.json). A folder made before
+// revocation lists had their own key has no revocations.json: it opens, with no revocation key.
 class Keyring {
  public:
   static Result<std::unique_ptr<Keyring>> Open(const KeyConfig& config);
   virtual ~Keyring() = default;
-  // Adds a fresh P-256 key and makes it the active one; the old key stays published.
-  virtual Result<TokenKeyInfo> Rotate(const Clock& clock) = 0;
-  virtual std::vector<TokenKeyInfo> List() const = 0;
-  // The keys a verifier should trust at `now`: active, or retired but still published.
+  // Adds a fresh token key and makes it the active one; the old key stays published.
+  virtual Result<KeyInfo> Rotate(const Clock& clock) = 0;
+  // The same for the revocation-list key (the first one too, when the folder has none); the old
+  // one stays published for kMaxRevocationListLifetime.
+  virtual Result<KeyInfo> RotateRevocationKey(const Clock& clock) = 0;
+  virtual std::vector<KeyInfo> List() const = 0;            // token keys, oldest first
+  virtual std::vector<KeyInfo> RevocationKeys() const = 0;  // revocation-list keys, oldest first
+  // The keys a verifier should trust at `now`, of both uses: active, or retired but still published.
   virtual KeySet Published(Time now) const = 0;
-  // PEM (PKCS#8) of the active private key; never log or serve it.
+  // PEM (PKCS#8) of the active token key; never log or serve it.
   virtual std::string ActivePrivateKeyPem() const = 0;
+  // PEM of the active revocation-list key, or kFailedPrecondition naming the keys folder and
+  // `lerarenkaart keys rotate --revocations` when there is none. Never log or serve it.
+  virtual Result<std::string> ActiveRevocationKeyPem() const = 0;
 };
 
 class KeySet {
@@ -62,11 +77,12 @@ class KeySet {
   KeySet(KeySet&&) noexcept;
   KeySet& operator=(KeySet&&) noexcept;
   KeySet(const KeySet&);
-  // Parses a JWK Set; only EC P-256 keys for ES256 whose kid matches their thumbprint are accepted.
+  // Parses a JWK Set; only EC P-256 keys for ES256 whose kid matches their thumbprint are accepted,
+  // with "use" "sig" (or none) for token keys and "lk-revocations" for revocation-list keys.
   static Result<KeySet> FromJwks(std::string_view json);
-  // The public JWK Set document (what /.well-known/jwks.json serves).
+  // The public JWK Set document (what /.well-known/jwks.json serves), each key with its "use".
   std::string ToJwks() const;
-  std::vector<std::string> kids() const;
+  std::vector<std::string> kids() const;  // of both uses, sorted
   struct Impl;
   std::shared_ptr<const Impl> impl_;
 };

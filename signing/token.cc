@@ -3,12 +3,12 @@
 // 10% of the raw ECDSA rate), accepts malleable high-s signatures and padded base64, does not
 // require exp, and allows algorithm confusion when several algorithms are listed. Here each
 // check is explicit and keys are parsed once.
-#include <cstring>
 #include <optional>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
+#include "signing/internal/jws.h"
 #include "signing/internal/keyring_store.h"
 #include "signing/signing.h"
 
@@ -24,71 +24,6 @@ Validity CardYearValidity(int year, const TokenPolicy& policy) {
 }
 
 namespace {
-
-const EVP_MD* Sha256Md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // immutable once fetched
-  return md;
-}
-
-// SHA-256 through lk::Sha256 (pre-fetched algorithm, one context per thread: no EVP_MD_CTX
-// allocated per token); Sha256Md() remains the fallback should that ever return nothing.
-void Digest(std::string_view data, unsigned char out[32]) {
-  std::string md = Sha256(data);
-  if (md.size() == 32) {
-    std::memcpy(out, md.data(), 32);
-    return;
-  }
-  unsigned int len = 32;
-  EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
-}
-
-// n and n/2 of P-256, for the low-s rule.
-const BIGNUM* CurveOrder() {
-  static BIGNUM* n = [] {
-    BIGNUM* b = nullptr;
-    BN_hex2bn(&b, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
-    return b;
-  }();
-  return n;
-}
-const BIGNUM* HalfOrder() {
-  static BIGNUM* h = [] {
-    BIGNUM* b = BN_dup(CurveOrder());
-    BN_rshift1(b, b);
-    return b;
-  }();
-  return h;
-}
-
-// A small pool of prepared contexts: take one, use it, give it back.
-class CtxLease {
- public:
-  CtxLease(std::mutex& mu, std::vector<PKeyCtx>& pool) : mu_(mu), pool_(pool) {
-    std::lock_guard l(mu_);
-    if (!pool_.empty()) {
-      ctx_ = std::move(pool_.back());
-      pool_.pop_back();
-    }
-  }
-  ~CtxLease() {
-    if (!ctx_) return;
-    std::lock_guard l(mu_);
-    pool_.push_back(std::move(ctx_));
-  }
-  PKeyCtx& get() { return ctx_; }
-
- private:
-  std::mutex& mu_;
-  std::vector<PKeyCtx>& pool_;
-  PKeyCtx ctx_;
-};
-
-bool ValidSerial(std::string_view s) {
-  if (s.empty() || s.size() > 40) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  return true;
-}
 
 class IssuerImpl final : public TokenIssuer {
  public:
@@ -117,76 +52,18 @@ class IssuerImpl final : public TokenIssuer {
     std::string token = header_b64_;
     token += '.';
     token += Base64UrlEncode(std::string_view(claims, static_cast<size_t>(n)));
-    unsigned char digest[32];
-    Digest(token, digest);
-
-    unsigned char der[80];
-    size_t der_len = sizeof der;
-    {
-      CtxLease lease(mu_, pool_);
-      if (!lease.get()) {
-        lease.get().reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-        if (!lease.get() || EVP_PKEY_sign_init(lease.get().get()) != 1)
-          return std::unexpected(SslError("preparing ECDSA signing"));
-      }
-      if (EVP_PKEY_sign(lease.get().get(), der, &der_len, digest, sizeof digest) != 1)
-        return std::unexpected(SslError("ECDSA signing"));
-    }
-    const unsigned char* p = der;
-    EcSig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
-    if (!sig) return std::unexpected(SslError("decoding the ECDSA signature"));
-    const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
-    const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
-    unsigned char raw[64];
-    BN_bn2binpad(r, raw, 32);
-    if (BN_cmp(s, HalfOrder()) > 0) {  // low-s form, so the token has exactly one valid encoding
-      Bn low(BN_new());
-      BN_sub(low.get(), CurveOrder(), s);
-      BN_bn2binpad(low.get(), raw + 32, 32);
-    } else {
-      BN_bn2binpad(s, raw + 32, 32);
-    }
-    token += '.';
-    token += Base64UrlEncode(std::string_view(reinterpret_cast<char*>(raw), 64));
+    if (auto r = key_.AppendSignature(token); !r) return std::unexpected(r.error());
     return token;
   }
 
   const std::string& kid() const override { return kid_; }
 
  private:
-  PKey key_;
+  Es256Key key_;
   std::string kid_;
   TokenPolicy policy_;
   std::string header_b64_, iss_json_;
-  mutable std::mutex mu_;
-  mutable std::vector<PKeyCtx> pool_;
 };
-
-enum class B64 { kOk, kBad, kNonCanonical };
-B64 DecodeSegment(std::string_view seg, std::string& out) {
-  if (!seg.empty() && seg.back() == '=') return B64::kNonCanonical;
-  for (char c : seg)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return B64::kBad;
-  auto r = Base64UrlDecode(seg);
-  if (!r) return B64::kNonCanonical;  // impossible length or set padding bits
-  out = std::move(*r);
-  return B64::kOk;
-}
-
-// Parses a flat JSON object; duplicate member names make it invalid.
-bool ParseObject(const std::string& text, json& out) {
-  bool duplicate = false;
-  std::vector<std::unordered_set<std::string>> seen;
-  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) seen.emplace_back();
-    if (event == json::parse_event_t::object_end && !seen.empty()) seen.pop_back();
-    if (event == json::parse_event_t::key && !seen.empty() && depth > 0)
-      if (!seen.back().insert(parsed.get<std::string>()).second) duplicate = true;
-    return true;
-  };
-  out = json::parse(text, cb, /*allow_exceptions=*/false);
-  return !duplicate && !out.is_discarded() && out.is_object();
-}
 
 Verdict Invalid(std::string reason) {
   Verdict v;
@@ -196,24 +73,17 @@ Verdict Invalid(std::string reason) {
 
 class VerifierImpl final : public TokenVerifier {
  public:
+  // Only the token keys of `keys`: a revocation-list key never verifies a token.
   VerifierImpl(KeySet keys, TokenPolicy policy)
-      : keys_(std::move(keys)), policy_(std::move(policy)), iss_json_(json(policy_.issuer).dump(-1, ' ', false, json::error_handler_t::replace)) {}
+      : keys_(KeysOfUse(keys, KeyUse::kToken)),
+        policy_(std::move(policy)),
+        iss_json_(json(policy_.issuer).dump(-1, ' ', false, json::error_handler_t::replace)) {}
 
   Verdict Verify(std::string_view token, Time at) const override {
     if (token.size() > kMaxTokenBytes) return Invalid("too_large");
-    size_t d1 = token.find('.');
-    size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
-    if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos || d1 == 0 ||
-        d2 == d1 + 1 || d2 + 1 == token.size())
-      return Invalid("malformed");
-    std::string_view h64 = token.substr(0, d1), p64 = token.substr(d1 + 1, d2 - d1 - 1),
-                     s64 = token.substr(d2 + 1);
-    std::string header_text, payload_text, sig;
-    for (auto [seg, out] : {std::pair{h64, &header_text}, {p64, &payload_text}, {s64, &sig}}) {
-      B64 r = DecodeSegment(seg, *out);
-      if (r == B64::kBad) return Invalid("bad_base64");
-      if (r == B64::kNonCanonical) return Invalid("non_canonical_encoding");
-    }
+    std::string parts[3];
+    if (const char* refused = DecodeCompact(token, parts)) return Invalid(refused);
+    const std::string &header_text = parts[0], &payload_text = parts[1], &sig = parts[2];
     // The header our issuer writes is read without a JSON parser; any other goes through it.
     std::string kid_text;
     if (!OurHeaderKid(header_text, kid_text)) {
@@ -233,32 +103,8 @@ class VerifierImpl final : public TokenVerifier {
     if (key_it == keys_.impl_->keys.end()) return Invalid("unknown_kid");
     const VerifyKey& key = *key_it->second;
 
-    if (sig.size() != 64) return Invalid("bad_signature");
-    Bn r(BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), 32, nullptr));
-    Bn s(BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()) + 32, 32, nullptr));
-    if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), CurveOrder()) >= 0 ||
-        BN_cmp(s.get(), HalfOrder()) > 0)
-      return Invalid("non_canonical_signature");
-    EcSig ecsig(ECDSA_SIG_new());
-    ECDSA_SIG_set0(ecsig.get(), r.release(), s.release());
-    unsigned char der[80];
-    unsigned char* dp = der;
-    int der_len = i2d_ECDSA_SIG(ecsig.get(), &dp);
-    unsigned char digest[32];
-    Digest(token.substr(0, d2), digest);
-    int ok;
-    {
-      CtxLease lease(key.mu, key.pool);
-      if (!lease.get()) {
-        lease.get().reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key.key.get(), nullptr));
-        if (!lease.get() || EVP_PKEY_verify_init(lease.get().get()) != 1) return Invalid("internal_error");
-      }
-      ok = EVP_PKEY_verify(lease.get().get(), der, static_cast<size_t>(der_len), digest, sizeof digest);
-    }
-    if (ok != 1) {
-      ERR_clear_error();
-      return Invalid("bad_signature");
-    }
+    if (const char* refused = CheckEs256(key, token.substr(0, token.rfind('.')), sig))
+      return Invalid(refused);
 
     if (auto fast = OurClaims(payload_text)) return Judge(key, fast->serial, fast->year, fast->nbf, fast->exp, at);
     json claims;
@@ -390,6 +236,17 @@ KeySet::KeySet(KeySet&&) noexcept = default;
 KeySet& KeySet::operator=(KeySet&&) noexcept = default;
 KeySet::KeySet(const KeySet&) = default;
 
+namespace internal {
+KeySet KeysOfUse(const KeySet& keys, KeyUse use) {
+  auto impl = std::make_shared<KeySet::Impl>();
+  for (const auto& [kid, key] : keys.impl_->keys)
+    if (key->use == use) impl->keys.emplace(kid, key);
+  KeySet set;
+  set.impl_ = std::move(impl);
+  return set;
+}
+}  // namespace internal
+
 std::vector<std::string> KeySet::kids() const {
   std::vector<std::string> out;
   for (const auto& [kid, _] : impl_->keys) out.push_back(kid);
@@ -404,7 +261,7 @@ std::string KeySet::ToJwks() const {
                     {"x", Base64UrlEncode(k->x)},
                     {"y", Base64UrlEncode(k->y)},
                     {"kid", kid},
-                    {"use", "sig"},
+                    {"use", k->use == KeyUse::kToken ? kTokenUse : kRevocationsUse},
                     {"alg", "ES256"}});
   return json({{"keys", keys}}).dump(2);
 }
@@ -425,7 +282,12 @@ Result<KeySet> KeySet::FromJwks(std::string_view text) {
       return Fail(Code::kInvalidArgument, where + ": only EC P-256 keys are accepted (kty EC, crv P-256)");
     if (k.contains("alg") && str("alg") != "ES256")
       return Fail(Code::kInvalidArgument, where + ": alg must be ES256");
-    if (k.contains("use") && str("use") != "sig") return Fail(Code::kInvalidArgument, where + ": use must be sig");
+    // No "use" means a token key, as before revocation lists had keys of their own.
+    KeyUse use = KeyUse::kToken;
+    if (k.contains("use") && str("use") == kRevocationsUse) use = KeyUse::kRevocations;
+    else if (k.contains("use") && str("use") != kTokenUse)
+      return Fail(Code::kInvalidArgument, where + ": use must be \"" + kTokenUse + "\" (token keys) or \"" +
+                                              kRevocationsUse + "\" (revocation-list keys)");
     if (k.contains("d")) return Fail(Code::kInvalidArgument, where + ": holds a private key ('d'); refusing it");
     auto x = Base64UrlDecode(str("x"));
     auto y = Base64UrlDecode(str("y"));
@@ -438,6 +300,7 @@ Result<KeySet> KeySet::FromJwks(std::string_view text) {
       return Fail(Code::kInvalidArgument, where + ": kid '" + kid + "' is not the thumbprint prefix of its key");
     auto vk = std::make_shared<VerifyKey>();
     vk->kid = kid;
+    vk->use = use;
     vk->x = *x;
     vk->y = *y;
     vk->key = std::move(*key);

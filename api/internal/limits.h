@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/api.h"
+#include "base/base.h"
 
 namespace lk::api::internal {
 
@@ -21,19 +22,21 @@ namespace lk::api::internal {
 // dropped, so memory stays bounded by the number of recently active keys.
 class RateLimiter {
  public:
-  explicit RateLimiter(RateLimit limit) : limit_(limit) {}
+  // `clock` (its Monotonic reading) must outlive the limiter.
+  RateLimiter(RateLimit limit, const Clock& clock) : limit_(limit), clock_(clock) {}
   // 0 when the request may go ahead; otherwise the whole seconds to wait (for Retry-After).
   int64_t Take(const std::string& key);
 
  private:
   struct Bucket {
     double tokens;
-    std::chrono::steady_clock::time_point last;
+    Instant last;
   };
   RateLimit limit_;
+  const Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;
-  std::chrono::steady_clock::time_point last_sweep_{};
+  Instant last_sweep_{};
 };
 
 // Counters and a latency histogram, rendered in the Prometheus text exposition format 0.0.4.

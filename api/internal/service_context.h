@@ -24,9 +24,9 @@
 #include "api/api.h"
 #include "api/internal/card_status.h"
 #include "api/internal/http_server.h"
-#include "api/internal/jws.h"
 #include "api/internal/limits.h"
 #include "api/internal/request_body.h"
+#include "signing/revocation_list.h"
 
 namespace lk::api::internal {
 
@@ -90,7 +90,7 @@ struct ServiceContext {
   struct KeyState {
     std::unique_ptr<signing::TokenVerifier> verifier;
     std::unique_ptr<signing::TokenIssuer> issuer;
-    std::unique_ptr<JwsSigner> revocation_signer;
+    std::unique_ptr<signing::RevocationSigner> revocation_signer;
     std::string jwks, jwks_etag;
   };
   std::atomic<std::shared_ptr<const KeyState>> keys;
@@ -106,9 +106,11 @@ struct ServiceContext {
   CardStatusCache card_status{kRevocationMaxStaleness, kMaxKnownSerials};
   std::atomic<bool> refresh_failing{false};
 
-  // The last signed revocation list and the validator it was signed for (guarded by revocations_mu).
+  // The last signed revocation list, what it was signed for (sequence, years, key) and when
+  // (guarded by revocations_mu). Re-signed when any of these changes, or after an hour.
   std::mutex revocations_mu;
-  std::string revocations_etag, revocations_jws;
+  std::string revocations_for, revocations_jws, revocations_etag;
+  Time revocations_signed_at{};
 
   // Google classes brought up to date by this process (guarded by google_mu).
   std::mutex google_mu;

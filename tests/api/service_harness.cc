@@ -199,7 +199,7 @@ ServerProcess::ServerProcess(const fs::path& data_dir, const fs::path& config, c
   out_ = data_dir / ("serve-" + std::to_string(n) + ".out");
   std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", data_dir.string()};
   if (!config.empty()) argv.insert(argv.end(), {"--config", config.string()});
-  argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0", "--port-file", port_file.string()});
+  argv.insert(argv.end(), {"serve", "--dev", "--listen", "127.0.0.1:0", "--port-file", port_file.string()});
   argv.insert(argv.end(), extra.begin(), extra.end());
   pid_ = fork();
   if (pid_ == 0) {

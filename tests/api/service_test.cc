@@ -371,8 +371,9 @@ TEST_F(ServiceTest, TrickledLargeBodyIsCutOffAfterTheReadTimeout) {
   EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);  // still serving
 }
 
-// `partners remove` / `staff remove` delete a credential; a running service stops accepting it
-// once its 10 s authentication cache lapses, and other credentials keep working.
+// `partners remove` / `staff remove` delete a credential (audited); a new instance refuses it at
+// once. A running instance stops accepting it when its 10 s authentication cache lapses:
+// ServiceClockTest.RemovedCredentialStopsWorkingWhenTheCacheLapses moves the clock for that.
 TEST_F(ServiceTest, RemovedCredentialsStopWorking) {
   auto temp = Cli({"partners", "add", "Temporary"});
   ASSERT_EQ(temp.exit_code, 0) << temp.err;
@@ -386,15 +387,9 @@ TEST_F(ServiceTest, RemovedCredentialsStopWorking) {
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.err, HasSubstr("there is no partner credential named 'Temporary'"));
   EXPECT_EQ(Cli({"staff", "remove", "Museum M"}).exit_code, 1);  // a partner's name is not a staff credential
-  auto start = std::chrono::steady_clock::now();
-  long status = 0;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
-    status = Http("POST", Server().url("/v1/verify"), scan, auth).status;
-    if (status == 401) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  EXPECT_EQ(status, 401);
-  EXPECT_EQ(Http("POST", Server().url("/v1/verify"), scan, PartnerAuth()).status, 200);
+  ServerProcess fresh(data_, config_);
+  EXPECT_EQ(Http("POST", fresh.url("/v1/verify"), scan, auth).status, 401);
+  EXPECT_EQ(Http("POST", fresh.url("/v1/verify"), scan, PartnerAuth()).status, 200);
   // The removal is in the audit chain, which still verifies.
   auto chain = Cli({"ledger", "verify"});
   EXPECT_EQ(chain.exit_code, 0) << chain.out << chain.err;
@@ -407,33 +402,49 @@ TEST_F(ServiceTest, SighupReloadsRotatedKeysWithoutRestart) {
     auto header = Base64UrlDecode(jws.substr(0, jws.find('.')));
     return header ? json::parse(*header, nullptr, false).value("kid", "") : "";
   };
+  // The token keys of a JWK Set (the revocation-list key is published beside them).
+  auto token_keys = [](const json& set) {
+    json out = json::array();
+    for (const auto& k : set["keys"])
+      if (k.value("use", "") == "sig") out.push_back(k);
+    return out;
+  };
   json before = Claim("T5");
   auto jwks = Json(Http("GET", Server().url("/.well-known/jwks.json")));
-  ASSERT_EQ(jwks["keys"].size(), 1u);
-  std::string old_kid = jwks["keys"][0]["kid"];
+  ASSERT_EQ(token_keys(jwks).size(), 1u);
+  std::string old_kid = token_keys(jwks)[0]["kid"];
   EXPECT_EQ(kid_of(before["token"]), old_kid);
   auto rotated = Cli({"keys", "rotate"});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
   std::string new_kid = Trim(rotated.out.substr(rotated.out.rfind(' ') + 1));
   ASSERT_NE(new_kid, old_kid);
-  EXPECT_EQ(Json(Http("GET", Server().url("/.well-known/jwks.json")))["keys"].size(), 1u);  // not before SIGHUP
+  EXPECT_EQ(token_keys(Json(Http("GET", Server().url("/.well-known/jwks.json")))).size(), 1u);  // not before SIGHUP
   ASSERT_EQ(kill(Server().pid(), SIGHUP), 0);
   auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10) && jwks["keys"].size() < 2) {
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10) && token_keys(jwks).size() < 2) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     jwks = Json(Http("GET", Server().url("/.well-known/jwks.json")));
   }
-  ASSERT_EQ(jwks["keys"].size(), 2u) << jwks.dump();
+  ASSERT_EQ(token_keys(jwks).size(), 2u) << jwks.dump();
   EXPECT_THAT(jwks.dump(), HasSubstr(new_kid));
   json after = Claim("T6");
   EXPECT_EQ(kid_of(after["token"]), new_kid);
   EXPECT_EQ(Verify(after["token"])["status"], "active");
   EXPECT_EQ(Verify(before["token"])["status"], "active");  // the old key stays published
-  EXPECT_EQ(kid_of(Http("GET", Server().url("/v1/revocations")).body), new_kid);
+  // The revocation list keeps its own key, published beside the token keys with its own use.
+  std::string list_kid = kid_of(Http("GET", Server().url("/v1/revocations")).body);
+  EXPECT_NE(list_kid, new_kid);
+  EXPECT_NE(list_kid, old_kid);
+  bool published = false;
+  for (const auto& k : jwks["keys"]) published |= k["kid"] == list_kid && k["use"] == "lk-revocations";
+  EXPECT_TRUE(published) << jwks.dump();
   EXPECT_THAT(Server().Log(), HasSubstr("SIGHUP: token keys reloaded"));
   EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);  // still serving
 }
 
+// The signed revocation list: its own key (never a token key), iat and exp, and a sequence number
+// that grows with every revocation and is the same from every instance on the ledger, so that a
+// partner holding a list can refuse an older one replayed to it.
 TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
   std::vector<std::string> serials;
   for (const char* who : {"T4", "T5"}) {
@@ -447,23 +458,40 @@ TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
   std::string etag = doc.header("etag");
   ASSERT_FALSE(etag.empty());
   WriteText(dir_ / "jwks.json", Http("GET", Server().url("/.well-known/jwks.json")).body);
-  WriteText(dir_ / "doc.jws", doc.body);
-  std::string payload = Python(R"py(
+  // PyJWT checks it with the published key of its kid, which must be the revocation-list key.
+  auto decode = [&](const std::string& jws) {
+    WriteText(dir_ / "doc.jws", jws);
+    return json::parse(Python(R"py(
 import json, sys, jwt
 jwks = json.load(open(sys.argv[1]))
 tok = open(sys.argv[2]).read()
-kid = jwt.get_unverified_header(tok)["kid"]
-key = jwt.PyJWK([k for k in jwks["keys"] if k["kid"] == kid][0], algorithm="ES256").key
-print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"])))
+header = jwt.get_unverified_header(tok)
+jwk = [k for k in jwks["keys"] if k["kid"] == header["kid"]][0]
+assert jwk["use"] == "lk-revocations", jwk
+assert header["typ"] == "lk-revocations+jwt", header
+key = jwt.PyJWK(jwk, algorithm="ES256").key
+print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"], options={"require": ["iat", "exp"]})))
 )py",
-                               {(dir_ / "jwks.json").string(), (dir_ / "doc.jws").string()});
-  json p = json::parse(payload);
+                              {(dir_ / "jwks.json").string(), (dir_ / "doc.jws").string()}));
+  };
+  json p = decode(doc.body);
   EXPECT_EQ(p["revoked"][std::to_string(year_)], json::array({serials[0]}));
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(p["iat"].get<int64_t>(), now, 120);
+  EXPECT_EQ(p["exp"].get<int64_t>() - p["iat"].get<int64_t>(), 72 * 3600);
+  int64_t first_seq = p["seq"];
+  EXPECT_GT(first_seq, 0);
   EXPECT_EQ(Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag}).status, 304);
   ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + serials[1] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth()).status, 200);
   auto changed = Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag});
   EXPECT_EQ(changed.status, 200);
   EXPECT_NE(changed.header("etag"), etag);
+  json q = decode(changed.body);
+  EXPECT_GT(q["seq"].get<int64_t>(), first_seq);
+  EXPECT_EQ(q["revoked"][std::to_string(year_)].size(), 2u);
+  // A second instance on the same ledger, started later, says the same sequence number.
+  ServerProcess other(data_, config_);
+  EXPECT_EQ(decode(Http("GET", other.url("/v1/revocations")).body)["seq"], q["seq"]);
 }
 
 TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {

@@ -35,7 +35,7 @@ lk() { "$bin" --data-dir "$work/var" --config "$work/config.toml" "$@"; }
 lk import roster "$work/roster.csv" --year "$year" >/dev/null
 staff=$(lk staff add load 2>/dev/null)
 partner=$(lk partners add load 2>/dev/null)
-"$bin" --data-dir "$work/var" --config "$work/config.toml" serve --listen 127.0.0.1:0 --port-file "$work/port" \
+"$bin" --data-dir "$work/var" --config "$work/config.toml" serve --dev --listen 127.0.0.1:0 --port-file "$work/port" \
   >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done

@@ -1,19 +1,20 @@
 // One suite, every backend: each test runs unchanged against SQLite (a temp file) and
 // PostgreSQL (a fresh schema on $LK_TEST_POSTGRES_URL; skipped with a message when unset).
-#include <cstdlib>
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
+#include <algorithm>
 #include <barrier>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
-#include "ledger/ledger.h"
 #include "tests/ledger/ledger_testing.h"
 #include "tests/testing/testing.h"
 
@@ -1377,6 +1378,69 @@ TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
 
 // The SQLite connection keeps its prepared statements and reuses them: each use binds its own
 // parameters, and a finished use holds no read snapshot, so a second connection's writes show.
+// The revocation list's sequence number: the audit entry of the newest revocation of any card
+// year, read with the list in one statement. It moves only when a card is revoked, never back,
+// and every instance on the ledger (and a restarted one) reads the same.
+TEST_P(LedgerTest, RevocationSequenceIsTheNewestRevocationForEveryInstance) {
+  ImportSmallRoster(2025);
+  ImportSmallRoster(2026);
+  auto empty = ledger_->Revocations(2026, 2027);
+  ASSERT_TRUE(empty.has_value()) << empty.error().message;
+  EXPECT_EQ(empty->sequence, 0);
+  EXPECT_TRUE(empty->revoked.empty());
+  std::vector<std::string> s;
+  for (const char* who : {"T1", "T2", "T3"}) s.push_back(ledger_->IssueDigital(who, 2026)->serial);
+  auto old_card = ledger_->IssueDigital("T1", 2025);
+  ASSERT_TRUE(old_card);
+  EXPECT_EQ(ledger_->Revocations(2026, 2027)->sequence, 0);
+
+  ASSERT_TRUE(ledger_->Revoke(s[2], "lost").has_value());
+  auto first = ledger_->Revocations(2026, 2027);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->sequence, ledger_->FindCard(s[2])->update_tag);
+  EXPECT_EQ(std::to_string(first->sequence),
+            backend_->Value("SELECT max(seq) FROM audit_log WHERE action = 'revoke'"));
+  EXPECT_EQ(first->revoked, (std::vector<std::pair<std::string, int>>{{s[2], 2026}}));
+
+  // Other writes move the audit log, not the sequence.
+  ASSERT_TRUE(ledger_->IssueDigital("T2", 2025));
+  ASSERT_TRUE(ledger_->AddCredential(CredentialKind::kStaff, "someone"));
+  EXPECT_EQ(ledger_->Revocations(2026, 2027)->sequence, first->sequence);
+
+  // Another instance on the same ledger reads the same, and its revocation moves it for both.
+  auto other = Open();
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->Revocations(2026, 2027)->sequence, first->sequence);
+  ASSERT_TRUE(other->Revoke(s[0], "left").has_value());
+  auto second = ledger_->Revocations(2026, 2027);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GT(second->sequence, first->sequence);
+  std::vector<std::pair<std::string, int>> both = {{s[0], 2026}, {s[2], 2026}};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(second->revoked, both);
+  EXPECT_EQ(second->revoked, *ledger_->RevokedSerials(2026, 2027));
+
+  // A revocation outside the asked card years still moves it (the window may move back over it
+  // later, and a list must never look older than one sent before).
+  ASSERT_TRUE(ledger_->Revoke(old_card->serial, "left").has_value());
+  auto third = ledger_->Revocations(2026, 2027);
+  ASSERT_TRUE(third.has_value());
+  EXPECT_GT(third->sequence, second->sequence);
+  EXPECT_EQ(third->revoked, second->revoked);
+  auto wider = ledger_->Revocations(2025, 2027);
+  ASSERT_TRUE(wider.has_value());
+  EXPECT_EQ(wider->sequence, third->sequence);
+  ASSERT_EQ(wider->revoked.size(), 3u);
+  EXPECT_EQ(wider->revoked[0], std::pair(old_card->serial, 2025));  // by card year, then serial
+
+  // A restarted instance reads the same.
+  other.reset();
+  ledger_ = Open();
+  ASSERT_TRUE(ledger_);
+  EXPECT_EQ(ledger_->Revocations(2026, 2027)->sequence, third->sequence);
+  ExpectVerified("after the revocations");
+}
+
 TEST_P(LedgerTest, RepeatedLookupsSeeTheirOwnParametersAndOtherConnectionsWrites) {
   ImportSmallRoster();
   auto other = Open();

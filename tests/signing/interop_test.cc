@@ -1,9 +1,10 @@
 // Interoperability with JWT code nobody here wrote: PyJWT (Debian's python3-jwt) and cpp-jwt.
 #include <gtest/gtest.h>
-#include <jwt/jwt.hpp>
 
+#include <jwt/jwt.hpp>
 #include <nlohmann/json.hpp>
 
+#include "signing/revocation_list.h"
 #include "signing/signing.h"
 #include "tests/signing/forge.h"
 #include "tests/testing/testing.h"
@@ -49,6 +50,35 @@ TEST_F(InteropTest, CliTokensVerifyWithPyJwtGivenOnlyTheJwks) {
   std::string tampered = token;
   tampered[token.find('.') + 5] ^= 1;
   EXPECT_NE(Py({"verify", jwks_path_, tampered, policy_.issuer}).exit_code, 0);
+}
+
+// PyJWT, given only the published JWK Set, verifies a signed revocation list with the key
+// published as "use":"lk-revocations" (not a token key), and refuses a changed one.
+TEST_F(InteropTest, RevocationListsVerifyWithPyJwtAgainstTheRevocationKey) {
+  auto signer = RevocationSigner::Create(*ring_);
+  ASSERT_TRUE(signer) << signer.error().message;
+  const Time now = clock_.Now();  // read once: the system clock moves on while PyJWT runs
+  int year = int(BrusselsDate(now).year());
+  RevocationList list{policy_.issuer, now, now + std::chrono::hours(1), 42, {year, year + 1}, {{"PY-REVOKED-1", year}}};
+  auto jws = (*signer)->Sign(list);
+  ASSERT_TRUE(jws) << jws.error().message;
+  auto r = Py({"verify-revocations", jwks_path_, *jws, policy_.issuer});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto claims = json::parse(r.out);
+  EXPECT_EQ(claims["seq"], 42);
+  EXPECT_EQ(claims["typ"], "revocations");
+  EXPECT_EQ(claims["years"], json({year, year + 1}));
+  EXPECT_EQ(claims["revoked"][std::to_string(year)], json({"PY-REVOKED-1"}));
+  EXPECT_EQ(claims["revoked"][std::to_string(year + 1)], json::array());
+  EXPECT_EQ(claims["iat"], now.time_since_epoch().count());
+  json jwks = json::parse(*ReadFile(jwks_path_));
+  for (const auto& k : jwks["keys"])
+    if (k["kid"] == (*signer)->kid()) {
+      EXPECT_EQ(k["use"], "lk-revocations");
+    }
+  std::string tampered = *jws;
+  tampered[jws->find('.') + 5] ^= 1;
+  EXPECT_NE(Py({"verify-revocations", jwks_path_, tampered, policy_.issuer}).exit_code, 0);
 }
 
 TEST_F(InteropTest, PyJwtTokensWithOurKeyVerifyWithOurs) {

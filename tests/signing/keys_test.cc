@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "signing/revocation_list.h"
 #include "signing/signing.h"
 #include "tests/testing/testing.h"
 
@@ -38,7 +39,13 @@ TEST_F(KeysTest, EveryFileIsPrivate) {
       ++files;
     }
   }
-  EXPECT_GE(files, 9);  // 7 development files, keyring.json, one token key (+ the lock file)
+  // 7 development files, keyring.json, one token key, revocations.json, one revocation-list key
+  // (+ the lock file)
+  EXPECT_GE(files, 11);
+  auto ring = Keyring::Open(config_);
+  ASSERT_TRUE(ring) << ring.error().message;
+  ASSERT_EQ((*ring)->RevocationKeys().size(), 1u);
+  EXPECT_TRUE(fs::exists(config_.dir / "revocations" / ((*ring)->RevocationKeys()[0].kid + ".pem")));
 }
 
 TEST_F(KeysTest, RefusesToOverwriteAndChangesNothing) {
@@ -109,6 +116,74 @@ TEST_F(KeysTest, TamperedKeyringIsRefused) {
   ring["keys"][0]["active"] = false;
   ASSERT_TRUE(WriteFileAtomic(config_.dir / "keyring.json", ring.dump()));
   EXPECT_FALSE(Keyring::Open(config_));
+}
+
+// Upgrade path: a keys folder made before revocation lists had their own key opens as before;
+// only signing a list fails, naming the command that adds the key.
+TEST_F(KeysTest, AnOlderKeysFolderOpensWithoutARevocationKeyUntilRotateAddsOne) {
+  fs::remove(config_.dir / "revocations.json");
+  fs::remove_all(config_.dir / "revocations");
+  auto ring = Keyring::Open(config_);
+  ASSERT_TRUE(ring) << ring.error().message;
+  EXPECT_TRUE((*ring)->RevocationKeys().empty());
+  EXPECT_EQ((*ring)->Published(clock_.Now()).kids(), std::vector<std::string>{(*ring)->List()[0].kid});
+  EXPECT_TRUE(TokenIssuer::Create(**ring, TokenPolicy{}));
+  auto signer = RevocationSigner::Create(**ring);
+  ASSERT_FALSE(signer);
+  EXPECT_EQ(signer.error().code, Code::kFailedPrecondition);
+  EXPECT_NE(signer.error().message.find("lerarenkaart keys rotate --revocations"), std::string::npos)
+      << signer.error().message;
+  EXPECT_NE(signer.error().message.find(config_.dir.string()), std::string::npos) << signer.error().message;
+
+  auto added = (*ring)->RotateRevocationKey(clock_);
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_TRUE(added->active);
+  EXPECT_NE(added->kid, (*ring)->List()[0].kid);
+  EXPECT_TRUE(RevocationSigner::Create(**ring));
+  auto reopened = Keyring::Open(config_);
+  ASSERT_TRUE(reopened);
+  ASSERT_EQ((*reopened)->RevocationKeys().size(), 1u);
+  EXPECT_EQ((*reopened)->RevocationKeys()[0].kid, added->kid);
+  for (fs::path p : {config_.dir / "revocations.json", config_.dir / "revocations",
+                     config_.dir / "revocations" / (added->kid + ".pem")}) {
+    struct stat st;
+    ASSERT_EQ(stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_mode & 0777, fs::is_directory(p) ? 0700u : 0600u) << p;
+  }
+}
+
+TEST_F(KeysTest, ARotatedRevocationKeyStaysPublishedAsLongAsItsLastListLives) {
+  auto ring = *Keyring::Open(config_);
+  std::string token_kid = ring->List()[0].kid, old_kid = ring->RevocationKeys()[0].kid;
+  auto rotated = ring->RotateRevocationKey(clock_);
+  ASSERT_TRUE(rotated) << rotated.error().message;
+  auto keys = ring->RevocationKeys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_FALSE(keys[0].active);
+  EXPECT_EQ(keys[0].retired, clock_.Now());
+  EXPECT_EQ(keys[0].publish_until, clock_.Now() + kMaxRevocationListLifetime);
+  EXPECT_EQ((*RevocationSigner::Create(*ring))->kid(), rotated->kid);
+  EXPECT_EQ(ring->List().size(), 1u);  // the token keys are untouched
+  EXPECT_EQ(ring->Published(clock_.Now()).kids().size(), 3u);
+  auto later = ring->Published(clock_.Now() + kMaxRevocationListLifetime).kids();
+  std::sort(later.begin(), later.end());
+  std::vector<std::string> want = {token_kid, rotated->kid};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(later, want);
+}
+
+TEST_F(KeysTest, AKeyWithBothUsesIsRefused) {
+  auto ring = *Keyring::Open(config_);
+  std::string token_kid = ring->List()[0].kid, revocation_kid = ring->RevocationKeys()[0].kid;
+  json doc = json::parse(*ReadFile(config_.dir / "revocations.json"));
+  doc["keys"][0]["kid"] = token_kid;
+  ASSERT_TRUE(WriteFileAtomic(config_.dir / "revocations.json", doc.dump()));
+  fs::copy_file(config_.dir / "token" / (token_kid + ".pem"),
+                config_.dir / "revocations" / (token_kid + ".pem"));
+  auto opened = Keyring::Open(config_);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, Code::kDataLoss);
+  EXPECT_NE(opened.error().message.find("one use only"), std::string::npos) << opened.error().message;
 }
 
 }  // namespace

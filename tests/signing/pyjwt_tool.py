@@ -3,6 +3,9 @@
   verify JWKS_FILE TOKEN ISSUER      verify an ES256 token given only the published JWK Set
   sign PEM_FILE KID CLAIMS [low-s]   sign claims with ES256; 'low-s' normalises s to n - s when high
   verify-rs256 PUBLIC_PEM TOKEN      verify an RS256 token (Google save links, OAuth assertions)
+  verify-revocations JWKS_FILE LIST ISSUER
+                                     verify a signed revocation list with the JWK of its kid, which
+                                     must have "use":"lk-revocations"; typ must be lk-revocations+jwt
 Prints the verified claims as JSON, or the error on stderr with exit code 1.
 """
 import base64
@@ -48,6 +51,19 @@ def main(argv):
                 s = N - s
             token = ".".join([head, body, b64e(r + s.to_bytes(32, "big"))])
         print(token)
+    elif cmd == "verify-revocations":
+        jwks = json.load(open(argv[2]))
+        doc, issuer = argv[3], argv[4]
+        header = jwt.get_unverified_header(doc)
+        if header.get("typ") != "lk-revocations+jwt":
+            raise SystemExit("typ is %r" % header.get("typ"))
+        matches = [k for k in jwks["keys"] if k.get("kid") == header["kid"] and k.get("use") == "lk-revocations"]
+        if not matches:
+            raise SystemExit("no revocation-list key with kid %s" % header["kid"])
+        key = ECAlgorithm.from_jwk(json.dumps(matches[0]))
+        claims = jwt.decode(doc, key, algorithms=["ES256"], issuer=issuer,
+                            options={"require": ["exp", "iat", "iss"]})
+        print(json.dumps(claims, sort_keys=True))
     elif cmd == "verify-rs256":
         pem = open(argv[2]).read()
         claims = jwt.decode(argv[3], pem, algorithms=["RS256"], options={"verify_aud": False})

@@ -3,9 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "signing/internal/keyring_store.h"
 #include "signing/signing.h"
 #include "tests/signing/forge.h"
+#include "tests/signing/keyring_fixture.h"
 #include "tests/testing/testing.h"
 
 namespace lk::signing {
@@ -22,15 +22,11 @@ std::string NextB64(char c) {
   return std::string(1, kAlphabet[kAlphabet.find(c) + 1]);
 }
 
-class TokenTest : public ::testing::Test {
+class TokenTest : public KeyringTest {
  protected:
   void SetUp() override {
-    config_.dir = dir_.path() / "keys";
-    ASSERT_TRUE(internal::EnsurePrivateDir(config_.dir));
-    ASSERT_TRUE(internal::KeyringStore(config_.dir).AddKey(clock_.Now()));
-    auto ring = Keyring::Open(config_);
-    ASSERT_TRUE(ring) << ring.error().message;
-    ring_ = std::move(*ring);
+    KeyringTest::SetUp();
+    if (HasFatalFailure()) return;
     auto issuer = TokenIssuer::Create(*ring_, policy_);
     ASSERT_TRUE(issuer) << issuer.error().message;
     issuer_ = std::move(*issuer);
@@ -51,11 +47,6 @@ class TokenTest : public ::testing::Test {
   }
   Verdict Check(const std::string& token) const { return verifier_->Verify(token, clock_.Now()); }
 
-  testing::TempDir dir_;
-  FakeClock clock_{At("2026-03-01T10:00:00Z")};
-  TokenPolicy policy_;
-  KeyConfig config_;
-  std::unique_ptr<Keyring> ring_;
   std::unique_ptr<TokenIssuer> issuer_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::string kid_, pem_;
