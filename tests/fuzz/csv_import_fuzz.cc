@@ -2,8 +2,8 @@
 //   'c' the CSV parser alone (ledger/internal/csv.h): a file read without a problem, written out
 //       again with every field quoted, reads back to the same delimiter, header and records;
 //   'r' Ledger::ImportRoster of card year 2026, 'p' Ledger::ImportPublished, anything else
-//       Ledger::ImportChannel (subscriptions of 2026), each on one real SQLite ledger (in /dev/shm
-//       when there is one) whose 2026 roster holds T1..T4.
+//       Ledger::ImportChannel (subscriptions of 2026), each on one real SQLite ledger (in
+//       $LK_FUZZ_TMPDIR, else /dev/shm when there is one) whose 2026 roster holds T1..T4.
 // An import either succeeds, reading exactly the records the parser finds (all well-formed), and
 // importing the same file again adds nothing; or it fails with kInvalidArgument naming the file
 // first. Build with clang >= 16 and -DLK_FUZZ=ON (see token_verify_fuzz.cc); otherwise ctest
@@ -75,8 +75,13 @@ void CheckParser(std::string_view text) {
 
 struct Target {
   Target() {
+    // $LK_FUZZ_TMPDIR (run_fuzzers.sh removes it afterwards: libFuzzer's timed end skips this
+    // destructor), else /dev/shm when there is one.
     std::error_code ec;
-    fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    const char* scratch = std::getenv("LK_FUZZ_TMPDIR");
+    fs::path base = scratch                               ? fs::path(scratch)
+                    : fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
+                                                       : fs::temp_directory_path();
     dir = base / ("lk-fuzz-csv-" + HexEncode(RandomBytes(6)));
     fs::create_directories(dir);
     file = dir / "import.csv";

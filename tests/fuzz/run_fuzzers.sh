@@ -18,10 +18,15 @@ fuzz_one() {  # NAME: BUILD/fuzz/NAME/{corpus/,fuzz.log}; new inputs go to corpu
   local name=$1 work=$build/fuzz/$1 unwind=1
   rm -rf "$work" && mkdir -p "$work/corpus"
   [[ $slow_unwind == *" $name "* ]] && unwind=0
-  ASAN_OPTIONS=fast_unwind_on_malloc=$unwind UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  # Scratch space for the target's files (tmpfs if any; also its TMPDIR), removed afterwards.
+  local tmp rc=0
+  tmp=$(mktemp -d /dev/shm/lk-fuzz-XXXXXX 2>/dev/null || mktemp -d)
+  TMPDIR=$tmp LK_FUZZ_TMPDIR=$tmp ASAN_OPTIONS=fast_unwind_on_malloc=$unwind UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions=$seeds/../lsan.supp \
     "$build/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$seeds/$name" >"$work/fuzz.log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$seeds/$name" >"$work/fuzz.log" 2>&1 || rc=$?
+  rm -rf "$tmp"
+  return "$rc"
 }
 
 names=()
