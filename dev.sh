@@ -9,6 +9,7 @@ cd "$here"
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
+  clang-16 libclang-rt-16-dev llvm-16
   libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip zlib1g-dev
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libboost1.81-dev libboost-url1.81-dev
@@ -47,6 +48,47 @@ build() {
   grep -q 'no work to do' <<<"$out" || log "built $dir"
 }
 
+# Seconds each fuzz target runs in `test` (as many at once as there are cores).
+fuzz_seconds=${LK_FUZZ_SECONDS:-30}
+# For the sanitizers' stack traces (clang 16's own; llvm 14's cannot read its debug info).
+symbolizer=/usr/lib/llvm-16/bin/llvm-symbolizer
+
+# timed WHAT CMD...: logs WHAT, runs CMD, then logs its wall time and the CPU time (user + system)
+# of the processes it ran, which is what a busy shared machine does not distort.
+cpu_seconds() { local s; read -r -a s </proc/$$/stat; echo $(((s[15] + s[16]) / $(getconf CLK_TCK))); }
+timed() {
+  local what=$1 t0=$SECONDS c0; c0=$(cpu_seconds); shift
+  log "$what"
+  "$@"
+  log "$what: done in $((SECONDS - t0)) s, CPU $(($(cpu_seconds) - c0)) s"
+}
+
+# run_ctest DIR: every test of the build in DIR, as many at once as there are cores.
+run_ctest() { (cd "$1" && ctest --output-on-failure -j "$(nproc)"); }
+
+# tsan_ctest DIR: ctest in a -DLK_TSAN=ON build. Every process writes its reports (the spawned
+# lerarenkaart servers' too, which no test would see) to DIR/tsan/; any report fails the run.
+tsan_ctest() {
+  local dir=$1 rc=0
+  rm -rf "$dir/tsan" && mkdir -p "$dir/tsan"
+  TSAN_OPTIONS="log_path=$here/$dir/tsan/report suppressions=$here/tests/tsan.supp external_symbolizer_path=$symbolizer" \
+    run_ctest "$dir" || rc=$?
+  if compgen -G "$dir/tsan/report.*" >/dev/null; then
+    head -n 80 "$dir"/tsan/report.* >&2
+    log "ThreadSanitizer reports: $dir/tsan/"
+    exit 1
+  fi
+  ((rc == 0)) || exit "$rc"
+}
+
+bench_smoke() {
+  for b in build/tests/bench/*_benchmark; do
+    [ -x "$b" ] || continue
+    LK_LEDGER_BENCH_SCALE=0.02 timeout 300 "$b" --benchmark_min_time=0.01 >"$b.smoke.log" 2>&1 ||
+      { tail -n 20 "$b.smoke.log"; log "benchmark $b failed"; exit 1; }
+  done
+}
+
 case "${1:-help}" in
   setup) setup ;;
   build) setup; build build Release -DLK_WERROR=ON ;;
@@ -55,24 +97,26 @@ case "${1:-help}" in
     shift; exec ./build/app/lerarenkaart serve --dev "$@" ;;
   test)
     setup
-    build build Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON
+    timed "release build (g++, -Werror, benchmarks) in build/" build build Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON
     . tests/testing/postgres.sh
     pg_start build/pg
     trap 'pg_stop build/pg' EXIT
     export LK_TEST_POSTGRES_URL="$PG_URL"
-    log "tests (release build)"
-    (cd build && ctest --output-on-failure -j "$(nproc)")
-    # -g1: line tables for the sanitizers' stack traces without full debug info (quicker to build and link).
-    build build-asan Debug -DLK_WERROR=ON -DLK_SANITIZE=ON -DCMAKE_CXX_FLAGS_DEBUG=-g1
-    log "tests (address,undefined sanitizers)"
-    (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      ctest --output-on-failure -j "$(nproc)")
-    log "benchmark smoke run (small data, each bounded to 5 minutes)"
-    for b in build/tests/bench/*_benchmark; do
-      [ -x "$b" ] || continue
-      LK_LEDGER_BENCH_SCALE=0.02 timeout 300 "$b" --benchmark_min_time=0.01 >"$b.smoke.log" 2>&1 ||
-        { tail -n 20 "$b.smoke.log"; log "benchmark $b failed"; exit 1; }
-    done
+    timed "tests (release build)" run_ctest build
+    # The sanitizer builds use clang 16 at -O1 -g1 (line tables for the stack traces; quicker to
+    # build than full debug info). build-fuzz has address,undefined and libFuzzer's coverage, so
+    # one build runs both the suites and the fuzz targets.
+    timed "sanitizer build (clang 16, address,undefined, libFuzzer) in build-fuzz/" \
+      build build-fuzz Debug -DCMAKE_CXX_COMPILER=clang++-16 -DLK_WERROR=ON -DLK_FUZZ=ON "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1"
+    export ASAN_SYMBOLIZER_PATH=$symbolizer UBSAN_SYMBOLIZER_PATH=$symbolizer
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      timed "tests (address,undefined sanitizers)" run_ctest build-fuzz
+    timed "fuzzing, each target ${fuzz_seconds} s from its seed corpus" tests/fuzz/run_fuzzers.sh build-fuzz "$fuzz_seconds"
+    # Only the ledger and service suites and what they run (LK_TSAN_SUITES in cmake/lk_module.cmake).
+    timed "thread sanitizer build (clang 16) in build-tsan/" \
+      build build-tsan Debug -DCMAKE_CXX_COMPILER=clang++-16 -DLK_WERROR=ON -DLK_TSAN=ON "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1"
+    timed "ledger and service tests (thread sanitizer)" tsan_ctest build-tsan
+    timed "benchmark smoke run (small data, each bounded to 5 minutes)" bench_smoke
     log "all tests passed" ;;
   bench)
     setup; build build Release -DLK_BENCHMARKS=ON

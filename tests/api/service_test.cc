@@ -524,7 +524,7 @@ TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
   auto unzip = RunProgram({"unzip", "-q", "-o", (dir_ / "card.pkpass").string(), "-d", x.string()});
   ASSERT_EQ(unzip.exit_code, 0) << unzip.err;
   json manifest = json::parse(ReadAll(x / "manifest.json"));
-  for (auto& [file, sha1] : manifest.items()) EXPECT_EQ(HexEncode(Sha1(ReadAll(x / file))), sha1) << file;
+  for (auto& [file, sha1] : manifest.items()) EXPECT_EQ(HexEncode(Sha1(ReadAll(x / file))), sha1.get<std::string>()) << file;
   json pj = json::parse(ReadAll(x / "pass.json"));
   EXPECT_EQ(pj["serialNumber"], serial);
   EXPECT_EQ(pj["barcodes"][0]["message"], card["token"]);

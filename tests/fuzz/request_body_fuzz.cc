@@ -21,7 +21,19 @@ void Check(std::string_view body, std::span<const FieldSpec> fields) {
   if (!parsed) {
     const BodyError& e = parsed.error();
     if (e.detail.empty()) __builtin_trap();
-    if (e.status == 413 ? body.size() <= 4096 : (e.status != 400 || e.field.empty())) __builtin_trap();
+    if (e.status == 413) {
+      if (body.size() <= 4096) __builtin_trap();
+      return;
+    }
+    if (e.status != 400) __builtin_trap();
+    // A 400 names what is at fault: the body, a field of the route, or a member of the body the
+    // route does not know (whatever its name, "" included).
+    bool named = e.field == "body";
+    for (const auto& f : fields) named = named || e.field == f.name;
+    if (!named) {
+      auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_discarded() || !doc.is_object() || !doc.contains(e.field)) __builtin_trap();
+    }
     return;
   }
   const auto& doc = *parsed;

@@ -39,5 +39,25 @@ TEST(CsvTest, ReportsInvalidUtf8AndStrayQuotes) {
   EXPECT_EQ(t.records[0].line, 4);
 }
 
+// The delimiter is the one that splits the header into more fields, read as the parser reads it.
+// A quote inside an unquoted field is a plain character (detection used to take it for an opening
+// quote and read on into the rows, found by tests/fuzz/csv_import_fuzz.cc), and blank lines
+// before the header do not hide it.
+TEST(CsvTest, DelimiterComesFromTheHeaderAsTheParserReadsIt) {
+  std::vector<CsvProblem> p;
+  auto stray = ParseCsv("ab\"x\nT1,An;b\n1;\"x;y\";3\n", p);
+  EXPECT_TRUE(p.empty());
+  EXPECT_EQ(stray.delimiter, ',');
+  EXPECT_EQ(stray.header, (std::vector<std::string>{"ab\"x"}));
+  ASSERT_EQ(stray.records.size(), 2u);
+  EXPECT_EQ(stray.records[0].fields, (std::vector<std::string>{"T1", "An;b"}));
+  auto blank_first = ParseCsv("\n  \na;b\n1;2\n", p);
+  EXPECT_TRUE(p.empty());
+  EXPECT_EQ(blank_first.delimiter, ';');
+  EXPECT_EQ(blank_first.header, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(blank_first.records.size(), 1u);
+  EXPECT_EQ(blank_first.records[0].line, 4);
+}
+
 }  // namespace
 }  // namespace lk::ledger::internal

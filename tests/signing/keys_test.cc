@@ -83,8 +83,8 @@ TEST_F(KeysTest, GoogleServiceAccountFile) {
   EXPECT_NE(sa["private_key"].get<std::string>().find("BEGIN PRIVATE KEY"), std::string::npos);
   auto account = ServiceAccount::Load(config_);
   ASSERT_TRUE(account) << account.error().message;
-  EXPECT_EQ((*account)->client_email(), sa["client_email"]);
-  EXPECT_EQ((*account)->private_key_id(), sa["private_key_id"]);
+  EXPECT_EQ((*account)->client_email(), sa["client_email"].get<std::string>());
+  EXPECT_EQ((*account)->private_key_id(), sa["private_key_id"].get<std::string>());
 }
 
 TEST_F(KeysTest, KidIsTheRfc7638ThumbprintPrefixComputedIndependently) {
