@@ -36,17 +36,20 @@ setup() {
   fi
 }
 
-# build DIR TYPE [extra cmake args...]: configure once, then build; output only on failure or work.
+# build DIR TYPE [extra cmake args...]: configure DIR as asked (every time, so a folder configured
+# otherwise gets this configuration; cmake changes nothing when it already has it), then build;
+# output only on failure or work.
 build() {
   local dir=$1 type=$2; shift 2
-  if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >"$dir.configure.log" 2>&1 ||
-      { cat "$dir.configure.log"; exit 1; }
-  fi
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; exit 1; }
   local out
   if ! out=$(cmake --build "$dir" -j "$(nproc)" 2>&1); then printf '%s\n' "$out"; exit 1; fi
   grep -q 'no work to do' <<<"$out" || log "built $dir"
 }
+
+# The one configuration of build/, whichever verb builds it: run, build, test and bench share it.
+release=(Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON)
 
 # Seconds each fuzz target runs in `test` (as many at once as there are cores).
 fuzz_seconds=${LK_FUZZ_SECONDS:-30}
@@ -91,13 +94,13 @@ bench_smoke() {
 
 case "${1:-help}" in
   setup) setup ;;
-  build) setup; build build Release -DLK_WERROR=ON ;;
+  build) setup; build build "${release[@]}" ;;
   run)
-    setup; build build Release
+    setup; build build "${release[@]}"
     shift; exec ./build/app/lerarenkaart serve --dev "$@" ;;
   test)
     setup
-    timed "release build (g++, -Werror, benchmarks) in build/" build build Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON
+    timed "release build (g++, -Werror, benchmarks) in build/" build build "${release[@]}"
     . tests/testing/postgres.sh
     pg_start build/pg
     trap 'pg_stop build/pg' EXIT
@@ -119,7 +122,7 @@ case "${1:-help}" in
     timed "benchmark smoke run (small data, each bounded to 5 minutes)" bench_smoke
     log "all tests passed" ;;
   bench)
-    setup; build build Release -DLK_BENCHMARKS=ON
+    setup; build build "${release[@]}"
     shift; for b in build/tests/bench/*_benchmark; do "$b" "$@"; done ;;
   help|-h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) log "unknown verb '$1' (try: ./dev.sh help)"; exit 2 ;;

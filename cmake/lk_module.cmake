@@ -31,7 +31,7 @@ endfunction()
 # The suites a ThreadSanitizer build (-DLK_TSAN=ON) builds and runs; every other lk_test is left
 # out of its build and its ctest. The service suite runs the lerarenkaart binary of the same
 # build, so that is the TSan one too.
-set(LK_TSAN_SUITES ledger_test api_service_test api_hostile_client_test)
+set(LK_TSAN_SUITES ledger_test api_service_test api_hostile_client_test api_service_clock_test)
 
 # lk_test(NAME SOURCES ... DEPS ...): a GoogleTest executable registered with ctest.
 function(lk_test name)
