@@ -211,6 +211,51 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
+namespace {
+// Calls `each` with every code point of strict UTF-8 `text`; false when it is not (or `each` says stop).
+template <class Each>
+bool ForEachCodePoint(std::string_view text, Each each) {
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  for (size_t i = 0; i < text.size();) {
+    auto b = static_cast<unsigned char>(text[i]);
+    size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return false;
+    uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      auto c = static_cast<unsigned char>(text[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (!each(static_cast<char32_t>(cp))) return false;
+    i += len;
+  }
+  return true;
+}
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  return ForEachCodePoint(text, [](char32_t) { return true; });
+}
+
+std::optional<std::u32string> DecodeUtf8(std::string_view text) {
+  std::u32string out;
+  out.reserve(text.size());
+  if (!ForEachCodePoint(text, [&](char32_t c) {
+        out.push_back(c);
+        return true;
+      }))
+    return std::nullopt;
+  return out;
+}
+
+std::string_view Trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  size_t b = text.find_first_not_of(kSpace);
+  if (b == std::string_view::npos) return {};
+  return text.substr(b, text.find_last_not_of(kSpace) - b + 1);
+}
+
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
   if (n && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)

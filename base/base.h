@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,7 @@ struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
 namespace lk {
 
 // What went wrong, in terms a caller can act on. `code` maps onto HTTP statuses in api/ and
-// onto exit codes in app/ (kInvalidArgument and kUnauthenticated-class input errors exit 2).
+// onto exit codes in app/ (kInvalidArgument, bad usage or input, exits 2; every other code 1).
 enum class Code {
   kInvalidArgument,    // bad input: a file, a field, a flag (exit 2, HTTP 400)
   kNotFound,           // HTTP 404
@@ -91,7 +92,8 @@ std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
 std::string Base64Encode(std::string_view bytes);
 std::string HexEncode(std::string_view bytes);
-// Cryptographically random bytes (OpenSSL RAND_bytes).
+// Cryptographically random bytes (OpenSSL RAND_bytes). Throws std::runtime_error when the system
+// has no entropy source: nothing in this project can go on without randomness.
 std::string RandomBytes(size_t n);
 // Random string over Crockford's base32 alphabet (no I, L, O, U): `n` characters, 5 bits each.
 std::string RandomBase32(size_t n);
@@ -117,6 +119,13 @@ class HmacSha256 {
   std::string key_;                        // for OpenSSL's one-shot HMAC() should the context fail
   ::evp_mac_ctx_st* ctx_ = nullptr;   // EVP_MAC_CTX keyed once; null if it could not be set up
 };
+
+// Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
+bool IsValidUtf8(std::string_view text);
+// The code points of strict UTF-8 text; nullopt when it is not.
+std::optional<std::u32string> DecodeUtf8(std::string_view text);
+// `text` without leading and trailing ASCII white space (space, tab, CR, LF, VT, FF).
+std::string_view Trim(std::string_view text);
 
 // Reads a whole file; the error names the path.
 Result<std::string> ReadFile(const std::filesystem::path& path);

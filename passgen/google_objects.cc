@@ -22,24 +22,11 @@ bool ValidSerial(std::string_view s) {
 // Counts code points of strict UTF-8 (no overlongs, surrogates or values above U+10FFFF);
 // nullopt when invalid or when it holds a control character.
 std::optional<size_t> TextChars(std::string_view s) {
-  size_t chars = 0;
-  for (size_t i = 0; i < s.size();) {
-    auto b = static_cast<unsigned char>(s[i]);
-    size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return std::nullopt;
-    uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    for (size_t k = 1; k < len; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+  auto cps = DecodeUtf8(s);
+  if (!cps) return std::nullopt;
+  for (char32_t cp : *cps)
     if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0x2028 || cp == 0x2029) return std::nullopt;
-    i += len;
-    ++chars;
-  }
-  return chars;
+  return cps->size();
 }
 
 Result<> ValidText(std::string_view field, std::string_view value) {

@@ -45,25 +45,6 @@ std::string Join(const std::array<const char*, N>& set) {
   return out;
 }
 
-bool ValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; k < n; ++k) {
-      unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n;
-  }
-  return true;
-}
-
 struct PngSize {
   uint32_t width = 0, height = 0;
 };
@@ -166,7 +147,7 @@ class Loader {
   // A string in template.json: "@key" refers to pass.strings, anything else is literal text
   // with placeholders ("@@" for a literal leading '@').
   Result<> CheckText(const std::string& s, const std::string& where) {
-    if (!ValidUtf8(s)) return Invalid(where, "not valid UTF-8");
+    if (!IsValidUtf8(s)) return Invalid(where, "not valid UTF-8");
     if (s.starts_with("@") && !s.starts_with("@@")) {
       if (s.size() == 1) return Invalid(where, "empty strings key '@'");
       t_.used_keys.insert(s.substr(1));
@@ -366,7 +347,7 @@ class Loader {
         return Invalid(name, "missing (language \"" + lang + "\" is listed in template.json)");
       auto text = ReadFile(path);
       if (!text) return Fail(Code::kInvalidArgument, text.error().message);
-      if (!ValidUtf8(*text)) return Invalid(name, "not valid UTF-8");
+      if (!IsValidUtf8(*text)) return Invalid(name, "not valid UTF-8");
       auto parsed = ParseStrings(*text, name);
       if (!parsed) return std::unexpected(parsed.error());
       for (const auto& [k, v] : *parsed)
@@ -596,7 +577,7 @@ const fs::path& Template::dir() const { return impl_->dir; }
 
 Result<Template::Rendered> Template::Render(const CardValues& card, std::string_view lang) const {
   for (const std::string* v : {&card.name, &card.school, &card.serial})
-    if (!ValidUtf8(*v)) return Fail(Code::kInvalidArgument, "card value is not valid UTF-8");
+    if (!IsValidUtf8(*v)) return Fail(Code::kInvalidArgument, "card value is not valid UTF-8");
   auto it = std::find_if(impl_->compiled.begin(), impl_->compiled.end(), [&](auto& c) { return c.lang == lang; });
   if (it == impl_->compiled.end())
     return Fail(Code::kInvalidArgument, "language \"" + std::string(lang) + "\" is not in template " +
