@@ -49,8 +49,8 @@ TEST_F(CliScanTest, ExitCodesSayWhatHappened) {
   testing::WriteText(dir_ / "notes.png", "not a picture");
   EXPECT_EQ(Scan({"--image", (dir_ / "notes.png").string()}).exit_code, 2);
   std::string png = (dir_ / "card.png").string(), blank = (dir_ / "blank.jpg").string();
-  testing::WriteQrPng(valid, png);
-  testing::WritePhotoLike(png, blank, {0, 0.0, 4, 50}, 1);
+  ASSERT_EQ(testing::WriteQrPng(valid, png), "");
+  ASSERT_EQ(testing::WritePhotoLike(png, blank, {0, 0.0, 4, 50}, 1), "");
   EXPECT_EQ(Scan({"--image", blank}).exit_code, 3);
   auto two = Scan({"--image", png, "--image", blank});
   EXPECT_EQ(two.exit_code, 3);  // the highest code of the inputs
@@ -87,7 +87,7 @@ TEST_F(CliScanTest, JsonAndLanguagesAndOfflineFromTheCache) {
 TEST_F(CliScanTest, WatchVerifiesEachNewImageUntilInterrupted) {
   std::string token = issuer_.IssueCard("L4");
   std::string png = (dir_ / "card.png").string();
-  testing::WriteQrPng(token, png);
+  ASSERT_EQ(testing::WriteQrPng(token, png), "");
   std::filesystem::create_directories(dir_ / "inbox");
   std::vector<std::string> args = {testing::Binary(), "scan",
                                    "--issuer",        issuer_.url(),

@@ -19,7 +19,7 @@ class ImageTest : public ::testing::Test {
   }
   std::string Png(const std::string& token, const std::string& name) {
     std::string path = (dir_ / (name + ".png")).string();
-    testing::WriteQrPng(token, path);
+    EXPECT_EQ(testing::WriteQrPng(token, path), "");
     return path;
   }
   testing::TempDir dir_;
@@ -43,7 +43,7 @@ TEST_F(ImageTest, ScreenshotAndPhotoLikeVariantsDecodeToTheToken) {
                                             {"rotated 20, large, noisy", {20, 1.4, 14, 50}},
                                             {"upside down-ish 190", {190, 1.1, 10, 50}}}) {
     std::string jpeg = (dir_ / (std::string(v.name) + ".jpg")).string();
-    testing::WritePhotoLike(png, jpeg, v.p, seed_);
+    ASSERT_EQ(testing::WritePhotoLike(png, jpeg, v.p, seed_), "");
     auto text = DecodeQrFile(jpeg);
     ASSERT_TRUE(text) << v.name << ": " << text.error().message;
     EXPECT_EQ(*text, token) << v.name;
@@ -70,7 +70,7 @@ TEST_F(ImageTest, BadCardsInPhotosGetTheSameVerdictsAsTheirTokens) {
   ASSERT_TRUE((*store)->Refresh());
   for (const auto& [expected, token] : tokens) {
     std::string jpeg = (dir_ / (expected + ".jpg")).string();
-    testing::WritePhotoLike(Png(token, expected), jpeg, {15, 1.0, 8, 50}, seed_);
+    ASSERT_EQ(testing::WritePhotoLike(Png(token, expected), jpeg, {15, 1.0, 8, 50}, seed_), "");
     auto text = DecodeQrFile(jpeg);
     ASSERT_TRUE(text) << expected << ": " << text.error().message;
     auto from_photo = (*store)->Judge(*text), from_token = (*store)->Judge(token);
@@ -83,7 +83,7 @@ TEST_F(ImageTest, NoCodeAndNotAnImageAreToldApart) {
   std::string blank = (dir_ / "blank.jpg").string(), text = (dir_ / "notes.png").string();
   std::string png = Png("x", "tiny");
   testing::PhotoLike far_away{0, 0.0, 5, 50};  // the code shrunk to nothing
-  testing::WritePhotoLike(png, blank, far_away, seed_);
+  ASSERT_EQ(testing::WritePhotoLike(png, blank, far_away, seed_), "");
   auto none = DecodeQrFile(blank);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, Code::kNotFound);

@@ -1,12 +1,12 @@
 #pragma once
 // The real service as a partner meets it: `lerarenkaart serve --dev` on 127.0.0.1:0 with its own
 // data directory and a small roster, plus the CLI calls that issue, token and revoke its cards.
-// And photo-like pictures of QR codes, made at test time.
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
 
+#include "tests/scan/photo_like.h"
 #include "tests/testing/testing.h"
 
 namespace lk::testing {
@@ -40,17 +40,5 @@ class LiveIssuer {
 std::string TokenOfAnotherKeyring(int year);
 // `token` with one character of its signature changed.
 std::string Forge(std::string token);
-
-// A picture of `token`'s QR code as a wallet shows it: qrencode, level M, written as PNG.
-void WriteQrPng(const std::string& token, const std::string& path);
-struct PhotoLike {
-  double angle_degrees = 0;  // rotation of the code on the picture
-  double scale = 1;          // code width as a fraction of 480 px
-  double noise = 0;          // standard deviation of Gaussian grey noise
-  int quality = 50;          // JPEG quality
-};
-// A 1280x960 grey JPEG of the PNG at `png`: on an uneven background, rotated, scaled, with
-// weaker contrast and noise (seeded by `seed`, printed by the caller).
-void WritePhotoLike(const std::string& png, const std::string& jpeg, const PhotoLike& p, unsigned seed);
 
 }  // namespace lk::testing
