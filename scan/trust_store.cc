@@ -47,19 +47,25 @@ class Store final : public TrustStore {
 
   Result<Knowledge> Refresh() override {
     Time now = clock_.Now();
-    auto cached = LoadCache();
-    if (!cached) return std::unexpected(cached.error());
-    // The list held, verified as it was when the issuer confirmed it: the floor for `seq`.
+    // The copy held, verified as it was when the issuer confirmed it: the floor for `seq`. A
+    // damaged copy is ignored while the issuer answers, and reported when it does not.
+    std::optional<Cached> cached;
     std::optional<signing::RevocationList> held;
-    if (*cached) {
-      auto trusted = Trust(**cached, (*cached)->confirmed_at, nullptr);
-      if (!trusted)
-        return Fail(Code::kDataLoss, "the cache in " + dir_.string() + " is damaged (" +
-                                         trusted.error().message + "): delete it and scan once online");
-      held = trusted->list;
+    std::string damage;
+    auto loaded = LoadCache();
+    if (!loaded) {
+      damage = loaded.error().message;
+    } else if (*loaded) {
+      auto trusted = Trust(**loaded, (*loaded)->confirmed_at, nullptr);
+      if (trusted) {
+        cached = std::move(**loaded);
+        held = std::move(trusted->list);
+      } else {
+        damage = "the cache in " + dir_.string() + " is damaged (" + trusted.error().message + ")";
+      }
     }
     Knowledge k;
-    auto fetched = Fetch(cached->has_value() ? &**cached : nullptr, k);
+    auto fetched = Fetch(cached ? &*cached : nullptr, k);
     if (fetched) {
       auto trusted = Trust(*fetched, now, held ? &*held : nullptr);
       if (trusted) {
@@ -73,19 +79,26 @@ class Store final : public TrustStore {
     } else {
       k.offline_reason = fetched.error().message;
     }
-    if (!*cached)
+    if (!cached && !damage.empty())
+      return Fail(Code::kDataLoss, k.offline_reason + "; and " + damage + ": delete it and scan once online");
+    if (!cached)
       return Fail(Code::kUnavailable,
                   k.offline_reason + "; and there is no cached copy in " + dir_.string() +
                       ": connect to the network once and run `lerarenkaart scan --issuer " +
                       options_.issuer_url +
                       "` (it keeps what it fetches for offline use), or check the --issuer URL");
-    auto trusted = Trust(**cached, (*cached)->confirmed_at, nullptr);
-    k.confirmed_at = (*cached)->confirmed_at;
-    Use(std::move(*trusted), (*cached)->confirmed_at, k);
+    auto trusted = Trust(*cached, cached->confirmed_at, nullptr);
+    Use(std::move(*trusted), cached->confirmed_at, k);
     return k;
   }
 
   Verdict Judge(std::string_view token) const override {
+    if (!verifier_) {  // no successful Refresh: nothing to trust yet
+      Verdict v;
+      v.outcome = Outcome::kUnknownKey;
+      v.reason = "unknown_kid";
+      return v;
+    }
     return internal::JudgeToken(*verifier_, revoked_, token, clock_.Now());
   }
 
@@ -159,8 +172,7 @@ class Store final : public TrustStore {
       if (!*r) return Fail(Code::kDataLoss, "cannot read the cache: " + r->error().message);
     auto j = json::parse(*state, nullptr, false);
     if (!j.is_object() || !j.contains("confirmed_at") || !j["confirmed_at"].is_string())
-      return Fail(Code::kDataLoss,
-                  (dir_ / "state.json").string() + " is damaged: delete it and scan once online");
+      return Fail(Code::kDataLoss, (dir_ / "state.json").string() + " is damaged");
     auto at = ParseRfc3339(j["confirmed_at"].get<std::string>());
     if (!at) return Fail(Code::kDataLoss, (dir_ / "state.json").string() + ": " + at.error().message);
     Cached c{std::move(*jwks), std::move(*list), j.value("jwks_etag", ""), j.value("list_etag", ""), *at};

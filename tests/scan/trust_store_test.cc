@@ -207,6 +207,26 @@ TEST_F(TrustStoreTest, AnOlderListReplayedIsRefusedAndTheNewerOneKept) {
   EXPECT_EQ(store->Judge(token).outcome, Outcome::kRevoked);
 }
 
+TEST_F(TrustStoreTest, ADamagedCacheIsReplacedOnlineAndReportedOffline) {
+  std::string token = issuer_.IssueCard("L8");
+  Refresh(*Store());
+  std::filesystem::path folder;
+  for (const auto& e : std::filesystem::directory_iterator(cache_.path())) folder = e.path();
+  testing::WriteText(folder / "revocations.jwt", "garbage");
+  auto store = Store();
+  auto k = Refresh(*store);
+  EXPECT_TRUE(k.online);
+  EXPECT_EQ(k.list_status, 200);  // the ETag of a copy that failed is not sent
+  EXPECT_EQ(store->Judge(token).outcome, Outcome::kValid);
+  testing::WriteText(folder / "revocations.jwt", "garbage");
+  issuer_.Stop();
+  auto offline = Store()->Refresh();
+  ASSERT_FALSE(offline);
+  EXPECT_EQ(offline.error().code, Code::kDataLoss);
+  EXPECT_NE(offline.error().message.find("is damaged"), std::string::npos) << offline.error().message;
+  EXPECT_NE(offline.error().message.find("delete it"), std::string::npos) << offline.error().message;
+}
+
 TEST(TrustStoreOptionsTest, IssuerMustBeAnHttpUrlAndLangOneOfThree) {
   auto http = CurlGetter();
   SystemClock clock;
@@ -215,6 +235,9 @@ TEST(TrustStoreOptionsTest, IssuerMustBeAnHttpUrlAndLangOneOfThree) {
   EXPECT_EQ(s.error().code, Code::kInvalidArgument);
   EXPECT_FALSE(ParseLang("de"));
   EXPECT_EQ(ParseLang("fr").value(), Lang::kFr);
+  auto store = TrustStore::Open({"https://lerarenkaart.be", "", "", 72h}, *http, clock);
+  ASSERT_TRUE(store);
+  EXPECT_EQ((*store)->Judge("x").outcome, Outcome::kUnknownKey);  // before any Refresh: nothing trusted
 }
 
 }  // namespace
