@@ -14,19 +14,17 @@
 namespace lk::scan {
 namespace {
 
-constexpr int kMaxPixels = 64 << 20;  // 64 Mpixel: a phone photo is 12-50
-
 struct Grey {
   int width = 0, height = 0;
   std::vector<uint8_t> pixels;
 };
 
-Result<Grey> LoadPng(std::string_view bytes) {
+Result<Grey> LoadPng(std::string_view bytes, int64_t max_pixels) {
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()))
     return Fail(Code::kInvalidArgument, std::string("not a readable PNG: ") + image.message);
-  if (int64_t(image.width) * image.height > kMaxPixels) {
+  if (int64_t(image.width) * image.height > max_pixels) {
     png_image_free(&image);
     return Fail(Code::kInvalidArgument,
                 "PNG too large: " + std::to_string(image.width) + "x" + std::to_string(image.height));
@@ -39,14 +37,14 @@ Result<Grey> LoadPng(std::string_view bytes) {
   return g;
 }
 
-Result<Grey> LoadJpeg(std::string_view bytes) {
+Result<Grey> LoadJpeg(std::string_view bytes, int64_t max_pixels) {
   std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), tjDestroy);
   if (!tj) return Fail(Code::kInternal, "libjpeg-turbo: cannot create a decompressor");
   auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(tj.get(), data, bytes.size(), &width, &height, &subsampling, &colorspace) != 0)
     return Fail(Code::kInvalidArgument, std::string("not a readable JPEG: ") + tjGetErrorStr2(tj.get()));
-  if (width <= 0 || height <= 0 || int64_t(width) * height > kMaxPixels)
+  if (width <= 0 || height <= 0 || int64_t(width) * height > max_pixels)
     return Fail(Code::kInvalidArgument,
                 "JPEG too large: " + std::to_string(width) + "x" + std::to_string(height));
   Grey g{width, height, std::vector<uint8_t>(size_t(width) * height)};
@@ -59,12 +57,12 @@ Result<Grey> LoadJpeg(std::string_view bytes) {
 
 }  // namespace
 
-Result<std::string> DecodeQrImage(std::string_view bytes) {
+Result<std::string> DecodeQrImage(std::string_view bytes, int64_t max_pixels) {
   Result<Grey> grey;
   if (bytes.starts_with("\x89PNG\r\n\x1a\n"))
-    grey = LoadPng(bytes);
+    grey = LoadPng(bytes, max_pixels);
   else if (bytes.starts_with("\xff\xd8\xff"))
-    grey = LoadJpeg(bytes);
+    grey = LoadJpeg(bytes, max_pixels);
   else
     return Fail(Code::kInvalidArgument, "not a PNG or JPEG image");
   if (!grey) return std::unexpected(grey.error());

@@ -91,8 +91,10 @@ class TrustStore {
 };
 
 // The text of the first QR code in a PNG or JPEG image (bytes of the file). kInvalidArgument
-// for another format or a broken file, kNotFound when no QR code can be read in it.
-Result<std::string> DecodeQrImage(std::string_view file_bytes);
+// for another format, a broken file or one of more than `max_pixels`; kNotFound when no QR code
+// can be read in it.
+inline constexpr int64_t kMaxImagePixels = 64 << 20;  // a phone photo is 12-50 Mpixel
+Result<std::string> DecodeQrImage(std::string_view file_bytes, int64_t max_pixels = kMaxImagePixels);
 Result<std::string> DecodeQrFile(const std::filesystem::path& path);
 
 }  // namespace lk::scan
