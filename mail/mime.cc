@@ -149,7 +149,8 @@ std::string EncodedWords(std::string_view text) {
   std::string out;
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t n = std::min<size_t>(45, text.size() - pos);  // 45 bytes: 60 base64 + 12 = 72 chars
+    // 39 bytes: 52 base64 characters + 12 = 64, so even "Subject: " and a word stay within 76.
+    size_t n = std::min<size_t>(39, text.size() - pos);
     while (pos + n < text.size() && (static_cast<unsigned char>(text[pos + n]) & 0xC0) == 0x80) --n;
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + Base64Encode(text.substr(pos, n)) + "?=";

@@ -45,7 +45,9 @@ size_t OnRead(char* buf, size_t size, size_t n, void* user) {
   size_t len = std::min(size * n, up->data.size() - up->pos);
   std::memcpy(buf, up->data.data() + up->pos, len);
   up->pos += len;
-  if (len == 0) up->finished = true;
+  // Conservative: bytes libcurl has read may still sit in its buffer, but a message counts as
+  // possibly delivered from here on.
+  up->finished = up->pos == up->data.size();
   return len;
 }
 
