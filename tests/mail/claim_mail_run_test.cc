@@ -226,7 +226,7 @@ TEST_F(ClaimMailRunTest, RefusedLoginStopsTheRunAtOnce) {
   EXPECT_THAT(Ids(s.failed), ElementsAre("S1"));
 }
 
-TEST(FileJournalTest, RecordsSurviveReopening) {
+TEST(MailFileJournalTest, RecordsSurviveReopening) {
   lk::testing::TempDir tmp;
   {
     auto j = OpenFileJournal(tmp / "j").value();
@@ -247,7 +247,7 @@ TEST(FileJournalTest, RecordsSurviveReopening) {
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
-TEST(FileJournalTest, TornLastLineIsDropped) {
+TEST(MailFileJournalTest, TornLastLineIsDropped) {
   lk::testing::TempDir tmp;
   lk::testing::WriteText(tmp / "j", "sending\ta\nsent\ta\nsending\tb\nse");
   auto j = OpenFileJournal(tmp / "j").value();
@@ -256,7 +256,7 @@ TEST(FileJournalTest, TornLastLineIsDropped) {
   EXPECT_EQ(ReadFile(tmp / "j").value(), "sending\ta\nsent\ta\nsending\tb\nsent\tb\n");
 }
 
-TEST(FileJournalTest, CorruptFileIsDataLoss) {
+TEST(MailFileJournalTest, CorruptFileIsDataLoss) {
   lk::testing::TempDir tmp;
   lk::testing::WriteText(tmp / "j", "sending\ta\ndelivered\ta\n");
   auto j = OpenFileJournal(tmp / "j");
@@ -265,7 +265,7 @@ TEST(FileJournalTest, CorruptFileIsDataLoss) {
   EXPECT_THAT(j.error().message, AllOf(HasSubstr((tmp / "j").string()), HasSubstr("line 2")));
 }
 
-TEST(FileJournalTest, StaffIdsWithControlCharactersAreRefused) {
+TEST(MailFileJournalTest, StaffIdsWithControlCharactersAreRefused) {
   lk::testing::TempDir tmp;
   auto j = OpenFileJournal(tmp / "j").value();
   EXPECT_EQ(j->MarkSending("a\nsent\tb").error().code, Code::kInvalidArgument);

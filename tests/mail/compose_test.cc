@@ -28,7 +28,7 @@ ClaimMailOptions Options() {
   return o;
 }
 
-class ComposeTest : public ::testing::Test {
+class ClaimMailComposeTest : public ::testing::Test {
  protected:
   // 2 December 2026, 14:00 UTC: 15:00 in Brussels (CET).
   FakeClock clock_{ParseRfc3339("2026-12-02T14:00:00Z").value()};
@@ -47,7 +47,7 @@ class ComposeTest : public ::testing::Test {
   int n_ = 0;
 };
 
-TEST_F(ComposeTest, HeadersAndStructure) {
+TEST_F(ClaimMailComposeTest, HeadersAndStructure) {
   auto m = composer_->Compose(Row()).value();
   EXPECT_EQ(m.envelope_from, "kaart@lerarenkaart.example.be");
   EXPECT_EQ(m.envelope_to, "jan.peeters@school.example.be");
@@ -66,7 +66,7 @@ TEST_F(ComposeTest, HeadersAndStructure) {
                                           "text/html", "image/png"));
 }
 
-TEST_F(ComposeTest, CrlfLineEndingsAndShortLines) {
+TEST_F(ClaimMailComposeTest, CrlfLineEndingsAndShortLines) {
   auto m = composer_->Compose(Row(Language::kFr, std::string(200, 'x'))).value();
   size_t longest = 0, start = 0;
   for (size_t i = 0; i < m.data.size(); ++i) {
@@ -83,7 +83,7 @@ TEST_F(ComposeTest, CrlfLineEndingsAndShortLines) {
   EXPECT_TRUE(m.data.ends_with("\r\n"));
 }
 
-TEST_F(ComposeTest, LinkAndCodeInBothParts) {
+TEST_F(ClaimMailComposeTest, LinkAndCodeInBothParts) {
   auto link = std::string("https://lerarenkaart.example.be/claim?code=") + kCode;
   EXPECT_EQ(composer_->ClaimLink(kCode), link);
   auto j = Parsed(composer_->Compose(Row()).value());
@@ -95,7 +95,7 @@ TEST_F(ComposeTest, LinkAndCodeInBothParts) {
                           HasSubstr("De link werkt één keer. Bewaar deze mail.")));
 }
 
-TEST_F(ComposeTest, QrImageIsInlineAndDecodesToTheLink) {
+TEST_F(ClaimMailComposeTest, QrImageIsInlineAndDecodesToTheLink) {
   auto j = Parsed(composer_->Compose(Row()).value());
   ASSERT_EQ(j["images"].size(), 1u);
   auto image = j["images"][0];
@@ -106,7 +106,7 @@ TEST_F(ComposeTest, QrImageIsInlineAndDecodesToTheLink) {
   EXPECT_EQ(testing::DecodeQr(std::string(image["file"])), composer_->ClaimLink(kCode));
 }
 
-TEST_F(ComposeTest, NameIsEscapedInHtmlAndEncodedInHeaders) {
+TEST_F(ClaimMailComposeTest, NameIsEscapedInHtmlAndEncodedInHeaders) {
   std::string name = "Zoë <b>O'Brien</b> & \"Co\"";
   auto m = composer_->Compose(Row(Language::kEn, name)).value();
   EXPECT_THAT(m.data, HasSubstr("To: =?UTF-8?B?"));  // not ASCII: RFC 2047
@@ -119,7 +119,7 @@ TEST_F(ComposeTest, NameIsEscapedInHtmlAndEncodedInHeaders) {
   EXPECT_THAT(std::string(j["text"]), HasSubstr("Dear " + name + ","));
 }
 
-TEST_F(ComposeTest, ThreeLanguages) {
+TEST_F(ClaimMailComposeTest, ThreeLanguages) {
   struct Case {
     Language lang;
     const char *subject, *once, *lang_attr;
@@ -138,19 +138,19 @@ TEST_F(ComposeTest, ThreeLanguages) {
   }
 }
 
-TEST_F(ComposeTest, NoNameGreetsAColleague) {
+TEST_F(ClaimMailComposeTest, NoNameGreetsAColleague) {
   auto j = Parsed(composer_->Compose(Row(Language::kNl, "")).value());
   EXPECT_THAT(std::string(j["text"]), StartsWith("Beste collega,"));
   EXPECT_EQ(j["to"], "jan.peeters@school.example.be");
 }
 
-TEST_F(ComposeTest, EachMailHasItsOwnMessageIdAndBoundary) {
+TEST_F(ClaimMailComposeTest, EachMailHasItsOwnMessageIdAndBoundary) {
   auto a = composer_->Compose(Row()).value(), b = composer_->Compose(Row()).value();
   EXPECT_NE(a.message_id, b.message_id);
   EXPECT_NE(a.data.substr(a.data.find("boundary=")), b.data.substr(b.data.find("boundary=")));
 }
 
-TEST_F(ComposeTest, HeaderInjectionIsRefused) {
+TEST_F(ClaimMailComposeTest, HeaderInjectionIsRefused) {
   for (std::string name : std::vector<std::string>{
            "Jan\r\nBcc: all@example.org", "Jan\nX", "Jan\rX", std::string("Jan\0X", 5), "Jan\tX", "Jan\x7f",
            "Jan\xc2\x85X" /* U+0085 NEL */, "Jan\xe2\x80\xa8X" /* U+2028 */}) {
@@ -173,7 +173,7 @@ TEST_F(ComposeTest, HeaderInjectionIsRefused) {
   }
 }
 
-TEST_F(ComposeTest, MalformedClaimCodeIsRefused) {
+TEST_F(ClaimMailComposeTest, MalformedClaimCodeIsRefused) {
   for (std::string code : std::vector<std::string>{"", "abcd-efgh-jkmn-pqrs", "ABCD-EFGH-JKMN-PQR",
                                                    "ABCD-EFGH-JKMN-PQRS&x=1", "ABCDEFGHJKMNPQRS"}) {
     auto row = Row();
@@ -184,7 +184,7 @@ TEST_F(ComposeTest, MalformedClaimCodeIsRefused) {
   }
 }
 
-TEST(ComposerOptionsTest, BadOptionsAreRefused) {
+TEST(ClaimMailOptionsTest, BadOptionsAreRefused) {
   FakeClock clock(Time{});
   auto with = [&](auto change) {
     auto o = Options();
@@ -200,7 +200,7 @@ TEST(ComposerOptionsTest, BadOptionsAreRefused) {
   EXPECT_EQ(with([](auto&) {}), "");
 }
 
-TEST(LanguageTest, Parse) {
+TEST(MailLanguageTest, Parse) {
   EXPECT_EQ(ParseLanguage("nl").value(), Language::kNl);
   EXPECT_EQ(ParseLanguage(" FR ").value(), Language::kFr);
   EXPECT_EQ(ParseLanguage("en-GB").value(), Language::kEn);
@@ -209,7 +209,7 @@ TEST(LanguageTest, Parse) {
   EXPECT_THAT(ParseLanguage("de").error().message, HasSubstr("\"de\" is not one of nl, fr, en"));
 }
 
-TEST(MimeTest, QuotedPrintable) {
+TEST(MailMimeTest, QuotedPrintable) {
   using internal::QuotedPrintable;
   EXPECT_EQ(QuotedPrintable("a=b"), "a=3Db");
   EXPECT_EQ(QuotedPrintable("één\nregel"), "=C3=A9=C3=A9n\r\nregel");
@@ -224,7 +224,7 @@ TEST(MimeTest, QuotedPrintable) {
   EXPECT_THAT(long_line, HasSubstr("=\r\n"));
 }
 
-TEST(MimeTest, HeaderEncoding) {
+TEST(MailMimeTest, HeaderEncoding) {
   EXPECT_EQ(internal::UnstructuredHeader("Subject", "Plain"), "Subject: Plain\r\n");
   auto h = internal::UnstructuredHeader("Subject", std::string(30, 'x') + "é" + std::string(60, 'y'));
   EXPECT_THAT(h, StartsWith("Subject: =?UTF-8?B?"));
@@ -240,14 +240,14 @@ TEST(MimeTest, HeaderEncoding) {
   EXPECT_EQ(internal::MailboxHeader("To", {"a@b.c", ""}), "To: <a@b.c>\r\n");
 }
 
-TEST(MimeTest, DateInBrusselsTime) {
+TEST(MailMimeTest, DateInBrusselsTime) {
   EXPECT_EQ(internal::FormatMailDate(ParseRfc3339("2026-07-01T10:00:05Z").value()),
             "Wed, 01 Jul 2026 12:00:05 +0200");
   EXPECT_EQ(internal::FormatMailDate(ParseRfc3339("2026-01-04T23:30:00Z").value()),
             "Mon, 05 Jan 2026 00:30:00 +0100");
 }
 
-TEST(MimeTest, QrPngIsAValidPng) {
+TEST(MailMimeTest, QrPngIsAValidPng) {
   int side = 0;
   auto png = internal::QrPng("https://example.org/claim?code=ABCD-EFGH-JKMN-PQRS", 4, &side).value();
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));

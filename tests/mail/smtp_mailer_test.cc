@@ -198,7 +198,7 @@ TEST_F(SmtpMailerTest, SendsArePacedByTheRate) {
   EXPECT_THAT(waits, ElementsAre(milliseconds(250), milliseconds(500)));  // the fake clock stands still
 }
 
-TEST(SmtpConfigTest, BadConfigurationsAreRefused) {
+TEST(SmtpMailerConfigTest, BadConfigurationsAreRefused) {
   FakeClock clock(Time{});
   auto with = [&](auto change) {
     SmtpConfig c;
@@ -219,7 +219,7 @@ TEST(SmtpConfigTest, BadConfigurationsAreRefused) {
   EXPECT_EQ(with([](auto& c) { c.url = "smtps://mail.example.org:465"; }), "");
 }
 
-TEST(RateLimiterTest, BooksSlotsOneIntervalApart) {
+TEST(MailRateLimiterTest, BooksSlotsOneIntervalApart) {
   FakeClock clock(Time{});
   RateLimiter limiter(2, clock);
   using std::chrono::milliseconds;
