@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,12 +53,13 @@ class ClaimMailComposer {
 enum class MailState { kNone, kSending, kSent, kFailed };
 
 // Where a run records its progress. A real implementation must make MarkSending durable before
-// returning (the run relies on it for at-most-once); MarkSent and MarkFailed may be lazy.
+// returning, all of `staff_ids` or none (the run relies on it for at-most-once); MarkSent and
+// MarkFailed may be lazy (a lost "sent" only turns a holder from sent into in doubt).
 class Journal {
  public:
   virtual ~Journal() = default;
   virtual Result<MailState> StateOf(const std::string& staff_id) = 0;
-  virtual Result<> MarkSending(const std::string& staff_id) = 0;
+  virtual Result<> MarkSending(std::span<const std::string> staff_ids) = 0;
   virtual Result<> MarkSent(const std::string& staff_id) = 0;
   // The send failed without delivery: a later run mails this holder again.
   virtual Result<> MarkFailed(const std::string& staff_id, const std::string& reason) = 0;
@@ -86,15 +88,20 @@ struct Progress {
 };
 
 struct ClaimMailRunOptions {
+  // Holders marked "sending" with one durable journal write (one fsync) before their sends: a
+  // crash leaves at most this many in doubt. 1 = one fsync per mail.
+  int batch = 16;
   int max_consecutive_failures = 20;  // stop the run (kUnavailable) after this many failures in a row
   std::function<void(const Progress&)> progress;  // called after every row; may be empty
 };
 
-// Mails every row at most once, whatever crashes: a holder is marked "sending" before the send
-// and "sent" after; a holder found "sending" on a re-run crashed between the two (or its send
-// ended in doubt) and is listed in `in_doubt`, not mailed again. Holders marked "sent" are
-// skipped, "failed" ones retried. A journal error, a refused login or too many failures in a row
-// stop the run (RunSummary::stopped). Collaborators must outlive the call.
+// Mails every row at most once, whatever crashes: a holder is marked "sending" (durably, with up
+// to `batch` others) before the send and "sent" after; a holder found "sending" on a re-run was
+// in the batch a crash interrupted (sent or not: nobody can tell) or its send ended in doubt,
+// and is listed in `in_doubt`, not mailed again. Holders marked "sent" are skipped, "failed"
+// ones retried; when the run stops early, the unsent rest of its batch is marked "failed". A journal error, a
+// refused login or too many failures in a row stop the run (RunSummary::stopped). Collaborators must outlive
+// the call.
 RunSummary RunClaimMail(const std::vector<ClaimMailRow>& rows, const ClaimMailComposer& composer,
                         Mailer& mailer, Journal& journal, const ClaimMailRunOptions& options = {});
 

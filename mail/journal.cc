@@ -27,7 +27,12 @@ class MemoryJournal final : public Journal {
     auto it = states_.find(id);
     return it == states_.end() ? MailState::kNone : it->second;
   }
-  Result<> MarkSending(const std::string& id) override { return Set(id, MailState::kSending); }
+  Result<> MarkSending(std::span<const std::string> ids) override {
+    for (const auto& id : ids)
+      if (auto r = CheckStaffId(id); !r) return r;
+    for (const auto& id : ids) states_[id] = MailState::kSending;
+    return {};
+  }
   Result<> MarkSent(const std::string& id) override { return Set(id, MailState::kSent); }
   Result<> MarkFailed(const std::string& id, const std::string&) override {
     return Set(id, MailState::kFailed);
@@ -57,22 +62,34 @@ class FileJournal final : public Journal {
     auto it = states_.find(id);
     return it == states_.end() ? MailState::kNone : it->second;
   }
-  Result<> MarkSending(const std::string& id) override { return Append(id, MailState::kSending, "", true); }
-  Result<> MarkSent(const std::string& id) override { return Append(id, MailState::kSent, "", false); }
+  // One write and one fsync for the whole batch.
+  Result<> MarkSending(std::span<const std::string> ids) override {
+    std::string lines;
+    for (const auto& id : ids) {
+      if (auto r = CheckStaffId(id); !r) return r;
+      lines += "sending\t" + id + "\n";
+    }
+    if (auto r = Write(lines, true); !r) return r;
+    for (const auto& id : ids) states_[id] = MailState::kSending;
+    return {};
+  }
+  Result<> MarkSent(const std::string& id) override {
+    if (auto r = CheckStaffId(id); !r) return r;
+    if (auto r = Write("sent\t" + id + "\n", false); !r) return r;
+    states_[id] = MailState::kSent;
+    return {};
+  }
   Result<> MarkFailed(const std::string& id, const std::string& reason) override {
-    return Append(id, MailState::kFailed, reason, false);
+    if (auto r = CheckStaffId(id); !r) return r;
+    std::string line = "failed\t" + id + "\t";
+    for (char c : reason) line += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    if (auto r = Write(line + "\n", false); !r) return r;
+    states_[id] = MailState::kFailed;
+    return {};
   }
 
  private:
-  Result<> Append(const std::string& id, MailState s, const std::string& reason, bool sync) {
-    if (auto r = CheckStaffId(id); !r) return r;
-    std::string line = s == MailState::kSending ? "sending\t" : s == MailState::kSent ? "sent\t" : "failed\t";
-    line += id;
-    if (s == MailState::kFailed) {
-      line += '\t';
-      for (char c : reason) line += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-    }
-    line += '\n';
+  Result<> Write(const std::string& line, bool sync) {
     for (size_t done = 0; done < line.size();) {
       ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
       if (n < 0 && errno == EINTR) continue;
@@ -82,7 +99,6 @@ class FileJournal final : public Journal {
     // "sending" must be on disk before the send; the others ride along with the next fsync.
     if (sync && ::fdatasync(fd_) != 0)
       return Fail(Code::kUnavailable, path_.string() + ": cannot sync: " + std::strerror(errno));
-    states_[id] = s;
     return {};
   }
 
