@@ -48,11 +48,7 @@ class DownMailer final : public Mailer {
 class ClaimMailRunTest : public ::testing::Test {
  protected:
   ClaimMailRunTest() {
-    ClaimMailOptions o;
-    o.public_url = "https://lerarenkaart.example.be";
-    o.from = {"kaart@lerarenkaart.example.be", "Lerarenkaart"};
-    o.year = 2026;
-    composer_ = ClaimMailComposer::Create(o, clock_).value();
+    composer_ = ClaimMailComposer::Create(testing::TestMailOptions(), clock_).value();
     for (int i = 1; i <= 5; ++i) {
       std::string n = std::to_string(i);
       rows_.push_back(

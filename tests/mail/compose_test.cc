@@ -20,11 +20,9 @@ using ::testing::StartsWith;
 constexpr char kCode[] = "ABCD-EFGH-JKMN-PQRS";
 
 ClaimMailOptions Options() {
-  ClaimMailOptions o;
-  o.public_url = "https://lerarenkaart.example.be/";
-  o.from = {"kaart@lerarenkaart.example.be", "Lerarenkaart"};
+  ClaimMailOptions o = testing::TestMailOptions();
+  o.public_url += "/";  // a trailing slash is dropped
   o.contact = "helpdesk@lerarenkaart.example.be";
-  o.year = 2026;
   return o;
 }
 

@@ -19,13 +19,7 @@ constexpr char kCode[] = "ABCD-EFGH-JKMN-PQRS";
 
 class SmtpMailerTest : public ::testing::Test {
  protected:
-  SmtpMailerTest() {
-    ClaimMailOptions o;
-    o.public_url = "https://lerarenkaart.example.be";
-    o.from = {"kaart@lerarenkaart.example.be", "Lerarenkaart"};
-    o.year = 2026;
-    composer_ = ClaimMailComposer::Create(o, clock_).value();
-  }
+  SmtpMailerTest() { composer_ = ClaimMailComposer::Create(testing::TestMailOptions(), clock_).value(); }
   SmtpConfig Config(const testing::SmtpSink& sink) {
     SmtpConfig c;
     c.url = sink.url();

@@ -15,6 +15,14 @@
 namespace lk::mail::testing {
 namespace fs = std::filesystem;
 
+ClaimMailOptions TestMailOptions() {
+  ClaimMailOptions o;
+  o.public_url = "https://lerarenkaart.example.be";
+  o.from = {"kaart@lerarenkaart.example.be", "Lerarenkaart"};
+  o.year = 2026;
+  return o;
+}
+
 fs::path ScriptDir() { return lk::testing::SourceDir() / "tests" / "mail"; }
 
 SmtpSink::SmtpSink(const fs::path& dir, const std::vector<std::string>& options) : dir_(dir) {
@@ -44,13 +52,15 @@ SmtpSink::SmtpSink(const fs::path& dir, const std::vector<std::string>& options)
   while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
   close(out[0]);
   if (!line.starts_with("PORT ")) {
-    this->~SmtpSink();
+    Stop();
     throw std::runtime_error("smtp_sink.py did not start (is python3-aiosmtpd installed?): " + line);
   }
   port_ = std::stoi(line.substr(5));
 }
 
-SmtpSink::~SmtpSink() {
+SmtpSink::~SmtpSink() { Stop(); }
+
+void SmtpSink::Stop() {
   if (stdin_ >= 0) close(stdin_);  // the sink exits when its stdin closes
   stdin_ = -1;
   if (pid_ > 0) {

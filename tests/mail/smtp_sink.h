@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "mail/claim_mail.h"
+
 namespace lk::mail::testing {
 
 class SmtpSink {
@@ -29,6 +31,7 @@ class SmtpSink {
   nlohmann::json Envelope(const std::filesystem::path& eml) const;
 
  private:
+  void Stop();
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int stdin_ = -1;
@@ -40,6 +43,9 @@ class SmtpSink {
 nlohmann::json ReadMail(const std::filesystem::path& eml);
 // What zbarimg reads from an image ("" when it finds no code).
 std::string DecodeQr(const std::filesystem::path& image);
+// The claim mail options of the tests: https://lerarenkaart.example.be, from
+// "Lerarenkaart" <kaart@lerarenkaart.example.be>, card year 2026.
+ClaimMailOptions TestMailOptions();
 // The directory of the test scripts.
 std::filesystem::path ScriptDir();
 
