@@ -99,9 +99,9 @@ struct ClaimMailRunOptions {
 // to `batch` others) before the send and "sent" after; a holder found "sending" on a re-run was
 // in the batch a crash interrupted (sent or not: nobody can tell) or its send ended in doubt,
 // and is listed in `in_doubt`, not mailed again. Holders marked "sent" are skipped, "failed"
-// ones retried; when the run stops early, the unsent rest of its batch is marked "failed". A journal error, a
-// refused login or too many failures in a row stop the run (RunSummary::stopped). Collaborators must outlive
-// the call.
+// ones retried. A journal error, a refused login or too many failures in a row stop the run
+// (RunSummary::stopped) and mark the untried rest of its batch "failed". Collaborators must
+// outlive the call.
 RunSummary RunClaimMail(const std::vector<ClaimMailRow>& rows, const ClaimMailComposer& composer,
                         Mailer& mailer, Journal& journal, const ClaimMailRunOptions& options = {});
 
