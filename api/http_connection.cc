@@ -10,10 +10,6 @@
 namespace lk::api::internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using Steady = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 16 * 1024;

@@ -16,11 +16,6 @@
 namespace lk::api::internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-
 class ServerImpl final : public HttpServer, public ConnectionOwner {
  public:
   ServerImpl(HttpServerOptions options, HttpHandler& handler)

@@ -20,6 +20,12 @@
 
 namespace lk::api::internal {
 
+// For this header and the two files that include it (the connection layer).
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
 class HttpConnection;
 
 // What a connection needs of the server that accepted it. Called from any connection's strand.
@@ -40,10 +46,10 @@ class ConnectionOwner {
 // alive through its pending operations and tells the owner when it is gone.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  HttpConnection(ConnectionOwner& server, boost::asio::ip::tcp::socket socket, const IpAddress& peer, std::string group, bool trusted);
+  HttpConnection(ConnectionOwner& server, tcp::socket socket, const IpAddress& peer, std::string group, bool trusted);
   ~HttpConnection();
   void Start() {
-    boost::asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadIdle(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadIdle(); });
   }
   // Posted by Stop(): an idle connection closes now; others close after their answer.
   void Shutdown();
@@ -71,12 +77,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   ConnectionOwner& server_;
   const HttpLimits& limits_;
-  boost::beast::tcp_stream stream_;
+  beast::tcp_stream stream_;
   IpAddress peer_;
   std::string group_;
   bool trusted_;
-  boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest req_;
   HttpResponse res_;
   std::string out_;
