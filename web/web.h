@@ -45,8 +45,7 @@ class Site {
   virtual std::string_view Stylesheet() const = 0;
 };
 
-// `s` with & < > " ' as character references.
-std::string HtmlEscape(std::string_view s);
+using lk::HtmlEscape;  // & < > " ' as character references (base/base.h)
 // The QR code of `text` (error correction M, 8-bit mode, 4-module quiet zone) as an inline
 // <svg> with role="img" and `label` as its accessible name; kInvalidArgument when it does not fit.
 Result<std::string> QrSvg(std::string_view text, std::string_view label);
