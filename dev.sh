@@ -16,7 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-contrib
   python3 python3-jwt python3-cryptography python3-aiosmtpd
-  chromium wrk hyperfine
+  chromium wrk hyperfine nodejs
 )
 
 log() { printf '[dev] %s\n' "$*" >&2; }
@@ -33,6 +33,17 @@ setup() {
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/lerarenkaart-apt.log 2>&1 ||
       { tail -n 30 /tmp/lerarenkaart-apt.log; exit 1; }
+  fi
+  # The browser test's npm packages (tests/browser/package-lock.json), when missing or changed.
+  if ! command -v npm >/dev/null; then
+    apt-get install -y -qq --no-install-recommends npm >>/tmp/lerarenkaart-apt.log 2>&1 ||
+      { tail -n 30 /tmp/lerarenkaart-apt.log; exit 1; }
+  fi
+  if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+     [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+    log "installing the browser test's npm packages (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/tmp/lerarenkaart-npm.log 2>&1) ||
+      { tail -n 30 /tmp/lerarenkaart-npm.log; exit 1; }
   fi
 }
 
