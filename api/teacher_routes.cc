@@ -9,7 +9,7 @@ using json = nlohmann::json;
 Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest& req, const std::string& serial) {
   std::string token = BearerToken(req);
   if (token.empty()) return Fail(Code::kUnauthenticated, "send the card's access token in 'Authorization: Bearer ...'");
-  auto card = ctx.deps.ledger->FindCard(serial);
+  auto card = ctx.deps.ledger->cards().FindCard(serial);
   // An unknown serial and a wrong token look the same, so serials cannot be probed.
   if (!card && card.error().code != Code::kNotFound) return card;
   if (!card || card->auth_token.empty() || !ConstantTimeEqual(card->auth_token, token))
@@ -36,14 +36,14 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
   // Counted once the ledger has it, whether or not the rest of this answer succeeds (a retry
   // finds the card already issued).
   if (card.is_new) ctx.metrics.CardIssued();
-  auto record = ctx.deps.ledger->FindCard(card.serial);
+  auto record = ctx.deps.ledger->cards().FindCard(card.serial);
   if (!record) return std::unexpected(Problem(record.error()));
   std::string token = record->token;
   if (token.empty()) {
     Time now = ctx.deps.clock->Now();
     auto fresh = ctx.keys.load()->issuer->Issue(card.serial, card.year, now);
     if (!fresh) return std::unexpected(Problem(fresh.error(), "year"));
-    auto attached = ctx.deps.ledger->AttachToken(card.serial, *fresh, now);  // first writer wins
+    auto attached = ctx.deps.ledger->cards().AttachToken(card.serial, *fresh, now);  // first writer wins
     if (!attached) return std::unexpected(Problem(attached.error()));
     token = attached->token;
   }
@@ -64,7 +64,7 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
 Reply ClaimCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kClaimBody);
   if (!body) return std::unexpected(body.error());
-  auto card = ctx.deps.ledger->RedeemClaimCode((*body)["claim_code"].get<std::string>(), ctx.options.claim_retry_window);
+  auto card = ctx.deps.ledger->access().RedeemClaimCode((*body)["claim_code"].get<std::string>(), ctx.options.claim_retry_window);
   if (!card) {
     Problem p(card.error(), "claim_code");
     if (card.error().code == Code::kFailedPrecondition) p.status = 410;

@@ -205,7 +205,7 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
     auto book = ledger::OpenLedger(lo, clock);
     if (!book) { exit_code = Report(book.error()); return; }
     std::vector<passgen::GoogleCard> cards;
-    auto read = (*book)->ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
+    auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
       cards.push_back(passgen::LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
     });
     if (!read) { exit_code = Report(read.error()); return; }

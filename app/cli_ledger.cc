@@ -119,13 +119,13 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
       ProgressBar bar(std::string("import ") + k->name);
-      auto sum = k->channel ? (*l)->ImportChannel(*k->channel, a->file, a->year, bar.callback())
-                              : (*l)->ImportRoster(a->file, a->year, bar.callback());
+      auto sum = k->channel ? (*l)->imports().ImportChannel(*k->channel, a->file, a->year, bar.callback())
+                              : (*l)->imports().ImportRoster(a->file, a->year, bar.callback());
       bar.Clear();
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
       if (!a->claim_codes.empty()) {
-        auto codes = (*l)->CreateClaimCodes(a->file, a->year, clock.Now() + std::chrono::days(a->claim_days));
+        auto codes = (*l)->access().CreateClaimCodes(a->file, a->year, clock.Now() + std::chrono::days(a->claim_days));
         if (!codes) { exit_code = Report(codes.error()); return; }
         std::string out = "staff_id,claim_code\n";
         for (const auto& c : *codes) out += c.staff_id + "," + c.code + "\n";
@@ -147,7 +147,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      auto sum = (*l)->ImportPublished(a->file);
+      auto sum = (*l)->imports().ImportPublished(a->file);
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, "published rows", *sum);
     });
@@ -166,7 +166,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, *url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      auto rep = (*l)->Verify();
+      auto rep = (*l)->audit().Verify();
       if (!rep) { exit_code = Report(rep.error()); return; }
       if (rep->ok) {
         std::printf("ledger ok: %lld audit entries, chain intact\n", static_cast<long long>(rep->entries));
@@ -193,7 +193,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      auto card = (*l)->IssueDigital(a->staff_id, a->year);
+      auto card = (*l)->cards().IssueDigital(a->staff_id, a->year);
       if (!card) { exit_code = Report(card.error()); return; }
       std::printf("serial %s year %d %s%s\n", card->serial.c_str(), card->year, card->is_new ? "new" : "existing",
                   card->revoked ? " revoked" : "");
@@ -212,7 +212,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      if (auto r = (*l)->Revoke(a->serial, a->reason); !r) { exit_code = Report(r.error()); return; }
+      if (auto r = (*l)->cards().Revoke(a->serial, a->reason); !r) { exit_code = Report(r.error()); return; }
       std::printf("card %s revoked\n", a->serial.c_str());
     });
   }

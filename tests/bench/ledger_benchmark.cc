@@ -190,14 +190,14 @@ void BM_ImportChannelFile(benchmark::State& state) {
     state.PauseTiming();
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
-    if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
+    if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
       state.SkipWithError(r.error().message.c_str());
       return;
     }
     auto file = s.Write("library.csv", library);
     const double cpu0 = postgres ? ServerCpuSeconds(PgUrl()) : 0;
     state.ResumeTiming();
-    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
+    auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, file, 2026);
     state.PauseTiming();
     // A server process that exits during the step and is not yet reaped drops out of the sum:
     // such a (negative) reading is left out.
@@ -226,7 +226,7 @@ void BM_ImportRosterFile(benchmark::State& state) {
     if (SkipUnlessReady(state, s, postgres)) return;
     auto file = s.Write("roster.csv", roster);
     state.ResumeTiming();
-    auto r = s.ledger()->ImportRoster(file, 2026);
+    auto r = s.ledger()->imports().ImportRoster(file, 2026);
     state.PauseTiming();
     if (!r || r->added != static_cast<uint64_t>(kRows))
       return state.SkipWithError(r ? "wrong number of roster entries added" : r.error().message.c_str());
@@ -247,16 +247,16 @@ void TimeImportNextTo2025(benchmark::State& state, const std::string& roster25, 
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
     for (auto [year, csv] : {std::pair{2025, &roster25}, std::pair{2026, &roster}})
-      if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
-    if (auto r = s.ledger()->ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
+      if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
+    if (auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
       return state.SkipWithError(r.error().message.c_str());
     auto file = s.Write("library.csv", library);
     state.ResumeTiming();
-    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
+    auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, file, 2026);
     state.PauseTiming();
     if (!r || r->added != static_cast<uint64_t>(rows))
       return state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
-    auto v = s.ledger()->Verify();
+    auto v = s.ledger()->audit().Verify();
     if (!v || !v->ok) return state.SkipWithError(v ? v->problem.c_str() : v.error().message.c_str());
     state.ResumeTiming();
   }
@@ -301,13 +301,13 @@ void BM_IssueDigitalBatch(benchmark::State& state) {
     state.PauseTiming();
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
-    if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
+    if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
       state.SkipWithError(r.error().message.c_str());
       return;
     }
     const double cpu0 = postgres ? ServerCpuSeconds(PgUrl()) : 0;
     state.ResumeTiming();
-    auto cards = s.ledger()->IssueDigitalBatch(ids, 2026);
+    auto cards = s.ledger()->cards().IssueDigitalBatch(ids, 2026);
     state.PauseTiming();
     // A server process that exits during the step and is not yet reaped drops out of the sum:
     // such a (negative) reading is left out.
@@ -339,24 +339,24 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
       // 210,000 eligible; 200,000 cards: 100k library, 20k subscription, 15k starter, 65k digital
       // (10k of the digital holders also hold a library card).
       auto roster = s->Write("roster.csv", RosterCsv(year, Scaled(210000), rng));
-      if (auto r = s->ledger()->ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
+      if (auto r = s->ledger()->imports().ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
       struct Part { Channel ch; int from, to; };
       for (Part p : {Part{Channel::kLibrary, 0, Scaled(100000)}, Part{Channel::kSubscription, Scaled(100000), Scaled(120000)},
                      Part{Channel::kStarter, Scaled(120000), Scaled(135000)}}) {
         auto f = s->Write("channel.csv", ChannelCsv(year, p.from, p.to));
-        if (auto r = s->ledger()->ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
+        if (auto r = s->ledger()->imports().ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
       }
       std::vector<std::string> ids;
       for (int i = Scaled(90000); i < Scaled(190000); ++i)  // 10,000 library holders + 55,000 others
         if (i < Scaled(100000) || i >= Scaled(135000)) ids.push_back(StaffId(year, i));
-      if (auto r = s->ledger()->IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
+      if (auto r = s->ledger()->cards().IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
     }
   }
   if (!s->error().empty()) return state.SkipWithError(s->error().c_str());
   size_t rows = 0;
   int64_t cards = 0;
   for (auto _ : state) {
-    auto r = s->ledger()->Counts({period, Dimension::kProvince, 2017, 2017 + kYears - 1});
+    auto r = s->ledger()->counts().Query({period, Dimension::kProvince, 2017, 2017 + kYears - 1});
     if (!r) return state.SkipWithError(r.error().message.c_str());
     rows = r->size();
     cards = 0;
