@@ -2,7 +2,6 @@
 // dashboard. Every one needs a staff token.
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <map>
 
 #include "api/internal/service_context.h"
@@ -10,7 +9,6 @@
 
 namespace lk::api::internal {
 namespace {
-namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 // The report the query asks for; a bad parameter is a problem naming it.
@@ -87,28 +85,16 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return Bad("year", "'year' must be a card year such as 2026, not '" + y + "'");
     year = std::stoi(y);
   }
-  // The ledger imports files; a private directory keeps the upload's name meaningful in errors.
-  fs::path dir = fs::temp_directory_path() / ("lk-import-" + RandomBase32(16));
-  std::error_code ec;
-  fs::create_directory(dir, ec);
-  fs::permissions(dir, fs::perms::owner_all, ec);
-  fs::path file = dir / (kind + ".csv");
-  struct Cleanup {
-    fs::path d;
-    ~Cleanup() {
-      std::error_code e;
-      fs::remove_all(d, e);
-    }
-  } cleanup{dir};
-  if (auto w = WriteFileAtomic(file, req.body); !w) return std::unexpected(Problem(w.error()));
+  // The upload's name in errors and in the audit entry: "library.csv", never a server path.
+  const ledger::CsvSource csv{kind + ".csv", req.body};
   Result<ledger::ImportSummary> sum;
-  if (kind == "roster") sum = ctx.deps.ledger->imports().ImportRoster(file, year);
-  else if (kind == "published") sum = ctx.deps.ledger->imports().ImportPublished(file);
+  if (kind == "roster") sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
+  else if (kind == "published") sum = ctx.deps.ledger->imports().ImportPublished(csv);
   else {
     ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
                               : kind == "starters"    ? ledger::Channel::kStarter
                                                       : ledger::Channel::kLibrary;
-    sum = ctx.deps.ledger->imports().ImportChannel(channel, file, year);
+    sum = ctx.deps.ledger->imports().ImportChannel(channel, csv, year);
   }
   if (!sum) return std::unexpected(Problem(sum.error(), "body"));
   WriteJson(res, {{"kind", kind}, {"rows", sum->rows}, {"added", sum->added}, {"present", sum->present}});

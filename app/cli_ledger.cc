@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "app/progress.h"
 #include "ledger/ledger.h"
 
 namespace lk::app {
@@ -25,18 +26,6 @@ Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::str
   return ledger::OpenLedger(o, clock);
 }
 
-// A progress bar on stderr, only when stderr is a terminal; redrawn at most 10 times a second.
-class ProgressBar {
- public:
-  explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) == 1) {}
-  ~ProgressBar() { Clear(); }
-  // Erases the bar so that the next line starts clean.
-  void Clear() {
-    if (drawn_) std::fprintf(stderr, "\r\033[K");
-    drawn_ = false;
-  }
-  ledger::Progress callback() {
-    if (!tty_) return {};
     return [this](uint64_t done, uint64_t total) { Draw(done, total); };
   }
 
@@ -118,14 +107,16 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      ProgressBar bar(std::string("import ") + k->name);
-      auto sum = k->channel ? (*l)->imports().ImportChannel(*k->channel, a->file, a->year, bar.callback())
-                              : (*l)->imports().ImportRoster(a->file, a->year, bar.callback());
+      auto csv = ledger::ReadCsvSource(a->file);  // read once, for the import and the claim codes
+      if (!csv) { exit_code = Report(csv.error()); return; }
+      ProgressBar bar(std::string("import ") + k->name, "rows");
+      auto sum = k->channel ? (*l)->imports().ImportChannel(*k->channel, *csv, a->year, bar.callback())
+                            : (*l)->imports().ImportRoster(*csv, a->year, bar.callback());
       bar.Clear();
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
       if (!a->claim_codes.empty()) {
-        auto codes = (*l)->access().CreateClaimCodes(a->file, a->year, clock.Now() + std::chrono::days(a->claim_days));
+        auto codes = (*l)->access().CreateClaimCodes(*csv, a->year, clock.Now() + std::chrono::days(a->claim_days));
         if (!codes) { exit_code = Report(codes.error()); return; }
         std::string out = "staff_id,claim_code\n";
         for (const auto& c : *codes) out += c.staff_id + "," + c.code + "\n";
