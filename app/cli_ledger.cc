@@ -26,29 +26,6 @@ Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::str
   return ledger::OpenLedger(o, clock);
 }
 
-    return [this](uint64_t done, uint64_t total) { Draw(done, total); };
-  }
-
- private:
-  void Draw(uint64_t done, uint64_t total) {
-    auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
-    last_ = now;
-    drawn_ = true;
-    constexpr int kWidth = 30;
-    int filled = total ? static_cast<int>(done * kWidth / total) : kWidth;
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %3d%% of %llu rows", label_.c_str(), bar.c_str(),
-                 total ? static_cast<int>(done * 100 / total) : 100, static_cast<unsigned long long>(total));
-    std::fflush(stderr);
-  }
-  std::string label_;
-  bool tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_;
-};
-
 void PrintSummary(const std::string& file, const char* what, const ledger::ImportSummary& s) {
   std::printf("%s: %llu rows read, %llu %s added, %llu already present\n", file.c_str(),
               static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.added), what,
