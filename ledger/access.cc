@@ -163,10 +163,11 @@ Result<> Access::RemoveCredential(CredentialKind kind, std::string_view name_in)
 
 Result<Credential> Access::Authenticate(CredentialKind kind, std::string_view secret) const {
   if (secret.empty() || secret.size() > 200) return Fail(Code::kUnauthenticated, "no such credential");
-  std::lock_guard lock(core_.mu);
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
   auto rows =
-      core_.db->Query("SELECT id, name, created_at FROM credentials WHERE secret_hash = $1 AND kind = $2",
-                      {HexEncode(Sha256(secret)), std::string(CredentialKindName(kind))});
+      lease->db().Query("SELECT id, name, created_at FROM credentials WHERE secret_hash = $1 AND kind = $2",
+                        {HexEncode(Sha256(secret)), std::string(CredentialKindName(kind))});
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return Fail(Code::kUnauthenticated, "no such credential");
   const Row& r = rows->front();

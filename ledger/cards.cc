@@ -290,8 +290,9 @@ Result<> Cards::Revoke(std::string_view serial, std::string_view reason) {
 }
 
 Result<CardRecord> Cards::FindCard(std::string_view serial) const {
-  std::lock_guard lock(core_.mu);
-  return FindCardLocked(*core_.db, serial);
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
+  return FindCardLocked(lease->db(), serial);
 }
 
 Result<CardRecord> Cards::AttachToken(std::string_view serial, std::string_view token, Time at) {
@@ -310,13 +311,14 @@ Result<std::vector<std::pair<std::string, int>>> Cards::RevokedSerials(int first
 }
 
 Result<RevocationSnapshot> Cards::Revocations(int first_year, int last_year) const {
-  std::lock_guard lock(core_.mu);
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
   RevocationSnapshot out;
   // The first row (kind 0) carries the sequence number: a revoked card's update tag is the audit
   // entry that revoked it (`ledger verify` checks that), and it never changes afterwards. Both
   // parts read the revoked cards through their partial index (cards_revoked); CROSS JOIN keeps
   // SQLite from walking every roster entry of the years instead (0.1 s at 750,000 entries).
-  auto r = core_.db->ForEach(
+  auto r = lease->db().ForEach(
       "SELECT 0, '', 0, COALESCE(max(update_tag), 0) FROM cards WHERE status = 'revoked' UNION ALL "
       "SELECT 1, c.serial, r.card_year, 0 FROM cards c CROSS JOIN roster r WHERE c.status = 'revoked' "
       "AND r.id = c.roster_id AND r.card_year BETWEEN $1 AND $2 ORDER BY 1, 3, 2",
@@ -331,9 +333,10 @@ Result<RevocationSnapshot> Cards::Revocations(int first_year, int last_year) con
 }
 
 Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const {
-  std::lock_guard lock(core_.mu);
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
   DigitalCardRow card;
-  return core_.db->ForEach(
+  return lease->db().ForEach(
       "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on FROM cards c "
       "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
       "WHERE r.card_year = $1 AND c.channel = 'digital' ORDER BY c.serial",

@@ -84,7 +84,8 @@ class Cards {
   // them), so it stays cheap enough to call every second.
   Result<RevocationSnapshot> Revocations(int first_year, int last_year) const;
   // Calls `fn` for every digital card of card year `year`, ordered by serial. Read-only.
-  // REQUIRES: `fn` does not call this ledger (the ledger is locked while it runs).
+  // REQUIRES: `fn` does not call this ledger (it holds the ledger's lock, or one of its read
+  // connections, while it runs).
   Result<> ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const;
 
  private:

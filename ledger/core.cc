@@ -121,6 +121,42 @@ Result<> CheckYear(int year) {
   return {};
 }
 
+Result<Core::ReadLease> Core::Read() {
+  ReadLease lease;
+  lease.core_ = this;
+  if (reader_limit_ <= 0) {
+    lease.lock_ = std::unique_lock(mu);
+    lease.db_ = db.get();
+    return lease;
+  }
+  std::unique_lock pool(pool_mu_);
+  pool_cv_.wait(pool, [&] { return !idle_readers_.empty() || open_readers_ < reader_limit_; });
+  if (!idle_readers_.empty()) {
+    lease.reader_ = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+  } else {
+    ++open_readers_;
+    pool.unlock();
+    auto opened = OpenPostgres(url_);
+    if (!opened) {
+      pool.lock();
+      --open_readers_;
+      pool_cv_.notify_one();
+      return std::unexpected(opened.error());
+    }
+    lease.reader_ = std::move(*opened);
+  }
+  lease.db_ = lease.reader_.get();
+  return lease;
+}
+
+Core::ReadLease::~ReadLease() {
+  if (!reader_) return;
+  std::lock_guard pool(core_->pool_mu_);
+  core_->idle_readers_.push_back(std::move(reader_));
+  core_->pool_cv_.notify_one();
+}
+
 Result<StaffKeyer*> Core::Keyer() {
   if (!keyer) {
     auto k = StaffKeyer::Load(keys_dir);

@@ -47,6 +47,25 @@ std::string GroupColumn(Dimension by, const std::string& table = "") {
   return "''";
 }
 
+// Adds n holders whose active cards in the cell are exactly the channels of `mask` (not 0).
+void AddHolders(CountsRow& c, int mask, int64_t n) {
+  c.holders += n;
+  if (mask == 1)
+    c.digital_only += n;
+  else if (mask & 1)
+    c.both += n;
+  else
+    c.physical_only += n;
+}
+
+// The rows of the cells, in (period, group) order.
+std::vector<CountsRow> InOrder(std::map<std::pair<int, std::string>, CountsRow> cells) {
+  std::vector<CountsRow> out;
+  out.reserve(cells.size());
+  for (auto& [k, v] : cells) out.push_back(std::move(v));
+  return out;
+}
+
 // Query() of the calendar view, from the aggregate.
 Result<std::vector<CountsRow>> CountsFromCells(Db& db, const CountsQuery& q) {
   const std::string group = GroupColumn(q.by);
@@ -69,23 +88,14 @@ Result<std::vector<CountsRow>> CountsFromCells(Db& db, const CountsQuery& q) {
                         const int64_t n = ToInt(row[3]);
                         *c.eligible += n;
                         if (mask == 0) return;
-                        c.holders += n;
                         if (mask & 1) c.digital += n;
                         if (mask & 2) c.subscription += n;
                         if (mask & 4) c.starter += n;
                         if (mask & 8) c.library += n;
-                        if (mask == 1)
-                          c.digital_only += n;
-                        else if (mask & 1)
-                          c.both += n;
-                        else
-                          c.physical_only += n;
+                        AddHolders(c, mask, n);
                       });
   if (!r) return std::unexpected(r.error());
-  std::vector<CountsRow> out;
-  out.reserve(cells.size());
-  for (auto& [k, v] : cells) out.push_back(std::move(v));
-  return out;
+  return InOrder(std::move(cells));
 }
 
 // Query() of the school-year view, from school_card_cells and school_holder_cells.
@@ -135,19 +145,10 @@ Result<std::vector<CountsRow>> CountsFromSchoolCells(Db& db, const CountsQuery& 
         CountsRow& c = cell(row);
         const int mask = static_cast<int>(ToInt(row[2]));
         const int64_t n = ToInt(row[3]);
-        c.holders += n;
-        if (mask == 1)
-          c.digital_only += n;
-        else if (mask & 1)
-          c.both += n;
-        else
-          c.physical_only += n;
+        AddHolders(c, mask, n);
       });
   if (!r) return std::unexpected(r.error());
-  std::vector<CountsRow> out;
-  out.reserve(cells.size());
-  for (auto& [k, v] : cells) out.push_back(std::move(v));
-  return out;
+  return InOrder(std::move(cells));
 }
 
 }  // namespace
@@ -175,15 +176,17 @@ Result<std::vector<PublishedRow>> internal::ReadPublished(Db& db) {
 }
 
 Result<std::vector<CountsRow>> Counts::Query(const CountsQuery& q) const {
-  std::lock_guard lock(core_.mu);
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
   // Both views read maintained aggregates: adoption_cells (calendar) and the school-year cells.
-  if (q.period == Period::kCalendar) return CountsFromCells(*core_.db, q);
-  return CountsFromSchoolCells(*core_.db, q);
+  if (q.period == Period::kCalendar) return CountsFromCells(lease->db(), q);
+  return CountsFromSchoolCells(lease->db(), q);
 }
 
 Result<std::vector<PublishedRow>> Counts::Published() const {
-  std::lock_guard lock(core_.mu);
-  return ReadPublished(*core_.db);
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
+  return ReadPublished(lease->db());
 }
 
 }  // namespace lk::ledger

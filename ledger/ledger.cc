@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "ledger/internal/core.h"
 #include "ledger/internal/schema.h"
 
@@ -29,10 +31,12 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const C
   fs::path keys = options.keys_dir.empty() ? options.data_dir / "keys" : options.keys_dir;
   std::unique_ptr<internal::Db> db;
   const std::string& url = options.url;
+  int readers = 0;
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
     auto pg = internal::OpenPostgres(url);
     if (!pg) return std::unexpected(pg.error());
     db = std::move(*pg);
+    readers = std::max(0, options.postgres_readers);
   } else {
     if (url.find("://") != std::string::npos)
       return Fail(Code::kInvalidArgument, "ledger URL '" + url + "': use a file path or a postgresql:// URL");
@@ -49,7 +53,7 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const C
     db = std::move(*lite);
   }
   if (auto r = internal::Migrate(*db, clock.Now()); !r) return std::unexpected(r.error());
-  return std::make_unique<Ledger>(std::make_unique<internal::Core>(std::move(db), keys, clock));
+  return std::make_unique<Ledger>(std::make_unique<internal::Core>(std::move(db), keys, clock, url, readers));
 }
 
 }  // namespace lk::ledger

@@ -2,8 +2,9 @@
 // The ledger: one record of every card of every channel (digital, subscription, starter,
 // library), the per-year roster of eligible staff (pseudonymous), published aggregates kept apart,
 // and a SHA-256-chained audit log. SQLite (default) and PostgreSQL behave the same.
-// Thread safety: a Ledger and its parts may be shared between threads (calls are serialised
-// internally); several processes may open the same ledger at once (the database arbitrates).
+// Thread safety: a Ledger and its parts may be shared between threads (writes are serialised
+// internally; on PostgreSQL reads run side by side on pooled connections); several processes may
+// open the same ledger at once (the database arbitrates).
 //
 // Where each operation lives:  imports.h  roster, channel and published imports
 //                              cards.h    issue, revoke, find, QR token, revocation list
@@ -33,6 +34,11 @@ struct LedgerOptions {
   // Holds staff-id-hmac.key (created 0600 on first use). Default "" = <data_dir>/keys.
   // Processes sharing one PostgreSQL ledger must share this key.
   std::filesystem::path keys_dir;
+  // PostgreSQL: up to this many connections of their own for reads (card lookups, revocation
+  // lists, credentials, counts), opened when first needed, so that reads run side by side and do
+  // not wait for a write. 0 = reads share the writer's connection. Default 4. SQLite: unused
+  // (one connection; WAL lets other processes read meanwhile).
+  int postgres_readers = 4;
 };
 
 // The parts of one open ledger, sharing its connection, writer lock and staff-id key.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <future>
@@ -41,14 +42,39 @@ class StaffKeyer {
 };
 
 struct Core {
-  Core(std::unique_ptr<Db> connection, std::filesystem::path keys, const Clock& time)
-      : db(std::move(connection)), keys_dir(std::move(keys)), clock(time) {}
+  // `readers`: how many more connections to `url` reads may open (PostgreSQL; 0 = reads use `db`).
+  Core(std::unique_ptr<Db> connection, std::filesystem::path keys, const Clock& time, std::string url = {},
+       int readers = 0)
+      : db(std::move(connection)),
+        keys_dir(std::move(keys)),
+        clock(time),
+        url_(std::move(url)),
+        reader_limit_(readers) {}
 
   std::mutex mu;  // held around every use of db and keyer
   std::unique_ptr<Db> db;
   std::filesystem::path keys_dir;
   const Clock& clock;
   std::unique_ptr<StaffKeyer> keyer;  // loaded on first use (Keyer())
+
+  // A connection for one read: a pooled reader of its own on PostgreSQL (so reads do not wait
+  // for `mu`), else `db` with `mu` held. Valid until the lease ends; one per thread at a time.
+  class ReadLease {
+   public:
+    ReadLease(ReadLease&& other) noexcept = default;
+    ~ReadLease();
+    Db& db() const { return *db_; }
+
+   private:
+    friend struct Core;
+    ReadLease() = default;
+    Core* core_ = nullptr;
+    std::unique_lock<std::mutex> lock_;
+    std::unique_ptr<Db> reader_;
+    Db* db_ = nullptr;
+  };
+  // kUnavailable when a new reader cannot connect.
+  Result<ReadLease> Read();
 
   // REQUIRES (all below): mu held.
   Result<StaffKeyer*> Keyer();
@@ -70,6 +96,14 @@ struct Core {
   // Appends the audit entry `seq` and commits; with nothing changed it just rolls back.
   Result<> Finish(Transaction& tx, int64_t seq, const std::string& action, const std::string& detail,
                   uint64_t changed);
+
+ private:
+  const std::string url_;
+  const int reader_limit_;
+  std::mutex pool_mu_;  // guards the two below
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Db>> idle_readers_;
+  int open_readers_ = 0;
 };
 
 // kInvalidArgument outside kMinYear..kMaxYear.
@@ -78,7 +112,7 @@ Result<> CheckYear(int year);
 // Issues (or returns) the digital cards of keyed staff members (cards.cc).
 // REQUIRES: core.mu held, `year` checked.
 Result<std::vector<IssuedCard>> IssueKeys(Core& core, const std::vector<std::string>& staff_keys, int year);
-// The published figures (counts.cc). REQUIRES: core.mu held.
+// The published figures (counts.cc). REQUIRES: `db` held (core.mu, or a read lease).
 Result<std::vector<PublishedRow>> ReadPublished(Db& db);
 
 std::string Lower(std::string s);

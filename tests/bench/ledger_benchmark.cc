@@ -100,6 +100,8 @@ class Scratch {
     dir_ = fs::temp_directory_path() / ("lk-bench-" + HexEncode(RandomBytes(6)));
     fs::create_directories(dir_);
     options_.data_dir = dir_;
+    // LK_BENCH_POSTGRES_READERS=0 runs the reads on the writer's connection, as before the pool.
+    if (const char* r = std::getenv("LK_BENCH_POSTGRES_READERS"); r && *r) options_.postgres_readers = std::atoi(r);
     if (postgres) {
       admin_ = PgUrl();
       schema_ = "bench_" + HexEncode(RandomBytes(6));
@@ -367,6 +369,47 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
   state.counters["cards"] = static_cast<double>(cards);
 }
 
+// Card lookups (what a scan or a pass download asks) from 1, 4 and 8 threads at once on one
+// ledger of 2,000 digital cards: how far reads run side by side. PostgreSQL only (SQLite reads
+// share its one connection by design). Items per second is the figure to compare.
+void BM_ConcurrentFindCard(benchmark::State& state) {
+  struct Shared {
+    std::unique_ptr<Scratch> scratch;
+    std::vector<std::string> serials;
+    std::string error;
+  };
+  static Shared* shared = [] {
+    auto* s = new Shared;
+    if (!PgUrl()) return s;
+    s->scratch = std::make_unique<Scratch>(true);
+    if (!s->scratch->error().empty()) {
+      s->error = s->scratch->error();
+      return s;
+    }
+    std::string roster = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+    std::vector<std::string> ids;
+    for (int i = 0; i < 2000; ++i) {
+      ids.push_back("R" + std::to_string(i));
+      roster += ids.back() + ",V,A,teaching,GO,basic,12345,2000,no\n";
+    }
+    Ledger* l = s->scratch->ledger();
+    if (auto r = l->imports().ImportRoster(CsvSource{"roster.csv", roster}, 2026); !r) s->error = r.error().message;
+    else if (auto c = l->cards().IssueDigitalBatch(ids, 2026); !c) s->error = c.error().message;
+    else
+      for (auto& card : *c) s->serials.push_back(card.serial);
+    return s;
+  }();
+  if (!PgUrl()) return state.SkipWithError("LK_TEST_POSTGRES_URL is not set");
+  if (!shared->error.empty()) return state.SkipWithError(shared->error.c_str());
+  std::mt19937 rng(kSeed + static_cast<uint32_t>(state.thread_index()));
+  for (auto _ : state) {
+    auto card = shared->scratch->ledger()->cards().FindCard(shared->serials[rng() % shared->serials.size()]);
+    if (!card) return state.SkipWithError(card.error().message.c_str());
+    benchmark::DoNotOptimize(card->year);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 // Baseline for the same run (the machine is shared, so absolute times drift): 250,000 rows of
 // two text columns into a bare table, in one transaction, with no constraints or indexes.
 // SQLite: one prepared INSERT per row; PostgreSQL: generated server-side.
@@ -416,6 +459,7 @@ BENCHMARK(BM_CountsTenYearsByProvince)
     ->ArgNames({"postgres", "school"})
     ->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})
     ->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ConcurrentFindCard)->Threads(1)->Threads(4)->Threads(8)->MinTime(2.0)->UseRealTime();
 
 }  // namespace
 }  // namespace lk::ledger
