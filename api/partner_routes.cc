@@ -45,7 +45,7 @@ Reply VerifyToken(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     auto cached = ctx.card_status.Lookup(v.serial, year, ctx.deps.clock->Monotonic());
     bool revoked = cached == CardStatusCache::Status::kRevoked;
     if (!cached) {
-      auto card = ctx.deps.ledger->FindCard(v.serial);
+      auto card = ctx.deps.ledger->cards().FindCard(v.serial);
       if (!card && card.error().code == Code::kNotFound) {
         status = "invalid";
         reason = "unknown_serial";

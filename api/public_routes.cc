@@ -17,7 +17,7 @@ Reply Healthz(ServiceContext& ctx, HttpRequest&, HttpResponse& res) {
 
 // Ready to serve: the ledger answers a read. Load balancers route around an instance that is not.
 Reply Readyz(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  if (auto published = ctx.deps.ledger->Published(); !published) {
+  if (auto published = ctx.deps.ledger->counts().Published(); !published) {
     ctx.Warn(req, "not ready: " + published.error().message);
     return std::unexpected(Unavailable("the ledger cannot be read right now"));
   }
@@ -46,7 +46,7 @@ Reply Jwks(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 Reply Revocations(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   Time now = ctx.deps.clock->Now();
   auto years = ctx.ValidYears(now);
-  auto snapshot = ctx.deps.ledger->Revocations(years.front(), years.back());
+  auto snapshot = ctx.deps.ledger->cards().Revocations(years.front(), years.back());
   if (!snapshot) {
     // The ledger is out of reach: the list signed last is still the truth as of its iat, and
     // partners are better off with it (they see its age) than with nothing, until it expires.
@@ -94,7 +94,7 @@ std::vector<int> ServiceContext::ValidYears(Time now) const {
 void ServiceContext::RefreshRevoked() {
   Instant started = deps.clock->Monotonic();
   auto years = ValidYears(deps.clock->Now());
-  auto revoked = deps.ledger->RevokedSerials(years.front(), years.back());
+  auto revoked = deps.ledger->cards().RevokedSerials(years.front(), years.back());
   if (!revoked) {
     // Logged once per failure streak; scans fall back to the ledger after the staleness bound.
     if (!refresh_failing.exchange(true))

@@ -275,7 +275,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
       req.subject = *cached;
       return TakeKeyToken(req.subject);
     }
-    auto cred = ctx_.deps.ledger->Authenticate(kind, secret);
+    auto cred = ctx_.deps.ledger->access().Authenticate(kind, secret);
     if (!cred) {
       if (cred.error().code == Code::kUnauthenticated)
         return std::unexpected(Problem(Error{Code::kUnauthenticated, std::string("the ") +

@@ -2,7 +2,6 @@
 // dashboard. Every one needs a staff token.
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <map>
 
 #include "api/internal/service_context.h"
@@ -10,7 +9,6 @@
 
 namespace lk::api::internal {
 namespace {
-namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 // The report the query asks for; a bad parameter is a problem naming it.
@@ -46,7 +44,7 @@ Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
   if (!body) return std::unexpected(body.error());
   int year = body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(ctx.deps.clock->Now()).year());
-  auto card = ctx.deps.ledger->IssueDigital((*body)["staff_id"].get<std::string>(), year);
+  auto card = ctx.deps.ledger->cards().IssueDigital((*body)["staff_id"].get<std::string>(), year);
   if (!card) return std::unexpected(Problem(card.error(), card.error().code == Code::kNotFound ? "staff_id" : "year"));
   return CardAnswer(ctx, res, *card);
 }
@@ -55,10 +53,10 @@ Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   const std::string& serial = req.params.at(0);
   auto body = ParseBody(req, ctx.options.max_json_bytes, kRevokeBody);
   if (!body) return std::unexpected(body.error());
-  auto r = ctx.deps.ledger->Revoke(serial, (*body)["reason"].get<std::string>());
+  auto r = ctx.deps.ledger->cards().Revoke(serial, (*body)["reason"].get<std::string>());
   if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
   // This instance's own scans see the revocation at once (others within the refresh bound).
-  if (auto card = ctx.deps.ledger->FindCard(serial)) ctx.card_status.MarkRevoked(serial, card->year);
+  if (auto card = ctx.deps.ledger->cards().FindCard(serial)) ctx.card_status.MarkRevoked(serial, card->year);
   else ctx.RefreshRevoked();
   if (ctx.deps.google_api) {
     // A saved Google object shows the card as inactive. A failure is logged and left for
@@ -87,28 +85,16 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return Bad("year", "'year' must be a card year such as 2026, not '" + y + "'");
     year = std::stoi(y);
   }
-  // The ledger imports files; a private directory keeps the upload's name meaningful in errors.
-  fs::path dir = fs::temp_directory_path() / ("lk-import-" + RandomBase32(16));
-  std::error_code ec;
-  fs::create_directory(dir, ec);
-  fs::permissions(dir, fs::perms::owner_all, ec);
-  fs::path file = dir / (kind + ".csv");
-  struct Cleanup {
-    fs::path d;
-    ~Cleanup() {
-      std::error_code e;
-      fs::remove_all(d, e);
-    }
-  } cleanup{dir};
-  if (auto w = WriteFileAtomic(file, req.body); !w) return std::unexpected(Problem(w.error()));
+  // The upload's name in errors and in the audit entry: "library.csv", never a server path.
+  const ledger::CsvSource csv{kind + ".csv", req.body};
   Result<ledger::ImportSummary> sum;
-  if (kind == "roster") sum = ctx.deps.ledger->ImportRoster(file, year);
-  else if (kind == "published") sum = ctx.deps.ledger->ImportPublished(file);
+  if (kind == "roster") sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
+  else if (kind == "published") sum = ctx.deps.ledger->imports().ImportPublished(csv);
   else {
     ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
                               : kind == "starters"    ? ledger::Channel::kStarter
                                                       : ledger::Channel::kLibrary;
-    sum = ctx.deps.ledger->ImportChannel(channel, file, year);
+    sum = ctx.deps.ledger->imports().ImportChannel(channel, csv, year);
   }
   if (!sum) return std::unexpected(Problem(sum.error(), "body"));
   WriteJson(res, {{"kind", kind}, {"rows", sum->rows}, {"added", sum->added}, {"present", sum->present}});

@@ -22,7 +22,7 @@ int RemoveCredential(const Globals& g, ledger::CredentialKind kind, const std::s
   SystemClock clock;
   auto l = Open(g, url, clock);
   if (!l) return Report(l.error());
-  if (auto r = (*l)->RemoveCredential(kind, name); !r) return Report(r.error());
+  if (auto r = (*l)->access().RemoveCredential(kind, name); !r) return Report(r.error());
   std::fprintf(stderr, "lerarenkaart: %s credential '%s' removed; running services stop accepting it within 10 s\n",
                std::string(ledger::CredentialKindName(kind)).c_str(), name.c_str());
   return 0;
@@ -32,7 +32,7 @@ int AddCredential(const Globals& g, ledger::CredentialKind kind, const std::stri
   SystemClock clock;
   auto l = Open(g, url, clock);
   if (!l) return Report(l.error());
-  auto secret = (*l)->AddCredential(kind, name);
+  auto secret = (*l)->access().AddCredential(kind, name);
   if (!secret) return Report(secret.error());
   std::printf("%s\n", secret->c_str());
   std::fprintf(stderr, "lerarenkaart: %s credential '%s' added; the secret above is shown only once\n",

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "app/progress.h"
 #include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
 
@@ -88,22 +89,6 @@ Result<GoogleContext> Prepare(const Globals& g, const GoogleArgs& a, bool need_t
   return ctx;
 }
 
-// A one-line progress bar on stderr, drawn only when stderr is a terminal.
-class ProgressBar {
- public:
-  ProgressBar() : tty_(isatty(2) == 1) {}
-  void Update(size_t done, size_t total) {
-    if (!tty_ || total == 0) return;
-    int width = 40, filled = int(width * done / total);
-    std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu cards", filled, "########################################",
-                 width - filled, "", done, total);
-    if (done == total) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  bool tty_;
-};
 
 }  // namespace
 
@@ -205,19 +190,20 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
     auto book = ledger::OpenLedger(lo, clock);
     if (!book) { exit_code = Report(book.error()); return; }
     std::vector<passgen::GoogleCard> cards;
-    auto read = (*book)->ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
+    auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
       cards.push_back(passgen::LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
     });
     if (!read) { exit_code = Report(read.error()); return; }
     book->reset();  // not needed while talking to Google
     auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
     if (!api) { exit_code = Report(api.error()); return; }
-    ProgressBar bar;
+    ProgressBar bar("", "cards");
     passgen::SyncOptions options;
     options.parallelism = sa->parallel;
     options.progress = [&bar](size_t done, size_t total) { bar.Update(done, total); };
     auto summary = passgen::Sync(**api, ctx->wallet, passgen::GoogleCardDesign{}, *ctx->issuer, *ctx->verifier,
                                  ctx->config.tokens, sa->year, cards, ctx->now, options);
+    bar.Clear();
     if (!summary) { exit_code = Report(summary.error()); return; }
     std::string out = summary->ToText();
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "app/progress.h"
 #include "ledger/ledger.h"
 
 namespace lk::app {
@@ -24,41 +25,6 @@ Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::str
   o.keys_dir = c->keys.dir;
   return ledger::OpenLedger(o, clock);
 }
-
-// A progress bar on stderr, only when stderr is a terminal; redrawn at most 10 times a second.
-class ProgressBar {
- public:
-  explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) == 1) {}
-  ~ProgressBar() { Clear(); }
-  // Erases the bar so that the next line starts clean.
-  void Clear() {
-    if (drawn_) std::fprintf(stderr, "\r\033[K");
-    drawn_ = false;
-  }
-  ledger::Progress callback() {
-    if (!tty_) return {};
-    return [this](uint64_t done, uint64_t total) { Draw(done, total); };
-  }
-
- private:
-  void Draw(uint64_t done, uint64_t total) {
-    auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
-    last_ = now;
-    drawn_ = true;
-    constexpr int kWidth = 30;
-    int filled = total ? static_cast<int>(done * kWidth / total) : kWidth;
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %3d%% of %llu rows", label_.c_str(), bar.c_str(),
-                 total ? static_cast<int>(done * 100 / total) : 100, static_cast<unsigned long long>(total));
-    std::fflush(stderr);
-  }
-  std::string label_;
-  bool tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_;
-};
 
 void PrintSummary(const std::string& file, const char* what, const ledger::ImportSummary& s) {
   std::printf("%s: %llu rows read, %llu %s added, %llu already present\n", file.c_str(),
@@ -118,14 +84,16 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      ProgressBar bar(std::string("import ") + k->name);
-      auto sum = k->channel ? (*l)->ImportChannel(*k->channel, a->file, a->year, bar.callback())
-                              : (*l)->ImportRoster(a->file, a->year, bar.callback());
+      auto csv = ledger::ReadCsvSource(a->file);  // read once, for the import and the claim codes
+      if (!csv) { exit_code = Report(csv.error()); return; }
+      ProgressBar bar(std::string("import ") + k->name, "rows");
+      auto sum = k->channel ? (*l)->imports().ImportChannel(*k->channel, *csv, a->year, bar.callback())
+                            : (*l)->imports().ImportRoster(*csv, a->year, bar.callback());
       bar.Clear();
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
       if (!a->claim_codes.empty()) {
-        auto codes = (*l)->CreateClaimCodes(a->file, a->year, clock.Now() + std::chrono::days(a->claim_days));
+        auto codes = (*l)->access().CreateClaimCodes(*csv, a->year, clock.Now() + std::chrono::days(a->claim_days));
         if (!codes) { exit_code = Report(codes.error()); return; }
         std::string out = "staff_id,claim_code\n";
         for (const auto& c : *codes) out += c.staff_id + "," + c.code + "\n";
@@ -147,7 +115,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      auto sum = (*l)->ImportPublished(a->file);
+      auto sum = (*l)->imports().ImportPublished(a->file);
       if (!sum) { exit_code = Report(sum.error()); return; }
       PrintSummary(a->file, "published rows", *sum);
     });
@@ -166,7 +134,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, *url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      auto rep = (*l)->Verify();
+      auto rep = (*l)->audit().Verify();
       if (!rep) { exit_code = Report(rep.error()); return; }
       if (rep->ok) {
         std::printf("ledger ok: %lld audit entries, chain intact\n", static_cast<long long>(rep->entries));
@@ -193,7 +161,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      auto card = (*l)->IssueDigital(a->staff_id, a->year);
+      auto card = (*l)->cards().IssueDigital(a->staff_id, a->year);
       if (!card) { exit_code = Report(card.error()); return; }
       std::printf("serial %s year %d %s%s\n", card->serial.c_str(), card->year, card->is_new ? "new" : "existing",
                   card->revoked ? " revoked" : "");
@@ -212,7 +180,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
       if (!l) { exit_code = Report(l.error()); return; }
-      if (auto r = (*l)->Revoke(a->serial, a->reason); !r) { exit_code = Report(r.error()); return; }
+      if (auto r = (*l)->cards().Revoke(a->serial, a->reason); !r) { exit_code = Report(r.error()); return; }
       std::printf("card %s revoked\n", a->serial.c_str());
     });
   }

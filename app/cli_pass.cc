@@ -101,11 +101,6 @@ Result<std::vector<std::string>> SplitCsv(std::string_view line) {
   return fields;
 }
 
-std::string Trim(std::string s) {
-  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
 Result<passgen::Card> ParseRow(std::string_view line, const std::string& lang) {
   auto fields = SplitCsv(line);
   if (!fields) return std::unexpected(fields.error());
@@ -114,7 +109,7 @@ Result<passgen::Card> ParseRow(std::string_view line, const std::string& lang) {
                 "expected 4 columns serial,year,name,school but found " + std::to_string(fields->size()));
   passgen::Card card;
   card.serial = Trim((*fields)[0]);
-  std::string year = Trim((*fields)[1]);
+  std::string year(Trim((*fields)[1]));
   if (year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos)
     return Fail(Code::kInvalidArgument, "year: \"" + year + "\" is not a card year such as 2026");
   card.year = std::stoi(year);

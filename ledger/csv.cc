@@ -1,41 +1,11 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "base/base.h"
 #include "ledger/internal/csv.h"
 
 namespace lk::ledger::internal {
 namespace {
-
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) n = 1, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 2, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 3, cp = c & 0x07;
-    else return false;
-    for (size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
 
 // Reads the record that starts at text[i], split at `d`, into `rec`; moves `i` past it and its
 // line break and counts in `line` the line breaks read. A fault is appended to `problems` (one per
@@ -72,7 +42,7 @@ bool ReadRecord(std::string_view text, size_t& i, int& line, char d, CsvRecord& 
     } else {
       while (i < text.size() && text[i] != d && text[i] != '\n' && text[i] != '\r') field += text[i++];
     }
-    if (!ValidUtf8(field) && !bad) {
+    if (!IsValidUtf8(field) && !bad) {
       problems.push_back({rec.line, static_cast<int>(rec.fields.size() + 1), "not valid UTF-8"});
       bad = true;
     }
@@ -141,7 +111,7 @@ CsvTable ParseCsv(std::string_view text, std::vector<CsvProblem>& problems) {
     if (!have_header) {
       have_header = true;
       for (auto& f : rec.fields) {
-        std::string h = Trim(f);
+        std::string h(Trim(f));
         std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
         t.header.push_back(h);
       }

@@ -583,9 +583,9 @@ Result<Report> BuildAdoptionReport(const ledger::Ledger& ledger, const ReportOpt
   q.by = o.by;
   q.first_year = o.first_year;
   q.last_year = o.last_year;
-  auto counts = ledger.Counts(q);
+  auto counts = ledger.counts().Query(q);
   if (!counts) return std::unexpected(counts.error());
-  auto published = ledger.Published();
+  auto published = ledger.counts().Published();
   if (!published) return std::unexpected(published.error());
   return BuildAdoptionReport(*counts, *published, o);
 }

@@ -65,11 +65,11 @@ class ServiceClockTest : public ::testing::Test {
 // longer; another credential is not affected.
 TEST_F(ServiceClockTest, RemovedCredentialStopsWorkingWhenTheCacheLapses) {
   Start({});
-  auto gone = other_->AddCredential(ledger::CredentialKind::kPartner, "Temporary");
-  auto kept = other_->AddCredential(ledger::CredentialKind::kPartner, "Museum M");
+  auto gone = other_->access().AddCredential(ledger::CredentialKind::kPartner, "Temporary");
+  auto kept = other_->access().AddCredential(ledger::CredentialKind::kPartner, "Museum M");
   ASSERT_TRUE(gone && kept);
   EXPECT_EQ(Verify(*gone), 200);
-  ASSERT_TRUE(other_->RemoveCredential(ledger::CredentialKind::kPartner, "Temporary"));
+  ASSERT_TRUE(other_->access().RemoveCredential(ledger::CredentialKind::kPartner, "Temporary"));
   EXPECT_EQ(Verify(*gone), 200);  // remembered
   clock_.Advance(std::chrono::seconds(9));
   EXPECT_EQ(Verify(*gone), 200);

@@ -644,6 +644,19 @@ print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"],
   EXPECT_THAT(Server().Log(), HasSubstr("object of revoked card " + third_serial + " not set INACTIVE"));
 }
 
+// An import's errors name the upload ("library.csv:2:2"), never a file on the server.
+TEST_F(ServiceTest, ImportErrorsNameTheUploadNotAServerPath) {
+  std::vector<std::string> csv = {"Authorization: Bearer " + staff_, "Content-Type: text/csv"};
+  auto bad = Problem(Http("POST", Server().url("/v1/imports/library?year=" + std::to_string(year_)),
+                          "staff_id,date\nT1,not-a-date\n", csv),
+                     400);
+  const std::string detail = bad["detail"].get<std::string>();
+  EXPECT_THAT(detail, StartsWith("library.csv: 1 bad row; nothing was imported"));
+  EXPECT_THAT(detail, HasSubstr("\n  library.csv:2:2 (date): 'not-a-date' is not an ISO date"));
+  EXPECT_THAT(detail, Not(HasSubstr("/")));
+  EXPECT_THAT(detail, Not(HasSubstr("lk-import")));
+}
+
 TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {
   std::string y = std::to_string(year_);
   std::vector<std::string> csv = {"Authorization: Bearer " + staff_, "Content-Type: text/csv"};

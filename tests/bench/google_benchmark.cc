@@ -195,15 +195,15 @@ void BM_LedgerDigitalCards(benchmark::State& state) {
     auto opened = ledger::OpenLedger(o, f.clock);
     if (!opened) { state.SkipWithError(opened.error().message.c_str()); return; }
     book = std::move(*opened);
-    if (!book->ImportRoster(roster, 2026) || !book->CreateClaimCodes(roster, 2026, f.clock.Now() + std::chrono::days(9)) ||
-        !book->IssueDigitalBatch(staff, 2026)) {
+    if (!book->imports().ImportRoster(roster, 2026) || !book->access().CreateClaimCodes(roster, 2026, f.clock.Now() + std::chrono::days(9)) ||
+        !book->cards().IssueDigitalBatch(staff, 2026)) {
       state.SkipWithError("could not fill the ledger");
       return;
     }
   }
   for (auto _ : state) {
     std::vector<GoogleCard> cards;
-    auto r = book->ForEachDigitalCard(2026, [&](const ledger::DigitalCardRow& c) {
+    auto r = book->cards().ForEachDigitalCard(2026, [&](const ledger::DigitalCardRow& c) {
       cards.push_back(LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
     });
     if (!r || cards.size() != kCards) state.SkipWithError("wrong number of cards");

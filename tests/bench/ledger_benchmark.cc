@@ -100,6 +100,8 @@ class Scratch {
     dir_ = fs::temp_directory_path() / ("lk-bench-" + HexEncode(RandomBytes(6)));
     fs::create_directories(dir_);
     options_.data_dir = dir_;
+    // LK_BENCH_POSTGRES_READERS=0 runs the reads on the writer's connection, as before the pool.
+    if (const char* r = std::getenv("LK_BENCH_POSTGRES_READERS"); r && *r) options_.postgres_readers = std::atoi(r);
     if (postgres) {
       admin_ = PgUrl();
       schema_ = "bench_" + HexEncode(RandomBytes(6));
@@ -190,14 +192,14 @@ void BM_ImportChannelFile(benchmark::State& state) {
     state.PauseTiming();
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
-    if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
+    if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
       state.SkipWithError(r.error().message.c_str());
       return;
     }
     auto file = s.Write("library.csv", library);
     const double cpu0 = postgres ? ServerCpuSeconds(PgUrl()) : 0;
     state.ResumeTiming();
-    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
+    auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, file, 2026);
     state.PauseTiming();
     // A server process that exits during the step and is not yet reaped drops out of the sum:
     // such a (negative) reading is left out.
@@ -226,7 +228,7 @@ void BM_ImportRosterFile(benchmark::State& state) {
     if (SkipUnlessReady(state, s, postgres)) return;
     auto file = s.Write("roster.csv", roster);
     state.ResumeTiming();
-    auto r = s.ledger()->ImportRoster(file, 2026);
+    auto r = s.ledger()->imports().ImportRoster(file, 2026);
     state.PauseTiming();
     if (!r || r->added != static_cast<uint64_t>(kRows))
       return state.SkipWithError(r ? "wrong number of roster entries added" : r.error().message.c_str());
@@ -247,16 +249,16 @@ void TimeImportNextTo2025(benchmark::State& state, const std::string& roster25, 
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
     for (auto [year, csv] : {std::pair{2025, &roster25}, std::pair{2026, &roster}})
-      if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
-    if (auto r = s.ledger()->ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
+      if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
+    if (auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
       return state.SkipWithError(r.error().message.c_str());
     auto file = s.Write("library.csv", library);
     state.ResumeTiming();
-    auto r = s.ledger()->ImportChannel(Channel::kLibrary, file, 2026);
+    auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, file, 2026);
     state.PauseTiming();
     if (!r || r->added != static_cast<uint64_t>(rows))
       return state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
-    auto v = s.ledger()->Verify();
+    auto v = s.ledger()->audit().Verify();
     if (!v || !v->ok) return state.SkipWithError(v ? v->problem.c_str() : v.error().message.c_str());
     state.ResumeTiming();
   }
@@ -301,13 +303,13 @@ void BM_IssueDigitalBatch(benchmark::State& state) {
     state.PauseTiming();
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
-    if (auto r = s.ledger()->ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
+    if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
       state.SkipWithError(r.error().message.c_str());
       return;
     }
     const double cpu0 = postgres ? ServerCpuSeconds(PgUrl()) : 0;
     state.ResumeTiming();
-    auto cards = s.ledger()->IssueDigitalBatch(ids, 2026);
+    auto cards = s.ledger()->cards().IssueDigitalBatch(ids, 2026);
     state.PauseTiming();
     // A server process that exits during the step and is not yet reaped drops out of the sum:
     // such a (negative) reading is left out.
@@ -339,24 +341,24 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
       // 210,000 eligible; 200,000 cards: 100k library, 20k subscription, 15k starter, 65k digital
       // (10k of the digital holders also hold a library card).
       auto roster = s->Write("roster.csv", RosterCsv(year, Scaled(210000), rng));
-      if (auto r = s->ledger()->ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
+      if (auto r = s->ledger()->imports().ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
       struct Part { Channel ch; int from, to; };
       for (Part p : {Part{Channel::kLibrary, 0, Scaled(100000)}, Part{Channel::kSubscription, Scaled(100000), Scaled(120000)},
                      Part{Channel::kStarter, Scaled(120000), Scaled(135000)}}) {
         auto f = s->Write("channel.csv", ChannelCsv(year, p.from, p.to));
-        if (auto r = s->ledger()->ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
+        if (auto r = s->ledger()->imports().ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
       }
       std::vector<std::string> ids;
       for (int i = Scaled(90000); i < Scaled(190000); ++i)  // 10,000 library holders + 55,000 others
         if (i < Scaled(100000) || i >= Scaled(135000)) ids.push_back(StaffId(year, i));
-      if (auto r = s->ledger()->IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
+      if (auto r = s->ledger()->cards().IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
     }
   }
   if (!s->error().empty()) return state.SkipWithError(s->error().c_str());
   size_t rows = 0;
   int64_t cards = 0;
   for (auto _ : state) {
-    auto r = s->ledger()->Counts({period, Dimension::kProvince, 2017, 2017 + kYears - 1});
+    auto r = s->ledger()->counts().Query({period, Dimension::kProvince, 2017, 2017 + kYears - 1});
     if (!r) return state.SkipWithError(r.error().message.c_str());
     rows = r->size();
     cards = 0;
@@ -365,6 +367,47 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
   }
   state.counters["cells"] = static_cast<double>(rows);
   state.counters["cards"] = static_cast<double>(cards);
+}
+
+// Card lookups (what a scan or a pass download asks) from 1, 4 and 8 threads at once on one
+// ledger of 2,000 digital cards: how far reads run side by side. PostgreSQL only (SQLite reads
+// share its one connection by design). Items per second is the figure to compare.
+void BM_ConcurrentFindCard(benchmark::State& state) {
+  struct Shared {
+    std::unique_ptr<Scratch> scratch;
+    std::vector<std::string> serials;
+    std::string error;
+  };
+  static Shared* shared = [] {
+    auto* s = new Shared;
+    if (!PgUrl()) return s;
+    s->scratch = std::make_unique<Scratch>(true);
+    if (!s->scratch->error().empty()) {
+      s->error = s->scratch->error();
+      return s;
+    }
+    std::string roster = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+    std::vector<std::string> ids;
+    for (int i = 0; i < 2000; ++i) {
+      ids.push_back("R" + std::to_string(i));
+      roster += ids.back() + ",V,A,teaching,GO,basic,12345,2000,no\n";
+    }
+    Ledger* l = s->scratch->ledger();
+    if (auto r = l->imports().ImportRoster(CsvSource{"roster.csv", roster}, 2026); !r) s->error = r.error().message;
+    else if (auto c = l->cards().IssueDigitalBatch(ids, 2026); !c) s->error = c.error().message;
+    else
+      for (auto& card : *c) s->serials.push_back(card.serial);
+    return s;
+  }();
+  if (!PgUrl()) return state.SkipWithError("LK_TEST_POSTGRES_URL is not set");
+  if (!shared->error.empty()) return state.SkipWithError(shared->error.c_str());
+  std::mt19937 rng(kSeed + static_cast<uint32_t>(state.thread_index()));
+  for (auto _ : state) {
+    auto card = shared->scratch->ledger()->cards().FindCard(shared->serials[rng() % shared->serials.size()]);
+    if (!card) return state.SkipWithError(card.error().message.c_str());
+    benchmark::DoNotOptimize(card->year);
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 // Baseline for the same run (the machine is shared, so absolute times drift): 250,000 rows of
@@ -416,6 +459,7 @@ BENCHMARK(BM_CountsTenYearsByProvince)
     ->ArgNames({"postgres", "school"})
     ->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})
     ->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ConcurrentFindCard)->Threads(1)->Threads(4)->Threads(8)->MinTime(2.0)->UseRealTime();
 
 }  // namespace
 }  // namespace lk::ledger

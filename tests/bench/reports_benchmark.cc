@@ -141,19 +141,19 @@ class TenYearLedger {
         roster += StaffId(year, i) + ",F,L," + kRoles[pick(rng) % 5] + "," + kNets[pick(rng) % 3] + "," +
                   kLevels[pick(rng) % 6] + "," + std::to_string(school(rng)) + "," + std::to_string(pc(rng)) + "," +
                   (pick(rng) < 8 ? "yes" : "no") + "\n";
-      if (auto r = (*l)->ImportRoster(write(roster), year); !r) error_ = r.error().message;
+      if (auto r = (*l)->imports().ImportRoster(write(roster), year); !r) error_ = r.error().message;
       struct Part { ledger::Channel ch; int from, to; };
       for (Part p : {Part{ledger::Channel::kLibrary, 0, Scaled(100000)},
                      Part{ledger::Channel::kSubscription, Scaled(100000), Scaled(120000)},
                      Part{ledger::Channel::kStarter, Scaled(120000), Scaled(135000)}}) {
         std::string f = "staff_id,date\n";
         for (int i = p.from; i < p.to; ++i) f += StaffId(year, i) + "," + std::to_string(year) + "-03-01\n";
-        if (auto r = (*l)->ImportChannel(p.ch, write(f), year); !r && error_.empty()) error_ = r.error().message;
+        if (auto r = (*l)->imports().ImportChannel(p.ch, write(f), year); !r && error_.empty()) error_ = r.error().message;
       }
       std::vector<std::string> ids;
       for (int i = Scaled(90000); i < Scaled(190000); ++i)
         if (i < Scaled(100000) || i >= Scaled(135000)) ids.push_back(StaffId(year, i));
-      if (auto r = (*l)->IssueDigitalBatch(ids, year); !r && error_.empty()) error_ = r.error().message;
+      if (auto r = (*l)->cards().IssueDigitalBatch(ids, year); !r && error_.empty()) error_ = r.error().message;
     }
   }
   ~TenYearLedger() {
@@ -179,9 +179,9 @@ void BM_EndToEndSqlite(benchmark::State& state) {
   for (auto _ : state) {
     auto l = ledger::OpenLedger(built.options(), built.clock());
     if (!l) return state.SkipWithError(l.error().message.c_str());
-    auto counts = (*l)->Counts({ledger::Period::kCalendar, ledger::Dimension::kProvince, 2017, 2026});
+    auto counts = (*l)->counts().Query({ledger::Period::kCalendar, ledger::Dimension::kProvince, 2017, 2026});
     if (!counts) return state.SkipWithError(counts.error().message.c_str());
-    auto published = (*l)->Published();
+    auto published = (*l)->counts().Published();
     if (!published) return state.SkipWithError(published.error().message.c_str());
     std::vector<CountsRow> c;
     for (const auto& r : *counts)

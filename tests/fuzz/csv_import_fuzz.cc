@@ -97,7 +97,7 @@ struct Target {
         "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes\n"
         "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no\n"
         "T4,Dina,Claes,teaching,VGO,adult,45678,3500,no\n");
-    Check(db->ImportRoster(file, 2026).has_value(), "cannot import the seed roster");
+    Check(db->imports().ImportRoster(file, 2026).has_value(), "cannot import the seed roster");
   }
   ~Target() {
     db.reset();
@@ -143,10 +143,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0]) {
     case 'c': CheckParser(rest); break;
-    case 'r': t.CheckImport(rest, [&] { return t.db->ImportRoster(t.file, 2026); }); break;
-    case 'p': t.CheckImport(rest, [&] { return t.db->ImportPublished(t.file); }); break;
+    case 'r': t.CheckImport(rest, [&] { return t.db->imports().ImportRoster(t.file, 2026); }); break;
+    case 'p': t.CheckImport(rest, [&] { return t.db->imports().ImportPublished(t.file); }); break;
     default:
-      t.CheckImport(rest, [&] { return t.db->ImportChannel(ledger::Channel::kSubscription, t.file, 2026); });
+      t.CheckImport(rest, [&] { return t.db->imports().ImportChannel(ledger::Channel::kSubscription, t.file, 2026); });
       break;
   }
   return 0;

@@ -81,16 +81,16 @@ Fixture* Setup() {
                                            "T2,Bo,Claes,teaching,OGO,secondary,23456,9000,yes\n");
       !w)
     Die(w.error().message);
-  if (auto r = (*ledger)->ImportRoster(roster, year); !r) Die(r.error().message);
-  auto staff = (*ledger)->AddCredential(lk::ledger::CredentialKind::kStaff, "fuzz-staff");
-  auto partner = (*ledger)->AddCredential(lk::ledger::CredentialKind::kPartner, "fuzz-partner");
-  auto card = (*ledger)->IssueDigital("T1", year);
+  if (auto r = (*ledger)->imports().ImportRoster(roster, year); !r) Die(r.error().message);
+  auto staff = (*ledger)->access().AddCredential(lk::ledger::CredentialKind::kStaff, "fuzz-staff");
+  auto partner = (*ledger)->access().AddCredential(lk::ledger::CredentialKind::kPartner, "fuzz-partner");
+  auto card = (*ledger)->cards().IssueDigital("T1", year);
   if (!staff || !partner || !card) Die("cannot set up credentials or a card");
   auto issuer = lk::signing::TokenIssuer::Create(*f->keyring, {});
   if (!issuer) Die(issuer.error().message);
   auto token = (*issuer)->Issue(card->serial, year, f->clock.Now());
   if (!token) Die(token.error().message);
-  if (auto r = (*ledger)->AttachToken(card->serial, *token, f->clock.Now()); !r) Die(r.error().message);
+  if (auto r = (*ledger)->cards().AttachToken(card->serial, *token, f->clock.Now()); !r) Die(r.error().message);
   f->staff = *staff;
   f->partner = *partner;
   f->token = *token;

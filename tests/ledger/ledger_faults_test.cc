@@ -46,24 +46,24 @@ class FaultTest : public ::testing::Test {
     return dir_ / name;
   }
   void ImportRoster(int n, int year = 2026) {
-    auto r = ledger_->ImportRoster(Write("roster-" + std::to_string(year) + ".csv", Roster(n)), year);
+    auto r = ledger_->imports().ImportRoster(Write("roster-" + std::to_string(year) + ".csv", Roster(n)), year);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     ASSERT_EQ(r->added, static_cast<uint64_t>(n));
   }
   // A roster of three (S1..S3) and S1's card.
   IssuedCard FirstCard() {
     ImportRoster(3);
-    auto card = ledger_->IssueDigital("S1", 2026);
+    auto card = ledger_->cards().IssueDigital("S1", 2026);
     EXPECT_TRUE(card.has_value()) << card.error().message;
     return card.value_or(IssuedCard{});
   }
   void ExpectVerified(const std::string& step) {
-    auto v = ledger_->Verify();
+    auto v = ledger_->audit().Verify();
     ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
     EXPECT_TRUE(v->ok) << step << ": " << v->problem;
   }
   int64_t Cards(Channel channel) {
-    auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+    auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
     EXPECT_TRUE(rows.has_value()) << rows.error().message;
     if (!rows || rows->empty()) return 0;
     return channel == Channel::kDigital ? rows->front().digital : rows->front().subscription;
@@ -105,7 +105,7 @@ class PostgresFaultTest : public FaultTest {
   // The issue dates of card year 2026's digital cards as the ledger reads them.
   std::vector<std::string> IssueDates() {
     std::vector<std::string> out;
-    auto r = ledger_->ForEachDigitalCard(2026, [&](const DigitalCardRow& c) { out.push_back(c.issued_on); });
+    auto r = ledger_->cards().ForEachDigitalCard(2026, [&](const DigitalCardRow& c) { out.push_back(c.issued_on); });
     EXPECT_TRUE(r.has_value()) << r.error().message;
     return out;
   }
@@ -148,18 +148,18 @@ class PostgresFaultTest : public FaultTest {
 // connection, opens another with the same session settings and goes on. Also after a crash.
 TEST_F(PostgresFaultTest, RestartBetweenOperationsIsInvisible) {
   ImportRoster(4);
-  ASSERT_TRUE(ledger_->IssueDigital("S1", 2026).has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("S1", 2026).has_value());
   int staff = 2;
   for (std::string mode : {"fast", "immediate"}) {
     ASSERT_EQ(cluster_.Restart(mode), "");
-    auto card = ledger_->IssueDigital("S" + std::to_string(staff++), 2026);
+    auto card = ledger_->cards().IssueDigital("S" + std::to_string(staff++), 2026);
     ASSERT_TRUE(card.has_value()) << mode << ": " << card.error().message;
     EXPECT_TRUE(card->is_new);
     EXPECT_THAT(IssueDates(), ::testing::Each(std::string("2026-02-01"))) << mode;
   }
   ASSERT_EQ(cluster_.Restart("fast"), "");
   // A channel import stages its rows in a temporary table: the new session makes its own.
-  auto subs = ledger_->ImportChannel(Channel::kSubscription,
+  auto subs = ledger_->imports().ImportChannel(Channel::kSubscription,
                                      Write("subs.csv", "staff_id,date\nS1,2026-01-05\n"), 2026);
   ASSERT_TRUE(subs.has_value()) << subs.error().message;
   EXPECT_EQ(subs->added, 1u);
@@ -177,17 +177,17 @@ TEST_F(PostgresFaultTest, DownServerFailsFastThenRecovers) {
   std::vector<std::pair<std::string, std::function<Result<>()>>> operations = {
       {"find",
        [&]() -> Result<> {
-         auto r = ledger_->FindCard(first.serial);
+         auto r = ledger_->cards().FindCard(first.serial);
          return r ? Result<>() : std::unexpected(r.error());
        }},
       {"issue",
        [&]() -> Result<> {
-         auto r = ledger_->IssueDigital("S2", 2026);
+         auto r = ledger_->cards().IssueDigital("S2", 2026);
          return r ? Result<>() : std::unexpected(r.error());
        }},
       {"verify",
        [&]() -> Result<> {
-         auto r = ledger_->Verify();
+         auto r = ledger_->audit().Verify();
          return r ? Result<>() : std::unexpected(r.error());
        }},
   };
@@ -209,7 +209,7 @@ TEST_F(PostgresFaultTest, DownServerFailsFastThenRecovers) {
   Result<IssuedCard> second = Fail(Code::kUnavailable, "not tried");
   for (auto until = steady_clock::now() + 10s; !second && steady_clock::now() < until;
        std::this_thread::sleep_for(100ms))
-    second = ledger_->IssueDigital("S2", 2026);
+    second = ledger_->cards().IssueDigital("S2", 2026);
   ASSERT_TRUE(second.has_value()) << "no recovery: " << second.error().message;
   EXPECT_TRUE(second->is_new);
   EXPECT_EQ(Sql("SELECT count(*) FROM cards"), "2");
@@ -222,26 +222,26 @@ TEST_F(PostgresFaultTest, DownServerFailsFastThenRecovers) {
 TEST_F(PostgresFaultTest, TransactionCutByCrashStoresNothing) {
   ImportRoster(3);
   const std::string entries = Sql("SELECT count(*) FROM audit_log");
-  Error cut = CutAtCommit<IssuedCard>([&] { return ledger_->IssueDigital("S1", 2026); }, "immediate");
+  Error cut = CutAtCommit<IssuedCard>([&] { return ledger_->cards().IssueDigital("S1", 2026); }, "immediate");
   EXPECT_EQ(cut.code, Code::kUnavailable) << cut.message;
   EXPECT_THAT(cut.message, HasSubstr("lost the connection to the ledger"));
   EXPECT_THAT(cut.message, HasSubstr("rolled back, nothing of it was stored"));
   EXPECT_EQ(Sql("SELECT count(*) FROM cards"), "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM audit_log"), entries);
   ExpectVerified("after the cut issue");
-  auto again = ledger_->IssueDigital("S1", 2026);
+  auto again = ledger_->cards().IssueDigital("S1", 2026);
   ASSERT_TRUE(again.has_value()) << again.error().message;
   EXPECT_TRUE(again->is_new);
 
   const auto roster = Write("big.csv", Roster(20000));
   Error cut_import =
-      CutAtCommit<ImportSummary>([&] { return ledger_->ImportRoster(roster, 2027); }, "immediate");
+      CutAtCommit<ImportSummary>([&] { return ledger_->imports().ImportRoster(roster, 2027); }, "immediate");
   EXPECT_EQ(cut_import.code, Code::kUnavailable) << cut_import.message;
   EXPECT_THAT(cut_import.message, HasSubstr("rolled back, nothing of it was stored"));
   EXPECT_EQ(Sql("SELECT count(*) FROM roster WHERE card_year = 2027"), "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM card_years WHERE year = 2027"), "0");
   ExpectVerified("after the cut import");
-  auto import = ledger_->ImportRoster(roster, 2027);
+  auto import = ledger_->imports().ImportRoster(roster, 2027);
   ASSERT_TRUE(import.has_value()) << import.error().message;
   EXPECT_EQ(import->added, 20000u);
   ExpectVerified("after the import");
@@ -253,7 +253,7 @@ TEST_F(PostgresFaultTest, TransactionCutByCrashStoresNothing) {
 TEST_F(PostgresFaultTest, TransactionCutByFastRestartIsAllOrNothing) {
   ImportRoster(3);
   const int entries = std::stoi(Sql("SELECT count(*) FROM audit_log"));
-  auto cut = InterruptAtCommit<IssuedCard>([&] { return ledger_->IssueDigital("S1", 2026); }, "fast");
+  auto cut = InterruptAtCommit<IssuedCard>([&] { return ledger_->cards().IssueDigital("S1", 2026); }, "fast");
   const int cards = std::stoi(Sql("SELECT count(*) FROM cards"));
   EXPECT_EQ(std::stoi(Sql("SELECT count(*) FROM audit_log")), entries + cards);
   if (cut) {
@@ -266,7 +266,7 @@ TEST_F(PostgresFaultTest, TransactionCutByFastRestartIsAllOrNothing) {
     }
   }
   ExpectVerified("after the restart");
-  auto again = ledger_->IssueDigital("S1", 2026);
+  auto again = ledger_->cards().IssueDigital("S1", 2026);
   ASSERT_TRUE(again.has_value()) << again.error().message;
   EXPECT_EQ(again->is_new, cards == 0);
   if (cut) {
@@ -329,7 +329,7 @@ TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceRetu
   std::optional<Error> refused;
   int next = 1;
   for (; next <= 3000 && !refused; next += 100) {
-    auto batch = ledger_->IssueDigitalBatch(Staff(next, 100), 2026);
+    auto batch = ledger_->cards().IssueDigitalBatch(Staff(next, 100), 2026);
     if (batch)
       acknowledged.insert(acknowledged.end(), batch->begin(), batch->end());
     else
@@ -340,7 +340,7 @@ TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceRetu
   EXPECT_THAT(refused->message, HasSubstr("the disk holding the ledger " + file_ + " is full"));
   EXPECT_THAT(refused->message, HasSubstr("free space, then retry"));
   // A channel import (its CSV is elsewhere) is refused the same way and adds nothing.
-  auto subs = ledger_->ImportChannel(
+  auto subs = ledger_->imports().ImportChannel(
       Channel::kSubscription, Write("subs.csv", "staff_id,date\nS1,2026-01-05\nS2,2026-01-06\n"), 2026);
   ASSERT_FALSE(subs.has_value());
   EXPECT_THAT(subs.error().message, HasSubstr("is full"));
@@ -348,16 +348,16 @@ TEST_F(SqliteDiskFaultTest, FullDiskRefusesWritesClearlyAndRecoversWhenSpaceRetu
   EXPECT_EQ(Cards(Channel::kDigital), static_cast<int64_t>(acknowledged.size()));
   EXPECT_EQ(Cards(Channel::kSubscription), 0);
   for (const auto& card : acknowledged) {
-    auto found = ledger_->FindCard(card.serial);
+    auto found = ledger_->cards().FindCard(card.serial);
     ASSERT_TRUE(found.has_value()) << card.serial << ": " << found.error().message;
   }
   ExpectVerified("on the full disk");
   EXPECT_EQ(IntegrityCheck(), "ok");
 
   disk_->Free();
-  auto retried = ledger_->IssueDigitalBatch(Staff(next - 100, 100), 2026);
+  auto retried = ledger_->cards().IssueDigitalBatch(Staff(next - 100, 100), 2026);
   ASSERT_TRUE(retried.has_value()) << retried.error().message;
-  subs = ledger_->ImportChannel(Channel::kSubscription, dir_ / "subs.csv", 2026);
+  subs = ledger_->imports().ImportChannel(Channel::kSubscription, dir_ / "subs.csv", 2026);
   ASSERT_TRUE(subs.has_value()) << subs.error().message;
   EXPECT_EQ(subs->added, 2u);
   EXPECT_EQ(Cards(Channel::kDigital), static_cast<int64_t>(acknowledged.size() + 100));
@@ -374,11 +374,11 @@ TEST_F(SqliteDiskFaultTest, ReadOnlyFileSystemServesReadsAndRecoversWhenWritable
   ASSERT_EQ(disk_->Remount(true), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
-  auto found = ledger_->FindCard(first.serial);
+  auto found = ledger_->cards().FindCard(first.serial);
   ASSERT_TRUE(found.has_value()) << found.error().message;
   EXPECT_EQ(Cards(Channel::kDigital), 1);
   ExpectVerified("read-only");
-  auto refused = ledger_->IssueDigital("S2", 2026);
+  auto refused = ledger_->cards().IssueDigital("S2", 2026);
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code, Code::kUnavailable) << refused.error().message;
   EXPECT_THAT(refused.error().message,
@@ -386,7 +386,7 @@ TEST_F(SqliteDiskFaultTest, ReadOnlyFileSystemServesReadsAndRecoversWhenWritable
   EXPECT_THAT(refused.error().message, HasSubstr("make it writable"));
 
   ASSERT_EQ(disk_->Remount(false), "");
-  auto second = ledger_->IssueDigital("S2", 2026);
+  auto second = ledger_->cards().IssueDigital("S2", 2026);
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_TRUE(second->is_new);
   EXPECT_EQ(Cards(Channel::kDigital), 2);
@@ -417,7 +417,7 @@ TEST_F(SqliteDiskFaultTest, UncheckpointedLedgerOnReadOnlyFileSystemIsRefusedNot
   ASSERT_EQ(disk_->Remount(false), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
-  auto found = ledger_->FindCard(card.serial);
+  auto found = ledger_->cards().FindCard(card.serial);
   EXPECT_TRUE(found.has_value()) << found.error().message;
   ExpectVerified("after recovery");
 }
@@ -437,19 +437,19 @@ TEST(SqliteFileSystemFaultTest, FileSystemTurnedReadOnlyUnderTheLedgerFailsWrite
   auto ledger = OpenLedger(options, clock);
   ASSERT_TRUE(ledger.has_value()) << ledger.error().message;
   lk::testing::WriteText(dir / "roster.csv", Roster(3));
-  ASSERT_TRUE((*ledger)->ImportRoster(dir / "roster.csv", 2026).has_value());
-  auto first = (*ledger)->IssueDigital("S1", 2026);
+  ASSERT_TRUE((*ledger)->imports().ImportRoster(dir / "roster.csv", 2026).has_value());
+  auto first = (*ledger)->cards().IssueDigital("S1", 2026);
   ASSERT_TRUE(first.has_value()) << first.error().message;
 
   if (auto why = disk.FailReadOnly(); !why.empty()) GTEST_SKIP() << why;
-  auto refused = (*ledger)->IssueDigital("S2", 2026);
+  auto refused = (*ledger)->cards().IssueDigital("S2", 2026);
   ASSERT_FALSE(refused.has_value()) << "a card was issued on a file system the kernel made read-only";
   EXPECT_EQ(refused.error().code, Code::kUnavailable) << refused.error().message;
   EXPECT_THAT(refused.error().message,
               HasSubstr("the file system holding the ledger " + options.url + " is read-only"));
-  auto found = (*ledger)->FindCard(first->serial);
+  auto found = (*ledger)->cards().FindCard(first->serial);
   EXPECT_TRUE(found.has_value()) << found.error().message;
-  auto v = (*ledger)->Verify();
+  auto v = (*ledger)->audit().Verify();
   ASSERT_TRUE(v.has_value()) << v.error().message;
   EXPECT_TRUE(v->ok) << v->problem;
 
@@ -457,10 +457,10 @@ TEST(SqliteFileSystemFaultTest, FileSystemTurnedReadOnlyUnderTheLedgerFailsWrite
   ASSERT_EQ(disk.Repair(), "");
   auto reopened = OpenLedger(options, clock);
   ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
-  EXPECT_TRUE((*reopened)->FindCard(first->serial).has_value());
-  auto second = (*reopened)->IssueDigital("S2", 2026);
+  EXPECT_TRUE((*reopened)->cards().FindCard(first->serial).has_value());
+  auto second = (*reopened)->cards().IssueDigital("S2", 2026);
   ASSERT_TRUE(second.has_value()) << second.error().message;
-  v = (*reopened)->Verify();
+  v = (*reopened)->audit().Verify();
   ASSERT_TRUE(v.has_value()) << v.error().message;
   EXPECT_TRUE(v->ok) << v->problem;
 }

@@ -51,12 +51,12 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
   // `ledger verify` passes: the audit chain, every card against its audit entry, and both
   // aggregates against a recount.
   void ExpectVerified(const std::string& step) {
-    auto v = ledger_->Verify();
+    auto v = ledger_->audit().Verify();
     ASSERT_TRUE(v.has_value()) << step << ": " << v.error().message;
     EXPECT_TRUE(v->ok) << step << ": " << v->problem;
   }
   int64_t Total(Channel ch, int year) {
-    auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, year, year});
+    auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, year, year});
     EXPECT_TRUE(rows.has_value());
     if (!rows || rows->empty()) return 0;
     auto& r = rows->front();
@@ -73,7 +73,7 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
                                      "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
                                      "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes\n"
                                      "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no\n");
-    auto r = ledger_->ImportRoster(f, year);
+    auto r = ledger_->imports().ImportRoster(f, year);
     ASSERT_TRUE(r.has_value()) << r.error().message;
   }
 
@@ -85,21 +85,21 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(LedgerTest, ReimportAddsNothing) {
   ImportSmallRoster();
-  auto again = ledger_->ImportRoster(dir_ / "roster.csv", 2026);
+  auto again = ledger_->imports().ImportRoster(dir_ / "roster.csv", 2026);
   ASSERT_TRUE(again.has_value()) << again.error().message;
   EXPECT_EQ(again->rows, 3u);
   EXPECT_EQ(again->added, 0u);
   EXPECT_EQ(again->present, 3u);
   auto subs = Write("subs.csv", "staff_id,date\nT1,2026-01-05\nT2,2025-12-20\n");
-  auto first = ledger_->ImportChannel(Channel::kSubscription, subs, 2026);
+  auto first = ledger_->imports().ImportChannel(Channel::kSubscription, subs, 2026);
   ASSERT_TRUE(first.has_value()) << first.error().message;
   EXPECT_EQ(first->added, 2u);
-  auto second = ledger_->ImportChannel(Channel::kSubscription, subs, 2026);
+  auto second = ledger_->imports().ImportChannel(Channel::kSubscription, subs, 2026);
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_EQ(second->added, 0u);
   EXPECT_EQ(second->present, 2u);
   EXPECT_EQ(Total(Channel::kSubscription, 2026), 2);
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_EQ(v->entries, 2);  // roster + subscriptions; re-imports change nothing and log nothing
@@ -110,13 +110,13 @@ TEST_P(LedgerTest, ReimportAddsNothing) {
 // card of that channel any more (PostgreSQL then still anti-joins the staged rows to its cards).
 TEST_P(LedgerTest, ImportNextToRevokedCardsAddsOnlyNewHolders) {
   ImportSmallRoster();
-  auto first = ledger_->ImportChannel(Channel::kLibrary, Write("l1.csv", "staff_id,date\nT1,2026-03-01\n"), 2026);
+  auto first = ledger_->imports().ImportChannel(Channel::kLibrary, Write("l1.csv", "staff_id,date\nT1,2026-03-01\n"), 2026);
   ASSERT_TRUE(first.has_value()) << first.error().message;
   ASSERT_EQ(first->added, 1u);
   const std::string serial = backend_->Value("SELECT serial FROM cards WHERE channel = 'library'");
-  ASSERT_TRUE(ledger_->Revoke(serial, "lost").has_value());
+  ASSERT_TRUE(ledger_->cards().Revoke(serial, "lost").has_value());
   ASSERT_EQ(Total(Channel::kLibrary, 2026), 0);
-  auto second = ledger_->ImportChannel(Channel::kLibrary,
+  auto second = ledger_->imports().ImportChannel(Channel::kLibrary,
                                        Write("l2.csv", "staff_id,date\nT1,2026-04-01\nT2,2026-04-02\n"), 2026);
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_EQ(second->added, 1u);
@@ -134,7 +134,7 @@ TEST_P(LedgerTest, BadRosterImportsNothingAndListsEveryBadRow) {
                                    "T4,Dirk,Dams,teaching,GO,basic,12345,0999,maybe\n"     // line 5: postcode, starter
                                    "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"       // line 6: duplicate
                                    "T6,Eva,Engels,support,XGO,basic,12a,2000,no\n");       // line 7: network, school
-  auto r = ledger_->ImportRoster(f, 2026);
+  auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
   const std::string& m = r.error().message;
@@ -147,7 +147,7 @@ TEST_P(LedgerTest, BadRosterImportsNothingAndListsEveryBadRow) {
   EXPECT_THAT(m, HasSubstr(file + ":6:1 (staff_id): the same staff member is already on line 2"));
   EXPECT_THAT(m, HasSubstr(file + ":7:5 (network): 'XGO' is not one of GO|OGO|VGO"));
   EXPECT_THAT(m, HasSubstr(file + ":7:7 (school_number): '12a' is not a school number"));
-  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 0, 0});
+  auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 0, 0});
   ASSERT_TRUE(rows.has_value());
   EXPECT_TRUE(rows->empty()) << "the good row must not have been imported";
 }
@@ -161,7 +161,7 @@ TEST_P(LedgerTest, BadChannelFileImportsNothingAndListsUnknownStaffToo) {
                  "T2,2026-02-30,Gent\n"        // line 4: no such date
                  "T3,2031-01-01,Gent\n"        // line 5: far from the card year
                  "T8,2026-03-03,Gent\n");      // line 6: not on roster
-  auto r = ledger_->ImportChannel(Channel::kLibrary, f, 2026);
+  auto r = ledger_->imports().ImportChannel(Channel::kLibrary, f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
   std::string file = f.string();
@@ -188,7 +188,7 @@ TEST_P(LedgerTest, ChannelFileNamingSomeoneTwiceImportsNothing) {
                  "2026-03-05;T2\n"
                  "2026-03-06;T3\n"      // line 7: T3 a third time
                  "2026-03-07;T1\n");    // line 8: T1 again
-  auto r = ledger_->ImportChannel(Channel::kStarter, f, 2026);
+  auto r = ledger_->imports().ImportChannel(Channel::kStarter, f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
   const std::string file = f.string(), m = r.error().message;
@@ -204,7 +204,7 @@ TEST_P(LedgerTest, ChannelFileNamingSomeoneTwiceImportsNothing) {
 
 TEST_P(LedgerTest, ChannelImportWithoutRosterNamesTheFix) {
   auto f = Write("starters.csv", "staff_id,date\nT1,2026-01-05\n");
-  auto r = ledger_->ImportChannel(Channel::kStarter, f, 2026);
+  auto r = ledger_->imports().ImportChannel(Channel::kStarter, f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kFailedPrecondition);
   EXPECT_THAT(r.error().message, HasSubstr("no roster for card year 2026"));
@@ -216,14 +216,14 @@ TEST_P(LedgerTest, SemicolonsBomCrlfAndQuotedFields) {
                  "T1;\"An; Marie\";\"Peeters \"\"de jonge\"\"\";teaching;GO;basic;12345;2000;no\r\n"
                  "T2;Bert;\"Jan\r\nssens\";support;OGO;secondary;23456;3500;YES\r\n"
                  "\r\n");
-  auto r = ledger_->ImportRoster(f, 2026);
+  auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->added, 2u);
   auto subs = Write("subs.csv", "\xEF\xBB\xBF\"staff_id\";\"date\"\n\"T2\";\"2026-01-02\"\n");
-  auto s = ledger_->ImportChannel(Channel::kSubscription, subs, 2026);
+  auto s = ledger_->imports().ImportChannel(Channel::kSubscription, subs, 2026);
   ASSERT_TRUE(s.has_value()) << s.error().message;
   EXPECT_EQ(s->added, 1u);
-  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kProvince, 2026, 2026});
+  auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kProvince, 2026, 2026});
   ASSERT_TRUE(rows.has_value());
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ(rows->at(0).group, "Antwerpen");
@@ -233,30 +233,30 @@ TEST_P(LedgerTest, SemicolonsBomCrlfAndQuotedFields) {
 
 TEST_P(LedgerTest, UnterminatedQuoteIsABadRow) {
   auto f = Write("roster.csv", std::string(kRosterHeader) + "T1,\"An,Peeters,teaching,GO,basic,12345,2000,no\n");
-  auto r = ledger_->ImportRoster(f, 2026);
+  auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message, HasSubstr(f.string() + ":2:2 (first_name): quoted field is never closed"));
 }
 
 TEST_P(LedgerTest, IssuingTwiceReturnsTheSameDigitalCard) {
   ImportSmallRoster();
-  auto a = ledger_->IssueDigital("T1", 2026);
+  auto a = ledger_->cards().IssueDigital("T1", 2026);
   ASSERT_TRUE(a.has_value()) << a.error().message;
   EXPECT_TRUE(a->is_new);
   EXPECT_EQ(a->serial.size(), 12u);
   EXPECT_GE(a->auth_token.size(), 16u);
-  auto b = ledger_->IssueDigital("T1", 2026);
+  auto b = ledger_->cards().IssueDigital("T1", 2026);
   ASSERT_TRUE(b.has_value());
   EXPECT_FALSE(b->is_new);
   EXPECT_EQ(b->serial, a->serial);
   EXPECT_EQ(b->auth_token, a->auth_token);
-  auto none = ledger_->IssueDigital("T9", 2026);
+  auto none = ledger_->cards().IssueDigital("T9", 2026);
   ASSERT_FALSE(none.has_value());
   EXPECT_EQ(none.error().code, Code::kNotFound);
   // A physical card does not stop a digital one: cards and holders are different counts.
   auto subs = Write("subs.csv", "staff_id,date\nT1,2026-01-05\n");
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kSubscription, subs, 2026).has_value());
-  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription, subs, 2026).has_value());
+  auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
   ASSERT_TRUE(rows.has_value());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ(rows->at(0).digital + rows->at(0).subscription, 2);
@@ -275,7 +275,7 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoThreadsGivesOneCard) {
   auto work = [&](int t, Ledger* l) {
     for (int i = 0; i < kRounds; ++i) {
       sync.arrive_and_wait();
-      auto c = l->IssueDigital("T" + std::to_string(1 + i % 3), 2026 - (i / 3 % 2));
+      auto c = l->cards().IssueDigital("T" + std::to_string(1 + i % 3), 2026 - (i / 3 % 2));
       if (c) serials[t].push_back(c->serial + (c->is_new ? "+" : ""));
       else serials[t].push_back("error: " + c.error().message);
     }
@@ -344,30 +344,30 @@ TEST_P(LedgerTest, CliImportPrintsASummaryAndListsBadRows) {
 
 TEST_P(LedgerTest, RevokedCardsAreNotCounted) {
   ImportSmallRoster();
-  auto c = ledger_->IssueDigital("T3", 2026);
+  auto c = ledger_->cards().IssueDigital("T3", 2026);
   ASSERT_TRUE(c.has_value());
-  ASSERT_TRUE(ledger_->Revoke(c->serial, "lost phone").has_value());
-  auto again = ledger_->Revoke(c->serial, "lost phone");
+  ASSERT_TRUE(ledger_->cards().Revoke(c->serial, "lost phone").has_value());
+  auto again = ledger_->cards().Revoke(c->serial, "lost phone");
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
-  EXPECT_EQ(ledger_->Revoke("NOSUCHSERIAL", "x").error().code, Code::kNotFound);
+  EXPECT_EQ(ledger_->cards().Revoke("NOSUCHSERIAL", "x").error().code, Code::kNotFound);
   EXPECT_EQ(Total(Channel::kDigital, 2026), 0);
-  auto same = ledger_->IssueDigital("T3", 2026);
+  auto same = ledger_->cards().IssueDigital("T3", 2026);
   ASSERT_TRUE(same.has_value());
   EXPECT_EQ(same->serial, c->serial);
   EXPECT_TRUE(same->revoked);
   EXPECT_GT(same->update_tag, c->update_tag);
-  EXPECT_TRUE(ledger_->Verify()->ok);
+  EXPECT_TRUE(ledger_->audit().Verify()->ok);
 }
 
 class AuditTamperTest : public LedgerTest {
  protected:
   void MakeHistory() {
     ImportSmallRoster();
-    ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
-    ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
-    ASSERT_TRUE(ledger_->IssueDigital("T3", 2026).has_value());
-    auto v = ledger_->Verify();
+    ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
+    ASSERT_TRUE(ledger_->cards().IssueDigital("T2", 2026).has_value());
+    ASSERT_TRUE(ledger_->cards().IssueDigital("T3", 2026).has_value());
+    auto v = ledger_->audit().Verify();
     ASSERT_TRUE(v.has_value());
     ASSERT_TRUE(v->ok) << v->problem;
     ASSERT_EQ(v->entries, 4);
@@ -392,7 +392,7 @@ TEST_P(AuditTamperTest, EditedEntryIsNamed) {
   ASSERT_EQ(backend_->Sql("UPDATE audit_log SET detail = replace(detail, '\"requested\":1', '\"requested\":2') "
                           "WHERE seq = 3"),
             "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, 3);
@@ -408,7 +408,7 @@ TEST_P(AuditTamperTest, DeletedEntryIsNamed) {
   MakeHistory();
   DropGuard();
   ASSERT_EQ(backend_->Sql("DELETE FROM audit_log WHERE seq = 2"), "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, 2);
@@ -419,7 +419,7 @@ TEST_P(AuditTamperTest, DeletedLastEntryIsNamed) {
   MakeHistory();
   DropGuard();
   ASSERT_EQ(backend_->Sql("DELETE FROM audit_log WHERE seq = 4"), "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->first_bad, 4);
   EXPECT_THAT(v->problem, HasSubstr("audit entry 4: missing (the log ends at 3, the head says 4)"));
@@ -428,7 +428,7 @@ TEST_P(AuditTamperTest, DeletedLastEntryIsNamed) {
 TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
   MakeHistory();
   ASSERT_EQ(backend_->Sql("DELETE FROM cards WHERE audit_seq = 3"), "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->first_bad, 3);
   EXPECT_THAT(v->problem, HasSubstr("added 1 cards rows but 0 are in the ledger"));
@@ -440,10 +440,10 @@ TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
 // trigger that keeps a card on its roster entry is dropped first).
 TEST_P(AuditTamperTest, EditedCardIsNamed) {
   MakeHistory();  // entries 2, 3, 4: T1, T2, T3's digital cards
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"),
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"),
                                      2026));  // entry 5
   auto expect_card = [&](const std::string& serial, int64_t seq, const std::string& what) {
-    auto v = ledger_->Verify();
+    auto v = ledger_->audit().Verify();
     ASSERT_TRUE(v.has_value()) << v.error().message;
     EXPECT_FALSE(v->ok);
     EXPECT_EQ(v->first_bad, seq);
@@ -487,7 +487,7 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
   ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = " + roster_id + " WHERE serial = '" + library + "'"), "");
   ExpectVerified("holder restored");
   // A revocation undone, or made up, behind the ledger's back.
-  ASSERT_TRUE(ledger_->Revoke(digital, "lost phone").has_value());  // entry 6
+  ASSERT_TRUE(ledger_->cards().Revoke(digital, "lost phone").has_value());  // entry 6
   ExpectVerified("revoked");
   ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'active', revoked_reason = NULL, revoked_at = NULL" + where), "");
   expect_card(digital, 3, "active, but audit entry 6 revoked it");
@@ -503,7 +503,7 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
 // The adoption aggregate (calendar counts) moves with every write and verify recounts it.
 TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   auto year = [&]() {
-    auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+    auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
     EXPECT_TRUE(rows.has_value() && rows->size() == 1u);
     return rows && rows->size() == 1u ? rows->front() : CountsRow{};
   };
@@ -512,16 +512,16 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(year().eligible, 3);
   EXPECT_EQ(year().holders, 0);
   // A bad file changes nothing, a good one moves T1 and T2 to "library".
-  ASSERT_FALSE(ledger_->ImportChannel(Channel::kLibrary, Write("bad.csv", "staff_id,date\nT1,2026-03-01\nNOPE,2026-03-01\n"), 2026));
+  ASSERT_FALSE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("bad.csv", "staff_id,date\nT1,2026-03-01\nNOPE,2026-03-01\n"), 2026));
   EXPECT_EQ(year().library, 0);
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"), 2026));
   ExpectVerified("library");
   EXPECT_EQ(year().library, 2);
   EXPECT_EQ(year().physical_only, 2);
   // Issue: T1 now holds both kinds, T3 digital only; a repeat (and a duplicate in the batch) adds nothing.
-  auto batch = ledger_->IssueDigitalBatch({"T1", "T3", "T1"}, 2026);
+  auto batch = ledger_->cards().IssueDigitalBatch({"T1", "T3", "T1"}, 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
-  ASSERT_TRUE(ledger_->IssueDigital("T3", 2026).has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T3", 2026).has_value());
   ExpectVerified("issue");
   CountsRow y = year();
   EXPECT_EQ(y.digital, 2);
@@ -530,8 +530,8 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(y.digital_only, 1);
   EXPECT_EQ(y.physical_only, 1);
   // Revoke: T1 is back to physical only, T3 holds nothing.
-  ASSERT_TRUE(ledger_->Revoke(batch->at(0).serial, "lost phone").has_value());
-  ASSERT_TRUE(ledger_->Revoke(batch->at(1).serial, "left the school").has_value());
+  ASSERT_TRUE(ledger_->cards().Revoke(batch->at(0).serial, "lost phone").has_value());
+  ASSERT_TRUE(ledger_->cards().Revoke(batch->at(1).serial, "left the school").has_value());
   ExpectVerified("revoke");
   y = year();
   EXPECT_EQ(y.digital, 0);
@@ -540,7 +540,7 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(y.both + y.digital_only, 0);
   EXPECT_EQ(y.eligible, 3);
   // The province view of the same aggregate.
-  auto prov = ledger_->Counts({Period::kCalendar, Dimension::kProvince, 2026, 2026});
+  auto prov = ledger_->counts().Query({Period::kCalendar, Dimension::kProvince, 2026, 2026});
   ASSERT_TRUE(prov.has_value());
   ASSERT_EQ(prov->size(), 3u);
   EXPECT_EQ(prov->at(0).group, "Antwerpen");
@@ -554,7 +554,7 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
 // check per statement, with roster entries that cannot be deleted).
 TEST_P(LedgerTest, CardsReferenceRosterEntries) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
   // SQLite enforces foreign keys on connections that ask for it (the ledger's always does).
   auto sql = [&](const std::string& q) {
     return backend_->Sql(GetParam() == "sqlite" ? "PRAGMA foreign_keys = ON; " + q : q);
@@ -575,7 +575,7 @@ TEST_P(LedgerTest, CardsReferenceRosterEntries) {
                 "province, starter, audit_seq) VALUES (2026, '" + std::string(64, 'f') + "', 'teaching', 'GO', "
                 "'basic', '1', 2000, 'Antwerpen', 0, 1); ROLLBACK"),
             "");
-  ASSERT_TRUE(ledger_->ImportRoster(Write("r4.csv", std::string(kRosterHeader) + "T4,D,D,teaching,GO,basic,1,2000,no\n"),
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r4.csv", std::string(kRosterHeader) + "T4,D,D,teaching,GO,basic,1,2000,no\n"),
                                     2026));
   if (GetParam() == "postgresql") {
     EXPECT_EQ(backend_->Value("SELECT max(id) - min(id) + 1 - count(*) FROM roster"), "1");
@@ -587,7 +587,7 @@ TEST_P(LedgerTest, CardsReferenceRosterEntries) {
             "");
   EXPECT_NE(sql("DELETE FROM roster WHERE id IN (SELECT roster_id FROM cards)"), "");
   EXPECT_NE(sql("UPDATE cards SET roster_id = roster_id + 1000"), "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
 }
@@ -595,9 +595,9 @@ TEST_P(LedgerTest, CardsReferenceRosterEntries) {
 // Migration 4 builds the aggregate from the cards already in a ledger made before it existed.
 TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2026-03-01\n"), 2026));
-  ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
-  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T2", 2026).has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
   ledger_.reset();
   // Back to schema 3, as an older build left it.
   ASSERT_EQ(backend_->Sql("DROP TABLE adoption_cells"), "");
@@ -605,10 +605,10 @@ TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
   ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 4"), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
-  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
   ASSERT_TRUE(rows.has_value() && rows->size() == 1u);
   EXPECT_EQ(rows->front().eligible, 3);
   EXPECT_EQ(rows->front().holders, 2);
@@ -620,7 +620,7 @@ TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
 TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
   MakeHistory();  // T1 (Antwerpen, GO, teaching, basic) holds a digital card
   ASSERT_EQ(backend_->Sql("UPDATE adoption_cells SET holders = holders + 1 WHERE province = 'Antwerpen' AND mask = 1"), "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, std::nullopt);
@@ -632,11 +632,11 @@ TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
   EXPECT_THAT(run.out, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen"));
   // A deleted cell is named too.
   ASSERT_EQ(backend_->Sql("DELETE FROM adoption_cells WHERE province = 'Brussel'"), "");
-  v = ledger_->Verify();
+  v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen"));
   ASSERT_EQ(backend_->Sql("UPDATE adoption_cells SET holders = holders - 1 WHERE province = 'Antwerpen' AND mask = 1"), "");
-  v = ledger_->Verify();
+  v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Brussel, VGO, administrative, higher, "
                                     "digital) is missing, a recount of the cards gives 1"));
@@ -648,22 +648,22 @@ TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
 // 2025-2026; the groups come from each card's roster entry (P moved from Antwerpen to Limburg).
 TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   auto school = [&](Dimension by) {
-    auto rows = ledger_->Counts({Period::kSchool, by, 2025, 2025});
+    auto rows = ledger_->counts().Query({Period::kSchool, by, 2025, 2025});
     EXPECT_TRUE(rows.has_value()) << rows.error().message;
     return rows ? *rows : std::vector<CountsRow>{};
   };
-  ASSERT_TRUE(ledger_->ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
                                                          "P,p,p,teaching,GO,basic,1,2000,no\n"
                                                          "Q,q,q,support,OGO,secondary,2,9000,no\n"),
                                     2025));
-  ASSERT_TRUE(ledger_->ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
                                                          "P,p,p,teaching,GO,basic,1,3500,no\n"
                                                          "Q,q,q,support,OGO,secondary,2,9000,no\n"),
                                     2026));
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"),
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"),
                                      2025));
   ExpectVerified("library 2025");
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
   ExpectVerified("library 2026");
   auto all = school(Dimension::kNone);
   ASSERT_EQ(all.size(), 1u);
@@ -684,9 +684,9 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(net[0].holders, 1);        // one person in GO, with two cards
   // A digital card (card year 2026, issued 1 February 2026: school year 2025-2026) makes P a
   // holder of both kinds, in Limburg only; Q's gets revoked again.
-  auto p = ledger_->IssueDigital("P", 2026);
+  auto p = ledger_->cards().IssueDigital("P", 2026);
   ASSERT_TRUE(p.has_value());
-  auto q = ledger_->IssueDigitalBatch({"Q"}, 2026);
+  auto q = ledger_->cards().IssueDigitalBatch({"Q"}, 2026);
   ASSERT_TRUE(q.has_value());
   ExpectVerified("issue");
   all = school(Dimension::kNone);
@@ -698,7 +698,7 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(prov[0].physical_only, 1);
   EXPECT_EQ(prov[1].group, "Limburg");
   EXPECT_EQ(prov[1].both, 1);
-  ASSERT_TRUE(ledger_->Revoke(q->front().serial, "by mistake").has_value());
+  ASSERT_TRUE(ledger_->cards().Revoke(q->front().serial, "by mistake").has_value());
   ExpectVerified("revoke digital");
   all = school(Dimension::kNone);
   EXPECT_EQ(all[0].digital, 1);
@@ -709,7 +709,7 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   std::string p25 = backend_->Value("SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
                                     "r.card_year = 2025 AND r.postcode = 2000");
   ASSERT_EQ(p25.size(), 12u) << p25;
-  ASSERT_TRUE(ledger_->Revoke(p25, "lost").has_value());
+  ASSERT_TRUE(ledger_->cards().Revoke(p25, "lost").has_value());
   ExpectVerified("revoke library");
   all = school(Dimension::kNone);
   EXPECT_EQ(all[0].library, 2);
@@ -731,32 +731,32 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
                              "D,d,d,support,OGO,secondary,2,9000,no\n"
                              "E,e,e,support,OGO,secondary,2,9000,no\n"
                              "F,f,f,support,OGO,secondary,2,9000,no\n";
-  ASSERT_TRUE(ledger_->ImportRoster(Write("r24.csv", std::string(kRosterHeader) + "A,a,a,teaching,GO,basic,1,2000,no\n"),
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r24.csv", std::string(kRosterHeader) + "A,a,a,teaching,GO,basic,1,2000,no\n"),
                                     2024));
-  ASSERT_TRUE(ledger_->ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
                                                          "B,b,b,teaching,GO,basic,1,2000,no\n" + others),
                                     2025));
-  ASSERT_TRUE(ledger_->ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
                                                          "B,b,b,teaching,GO,basic,1,3500,no\n" + others),
                                     2026));
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l24.csv", "staff_id,date\nA,2024-10-01\n"), 2024));
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary,
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l24.csv", "staff_id,date\nA,2024-10-01\n"), 2024));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary,
                                      Write("l25.csv", "staff_id,date\nB,2025-10-01\nC,2025-10-02\n"), 2025));
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kSubscription, Write("s25.csv", "staff_id,date\nD,2025-01-10\n"), 2025));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription, Write("s25.csv", "staff_id,date\nD,2025-01-10\n"), 2025));
   std::string c25 = backend_->Value("SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
                                     "r.card_year = 2025 AND c.issued_on = '2025-10-02'");
   ASSERT_EQ(c25.size(), 12u) << c25;
-  ASSERT_TRUE(ledger_->Revoke(c25, "lost").has_value());
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t26.csv", "staff_id,date\nE,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->cards().Revoke(c25, "lost").has_value());
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter, Write("t26.csv", "staff_id,date\nE,2026-03-01\n"), 2026));
   ExpectVerified("before");
-  auto lib = ledger_->ImportChannel(
+  auto lib = ledger_->imports().ImportChannel(
       Channel::kLibrary,
       Write("l26.csv", "staff_id,date\nB,2026-03-01\nC,2026-02-01\nD,2026-04-01\nE,2026-05-01\nF,2026-06-01\n"), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, 5u);
   ExpectVerified("library 2026");
   auto school = [&](Dimension by) {
-    auto rows = ledger_->Counts({Period::kSchool, by, 2025, 2025});
+    auto rows = ledger_->counts().Query({Period::kSchool, by, 2025, 2025});
     EXPECT_TRUE(rows.has_value()) << rows.error().message;
     return rows ? *rows : std::vector<CountsRow>{};
   };
@@ -774,7 +774,7 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   EXPECT_EQ(prov[2].group, "Oost-Vlaanderen");
   EXPECT_EQ(prov[2].holders, 4);
   EXPECT_EQ(prov[2].library, 4);
-  auto cal = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  auto cal = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
   ASSERT_TRUE(cal.has_value());
   ASSERT_EQ(cal->size(), 1u);
   EXPECT_EQ(cal->at(0).holders, 5);
@@ -782,7 +782,7 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   EXPECT_EQ(cal->at(0).starter, 1);    // E holds both physical kinds: one holder
   // A batch next to them (issued 1 February 2026: school year 2025-2026): B and E hold both
   // kinds now, a second mention of F gets the same card.
-  auto batch = ledger_->IssueDigitalBatch({"B", "E", "F", "F"}, 2026);
+  auto batch = ledger_->cards().IssueDigitalBatch({"B", "E", "F", "F"}, 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
   EXPECT_EQ(batch->at(2).serial, batch->at(3).serial);
   ExpectVerified("digital 2026");
@@ -794,7 +794,7 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   prov = school(Dimension::kProvince);
   EXPECT_EQ(prov[0].physical_only, 1);  // B in Antwerpen: the 2025 library card only
   EXPECT_EQ(prov[1].both, 1);           // B in Limburg
-  cal = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  cal = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
   ASSERT_TRUE(cal.has_value());
   EXPECT_EQ(cal->at(0).both, 3);
   EXPECT_EQ(cal->at(0).holders, 5);
@@ -830,12 +830,12 @@ TEST_P(LedgerTest, RosterEntriesReferenceCardYears) {
 // Migration 6 builds the school-year aggregate from the cards already in a ledger.
 TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2025-10-01\n"), 2026));
-  ASSERT_TRUE(ledger_->IssueDigital("T2", 2026).has_value());
-  auto t1 = ledger_->IssueDigital("T1", 2026);
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2025-10-01\n"), 2026));
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T2", 2026).has_value());
+  auto t1 = ledger_->cards().IssueDigital("T1", 2026);
   ASSERT_TRUE(t1.has_value());
-  ASSERT_TRUE(ledger_->Revoke(t1->serial, "test").has_value());
-  auto before = ledger_->Counts({Period::kSchool, Dimension::kLevel, 0, 0});
+  ASSERT_TRUE(ledger_->cards().Revoke(t1->serial, "test").has_value());
+  auto before = ledger_->counts().Query({Period::kSchool, Dimension::kLevel, 0, 0});
   ASSERT_TRUE(before.has_value());
   ledger_.reset();
   // Back to schema 5, as an older build left it.
@@ -845,10 +845,10 @@ TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
   ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 6"), "");
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
-  auto rows = ledger_->Counts({Period::kSchool, Dimension::kNone, 0, 0});
+  auto rows = ledger_->counts().Query({Period::kSchool, Dimension::kNone, 0, 0});
   ASSERT_TRUE(rows.has_value());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ(rows->front().period, "2025-2026");
@@ -856,7 +856,7 @@ TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
   EXPECT_EQ(rows->front().both, 1);
   EXPECT_EQ(rows->front().starter, 1);
   EXPECT_EQ(rows->front().digital, 1);
-  auto after = ledger_->Counts({Period::kSchool, Dimension::kLevel, 0, 0});
+  auto after = ledger_->counts().Query({Period::kSchool, Dimension::kLevel, 0, 0});
   ASSERT_TRUE(after.has_value());
   ASSERT_EQ(after->size(), before->size());
   for (size_t i = 0; i < after->size(); ++i) {
@@ -870,7 +870,7 @@ TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
   MakeHistory();  // three digital cards issued 2026-02-01: school year 2025-2026
   ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders + 1 WHERE dim = 'network' AND grp = 'GO'"),
             "");
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, std::nullopt);
@@ -878,9 +878,9 @@ TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
                                     "digital) holds 2, a recount of the cards gives 1"));
   ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders - 1 WHERE dim = 'network' AND grp = 'GO'"),
             "");
-  ASSERT_TRUE(ledger_->Verify()->ok);
+  ASSERT_TRUE(ledger_->audit().Verify()->ok);
   ASSERT_EQ(backend_->Sql("DELETE FROM school_card_cells WHERE dim = 'all'"), "");
-  v = ledger_->Verify();
+  v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, all, digital cards) is "
                                     "missing, a recount of the cards gives 3"));
@@ -897,10 +897,10 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
                                   "B,b,b,support,OGO,secondary,2,3500,no\n"     // moved to Limburg
                                   "C,c,c,administrative,VGO,higher,3,1000,no\n" // Brussel
                                   "D,d,d,teaching,GO,adult,4,8000,yes\n");      // West-Vlaanderen
-  ASSERT_TRUE(ledger_->ImportRoster(r25, 2025).has_value());
-  ASSERT_TRUE(ledger_->ImportRoster(r26, 2026).has_value());
+  ASSERT_TRUE(ledger_->imports().ImportRoster(r25, 2025).has_value());
+  ASSERT_TRUE(ledger_->imports().ImportRoster(r26, 2026).has_value());
   auto imp = [&](Channel ch, const std::string& name, const std::string& body, int year) {
-    auto r = ledger_->ImportChannel(ch, Write(name, "staff_id,date\n" + body), year);
+    auto r = ledger_->imports().ImportChannel(ch, Write(name, "staff_id,date\n" + body), year);
     ASSERT_TRUE(r.has_value()) << r.error().message;
   };
   imp(Channel::kSubscription, "s25.csv", "A,2025-01-10\n", 2025);  // school 2024-2025
@@ -908,13 +908,13 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   imp(Channel::kSubscription, "s26.csv", "A,2025-12-15\n", 2026);  // 2025-2026
   imp(Channel::kStarter, "t26.csv", "B,2026-09-15\n", 2026);       // 2026-2027
   imp(Channel::kLibrary, "l26.csv", "D,2026-05-05\n", 2026);       // 2025-2026
-  ASSERT_TRUE(ledger_->IssueDigital("A", 2026).has_value());       // issued 2026-02-01: 2025-2026
-  ASSERT_TRUE(ledger_->IssueDigital("D", 2026).has_value());
-  auto c = ledger_->IssueDigital("C", 2026);
+  ASSERT_TRUE(ledger_->cards().IssueDigital("A", 2026).has_value());       // issued 2026-02-01: 2025-2026
+  ASSERT_TRUE(ledger_->cards().IssueDigital("D", 2026).has_value());
+  auto c = ledger_->cards().IssueDigital("C", 2026);
   ASSERT_TRUE(c.has_value());
-  ASSERT_TRUE(ledger_->Revoke(c->serial, "test").has_value());     // revoked: counted nowhere
+  ASSERT_TRUE(ledger_->cards().Revoke(c->serial, "test").has_value());     // revoked: counted nowhere
 
-  auto cal = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2025, 2026});
+  auto cal = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2025, 2026});
   ASSERT_TRUE(cal.has_value()) << cal.error().message;
   ASSERT_EQ(cal->size(), 2u);
   const auto& y25 = cal->at(0);
@@ -939,7 +939,7 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   EXPECT_EQ(y26.physical_only, 1); // B
   EXPECT_EQ(y26.digital_only, 0);
 
-  auto prov = ledger_->Counts({Period::kCalendar, Dimension::kProvince, 2026, 2026});
+  auto prov = ledger_->counts().Query({Period::kCalendar, Dimension::kProvince, 2026, 2026});
   ASSERT_TRUE(prov.has_value());
   ASSERT_EQ(prov->size(), 4u);  // Antwerpen, Brussel (eligible only), Limburg, West-Vlaanderen
   EXPECT_EQ(prov->at(0).group, "Antwerpen");
@@ -952,7 +952,7 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   EXPECT_EQ(prov->at(3).group, "West-Vlaanderen");
   EXPECT_EQ(prov->at(3).library + prov->at(3).digital, 2);
 
-  auto school = ledger_->Counts({Period::kSchool, Dimension::kNone, 2024, 2026});
+  auto school = ledger_->counts().Query({Period::kSchool, Dimension::kNone, 2024, 2026});
   ASSERT_TRUE(school.has_value());
   ASSERT_EQ(school->size(), 3u);
   EXPECT_EQ(school->at(0).period, "2024-2025");
@@ -970,13 +970,13 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   EXPECT_EQ(school->at(2).period, "2026-2027");
   EXPECT_EQ(school->at(2).starter, 1);
 
-  auto by_role = ledger_->Counts({Period::kSchool, Dimension::kRole, 2025, 2025});
+  auto by_role = ledger_->counts().Query({Period::kSchool, Dimension::kRole, 2025, 2025});
   ASSERT_TRUE(by_role.has_value());
   ASSERT_EQ(by_role->size(), 2u);
   EXPECT_EQ(by_role->at(0).group, "administrative");  // C
   EXPECT_EQ(by_role->at(1).group, "teaching");        // A, D
   EXPECT_EQ(by_role->at(1).holders, 2);
-  EXPECT_TRUE(ledger_->Verify()->ok);
+  EXPECT_TRUE(ledger_->audit().Verify()->ok);
 }
 
 TEST_P(LedgerTest, PublishedFiguresAsPrinted) {
@@ -988,10 +988,10 @@ TEST_P(LedgerTest, PublishedFiguresAsPrinted) {
       "2019,213132,19931,17583,100102,138516,65%\n"
       "Totaal,625866,53777,48962,306546,416585,66.50%\n";
   auto f = Write("published.csv", published);
-  auto r = ledger_->ImportPublished(f);
+  auto r = ledger_->imports().ImportPublished(f);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->added, 4u);
-  auto rows = ledger_->Published();
+  auto rows = ledger_->counts().Published();
   ASSERT_TRUE(rows.has_value());
   ASSERT_EQ(rows->size(), 4u);
   EXPECT_EQ(rows->at(0).label, "2017");
@@ -1004,21 +1004,21 @@ TEST_P(LedgerTest, PublishedFiguresAsPrinted) {
   EXPECT_EQ(rows->at(3).holders, 416585);  // as printed, one less than the sum of the years
   EXPECT_EQ(rows->at(3).library, 306546);
   // Published figures never leak into the per-card counts.
-  EXPECT_TRUE(ledger_->Counts({})->empty());
-  auto again = ledger_->ImportPublished(f);
+  EXPECT_TRUE(ledger_->counts().Query({})->empty());
+  auto again = ledger_->imports().ImportPublished(f);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->present, 4u);
   // A Belgian export: semicolons, decimal comma.
   auto be = Write("published-be.csv",
                   "calendar_year;eligible_staff;sent_to_subscribers;sent_to_starters;picked_up_at_library;"
                   "holders_total;published_share\n2016;200000;1;2;3;100000;\"50,00%\"\n2017;1;1;1;1;1;1%\n");
-  auto clash = ledger_->ImportPublished(be);
+  auto clash = ledger_->imports().ImportPublished(be);
   ASSERT_FALSE(clash.has_value());
   EXPECT_THAT(clash.error().message, HasSubstr(be.string() + ":3:1 (calendar_year): differs from the published"));
-  EXPECT_EQ(ledger_->Published()->size(), 4u) << "all or nothing";
+  EXPECT_EQ(ledger_->counts().Published()->size(), 4u) << "all or nothing";
   auto bad = Write("bad.csv", "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
                               "picked_up_at_library,holders_total,published_share\n2020,x,1,1,1,1,67 pct\n");
-  auto b = ledger_->ImportPublished(bad);
+  auto b = ledger_->imports().ImportPublished(bad);
   ASSERT_FALSE(b.has_value());
   EXPECT_THAT(b.error().message, HasSubstr(":2:2 (eligible_staff): 'x' is not a whole number"));
   EXPECT_THAT(b.error().message, HasSubstr(":2:7 (published_share): '67 pct' is not a printed percentage"));
@@ -1026,7 +1026,7 @@ TEST_P(LedgerTest, PublishedFiguresAsPrinted) {
 
 TEST_P(LedgerTest, StaffIdentifiersAreNeverStored) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->IssueDigital("T1", 2026).has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
   auto key = dir_ / "keys" / "staff-id-hmac.key";
   ASSERT_TRUE(std::filesystem::exists(key));
   EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
@@ -1075,13 +1075,13 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
     roster += ids.back() + ",F,L,teaching,GO,basic,1,2000,no\n";
     if (i % 2) library += ids.back() + ",2026-0" + std::to_string(1 + i % 9) + "-15\n";
   }
-  ASSERT_TRUE(ledger_->ImportRoster(Write("roster.csv", roster), 2026));
-  auto lib = ledger_->ImportChannel(Channel::kLibrary, Write("library.csv", library), 2026);
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("roster.csv", roster), 2026));
+  auto lib = ledger_->imports().ImportChannel(Channel::kLibrary, Write("library.csv", library), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, 30u);
   std::vector<std::string> batch(ids.rbegin(), ids.rend());
   batch.push_back(ids[7]);  // the same person twice
-  auto cards = ledger_->IssueDigitalBatch(batch, 2026);
+  auto cards = ledger_->cards().IssueDigitalBatch(batch, 2026);
   ASSERT_TRUE(cards.has_value()) << cards.error().message;
   ASSERT_EQ(cards->size(), batch.size());
   EXPECT_EQ(cards->back().serial, (*cards)[batch.size() - 1 - 1 - 7].serial);
@@ -1091,7 +1091,7 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
   for (size_t i = 0; i + 1 < cards->size(); ++i) {
     serials.insert((*cards)[i].serial);
     EXPECT_EQ((*cards)[i].serial.find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ"), std::string::npos);
-    auto again = ledger_->IssueDigital(batch[i], 2026);  // the card of that very person
+    auto again = ledger_->cards().IssueDigital(batch[i], 2026);  // the card of that very person
     ASSERT_TRUE(again.has_value());
     EXPECT_EQ(again->serial, (*cards)[i].serial) << batch[i];
     EXPECT_EQ(again->auth_token, (*cards)[i].auth_token) << batch[i];
@@ -1104,27 +1104,27 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
               "0")
         << channel;
   // Counts after a first import (no other cards to look for) and a batch (other cards there).
-  auto rows = ledger_->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+  auto rows = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
   ASSERT_TRUE(rows.has_value());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ(rows->at(0).library, 30);
   EXPECT_EQ(rows->at(0).digital, 60);
   EXPECT_EQ(rows->at(0).both, 30);
   EXPECT_EQ(rows->at(0).digital_only, 30);
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
   // A second batch with one new person and one who has a card: read back, not staged.
-  ASSERT_TRUE(ledger_->ImportRoster(Write("more.csv", std::string(kRosterHeader) + "S99,F,L,support,OGO,adult,2,9000,no\n"),
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("more.csv", std::string(kRosterHeader) + "S99,F,L,support,OGO,adult,2,9000,no\n"),
                                     2026));
-  auto mixed = ledger_->IssueDigitalBatch({"S99", "S3", "S99"}, 2026);
+  auto mixed = ledger_->cards().IssueDigitalBatch({"S99", "S3", "S99"}, 2026);
   ASSERT_TRUE(mixed.has_value()) << mixed.error().message;
   EXPECT_TRUE((*mixed)[0].is_new);
   EXPECT_FALSE((*mixed)[1].is_new);
   EXPECT_EQ((*mixed)[1].serial, (*cards)[batch.size() - 1 - 1 - 3].serial);
   EXPECT_EQ((*mixed)[2].serial, (*mixed)[0].serial);
   EXPECT_FALSE((*mixed)[2].is_new);
-  v = ledger_->Verify();
+  v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
 }
@@ -1133,10 +1133,10 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
 // verify still passes, the counts are the same, and new entries verify too.
 TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-01-05\nT2,2026-03-01\n"),
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-01-05\nT2,2026-03-01\n"),
                                      2026));
-  ASSERT_TRUE(ledger_->IssueDigitalBatch({"T2", "T3"}, 2026));
-  auto before = ledger_->Counts({Period::kSchool, Dimension::kProvince, 2025, 2026});
+  ASSERT_TRUE(ledger_->cards().IssueDigitalBatch({"T2", "T3"}, 2026));
+  auto before = ledger_->counts().Query({Period::kSchool, Dimension::kProvince, 2025, 2026});
   ASSERT_TRUE(before.has_value());
   ledger_.reset();
   if (GetParam() == "postgresql") {
@@ -1151,10 +1151,10 @@ TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
                               "attname = 'detail'"),
               "e");
   }
-  auto v = ledger_->Verify();
+  auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
-  auto after = ledger_->Counts({Period::kSchool, Dimension::kProvince, 2025, 2026});
+  auto after = ledger_->counts().Query({Period::kSchool, Dimension::kProvince, 2025, 2026});
   ASSERT_TRUE(after.has_value());
   ASSERT_EQ(after->size(), before->size());
   for (size_t i = 0; i < after->size(); ++i) {
@@ -1162,14 +1162,14 @@ TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
     EXPECT_EQ((*after)[i].holders, (*before)[i].holders);
     EXPECT_EQ((*after)[i].library + (*after)[i].digital, (*before)[i].library + (*before)[i].digital);
   }
-  ASSERT_TRUE(ledger_->ImportChannel(Channel::kSubscription, Write("s.csv", "staff_id,date\nT3,2026-02-01\n"), 2026));
-  v = ledger_->Verify();
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription, Write("s.csv", "staff_id,date\nT3,2026-02-01\n"), 2026));
+  v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
   // An edited card of an entry written after the migration is still named.
   std::string serial = backend_->Value("SELECT serial FROM cards WHERE channel = 'subscription'");
   ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-02-02' WHERE serial = '" + serial + "'"), "");
-  v = ledger_->Verify();
+  v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->bad_card, serial);
@@ -1191,20 +1191,20 @@ TEST_P(LedgerTest, LargeImportsAndBatchesRecordEveryNewCardInTheirAuditEntries) 
     if (i < kFirst) first += row;
     all += row;
   }
-  ASSERT_TRUE(ledger_->ImportRoster(Write("roster.csv", roster), 2026));
-  auto lib = ledger_->ImportChannel(Channel::kLibrary, Write("first.csv", first), 2026);
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("roster.csv", roster), 2026));
+  auto lib = ledger_->imports().ImportChannel(Channel::kLibrary, Write("first.csv", first), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, static_cast<uint64_t>(kFirst));
   ExpectVerified("import, every row new");
-  lib = ledger_->ImportChannel(Channel::kLibrary, Write("all.csv", all), 2026);
+  lib = ledger_->imports().ImportChannel(Channel::kLibrary, Write("all.csv", all), 2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, static_cast<uint64_t>(kAll - kFirst));
   EXPECT_EQ(lib->present, static_cast<uint64_t>(kFirst));
   ExpectVerified("import, some holders with a card");
-  auto batch = ledger_->IssueDigitalBatch(std::vector<std::string>(ids.begin(), ids.begin() + kFirst), 2026);
+  auto batch = ledger_->cards().IssueDigitalBatch(std::vector<std::string>(ids.begin(), ids.begin() + kFirst), 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
   ExpectVerified("batch, every card new");
-  auto again = ledger_->IssueDigitalBatch(ids, 2026);
+  auto again = ledger_->cards().IssueDigitalBatch(ids, 2026);
   ASSERT_TRUE(again.has_value()) << again.error().message;
   ExpectVerified("batch, some cards there");
   ASSERT_EQ(again->size(), ids.size());
@@ -1226,7 +1226,7 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
     roster += "S" + std::to_string(i) + ",f,l,teaching,GO,basic,100,2000,no\n";
     library += "S" + std::to_string(i) + ";2026-03-0" + std::to_string(1 + i % 9) + "\n";
   }
-  ASSERT_TRUE(ledger_->ImportRoster(Write("roster.csv", roster), 2026).has_value());
+  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("roster.csv", roster), 2026).has_value());
   auto file = Write("library.csv", library);
   std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", "library",
                                    file.string(), "--year", "2026", "--ledger", backend_->url()};
@@ -1252,12 +1252,12 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
     else completed = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     auto l = Open();
     ASSERT_TRUE(l);
-    auto rows = l->Counts({Period::kCalendar, Dimension::kNone, 2026, 2026});
+    auto rows = l->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
     ASSERT_TRUE(rows.has_value()) << rows.error().message;
     int64_t library_cards = rows->empty() ? 0 : rows->front().library;
     EXPECT_TRUE(library_cards == 0 || library_cards == kRows)
         << "after kill -9 at " << delay_ms << " ms the ledger holds " << library_cards << " of " << kRows;
-    auto v = l->Verify();
+    auto v = l->audit().Verify();
     ASSERT_TRUE(v.has_value());
     EXPECT_TRUE(v->ok) << v->problem;
     if (library_cards == kRows) {
@@ -1267,7 +1267,7 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
   }
   EXPECT_GE(killed_mid_run, 1) << "no kill landed while the import ran";
   // Whatever happened, finishing the import afterwards gives all rows exactly once.
-  auto finish = ledger_->ImportChannel(Channel::kLibrary, file, 2026);
+  auto finish = ledger_->imports().ImportChannel(Channel::kLibrary, file, 2026);
   ASSERT_TRUE(finish.has_value()) << finish.error().message;
   EXPECT_EQ(finish->added + finish->present, static_cast<uint64_t>(kRows));
   EXPECT_EQ(Total(Channel::kLibrary, 2026), kRows);
@@ -1281,7 +1281,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "post
 
 TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
   ImportSmallRoster();
-  auto codes = ledger_->CreateClaimCodes(dir_ / "roster.csv", 2026, clock_.Now() + days(30));
+  auto codes = ledger_->access().CreateClaimCodes(dir_ / "roster.csv", 2026, clock_.Now() + days(30));
   ASSERT_TRUE(codes.has_value()) << codes.error().message;
   ASSERT_EQ(codes->size(), 3u);
   EXPECT_EQ((*codes)[0].staff_id, "T1");
@@ -1290,33 +1290,33 @@ TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
   std::string lower;
   for (char ch : (*codes)[0].code)
     if (ch != '-') lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  auto card = ledger_->RedeemClaimCode(lower, minutes(10));
+  auto card = ledger_->access().RedeemClaimCode(lower, minutes(10));
   ASSERT_TRUE(card.has_value()) << card.error().message;
   EXPECT_TRUE(card->is_new);
   EXPECT_EQ(card->year, 2026);
-  auto same = ledger_->IssueDigital("T1", 2026);
+  auto same = ledger_->cards().IssueDigital("T1", 2026);
   ASSERT_TRUE(same.has_value());
   EXPECT_EQ(same->serial, card->serial);
   // A retry within the window returns the same card; later the code is spent.
-  auto retry = ledger_->RedeemClaimCode((*codes)[0].code, minutes(10));
+  auto retry = ledger_->access().RedeemClaimCode((*codes)[0].code, minutes(10));
   ASSERT_TRUE(retry.has_value()) << retry.error().message;
   EXPECT_EQ(retry->serial, card->serial);
   EXPECT_FALSE(retry->is_new);
   clock_.Advance(minutes(11));
-  auto spent = ledger_->RedeemClaimCode((*codes)[0].code, minutes(10));
+  auto spent = ledger_->access().RedeemClaimCode((*codes)[0].code, minutes(10));
   ASSERT_FALSE(spent.has_value());
   EXPECT_EQ(spent.error().code, Code::kFailedPrecondition);
   EXPECT_THAT(spent.error().message, HasSubstr("already been used"));
-  auto unknown = ledger_->RedeemClaimCode("0000-0000-0000-0000", minutes(10));
+  auto unknown = ledger_->access().RedeemClaimCode("0000-0000-0000-0000", minutes(10));
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, Code::kNotFound);
-  EXPECT_EQ(ledger_->RedeemClaimCode("not a code", minutes(10)).error().code, Code::kInvalidArgument);
+  EXPECT_EQ(ledger_->access().RedeemClaimCode("not a code", minutes(10)).error().code, Code::kInvalidArgument);
   clock_.Advance(days(31));
-  auto expired = ledger_->RedeemClaimCode((*codes)[1].code, minutes(10));
+  auto expired = ledger_->access().RedeemClaimCode((*codes)[1].code, minutes(10));
   ASSERT_FALSE(expired.has_value());
   EXPECT_THAT(expired.error().message, HasSubstr("expired"));
   // The display name recorded with the codes reaches the card record.
-  auto record = ledger_->FindCard(card->serial);
+  auto record = ledger_->cards().FindCard(card->serial);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->holder_name, "An Peeters");
   EXPECT_EQ(record->school_number, "12345");
@@ -1326,7 +1326,7 @@ TEST_P(LedgerTest, ClaimCodesNeedEveryoneOnTheRoster) {
   ImportSmallRoster();
   auto f = Write("more.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
                                                           "T9,Nobody,Here,teaching,GO,basic,12345,2000,no\n");
-  auto codes = ledger_->CreateClaimCodes(f, 2026, clock_.Now() + days(30));
+  auto codes = ledger_->access().CreateClaimCodes(f, 2026, clock_.Now() + days(30));
   ASSERT_FALSE(codes.has_value());
   EXPECT_EQ(codes.error().code, Code::kInvalidArgument);
   EXPECT_THAT(codes.error().message, HasSubstr("more.csv:3:1 (staff_id): not on the roster of card year 2026"));
@@ -1334,46 +1334,46 @@ TEST_P(LedgerTest, ClaimCodesNeedEveryoneOnTheRoster) {
 }
 
 TEST_P(LedgerTest, CredentialsAreHashedAndAuthenticateByKind) {
-  auto staff = ledger_->AddCredential(CredentialKind::kStaff, "reporting");
+  auto staff = ledger_->access().AddCredential(CredentialKind::kStaff, "reporting");
   ASSERT_TRUE(staff.has_value()) << staff.error().message;
   EXPECT_THAT(*staff, StartsWith("lks_"));
-  auto partner = ledger_->AddCredential(CredentialKind::kPartner, "Museum M");
+  auto partner = ledger_->access().AddCredential(CredentialKind::kPartner, "Museum M");
   ASSERT_TRUE(partner.has_value());
   EXPECT_THAT(*partner, StartsWith("lkp_"));
-  auto who = ledger_->Authenticate(CredentialKind::kStaff, *staff);
+  auto who = ledger_->access().Authenticate(CredentialKind::kStaff, *staff);
   ASSERT_TRUE(who.has_value());
   EXPECT_EQ(who->name, "reporting");
-  EXPECT_EQ(ledger_->Authenticate(CredentialKind::kPartner, *staff).error().code, Code::kUnauthenticated);
-  EXPECT_EQ(ledger_->Authenticate(CredentialKind::kStaff, *staff + "x").error().code, Code::kUnauthenticated);
-  EXPECT_EQ(ledger_->AddCredential(CredentialKind::kStaff, "reporting").error().code, Code::kAlreadyExists);
-  EXPECT_EQ(ledger_->AddCredential(CredentialKind::kStaff, "").error().code, Code::kInvalidArgument);
-  auto verify = ledger_->Verify();
+  EXPECT_EQ(ledger_->access().Authenticate(CredentialKind::kPartner, *staff).error().code, Code::kUnauthenticated);
+  EXPECT_EQ(ledger_->access().Authenticate(CredentialKind::kStaff, *staff + "x").error().code, Code::kUnauthenticated);
+  EXPECT_EQ(ledger_->access().AddCredential(CredentialKind::kStaff, "reporting").error().code, Code::kAlreadyExists);
+  EXPECT_EQ(ledger_->access().AddCredential(CredentialKind::kStaff, "").error().code, Code::kInvalidArgument);
+  auto verify = ledger_->audit().Verify();
   ASSERT_TRUE(verify.has_value());
   EXPECT_TRUE(verify->ok) << verify->problem;
 }
 
 TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
   ImportSmallRoster();
-  auto a = ledger_->IssueDigital("T1", 2026), b = ledger_->IssueDigital("T2", 2026);
+  auto a = ledger_->cards().IssueDigital("T1", 2026), b = ledger_->cards().IssueDigital("T2", 2026);
   ASSERT_TRUE(a && b);
-  auto found = ledger_->FindCard(a->serial);
+  auto found = ledger_->cards().FindCard(a->serial);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->token, "");
   EXPECT_EQ(found->holder_name, "");
   EXPECT_EQ(found->auth_token, a->auth_token);
-  auto first = ledger_->AttachToken(a->serial, "token-one", clock_.Now());
-  auto second = ledger_->AttachToken(a->serial, "token-two", clock_.Now() + hours(1));
+  auto first = ledger_->cards().AttachToken(a->serial, "token-one", clock_.Now());
+  auto second = ledger_->cards().AttachToken(a->serial, "token-two", clock_.Now() + hours(1));
   ASSERT_TRUE(first && second);
   EXPECT_EQ(second->token, "token-one");  // the first writer wins
   EXPECT_EQ(second->token_at, clock_.Now());
-  EXPECT_EQ(ledger_->FindCard("NOSUCHSERIAL").error().code, Code::kNotFound);
-  ASSERT_TRUE(ledger_->Revoke(b->serial, "lost").has_value());
-  auto revoked = ledger_->RevokedSerials(2025, 2027);
+  EXPECT_EQ(ledger_->cards().FindCard("NOSUCHSERIAL").error().code, Code::kNotFound);
+  ASSERT_TRUE(ledger_->cards().Revoke(b->serial, "lost").has_value());
+  auto revoked = ledger_->cards().RevokedSerials(2025, 2027);
   ASSERT_TRUE(revoked.has_value());
   ASSERT_EQ(revoked->size(), 1u);
   EXPECT_EQ((*revoked)[0], std::pair(b->serial, 2026));
-  EXPECT_TRUE(ledger_->RevokedSerials(2027, 2028)->empty());
-  EXPECT_TRUE(ledger_->FindCard(b->serial)->revoked);
+  EXPECT_TRUE(ledger_->cards().RevokedSerials(2027, 2028)->empty());
+  EXPECT_TRUE(ledger_->cards().FindCard(b->serial)->revoked);
 }
 
 // The SQLite connection keeps its prepared statements and reuses them: each use binds its own
@@ -1384,50 +1384,50 @@ TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
 TEST_P(LedgerTest, RevocationSequenceIsTheNewestRevocationForEveryInstance) {
   ImportSmallRoster(2025);
   ImportSmallRoster(2026);
-  auto empty = ledger_->Revocations(2026, 2027);
+  auto empty = ledger_->cards().Revocations(2026, 2027);
   ASSERT_TRUE(empty.has_value()) << empty.error().message;
   EXPECT_EQ(empty->sequence, 0);
   EXPECT_TRUE(empty->revoked.empty());
   std::vector<std::string> s;
-  for (const char* who : {"T1", "T2", "T3"}) s.push_back(ledger_->IssueDigital(who, 2026)->serial);
-  auto old_card = ledger_->IssueDigital("T1", 2025);
+  for (const char* who : {"T1", "T2", "T3"}) s.push_back(ledger_->cards().IssueDigital(who, 2026)->serial);
+  auto old_card = ledger_->cards().IssueDigital("T1", 2025);
   ASSERT_TRUE(old_card);
-  EXPECT_EQ(ledger_->Revocations(2026, 2027)->sequence, 0);
+  EXPECT_EQ(ledger_->cards().Revocations(2026, 2027)->sequence, 0);
 
-  ASSERT_TRUE(ledger_->Revoke(s[2], "lost").has_value());
-  auto first = ledger_->Revocations(2026, 2027);
+  ASSERT_TRUE(ledger_->cards().Revoke(s[2], "lost").has_value());
+  auto first = ledger_->cards().Revocations(2026, 2027);
   ASSERT_TRUE(first.has_value()) << first.error().message;
-  EXPECT_EQ(first->sequence, ledger_->FindCard(s[2])->update_tag);
+  EXPECT_EQ(first->sequence, ledger_->cards().FindCard(s[2])->update_tag);
   EXPECT_EQ(std::to_string(first->sequence),
             backend_->Value("SELECT max(seq) FROM audit_log WHERE action = 'revoke'"));
   EXPECT_EQ(first->revoked, (std::vector<std::pair<std::string, int>>{{s[2], 2026}}));
 
   // Other writes move the audit log, not the sequence.
-  ASSERT_TRUE(ledger_->IssueDigital("T2", 2025));
-  ASSERT_TRUE(ledger_->AddCredential(CredentialKind::kStaff, "someone"));
-  EXPECT_EQ(ledger_->Revocations(2026, 2027)->sequence, first->sequence);
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T2", 2025));
+  ASSERT_TRUE(ledger_->access().AddCredential(CredentialKind::kStaff, "someone"));
+  EXPECT_EQ(ledger_->cards().Revocations(2026, 2027)->sequence, first->sequence);
 
   // Another instance on the same ledger reads the same, and its revocation moves it for both.
   auto other = Open();
   ASSERT_TRUE(other);
-  EXPECT_EQ(other->Revocations(2026, 2027)->sequence, first->sequence);
-  ASSERT_TRUE(other->Revoke(s[0], "left").has_value());
-  auto second = ledger_->Revocations(2026, 2027);
+  EXPECT_EQ(other->cards().Revocations(2026, 2027)->sequence, first->sequence);
+  ASSERT_TRUE(other->cards().Revoke(s[0], "left").has_value());
+  auto second = ledger_->cards().Revocations(2026, 2027);
   ASSERT_TRUE(second.has_value());
   EXPECT_GT(second->sequence, first->sequence);
   std::vector<std::pair<std::string, int>> both = {{s[0], 2026}, {s[2], 2026}};
   std::sort(both.begin(), both.end());
   EXPECT_EQ(second->revoked, both);
-  EXPECT_EQ(second->revoked, *ledger_->RevokedSerials(2026, 2027));
+  EXPECT_EQ(second->revoked, *ledger_->cards().RevokedSerials(2026, 2027));
 
   // A revocation outside the asked card years still moves it (the window may move back over it
   // later, and a list must never look older than one sent before).
-  ASSERT_TRUE(ledger_->Revoke(old_card->serial, "left").has_value());
-  auto third = ledger_->Revocations(2026, 2027);
+  ASSERT_TRUE(ledger_->cards().Revoke(old_card->serial, "left").has_value());
+  auto third = ledger_->cards().Revocations(2026, 2027);
   ASSERT_TRUE(third.has_value());
   EXPECT_GT(third->sequence, second->sequence);
   EXPECT_EQ(third->revoked, second->revoked);
-  auto wider = ledger_->Revocations(2025, 2027);
+  auto wider = ledger_->cards().Revocations(2025, 2027);
   ASSERT_TRUE(wider.has_value());
   EXPECT_EQ(wider->sequence, third->sequence);
   ASSERT_EQ(wider->revoked.size(), 3u);
@@ -1437,7 +1437,7 @@ TEST_P(LedgerTest, RevocationSequenceIsTheNewestRevocationForEveryInstance) {
   other.reset();
   ledger_ = Open();
   ASSERT_TRUE(ledger_);
-  EXPECT_EQ(ledger_->Revocations(2026, 2027)->sequence, third->sequence);
+  EXPECT_EQ(ledger_->cards().Revocations(2026, 2027)->sequence, third->sequence);
   ExpectVerified("after the revocations");
 }
 
@@ -1445,26 +1445,26 @@ TEST_P(LedgerTest, RepeatedLookupsSeeTheirOwnParametersAndOtherConnectionsWrites
   ImportSmallRoster();
   auto other = Open();
   ASSERT_TRUE(other);
-  auto a = ledger_->IssueDigital("T1", 2026);
+  auto a = ledger_->cards().IssueDigital("T1", 2026);
   ASSERT_TRUE(a);
   for (int i = 0; i < 3; ++i) {
-    auto found = ledger_->FindCard(a->serial);
+    auto found = ledger_->cards().FindCard(a->serial);
     ASSERT_TRUE(found.has_value()) << found.error().message;
     EXPECT_EQ(found->serial, a->serial);
     EXPECT_FALSE(found->revoked);
-    EXPECT_EQ(ledger_->FindCard("NOSUCHSERIAL").error().code, Code::kNotFound);
+    EXPECT_EQ(ledger_->cards().FindCard("NOSUCHSERIAL").error().code, Code::kNotFound);
   }
-  auto b = other->IssueDigital("T2", 2026);
+  auto b = other->cards().IssueDigital("T2", 2026);
   ASSERT_TRUE(b);
-  auto found_b = ledger_->FindCard(b->serial);
+  auto found_b = ledger_->cards().FindCard(b->serial);
   ASSERT_TRUE(found_b.has_value()) << found_b.error().message;
   EXPECT_EQ(found_b->serial, b->serial);
   EXPECT_EQ(found_b->auth_token, b->auth_token);
-  EXPECT_TRUE(ledger_->RevokedSerials(2025, 2027)->empty());
-  ASSERT_TRUE(other->Revoke(a->serial, "lost").has_value());
-  EXPECT_TRUE(ledger_->FindCard(a->serial)->revoked);
-  EXPECT_FALSE(ledger_->FindCard(b->serial)->revoked);
-  auto revoked = ledger_->RevokedSerials(2025, 2027);
+  EXPECT_TRUE(ledger_->cards().RevokedSerials(2025, 2027)->empty());
+  ASSERT_TRUE(other->cards().Revoke(a->serial, "lost").has_value());
+  EXPECT_TRUE(ledger_->cards().FindCard(a->serial)->revoked);
+  EXPECT_FALSE(ledger_->cards().FindCard(b->serial)->revoked);
+  auto revoked = ledger_->cards().RevokedSerials(2025, 2027);
   ASSERT_TRUE(revoked.has_value());
   EXPECT_EQ(*revoked, (std::vector<std::pair<std::string, int>>{{a->serial, 2026}}));
 }

@@ -256,14 +256,14 @@ class GoogleLedgerSyncTest : public GoogleCliTest, public ::testing::WithParamIn
                        "S2,Ömer,Şahin,teaching,VGO,basic,047712,2000,no\n"
                        "S3,Zoë,Dubois,support,OGO,secondary,128001,1000,no\n"
                        "S4,Bram,Claes,teaching,GO,basic,012345,9000,no\n");
-    ASSERT_TRUE(ledger_->ImportRoster(dir_ / "roster.csv", year_));
-    auto codes = ledger_->CreateClaimCodes(dir_ / "roster.csv", year_, clock_real_.Now() + std::chrono::days(30));
+    ASSERT_TRUE(ledger_->imports().ImportRoster(dir_ / "roster.csv", year_));
+    auto codes = ledger_->access().CreateClaimCodes(dir_ / "roster.csv", year_, clock_real_.Now() + std::chrono::days(30));
     ASSERT_TRUE(codes) << codes.error().message;
     // S4 holds only a subscription card: not digital, so no Google object.
     testing::WriteText(dir_ / "subscriptions.csv", "staff_id,date\nS4," + y + "-01-15\n");
-    auto sub = ledger_->ImportChannel(ledger::Channel::kSubscription, dir_ / "subscriptions.csv", year_);
+    auto sub = ledger_->imports().ImportChannel(ledger::Channel::kSubscription, dir_ / "subscriptions.csv", year_);
     ASSERT_TRUE(sub) << sub.error().message;
-    auto issued = ledger_->IssueDigitalBatch({"S1", "S2", "S3"}, year_);
+    auto issued = ledger_->cards().IssueDigitalBatch({"S1", "S2", "S3"}, year_);
     ASSERT_TRUE(issued) << issued.error().message;
     for (const auto& c : *issued) serials_.push_back(c.serial);
   }
@@ -312,7 +312,7 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
   EXPECT_EQ(s2["classId"], "3388000000012345678.lerarenkaart-" + std::to_string(year_));
 
   // Revoke S3 in the ledger: the next sync patches exactly that object, to INACTIVE.
-  ASSERT_TRUE(ledger_->Revoke(serials_[2], "lost"));
+  ASSERT_TRUE(ledger_->cards().Revoke(serials_[2], "lost"));
   size_t before = google_->requests().size();
   auto third = Sync();
   ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
@@ -352,7 +352,7 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
 
 TEST_P(GoogleLedgerSyncTest, LedgerListsTheDigitalCardsOfOneYear) {
   std::vector<ledger::DigitalCardRow> rows;
-  auto r = ledger_->ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); });
+  auto r = ledger_->cards().ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); });
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(rows.size(), 3u) << "S4's subscription card is not digital";
   EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.serial < b.serial; }));
@@ -363,12 +363,12 @@ TEST_P(GoogleLedgerSyncTest, LedgerListsTheDigitalCardsOfOneYear) {
   EXPECT_EQ(s2->school_number, "047712");
   EXPECT_FALSE(s2->revoked);
   EXPECT_EQ(s2->issued_on, FormatIsoDate(BrusselsDate(clock_real_.Now())));
-  ASSERT_TRUE(ledger_->Revoke(serials_[1], "lost"));
+  ASSERT_TRUE(ledger_->cards().Revoke(serials_[1], "lost"));
   rows.clear();
-  ASSERT_TRUE(ledger_->ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
+  ASSERT_TRUE(ledger_->cards().ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
   EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](auto& c) { return c.revoked; }), 1);
   rows.clear();
-  ASSERT_TRUE(ledger_->ForEachDigitalCard(year_ + 1, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
+  ASSERT_TRUE(ledger_->cards().ForEachDigitalCard(year_ + 1, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
   EXPECT_TRUE(rows.empty());
 }
 

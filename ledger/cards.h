@@ -1,0 +1,95 @@
+#pragma once
+// Cards: digital cards issued, any card revoked, found by serial, given its QR token, and the
+// revocation list. Thread-safe: a Cards may be shared between threads; writes are serialised
+// with the rest of the ledger's, and one card per holder per year holds under concurrent callers.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/base.h"
+#include "ledger/channel.h"
+
+namespace lk::ledger {
+namespace internal {
+struct Core;
+}
+
+struct IssuedCard {
+  std::string serial;  // 12 Crockford base32 characters, random
+  int year = 0;
+  bool is_new = false;  // false: the holder already had this year's digital card
+  bool revoked = false;
+  std::string auth_token;  // pass authentication token (32 characters, never changes)
+  int64_t update_tag = 0;  // audit sequence number of the last change to the card
+};
+
+// One card with what a pass or a scan needs.
+struct CardRecord {
+  std::string serial;
+  int year = 0;
+  Channel channel = Channel::kDigital;
+  bool revoked = false;
+  std::string revoked_reason;
+  std::string auth_token;  // digital cards: the per-card access token
+  int64_t update_tag = 0;
+  std::string holder_name;  // display name recorded with the claim codes; "" if none
+  std::string school_number;
+  std::string token;  // the card's QR token once attached; "" before
+  std::optional<Time> token_at;
+};
+
+// A digital card with what a wallet object of it shows (see ForEachDigitalCard).
+struct DigitalCardRow {
+  std::string serial;
+  int year = 0;
+  std::string holder_name;  // from the claim codes; "" if none recorded
+  std::string school_number;
+  bool revoked = false;
+  std::string issued_on;  // YYYY-MM-DD
+};
+
+// What the signed revocation list is made of, read in one snapshot (see Cards::Revocations).
+struct RevocationSnapshot {
+  // Audit sequence number of the newest revocation of any card year, 0 if none: it never
+  // decreases (audit entries are never removed, revocations never undone), every process on the
+  // ledger reads the same, and it changes exactly when a card is revoked.
+  int64_t sequence = 0;
+  std::vector<std::pair<std::string, int>> revoked;  // (serial, card year) of the asked years, ordered
+};
+
+class Cards {
+ public:
+  explicit Cards(internal::Core& core) : core_(core) {}  // `core` must outlive this
+
+  // The digital card of `staff_id` for `year`, created on first call (one per holder per year,
+  // also under concurrent callers). kNotFound when the person is not on that year's roster.
+  Result<IssuedCard> IssueDigital(std::string_view staff_id, int year);
+  // The same for many staff in one transaction, in input order; all or nothing.
+  Result<std::vector<IssuedCard>> IssueDigitalBatch(const std::vector<std::string>& staff_ids, int year);
+  // Marks a card revoked (kNotFound for an unknown serial, kFailedPrecondition if already revoked).
+  Result<> Revoke(std::string_view serial, std::string_view reason);
+
+  // A card by serial (kNotFound if none).
+  Result<CardRecord> FindCard(std::string_view serial) const;
+  // Stores the card's QR token unless one is already stored; returns the card as stored.
+  Result<CardRecord> AttachToken(std::string_view serial, std::string_view token, Time at);
+  // (serial, card year) of every revoked card of card years first..last, ordered.
+  Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const;
+  // The same with the sequence number of the newest revocation, from one statement (one
+  // snapshot, so the list and its number agree). Reads only the revoked cards (an index of
+  // them), so it stays cheap enough to call every second.
+  Result<RevocationSnapshot> Revocations(int first_year, int last_year) const;
+  // Calls `fn` for every digital card of card year `year`, ordered by serial. Read-only.
+  // REQUIRES: `fn` does not call this ledger (it holds the ledger's lock, or one of its read
+  // connections, while it runs).
+  Result<> ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const;
+
+ private:
+  internal::Core& core_;
+};
+
+}  // namespace lk::ledger
