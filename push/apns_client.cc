@@ -263,7 +263,8 @@ class Client final : public ApnsClient {
       bool retry = false;
       std::string reason;
       if (rc != CURLE_OK) {
-        reason = s->error[0] ? s->error : curl_easy_strerror(rc);
+        reason = curl_easy_strerror(rc);
+        if (s->error[0]) reason += std::string(" (") + s->error + ")";
         if (ConfigurationError(rc)) {
           stop = Error{Code::kFailedPrecondition, "APNs at " + config_.base_url + ": " + reason};
           return;
@@ -274,7 +275,11 @@ class Client final : public ApnsClient {
         reason = ReasonOf(s->body);
         if (status == 200) {
           report({token, Outcome::kDelivered, status, {}, s->attempt});
-          if (journal) delivered.push_back(token);
+          if (journal) {
+            delivered.push_back(token);
+            if (delivered.size() >= config_.journal_batch)
+              if (auto r = flush(); !r) stop = r.error();
+          }
           return;
         }
         if (status == 410 || (status == 400 && (reason == "BadDeviceToken" || reason == "Unregistered"))) {
@@ -349,8 +354,6 @@ class Client final : public ApnsClient {
         idle.push_back(s);
         if (!stop) finish(s, rc);
       }
-      if (journal && delivered.size() >= config_.journal_batch)
-        if (auto r = flush(); !r) stop = r.error();
       if (stop || !idle.empty()) continue;  // refill before waiting
       int timeout_ms = 1000;
       if (!retries.empty()) {
