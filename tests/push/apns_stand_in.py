@@ -66,7 +66,9 @@ class Apns(asyncio.Protocol):
         self.protocol = ssl_object.selected_alpn_protocol() if ssl_object else "h2c"
         cert = ssl_object.getpeercert() if ssl_object else None
         self.subject = dict(x[0] for x in cert["subject"]) if cert else {}
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=False, header_encoding="utf-8", validate_outbound_headers=False,
+            normalize_outbound_headers=False, validate_inbound_headers=False))
         self.conn.local_settings = h2.settings.Settings(
             client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
         self.conn.initiate_connection()
