@@ -10,6 +10,7 @@
 
 #include "base/base.h"
 #include "push/push.h"
+#include "signing/signing.h"
 #include "tests/push/apns_stand_in.h"
 #include "tests/testing/testing.h"
 
@@ -287,6 +288,30 @@ TEST_F(ApnsClientTest, UnusableConfigurationsAreRefused) {
   c = Config();
   c.max_in_flight = 0;
   EXPECT_EQ(bad(c), Code::kInvalidArgument);
+}
+
+// The wiring the service uses: the pass-signing identity is the APNs client identity.
+TEST_F(ApnsClientTest, ThePassSigningIdentityAuthenticatesThePush) {
+  signing::KeyConfig keys{.dir = dir_ / "keys"};
+  ASSERT_TRUE(signing::InitDevelopmentKeys(keys, clock_).has_value());
+  auto signer = signing::PassSigner::Load(keys);
+  ASSERT_TRUE(signer.has_value()) << signer.error().message;
+  testing::ApnsStandIn apple(testing::SourceDir(), certs_->path(), dir_ / "apple", true,
+                             keys.dir / "dev-wwdr.pem");
+  ApnsConfig config = Config("", "");
+  config.base_url = apple.url();
+  config.topic = (*signer)->pass_type_identifier();
+  config.certificate_pem = (*signer)->CertificatePem();
+  config.private_key_pem = (*signer)->PrivateKeyPem();
+  auto sum = Client(config)->PushAll(std::vector<std::string>{Token("f", 1)});
+  ASSERT_TRUE(sum.has_value()) << sum.error().message;
+  EXPECT_EQ(sum->delivered, 1u);
+  apple.Stop();
+  std::ifstream in(apple.log_path());
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(json::parse(line)["client"]["userId"], (*signer)->pass_type_identifier());
+  EXPECT_EQ(json::parse(line)["headers"]["apns-topic"], (*signer)->pass_type_identifier());
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ void ApnsStandIn::MakeCertificates(const fs::path& source_dir, const fs::path& d
 }
 
 ApnsStandIn::ApnsStandIn(const fs::path& source_dir, const fs::path& cert_dir, const fs::path& work_dir,
-                         bool log)
+                         bool log, const fs::path& client_ca)
     : work_dir_(work_dir) {
   fs::create_directories(work_dir_);
   fs::remove(work_dir_ / "port");
@@ -55,7 +55,7 @@ ApnsStandIn::ApnsStandIn(const fs::path& source_dir, const fs::path& cert_dir, c
                                    "--key",
                                    (cert_dir / "server-key.pem").string(),
                                    "--client-ca",
-                                   (cert_dir / "ca.pem").string(),
+                                   (client_ca.empty() ? cert_dir / "ca.pem" : client_ca).string(),
                                    "--port-file",
                                    (work_dir_ / "port").string(),
                                    "--stats",

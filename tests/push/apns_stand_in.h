@@ -13,9 +13,10 @@ class ApnsStandIn {
   // Makes the certificates under `dir` (tests/push/make_certs.sh) once per directory.
   static void MakeCertificates(const std::filesystem::path& source_dir, const std::filesystem::path& dir);
   // Starts the server with certificates from `cert_dir`, its files under `work_dir`; `log`: record
-  // every request (else count only). Throws std::runtime_error if it does not come up in 20 s.
+  // every request (else count only); client certificates must chain to `client_ca` (default: the
+  // test CA). Throws std::runtime_error if it does not come up in 20 s.
   ApnsStandIn(const std::filesystem::path& source_dir, const std::filesystem::path& cert_dir,
-              const std::filesystem::path& work_dir, bool log);
+              const std::filesystem::path& work_dir, bool log, const std::filesystem::path& client_ca = {});
   ~ApnsStandIn();  // stops it (SIGTERM) if still running
   ApnsStandIn(const ApnsStandIn&) = delete;
   ApnsStandIn& operator=(const ApnsStandIn&) = delete;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A stand-in APNs on 127.0.0.1: HTTP/2 only (Debian's python3-h2), TLS requiring a client
-certificate issued by --client-ca, answering POST /3/device/<token> by the token's prefix:
+certificate issued by --client-ca (a root or an intermediate), answering POST /3/device/<token> by the token's prefix:
 
   dead...  410 {"reason":"Unregistered"}
   bad...   400 {"reason":"BadDeviceToken"}
@@ -129,6 +129,7 @@ async def main():
     ctx.load_cert_chain(args.cert, args.key)
     ctx.load_verify_locations(args.client_ca)
     ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # --client-ca may be an intermediate (Apple's WWDR)
     ctx.set_alpn_protocols(["h2"])
     state = State(open(args.log, "a") if args.log else None)
     loop = asyncio.get_running_loop()
