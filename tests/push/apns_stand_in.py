@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import signal
 import ssl
 import sys
@@ -137,7 +138,6 @@ async def main():
     port = server.sockets[0].getsockname()[1]
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(port))
-    import os
     os.rename(args.port_file + ".tmp", args.port_file)
     done = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, done.set)
