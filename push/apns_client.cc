@@ -354,7 +354,10 @@ class Client final : public ApnsClient {
         idle.push_back(s);
         if (!stop) finish(s, rc);
       }
-      if (stop || !idle.empty()) continue;  // refill before waiting
+      // Refill before waiting when there is something to send; otherwise wait for the network (a
+      // retry's due time at the latest) instead of spinning while the last transfers finish.
+      bool more = next < tokens.size() || (!retries.empty() && retries.top().due <= clock_.Monotonic());
+      if (stop || (!idle.empty() && more)) continue;
       int timeout_ms = 1000;
       if (!retries.empty()) {
         auto due =
