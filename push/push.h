@@ -91,9 +91,10 @@ class ApnsClient {
   static Result<std::unique_ptr<ApnsClient>> Create(ApnsConfig config, const Clock& clock);
   virtual ~ApnsClient() = default;
   // Pushes change `change_id` to every token not already delivered per `journal`, recording each
-  // 200. Every token's outcome reaches `on_result` as it is known. Fails (kUnavailable,
-  // kPermissionDenied, kFailedPrecondition) and stops sending when APNs is unreachable after
-  // max_attempts, refuses the certificate (403), or the journal fails; what was reported stands.
+  // 200. Every token's outcome reaches `on_result` as it is known. Stops sending and fails when a
+  // network error persists for max_attempts (kUnavailable), APNs refuses the certificate (403,
+  // kPermissionDenied), TLS or URL set-up fails (kFailedPrecondition) or the journal fails (its
+  // error); what was reported stands.
   virtual Result<Summary> Push(std::string_view change_id, std::span<const std::string> tokens,
                                PushJournal& journal, const ResultSink& on_result = {}) = 0;
   // The same without a journal.
