@@ -2,20 +2,20 @@
 # lerarenkaart developer entry point. The README's two commands call this:
 #   ./dev.sh run    set up, build, and start the service (lerarenkaart serve) on its defaults
 #   ./dev.sh test   set up, build, and pass every test (plain and sanitizer builds)
-# Other verbs: setup, build, bench, help. Idempotent and quiet when already set up.
+# Other verbs: setup, build, bench, format-check, help. Idempotent and quiet when already set up.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
-  clang-16 libclang-rt-16-dev llvm-16
+  clang-16 libclang-rt-16-dev llvm-16 clang-format-14
   libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip zlib1g-dev
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
-  libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libboost1.81-dev libboost-url1.81-dev
+  libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libzxing-dev libpng-dev libturbojpeg0-dev libboost1.81-dev libboost-url1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-contrib
-  python3 python3-jwt python3-cryptography python3-h2 nghttp2-server
+  python3 python3-jwt python3-cryptography python3-aiosmtpd python3-h2 nghttp2-server
   chromium wrk hyperfine
 )
 
@@ -100,6 +100,7 @@ case "${1:-help}" in
     shift; exec ./build/app/lerarenkaart serve --dev "$@" ;;
   test)
     setup
+    timed "format check (clang-format 14, .clang-format)" tests/format_check.sh
     timed "release build (g++, -Werror, benchmarks) in build/" build build "${release[@]}"
     . tests/testing/postgres.sh
     pg_start build/pg
@@ -124,6 +125,7 @@ case "${1:-help}" in
   bench)
     setup; build build "${release[@]}"
     shift; for b in build/tests/bench/*_benchmark; do "$b" "$@"; done ;;
-  help|-h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
+  format-check) setup; tests/format_check.sh ;;
+  help|-h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) log "unknown verb '$1' (try: ./dev.sh help)"; exit 2 ;;
 esac

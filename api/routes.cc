@@ -1,6 +1,8 @@
 // The route table: every (method, path template) the service answers, who may call it, how large
 // a body it reads, and its handler. Matching is by decoded path segments, exactly (no trailing
-// slash, case-sensitive); a {parameter} matches one segment of [A-Za-z0-9_-]{1,40}.
+// slash, case-sensitive); a {parameter} matches one segment of [A-Za-z0-9_-]{1,40}. Each handler
+// lives in its audience's file: public_routes.cc, partner_routes.cc, teacher_routes.cc,
+// staff_routes.cc (internal/service_context.h lists them by file).
 #include <algorithm>
 #include <string_view>
 

@@ -1,6 +1,7 @@
 // The service: admission (route, request id, rate limits, credentials, body caps) before any body
 // is read, dispatch to the audiences' handlers, problem bodies for every failure, metrics and the
-// access log. The connection layer is internal/http_server.h; the handlers are in
+// access log. The connection layer is internal/http_server.h (the listener, http_server.cc, and
+// each connection, http_connection.cc); the handlers are in
 // public_routes.cc, partner_routes.cc, teacher_routes.cc and staff_routes.cc.
 #include <algorithm>
 #include <cmath>

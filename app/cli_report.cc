@@ -36,7 +36,7 @@ void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* adoption = report->add_subcommand(
       "adoption",
       "Cards per year, channel and group, the share of eligible staff holding one, digital versus "
-      "physical, and the reconciliation of published figures (see README: Adoption reports)");
+      "physical, and the reconciliation of published figures (see docs/reports.md)");
   adoption->add_option("--period", a->period, "calendar (by card year, as the ministry counts) or school (1 Sep-31 Aug)")
       ->capture_default_str();
   adoption->add_option("--years", a->years, "Range such as 2017-2026, or one year (default: every year with data)");

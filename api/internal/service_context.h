@@ -154,17 +154,21 @@ const std::vector<Route>& RouteTable();
 const Route* MatchRoute(std::string_view method, const std::vector<std::string>& segments,
                         std::vector<std::string>& params, std::string& allow);
 
-// The handlers, by audience.
+// The handlers, by audience, each in its audience's file.
+// public_routes.cc: no credential.
 Reply Healthz(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Readyz(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply MetricsText(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply OpenApi(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Jwks(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Revocations(ServiceContext&, HttpRequest&, HttpResponse&);
+// partner_routes.cc: a partner API key.
 Reply VerifyToken(ServiceContext&, HttpRequest&, HttpResponse&);
+// teacher_routes.cc: a claim code, then the card's access token.
 Reply ClaimCard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ApplePass(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply GoogleLink(ServiceContext&, HttpRequest&, HttpResponse&);
+// staff_routes.cc: a staff token (the dashboard also takes its cookie).
 Reply IssueCard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply RevokeCard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Import(ServiceContext&, HttpRequest&, HttpResponse&);
