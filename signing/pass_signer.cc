@@ -128,6 +128,8 @@ class PassSignerImpl final : public PassSigner {
   const std::string& pass_type_identifier() const override { return pass_type_; }
   const std::string& team_identifier() const override { return team_; }
   Time certificate_expires() const override { return expires_; }
+  std::string CertificatePem() const override { return internal::CertificatePem(cert_.get()); }
+  std::string PrivateKeyPem() const override { return internal::PrivateKeyPem(key_.get()); }
 
  private:
   X509Ptr cert_;

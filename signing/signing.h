@@ -139,6 +139,10 @@ class PassSigner {
   virtual const std::string& pass_type_identifier() const = 0;  // certificate subject UID
   virtual const std::string& team_identifier() const = 0;       // certificate subject OU
   virtual Time certificate_expires() const = 0;
+  // The certificate and its private key (PKCS#8, unencrypted) as PEM: APNs authenticates pass
+  // pushes with the same identity as a TLS client certificate (push/push.h). Never log the key.
+  virtual std::string CertificatePem() const = 0;
+  virtual std::string PrivateKeyPem() const = 0;
 };
 
 // A Google Cloud service account, for RS256 JWTs (save links, OAuth assertions).

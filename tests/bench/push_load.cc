@@ -1,0 +1,81 @@
+// Pushes one change to N device tokens with ApnsClient and prints one JSON line: pushes, seconds,
+// pushes per second, the client's CPU seconds, its peak RSS and its RSS before the push (the
+// token list alone), connections opened, outcomes. Exits 1 unless every token got an answer. Run by
+// push_load.sh against a stand-in APNs.
+//   push_load URL N CA_FILE CERT_PEM KEY_PEM [MAX_IN_FLIGHT=500]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+#include "push/push.h"
+
+namespace {
+long PeakRssKb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: push_load URL N CA_FILE CERT_PEM KEY_PEM [MAX_IN_FLIGHT=500]\n");
+    return 2;
+  }
+  const size_t n = std::stoul(argv[2]);
+  lk::push::ApnsConfig config;
+  config.base_url = argv[1];
+  config.topic = "pass.be.lerarenkaart.test";
+  config.ca_file = argv[3];
+  auto cert = lk::ReadFile(argv[4]);
+  auto key = lk::ReadFile(argv[5]);
+  if (!cert || !key) {
+    std::fprintf(stderr, "push_load: cannot read the certificate or key\n");
+    return 1;
+  }
+  config.certificate_pem = *cert;
+  config.private_key_pem = *key;
+  if (argc > 6) config.max_in_flight = std::stoi(argv[6]);
+  lk::SystemClock clock;
+  auto client = lk::push::ApnsClient::Create(config, clock);
+  if (!client) {
+    std::fprintf(stderr, "push_load: %s\n", client.error().message.c_str());
+    return 1;
+  }
+  std::vector<std::string> tokens;
+  tokens.reserve(n);
+  char token[65];
+  for (size_t i = 0; i < n; ++i) {
+    std::snprintf(token, sizeof token, "a%063zx", i);
+    tokens.emplace_back(token);
+  }
+  long rss_before = PeakRssKb();
+  double cpu0 = CpuSeconds();
+  auto t0 = std::chrono::steady_clock::now();
+  auto sum = (*client)->PushAll(tokens);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!sum) {
+    std::fprintf(stderr, "push_load: %s\n", sum.error().message.c_str());
+    return 1;
+  }
+  std::printf(
+      "{\"pushes\": %zu, \"in_flight\": %d, \"seconds\": %.2f, \"pushes_per_s\": %.0f, \"client_cpu_s\": "
+      "%.2f, "
+      "\"peak_rss_mb\": %.1f, \"rss_before_push_mb\": %.1f, \"connections\": %zu, \"delivered\": %zu, "
+      "\"answered_not_200\": %zu, \"requests\": %zu}\n",
+      n, config.max_in_flight, seconds, static_cast<double>(n) / seconds, CpuSeconds() - cpu0,
+      static_cast<double>(PeakRssKb()) / 1024, static_cast<double>(rss_before) / 1024, sum->connections,
+      sum->delivered, sum->gone + sum->failed, sum->requests);
+  // Every token answered (nghttpd answers 404, see push_load.sh): none invalid or unreachable.
+  return sum->delivered + sum->gone + sum->failed == n ? 0 : 1;
+}
