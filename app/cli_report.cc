@@ -84,36 +84,49 @@ void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
       "adoption",
       "Cards per year, channel and group, the share of eligible staff holding one, digital versus "
       "physical, and the reconciliation of published figures (see docs/reports.md)");
-  adoption->add_option("--period", a->period, "calendar (by card year, as the ministry counts) or school (1 Sep-31 Aug)")
+  adoption
+      ->add_option("--period", a->period,
+                   "calendar (by card year, as the ministry counts) or school (1 Sep-31 Aug)")
       ->capture_default_str();
-  adoption->add_option("--years", a->years, "Range such as 2017-2026, or one year (default: every year with data)");
+  adoption->add_option("--years", a->years,
+                       "Range such as 2017-2026, or one year (default: every year with data)");
   adoption->add_option("--by", a->by, "Group rows by province, network, role or level (default: none)")
       ->capture_default_str();
   adoption
-      ->add_option("--format", a->format,
-                   "table, csv (one rectangular table for spreadsheets), json, html or xlsx (workbook with sheets "
-                   "Rijen, Afstemming, Noten; needs -o or a redirected stdout)")
+      ->add_option(
+          "--format", a->format,
+          "table, csv (one rectangular table for spreadsheets), json, html or xlsx (workbook with sheets "
+          "Rijen, Afstemming, Noten; needs -o or a redirected stdout)")
       ->capture_default_str();
   auto* part = adoption->add_option(
       "--part", a->part,
-      "csv only: rows (the table; row_kind data|total), reconciliation (the checks of the published figures) or "
+      "csv only: rows (the table; row_kind data|total), reconciliation (the checks of the published figures) "
+      "or "
       "notes (plain text). With -o FILE.csv and no --part, all three are written: FILE.csv, "
       "FILE-reconciliation.csv, FILE-notes.txt");
-  adoption->add_option("--delimiter", a->delimiter,
-                       "csv only: ';' with a decimal comma (Belgian Excel, the default) or ',' with a decimal point");
+  adoption->add_option(
+      "--delimiter", a->delimiter,
+      "csv only: ';' with a decimal comma (Belgian Excel, the default) or ',' with a decimal point");
   adoption->add_option("-o,--output", a->out, "Write to this file instead of standard output");
-  adoption->add_option("--ledger", a->ledger_url, "SQLite file or postgresql:// URL (default: the configured ledger)");
+  adoption->add_option("--ledger", a->ledger_url,
+                       "SQLite file or postgresql:// URL (default: the configured ledger)");
   adoption->callback([&, a, part] {
     a->part_given = part->count() > 0;
     auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
     SystemClock clock;
     ledger::LedgerOptions o;
     o.url = a->ledger_url.empty() ? c->ledger_url : a->ledger_url;
     o.data_dir = c->data_dir;
     o.keys_dir = c->keys.dir;
     auto ledger = ledger::OpenLedger(o, clock);
-    if (!ledger) { exit_code = Report(ledger.error()); return; }
+    if (!ledger) {
+      exit_code = Report(ledger.error());
+      return;
+    }
     if (auto r = RunAdoption(**ledger, *a); !r) exit_code = Report(r.error());
   });
 }

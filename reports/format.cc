@@ -53,6 +53,12 @@ int ProvinceRank(std::string_view name) {
   return int(std::size(kProvinces));
 }
 
+std::string NoteRefs(const std::vector<int>& refs) {
+  std::string s;
+  for (int n : refs) s += "[" + std::to_string(n + 1) + "]";
+  return s;
+}
+
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());

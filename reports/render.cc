@@ -31,12 +31,6 @@ std::string ReportTitle(const Report& r) {
 
 namespace {
 
-std::string Refs(const std::vector<int>& refs) {
-  std::string s;
-  for (int n : refs) s += "[" + std::to_string(n + 1) + "]";
-  return s;
-}
-
 std::string Cnt(const std::optional<int64_t>& v) { return v ? Count(*v) : "n/a"; }
 std::string Pct(const std::optional<double>& v) { return v ? Percent(*v) : "n/a"; }
 
@@ -105,7 +99,7 @@ std::string RenderTable(const Report& r) {
       if (grouped) cells.push_back(row.group.value_or("-"));
       cells.insert(cells.end(), {row.source, Cnt(row.eligible), Cnt(row.subscription), Cnt(row.starter),
                                  Cnt(row.library), Cnt(row.digital), Cnt(row.not_itemised), Cnt(row.holders),
-                                 Pct(row.share), row.printed_share.value_or(""), Refs(row.note_refs)});
+                                 Pct(row.share), row.printed_share.value_or(""), internal::NoteRefs(row.note_refs)});
       g.rows.push_back(std::move(cells));
     };
     for (const auto& row : r.rows) add(row);
@@ -130,7 +124,7 @@ std::string RenderTable(const Report& r) {
         std::vector<std::string> cells{row.period};
         if (grouped) cells.push_back(row.group.value_or("-"));
         cells.insert(cells.end(), {Cnt(row.holders), Cnt(row.digital_only), Cnt(row.physical_only), Cnt(row.both),
-                                   Pct(row.digital_share), Refs(row.note_refs)});
+                                   Pct(row.digital_share), internal::NoteRefs(row.note_refs)});
         d.rows.push_back(std::move(cells));
       };
       for (const auto& row : r.rows) add_d(row);
@@ -212,7 +206,7 @@ std::string CsvRows(const Report& r, char d) {
                     CsvInt(row.subscription), CsvInt(row.starter), CsvInt(row.library), CsvInt(row.digital),
                     CsvInt(row.not_itemised), CsvInt(row.holders), pct(row.share), row.printed_share.value_or(""),
                     CsvInt(row.digital_only), CsvInt(row.physical_only), CsvInt(row.both), pct(row.digital_share),
-                    Refs(row.note_refs)},
+                    internal::NoteRefs(row.note_refs)},
                    d);
   };
   for (const auto& row : r.rows) row_line("data", row);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "reports/internal/format.h"
 #include "reports/reports.h"
 
 namespace lk::reports {
@@ -50,12 +51,6 @@ const char* GroupHeaderNl(Dimension by) {
       break;
   }
   return "Groep";
-}
-
-std::string Refs(const std::vector<int>& refs) {
-  std::string s;
-  for (int n : refs) s += "[" + std::to_string(n + 1) + "]";
-  return s;
 }
 
 // One sheet being written: remembers the first libxlsxwriter error and each column's widest text.
@@ -121,7 +116,8 @@ Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
   options.tmpdir = tmp.data();
   options.use_zip64 = LXW_FALSE;
   lxw_workbook* wb = workbook_new_opt(path.c_str(), &options);
-  if (!wb) return Fail(Code::kInternal, "xlsx: libxlsxwriter could not start a workbook for " + path.string());
+  if (!wb)
+    return Fail(Code::kInternal, "xlsx: libxlsxwriter could not start a workbook for " + path.string());
   lxw_error error = LXW_NO_ERROR;
 
   lxw_format* bold = workbook_add_format(wb);
@@ -151,10 +147,10 @@ Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
   Sheet checks(wb, "Afstemming", error);
   Sheet notes(wb, "Noten", error);
   if (rows.ok() && checks.ok() && notes.ok()) {
-    rows.Header({"Soort rij", "Bron", r.period == Period::kCalendar ? "Kaartjaar" : "Schooljaar", GroupHeaderNl(r.by),
-                 "Gerechtigd", "Abonnement", "Starters", "Bibliotheek", "Digitaal", "Niet uitgesplitst", "Houders",
-                 "Aandeel", "Aandeel zoals gepubliceerd", "Enkel digitaal", "Enkel fysiek", "Beide",
-                 "Digitaal aandeel", "Noten"},
+    rows.Header({"Soort rij", "Bron", r.period == Period::kCalendar ? "Kaartjaar" : "Schooljaar",
+                 GroupHeaderNl(r.by), "Gerechtigd", "Abonnement", "Starters", "Bibliotheek", "Digitaal",
+                 "Niet uitgesplitst", "Houders", "Aandeel", "Aandeel zoals gepubliceerd", "Enkel digitaal",
+                 "Enkel fysiek", "Beide", "Digitaal aandeel", "Noten"},
                 bold);
     size_t n = 1;
     auto add = [&](const ReportRow& row, bool total) {
@@ -174,7 +170,7 @@ Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
       for (auto f : {&ReportRow::digital_only, &ReportRow::physical_only, &ReportRow::both})
         rows.Number(n, col++, D(row.*f), c, 9);
       rows.Number(n, col++, row.digital_share, s, 7);
-      rows.Text(n, col, Refs(row.note_refs), t);
+      rows.Text(n, col, internal::NoteRefs(row.note_refs), t);
       ++n;
     };
     for (const auto& row : r.rows) add(row, false);
@@ -211,7 +207,8 @@ Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
   if (error == LXW_ERROR_CREATING_XLSX_FILE || error == LXW_ERROR_CREATING_TMPFILE)
     return Fail(Code::kInvalidArgument, "xlsx: cannot write " + path.string() + ": " + lxw_strerror(error));
   if (error != LXW_NO_ERROR)
-    return Fail(Code::kInternal, "xlsx: libxlsxwriter failed writing " + path.string() + ": " + lxw_strerror(error));
+    return Fail(Code::kInternal,
+                "xlsx: libxlsxwriter failed writing " + path.string() + ": " + lxw_strerror(error));
   return {};
 }
 

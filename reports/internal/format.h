@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reports/reports.h"
 
@@ -32,6 +33,8 @@ inline constexpr std::string_view kProvinces[] = {
     "Namen",   "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
 // "Adoption report, card years 2017-2026, by province".
 std::string ReportTitle(const Report& report);
+// A row's note references as printed: indexes {0, 2} -> "[1][3]".
+std::string NoteRefs(const std::vector<int>& refs);
 // Escapes &, <, >, " and ' for HTML text and attributes.
 std::string HtmlEscape(std::string_view text);
 

@@ -58,10 +58,11 @@ TEST(Xlsx, SheetsHeadersPanesAndFiltersAsOpenpyxlReadsThem) {
   const json& rows = wb["sheets"][0];
   std::vector<std::string> header;
   for (const auto& c : rows["cells"][0]) header.push_back(c[0].is_null() ? "" : c[0].get<std::string>());
-  EXPECT_EQ(header, (std::vector<std::string>{"Soort rij", "Bron", "Kaartjaar", "Groep", "Gerechtigd", "Abonnement",
-                                              "Starters", "Bibliotheek", "Digitaal", "Niet uitgesplitst", "Houders",
-                                              "Aandeel", "Aandeel zoals gepubliceerd", "Enkel digitaal",
-                                              "Enkel fysiek", "Beide", "Digitaal aandeel", "Noten"}));
+  EXPECT_EQ(header,
+            (std::vector<std::string>{"Soort rij", "Bron", "Kaartjaar", "Groep", "Gerechtigd", "Abonnement",
+                                      "Starters", "Bibliotheek", "Digitaal", "Niet uitgesplitst", "Houders",
+                                      "Aandeel", "Aandeel zoals gepubliceerd", "Enkel digitaal",
+                                      "Enkel fysiek", "Beide", "Digitaal aandeel", "Noten"}));
   // One header row frozen; the autofilter covers the header and every row (3 years, sum, Totaal).
   EXPECT_EQ(rows["max_row"], 6);
   for (const auto& sheet : wb["sheets"]) {
@@ -87,7 +88,8 @@ TEST(Xlsx, NumbersAreNumbersWithFormatsAndThePublishedFiguresReconcile) {
   EXPECT_EQ(y2019[Col(rows, "Kaartjaar")][0], "2019");
   EXPECT_EQ(y2019[Col(rows, "Soort rij")][0], "gegevens");
   EXPECT_EQ(y2019[Col(rows, "Bron")][0], "gepubliceerd");
-  for (const char* c : {"Gerechtigd", "Houders", "Abonnement", "Starters", "Bibliotheek", "Niet uitgesplitst"}) {
+  for (const char* c :
+       {"Gerechtigd", "Houders", "Abonnement", "Starters", "Bibliotheek", "Niet uitgesplitst"}) {
     const json& cell = y2019[Col(rows, c)];
     EXPECT_EQ(cell[1], "n") << c;  // numeric, not text
     EXPECT_EQ(cell[2], "#,##0") << c;
