@@ -13,7 +13,7 @@ namespace {
 struct AdoptionArgs {
   std::string period = "calendar", by = "none", years, format = "table", part = "rows", delimiter = ";", out,
               ledger_url;
-  bool part_given = false;
+  bool part_given = false, delimiter_given = false;
 };
 
 Result<reports::Report> BuildReport(ledger::Ledger& ledger, const AdoptionArgs& a) {
@@ -53,6 +53,9 @@ Result<> RunAdoption(ledger::Ledger& ledger, const AdoptionArgs& a) {
   if (!delimiter) return std::unexpected(delimiter.error());
   csv.part = *part;
   csv.delimiter = *delimiter;
+  if (*fmt != reports::Format::kCsv && (a.part_given || a.delimiter_given))
+    return Fail(Code::kInvalidArgument, std::string(a.part_given ? "--part" : "--delimiter") +
+                                            " applies to --format csv only, not --format " + a.format);
   if (*fmt == reports::Format::kXlsx && a.out.empty() && isatty(STDOUT_FILENO))
     return Fail(Code::kInvalidArgument, "--format xlsx writes a binary workbook: give -o FILE.xlsx");
   auto rep = BuildReport(ledger, a);
@@ -104,14 +107,15 @@ void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
       "or "
       "notes (plain text). With -o FILE.csv and no --part, all three are written: FILE.csv, "
       "FILE-reconciliation.csv, FILE-notes.txt");
-  adoption->add_option(
+  auto* delimiter = adoption->add_option(
       "--delimiter", a->delimiter,
       "csv only: ';' with a decimal comma (Belgian Excel, the default) or ',' with a decimal point");
   adoption->add_option("-o,--output", a->out, "Write to this file instead of standard output");
   adoption->add_option("--ledger", a->ledger_url,
                        "SQLite file or postgresql:// URL (default: the configured ledger)");
-  adoption->callback([&, a, part] {
+  adoption->callback([&, a, part, delimiter] {
     a->part_given = part->count() > 0;
+    a->delimiter_given = delimiter->count() > 0;
     auto c = Load(g);
     if (!c) {
       exit_code = Report(c.error());

@@ -123,6 +123,9 @@ TEST_F(ReportCliTest, FormatsAndBadOptions) {
   auto comma = Lk({"report", "adoption", "--format", "csv", "--delimiter", ","});
   EXPECT_NE(comma.out.find(",138516,64.9907,65%,"), std::string::npos) << comma.out;
   EXPECT_EQ(Lk({"report", "adoption", "--format", "csv", "--part", "everything"}).exit_code, 2);
+  auto part_of_json = Lk({"report", "adoption", "--format", "json", "--part", "notes"});
+  EXPECT_EQ(part_of_json.exit_code, 2);
+  EXPECT_NE(part_of_json.err.find("--part applies to --format csv only"), std::string::npos) << part_of_json.err;
   auto xlsx = Lk({"report", "adoption", "--format", "xlsx", "-o", (dir_ / "adoptie.xlsx").string()});
   EXPECT_EQ(xlsx.exit_code, 0) << xlsx.err;
   EXPECT_EQ(ReadFile(dir_ / "adoptie.xlsx")->substr(0, 2), "PK");

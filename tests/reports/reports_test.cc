@@ -616,6 +616,9 @@ TEST(Csv, ImportedTextCannotStartAFormulaAndBadUtf8DoesNotBreakJson) {
   Report r = Build(cards, {}, {.by = Dimension::kNetwork});
   std::string csv = RenderCsv(r);
   EXPECT_THAT(csv, HasSubstr(";\"'=HYPERLINK(\"\"x\"\")\";"));
+  // With ',' as the delimiter, a group name holding a comma is quoted: the table stays rectangular.
+  Report comma = Build({SyntheticCell("2026", "Liège, Ōsaka", 1, 0)}, {}, {.by = Dimension::kNetwork});
+  EXPECT_THAT(RenderCsv(comma, {.delimiter = ','}), HasSubstr(",\"Liège, Ōsaka\","));
   auto j = nlohmann::json::parse(RenderJson(r));
   EXPECT_EQ(j["rows"][1]["group"], "Li\uFFFDge");
 }
