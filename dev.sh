@@ -13,7 +13,8 @@ packages=(
   libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip zlib1g-dev
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libboost1.81-dev libboost-url1.81-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libxlsxwriter-dev python3-openpyxl
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libxlsxwriter-dev python3-openpyxl
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-contrib
   python3 python3-jwt python3-cryptography python3-aiosmtpd
   chromium wrk hyperfine
