@@ -12,12 +12,12 @@ packages=(
   clang-16 libclang-rt-16-dev llvm-16 clang-format-14
   libssl-dev openssl libcurl4-openssl-dev libzip-dev zip unzip zlib1g-dev
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
-  libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libboost1.81-dev libboost-url1.81-dev
+  libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libzxing-dev libpng-dev libturbojpeg0-dev libboost1.81-dev libboost-url1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxlsxwriter-dev python3-openpyxl
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-contrib
   python3 python3-jwt python3-cryptography python3-aiosmtpd
-  chromium wrk hyperfine
+  chromium wrk hyperfine nodejs
 )
 
 log() { printf '[dev] %s\n' "$*" >&2; }
@@ -34,6 +34,17 @@ setup() {
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/lerarenkaart-apt.log 2>&1 ||
       { tail -n 30 /tmp/lerarenkaart-apt.log; exit 1; }
+  fi
+  # The browser test's npm packages (tests/browser/package-lock.json), when missing or changed.
+  if ! command -v npm >/dev/null; then
+    apt-get install -y -qq --no-install-recommends npm >>/tmp/lerarenkaart-apt.log 2>&1 ||
+      { tail -n 30 /tmp/lerarenkaart-apt.log; exit 1; }
+  fi
+  if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+     [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+    log "installing the browser test's npm packages (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/tmp/lerarenkaart-npm.log 2>&1) ||
+      { tail -n 30 /tmp/lerarenkaart-npm.log; exit 1; }
   fi
 }
 

@@ -55,6 +55,11 @@ struct ServiceOptions {
   // How long a signed revocation list is valid (its exp - iat); at most 7 days.
   std::chrono::seconds revocation_list_lifetime{std::chrono::hours(72)};
   bool access_log = true;                                 // one JSON line per request on stderr
+  // The teacher's pages (docs/web.md): how long a device stays signed in after a claim, the
+  // largest form body, and the official wallet badge artwork (SVG or PNG; "" = a plain button).
+  std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
+  size_t max_form_bytes = 2048;
+  std::string apple_badge_file, google_badge_file;
 };
 
 // What a card's Apple pass shows; the service fills it from the ledger.

@@ -18,6 +18,7 @@ bool IsParamChar(char c) {
 // Whether `segments` fit `path` (a template); fills `params`.
 bool Fits(std::string_view path, const std::vector<std::string>& segments, std::vector<std::string>& params) {
   params.clear();
+  if (path == "/") return segments.empty() || (segments.size() == 1 && segments[0].empty());
   size_t i = 0;
   path.remove_prefix(1);
   while (true) {
@@ -56,6 +57,16 @@ const std::vector<Route>& RouteTable() {
       {"POST", "/v1/imports/{kind}", Auth::kStaff, BodyLimit::kImport, true, Import},
       {"GET", "/v1/reports/adoption", Auth::kStaff, BodyLimit::kNone, true, AdoptionReport},
       {"GET", "/dashboard", Auth::kStaffOrCookie, BodyLimit::kNone, true, Dashboard},
+      // The teacher's pages (web_routes.cc): signed in by the lk_session cookie, not a bearer.
+      {"GET", "/", Auth::kNone, BodyLimit::kNone, false, HomePage, nullptr, true},
+      {"GET", "/claim", Auth::kNone, BodyLimit::kNone, false, ClaimPage, nullptr, true},
+      {"POST", "/claim", Auth::kNone, BodyLimit::kForm, false, ClaimSubmit, &ServiceContext::claims_per_address, true},
+      {"GET", "/card", Auth::kNone, BodyLimit::kNone, false, CardPage, nullptr, true},
+      {"GET", "/card/pass.pkpass", Auth::kNone, BodyLimit::kNone, false, CardPass, nullptr, true},
+      {"GET", "/card/google", Auth::kNone, BodyLimit::kNone, false, CardGoogle, nullptr, true},
+      {"POST", "/signout", Auth::kNone, BodyLimit::kForm, false, SignOut, nullptr, true},
+      {"GET", "/static/site.css", Auth::kNone, BodyLimit::kNone, false, Stylesheet, nullptr, true},
+      {"GET", "/static/badges/{wallet}", Auth::kNone, BodyLimit::kNone, false, BadgeImage, nullptr, true},
   };
   return kRoutes;
 }

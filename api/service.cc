@@ -89,6 +89,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     auto trusted = internal::TrustedProxies::Parse(ctx_.options.trusted_proxies);
     if (!trusted) return std::unexpected(trusted.error());
     trusted_ = std::move(*trusted);
+    if (auto r = internal::InitPages(ctx_); !r) return r;
     ctx_.openapi = OpenApiDocument();
     ctx_.openapi_etag = internal::QuotedEtag(ctx_.openapi);
     ctx_.RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
@@ -192,6 +193,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
       case internal::BodyLimit::kNone: return 0;
       case internal::BodyLimit::kJson: return ctx_.options.max_json_bytes;
       case internal::BodyLimit::kImport: return ctx_.options.max_import_bytes;
+      case internal::BodyLimit::kForm: return ctx_.options.max_form_bytes;
     }
     return 0;
   }
@@ -248,7 +250,8 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     res = HttpResponse();
     res.set_header("X-Request-Id", req.id);
     if (!allow.empty()) res.set_header("Allow", allow);
-    internal::WriteProblem(req, res, p);
+    if (internal::WantsPage(req)) internal::WritePageProblem(ctx_, req, res, p);
+    else internal::WriteProblem(req, res, p);
     return std::nullopt;
   }
 

@@ -1,6 +1,6 @@
 // Teachers' routes: redeem a claim code for a card, download its Apple pass, follow its Google
 // Wallet link. A card's routes take the card's own access token (from the claim answer).
-#include "api/internal/service_context.h"
+#include "api/internal/teacher_cards.h"
 
 namespace lk::api::internal {
 namespace {
@@ -9,7 +9,7 @@ using json = nlohmann::json;
 Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest& req, const std::string& serial) {
   std::string token = BearerToken(req);
   if (token.empty()) return Fail(Code::kUnauthenticated, "send the card's access token in 'Authorization: Bearer ...'");
-  auto card = ctx.deps.ledger->FindCard(serial);
+  auto card = FindTeacherCard(ctx, serial);
   // An unknown serial and a wrong token look the same, so serials cannot be probed.
   if (!card && card.error().code != Code::kNotFound) return card;
   if (!card || card->auth_token.empty() || !ConstantTimeEqual(card->auth_token, token))
@@ -36,17 +36,13 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
   // Counted once the ledger has it, whether or not the rest of this answer succeeds (a retry
   // finds the card already issued).
   if (card.is_new) ctx.metrics.CardIssued();
-  auto record = ctx.deps.ledger->FindCard(card.serial);
-  if (!record) return std::unexpected(Problem(record.error()));
-  std::string token = record->token;
-  if (token.empty()) {
-    Time now = ctx.deps.clock->Now();
-    auto fresh = ctx.keys.load()->issuer->Issue(card.serial, card.year, now);
-    if (!fresh) return std::unexpected(Problem(fresh.error(), "year"));
-    auto attached = ctx.deps.ledger->AttachToken(card.serial, *fresh, now);  // first writer wins
-    if (!attached) return std::unexpected(Problem(attached.error()));
-    token = attached->token;
+  auto record = StoredCardWithToken(ctx, card.serial);
+  if (!record) {
+    // A token the signer cannot issue (a card year it refuses) names the year.
+    if (record.error().code == Code::kInvalidArgument) return std::unexpected(Problem(record.error(), "year"));
+    return std::unexpected(Problem(record.error()));
   }
+  const std::string& token = record->token;
   std::string base = "/v1/cards/" + card.serial;
   WriteJson(res,
             {{"serial", card.serial},
@@ -64,7 +60,7 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
 Reply ClaimCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kClaimBody);
   if (!body) return std::unexpected(body.error());
-  auto card = ctx.deps.ledger->RedeemClaimCode((*body)["claim_code"].get<std::string>(), ctx.options.claim_retry_window);
+  auto card = RedeemClaim(ctx, (*body)["claim_code"].get<std::string>());
   if (!card) {
     Problem p(card.error(), "claim_code");
     if (card.error().code == Code::kFailedPrecondition) p.status = 410;
@@ -77,6 +73,11 @@ Reply ApplePass(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   const std::string& serial = req.params.at(0);
   auto card = CardWithAccess(ctx, req, serial);
   if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
+  return AnswerApplePass(ctx, req, res, *card);
+}
+
+Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::CardRecord& card_in) {
+  const ledger::CardRecord* card = &card_in;
   if (!ctx.deps.build_pass)
     return std::unexpected(Unavailable("Apple Wallet passes are not configured on this service"));
   if (card->token.empty() || !card->token_at)
@@ -114,6 +115,12 @@ Reply GoogleLink(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   const std::string& serial = req.params.at(0);
   auto card = CardWithAccess(ctx, req, serial);
   if (!card) return std::unexpected(Problem(card.error(), "Authorization"));
+  return AnswerGoogleLink(ctx, req, res, *card);
+}
+
+Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& res, const ledger::CardRecord& card_in) {
+  const ledger::CardRecord* card = &card_in;
+  const std::string& serial = card->serial;
   if (!ctx.deps.google_account || ctx.deps.google.issuer_id.empty())
     return std::unexpected(Unavailable("Google Wallet is not configured on this service (google.issuer_id)"));
   if (card->revoked) return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " is revoked"}));

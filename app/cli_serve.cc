@@ -67,6 +67,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
             keep_alive = o.keep_alive_timeout.count();
     double claims_per_minute = o.claims_per_address.per_second * 60;
     int64_t revocation_hours = std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
+    int64_t session_days = std::chrono::duration_cast<std::chrono::days>(o.teacher_session_lifetime).count();
     for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
                    num("server.threads", 1, 1024, o.threads), num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
                    num("server.max_import_bytes", 1024, 1 << 30, o.max_import_bytes),
@@ -84,7 +85,10 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    num("server.burst_per_key", 1, 1e6, o.per_key.burst),
                    num("server.claims_per_minute", 0, 1e6, claims_per_minute),
                    num("server.revocation_list_hours", 1, 168, revocation_hours),
-                   num("server.claim_burst", 1, 1e6, o.claims_per_address.burst)})
+                   num("server.claim_burst", 1, 1e6, o.claims_per_address.burst),
+                   // The teacher's pages (docs/web.md).
+                   str("web.apple_badge", o.apple_badge_file), str("web.google_badge", o.google_badge_file),
+                   num("web.session_days", 1, 400, session_days), num("web.max_form_bytes", 256, 65536, o.max_form_bytes)})
       if (!r) return r;
     if (auto node = t.at_path("server.access_log")) {
       auto v = node.value<bool>();
@@ -105,6 +109,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     o.write_timeout = std::chrono::seconds(write_timeout);
     o.keep_alive_timeout = std::chrono::seconds(keep_alive);
     o.revocation_list_lifetime = std::chrono::hours(revocation_hours);
+    o.teacher_session_lifetime = std::chrono::days(session_days);
     o.claims_per_address.per_second = claims_per_minute / 60;
   }
   if (const char* v = std::getenv("LK_LISTEN"); v && *v) listen = v;
@@ -250,6 +255,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   }
   const std::string& base = (*service)->base_url();
   std::printf("lerarenkaart: listening on %s:%d (port %d), ledger %s\n", o.host.c_str(), port, port, backend.c_str());
+  std::printf("  teacher: %s/   (claim codes: lerarenkaart import roster ... --claim-codes FILE)\n", base.c_str());
   std::printf("  browser: %s/dashboard?token=STAFF_TOKEN   (make one: lerarenkaart staff add NAME)\n", base.c_str());
   std::printf("  client:  curl %s/healthz   and   curl %s/openapi.json\n", base.c_str(), base.c_str());
   std::printf("  stop:    Ctrl-C or SIGTERM (finishes requests in flight); SIGHUP reloads the token keys\n");
@@ -277,7 +283,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory. Keys must exist (made by\n"
       "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless --dev\n"
       "asks it to create development keys.\n"
-      "Configuration: [server] and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
+      "Configuration: [server], [web] (teacher's pages: apple_badge, google_badge, session_days) and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
       "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"

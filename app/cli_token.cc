@@ -5,7 +5,10 @@
 #include <thread>
 #include <unistd.h>
 
+#include <unordered_set>
+
 #include "app/commands.h"
+#include "signing/revocation_list.h"
 
 namespace lk::app {
 namespace {
@@ -15,13 +18,26 @@ Result<Time> AtOrNow(const std::string& at) {
   return ParseRfc3339(at);
 }
 
-// Verifies tokens on every core, printing verdicts in input order; returns how many were invalid.
-size_t VerifyAll(const signing::TokenVerifier& verifier, const std::vector<std::string>& tokens, Time at) {
+// Verifies tokens on every core, printing verdicts in input order; a valid token of a card in
+// `revoked` ("SERIAL/YEAR") is refused as "revoked". Returns how many were invalid and whether
+// one was refused for an unknown kid.
+struct Tally {
+  size_t invalid = 0;
+  bool unknown_kid = false;
+};
+Tally VerifyAll(const signing::TokenVerifier& verifier, const std::vector<std::string>& tokens, Time at,
+                const std::unordered_set<std::string>& revoked) {
   std::vector<std::string> out(tokens.size());
   std::atomic<size_t> next{0}, invalid{0};
+  std::atomic<bool> unknown_kid{false};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < tokens.size();) {
       auto v = verifier.Verify(tokens[i], at);
+      if (v.valid && v.year && revoked.contains(v.serial + "/" + std::to_string(*v.year))) {
+        v.valid = false;
+        v.reason = "revoked";
+      }
+      if (v.reason == "unknown_kid") unknown_kid = true;
       if (!v.valid) ++invalid;
       out[i] = v.ToJson();
     }
@@ -38,8 +54,15 @@ size_t VerifyAll(const signing::TokenVerifier& verifier, const std::vector<std::
     buf += '\n';
   }
   std::fwrite(buf.data(), 1, buf.size(), stdout);
-  return invalid;
+  return {invalid.load(), unknown_kid.load()};
 }
+
+// Where a partner gets the keys that verify genuine cards (never from `keys init`, which makes
+// new keys of its own that no card is signed with).
+constexpr const char* kPartnerKeysHint =
+    "a partner verifies with the issuer's published keys: `lerarenkaart scan --issuer https://lerarenkaart.be "
+    "TOKEN` (fetches and caches them, with the revocation list), or `curl -o jwks.json "
+    "https://lerarenkaart.be/.well-known/jwks.json` and `token verify --jwks jwks.json`";
 
 }  // namespace
 
@@ -73,16 +96,20 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* verify = token->add_subcommand(
       "verify", "Verify tokens; prints one JSON verdict per token; exit 0 only if all are valid");
   struct VerifyArgs {
-    std::string token, batch, jwks, at;
+    std::string token, batch, jwks, at, revocations;
   };
   auto va = std::make_shared<VerifyArgs>();
   verify->add_option("token", va->token, "The token to verify");
   verify->add_option("--batch", va->batch, "File with one token per line ('-' for standard input)");
   verify->add_option("--jwks", va->jwks, "Verify against this published JWK Set instead of the local keyring")
       ->check(CLI::ExistingFile);
+  verify->add_option("--revocations", va->revocations,
+                     "A saved signed revocation list (GET /v1/revocations), verified with the same keys; a "
+                     "revoked card is refused as \"revoked\"")
+      ->check(CLI::ExistingFile);
   verify->add_option("--at", va->at, "Check validity at this RFC 3339 time (default now)");
   verify->callback([&, va] {
-    auto& [tok_arg, batch, jwks, at_verify] = *va;
+    auto& [tok_arg, batch, jwks, at_verify, revocations] = *va;
     if (tok_arg.empty() == batch.empty()) {
       exit_code = Report({Code::kInvalidArgument, "token verify: give either TOKEN or --batch FILE"});
       return;
@@ -100,8 +127,24 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
       keys = std::move(*set);
     } else {
       auto ring = signing::Keyring::Open(c->keys);
+      if (!ring && ring.error().code == Code::kNotFound) {
+        exit_code = Report({ring.error().code, "no keyring in " + c->keys.dir.string() + "; " + kPartnerKeysHint});
+        return;
+      }
       if (!ring) { exit_code = Report(ring.error()); return; }
       keys = (*ring)->Published(*at);
+    }
+    std::unordered_set<std::string> revoked;
+    if (!revocations.empty()) {
+      auto text = ReadFile(revocations);
+      if (!text) { exit_code = Report({Code::kInvalidArgument, text.error().message}); return; }
+      auto list = signing::RevocationVerifier::Create(keys, c->tokens)->Verify(Trim(*text), *at);
+      if (!list) {
+        exit_code = Report({Code::kInvalidArgument, revocations + ": refused (" + list.error().reason + "): " +
+                                                        list.error().message});
+        return;
+      }
+      for (const auto& [serial, year] : list->revoked) revoked.insert(serial + "/" + std::to_string(year));
     }
     auto verifier = signing::TokenVerifier::Create(std::move(keys), c->tokens);
     std::vector<std::string> tokens;
@@ -120,7 +163,11 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
     } else {
       tokens.push_back(tok_arg);
     }
-    exit_code = VerifyAll(*verifier, tokens, *at) == 0 ? 0 : 1;
+    auto tally = VerifyAll(*verifier, tokens, *at, revoked);
+    if (tally.unknown_kid)
+      std::fprintf(stderr, "lerarenkaart: unknown_kid: the token was signed with a key not in %s; %s\n",
+                   jwks.empty() ? "the local keyring" : jwks.c_str(), kPartnerKeysHint);
+    exit_code = tally.invalid == 0 ? 0 : 1;
   });
 }
 

@@ -32,5 +32,6 @@ void AddAccessCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddServeCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
+void AddScanCommand(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   AddServeCommands(app, g, exit_code);
   AddDemoCommand(app, g, exit_code);
   AddGoogleCommands(app, g, exit_code);
+  AddScanCommand(app, g, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

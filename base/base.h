@@ -126,6 +126,8 @@ bool IsValidUtf8(std::string_view text);
 std::optional<std::u32string> DecodeUtf8(std::string_view text);
 // `text` without leading and trailing ASCII white space (space, tab, CR, LF, VT, FF).
 std::string_view Trim(std::string_view text);
+// `text` with & < > " ' as HTML character references (safe in element text and quoted attributes).
+std::string HtmlEscape(std::string_view text);
 
 // Reads a whole file; the error names the path.
 Result<std::string> ReadFile(const std::filesystem::path& path);

@@ -10,7 +10,6 @@ namespace lk::reports {
 namespace {
 
 using internal::Count;
-using internal::HtmlEscape;
 using internal::Percent;
 
 // One point of a chart: a period, summed over groups when the report is grouped.

@@ -26,7 +26,9 @@
 #include "api/internal/http_server.h"
 #include "api/internal/limits.h"
 #include "api/internal/request_body.h"
+#include "api/internal/teacher_sessions.h"
 #include "signing/revocation_list.h"
+#include "web/web.h"
 
 namespace lk::api::internal {
 
@@ -118,6 +120,14 @@ struct ServiceContext {
   std::string revocations_for, revocations_jws, revocations_etag;
   Time revocations_signed_at{};
 
+  // The teacher's pages: templates (immutable), signed-in devices, the badge artwork (set by Init).
+  std::unique_ptr<const web::Site> site;
+  std::unique_ptr<TeacherSessions> sessions;
+  struct Badge {
+    std::string bytes, type, etag;
+  } apple_badge, google_badge;
+  bool google_configured() const { return deps.google_account && !deps.google.issuer_id.empty(); }
+
   // Google classes brought up to date by this process (guarded by google_mu).
   std::mutex google_mu;
   std::set<int> google_class_years;
@@ -132,10 +142,14 @@ struct ServiceContext {
 
 // The answer to a claim or a staff issue: the card and its QR token (issued once and kept).
 Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCard& card);
+// The Apple pass of `card` (ETag, 304) and the redirect to its Google save link; the caller has
+// authenticated the request for this card (access token or teacher session).
+Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::CardRecord& card);
+Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::CardRecord& card);
 
 // --- Routes --------------------------------------------------------------------------------
 enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };
-enum class BodyLimit { kNone, kJson, kImport };
+enum class BodyLimit { kNone, kJson, kImport, kForm };
 using HandlerFn = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&);
 struct Route {
   const char* method;  // GET routes answer HEAD too
@@ -146,6 +160,7 @@ struct Route {
   HandlerFn handler;
   // A rate limit of its own, by client address, taken before the body is read (null: none).
   RateLimiter ServiceContext::*limit = nullptr;
+  bool page = false;   // a teacher's page: failures are answered as HTML pages, not problem+json
 };
 // Every route, in the order of Routes() and the metrics.
 const std::vector<Route>& RouteTable();
@@ -174,5 +189,22 @@ Reply RevokeCard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Import(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply AdoptionReport(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse&);
+// The teacher's pages (web_routes.cc).
+Reply HomePage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ClaimPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ClaimSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply CardPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply CardPass(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply CardGoogle(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply SignOut(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply Stylesheet(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply BadgeImage(ServiceContext&, HttpRequest&, HttpResponse&);
+// Whether a failure of `req` is answered as an HTML page: a page route, or an unmatched GET
+// outside the JSON API (/v1/, /.well-known/).
+bool WantsPage(const HttpRequest& req);
+// The failure as a page in the request's language (404: the not-found page), with its status.
+void WritePageProblem(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Problem& p);
+// Loads the templates and the badge files, makes the session store (called once by Init).
+Result<> InitPages(ServiceContext& ctx);
 
 }  // namespace lk::api::internal

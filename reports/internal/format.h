@@ -35,7 +35,5 @@ inline constexpr std::string_view kProvinces[] = {
     "Namen",   "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
 // "Adoption report, card years 2017-2026, by province".
 std::string ReportTitle(const Report& report);
-// Escapes &, <, >, " and ' for HTML text and attributes.
-std::string HtmlEscape(std::string_view text);
 
 }  // namespace lk::reports::internal

@@ -1,0 +1,200 @@
+// The teacher's pages in headless Debian Chromium at a phone's viewport (390x844): open the mailed
+// claim link, claim, see the card, download the pass, come back signed in, sign out; with
+// JavaScript disabled, as every page must work without it. Then axe-core checks WCAG 2.1 A and AA
+// on every page in every language, and each page's transferred size is measured (< 30 KB).
+// Usage: node teacher_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import puppeteer from 'puppeteer-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const [binary, artifacts] = process.argv.slice(2);
+if (!binary || !artifacts) throw new Error('usage: node teacher_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR');
+fs.mkdirSync(artifacts, { recursive: true });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-browser-'));
+const data = path.join(work, 'var');
+const year = new Date().getUTCFullYear();
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures++;
+}
+function cli(...args) {
+  return execFileSync(binary, ['--data-dir', data, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+// A roster of two with claim codes, made by the CLI as staff would.
+fs.writeFileSync(path.join(work, 'roster.csv'),
+  'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n' +
+  'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no\n' +
+  'T2,Jan,Peeters,teaching,GO,basic,054321,2000,no\n');
+cli('import', 'roster', path.join(work, 'roster.csv'), '--year', String(year), '--claim-codes', path.join(work, 'codes.csv'));
+const codes = Object.fromEntries(fs.readFileSync(path.join(work, 'codes.csv'), 'utf8').trim().split('\n').slice(1)
+  .map((l) => l.split(',')));
+
+// The real service on 127.0.0.1:0.
+const portFile = path.join(work, 'port');
+const server = spawn(binary, ['--data-dir', data, 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
+  { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'serve.log'), 'w')] });
+for (let i = 0; i < 300 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 50));
+if (!fs.existsSync(portFile)) throw new Error('the service did not start: ' + fs.readFileSync(path.join(work, 'serve.log'), 'utf8'));
+const base = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  userDataDir: path.join(work, 'chromium-profile'),
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
+         '--disable-dev-shm-usage', '--lang=nl-BE'],
+});
+const sizes = [];
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 390, height: 844 });
+  await page.setJavaScriptEnabled(false);
+  await page.setCacheEnabled(false);  // every page's size counts its stylesheet too
+  await page.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9,en;q=0.5' });  // a Flemish phone
+  // Every request stays on this service; count what each document transfers.
+  let transferred = 0;
+  page.on('request', (req) => {
+    const u = new URL(req.url());
+    if (u.origin !== base && u.protocol !== 'data:') check(false, `request to another host: ${req.url()}`);
+  });
+  const cdp = await page.createCDPSession();
+  await cdp.send('Network.enable');
+  cdp.on('Network.loadingFinished', (e) => { transferred += e.encodedDataLength; });
+  async function visit(what, action) {
+    transferred = 0;
+    await action();
+    await new Promise((r) => setTimeout(r, 100));
+    sizes.push({ page: what, bytes: transferred });
+    check(transferred < 30 * 1024, `${what}: ${transferred} bytes transferred (< 30 KB)`);
+    await page.screenshot({ path: path.join(artifacts, `${what}.png`) });
+  }
+
+  // 1. The mailed link (the code as a teacher might type it: lower case, without dashes).
+  const mailed = codes.T1;
+  await visit('home-nl', () => page.goto(`${base}/`));
+  check(await page.$eval('html', (h) => h.lang) === 'nl', 'home is Dutch on a Flemish phone');
+  check((await page.$$('script')).length === 0, 'no script elements');
+  await visit('claim-nl', () => page.goto(`${base}/claim?code=${encodeURIComponent(mailed)}`));
+  check(await page.$eval('#code', (i) => i.value) === mailed, 'the claim form is prefilled from the link');
+  // A wrong code first: the form again, with what to do next.
+  await page.$eval('#code', (i) => { i.value = 'ZZZZ-ZZZZ-ZZZZ-ZZZZ'; });
+  let resp;
+  await visit('claim-error-nl', async () => {
+    [resp] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  });
+  check(resp.status() === 404, `a wrong code answers 404 with the form (got ${resp.status()})`);
+  check((await page.$eval('[role=alert]', (e) => e.textContent)).includes('Deze code kennen we niet'), 'the wrong code is explained');
+  await page.$eval('#code', (i, c) => { i.value = c.toLowerCase().replaceAll('-', ''); }, mailed);
+  await visit('card-nl', async () => {
+    [resp] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  });
+  check(new URL(page.url()).pathname === '/card', `claimed: on the card page (${page.url()})`);
+  check((await page.$eval('#card-name', (e) => e.textContent)) === 'Sofie Van den Broeck', 'the card shows the name');
+  check((await page.$$('a[href="/card/google"]')).length === 0, 'no Google button when Google is not configured');
+  const cookies = await page.cookies();
+  const session = cookies.find((c) => c.name === 'lk_session');
+  check(session && session.httpOnly && session.sameSite === 'Lax', 'the session cookie is HttpOnly and SameSite=Lax');
+
+  // 2. The QR code on the page carries the pass's token.
+  const qrPng = path.join(artifacts, 'card-qr.png');
+  await (await page.$('svg.qr')).screenshot({ path: qrPng });
+  let qrText = '';
+  try {
+    qrText = execFileSync('zbarimg', ['--quiet', '--raw', qrPng], { encoding: 'utf8' }).trim();
+  } catch (e) { /* checked below */ }
+
+  // 3. The pass, through the Apple Wallet button: a plain link the browser downloads with the
+  //    session cookie (no Authorization header a phone browser could not send).
+  const downloads = path.join(work, 'downloads');
+  fs.mkdirSync(downloads);
+  const bcdp = await browser.target().createCDPSession();
+  await bcdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+  let passResponse = null;
+  cdp.on('Network.responseReceived', (e) => { if (e.response.url.endsWith('/card/pass.pkpass')) passResponse = e.response; });
+  check(await page.$eval('a.wallet.apple', (a) => a.getAttribute('href')) === '/card/pass.pkpass', 'the Apple Wallet button is a plain link');
+  await page.click('a.wallet.apple');
+  let file = '';
+  for (let i = 0; i < 200 && !file; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    file = fs.readdirSync(downloads).find((f) => f.endsWith('.pkpass')) || '';
+  }
+  check(file !== '', `the pass downloads (${file})`);
+  const headers = Object.fromEntries(Object.entries(passResponse ? passResponse.headers : {}).map(([k, v]) => [k.toLowerCase(), v]));
+  check(passResponse && passResponse.status === 200 && headers['content-type'] === 'application/vnd.apple.pkpass',
+    `the pass is application/vnd.apple.pkpass (${passResponse && passResponse.status} ${headers['content-type']})`);
+  check((headers['content-disposition'] || '').startsWith('attachment'), 'the pass is an attachment');
+  const pkpass = path.join(artifacts, 'card.pkpass');
+  fs.copyFileSync(path.join(downloads, file), pkpass);
+  const listing = execFileSync('unzip', ['-Z1', pkpass], { encoding: 'utf8' }).split('\n');
+  check(['pass.json', 'manifest.json', 'signature'].every((f) => listing.includes(f)), 'the pass is a zip with pass.json, manifest.json and signature');
+  const passJson = JSON.parse(execFileSync('unzip', ['-p', pkpass, 'pass.json'], { encoding: 'utf8' }));
+  check(passJson.barcodes && passJson.barcodes[0].message === qrText, 'the page\'s QR code holds the pass\'s token');
+  const manifest = JSON.parse(execFileSync('unzip', ['-p', pkpass, 'manifest.json'], { encoding: 'utf8' }));
+  const crypto = await import('node:crypto');
+  const passBytes = execFileSync('unzip', ['-p', pkpass, 'pass.json']);
+  check(manifest['pass.json'] === crypto.createHash('sha1').update(passBytes).digest('hex'), 'manifest.json has pass.json\'s SHA-1');
+
+  // 4. Later: / shows the card again.
+  await visit('home-signed-in', () => page.goto(`${base}/`));
+  check(new URL(page.url()).pathname === '/card', 'coming back to / shows the card');
+
+  // 5. Sign out.
+  await visit('signed-out', async () => {
+    await Promise.all([page.waitForNavigation(), page.click('form.signout button')]);
+  });
+  check(new URL(page.url()).pathname === '/', 'signed out: back on /');
+  await page.goto(`${base}/card`);
+  check(new URL(page.url()).pathname === '/', 'after signing out /card leads to /');
+  await visit('not-found-nl', () => page.goto(`${base}/nope`));
+
+  // 6. Accessibility: every page in every language (a fresh signed-in page for the card).
+  const a11y = await browser.newPage();
+  await a11y.setViewport({ width: 390, height: 844 });
+  await a11y.setBypassCSP(true);
+  const t2 = codes.T2;
+  for (const lang of ['nl', 'fr', 'en']) {
+    const pages = [
+      ['home', `${base}/?lang=${lang}`, null],
+      ['claim', `${base}/claim?lang=${lang}`, null],
+      ['claim-error', `${base}/claim?code=ZZZZ&lang=${lang}`, true],
+      ['card', null, t2],
+      ['not-found', `${base}/nope?lang=${lang}`, null],
+    ];
+    for (const [name, url, extra] of pages) {
+      if (name === 'card') {
+        await a11y.goto(`${base}/claim?code=${encodeURIComponent(extra)}&lang=${lang}`);
+        await Promise.all([a11y.waitForNavigation(), a11y.click('button[type=submit]')]);
+      } else {
+        await a11y.goto(url);
+        if (extra) await Promise.all([a11y.waitForNavigation(), a11y.click('button[type=submit]')]);
+      }
+      check(await a11y.$eval('html', (h) => h.lang) === lang, `${name} (${lang}): <html lang="${lang}">`);
+      await a11y.evaluate(axeSource);
+      const result = await a11y.evaluate(() => window.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+      const v = result.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+      check(v.length === 0, `axe WCAG 2.1 A/AA on ${name} (${lang})${v.length ? ': ' + v.join('; ') : ''}`);
+      if (lang !== 'nl' || name === 'card') await a11y.screenshot({ path: path.join(artifacts, `${name}-${lang}.png`) });
+    }
+    // Sign the card's device out again for the next language's claim.
+    await a11y.deleteCookie({ name: 'lk_session', url: base });
+  }
+} finally {
+  await browser.close();
+  server.kill('SIGTERM');
+}
+fs.writeFileSync(path.join(artifacts, 'sizes.json'), JSON.stringify(sizes, null, 1) + '\n');
+console.log(`screenshots and sizes in ${artifacts}`);
+fs.rmSync(work, { recursive: true, force: true });
+if (failures) {
+  console.log(`${failures} check(s) failed`);
+  process.exit(1);
+}
+console.log('all checks passed');
