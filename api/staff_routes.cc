@@ -104,14 +104,33 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 Reply AdoptionReport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto format = reports::ParseFormat(req.param("format").value_or("json"));
   if (!format) return std::unexpected(Problem(format.error(), "format"));
+  reports::CsvOptions csv;
+  if (auto p = req.param("part"); p && !p->empty()) {
+    auto part = reports::ParseCsvPart(*p);
+    if (!part) return std::unexpected(Problem(part.error(), "part"));
+    csv.part = *part;
+  }
+  if (auto d = req.param("delimiter"); d && !d->empty()) {
+    auto delimiter = reports::ParseDelimiter(*d);
+    if (!delimiter) return std::unexpected(Problem(delimiter.error(), "delimiter"));
+    csv.delimiter = *delimiter;
+  }
   auto report = BuildReport(ctx, req);
   if (!report) return std::unexpected(report.error());
-  static const std::map<reports::Format, const char*> kTypes = {{reports::Format::kTable, "text/plain; charset=utf-8"},
-                                                                {reports::Format::kCsv, "text/csv; charset=utf-8"},
-                                                                {reports::Format::kJson, "application/json"},
-                                                                {reports::Format::kHtml, "text/html; charset=utf-8"}};
-  res.set_content(reports::Render(*report, *format), kTypes.at(*format));
+  static const std::map<reports::Format, const char*> kTypes = {
+      {reports::Format::kTable, "text/plain; charset=utf-8"},
+      {reports::Format::kCsv, "text/csv; charset=utf-8"},
+      {reports::Format::kJson, "application/json"},
+      {reports::Format::kHtml, "text/html; charset=utf-8"},
+      {reports::Format::kXlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}};
+  auto body = reports::Export(*report, *format, csv);
+  if (!body) return std::unexpected(Problem(body.error()));
+  const char* type = kTypes.at(*format);
+  if (*format == reports::Format::kCsv && csv.part == reports::CsvPart::kNotes) type = "text/plain; charset=utf-8";
+  res.set_content(std::move(*body), type);
   res.set_header("Cache-Control", "private, no-cache");
+  if (*format == reports::Format::kXlsx)
+    res.set_header("Content-Disposition", "attachment; filename=\"adoptie.xlsx\"");
   if (*format == reports::Format::kHtml)
     res.set_header("Content-Security-Policy",
                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");

@@ -1,4 +1,6 @@
 // `lerarenkaart report adoption`: the ledger's counts through the reports module.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "app/commands.h"
@@ -6,64 +8,130 @@
 #include "reports/reports.h"
 
 namespace lk::app {
+namespace {
 
-Result<std::string> AdoptionReport(ledger::Ledger& ledger, const std::string& period, const std::string& by,
-                                   const std::string& years, const std::string& format) {
-  auto per = reports::ParsePeriod(period);
+struct AdoptionArgs {
+  std::string period = "calendar", by = "none", years, format = "table", part = "rows", delimiter = ";", out,
+              ledger_url;
+  bool part_given = false, delimiter_given = false;
+};
+
+Result<reports::Report> BuildReport(ledger::Ledger& ledger, const AdoptionArgs& a) {
+  auto per = reports::ParsePeriod(a.period);
   if (!per) return std::unexpected(per.error());
-  auto dim = reports::ParseDimension(by);
+  auto dim = reports::ParseDimension(a.by);
   if (!dim) return std::unexpected(dim.error());
-  auto fmt = reports::ParseFormat(format);
-  if (!fmt) return std::unexpected(fmt.error());
   std::pair<int, int> range{0, 0};
-  if (!years.empty()) {
-    auto y = reports::ParseYears(years);
+  if (!a.years.empty()) {
+    auto y = reports::ParseYears(a.years);
     if (!y) return std::unexpected(y.error());
     range = *y;
   }
-  auto rep = reports::BuildAdoptionReport(ledger, {*per, *dim, range.first, range.second});
-  if (!rep) return std::unexpected(rep.error());
-  return reports::Render(*rep, *fmt);
+  return reports::BuildAdoptionReport(ledger, {*per, *dim, range.first, range.second});
 }
+
+// FILE.csv -> FILE-reconciliation.csv, FILE-notes.txt beside it.
+std::filesystem::path Sibling(const std::filesystem::path& out, const std::string& suffix) {
+  return out.parent_path() / (out.stem().string() + suffix);
+}
+
+Result<> Write(const std::filesystem::path& path, const std::string& bytes) {
+  if (auto w = WriteFileAtomic(path, bytes, std::filesystem::perms(0644)); !w) return w;
+  std::fprintf(stderr, "wrote %s (%zu bytes)\n", path.c_str(), bytes.size());
+  return {};
+}
+
+// Renders and writes what `a` asks for: one document to stdout or -o; with --format csv, -o and
+// no --part, the three CSV outputs side by side.
+Result<> RunAdoption(ledger::Ledger& ledger, const AdoptionArgs& a) {
+  auto fmt = reports::ParseFormat(a.format);
+  if (!fmt) return std::unexpected(fmt.error());
+  reports::CsvOptions csv;
+  auto part = reports::ParseCsvPart(a.part);
+  if (!part) return std::unexpected(part.error());
+  auto delimiter = reports::ParseDelimiter(a.delimiter);
+  if (!delimiter) return std::unexpected(delimiter.error());
+  csv.part = *part;
+  csv.delimiter = *delimiter;
+  if (*fmt != reports::Format::kCsv && (a.part_given || a.delimiter_given))
+    return Fail(Code::kInvalidArgument, std::string(a.part_given ? "--part" : "--delimiter") +
+                                            " applies to --format csv only, not --format " + a.format);
+  if (*fmt == reports::Format::kXlsx && a.out.empty() && isatty(STDOUT_FILENO))
+    return Fail(Code::kInvalidArgument, "--format xlsx writes a binary workbook: give -o FILE.xlsx");
+  auto rep = BuildReport(ledger, a);
+  if (!rep) return std::unexpected(rep.error());
+  if (*fmt == reports::Format::kCsv && !a.out.empty() && !a.part_given) {
+    std::filesystem::path out = a.out;
+    for (auto [p, path] : {std::pair{reports::CsvPart::kRows, out},
+                           std::pair{reports::CsvPart::kReconciliation, Sibling(out, "-reconciliation.csv")},
+                           std::pair{reports::CsvPart::kNotes, Sibling(out, "-notes.txt")}}) {
+      csv.part = p;
+      if (auto w = Write(path, reports::RenderCsv(*rep, csv)); !w) return w;
+    }
+    return {};
+  }
+  auto bytes = reports::Export(*rep, *fmt, csv);
+  if (!bytes) return std::unexpected(bytes.error());
+  if (!a.out.empty()) return Write(a.out, *bytes);
+  std::fwrite(bytes->data(), 1, bytes->size(), stdout);
+  return {};
+}
+
+}  // namespace
 
 void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* report = app.add_subcommand("report", "Staff reports on card uptake");
   report->require_subcommand(1);
-  struct Args {
-    std::string period = "calendar", by = "none", years, format = "table", out, ledger_url;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<AdoptionArgs>();
   auto* adoption = report->add_subcommand(
       "adoption",
       "Cards per year, channel and group, the share of eligible staff holding one, digital versus "
       "physical, and the reconciliation of published figures (see docs/reports.md)");
-  adoption->add_option("--period", a->period, "calendar (by card year, as the ministry counts) or school (1 Sep-31 Aug)")
+  adoption
+      ->add_option("--period", a->period,
+                   "calendar (by card year, as the ministry counts) or school (1 Sep-31 Aug)")
       ->capture_default_str();
-  adoption->add_option("--years", a->years, "Range such as 2017-2026, or one year (default: every year with data)");
+  adoption->add_option("--years", a->years,
+                       "Range such as 2017-2026, or one year (default: every year with data)");
   adoption->add_option("--by", a->by, "Group rows by province, network, role or level (default: none)")
       ->capture_default_str();
-  adoption->add_option("--format", a->format, "table, csv (Belgian spreadsheet), json or html")->capture_default_str();
+  adoption
+      ->add_option(
+          "--format", a->format,
+          "table, csv (one rectangular table for spreadsheets), json, html or xlsx (workbook with sheets "
+          "Rijen, Afstemming, Noten; needs -o or a redirected stdout)")
+      ->capture_default_str();
+  auto* part = adoption->add_option(
+      "--part", a->part,
+      "csv only: rows (the table; row_kind data|total), reconciliation (the checks of the published figures) "
+      "or "
+      "notes (plain text). With -o FILE.csv and no --part, all three are written: FILE.csv, "
+      "FILE-reconciliation.csv, FILE-notes.txt");
+  auto* delimiter = adoption->add_option(
+      "--delimiter", a->delimiter,
+      "csv only: ';' with a decimal comma (Belgian Excel, the default) or ',' with a decimal point");
   adoption->add_option("-o,--output", a->out, "Write to this file instead of standard output");
-  adoption->add_option("--ledger", a->ledger_url, "SQLite file or postgresql:// URL (default: the configured ledger)");
-  adoption->callback([&, a] {
+  adoption->add_option("--ledger", a->ledger_url,
+                       "SQLite file or postgresql:// URL (default: the configured ledger)");
+  adoption->callback([&, a, part, delimiter] {
+    a->part_given = part->count() > 0;
+    a->delimiter_given = delimiter->count() > 0;
     auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
     SystemClock clock;
     ledger::LedgerOptions o;
     o.url = a->ledger_url.empty() ? c->ledger_url : a->ledger_url;
     o.data_dir = c->data_dir;
     o.keys_dir = c->keys.dir;
     auto ledger = ledger::OpenLedger(o, clock);
-    if (!ledger) { exit_code = Report(ledger.error()); return; }
-    auto text = AdoptionReport(**ledger, a->period, a->by, a->years, a->format);
-    if (!text) { exit_code = Report(text.error()); return; }
-    if (a->out.empty()) {
-      std::fwrite(text->data(), 1, text->size(), stdout);
-    } else if (auto w = WriteFileAtomic(a->out, *text, std::filesystem::perms(0644)); !w) {
-      exit_code = Report(w.error());
-    } else {
-      std::fprintf(stderr, "wrote %s (%zu bytes)\n", a->out.c_str(), text->size());
+    if (!ledger) {
+      exit_code = Report(ledger.error());
+      return;
     }
+    if (auto r = RunAdoption(**ledger, *a); !r) exit_code = Report(r.error());
   });
 }
 

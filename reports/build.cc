@@ -624,7 +624,24 @@ Result<Format> ParseFormat(std::string_view text) {
   if (text == "csv") return Format::kCsv;
   if (text == "json") return Format::kJson;
   if (text == "html") return Format::kHtml;
-  return Fail(Code::kInvalidArgument, "--format \"" + std::string(text) + "\": expected table, csv, json or html");
+  if (text == "xlsx") return Format::kXlsx;
+  return Fail(Code::kInvalidArgument,
+              "--format \"" + std::string(text) + "\": expected table, csv, json, html or xlsx");
+}
+
+Result<CsvPart> ParseCsvPart(std::string_view text) {
+  if (text == "rows") return CsvPart::kRows;
+  if (text == "reconciliation") return CsvPart::kReconciliation;
+  if (text == "notes") return CsvPart::kNotes;
+  return Fail(Code::kInvalidArgument,
+              "--part \"" + std::string(text) + "\": expected rows, reconciliation or notes");
+}
+
+Result<char> ParseDelimiter(std::string_view text) {
+  if (text == ";" || text == "semicolon") return ';';
+  if (text == "," || text == "comma") return ',';
+  return Fail(Code::kInvalidArgument,
+              "--delimiter \"" + std::string(text) + "\": expected ';' (decimal comma) or ',' (decimal point)");
 }
 
 std::string_view PeriodName(Period p) { return p == Period::kCalendar ? "calendar" : "school"; }

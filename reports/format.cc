@@ -47,6 +47,12 @@ std::string Shortest(double value) {
   return std::string(buf, r.ptr);
 }
 
+std::string NoteRefs(const std::vector<int>& refs) {
+  std::string s;
+  for (int n : refs) s += "[" + std::to_string(n + 1) + "]";
+  return s;
+}
+
 int ProvinceRank(std::string_view name) {
   for (size_t i = 0; i < std::size(kProvinces); ++i)
     if (kProvinces[i] == name) return int(i);

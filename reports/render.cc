@@ -31,12 +31,6 @@ std::string ReportTitle(const Report& r) {
 
 namespace {
 
-std::string Refs(const std::vector<int>& refs) {
-  std::string s;
-  for (int n : refs) s += "[" + std::to_string(n + 1) + "]";
-  return s;
-}
-
 std::string Cnt(const std::optional<int64_t>& v) { return v ? Count(*v) : "n/a"; }
 std::string Pct(const std::optional<double>& v) { return v ? Percent(*v) : "n/a"; }
 
@@ -105,7 +99,7 @@ std::string RenderTable(const Report& r) {
       if (grouped) cells.push_back(row.group.value_or("-"));
       cells.insert(cells.end(), {row.source, Cnt(row.eligible), Cnt(row.subscription), Cnt(row.starter),
                                  Cnt(row.library), Cnt(row.digital), Cnt(row.not_itemised), Cnt(row.holders),
-                                 Pct(row.share), row.printed_share.value_or(""), Refs(row.note_refs)});
+                                 Pct(row.share), row.printed_share.value_or(""), internal::NoteRefs(row.note_refs)});
       g.rows.push_back(std::move(cells));
     };
     for (const auto& row : r.rows) add(row);
@@ -130,7 +124,7 @@ std::string RenderTable(const Report& r) {
         std::vector<std::string> cells{row.period};
         if (grouped) cells.push_back(row.group.value_or("-"));
         cells.insert(cells.end(), {Cnt(row.holders), Cnt(row.digital_only), Cnt(row.physical_only), Cnt(row.both),
-                                   Pct(row.digital_share), Refs(row.note_refs)});
+                                   Pct(row.digital_share), internal::NoteRefs(row.note_refs)});
         d.rows.push_back(std::move(cells));
       };
       for (const auto& row : r.rows) add_d(row);
@@ -166,16 +160,19 @@ std::string RenderTable(const Report& r) {
 
 namespace {
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(";\"\r\n") == std::string::npos) return s;
+std::string CsvField(const std::string& s, char delimiter) {
+  if (s.find_first_of(std::string(1, delimiter) + "\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
 }
 
-std::string CsvLine(const std::vector<std::string>& cells) {
+std::string CsvLine(const std::vector<std::string>& cells, char delimiter) {
   std::string s;
-  for (size_t i = 0; i < cells.size(); ++i) s += (i ? ";" : "") + CsvField(cells[i]);
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (i) s += delimiter;
+    s += CsvField(cells[i], delimiter);
+  }
   return s + "\r\n";
 }
 
@@ -187,37 +184,64 @@ std::string CsvText(const std::string& s) {
 }
 
 std::string CsvInt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : ""; }
-std::string CsvFrac(const std::optional<double>& v) { return v ? internal::DecimalComma(*v, 6) : ""; }
+
+// A fraction of 1 as a percentage with four decimals: 0.6765022 -> "67,6502" (';') or "67.6502".
+std::string CsvPercent(double fraction, char delimiter) {
+  double v = std::round(fraction * 1e6) / 1e4;
+  std::string s = internal::DecimalComma(v == 0 ? 0.0 : v, 4);
+  if (delimiter != ';')
+    for (char& c : s)
+      if (c == ',') c = '.';
+  return s;
+}
+
+std::string CsvRows(const Report& r, char d) {
+  std::string out = CsvLine({"row_kind", "source", "period", "group", "eligible", "subscription", "starter",
+                             "library", "digital", "not_itemised", "holders", "share_pct", "printed_share",
+                             "digital_only", "physical_only", "both", "digital_share_pct", "notes"},
+                            d);
+  auto pct = [&](const std::optional<double>& v) { return v ? CsvPercent(*v, d) : ""; };
+  auto row_line = [&](const char* kind, const ReportRow& row) {
+    out += CsvLine({kind, row.source, row.period, CsvText(row.group.value_or("")), CsvInt(row.eligible),
+                    CsvInt(row.subscription), CsvInt(row.starter), CsvInt(row.library), CsvInt(row.digital),
+                    CsvInt(row.not_itemised), CsvInt(row.holders), pct(row.share), row.printed_share.value_or(""),
+                    CsvInt(row.digital_only), CsvInt(row.physical_only), CsvInt(row.both), pct(row.digital_share),
+                    internal::NoteRefs(row.note_refs)},
+                   d);
+  };
+  for (const auto& row : r.rows) row_line("data", row);
+  for (const auto& row : r.totals) row_line("total", row);
+  return out;
+}
+
+std::string CsvReconciliation(const Report& r, char d) {
+  std::string out = CsvLine(
+      {"check", "subject", "field", "unit", "published", "computed", "difference", "printed", "text"}, d);
+  for (const auto& k : r.reconciliation) {
+    auto num = [&](double v) { return k.is_share ? CsvPercent(v, d) : std::to_string(int64_t(v)); };
+    out += CsvLine({k.kind, k.subject, k.field, k.is_share ? "percent" : "count", num(k.stated), num(k.computed),
+                    num(k.difference), k.printed, CsvText(k.text)},
+                   d);
+  }
+  return out;
+}
 
 }  // namespace
 
-std::string RenderCsv(const Report& r) {
-  std::string out = "\xEF\xBB\xBF";
-  out += CsvLine({"kind", "period", "group", "source", "eligible", "subscription", "starter", "library", "digital",
-                  "not_itemised", "holders", "share", "printed_share", "digital_only", "physical_only", "both",
-                  "digital_share", "notes"});
-  auto row_line = [&](const char* kind, const ReportRow& row) {
-    out += CsvLine({kind, row.period, CsvText(row.group.value_or("")), row.source, CsvInt(row.eligible),
-                    CsvInt(row.subscription), CsvInt(row.starter), CsvInt(row.library), CsvInt(row.digital),
-                    CsvInt(row.not_itemised), CsvInt(row.holders), CsvFrac(row.share), row.printed_share.value_or(""),
-                    CsvInt(row.digital_only), CsvInt(row.physical_only), CsvInt(row.both), CsvFrac(row.digital_share),
-                    Refs(row.note_refs)});
-  };
-  for (const auto& row : r.rows) row_line("row", row);
-  for (const auto& row : r.totals) row_line("total", row);
-  if (!r.reconciliation.empty()) {
-    out += "\r\n";
-    out += CsvLine({"check", "subject", "field", "published", "computed", "difference", "printed", "text"});
-    for (const auto& k : r.reconciliation) {
-      auto num = [&](double v) { return k.is_share ? internal::DecimalComma(v, 6) : std::to_string(int64_t(v)); };
-      out += CsvLine(
-          {k.kind, k.subject, k.field, num(k.stated), num(k.computed), num(k.difference), k.printed, CsvText(k.text)});
+std::string RenderCsv(const Report& r, const CsvOptions& o) {
+  char d = o.delimiter == ',' ? ',' : ';';
+  switch (o.part) {
+    case CsvPart::kRows:
+      return "\xEF\xBB\xBF" + CsvRows(r, d);
+    case CsvPart::kReconciliation:
+      return "\xEF\xBB\xBF" + CsvReconciliation(r, d);
+    case CsvPart::kNotes: {
+      std::string out;
+      for (size_t i = 0; i < r.notes.size(); ++i) out += "[" + std::to_string(i + 1) + "] " + r.notes[i] + "\r\n";
+      return out;
     }
   }
-  out += "\r\n";
-  out += CsvLine({"note", "text"});
-  for (size_t i = 0; i < r.notes.size(); ++i) out += CsvLine({"[" + std::to_string(i + 1) + "]", CsvText(r.notes[i])});
-  return out;
+  return "";
 }
 
 // ---- JSON ----
@@ -290,8 +314,16 @@ std::string Render(const Report& report, Format format) {
       return RenderJson(report);
     case Format::kHtml:
       return RenderHtml(report);
+    case Format::kXlsx:
+      return RenderXlsx(report).value_or("");
   }
   return RenderTable(report);
+}
+
+Result<std::string> Export(const Report& report, Format format, const CsvOptions& csv) {
+  if (format == Format::kXlsx) return RenderXlsx(report);
+  if (format == Format::kCsv) return RenderCsv(report, csv);
+  return Render(report, format);
 }
 
 }  // namespace lk::reports

@@ -1,11 +1,14 @@
 #pragma once
 // Adoption reports: cards per period, channel and group, the share of eligible staff holding a
 // card, the digital picture, and a reconciliation of the published figures, rendered as a
-// terminal table, Belgian CSV, JSON or a self-contained HTML page with SVG charts.
+// terminal table, one rectangular CSV table (plus its reconciliation and notes apart), JSON, a
+// self-contained HTML page with SVG charts, or an XLSX workbook.
 // Everything here is a plain function of its inputs (no clock, no state; the only I/O is reading
-// the ledger in the overload that takes one): thread-safe.
+// the ledger in the overload that takes one, and the XLSX writer's private temporary directory):
+// thread-safe.
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,7 +24,16 @@ using Period = ledger::Period;        // calendar: "2026"; school: "2025-2026" (
 using Dimension = ledger::Dimension;
 using CountsRow = ledger::CountsRow;  // one (period, group) cell from per-card records
 using PublishedRow = ledger::PublishedRow;  // figures imported from a published aggregate file
-enum class Format { kTable, kCsv, kJson, kHtml };
+enum class Format { kTable, kCsv, kJson, kHtml, kXlsx };
+// The three CSV outputs: the rectangular table of rows and totals, the reconciliation, the notes.
+enum class CsvPart { kRows, kReconciliation, kNotes };
+
+// How CSV is written. ';' (default) goes with a decimal comma (a Belgian Excel or LibreOffice
+// reads the numbers as numbers), ',' with a decimal point.
+struct CsvOptions {
+  char delimiter = ';';            // ';' or ','
+  CsvPart part = CsvPart::kRows;   // default: the rows
+};
 
 struct ReportOptions {
   Period period = Period::kCalendar;
@@ -81,19 +93,34 @@ Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const s
 Result<Report> BuildAdoptionReport(const ledger::Ledger& ledger, const ReportOptions& options);
 
 // Renderers; each returns the whole document. Table: UTF-8, aligned by display width, LF.
-// CSV: UTF-8 with BOM, ';' separators, decimal comma, CRLF. JSON: see docs/reports.md.
+// CSV (docs/reports.md): UTF-8 with BOM, CRLF; the rows part is one rectangular table (one
+// header, `row_kind` data|total); the reconciliation part a second table; the notes part plain
+// text "[n] sentence" lines (no BOM). JSON: see docs/reports.md.
 // HTML: one self-contained page (inline CSS and SVG, no scripts, no external resources).
 std::string RenderTable(const Report& report);
-std::string RenderCsv(const Report& report);
+std::string RenderCsv(const Report& report, const CsvOptions& options = {});
 std::string RenderJson(const Report& report);
 std::string RenderHtml(const Report& report);
+// The text formats. kXlsx yields RenderXlsx's bytes, or "" if it failed: use Export for the error.
 std::string Render(const Report& report, Format format);
+
+// The XLSX workbook (libxlsxwriter): sheets Rijen, Afstemming, Noten with Dutch headers, numbers
+// as numbers (counts #,##0, shares 0.00%), frozen header row, autofilter. WriteXlsx writes `path`
+// (replacing it); RenderXlsx returns the bytes, written in and read back from a private temporary
+// directory that is removed. Errors (kInternal, or kInvalidArgument for an unwritable path) name
+// the libxlsxwriter failure.
+Result<> WriteXlsx(const Report& report, const std::filesystem::path& path);
+Result<std::string> RenderXlsx(const Report& report);
+// Any format as bytes: text formats as Render, kCsv as RenderCsv(report, csv), kXlsx as RenderXlsx.
+Result<std::string> Export(const Report& report, Format format, const CsvOptions& csv = {});
 
 // Command-line helpers; errors are kInvalidArgument naming the flag and the value.
 Result<std::pair<int, int>> ParseYears(std::string_view text);  // "2017-2026" or "2019"
 Result<Period> ParsePeriod(std::string_view text);              // calendar | school
 Result<Dimension> ParseDimension(std::string_view text);        // none | province | network | role | level
-Result<Format> ParseFormat(std::string_view text);              // table | csv | json | html
+Result<Format> ParseFormat(std::string_view text);              // table | csv | json | html | xlsx
+Result<CsvPart> ParseCsvPart(std::string_view text);            // rows | reconciliation | notes
+Result<char> ParseDelimiter(std::string_view text);             // ";" | "," (or semicolon | comma)
 std::string_view PeriodName(Period p);
 std::string_view DimensionName(Dimension d);  // "none" for kNone
 // Parses a share as printed ("67,50%", "67.5 %", "67%") into a fraction of 1 (0.675).

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reports/reports.h"
 
@@ -25,6 +26,8 @@ std::string PercentComma(double fraction);
 std::string DecimalComma(double value, int decimals);
 // Shortest round-trip text of a double with a point ("0.6765022246125263").
 std::string Shortest(double value);
+// A row's note references as printed: indexes {0, 2} -> "[1][3]".
+std::string NoteRefs(const std::vector<int>& refs);
 // Provinces in the order of ledger-api.md (postcode order), used to sort groups.
 int ProvinceRank(std::string_view name);
 inline constexpr std::string_view kProvinces[] = {

@@ -693,6 +693,12 @@ TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {
   EXPECT_EQ(r["rows"][0]["cards"]["digital"], 0);  // the only digital card was revoked
   auto csv_report = Http("GET", Server().url("/v1/reports/adoption?format=csv"), "", StaffAuth());
   EXPECT_THAT(csv_report.header("content-type"), StartsWith("text/csv"));
+  auto xlsx_report = Http("GET", Server().url("/v1/reports/adoption?format=xlsx"), "", StaffAuth());
+  EXPECT_EQ(xlsx_report.status, 200);
+  EXPECT_EQ(xlsx_report.header("content-type"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+  EXPECT_THAT(xlsx_report.header("content-disposition"), StartsWith("attachment; filename="));
+  EXPECT_EQ(xlsx_report.body.substr(0, 2), "PK");
+  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?format=csv&part=all"), "", StaffAuth()), 400)["field"], "part");
   EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?period=weekly"), "", StaffAuth()), 400)["field"], "period");
   EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?format=pdf"), "", StaffAuth()), 400)["field"], "format");
 }

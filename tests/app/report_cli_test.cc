@@ -110,6 +110,25 @@ TEST_F(ReportCliTest, FormatsAndBadOptions) {
   EXPECT_EQ(csv.exit_code, 0);
   EXPECT_EQ(csv.out.substr(0, 3), "\xEF\xBB\xBF");
   EXPECT_NE(csv.out.find(';'), std::string::npos);
+  // -o with csv and no --part: the table, the reconciliation and the notes side by side.
+  auto three = Lk({"report", "adoption", "--format", "csv", "-o", (dir_ / "adoptie.csv").string()});
+  EXPECT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_EQ(ReadFile(dir_ / "adoptie.csv")->rfind("\xEF\xBB\xBFrow_kind;source;period;", 0), 0u);
+  EXPECT_NE(ReadFile(dir_ / "adoptie-reconciliation.csv")->find("total;Totaal;holders;count;416585;416586;-1"),
+            std::string::npos);
+  EXPECT_EQ(ReadFile(dir_ / "adoptie-notes.txt")->rfind("[1] ", 0), 0u);
+  auto notes = Lk({"report", "adoption", "--format", "csv", "--part", "notes"});
+  EXPECT_EQ(notes.exit_code, 0) << notes.err;
+  EXPECT_EQ(notes.out.rfind("[1] ", 0), 0u);
+  auto comma = Lk({"report", "adoption", "--format", "csv", "--delimiter", ","});
+  EXPECT_NE(comma.out.find(",138516,64.9907,65%,"), std::string::npos) << comma.out;
+  EXPECT_EQ(Lk({"report", "adoption", "--format", "csv", "--part", "everything"}).exit_code, 2);
+  auto part_of_json = Lk({"report", "adoption", "--format", "json", "--part", "notes"});
+  EXPECT_EQ(part_of_json.exit_code, 2);
+  EXPECT_NE(part_of_json.err.find("--part applies to --format csv only"), std::string::npos) << part_of_json.err;
+  auto xlsx = Lk({"report", "adoption", "--format", "xlsx", "-o", (dir_ / "adoptie.xlsx").string()});
+  EXPECT_EQ(xlsx.exit_code, 0) << xlsx.err;
+  EXPECT_EQ(ReadFile(dir_ / "adoptie.xlsx")->substr(0, 2), "PK");
   auto html = Lk({"report", "adoption", "--format", "html", "-o", (dir_ / "r.html").string()});
   EXPECT_EQ(html.exit_code, 0) << html.err;
   EXPECT_NE(ReadFile(dir_ / "r.html")->find("<svg"), std::string::npos);

@@ -1,6 +1,8 @@
 // Building and rendering the adoption report for ten card years x 11 provinces (inputs
 // synthesised, as the ledger's Counts() would return them), plus the 2017-2019 published rows.
 // Baseline in the same run: copying the inputs (what the app/ glue does before calling us).
+// BM_Export renders one built report by province, network, role or level over ten years as CSV
+// (the in-run baseline) and as XLSX (libxlsxwriter, through its private temporary directory).
 // BM_EndToEndSqlite is the whole `report adoption --by province` (calendar view) against a real
 // SQLite ledger of ten card years x ~200,000 cards: open, query, build, render.
 // $LK_LEDGER_BENCH_SCALE (default 1) shrinks that ledger, for smoke runs.
@@ -21,15 +23,33 @@ constexpr const char* kProvinces[] = {
     "Brussel", "Waals-Brabant", "Vlaams-Brabant", "Antwerpen",       "Limburg",        "Luik",
     "Namen",   "Henegouwen",    "Luxemburg",      "West-Vlaanderen", "Oost-Vlaanderen"};
 
-std::vector<CountsRow> Counts(bool by_province) {
+// The group values of each dimension, as the ledger names them.
+std::vector<std::string> Groups(Dimension by) {
+  switch (by) {
+    case Dimension::kProvince:
+      return {std::begin(kProvinces), std::end(kProvinces)};
+    case Dimension::kNetwork:
+      return {"GO", "OGO", "VGO"};
+    case Dimension::kRole:
+      return {"administrative", "support", "teaching"};
+    case Dimension::kLevel:
+      return {"adult", "basic", "higher", "other", "part_time_arts", "secondary"};
+    case Dimension::kNone:
+      break;
+  }
+  return {""};
+}
+
+std::vector<CountsRow> Counts(Dimension by) {
   std::vector<CountsRow> rows;
+  auto names = Groups(by);
   for (int y = 2017; y <= 2026; ++y) {
-    int groups = by_province ? 11 : 1;
+    int groups = int(names.size());
     for (int g = 0; g < groups; ++g) {
       CountsRow c;
       c.period = std::to_string(y);
-      if (by_province) c.group = kProvinces[g];
-      int64_t scale = by_province ? 1 : 11;
+      if (by != Dimension::kNone) c.group = names[size_t(g)];
+      int64_t scale = 11 / groups;
       c.eligible = (19000 + 137 * g + 211 * (y - 2017)) * scale;
       c.holders = *c.eligible * 2 / 3;
       c.both = c.holders * (y - 2017) / 120;  // digital uptake grows each year
@@ -54,7 +74,7 @@ std::vector<PublishedRow> Published() {
 }
 
 void BM_Baseline_CopyInputs(benchmark::State& state) {
-  auto counts = Counts(true);
+  auto counts = Counts(Dimension::kProvince);
   auto pub = Published();
   for (auto _ : state) {
     std::vector<CountsRow> c = counts;
@@ -67,7 +87,7 @@ BENCHMARK(BM_Baseline_CopyInputs);
 
 void BM_Build(benchmark::State& state) {
   bool by_province = state.range(0);
-  auto counts = Counts(by_province);
+  auto counts = Counts(by_province ? Dimension::kProvince : Dimension::kNone);
   auto pub = Published();
   ReportOptions o{.by = by_province ? Dimension::kProvince : Dimension::kNone, .first_year = 2017, .last_year = 2026};
   for (auto _ : state) {
@@ -84,7 +104,7 @@ BENCHMARK(BM_Build)->Arg(0)->Arg(1);
 
 void BM_BuildAndRender(benchmark::State& state) {
   auto format = Format(state.range(0));
-  auto counts = Counts(true);
+  auto counts = Counts(Dimension::kProvince);
   auto pub = Published();
   ReportOptions o{.by = Dimension::kProvince, .first_year = 2017, .last_year = 2026};
   size_t bytes = 0;
@@ -102,6 +122,29 @@ void BM_BuildAndRender(benchmark::State& state) {
   state.SetLabel(std::string(names[state.range(0)]) + ", " + std::to_string(bytes) + " bytes");
 }
 BENCHMARK(BM_BuildAndRender)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+
+// Arguments: the dimension (1 province, 2 network, 3 role, 4 level) and the format (csv, xlsx).
+void BM_Export(benchmark::State& state) {
+  auto by = Dimension(state.range(0));
+  auto format = state.range(1) ? Format::kXlsx : Format::kCsv;
+  auto r = BuildAdoptionReport(Counts(by), Published(), {.by = by, .first_year = 2017, .last_year = 2026});
+  if (!r) return state.SkipWithError(r.error().message.c_str());
+  size_t bytes = 0;
+  for (auto _ : state) {
+    auto out = Export(*r, format);
+    if (!out) return state.SkipWithError(out.error().message.c_str());
+    bytes = out->size();
+    benchmark::DoNotOptimize(out->data());
+  }
+  state.SetLabel(std::string(format == Format::kXlsx ? "xlsx" : "csv") + " by " + std::string(DimensionName(by)) +
+                 ", " + std::to_string(r->rows.size() + r->totals.size()) + " rows, " + std::to_string(bytes) +
+                 " bytes");
+}
+BENCHMARK(BM_Export)
+    ->ArgsProduct({{int(Dimension::kProvince), int(Dimension::kNetwork), int(Dimension::kRole), int(Dimension::kLevel)},
+                   {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 
 // --- End to end against a real SQLite ledger ------------------------------------------------
@@ -171,8 +214,10 @@ class TenYearLedger {
   std::string error_;
 };
 
-// What `lerarenkaart report adoption --by province` does (app/cli_report.cc), timed whole.
+// What `lerarenkaart report adoption --by province` does (app/cli_report.cc), timed whole; the
+// argument is the format: 0 table, 1 csv, 4 xlsx (the "XLSX of that report in under 1 s").
 void BM_EndToEndSqlite(benchmark::State& state) {
+  auto format = Format(state.range(0));
   static TenYearLedger built;
   if (!built.error().empty()) return state.SkipWithError(built.error().c_str());
   size_t bytes = 0, rows = 0;
@@ -192,15 +237,17 @@ void BM_EndToEndSqlite(benchmark::State& state) {
       p.push_back({r.label, r.year, r.eligible, r.subscribers, r.starters, r.library, r.holders, r.printed_share});
     auto rep = BuildAdoptionReport(c, p, {Period::kCalendar, Dimension::kProvince, 2017, 2026});
     if (!rep) return state.SkipWithError(rep.error().message.c_str());
-    std::string out = Render(*rep, Format::kTable);
-    bytes = out.size();
+    auto out = Export(*rep, format);
+    if (!out) return state.SkipWithError(out.error().message.c_str());
+    bytes = out->size();
     rows = c.size();
-    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(out->data());
   }
-  state.SetLabel("10 card years x ~200k cards, by province, table: " + std::to_string(rows) + " cells, " +
-                 std::to_string(bytes) + " bytes");
+  const char* names[] = {"table", "csv", "json", "html", "xlsx"};
+  state.SetLabel(std::string("10 card years x ~200k cards, by province, ") + names[state.range(0)] + ": " +
+                 std::to_string(rows) + " cells, " + std::to_string(bytes) + " bytes");
 }
-BENCHMARK(BM_EndToEndSqlite)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EndToEndSqlite)->Arg(0)->Arg(1)->Arg(4)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace lk::reports

@@ -393,7 +393,8 @@ TEST(Parsing, OptionsAndPrintedShares) {
   EXPECT_EQ(ParseDimension("level"), Dimension::kLevel);
   EXPECT_THAT(ParseDimension("gemeente").error().message, HasSubstr("--by \"gemeente\""));
   EXPECT_EQ(ParseFormat("html"), Format::kHtml);
-  EXPECT_THAT(ParseFormat("xlsx").error().message, HasSubstr("--format \"xlsx\""));
+  EXPECT_EQ(ParseFormat("xlsx"), Format::kXlsx);
+  EXPECT_THAT(ParseFormat("pdf").error().message, HasSubstr("--format \"pdf\""));
   EXPECT_EQ(ParsePrintedShare("67,50%"), 0.675);
   EXPECT_EQ(ParsePrintedShare("67.5 %"), 0.675);
   EXPECT_EQ(ParsePrintedShare("67%"), 0.67);
@@ -470,6 +471,40 @@ TEST(Json, HasTheAgreedFieldsAndTypes) {
   EXPECT_TRUE(found);
 }
 
+// Splits CSV text (BOM stripped, CRLF lines) into fields; quoted fields may hold the delimiter.
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text, char d) {
+  std::vector<std::vector<std::string>> lines;
+  std::string body = text.rfind("\xEF\xBB\xBF", 0) == 0 ? text.substr(3) : text;
+  std::vector<std::string> row;
+  std::string cell;
+  bool quoted = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < body.size() && body[i + 1] == '"') cell += '"', ++i;
+      else if (c == '"') quoted = false;
+      else cell += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == d) {
+      row.push_back(cell), cell.clear();
+    } else if (c == '\r' && i + 1 < body.size() && body[i + 1] == '\n') {
+      row.push_back(cell), cell.clear();
+      lines.push_back(row), row.clear();
+      ++i;
+    } else {
+      cell += c;
+    }
+  }
+  return lines;
+}
+
+size_t Col(const std::vector<std::string>& header, std::string_view name) {
+  auto it = std::find(header.begin(), header.end(), name);
+  EXPECT_NE(it, header.end()) << name;
+  return size_t(it - header.begin());
+}
+
 TEST(Csv, OpensInABelgianSpreadsheet) {
   std::string csv = RenderCsv(PublishedReport());
   ASSERT_GE(csv.size(), 3u);
@@ -479,36 +514,100 @@ TEST(Csv, OpensInABelgianSpreadsheet) {
     if (csv[i] == '\n') {
       ASSERT_TRUE(i > 0 && csv[i - 1] == '\r') << "bare LF at byte " << i;
     }
-  std::vector<std::vector<std::string>> lines;
-  std::stringstream ss(csv.substr(3));
-  for (std::string l; std::getline(ss, l);) {
-    l.pop_back();  // '\r'
-    std::vector<std::string> f;
-    std::stringstream ls(l);
-    for (std::string cell; std::getline(ls, cell, ';');) f.push_back(cell);
-    lines.push_back(f);
-  }
-  ASSERT_GE(lines.size(), 6u);
-  EXPECT_EQ(lines[0][0], "kind");
-  EXPECT_EQ(lines[0][11], "share");
-  EXPECT_EQ(lines[1][1], "2017");
-  EXPECT_EQ(lines[1][4], "204530");
-  EXPECT_EQ(lines[1][9], "5465");
-  EXPECT_EQ(lines[1][10], "138365");
-  EXPECT_EQ(lines[1][11], "0,676502");  // decimal comma
-  EXPECT_EQ(lines[1][8], "");           // digital: n/a is an empty cell
-  EXPECT_EQ(lines[4][0], "total");
-  EXPECT_EQ(lines[4][10], "416586");
-  EXPECT_EQ(lines[4][11], "0,665615");  // 416586 / 625866
-  EXPECT_EQ(lines[5][1], "Totaal");
-  EXPECT_EQ(lines[5][10], "416585");
-  EXPECT_THAT(csv, HasSubstr("pooled_share;2017-2019;share;0,665000;0,665615;0,000615;66.50%;"));
+  auto lines = ParseCsv(csv, ';');
+  ASSERT_EQ(lines.size(), 6u);  // header, 2017-2019, the sum, the printed Totaal
+  const auto& h = lines[0];
+  EXPECT_EQ(h[0], "row_kind");
+  EXPECT_EQ(lines[1][Col(h, "period")], "2017");
+  EXPECT_EQ(lines[1][Col(h, "eligible")], "204530");
+  EXPECT_EQ(lines[1][Col(h, "not_itemised")], "5465");
+  EXPECT_EQ(lines[1][Col(h, "holders")], "138365");
+  EXPECT_EQ(lines[1][Col(h, "share_pct")], "67,6502");  // a percentage with a decimal comma
+  EXPECT_EQ(lines[1][Col(h, "digital")], "");           // n/a is an empty cell
+  EXPECT_EQ(lines[3][Col(h, "holders")], "138516");
+  EXPECT_EQ(lines[3][Col(h, "eligible")], "213132");
+  EXPECT_EQ(lines[3][Col(h, "share_pct")], "64,9907");
+  EXPECT_EQ(lines[4][Col(h, "holders")], "416586");
+  EXPECT_EQ(lines[4][Col(h, "share_pct")], "66,5615");  // 416586 / 625866
+  EXPECT_EQ(lines[5][Col(h, "period")], "Totaal");
+  EXPECT_EQ(lines[5][Col(h, "holders")], "416585");
   // No number uses a decimal point.
-  for (size_t i = 1; i < 6; ++i)
-    for (size_t k = 4; k < 17; ++k)
-      if (k != 12) {
-        EXPECT_EQ(lines[i][k].find('.'), std::string::npos) << lines[i][k];
+  for (size_t i = 1; i < lines.size(); ++i)
+    for (const char* c : {"eligible", "holders", "share_pct", "digital_share_pct", "not_itemised"})
+      EXPECT_EQ(lines[i][Col(h, c)].find('.'), std::string::npos) << lines[i][Col(h, c)];
+}
+
+TEST(Csv, IsOneRectangularTableWithTotalsAndSourcesMarked) {
+  std::vector<CountsRow> cards;
+  for (const char* p : {"Antwerpen", "Limburg"})
+    for (int y = 0; y < 2; ++y) cards.push_back(SyntheticCell(std::to_string(2020 + y), p, y, int(cards.size())));
+  for (const auto& [by, first] : std::vector<std::pair<Dimension, int>>{{Dimension::kNone, 2017},
+                                                                       {Dimension::kProvince, 2017}}) {
+    std::vector<CountsRow> c = cards;
+    if (by == Dimension::kNone)
+      for (auto& row : c) row.group.reset();
+    if (by == Dimension::kNone) c.erase(c.begin() + 2, c.end());
+    Report r = Build(c, LoadPublishedCsv(), {.by = by, .first_year = first, .last_year = 2021});
+    for (char d : {';', ','}) {
+      SCOPED_TRACE(std::string("by ") + std::string(DimensionName(by)) + ", delimiter " + d);
+      std::string csv = RenderCsv(r, {.delimiter = d});
+      auto lines = ParseCsv(csv, d);
+      ASSERT_GT(lines.size(), 2u);
+      const auto& h = lines[0];
+      // Exactly one header: no later line repeats it, and every line has its column count.
+      for (size_t i = 0; i < lines.size(); ++i) {
+        EXPECT_EQ(lines[i].size(), h.size()) << "line " << i + 1;
+        if (i) {
+          EXPECT_NE(lines[i][0], "row_kind");
+        }
       }
+      size_t kind = Col(h, "row_kind"), source = Col(h, "source"), share = Col(h, "share_pct");
+      size_t data = 0, totals = 0;
+      for (size_t i = 1; i < lines.size(); ++i) {
+        const auto& l = lines[i];
+        ASSERT_TRUE(l[kind] == "data" || l[kind] == "total") << l[kind];
+        (l[kind] == "data" ? data : totals)++;
+        if (l[kind] == "data") {
+          EXPECT_THAT(l[source], ::testing::AnyOf("cards", "published", "none"));
+          EXPECT_EQ(totals, 0u);  // totals come after every data row
+        } else {
+          EXPECT_THAT(l[source], ::testing::AnyOf("sum", "published"));
+        }
+        if (!l[share].empty()) {
+          EXPECT_NE(l[share].find(d == ';' ? ',' : '.'), std::string::npos) << l[share];
+          EXPECT_EQ(l[share].find(d == ';' ? '.' : ','), std::string::npos) << l[share];
+        }
+      }
+      EXPECT_EQ(data, r.rows.size());
+      EXPECT_EQ(totals, r.totals.size());
+      EXPECT_GT(totals, 0u);
+      // The reconciliation and the notes are not in the table.
+      EXPECT_THAT(csv, ::testing::Not(HasSubstr("pooled_share")));
+    }
+  }
+}
+
+TEST(Csv, ReconciliationAndNotesAreSeparateOutputs) {
+  Report r = PublishedReport();
+  std::string checks = RenderCsv(r, {.part = CsvPart::kReconciliation});
+  auto lines = ParseCsv(checks, ';');
+  ASSERT_EQ(lines.size(), r.reconciliation.size() + 1);
+  EXPECT_EQ(lines[0], (std::vector<std::string>{"check", "subject", "field", "unit", "published", "computed",
+                                                 "difference", "printed", "text"}));
+  for (const auto& l : lines) EXPECT_EQ(l.size(), lines[0].size());
+  EXPECT_THAT(checks, HasSubstr("pooled_share;2017-2019;share;percent;66,5000;66,5615;0,0615;66.50%;"));
+  EXPECT_THAT(checks, HasSubstr("total;Totaal;holders;count;416585;416586;-1;;"));
+  std::string comma = RenderCsv(r, {.delimiter = ',', .part = CsvPart::kReconciliation});
+  EXPECT_THAT(comma, HasSubstr("pooled_share,2017-2019,share,percent,66.5000,66.5615,0.0615,66.50%,"));
+  std::string notes = RenderCsv(r, {.part = CsvPart::kNotes});
+  EXPECT_EQ(notes.rfind("[1] ", 0), 0u) << notes;
+  EXPECT_EQ(std::count(notes.begin(), notes.end(), '\n'), std::ptrdiff_t(r.notes.size()));
+  EXPECT_THAT(notes, HasSubstr("[" + std::to_string(r.notes.size()) + "] " + r.notes.back()));
+  EXPECT_EQ(ParseCsvPart("notes"), CsvPart::kNotes);
+  EXPECT_THAT(ParseCsvPart("all").error().message, HasSubstr("--part \"all\""));
+  EXPECT_EQ(ParseDelimiter(","), ',');
+  EXPECT_EQ(ParseDelimiter("semicolon"), ';');
+  EXPECT_THAT(ParseDelimiter("\t").error().message, HasSubstr("--delimiter"));
 }
 
 TEST(Csv, ImportedTextCannotStartAFormulaAndBadUtf8DoesNotBreakJson) {
@@ -517,6 +616,9 @@ TEST(Csv, ImportedTextCannotStartAFormulaAndBadUtf8DoesNotBreakJson) {
   Report r = Build(cards, {}, {.by = Dimension::kNetwork});
   std::string csv = RenderCsv(r);
   EXPECT_THAT(csv, HasSubstr(";\"'=HYPERLINK(\"\"x\"\")\";"));
+  // With ',' as the delimiter, a group name holding a comma is quoted: the table stays rectangular.
+  Report comma = Build({SyntheticCell("2026", "Liège, Ōsaka", 1, 0)}, {}, {.by = Dimension::kNetwork});
+  EXPECT_THAT(RenderCsv(comma, {.delimiter = ','}), HasSubstr(",\"Liège, Ōsaka\","));
   auto j = nlohmann::json::parse(RenderJson(r));
   EXPECT_EQ(j["rows"][1]["group"], "Li\uFFFDge");
 }
