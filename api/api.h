@@ -28,9 +28,9 @@ struct RateLimit {
 };
 
 struct ServiceOptions {
-  std::string host = "127.0.0.1";  // listen address
-  int port = 8080;                 // 0 = an ephemeral port (see Service::port())
-  std::string public_base_url;     // absolute URL clients use; default http://host:port
+  std::string host = "127.0.0.1";              // listen address
+  int port = 8080;                             // 0 = an ephemeral port (see Service::port())
+  std::string public_base_url;                 // absolute URL clients use; default http://host:port
   size_t max_json_bytes = 64 * 1024;           // JSON request bodies larger than this: 413
   size_t max_import_bytes = 64 * 1024 * 1024;  // CSV import bodies (staff only) larger than this: 413
   size_t max_head_bytes = 16 * 1024;           // request line and header fields: 431 above
@@ -41,20 +41,20 @@ struct ServiceOptions {
   // Request threads; 0 = max(4, 2 x cores). Connections hold no thread while they wait on the
   // network; a request holds one while its handler runs.
   int threads = 0;
-  int max_heavy_requests = 0;  // imports and reports at once; 0 = max(1, threads / 2); then 503
-  size_t max_connections = 4096;             // in all; also bounded by the open-file limit
-  size_t max_connections_per_address = 64;   // per client address (IPv6: per /64); then 503
+  int max_heavy_requests = 0;               // imports and reports at once; 0 = max(1, threads / 2); then 503
+  size_t max_connections = 4096;            // in all; also bounded by the open-file limit
+  size_t max_connections_per_address = 64;  // per client address (IPv6: per /64); then 503
   // Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR blocks); their own
   // connections are not capped per address. Empty: X-Forwarded-For is ignored.
   std::vector<std::string> trusted_proxies;
-  RateLimit per_address{200, 400};                        // every request, by client address (/64)
-  RateLimit per_key{1000, 2000};                          // authenticated requests, by credential
-  RateLimit claims_per_address{10.0 / 60, 10};            // POST /v1/claims, by client address (/64)
+  RateLimit per_address{200, 400};              // every request, by client address (/64)
+  RateLimit per_key{1000, 2000};                // authenticated requests, by credential
+  RateLimit claims_per_address{10.0 / 60, 10};  // POST /v1/claims, by client address (/64)
   std::chrono::seconds claim_retry_window{std::chrono::minutes(10)};  // a used code answers again
-  std::chrono::seconds pass_cache_max_age{300};           // Cache-Control of passes
+  std::chrono::seconds pass_cache_max_age{300};                       // Cache-Control of passes
   // How long a signed revocation list is valid (its exp - iat); at most 7 days.
   std::chrono::seconds revocation_list_lifetime{std::chrono::hours(72)};
-  bool access_log = true;                                 // one JSON line per request on stderr
+  bool access_log = true;  // one JSON line per request on stderr
   // The teacher's pages (docs/web.md): how long a device stays signed in after a claim, the
   // largest form body, and the official wallet badge artwork (SVG or PNG; "" = a plain button).
   std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
@@ -67,8 +67,8 @@ struct PassCard {
   std::string serial;
   int year = 0;
   std::string holder_name, school;
-  std::string token;    // the card's QR token
-  bool voided = false;  // revoked: Wallet shows the pass as void
+  std::string token;       // the card's QR token
+  bool voided = false;     // revoked: Wallet shows the pass as void
   std::string auth_token;  // the ledger's per-card secret: the pass's authenticationToken
 };
 // Builds the signed .pkpass bytes (passgen behind it, wired in app/). Must be deterministic:
@@ -79,13 +79,14 @@ using PassBuilderFn = std::function<Result<std::string>(const PassCard& card, Ti
 struct ServiceDeps {
   const Clock* clock = nullptr;
   std::unique_ptr<ledger::Ledger> ledger;
-  const signing::Keyring* keyring = nullptr;  // token keys: JWKS, card tokens, the revocation list (used by Start only)
+  const signing::Keyring* keyring =
+      nullptr;  // token keys: JWKS, card tokens, the revocation list (used by Start only)
   signing::TokenPolicy policy;
-  PassBuilderFn build_pass;                   // empty: pass downloads answer 503
+  PassBuilderFn build_pass;                                 // empty: pass downloads answer 503
   const signing::ServiceAccount* google_account = nullptr;  // null or empty issuer: Google answers 503
   passgen::GoogleWalletConfig google;
   passgen::GoogleCardDesign google_design;
-  passgen::WalletApi* google_api = nullptr;   // when set, objects are created before redirecting
+  passgen::WalletApi* google_api = nullptr;  // when set, objects are created before redirecting
 };
 
 class Service {

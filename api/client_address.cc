@@ -23,12 +23,14 @@ bool PrefixEquals(const IpAddress& a, const IpAddress& b, int bits) {
 Result<IpAddress> ParseIp(std::string_view text) {
   text = Trim(text);
   if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
-  if (text.empty() || text.size() > 45) return Fail(Code::kInvalidArgument, "'" + std::string(text) + "' is not an IP address");
+  if (text.empty() || text.size() > 45)
+    return Fail(Code::kInvalidArgument, "'" + std::string(text) + "' is not an IP address");
   std::string s(text);
   IpAddress ip;
   if (inet_pton(AF_INET, s.c_str(), ip.bytes.data()) == 1) return ip;
   uint8_t v6[16];
-  if (inet_pton(AF_INET6, s.c_str(), v6) != 1) return Fail(Code::kInvalidArgument, "'" + s + "' is not an IP address");
+  if (inet_pton(AF_INET6, s.c_str(), v6) != 1)
+    return Fail(Code::kInvalidArgument, "'" + s + "' is not an IP address");
   if (std::memcmp(v6, kMappedPrefix, sizeof kMappedPrefix) == 0) {
     std::memcpy(ip.bytes.data(), v6 + 12, 4);
     return ip;
@@ -50,11 +52,13 @@ Result<TrustedProxies> TrustedProxies::Parse(const std::vector<std::string>& ent
     std::string_view e = Trim(entry);
     size_t slash = e.find('/');
     auto ip = ParseIp(e.substr(0, slash));
-    if (!ip) return Fail(Code::kInvalidArgument, "trusted proxy '" + entry + "' is not an address or a CIDR block");
+    if (!ip)
+      return Fail(Code::kInvalidArgument, "trusted proxy '" + entry + "' is not an address or a CIDR block");
     int max_bits = ip->v6 ? 128 : 32, bits = max_bits;
     if (slash != std::string_view::npos) {
       std::string_view n = e.substr(slash + 1);
-      if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      if (n.empty() || n.size() > 3 ||
+          !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
           std::stoi(std::string(n)) > max_bits)
         return Fail(Code::kInvalidArgument, "trusted proxy '" + entry + "': the prefix length must be 0 to " +
                                                 std::to_string(max_bits));
@@ -77,7 +81,8 @@ std::string GroupOf(const IpAddress& ip) {
   return FormatIp(prefix) + "/64";
 }
 
-ClientAddress ResolveClient(const IpAddress& peer, std::string_view forwarded_for, const TrustedProxies& trusted) {
+ClientAddress ResolveClient(const IpAddress& peer, std::string_view forwarded_for,
+                            const TrustedProxies& trusted) {
   ClientAddress out;
   IpAddress client = peer;
   out.trusted_peer = !trusted.empty() && trusted.Contains(peer);

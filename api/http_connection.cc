@@ -21,9 +21,7 @@ constexpr size_t kMaxMethod = 20;
 constexpr size_t kLingerBytes = 256 * 1024;
 constexpr std::chrono::seconds kLinger{2};
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return beast::iequals(a, b);
-}
+bool EqualsNoCase(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
 
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -65,22 +63,24 @@ std::pair<int, const char*> CheckRawHead(std::string_view head, const HttpLimits
   size_t fields = 0;
   for (size_t i = 0; i < head.size(); ++i) {
     char c = head[i];
-    if (c == '\n' && (i == 0 || head[i - 1] != '\r')) return {400, "header lines must end in CRLF, not a bare LF"};
-    if (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return {400, "a bare CR in the request head"};
+    if (c == '\n' && (i == 0 || head[i - 1] != '\r'))
+      return {400, "header lines must end in CRLF, not a bare LF"};
+    if (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n'))
+      return {400, "a bare CR in the request head"};
     if (c == '\n' && i + 1 < head.size()) {
       char next = head[i + 1];
       if (next == ' ' || next == '\t') return {400, "obsolete line folding is not accepted"};
       if (next != '\r') ++fields;
     }
   }
-  if (fields > limits.max_header_fields)
-    return {431, "the request has too many header fields"};
+  if (fields > limits.max_header_fields) return {431, "the request has too many header fields"};
   return {0, nullptr};
 }
 
 }  // namespace
 
-HttpConnection::HttpConnection(ConnectionOwner& server, tcp::socket socket, const IpAddress& peer, std::string group, bool trusted)
+HttpConnection::HttpConnection(ConnectionOwner& server, tcp::socket socket, const IpAddress& peer,
+                               std::string group, bool trusted)
     : server_(server),
       limits_(server.options().limits),
       stream_(std::move(socket)),
@@ -117,11 +117,12 @@ void HttpConnection::ReadIdle() {
   if (stopping() || closed_) return Close();
   state_ = State::kIdle;
   stream_.expires_after(limits_.idle_timeout);
-  stream_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->buffer_.commit(n);
-    if (ec || n == 0) return self->Close();
-    self->ReadHead();
-  });
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->buffer_.commit(n);
+                            if (ec || n == 0) return self->Close();
+                            self->ReadHead();
+                          });
 }
 
 void HttpConnection::ReadHead() {
@@ -144,19 +145,23 @@ void HttpConnection::ContinueHead() {
   if (end == std::string_view::npos) {
     size_t eol = v.find('\n');
     if ((eol == std::string_view::npos ? v.size() : eol) > limits_.max_target_bytes + kMaxMethod + 16)
-      return Refuse(414, "the request target is longer than " + std::to_string(limits_.max_target_bytes) + " bytes");
+      return Refuse(
+          414, "the request target is longer than " + std::to_string(limits_.max_target_bytes) + " bytes");
     if (v.size() >= limits_.max_head_bytes)
-      return Refuse(431, "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
+      return Refuse(431,
+                    "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
     if (auto [status, why] = CheckRawHead(v, limits_); status == 400) return Refuse(status, why);
-    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->buffer_.commit(n);
-      if (ec || n == 0) return self->Close();  // timed out or gone before a whole head: nobody to answer
-      self->ContinueHead();
-    });
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk), [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->buffer_.commit(n);
+          if (ec || n == 0) return self->Close();  // timed out or gone before a whole head: nobody to answer
+          self->ContinueHead();
+        });
     return;
   }
   if (end + 4 > limits_.max_head_bytes)
-    return Refuse(431, "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
+    return Refuse(431,
+                  "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
   OnHead(v.substr(0, end + 4));
 }
 
@@ -176,12 +181,14 @@ void HttpConnection::OnHead(std::string_view head) {
   for (const auto& field : msg) req_.headers.emplace_back(field.name_string(), Trim(field.value()));
   std::string forwarded;
   for (const auto& [name, value] : req_.headers)
-    if (EqualsNoCase(name, "x-forwarded-for")) forwarded += (forwarded.empty() ? "" : ",") + std::string(value);
+    if (EqualsNoCase(name, "x-forwarded-for"))
+      forwarded += (forwarded.empty() ? "" : ",") + std::string(value);
   req_.client = ResolveClient(peer_, forwarded, server_.options().trusted_proxies);
 
   if (req_.method.size() > kMaxMethod) return Refuse(400, "the request method is too long");
   if (req_.target.size() > limits_.max_target_bytes)
-    return Refuse(414, "the request target is longer than " + std::to_string(limits_.max_target_bytes) + " bytes");
+    return Refuse(414,
+                  "the request target is longer than " + std::to_string(limits_.max_target_bytes) + " bytes");
   if (req_.target.empty() || req_.target.front() != '/')
     return Refuse(400, "the request target must be a path starting with '/'");
   auto url = boost::urls::parse_origin_form(req_.target);
@@ -207,7 +214,8 @@ void HttpConnection::OnHead(std::string_view head) {
   if (!cap) return Write(BodyPending() || !msg.keep_alive());
   auto length = parser_->content_length();
   if (BodyPending() && ((length && *length > *cap) || *cap == 0))
-    return Refuse(413, "the request body is larger than the " + std::to_string(*cap) + " bytes this endpoint accepts");
+    return Refuse(
+        413, "the request body is larger than the " + std::to_string(*cap) + " bytes this endpoint accepts");
   if (!BodyPending()) return HandleRequest();
   parser_->body_limit(*cap);
   if (EqualsNoCase(req_.header("expect"), "100-continue")) {
@@ -230,28 +238,38 @@ bool HttpConnection::CheckFraming(int& status, std::string& detail) {
   bool content_encoding = false, expect = false;
   std::string_view expect_value;
   for (const auto& [name, value] : req_.headers) {
-    if (EqualsNoCase(name, "host")) ++hosts;
-    else if (EqualsNoCase(name, "content-length")) ++lengths, length_value = value;
-    else if (EqualsNoCase(name, "transfer-encoding")) ++encodings, encoding_value = value;
-    else if (EqualsNoCase(name, "content-encoding")) content_encoding = true;
-    else if (EqualsNoCase(name, "expect")) expect = true, expect_value = value;
+    if (EqualsNoCase(name, "host"))
+      ++hosts;
+    else if (EqualsNoCase(name, "content-length"))
+      ++lengths, length_value = value;
+    else if (EqualsNoCase(name, "transfer-encoding"))
+      ++encodings, encoding_value = value;
+    else if (EqualsNoCase(name, "content-encoding"))
+      content_encoding = true;
+    else if (EqualsNoCase(name, "expect"))
+      expect = true, expect_value = value;
   }
   auto refuse = [&](int s, std::string d) {
     status = s;
     detail = std::move(d);
     return false;
   };
-  if (msg.version() == 11 ? hosts != 1 : hosts > 1) return refuse(400, "an HTTP/1.1 request needs exactly one Host field");
+  if (msg.version() == 11 ? hosts != 1 : hosts > 1)
+    return refuse(400, "an HTTP/1.1 request needs exactly one Host field");
   if (lengths > 1) return refuse(400, "the request has more than one Content-Length field");
   if (lengths == 1 && (!IsDigits(length_value) || length_value.size() > 15))
     return refuse(400, "Content-Length must be a number of bytes");
   if (encodings > 1 || (encodings == 1 && !EqualsNoCase(encoding_value, "chunked")))
     return refuse(400, "the only Transfer-Encoding accepted is 'chunked'");
-  if (encodings == 1 && msg.version() == 10) return refuse(400, "Transfer-Encoding is not allowed in HTTP/1.0");
-  if (encodings && lengths) return refuse(400, "a request cannot have both Content-Length and Transfer-Encoding");
-  bool has_body = encodings == 1 || (lengths == 1 && length_value != "0" && length_value.find_first_not_of('0') != std::string_view::npos);
+  if (encodings == 1 && msg.version() == 10)
+    return refuse(400, "Transfer-Encoding is not allowed in HTTP/1.0");
+  if (encodings && lengths)
+    return refuse(400, "a request cannot have both Content-Length and Transfer-Encoding");
+  bool has_body = encodings == 1 || (lengths == 1 && length_value != "0" &&
+                                     length_value.find_first_not_of('0') != std::string_view::npos);
   std::string_view m = req_.method;
-  if (has_body && (m == "GET" || m == "HEAD" || m == "DELETE" || m == "OPTIONS" || m == "TRACE" || m == "CONNECT"))
+  if (has_body &&
+      (m == "GET" || m == "HEAD" || m == "DELETE" || m == "OPTIONS" || m == "TRACE" || m == "CONNECT"))
     return refuse(400, std::string(m) + " requests cannot have a body");
   if (!encodings && !lengths && (m == "POST" || m == "PUT" || m == "PATCH"))
     return refuse(411, "send the body's length in Content-Length (or a chunked body)");
@@ -272,18 +290,20 @@ void HttpConnection::StartBody() {
 void HttpConnection::ContinueBody() {
   if (parser_->is_done()) return HandleRequest();
   // The deadline moves with what has arrived: the body timeout, plus a second per min_body_rate bytes.
-  auto allowance = std::chrono::milliseconds(1000 * body_received_ / std::max<size_t>(1, limits_.min_body_rate));
+  auto allowance =
+      std::chrono::milliseconds(1000 * body_received_ / std::max<size_t>(1, limits_.min_body_rate));
   stream_.expires_at(body_started_ + limits_.body_timeout + allowance);
-  http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->body_received_ += n;
-    if (ec == http::error::body_limit)
-      return self->Refuse(413, "the request body is larger than this endpoint accepts");
-    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
-      return self->Close();
-    if (ec) return self->Refuse(400, "the request body is not valid (" + ec.message() + ")");
-    self->ContinueBody();
-  });
+  http::async_read_some(
+      stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->body_received_ += n;
+        if (ec == http::error::body_limit)
+          return self->Refuse(413, "the request body is larger than this endpoint accepts");
+        if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
+            ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+          return self->Close();
+        if (ec) return self->Refuse(400, "the request body is not valid (" + ec.message() + ")");
+        self->ContinueBody();
+      });
 }
 
 void HttpConnection::HandleRequest() {
@@ -341,13 +361,14 @@ void HttpConnection::Write(bool close) {
     server_.handler().Finished(req_, res_);
   } catch (...) {
   }
-  asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this(), close](beast::error_code ec, size_t) {
-    if (ec) return self->Close();
-    if (self->out_.capacity() > 64 * 1024) std::string().swap(self->out_);
-    if (close) return self->Linger();
-    self->parser_.reset();
-    self->ReadIdle();
-  });
+  asio::async_write(stream_, asio::buffer(out_),
+                    [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                      if (ec) return self->Close();
+                      if (self->out_.capacity() > 64 * 1024) std::string().swap(self->out_);
+                      if (close) return self->Linger();
+                      self->parser_.reset();
+                      self->ReadIdle();
+                    });
 }
 
 void HttpConnection::Linger() {

@@ -40,7 +40,8 @@ class ServerImpl final : public HttpServer, public ConnectionOwner {
     std::string body =
         R"({"type":"https://lerarenkaart.be/problems/service-unavailable","title":"Service unavailable","status":503,)"
         R"("detail":"too many connections from this address; close some and try again"})";
-    busy_answer_ = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n";
+    busy_answer_ =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n";
     for (auto& [name, value] : options_.default_headers) busy_answer_ += name + ": " + value + "\r\n";
     busy_answer_ += "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   }
@@ -50,15 +51,16 @@ class ServerImpl final : public HttpServer, public ConnectionOwner {
   Result<> Listen() {
     beast::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
-    if (ec) return Fail(Code::kInvalidArgument, "listen address '" + options_.host + "' is not an IP address");
+    if (ec)
+      return Fail(Code::kInvalidArgument, "listen address '" + options_.host + "' is not an IP address");
     tcp::endpoint ep(address, static_cast<unsigned short>(options_.port));
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(1024, ec);
     if (ec)
-      return Fail(Code::kUnavailable, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + " (" +
-                                          ec.message() + ")");
+      return Fail(Code::kUnavailable, "cannot listen on " + options_.host + ":" +
+                                          std::to_string(options_.port) + " (" + ec.message() + ")");
     port_ = acceptor_.local_endpoint().port();
     Accept();
     for (int i = 0; i < threads_; ++i) threads_list_.emplace_back([this] { io_.run(); });
@@ -132,7 +134,8 @@ class ServerImpl final : public HttpServer, public ConnectionOwner {
     socket.set_option(tcp::no_delay(true), ec);
     IpAddress peer;
     auto addr = remote.address();
-    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
     if (addr.is_v4()) {
       auto b = addr.to_v4().to_bytes();
       std::copy(b.begin(), b.end(), peer.bytes.begin());
@@ -151,8 +154,10 @@ class ServerImpl final : public HttpServer, public ConnectionOwner {
           (!trusted && mine >= options_.limits.max_connections_per_address)) {
         if (mine == 0) per_group_.erase(group);
       } else {
-        if (!trusted) ++mine;
-        else if (mine == 0) per_group_.erase(group);
+        if (!trusted)
+          ++mine;
+        else if (mine == 0)
+          per_group_.erase(group);
         ++total_;
         session = std::make_shared<HttpConnection>(*this, std::move(socket), peer, std::move(group), trusted);
         sessions_.emplace(session.get(), session);

@@ -12,7 +12,8 @@ using json = nlohmann::json;
 // `s` as a JSON string, as nlohmann::json dumps it (printable ASCII is copied; the rest, rare
 // here, goes through nlohmann).
 void AppendJsonString(std::string& out, std::string_view s) {
-  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; })) {
+  if (std::all_of(s.begin(), s.end(),
+                  [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; })) {
     out += '"';
     out += s;
     out += '"';
@@ -32,11 +33,14 @@ Reply VerifyToken(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     if (!body) return std::unexpected(body.error());
     parsed = std::move(*body);
   }
-  std::string_view token = plain ? *plain : std::string_view((*parsed)["token"].get_ref<const std::string&>());
+  std::string_view token =
+      plain ? *plain : std::string_view((*parsed)["token"].get_ref<const std::string&>());
   Time now = ctx.deps.clock->Now();
   signing::Verdict v;
-  if (token.size() > signing::kMaxTokenBytes) v.reason = "too_large";
-  else v = ctx.keys.load()->verifier->Verify(token, now);
+  if (token.size() > signing::kMaxTokenBytes)
+    v.reason = "too_large";
+  else
+    v = ctx.keys.load()->verifier->Verify(token, now);
   std::string status = "active", reason = v.reason;
   if (!v.valid) {
     status = v.reason == "expired" ? "expired" : "invalid";
@@ -53,8 +57,10 @@ Reply VerifyToken(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
         return std::unexpected(Problem(card.error()));
       } else {
         revoked = card->revoked;
-        if (revoked) ctx.card_status.MarkRevoked(card->serial, card->year);
-        else ctx.card_status.RememberIssued(card->serial, card->year);
+        if (revoked)
+          ctx.card_status.MarkRevoked(card->serial, card->year);
+        else
+          ctx.card_status.RememberIssued(card->serial, card->year);
       }
     }
     if (revoked) {
@@ -71,8 +77,10 @@ Reply VerifyToken(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   std::string out = R"({"reason":)";
   AppendJsonString(out, reason);
   out += R"(,"serial":)";
-  if (v.serial.empty()) out += "null";
-  else AppendJsonString(out, v.serial);
+  if (v.serial.empty())
+    out += "null";
+  else
+    AppendJsonString(out, v.serial);
   out += R"(,"status":)";
   AppendJsonString(out, status);
   out += status == "active" ? R"(,"valid":true,"year":)" : R"(,"valid":false,"year":)";

@@ -11,30 +11,49 @@ using json = nlohmann::json;
 
 const char* TitleFor(int status) {
   switch (status) {
-    case 400: return "Bad request";
-    case 401: return "Authentication required";
-    case 403: return "Forbidden";
-    case 404: return "Not found";
-    case 405: return "Method not allowed";
-    case 408: return "Request timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length required";
-    case 413: return "Request body too large";
-    case 414: return "Request target too long";
-    case 415: return "Unsupported media type";
-    case 417: return "Expectation failed";
-    case 429: return "Too many requests";
-    case 431: return "Request header fields too large";
-    case 503: return "Service unavailable";
-    case 505: return "HTTP version not supported";
-    default: return status >= 500 ? "Internal error" : "Request failed";
+    case 400:
+      return "Bad request";
+    case 401:
+      return "Authentication required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not found";
+    case 405:
+      return "Method not allowed";
+    case 408:
+      return "Request timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length required";
+    case 413:
+      return "Request body too large";
+    case 414:
+      return "Request target too long";
+    case 415:
+      return "Unsupported media type";
+    case 417:
+      return "Expectation failed";
+    case 429:
+      return "Too many requests";
+    case 431:
+      return "Request header fields too large";
+    case 503:
+      return "Service unavailable";
+    case 505:
+      return "HTTP version not supported";
+    default:
+      return status >= 500 ? "Internal error" : "Request failed";
   }
 }
 
 std::string SlugFor(int status) {
   std::string s;
-  for (const char* t = TitleFor(status); *t; ++t) s += *t == ' ' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(*t)));
+  for (const char* t = TitleFor(status); *t; ++t)
+    s += *t == ' ' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(*t)));
   return s;
 }
 
@@ -61,16 +80,26 @@ Problem Unavailable(std::string detail) {
 
 int StatusFor(Code code) {
   switch (code) {
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kFailedPrecondition: return 409;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kResourceExhausted: return 429;
-    case Code::kUnavailable: return 503;
-    case Code::kInternal: return 500;
-    case Code::kDataLoss: return 500;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kFailedPrecondition:
+      return 409;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kResourceExhausted:
+      return 429;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kInternal:
+      return 500;
+    case Code::kDataLoss:
+      return 500;
   }
   return 500;
 }
@@ -80,13 +109,14 @@ void WriteProblem(const HttpRequest& req, HttpResponse& res, const Problem& p) {
   std::string detail = p.error.message;
   if (status >= 500) {
     detail = !p.public_detail.empty() ? p.public_detail
-             : status == 503          ? "the ledger cannot be reached or written right now; retry in a moment, and "
-                                        "quote the request id if it lasts"
-             : status == 505          ? p.error.message
-                                      : "an internal error occurred; quote the request id";
+             : status == 503 ? "the ledger cannot be reached or written right now; retry in a moment, and "
+                               "quote the request id if it lasts"
+             : status == 505 ? p.error.message
+                             : "an internal error occurred; quote the request id";
     if (detail != p.error.message)
       std::fprintf(stderr, "{\"level\":\"%s\",\"request_id\":%s,\"status\":%d,\"error\":%s}\n",
-                   status == 503 ? "warning" : "error", Dump(req.id).c_str(), status, Dump(p.error.message).c_str());
+                   status == 503 ? "warning" : "error", Dump(req.id).c_str(), status,
+                   Dump(p.error.message).c_str());
   }
   json body = {{"type", "https://lerarenkaart.be/problems/" + SlugFor(status)},
                {"title", TitleFor(status)},
@@ -108,7 +138,8 @@ void WriteJson(HttpResponse& res, const json& body, int status) {
   res.set_content(Dump(body), "application/json");
 }
 
-std::expected<json, Problem> ParseBody(const HttpRequest& req, size_t max_bytes, std::span<const FieldSpec> fields) {
+std::expected<json, Problem> ParseBody(const HttpRequest& req, size_t max_bytes,
+                                       std::span<const FieldSpec> fields) {
   auto body = ParseJsonBody(req.body, max_bytes, fields);
   if (body) return std::move(*body);
   if (body.error().status == 413)

@@ -39,7 +39,8 @@ Reply OpenApi(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 
 Reply Jwks(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto keys = ctx.keys.load();
-  AnswerCached(req, res, keys->jwks, keys->jwks_etag, "application/jwk-set+json", "public, max-age=3600, must-revalidate");
+  AnswerCached(req, res, keys->jwks, keys->jwks_etag, "application/jwk-set+json",
+               "public, max-age=3600, must-revalidate");
   return {};
 }
 
@@ -51,11 +52,13 @@ Reply Revocations(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     // The ledger is out of reach: the list signed last is still the truth as of its iat, and
     // partners are better off with it (they see its age) than with nothing, until it expires.
     std::lock_guard lock(ctx.revocations_mu);
-    if (ctx.revocations_jws.empty() || now >= ctx.revocations_signed_at + ctx.options.revocation_list_lifetime)
+    if (ctx.revocations_jws.empty() ||
+        now >= ctx.revocations_signed_at + ctx.options.revocation_list_lifetime)
       return std::unexpected(Problem(snapshot.error()));
     ctx.Warn(req, "serving the revocation list signed at " + FormatRfc3339(ctx.revocations_signed_at) +
                       ": the ledger cannot be read: " + snapshot.error().message);
-    AnswerCached(req, res, ctx.revocations_jws, ctx.revocations_etag, "application/jwt", "public, max-age=60");
+    AnswerCached(req, res, ctx.revocations_jws, ctx.revocations_etag, "application/jwt",
+                 "public, max-age=60");
     return {};
   }
   auto keys = ctx.keys.load();
@@ -67,8 +70,8 @@ Reply Revocations(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   {
     std::lock_guard lock(ctx.revocations_mu);
     if (ctx.revocations_for != what || now - ctx.revocations_signed_at >= std::chrono::hours(1)) {
-      signing::RevocationList list{ctx.deps.policy.issuer, now, now + ctx.options.revocation_list_lifetime,
-                                   snapshot->sequence, years, std::move(snapshot->revoked)};
+      signing::RevocationList list{ctx.deps.policy.issuer, now,   now + ctx.options.revocation_list_lifetime,
+                                   snapshot->sequence,     years, std::move(snapshot->revoked)};
       auto signed_list = keys->revocation_signer->Sign(list);
       if (!signed_list) return std::unexpected(Problem(signed_list.error()));
       ctx.revocations_for = what;
@@ -98,8 +101,9 @@ void ServiceContext::RefreshRevoked() {
   if (!revoked) {
     // Logged once per failure streak; scans fall back to the ledger after the staleness bound.
     if (!refresh_failing.exchange(true))
-      std::fprintf(stderr, "{\"level\":\"error\",\"event\":\"revocation_refresh\",\"error\":%s}\n",
-                   json(revoked.error().message).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      std::fprintf(
+          stderr, "{\"level\":\"error\",\"event\":\"revocation_refresh\",\"error\":%s}\n",
+          json(revoked.error().message).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return;
   }
   refresh_failing = false;

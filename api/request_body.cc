@@ -11,14 +11,16 @@ std::expected<nlohmann::json, BodyError> ParseJsonBody(std::string_view body, si
     return std::unexpected(BodyError{400, std::move(field), std::move(detail)});
   };
   if (body.size() > max_bytes)
-    return std::unexpected(BodyError{413, "", "the request body has " + std::to_string(body.size()) +
-                                                  " bytes; the limit is " + std::to_string(max_bytes)});
+    return std::unexpected(BodyError{413, "",
+                                     "the request body has " + std::to_string(body.size()) +
+                                         " bytes; the limit is " + std::to_string(max_bytes)});
   // The body is read as JSON whatever Content-Type says (curl -d sends form encoding by default).
   json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return bad("body", "the request body is not valid JSON");
   if (!doc.is_object()) return bad("body", "the request body must be a JSON object");
   for (auto it = doc.begin(); it != doc.end(); ++it) {
-    auto spec = std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return it.key() == f.name; });
+    auto spec =
+        std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return it.key() == f.name; });
     if (spec == fields.end()) {
       std::string known;
       for (auto& f : fields) known += (known.empty() ? "" : ", ") + std::string(f.name);
@@ -26,10 +28,12 @@ std::expected<nlohmann::json, BodyError> ParseJsonBody(std::string_view body, si
     }
     bool ok = spec->type == FieldType::kString ? it->is_string() : it->is_number_integer();
     if (!ok)
-      return bad(it.key(), "'" + it.key() + "' must be " + (spec->type == FieldType::kString ? "a string" : "an integer"));
+      return bad(it.key(), "'" + it.key() + "' must be " +
+                               (spec->type == FieldType::kString ? "a string" : "an integer"));
   }
   for (auto& f : fields)
-    if (f.required && !doc.contains(f.name)) return bad(f.name, std::string("the field '") + f.name + "' is required");
+    if (f.required && !doc.contains(f.name))
+      return bad(f.name, std::string("the field '") + f.name + "' is required");
   return doc;
 }
 

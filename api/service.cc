@@ -65,11 +65,18 @@ std::string RequestIdFor(const HttpRequest& req) {
 
 Code CodeForStatus(int status) {
   switch (status) {
-    case 401: return Code::kUnauthenticated;
-    case 404: return Code::kNotFound;
-    case 413: case 429: case 431: return Code::kResourceExhausted;
-    case 503: return Code::kUnavailable;
-    default: return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
+    case 401:
+      return Code::kUnauthenticated;
+    case 404:
+      return Code::kNotFound;
+    case 413:
+    case 429:
+    case 431:
+      return Code::kResourceExhausted;
+    case 503:
+      return Code::kUnavailable;
+    default:
+      return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
   }
 }
 
@@ -172,7 +179,8 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
       Problem p(Error{Code::kNotFound, "no route for " + std::string(req.method) + " " + req.path});
       if (!allow.empty()) {
         p.status = 405;
-        p.error.message = req.path + " does not accept " + std::string(req.method) + " (allowed: " + allow + ")";
+        p.error.message =
+            req.path + " does not accept " + std::string(req.method) + " (allowed: " + allow + ")";
         res.set_header("Allow", allow);
       }
       return Answer(req, res, p);
@@ -182,18 +190,30 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     if (route->handler != internal::Healthz && route->handler != internal::Readyz &&
         route->handler != internal::MetricsText) {
       if (int64_t wait = ctx_.per_address.Take(who); wait > 0)
-        return Answer(req, res, internal::Busy("too many requests from this address; retry after " + std::to_string(wait) + " s", wait).error());
+        return Answer(
+            req, res,
+            internal::Busy("too many requests from this address; retry after " + std::to_string(wait) + " s",
+                           wait)
+                .error());
     }
     if (route->limit) {
       if (int64_t wait = (ctx_.*route->limit).Take(who); wait > 0)
-        return Answer(req, res, internal::Busy("too many attempts from this address; retry after " + std::to_string(wait) + " s", wait).error());
+        return Answer(
+            req, res,
+            internal::Busy("too many attempts from this address; retry after " + std::to_string(wait) + " s",
+                           wait)
+                .error());
     }
     if (Reply auth = Authenticate(*route, req); !auth) return Answer(req, res, auth.error());
     switch (route->body) {
-      case internal::BodyLimit::kNone: return 0;
-      case internal::BodyLimit::kJson: return ctx_.options.max_json_bytes;
-      case internal::BodyLimit::kImport: return ctx_.options.max_import_bytes;
-      case internal::BodyLimit::kForm: return ctx_.options.max_form_bytes;
+      case internal::BodyLimit::kNone:
+        return 0;
+      case internal::BodyLimit::kJson:
+        return ctx_.options.max_json_bytes;
+      case internal::BodyLimit::kImport:
+        return ctx_.options.max_import_bytes;
+      case internal::BodyLimit::kForm:
+        return ctx_.options.max_form_bytes;
     }
     return 0;
   }
@@ -205,7 +225,8 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     if (heavy && heavy_.fetch_add(1) >= max_heavy_) {
       heavy_.fetch_sub(1);
       heavy = false;
-      reply = internal::Busy("the service is busy with other imports and reports; retry in a few seconds", 5, 503);
+      reply = internal::Busy("the service is busy with other imports and reports; retry in a few seconds", 5,
+                             503);
     } else {
       try {
         reply = route.handler(ctx_, req, res);
@@ -250,8 +271,10 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     res = HttpResponse();
     res.set_header("X-Request-Id", req.id);
     if (!allow.empty()) res.set_header("Allow", allow);
-    if (internal::WantsPage(req)) internal::WritePageProblem(ctx_, req, res, p);
-    else internal::WriteProblem(req, res, p);
+    if (internal::WantsPage(req))
+      internal::WritePageProblem(ctx_, req, res, p);
+    else
+      internal::WriteProblem(req, res, p);
     return std::nullopt;
   }
 
@@ -265,10 +288,12 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
       if (secret.empty()) secret = internal::CookieValue(req, "lk_staff");
     }
     if (secret.empty())
-      return std::unexpected(Problem(Error{Code::kUnauthenticated, std::string("this endpoint needs ") +
-                                                                       (r.auth == Auth::kPartner ? "a partner API key" : "a staff token") +
-                                                                       " in 'Authorization: Bearer ...'"},
-                                     "Authorization"));
+      return std::unexpected(
+          Problem(Error{Code::kUnauthenticated,
+                        std::string("this endpoint needs ") +
+                            (r.auth == Auth::kPartner ? "a partner API key" : "a staff token") +
+                            " in 'Authorization: Bearer ...'"},
+                  "Authorization"));
     auto kind = r.auth == Auth::kPartner ? ledger::CredentialKind::kPartner : ledger::CredentialKind::kStaff;
     std::string cache_key = std::string(ledger::CredentialKindName(kind)) + ":" + Sha256(secret);
     if (auto cached = CachedCredential(cache_key)) {
@@ -278,10 +303,12 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     auto cred = ctx_.deps.ledger->access().Authenticate(kind, secret);
     if (!cred) {
       if (cred.error().code == Code::kUnauthenticated)
-        return std::unexpected(Problem(Error{Code::kUnauthenticated, std::string("the ") +
-                                                                         (kind == ledger::CredentialKind::kPartner ? "partner API key" : "staff token") +
-                                                                         " is not valid"},
-                                       "Authorization"));
+        return std::unexpected(
+            Problem(Error{Code::kUnauthenticated,
+                          std::string("the ") +
+                              (kind == ledger::CredentialKind::kPartner ? "partner API key" : "staff token") +
+                              " is not valid"},
+                    "Authorization"));
       return std::unexpected(Problem(cred.error()));
     }
     req.subject = std::string(ledger::CredentialKindName(kind)) + ":" + std::to_string(cred->id);
@@ -305,13 +332,15 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
 
   Reply TakeKeyToken(const std::string& subject) {
     if (int64_t wait = ctx_.per_key.Take(subject); wait > 0)
-      return internal::Busy("too many requests for this credential; retry after " + std::to_string(wait) + " s", wait);
+      return internal::Busy(
+          "too many requests for this credential; retry after " + std::to_string(wait) + " s", wait);
     return {};
   }
 
   void RefreshLoop() {
     std::unique_lock lock(refresh_mu_);
-    while (!refresh_cv_.wait_for(lock, ServiceContext::kRevocationRefresh, [this] { return refresh_stop_; })) {
+    while (
+        !refresh_cv_.wait_for(lock, ServiceContext::kRevocationRefresh, [this] { return refresh_stop_; })) {
       lock.unlock();
       ctx_.RefreshRevoked();
       lock.lock();
@@ -350,7 +379,8 @@ ServiceContext::ServiceContext(ServiceOptions o, ServiceDeps d)
 
 Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, ServiceDeps deps) {
   if (options.port < 0 || options.port > 65535)
-    return Fail(Code::kInvalidArgument, "listen port " + std::to_string(options.port) + " is out of range (0-65535)");
+    return Fail(Code::kInvalidArgument,
+                "listen port " + std::to_string(options.port) + " is out of range (0-65535)");
   if (!deps.clock) return Fail(Code::kInvalidArgument, "the service needs a clock");
   auto s = std::make_unique<ServiceImpl>(std::move(options), std::move(deps));
   if (auto r = s->Init(); !r) return std::unexpected(r.error());

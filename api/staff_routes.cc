@@ -32,7 +32,8 @@ std::expected<reports::Report, Problem> BuildReport(ServiceContext& ctx, const H
   }
   auto report = reports::BuildAdoptionReport(*ctx.deps.ledger, o);
   if (!report) {
-    if (report.error().code == Code::kInvalidArgument) return std::unexpected(Problem(report.error(), "years"));
+    if (report.error().code == Code::kInvalidArgument)
+      return std::unexpected(Problem(report.error(), "years"));
     return std::unexpected(Problem(report.error()));
   }
   return std::move(*report);
@@ -43,9 +44,11 @@ std::expected<reports::Report, Problem> BuildReport(ServiceContext& ctx, const H
 Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
   if (!body) return std::unexpected(body.error());
-  int year = body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(ctx.deps.clock->Now()).year());
+  int year =
+      body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(ctx.deps.clock->Now()).year());
   auto card = ctx.deps.ledger->cards().IssueDigital((*body)["staff_id"].get<std::string>(), year);
-  if (!card) return std::unexpected(Problem(card.error(), card.error().code == Code::kNotFound ? "staff_id" : "year"));
+  if (!card)
+    return std::unexpected(Problem(card.error(), card.error().code == Code::kNotFound ? "staff_id" : "year"));
   return CardAnswer(ctx, res, *card);
 }
 
@@ -54,17 +57,22 @@ Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kRevokeBody);
   if (!body) return std::unexpected(body.error());
   auto r = ctx.deps.ledger->cards().Revoke(serial, (*body)["reason"].get<std::string>());
-  if (!r) return std::unexpected(Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+  if (!r)
+    return std::unexpected(
+        Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
   // This instance's own scans see the revocation at once (others within the refresh bound).
-  if (auto card = ctx.deps.ledger->cards().FindCard(serial)) ctx.card_status.MarkRevoked(serial, card->year);
-  else ctx.RefreshRevoked();
+  if (auto card = ctx.deps.ledger->cards().FindCard(serial))
+    ctx.card_status.MarkRevoked(serial, card->year);
+  else
+    ctx.RefreshRevoked();
   if (ctx.deps.google_api) {
     // A saved Google object shows the card as inactive. A failure is logged and left for
     // `google sync` to repair: the revocation itself stands.
-    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, serial), R"({"state":"INACTIVE"})");
+    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, serial),
+                                                    R"({"state":"INACTIVE"})");
     if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
-      ctx.Warn(req, "object of revoked card " + serial + " not set INACTIVE (google sync repairs it): " +
-                        patched.error().message);
+      ctx.Warn(req, "object of revoked card " + serial +
+                        " not set INACTIVE (google sync repairs it): " + patched.error().message);
   }
   WriteJson(res, {{"serial", serial}, {"status", "revoked"}});
   return {};
@@ -74,9 +82,10 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   const std::string& kind = req.params.at(0);
   static const char* kKinds[] = {"roster", "subscriptions", "starters", "library", "published"};
   if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
-    return std::unexpected(Problem(Error{Code::kNotFound, "unknown import kind '" + kind +
-                                                              "' (roster, subscriptions, starters, library, published)"},
-                                   "kind"));
+    return std::unexpected(Problem(
+        Error{Code::kNotFound,
+              "unknown import kind '" + kind + "' (roster, subscriptions, starters, library, published)"},
+        "kind"));
   int year = 0;
   if (kind != "published") {
     std::string y = req.param("year").value_or("");
@@ -88,8 +97,10 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   // The upload's name in errors and in the audit entry: "library.csv", never a server path.
   const ledger::CsvSource csv{kind + ".csv", req.body};
   Result<ledger::ImportSummary> sum;
-  if (kind == "roster") sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
-  else if (kind == "published") sum = ctx.deps.ledger->imports().ImportPublished(csv);
+  if (kind == "roster")
+    sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
+  else if (kind == "published")
+    sum = ctx.deps.ledger->imports().ImportPublished(csv);
   else {
     ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
                               : kind == "starters"    ? ledger::Channel::kStarter
@@ -126,7 +137,8 @@ Reply AdoptionReport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = reports::Export(*report, *format, csv);
   if (!body) return std::unexpected(Problem(body.error()));
   const char* type = kTypes.at(*format);
-  if (*format == reports::Format::kCsv && csv.part == reports::CsvPart::kNotes) type = "text/plain; charset=utf-8";
+  if (*format == reports::Format::kCsv && csv.part == reports::CsvPart::kNotes)
+    type = "text/plain; charset=utf-8";
   res.set_content(std::move(*body), type);
   res.set_header("Cache-Control", "private, no-cache");
   if (*format == reports::Format::kXlsx)
@@ -146,8 +158,10 @@ Reply Dashboard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
                                      (https ? "; Secure" : "") + "; Max-Age=28800");
     std::string query;
     for (const char* p : {"period", "by", "years"})
-      if (auto v = req.param(p); v && !v->empty() && v->size() <= 20 &&
-                                 std::all_of(v->begin(), v->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }))
+      if (auto v = req.param(p);
+          v && !v->empty() && v->size() <= 20 && std::all_of(v->begin(), v->end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+          }))
         query += (query.empty() ? "?" : "&") + std::string(p) + "=" + *v;
     res.status = 303;
     res.set_header("Location", "/dashboard" + query);

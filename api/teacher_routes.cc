@@ -6,9 +6,11 @@ namespace lk::api::internal {
 namespace {
 using json = nlohmann::json;
 
-Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest& req, const std::string& serial) {
+Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest& req,
+                                          const std::string& serial) {
   std::string token = BearerToken(req);
-  if (token.empty()) return Fail(Code::kUnauthenticated, "send the card's access token in 'Authorization: Bearer ...'");
+  if (token.empty())
+    return Fail(Code::kUnauthenticated, "send the card's access token in 'Authorization: Bearer ...'");
   auto card = FindTeacherCard(ctx, serial);
   // An unknown serial and a wrong token look the same, so serials cannot be probed.
   if (!card && card.error().code != Code::kNotFound) return card;
@@ -39,7 +41,8 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
   auto record = StoredCardWithToken(ctx, card.serial);
   if (!record) {
     // A token the signer cannot issue (a card year it refuses) names the year.
-    if (record.error().code == Code::kInvalidArgument) return std::unexpected(Problem(record.error(), "year"));
+    if (record.error().code == Code::kInvalidArgument)
+      return std::unexpected(Problem(record.error(), "year"));
     return std::unexpected(Problem(record.error()));
   }
   const std::string& token = record->token;
@@ -76,17 +79,21 @@ Reply ApplePass(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return AnswerApplePass(ctx, req, res, *card);
 }
 
-Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::CardRecord& card_in) {
+Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
+                      const ledger::CardRecord& card_in) {
   const ledger::CardRecord* card = &card_in;
   if (!ctx.deps.build_pass)
     return std::unexpected(Unavailable("Apple Wallet passes are not configured on this service"));
   if (card->token.empty() || !card->token_at)
-    return std::unexpected(Problem(Error{Code::kFailedPrecondition, "the card has no QR token yet; claim it first"}));
+    return std::unexpected(
+        Problem(Error{Code::kFailedPrecondition, "the card has no QR token yet; claim it first"}));
   // Everything the bytes depend on: a strong validator for a deterministic build.
-  std::string etag = QuotedEtag(card->serial + "\n" + std::to_string(card->update_tag) + "\n" + card->token + "\n" +
-                                card->holder_name + "\n" + card->school_number + "\n" + (card->revoked ? "void" : "ok"));
+  std::string etag =
+      QuotedEtag(card->serial + "\n" + std::to_string(card->update_tag) + "\n" + card->token + "\n" +
+                 card->holder_name + "\n" + card->school_number + "\n" + (card->revoked ? "void" : "ok"));
   res.set_header("ETag", etag);
-  res.set_header("Cache-Control", "private, max-age=" + std::to_string(ctx.options.pass_cache_max_age.count()));
+  res.set_header("Cache-Control",
+                 "private, max-age=" + std::to_string(ctx.options.pass_cache_max_age.count()));
   if (EtagMatches(req, etag)) {
     res.status = 304;
     return {};
@@ -118,26 +125,30 @@ Reply GoogleLink(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return AnswerGoogleLink(ctx, req, res, *card);
 }
 
-Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& res, const ledger::CardRecord& card_in) {
+Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& res,
+                       const ledger::CardRecord& card_in) {
   const ledger::CardRecord* card = &card_in;
   const std::string& serial = card->serial;
   if (!ctx.deps.google_account || ctx.deps.google.issuer_id.empty())
     return std::unexpected(Unavailable("Google Wallet is not configured on this service (google.issuer_id)"));
-  if (card->revoked) return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " is revoked"}));
+  if (card->revoked)
+    return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " is revoked"}));
   Time now = ctx.deps.clock->Now();
   if (ctx.deps.google_api) {
     // Create (or bring up to date) the object the skinny link names; the class once per year.
-    passgen::GoogleCard gc = passgen::LedgerCard(card->serial, card->year, card->holder_name, card->school_number,
-                                                 /*revoked=*/false);
+    passgen::GoogleCard gc =
+        passgen::LedgerCard(card->serial, card->year, card->holder_name, card->school_number,
+                            /*revoked=*/false);
     if (!GoogleClassReady(ctx, card->year)) {
-      auto cls = passgen::UpsertClass(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design, card->year);
+      auto cls =
+          passgen::UpsertClass(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design, card->year);
       if (!cls) return std::unexpected(Problem(GoogleError(cls.error())));
       std::lock_guard lock(ctx.google_mu);
       ctx.google_class_years.insert(card->year);
     }
     auto keys = ctx.keys.load();
-    auto synced = passgen::SyncCard(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design, *keys->issuer,
-                                    *keys->verifier, ctx.deps.policy, gc, now);
+    auto synced = passgen::SyncCard(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design,
+                                    *keys->issuer, *keys->verifier, ctx.deps.policy, gc, now);
     if (!synced) return std::unexpected(Problem(GoogleError(synced.error())));
     if (*synced == passgen::CardOutcome::kSkipped)  // the card year is over: nothing to save
       return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " has expired"}));

@@ -18,17 +18,20 @@ Result<std::unique_ptr<ledger::Ledger>> Open(const Globals& g, const std::string
   return ledger::OpenLedger(o, clock);
 }
 
-int RemoveCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name, const std::string& url) {
+int RemoveCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name,
+                     const std::string& url) {
   SystemClock clock;
   auto l = Open(g, url, clock);
   if (!l) return Report(l.error());
   if (auto r = (*l)->access().RemoveCredential(kind, name); !r) return Report(r.error());
-  std::fprintf(stderr, "lerarenkaart: %s credential '%s' removed; running services stop accepting it within 10 s\n",
+  std::fprintf(stderr,
+               "lerarenkaart: %s credential '%s' removed; running services stop accepting it within 10 s\n",
                std::string(ledger::CredentialKindName(kind)).c_str(), name.c_str());
   return 0;
 }
 
-int AddCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name, const std::string& url) {
+int AddCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name,
+                  const std::string& url) {
   SystemClock clock;
   auto l = Open(g, url, clock);
   if (!l) return Report(l.error());
@@ -53,13 +56,15 @@ void AddAccessCommands(CLI::App& app, Globals& g, int& exit_code) {
     ledger::CredentialKind k = kind;
     auto* top = app.add_subcommand(group, help);
     top->require_subcommand(1);
-    auto* add = top->add_subcommand("add", "Create a credential named NAME and print its secret once (stored hashed)");
+    auto* add = top->add_subcommand(
+        "add", "Create a credential named NAME and print its secret once (stored hashed)");
     auto a = std::make_shared<Args>();
     add->add_option("name", a->name, "Who holds it, e.g. 'AgODi reporting' or 'Museum M'")->required();
     add->add_option("--ledger", a->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
     add->callback([&, a, k] { exit_code = AddCredential(g, k, a->name, a->ledger_url); });
-    auto* remove = top->add_subcommand("remove", "Delete the credential named NAME: its secret stops working "
-                                                 "(running services notice within 10 s)");
+    auto* remove = top->add_subcommand("remove",
+                                       "Delete the credential named NAME: its secret stops working "
+                                       "(running services notice within 10 s)");
     auto r = std::make_shared<Args>();
     remove->add_option("name", r->name, "The name given to 'add'")->required();
     remove->add_option("--ledger", r->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");

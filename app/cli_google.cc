@@ -20,14 +20,19 @@ struct GoogleArgs {
 
 void AddGoogleOptions(CLI::App* cmd, GoogleArgs& a) {
   cmd->add_option("--issuer-id", a.issuer_id,
-                  "Google Wallet issuer id (digits, from the Wallet console; default [google] issuer_id, $LK_GOOGLE_ISSUER_ID)");
+                  "Google Wallet issuer id (digits, from the Wallet console; default [google] issuer_id, "
+                  "$LK_GOOGLE_ISSUER_ID)");
   cmd->add_option("--origin", a.origins,
-                  "Origin allowed to show the save button (repeatable; default [google] origins or https://lerarenkaart.be)");
-  cmd->add_option("--token-url", a.token_url,
-                  "OAuth 2.0 token endpoint (default [google] token_url or https://oauth2.googleapis.com/token)");
+                  "Origin allowed to show the save button (repeatable; default [google] origins or "
+                  "https://lerarenkaart.be)");
+  cmd->add_option(
+      "--token-url", a.token_url,
+      "OAuth 2.0 token endpoint (default [google] token_url or https://oauth2.googleapis.com/token)");
   cmd->add_option("--api-url", a.api_url,
-                  "Wallet API base URL (default [google] api_url or https://walletobjects.googleapis.com/walletobjects/v1)");
-  cmd->add_option("--timeout", a.timeout_s, "Seconds allowed per HTTP attempt (default [google] timeout_seconds or 20)")
+                  "Wallet API base URL (default [google] api_url or "
+                  "https://walletobjects.googleapis.com/walletobjects/v1)");
+  cmd->add_option("--timeout", a.timeout_s,
+                  "Seconds allowed per HTTP attempt (default [google] timeout_seconds or 20)")
       ->check(CLI::Range(0.1, 300.0));
   cmd->add_option("--at", a.at, "Act as if it were this RFC 3339 time (default now)");
 }
@@ -37,8 +42,9 @@ Result<passgen::GoogleWalletConfig> MakeConfig(const Config& config, const Googl
   passgen::GoogleWalletConfig c = config.google.wallet;
   if (!a.issuer_id.empty()) c.issuer_id = a.issuer_id;
   if (c.issuer_id.empty())
-    return Fail(Code::kInvalidArgument, "no Google Wallet issuer id: pass --issuer-id, set [google] issuer_id in the "
-                                        "configuration file or LK_GOOGLE_ISSUER_ID");
+    return Fail(Code::kInvalidArgument,
+                "no Google Wallet issuer id: pass --issuer-id, set [google] issuer_id in the "
+                "configuration file or LK_GOOGLE_ISSUER_ID");
   if (!a.origins.empty()) c.origins = a.origins;
   if (!a.token_url.empty()) c.token_url = a.token_url;
   if (!a.api_url.empty()) c.api_url = a.api_url;
@@ -89,7 +95,6 @@ Result<GoogleContext> Prepare(const Globals& g, const GoogleArgs& a, bool need_t
   return ctx;
 }
 
-
 }  // namespace
 
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
@@ -116,38 +121,60 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto la = std::make_shared<LinkArgs>();
   link->add_option("--serial", la->serial, "Card serial (letters, digits, '-', '_')")->required();
   link->add_option("--year", la->year, "Card year, e.g. 2026")->required();
-  link->add_option("--name", la->name, "Holder name as printed on the card (UTF-8, at most 200 characters)")->required();
+  link->add_option("--name", la->name, "Holder name as printed on the card (UTF-8, at most 200 characters)")
+      ->required();
   link->add_option("--school", la->school, "School name (UTF-8, at most 200 characters)")->required();
-  link->add_flag("--no-api", la->no_api, "Do not call the API: print the skinny link for an object that sync already created");
+  link->add_flag("--no-api", la->no_api,
+                 "Do not call the API: print the skinny link for an object that sync already created");
   link->add_flag("--full", la->full,
                  "Put the whole object and class in the JWT instead (no API call); refused when the link\n"
                  "would exceed Google's 1,800-character limit, which a real QR token always does");
   AddGoogleOptions(link, la->google);
   link->callback([&, la] {
     auto ctx = Prepare(g, la->google, !la->no_api || la->full);
-    if (!ctx) { exit_code = Report(ctx.error()); return; }
+    if (!ctx) {
+      exit_code = Report(ctx.error());
+      return;
+    }
     passgen::GoogleCardDesign design;
     passgen::GoogleCard card{la->serial, la->year, la->name, la->school, passgen::CardStatus::kActive};
-    if (auto r = passgen::ValidateCard(card); !r) { exit_code = Report(r.error()); return; }
+    if (auto r = passgen::ValidateCard(card); !r) {
+      exit_code = Report(r.error());
+      return;
+    }
     Result<std::string> url;
     if (la->full) {
       auto token = ctx->issuer->Issue(card.serial, card.year, ctx->now);
-      if (!token) { exit_code = Report(token.error()); return; }
-      url = passgen::FullSaveLink(*ctx->account, ctx->wallet, passgen::GenericClassJson(ctx->wallet, design, card.year),
-                                  passgen::GenericObjectJson(ctx->wallet, design, ctx->config.tokens, card, *token, "ACTIVE"),
-                                  ctx->now);
+      if (!token) {
+        exit_code = Report(token.error());
+        return;
+      }
+      url = passgen::FullSaveLink(
+          *ctx->account, ctx->wallet, passgen::GenericClassJson(ctx->wallet, design, card.year),
+          passgen::GenericObjectJson(ctx->wallet, design, ctx->config.tokens, card, *token, "ACTIVE"),
+          ctx->now);
     } else {
       if (!la->no_api) {
         SystemClock clock;
         auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
-        if (!api) { exit_code = Report(api.error()); return; }
+        if (!api) {
+          exit_code = Report(api.error());
+          return;
+        }
         auto cls = passgen::UpsertClass(**api, ctx->wallet, design, card.year);
-        if (!cls) { exit_code = Report(cls.error()); return; }
-        auto done = passgen::SyncCard(**api, ctx->wallet, design, *ctx->issuer, *ctx->verifier, ctx->config.tokens,
-                                      card, ctx->now);
-        if (!done) { exit_code = Report(done.error()); return; }
+        if (!cls) {
+          exit_code = Report(cls.error());
+          return;
+        }
+        auto done = passgen::SyncCard(**api, ctx->wallet, design, *ctx->issuer, *ctx->verifier,
+                                      ctx->config.tokens, card, ctx->now);
+        if (!done) {
+          exit_code = Report(done.error());
+          return;
+        }
         if (*done == passgen::CardOutcome::kSkipped) {
-          exit_code = Report({Code::kFailedPrecondition, "card year " + std::to_string(card.year) + " is over: no link"});
+          exit_code = Report(
+              {Code::kFailedPrecondition, "card year " + std::to_string(card.year) + " is over: no link"});
           return;
         }
         std::fprintf(stderr, "object %s: %.*s\n", passgen::ObjectId(ctx->wallet, card.serial).c_str(),
@@ -155,7 +182,10 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
       }
       url = passgen::SkinnySaveLink(*ctx->account, ctx->wallet, card.serial, ctx->now);
     }
-    if (!url) { exit_code = Report(url.error()); return; }
+    if (!url) {
+      exit_code = Report(url.error());
+      return;
+    }
     std::printf("%s\n", url->c_str());
   });
 
@@ -164,7 +194,8 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* sync = google->add_subcommand(
       "sync",
       "Bring the class of a card year and the object of every digital card of that year in the ledger up to\n"
-      "date through the Google Wallet API: create objects of active cards, set INACTIVE on revoked cards and\n"
+      "date through the Google Wallet API: create objects of active cards, set INACTIVE on revoked cards "
+      "and\n"
       "EXPIRED once the year (plus grace) is over, replace barcodes whose token is not signed by the active\n"
       "key, patch changed names and schools. A card that fails is reported and the others continue.\n"
       "Prints a summary (created/updated/unchanged/failed); exit 1 if any card failed.");
@@ -174,37 +205,56 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
     int year = 0, parallel = 4;
   };
   auto sa = std::make_shared<SyncArgs>();
-  sync->add_option("--year", sa->year, "Card year to sync, e.g. 2026")->required()->check(CLI::Range(2000, 2100));
+  sync->add_option("--year", sa->year, "Card year to sync, e.g. 2026")
+      ->required()
+      ->check(CLI::Range(2000, 2100));
   sync->add_option("--ledger", sa->ledger_url,
-                   "Ledger: a SQLite file path or a postgresql:// URL (default [ledger] url, $LK_LEDGER_URL, or the data dir)");
-  sync->add_option("--parallel", sa->parallel, "Cards handled concurrently (default 4)")->check(CLI::Range(1, 32));
+                   "Ledger: a SQLite file path or a postgresql:// URL (default [ledger] url, $LK_LEDGER_URL, "
+                   "or the data dir)");
+  sync->add_option("--parallel", sa->parallel, "Cards handled concurrently (default 4)")
+      ->check(CLI::Range(1, 32));
   AddGoogleOptions(sync, sa->google);
   sync->callback([&, sa] {
     auto ctx = Prepare(g, sa->google, true);
-    if (!ctx) { exit_code = Report(ctx.error()); return; }
+    if (!ctx) {
+      exit_code = Report(ctx.error());
+      return;
+    }
     SystemClock clock;
     ledger::LedgerOptions lo;
     lo.url = sa->ledger_url.empty() ? ctx->config.ledger_url : sa->ledger_url;
     lo.data_dir = ctx->config.data_dir;
     lo.keys_dir = ctx->config.keys.dir;
     auto book = ledger::OpenLedger(lo, clock);
-    if (!book) { exit_code = Report(book.error()); return; }
+    if (!book) {
+      exit_code = Report(book.error());
+      return;
+    }
     std::vector<passgen::GoogleCard> cards;
     auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
       cards.push_back(passgen::LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
     });
-    if (!read) { exit_code = Report(read.error()); return; }
+    if (!read) {
+      exit_code = Report(read.error());
+      return;
+    }
     book->reset();  // not needed while talking to Google
     auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
-    if (!api) { exit_code = Report(api.error()); return; }
+    if (!api) {
+      exit_code = Report(api.error());
+      return;
+    }
     ProgressBar bar("", "cards");
     passgen::SyncOptions options;
     options.parallelism = sa->parallel;
     options.progress = [&bar](size_t done, size_t total) { bar.Update(done, total); };
-    auto summary = passgen::Sync(**api, ctx->wallet, passgen::GoogleCardDesign{}, *ctx->issuer, *ctx->verifier,
-                                 ctx->config.tokens, sa->year, cards, ctx->now, options);
+    auto summary = passgen::Sync(**api, ctx->wallet, passgen::GoogleCardDesign{}, *ctx->issuer,
+                                 *ctx->verifier, ctx->config.tokens, sa->year, cards, ctx->now, options);
     bar.Clear();
-    if (!summary) { exit_code = Report(summary.error()); return; }
+    if (!summary) {
+      exit_code = Report(summary.error());
+      return;
+    }
     std::string out = summary->ToText();
     std::fwrite(out.data(), 1, out.size(), stdout);
     exit_code = summary->failed == 0 ? 0 : 1;

@@ -5,7 +5,8 @@
 namespace lk::app {
 
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
-  auto* keys = app.add_subcommand("keys", "Manage signing keys: token keyring, pass certificate, Google account");
+  auto* keys =
+      app.add_subcommand("keys", "Manage signing keys: token keyring, pass certificate, Google account");
   keys->require_subcommand(1);
 
   keys->add_subcommand("init",
@@ -14,11 +15,20 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
                        "service-account stand-in. Never overwrites existing keys.")
       ->callback([&] {
         auto c = Load(g);
-        if (!c) { exit_code = Report(c.error()); return; }
+        if (!c) {
+          exit_code = Report(c.error());
+          return;
+        }
         SystemClock clock;
-        if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) { exit_code = Report(r.error()); return; }
+        if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) {
+          exit_code = Report(r.error());
+          return;
+        }
         auto ring = signing::Keyring::Open(c->keys);
-        if (!ring) { exit_code = Report(ring.error()); return; }
+        if (!ring) {
+          exit_code = Report(ring.error());
+          return;
+        }
         std::printf("created development keys in %s (DEVELOPMENT ONLY: not trusted by Apple or Google)\n",
                     c->keys.dir.c_str());
         std::printf("active token key: %s\n", (*ring)->List().back().kid.c_str());
@@ -35,22 +45,38 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
   rotate->add_flag("--revocations", *revocations, "Rotate (or create) the revocation-list signing key");
   rotate->callback([&, revocations] {
     auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
     auto ring = signing::Keyring::Open(c->keys);
-    if (!ring) { exit_code = Report(ring.error()); return; }
+    if (!ring) {
+      exit_code = Report(ring.error());
+      return;
+    }
     SystemClock clock;
     auto info = *revocations ? (*ring)->RotateRevocationKey(clock) : (*ring)->Rotate(clock);
-    if (!info) { exit_code = Report(info.error()); return; }
+    if (!info) {
+      exit_code = Report(info.error());
+      return;
+    }
     std::printf("new active %s key: %s\n", *revocations ? "revocation-list" : "token", info->kid.c_str());
   });
 
-  keys->add_subcommand("list", "List token and revocation-list keys: kid, use, status, created, retired, "
-                               "published until")
+  keys->add_subcommand("list",
+                       "List token and revocation-list keys: kid, use, status, created, retired, "
+                       "published until")
       ->callback([&] {
         auto c = Load(g);
-        if (!c) { exit_code = Report(c.error()); return; }
+        if (!c) {
+          exit_code = Report(c.error());
+          return;
+        }
         auto ring = signing::Keyring::Open(c->keys);
-        if (!ring) { exit_code = Report(ring.error()); return; }
+        if (!ring) {
+          exit_code = Report(ring.error());
+          return;
+        }
         Time now = SystemClock().Now();
         const char* row = "%-10s %-12s %-10s %-21s %-21s %s\n";
         std::printf(row, "KID", "USE", "STATUS", "CREATED", "RETIRED", "PUBLISHED UNTIL");
@@ -70,13 +96,20 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
 
   keys->add_subcommand("jwks",
                        "Print the public JWK Set that partners verify tokens (\"use\":\"sig\") and "
-                       "revocation lists (\"use\":\"lk-revocations\") against")->callback([&] {
-    auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
-    auto ring = signing::Keyring::Open(c->keys);
-    if (!ring) { exit_code = Report(ring.error()); return; }
-    std::printf("%s\n", (*ring)->Published(SystemClock().Now()).ToJwks().c_str());
-  });
+                       "revocation lists (\"use\":\"lk-revocations\") against")
+      ->callback([&] {
+        auto c = Load(g);
+        if (!c) {
+          exit_code = Report(c.error());
+          return;
+        }
+        auto ring = signing::Keyring::Open(c->keys);
+        if (!ring) {
+          exit_code = Report(ring.error());
+          return;
+        }
+        std::printf("%s\n", (*ring)->Published(SystemClock().Now()).ToJwks().c_str());
+      });
 }
 
 }  // namespace lk::app

@@ -16,7 +16,8 @@ constexpr const char* kLedgerHelp =
     "Ledger to use: a SQLite file path or a postgresql:// URL (default: [ledger] url in the config, "
     "$LK_LEDGER_URL, else <data-dir>/ledger.sqlite)";
 
-Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::string& url_flag, const Clock& clock) {
+Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::string& url_flag,
+                                                const Clock& clock) {
   auto c = Load(g);
   if (!c) return std::unexpected(c.error());
   ledger::LedgerOptions o;
@@ -37,7 +38,8 @@ void PrintSummary(const std::string& file, const char* what, const ledger::Impor
 void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* import = app.add_subcommand(
       "import",
-      "Import a CSV file into the ledger (comma or semicolon separated, UTF-8 with or without BOM, header row).\n"
+      "Import a CSV file into the ledger (comma or semicolon separated, UTF-8 with or without BOM, header "
+      "row).\n"
       "All or nothing: a file with a bad row imports nothing and every bad row is listed (exit 2).\n"
       "Re-importing the same file adds nothing.");
   import->require_subcommand(1);
@@ -55,11 +57,14 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
   static const Kind kKinds[] = {
       {"roster",
        "The eligible staff of card year Y. Columns: staff_id,first_name,last_name,role,network,level,"
-       "school_number,school_postcode,starter; role administrative|teaching|support, network GO|OGO|VGO, level "
-       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Names are not stored; staff_id is kept "
+       "school_number,school_postcode,starter; role administrative|teaching|support, network GO|OGO|VGO, "
+       "level "
+       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Names are not stored; staff_id is "
+       "kept "
        "only as a keyed HMAC.",
        std::nullopt},
-      {"subscriptions", "Cards mailed to magazine subscribers in card year Y. Columns: staff_id,date (more allowed)",
+      {"subscriptions",
+       "Cards mailed to magazine subscribers in card year Y. Columns: staff_id,date (more allowed)",
        ledger::Channel::kSubscription},
       {"starters", "Cards mailed to starting teachers in card year Y. Columns: staff_id,date (more allowed)",
        ledger::Channel::kStarter},
@@ -73,32 +78,50 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
     cmd->add_option("--year", a->year, "Card year, e.g. 2026")->required();
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
     if (!kind.channel) {
-      cmd->add_option("--claim-codes", a->claim_codes,
-                      "Also make a one-time claim code per staff member (for POST /v1/claims) and write them to "
-                      "this CSV file as staff_id,claim_code (mode 0600). The ledger keeps only hashes and the "
-                      "display name first_name last_name for the pass. New codes replace earlier ones.");
+      cmd->add_option(
+          "--claim-codes", a->claim_codes,
+          "Also make a one-time claim code per staff member (for POST /v1/claims) and write them to "
+          "this CSV file as staff_id,claim_code (mode 0600). The ledger keeps only hashes and the "
+          "display name first_name last_name for the pass. New codes replace earlier ones.");
       cmd->add_option("--claim-days", a->claim_days, "Days the claim codes stay valid (default 60)")
           ->check(CLI::Range(1, 400));
     }
     cmd->callback([&, a, k = &kind] {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
-      if (!l) { exit_code = Report(l.error()); return; }
+      if (!l) {
+        exit_code = Report(l.error());
+        return;
+      }
       auto csv = ledger::ReadCsvSource(a->file);  // read once, for the import and the claim codes
-      if (!csv) { exit_code = Report(csv.error()); return; }
+      if (!csv) {
+        exit_code = Report(csv.error());
+        return;
+      }
       ProgressBar bar(std::string("import ") + k->name, "rows");
       auto sum = k->channel ? (*l)->imports().ImportChannel(*k->channel, *csv, a->year, bar.callback())
                             : (*l)->imports().ImportRoster(*csv, a->year, bar.callback());
       bar.Clear();
-      if (!sum) { exit_code = Report(sum.error()); return; }
+      if (!sum) {
+        exit_code = Report(sum.error());
+        return;
+      }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
       if (!a->claim_codes.empty()) {
-        auto codes = (*l)->access().CreateClaimCodes(*csv, a->year, clock.Now() + std::chrono::days(a->claim_days));
-        if (!codes) { exit_code = Report(codes.error()); return; }
+        auto codes =
+            (*l)->access().CreateClaimCodes(*csv, a->year, clock.Now() + std::chrono::days(a->claim_days));
+        if (!codes) {
+          exit_code = Report(codes.error());
+          return;
+        }
         std::string out = "staff_id,claim_code\n";
         for (const auto& c : *codes) out += c.staff_id + "," + c.code + "\n";
-        if (auto w = WriteFileAtomic(a->claim_codes, out); !w) { exit_code = Report(w.error()); return; }
-        std::printf("%s: %zu claim codes, valid for %d days\n", a->claim_codes.c_str(), codes->size(), a->claim_days);
+        if (auto w = WriteFileAtomic(a->claim_codes, out); !w) {
+          exit_code = Report(w.error());
+          return;
+        }
+        std::printf("%s: %zu claim codes, valid for %d days\n", a->claim_codes.c_str(), codes->size(),
+                    a->claim_days);
       }
     });
   }
@@ -107,35 +130,49 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
         "published",
         "Published uptake figures for years that only exist as totals (the format of "
         "published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
-        "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card records.");
+        "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card "
+        "records.");
     auto a = std::make_shared<ImportArgs>();
     cmd->add_option("file", a->file, "CSV file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
     cmd->callback([&, a] {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
-      if (!l) { exit_code = Report(l.error()); return; }
+      if (!l) {
+        exit_code = Report(l.error());
+        return;
+      }
       auto sum = (*l)->imports().ImportPublished(a->file);
-      if (!sum) { exit_code = Report(sum.error()); return; }
+      if (!sum) {
+        exit_code = Report(sum.error());
+        return;
+      }
       PrintSummary(a->file, "published rows", *sum);
     });
   }
 
-  auto* led = app.add_subcommand("ledger", "Issue digital cards, revoke cards and check the ledger's audit chain");
+  auto* led =
+      app.add_subcommand("ledger", "Issue digital cards, revoke cards and check the ledger's audit chain");
   led->require_subcommand(1);
   {
-    auto* cmd = led->add_subcommand(
-        "verify",
-        "Re-walk the SHA-256 audit chain and check the records each entry added; exit 0 when intact, 1 naming the "
-        "first bad entry");
+    auto* cmd = led->add_subcommand("verify",
+                                    "Re-walk the SHA-256 audit chain and check the records each entry added; "
+                                    "exit 0 when intact, 1 naming the "
+                                    "first bad entry");
     auto url = std::make_shared<std::string>();
     cmd->add_option("--ledger", *url, kLedgerHelp);
     cmd->callback([&, url] {
       SystemClock clock;
       auto l = OpenFor(g, *url, clock);
-      if (!l) { exit_code = Report(l.error()); return; }
+      if (!l) {
+        exit_code = Report(l.error());
+        return;
+      }
       auto rep = (*l)->audit().Verify();
-      if (!rep) { exit_code = Report(rep.error()); return; }
+      if (!rep) {
+        exit_code = Report(rep.error());
+        return;
+      }
       if (rep->ok) {
         std::printf("ledger ok: %lld audit entries, chain intact\n", static_cast<long long>(rep->entries));
       } else {
@@ -150,21 +187,27 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       int year = 0;
     };
     auto a = std::make_shared<IssueArgs>();
-    auto* cmd = led->add_subcommand(
-        "issue",
-        "Issue the digital card of one staff member for card year Y, or return the one already issued (one per "
-        "holder per year). Prints the serial and whether it is new.");
+    auto* cmd = led->add_subcommand("issue",
+                                    "Issue the digital card of one staff member for card year Y, or return "
+                                    "the one already issued (one per "
+                                    "holder per year). Prints the serial and whether it is new.");
     cmd->add_option("--staff-id", a->staff_id, "Staff identifier as on the roster")->required();
     cmd->add_option("--year", a->year, "Card year, e.g. 2026")->required();
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
     cmd->callback([&, a] {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
-      if (!l) { exit_code = Report(l.error()); return; }
+      if (!l) {
+        exit_code = Report(l.error());
+        return;
+      }
       auto card = (*l)->cards().IssueDigital(a->staff_id, a->year);
-      if (!card) { exit_code = Report(card.error()); return; }
-      std::printf("serial %s year %d %s%s\n", card->serial.c_str(), card->year, card->is_new ? "new" : "existing",
-                  card->revoked ? " revoked" : "");
+      if (!card) {
+        exit_code = Report(card.error());
+        return;
+      }
+      std::printf("serial %s year %d %s%s\n", card->serial.c_str(), card->year,
+                  card->is_new ? "new" : "existing", card->revoked ? " revoked" : "");
     });
   }
   {
@@ -179,8 +222,14 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
     cmd->callback([&, a] {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock);
-      if (!l) { exit_code = Report(l.error()); return; }
-      if (auto r = (*l)->cards().Revoke(a->serial, a->reason); !r) { exit_code = Report(r.error()); return; }
+      if (!l) {
+        exit_code = Report(l.error());
+        return;
+      }
+      if (auto r = (*l)->cards().Revoke(a->serial, a->reason); !r) {
+        exit_code = Report(r.error());
+        return;
+      }
       std::printf("card %s revoked\n", a->serial.c_str());
     });
   }

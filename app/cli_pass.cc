@@ -40,15 +40,16 @@ class PassFactory {
       if (!secret) return std::unexpected(secret.error());
       f->auth_secret_ = std::move(*secret);
     }
-    f->builders_ = std::make_unique<passgen::PassBuilders>(*f->signer_, std::move(options), c.passes.templates_dir,
-                                                           template_dir);
+    f->builders_ = std::make_unique<passgen::PassBuilders>(*f->signer_, std::move(options),
+                                                           c.passes.templates_dir, template_dir);
     return f;
   }
 
   // The builder for a card year (thread-safe; the batch caches the pointer per thread).
   Result<const passgen::PassBuilder*> BuilderFor(int year) {
     auto b = builders_->For(year);
-    if (!b && b.error().code == Code::kNotFound) b.error().message += " (give --template DIR, or set LK_TEMPLATES_DIR)";
+    if (!b && b.error().code == Code::kNotFound)
+      b.error().message += " (give --template DIR, or set LK_TEMPLATES_DIR)";
     return b;
   }
 
@@ -59,7 +60,8 @@ class PassFactory {
     if (!token) return std::unexpected(token.error());
     card.token = std::move(*token);
     if (!auth_secret_.empty())
-      card.authentication_token = passgen::AuthenticationToken(auth_secret_, signer_->pass_type_identifier(), card.serial);
+      card.authentication_token =
+          passgen::AuthenticationToken(auth_secret_, signer_->pass_type_identifier(), card.serial);
     return builder.BuildInto(card, now, out);
   }
 
@@ -87,7 +89,8 @@ Result<std::vector<std::string>> SplitCsv(std::string_view line) {
         fields.back() += c;
       }
     } else if (c == '"') {
-      if (!fields.back().empty() || was_quoted) return Fail(Code::kInvalidArgument, "a quote inside an unquoted field");
+      if (!fields.back().empty() || was_quoted)
+        return Fail(Code::kInvalidArgument, "a quote inside an unquoted field");
       quoted = was_quoted = true;
     } else if (c == ',') {
       fields.emplace_back();
@@ -143,8 +146,9 @@ Result<> PublishFile(int dir_fd, const std::string& dir, const std::string& name
                      bool overwrite) {
   auto failure = [&](const char* what, int e) {
     if (e == EEXIST)
-      return Fail(Code::kAlreadyExists, dir + "/" + name + ": already exists (a duplicate serial, or an earlier run; "
-                                                           "use --overwrite to replace)");
+      return Fail(Code::kAlreadyExists, dir + "/" + name +
+                                            ": already exists (a duplicate serial, or an earlier run; "
+                                            "use --overwrite to replace)");
     return Fail(Code::kInternal, dir + "/" + name + ": cannot " + what + ": " + std::strerror(e));
   };
   if (!overwrite) {
@@ -201,20 +205,23 @@ struct BuildArgs {
 };
 
 int BuildOne(PassFactory& factory, const BuildArgs& a, Time now) {
-  for (auto [flag, value] : {std::pair{"--serial", &a.serial}, {"--name", &a.name}, {"--school", &a.school},
-                             {"-o", &a.output}})
-    if (value->empty()) return Report({Code::kInvalidArgument, std::string("pass build: ") + flag + " is required"});
+  for (auto [flag, value] :
+       {std::pair{"--serial", &a.serial}, {"--name", &a.name}, {"--school", &a.school}, {"-o", &a.output}})
+    if (value->empty())
+      return Report({Code::kInvalidArgument, std::string("pass build: ") + flag + " is required"});
   if (a.year == 0) return Report({Code::kInvalidArgument, "pass build: --year is required"});
   passgen::Card card{a.serial, a.year, a.name, a.school, "", a.lang, a.voided};
   auto builder = factory.BuilderFor(card.year);
   if (!builder) return Report(builder.error());
   std::string bytes;
   if (auto r = factory.Build(**builder, card, now, bytes); !r) return Report(r.error());
-  if (auto w = WriteFileAtomic(a.output, bytes, fs::perms::owner_read | fs::perms::owner_write |
-                                                    fs::perms::group_read | fs::perms::others_read);
+  if (auto w = WriteFileAtomic(
+          a.output, bytes,
+          fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
       !w)
     return Report(w.error());
-  std::printf("wrote %s (%zu bytes): card %s, year %d\n", a.output.c_str(), bytes.size(), a.serial.c_str(), a.year);
+  std::printf("wrote %s (%zu bytes): card %s, year %d\n", a.output.c_str(), bytes.size(), a.serial.c_str(),
+              a.year);
   return 0;
 }
 
@@ -263,7 +270,8 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   if (ec || !fs::is_directory(a.out_dir))
     return Report({Code::kInvalidArgument, a.out_dir + ": cannot create the output directory"});
   int dir_fd = ::open(a.out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Report({Code::kInvalidArgument, a.out_dir + ": cannot open: " + std::strerror(errno)});
+  if (dir_fd < 0)
+    return Report({Code::kInvalidArgument, a.out_dir + ": cannot open: " + std::strerror(errno)});
   const bool tty = ::isatty(2);
   size_t total = 0;
   if (tty) {  // count rows first so that the bar knows its end (one fast pass over the file)
@@ -282,7 +290,7 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   };
   auto work = [&] {
     std::vector<RowReader::Row> rows;
-    std::string bytes;  // this thread's pass buffer, reused
+    std::string bytes;                                            // this thread's pass buffer, reused
     std::map<int, Result<const passgen::PassBuilder*>> builders;  // this thread's view of the years
     while (reader.Next(rows)) {
       size_t ok = 0;
@@ -293,12 +301,16 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
         if (r) {
           auto it = builders.find(card->year);
           if (it == builders.end()) it = builders.emplace(card->year, factory.BuilderFor(card->year)).first;
-          if (!it->second) r = std::unexpected(it->second.error());
-          else r = factory.Build(**it->second, *card, now, bytes);
+          if (!it->second)
+            r = std::unexpected(it->second.error());
+          else
+            r = factory.Build(**it->second, *card, now, bytes);
         }
         if (r) r = PublishFile(dir_fd, a.out_dir, card->serial + ".pkpass", bytes, a.overwrite);
-        if (r) ++ok;
-        else report_row(row.line, r.error().message);
+        if (r)
+          ++ok;
+        else
+          report_row(row.line, r.error().message);
       }
       built.fetch_add(ok, std::memory_order_relaxed);
       failed.fetch_add(rows.size() - ok, std::memory_order_relaxed);
@@ -307,7 +319,9 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   };
 
   auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;
@@ -320,7 +334,8 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
         size_t width = 30, fill = total ? std::min(width, p * width / total) : 0;
         std::lock_guard plock(print_mu);
         std::fprintf(stderr, "\r[%s%s] %zu/%zu rows  %.0f passes/s\033[K", std::string(fill, '#').c_str(),
-                     std::string(width - fill, '.').c_str(), p, total, double(built.load()) / std::max(elapsed(), 1e-9));
+                     std::string(width - fill, '.').c_str(), p, total,
+                     double(built.load()) / std::max(elapsed(), 1e-9));
       }
     });
   }
@@ -346,11 +361,12 @@ int BuildBatch(PassFactory& factory, const BuildArgs& a, Time now) {
   // the summary says "durable" only once it succeeded.
   bool durable = ::syncfs(dir_fd) == 0 && ::fsync(dir_fd) == 0;
   ::close(dir_fd);
-  std::printf("built %zu passes in %.2f s (%.0f passes/s, %u threads), %s in %.2f s; %zu rows failed; "
-              "output in %s\n",
-              built.load(), secs, double(built.load()) / std::max(secs, 1e-9), jobs,
-              durable ? "flushed to disk (durable)" : "NOT flushed to disk (syncfs failed)", elapsed() - secs,
-              failed.load(), a.out_dir.c_str());
+  std::printf(
+      "built %zu passes in %.2f s (%.0f passes/s, %u threads), %s in %.2f s; %zu rows failed; "
+      "output in %s\n",
+      built.load(), secs, double(built.load()) / std::max(secs, 1e-9), jobs,
+      durable ? "flushed to disk (durable)" : "NOT flushed to disk (syncfs failed)", elapsed() - secs,
+      failed.load(), a.out_dir.c_str());
   return failed || !durable ? 1 : 0;
 }
 
@@ -377,10 +393,12 @@ void AddPassCommands(CLI::App& app, Globals& g, int& exit_code) {
                     "template's languages and Wallet shows the phone's; this one is used otherwise");
   build->add_flag("--voided", a->voided, "Mark the pass void (a revoked card)");
   build->add_option("-o,--output", a->output, "Where to write the .pkpass (one card)");
-  build->add_option("--batch", a->batch, "CSV file with columns serial,year,name,school")->check(CLI::ExistingFile);
+  build->add_option("--batch", a->batch, "CSV file with columns serial,year,name,school")
+      ->check(CLI::ExistingFile);
   build->add_option("--out-dir", a->out_dir, "Output directory for --batch (created if absent)");
   build->add_option("-j,--jobs", a->jobs, "Threads for --batch (default: every core)");
-  build->add_flag("--overwrite", a->overwrite, "Replace passes already in --out-dir (default: such rows fail)");
+  build->add_flag("--overwrite", a->overwrite,
+                  "Replace passes already in --out-dir (default: such rows fail)");
   build->add_option("--template", a->template_dir,
                     "Template directory (default <templates>/<year>, where <templates> is $LK_TEMPLATES_DIR, "
                     "[passes] templates_dir, or the source tree's templates/)");
@@ -391,7 +409,8 @@ void AddPassCommands(CLI::App& app, Globals& g, int& exit_code) {
   build->add_option("--at", a->at, "Sign as if it were this RFC 3339 time (default now)");
   build->callback([&, a] {
     if (a->batch.empty() == a->output.empty() || (!a->batch.empty() && a->out_dir.empty())) {
-      exit_code = Report({Code::kInvalidArgument, "pass build: give either -o FILE (one card) or --batch CSV --out-dir DIR"});
+      exit_code = Report({Code::kInvalidArgument,
+                          "pass build: give either -o FILE (one card) or --batch CSV --out-dir DIR"});
       return;
     }
     // libzip converts each entry's DOS time with mktime, and glibc's mktime stats
@@ -399,17 +418,26 @@ void AddPassCommands(CLI::App& app, Globals& g, int& exit_code) {
     // stat calls saved per pass; the archive bytes do not depend on the zone).
     ::setenv("TZ", ":/etc/localtime", /*overwrite=*/0);
     auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
     if (!a->web_service_url.empty()) c->passes.web_service_url = a->web_service_url;
     if (a->no_web_service) c->passes.web_service_url.clear();
     Time now = SystemClock().Now();
     if (!a->at.empty()) {
       auto t = ParseRfc3339(a->at);
-      if (!t) { exit_code = Report({Code::kInvalidArgument, "--at: " + t.error().message}); return; }
+      if (!t) {
+        exit_code = Report({Code::kInvalidArgument, "--at: " + t.error().message});
+        return;
+      }
       now = *t;
     }
     auto factory = PassFactory::Create(*c, a->template_dir);
-    if (!factory) { exit_code = Report(factory.error()); return; }
+    if (!factory) {
+      exit_code = Report(factory.error());
+      return;
+    }
     exit_code = a->batch.empty() ? BuildOne(**factory, *a, now) : BuildBatch(**factory, *a, now);
   });
 }

@@ -1,11 +1,11 @@
 // `lerarenkaart serve`: the HTTP service, configured from [server] and [google] in the TOML
 // file, then the environment, then flags; SIGTERM or SIGINT stop it gracefully.
 #include <signal.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <toml++/toml.h>
 
 #include "api/api.h"
 #include "app/commands.h"
@@ -41,7 +41,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     try {
       t = toml::parse_file(file);
     } catch (const toml::parse_error& e) {
-      return Fail(Code::kInvalidArgument, file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+      return Fail(Code::kInvalidArgument,
+                  file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
     }
     auto bad = [&](const std::string& key, const char* want) {
       return Fail(Code::kInvalidArgument, file + ": '" + key + "' must be " + want);
@@ -58,7 +59,9 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
       if (auto node = t.at_path(key)) {
         auto v = node.value<double>();
         if (!v || *v < lo || *v > hi)
-          return bad(key, ("a number from " + std::to_string(int64_t(lo)) + " to " + std::to_string(int64_t(hi))).c_str());
+          return bad(key,
+                     ("a number from " + std::to_string(int64_t(lo)) + " to " + std::to_string(int64_t(hi)))
+                         .c_str());
         out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
       }
       return {};
@@ -66,10 +69,12 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count(),
             keep_alive = o.keep_alive_timeout.count();
     double claims_per_minute = o.claims_per_address.per_second * 60;
-    int64_t revocation_hours = std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
+    int64_t revocation_hours =
+        std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
     int64_t session_days = std::chrono::duration_cast<std::chrono::days>(o.teacher_session_lifetime).count();
     for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
-                   num("server.threads", 1, 1024, o.threads), num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
+                   num("server.threads", 1, 1024, o.threads),
+                   num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
                    num("server.max_import_bytes", 1024, 1 << 30, o.max_import_bytes),
                    num("server.read_timeout_seconds", 1, 600, read_timeout),
                    num("server.write_timeout_seconds", 1, 600, write_timeout),
@@ -88,7 +93,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    num("server.claim_burst", 1, 1e6, o.claims_per_address.burst),
                    // The teacher's pages (docs/web.md).
                    str("web.apple_badge", o.apple_badge_file), str("web.google_badge", o.google_badge_file),
-                   num("web.session_days", 1, 400, session_days), num("web.max_form_bytes", 256, 65536, o.max_form_bytes)})
+                   num("web.session_days", 1, 400, session_days),
+                   num("web.max_form_bytes", 256, 65536, o.max_form_bytes)})
       if (!r) return r;
     if (auto node = t.at_path("server.access_log")) {
       auto v = node.value<bool>();
@@ -97,7 +103,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     }
     if (auto node = t.at_path("server.trusted_proxies")) {
       auto* list = node.as_array();
-      if (!list) return bad("server.trusted_proxies", "a list of addresses or CIDR blocks, e.g. [\"10.0.0.0/8\"]");
+      if (!list)
+        return bad("server.trusted_proxies", "a list of addresses or CIDR blocks, e.g. [\"10.0.0.0/8\"]");
       o.trusted_proxies.clear();
       for (auto& item : *list) {
         auto v = item.value<std::string>();
@@ -127,7 +134,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
   if (const char* v = std::getenv("LK_SERVER_THREADS"); v && *v) {
     char* end = nullptr;
     long n = std::strtol(v, &end, 10);
-    if (*end || n < 1 || n > 1024) return Fail(Code::kInvalidArgument, "LK_SERVER_THREADS: a number from 1 to 1024");
+    if (*end || n < 1 || n > 1024)
+      return Fail(Code::kInvalidArgument, "LK_SERVER_THREADS: a number from 1 to 1024");
     o.threads = static_cast<int>(n);
   }
   return {};
@@ -148,8 +156,8 @@ Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
   return api::PassBuilderFn([owner, builders](const api::PassCard& p, Time at) -> Result<std::string> {
     auto builder = builders->For(p.year);
     if (!builder)
-      return Fail(Code::kUnavailable, "no usable pass template for card year " + std::to_string(p.year) + ": " +
-                                          builder.error().message);
+      return Fail(Code::kUnavailable, "no usable pass template for card year " + std::to_string(p.year) +
+                                          ": " + builder.error().message);
     passgen::Card card{p.serial, p.year, p.holder_name, p.school, p.token, "nl", p.voided, p.auth_token};
     return (*builder)->Build(card, at);
   });
@@ -162,10 +170,11 @@ Result<std::unique_ptr<signing::Keyring>> OpenKeys(const signing::KeyConfig& key
                                                    const Clock& clock) {
   if (!signing::KeysExist(keys)) {
     if (!dev)
-      return Fail(Code::kInvalidArgument,
-                  "no keys in " + keys.dir.string() +
-                      " (no keyring.json): create them with 'lerarenkaart keys init', point [keys] dir at the "
-                      "deployment's keys, or pass --dev to create development keys");
+      return Fail(
+          Code::kInvalidArgument,
+          "no keys in " + keys.dir.string() +
+              " (no keyring.json): create them with 'lerarenkaart keys init', point [keys] dir at the "
+              "deployment's keys, or pass --dev to create development keys");
     if (auto r = signing::InitDevelopmentKeys(keys, clock); !r) return std::unexpected(r.error());
     std::fprintf(stderr, "lerarenkaart: --dev: created development keys in %s (not for production)\n",
                  keys.dir.c_str());
@@ -227,10 +236,13 @@ int Serve(const Globals& g, const ServeArgs& a) {
       if (!client) return Report(client.error());
       google_api = std::move(*client);
       d.google_api = google_api.get();
-      std::fprintf(stderr, "lerarenkaart: Google Wallet objects are created through %s\n", google.api_url.c_str());
+      std::fprintf(stderr, "lerarenkaart: Google Wallet objects are created through %s\n",
+                   google.api_url.c_str());
     }
   } else if (google.issuer_id.empty()) {
-    std::fprintf(stderr, "lerarenkaart: Google Wallet links disabled (set [google] issuer_id or LK_GOOGLE_ISSUER_ID)\n");
+    std::fprintf(
+        stderr,
+        "lerarenkaart: Google Wallet links disabled (set [google] issuer_id or LK_GOOGLE_ISSUER_ID)\n");
   } else {
     std::fprintf(stderr, "lerarenkaart: Google Wallet links disabled: %s\n", account.error().message.c_str());
   }
@@ -254,9 +266,12 @@ int Serve(const Globals& g, const ServeArgs& a) {
     }
   }
   const std::string& base = (*service)->base_url();
-  std::printf("lerarenkaart: listening on %s:%d (port %d), ledger %s\n", o.host.c_str(), port, port, backend.c_str());
-  std::printf("  teacher: %s/   (claim codes: lerarenkaart import roster ... --claim-codes FILE)\n", base.c_str());
-  std::printf("  browser: %s/dashboard?token=STAFF_TOKEN   (make one: lerarenkaart staff add NAME)\n", base.c_str());
+  std::printf("lerarenkaart: listening on %s:%d (port %d), ledger %s\n", o.host.c_str(), port, port,
+              backend.c_str());
+  std::printf("  teacher: %s/   (claim codes: lerarenkaart import roster ... --claim-codes FILE)\n",
+              base.c_str());
+  std::printf("  browser: %s/dashboard?token=STAFF_TOKEN   (make one: lerarenkaart staff add NAME)\n",
+              base.c_str());
   std::printf("  client:  curl %s/healthz   and   curl %s/openapi.json\n", base.c_str(), base.c_str());
   std::printf("  stop:    Ctrl-C or SIGTERM (finishes requests in flight); SIGHUP reloads the token keys\n");
   std::fflush(stdout);
@@ -265,10 +280,14 @@ int Serve(const Globals& g, const ServeArgs& a) {
   while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
     auto fresh = signing::Keyring::Open(c->keys);
     auto reloaded = fresh ? (*service)->ReloadKeys(**fresh) : Result<>(std::unexpected(fresh.error()));
-    if (reloaded) std::fprintf(stderr, "lerarenkaart: SIGHUP: token keys reloaded from %s\n", c->keys.dir.c_str());
-    else std::fprintf(stderr, "lerarenkaart: SIGHUP: keeping the old token keys: %s\n", reloaded.error().message.c_str());
+    if (reloaded)
+      std::fprintf(stderr, "lerarenkaart: SIGHUP: token keys reloaded from %s\n", c->keys.dir.c_str());
+    else
+      std::fprintf(stderr, "lerarenkaart: SIGHUP: keeping the old token keys: %s\n",
+                   reloaded.error().message.c_str());
   }
-  std::fprintf(stderr, "lerarenkaart: %s received; finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fprintf(stderr, "lerarenkaart: %s received; finishing requests in flight\n",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*service)->Stop();
   std::fprintf(stderr, "lerarenkaart: stopped\n");
   return 0;
@@ -281,20 +300,26 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "serve",
       "Run the HTTP service (teachers, partners, staff; see docs/api.md).\n"
       "Defaults: 127.0.0.1:8080, the SQLite ledger in the data directory. Keys must exist (made by\n"
-      "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless --dev\n"
+      "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless "
+      "--dev\n"
       "asks it to create development keys.\n"
-      "Configuration: [server], [web] (teacher's pages: apple_badge, google_badge, session_days) and [google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
+      "Configuration: [server], [web] (teacher's pages: apple_badge, google_badge, session_days) and "
+      "[google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
-      "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = true the\n"
+      "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = "
+      "true the\n"
       "Google link creates the card's object through the Wallet API first and revocations set it INACTIVE.\n"
-      "SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the token keys (after `lerarenkaart keys rotate`)\n"
+      "SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the token keys (after `lerarenkaart keys "
+      "rotate`)\n"
       "without a restart.");
   auto a = std::make_shared<ServeArgs>();
-  cmd->add_option("--listen", a->listen, "HOST:PORT to listen on; port 0 picks a free port (default 127.0.0.1:8080)");
+  cmd->add_option("--listen", a->listen,
+                  "HOST:PORT to listen on; port 0 picks a free port (default 127.0.0.1:8080)");
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
   cmd->add_option("--ledger", a->ledger_url, "Ledger: a SQLite file path or a postgresql:// URL");
   cmd->add_option("--public-url", a->public_url, "The URL clients use to reach this service");
-  cmd->add_option("--threads", a->threads, "Request threads (default max(4, 2 x cores); connections waiting on the network hold none)")
+  cmd->add_option("--threads", a->threads,
+                  "Request threads (default max(4, 2 x cores); connections waiting on the network hold none)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--dev", a->dev,
                 "Development: create development keys in the keys folder if absent (including a "

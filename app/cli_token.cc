@@ -1,10 +1,10 @@
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
-#include <unistd.h>
-
 #include <unordered_set>
 
 #include "app/commands.h"
@@ -60,7 +60,8 @@ Tally VerifyAll(const signing::TokenVerifier& verifier, const std::vector<std::s
 // Where a partner gets the keys that verify genuine cards (never from `keys init`, which makes
 // new keys of its own that no card is signed with).
 constexpr const char* kPartnerKeysHint =
-    "a partner verifies with the issuer's published keys: `lerarenkaart scan --issuer https://lerarenkaart.be "
+    "a partner verifies with the issuer's published keys: `lerarenkaart scan --issuer "
+    "https://lerarenkaart.be "
     "TOKEN` (fetches and caches them, with the revocation list), or `curl -o jwks.json "
     "https://lerarenkaart.be/.well-known/jwks.json` and `token verify --jwks jwks.json`";
 
@@ -81,15 +82,30 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
   issue->add_option("--at", ia->at, "Issue as if it were this RFC 3339 time (default now)");
   issue->callback([&, ia] {
     auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
     auto at = AtOrNow(ia->at);
-    if (!at) { exit_code = Report(at.error()); return; }
+    if (!at) {
+      exit_code = Report(at.error());
+      return;
+    }
     auto ring = signing::Keyring::Open(c->keys);
-    if (!ring) { exit_code = Report(ring.error()); return; }
+    if (!ring) {
+      exit_code = Report(ring.error());
+      return;
+    }
     auto issuer = signing::TokenIssuer::Create(**ring, c->tokens);
-    if (!issuer) { exit_code = Report(issuer.error()); return; }
+    if (!issuer) {
+      exit_code = Report(issuer.error());
+      return;
+    }
     auto tok = (*issuer)->Issue(ia->serial, ia->year, *at);
-    if (!tok) { exit_code = Report(tok.error()); return; }
+    if (!tok) {
+      exit_code = Report(tok.error());
+      return;
+    }
     std::printf("%s\n", tok->c_str());
   });
 
@@ -103,9 +119,10 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
   verify->add_option("--batch", va->batch, "File with one token per line ('-' for standard input)");
   verify->add_option("--jwks", va->jwks, "Verify against this published JWK Set instead of the local keyring")
       ->check(CLI::ExistingFile);
-  verify->add_option("--revocations", va->revocations,
-                     "A saved signed revocation list (GET /v1/revocations), verified with the same keys; a "
-                     "revoked card is refused as \"revoked\"")
+  verify
+      ->add_option("--revocations", va->revocations,
+                   "A saved signed revocation list (GET /v1/revocations), verified with the same keys; a "
+                   "revoked card is refused as \"revoked\"")
       ->check(CLI::ExistingFile);
   verify->add_option("--at", va->at, "Check validity at this RFC 3339 time (default now)");
   verify->callback([&, va] {
@@ -115,33 +132,52 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     auto c = Load(g);
-    if (!c) { exit_code = Report(c.error()); return; }
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
     auto at = AtOrNow(at_verify);
-    if (!at) { exit_code = Report(at.error()); return; }
+    if (!at) {
+      exit_code = Report(at.error());
+      return;
+    }
     signing::KeySet keys;
     if (!jwks.empty()) {
       auto text = ReadFile(jwks);
-      if (!text) { exit_code = Report({Code::kInvalidArgument, text.error().message}); return; }
+      if (!text) {
+        exit_code = Report({Code::kInvalidArgument, text.error().message});
+        return;
+      }
       auto set = signing::KeySet::FromJwks(*text);
-      if (!set) { exit_code = Report({Code::kInvalidArgument, jwks + ": " + set.error().message}); return; }
+      if (!set) {
+        exit_code = Report({Code::kInvalidArgument, jwks + ": " + set.error().message});
+        return;
+      }
       keys = std::move(*set);
     } else {
       auto ring = signing::Keyring::Open(c->keys);
       if (!ring && ring.error().code == Code::kNotFound) {
-        exit_code = Report({ring.error().code, "no keyring in " + c->keys.dir.string() + "; " + kPartnerKeysHint});
+        exit_code =
+            Report({ring.error().code, "no keyring in " + c->keys.dir.string() + "; " + kPartnerKeysHint});
         return;
       }
-      if (!ring) { exit_code = Report(ring.error()); return; }
+      if (!ring) {
+        exit_code = Report(ring.error());
+        return;
+      }
       keys = (*ring)->Published(*at);
     }
     std::unordered_set<std::string> revoked;
     if (!revocations.empty()) {
       auto text = ReadFile(revocations);
-      if (!text) { exit_code = Report({Code::kInvalidArgument, text.error().message}); return; }
+      if (!text) {
+        exit_code = Report({Code::kInvalidArgument, text.error().message});
+        return;
+      }
       auto list = signing::RevocationVerifier::Create(keys, c->tokens)->Verify(Trim(*text), *at);
       if (!list) {
-        exit_code = Report({Code::kInvalidArgument, revocations + ": refused (" + list.error().reason + "): " +
-                                                        list.error().message});
+        exit_code = Report({Code::kInvalidArgument, revocations + ": refused (" + list.error().reason +
+                                                        "): " + list.error().message});
         return;
       }
       for (const auto& [serial, year] : list->revoked) revoked.insert(serial + "/" + std::to_string(year));
@@ -153,7 +189,10 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
       std::istream* in = &std::cin;
       if (batch != "-") {
         file.open(batch);
-        if (!file) { exit_code = Report({Code::kInvalidArgument, batch + ": cannot open"}); return; }
+        if (!file) {
+          exit_code = Report({Code::kInvalidArgument, batch + ": cannot open"});
+          return;
+        }
         in = &file;
       }
       for (std::string line; std::getline(*in, line);) {
@@ -175,21 +214,36 @@ void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code) {
   app.add_subcommand("demo", "Create development keys if absent, then issue and verify a sample token")
       ->callback([&] {
         auto c = Load(g);
-        if (!c) { exit_code = Report(c.error()); return; }
+        if (!c) {
+          exit_code = Report(c.error());
+          return;
+        }
         SystemClock clock;
         if (!signing::KeysExist(c->keys)) {
-          if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) { exit_code = Report(r.error()); return; }
+          if (auto r = signing::InitDevelopmentKeys(c->keys, clock); !r) {
+            exit_code = Report(r.error());
+            return;
+          }
           std::printf("created development keys in %s\n", c->keys.dir.c_str());
         }
         auto ring = signing::Keyring::Open(c->keys);
-        if (!ring) { exit_code = Report(ring.error()); return; }
+        if (!ring) {
+          exit_code = Report(ring.error());
+          return;
+        }
         auto issuer = signing::TokenIssuer::Create(**ring, c->tokens);
-        if (!issuer) { exit_code = Report(issuer.error()); return; }
+        if (!issuer) {
+          exit_code = Report(issuer.error());
+          return;
+        }
         Time now = clock.Now();
         int year = int(BrusselsDate(now).year());
         std::string serial = RandomBase32(12);
         auto tok = (*issuer)->Issue(serial, year, now);
-        if (!tok) { exit_code = Report(tok.error()); return; }
+        if (!tok) {
+          exit_code = Report(tok.error());
+          return;
+        }
         auto verdict = signing::TokenVerifier::Create((*ring)->Published(now), c->tokens)->Verify(*tok, now);
         std::printf("card %s, year %d\ntoken (%zu characters):\n%s\nverdict: %s\n", serial.c_str(), year,
                     tok->size(), tok->c_str(), verdict.ToJson().c_str());

@@ -1,7 +1,8 @@
 #include "app/config.h"
 
-#include <cstdlib>
 #include <toml++/toml.h>
+
+#include <cstdlib>
 
 namespace lk::app {
 
@@ -29,13 +30,18 @@ Result<> GoogleFromEnvironment(Config& c) {
       if (!item.empty()) w.origins.emplace_back(item);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
-    if (w.origins.empty()) return Fail(Code::kInvalidArgument, "LK_GOOGLE_ORIGINS: a comma-separated list of URLs");
+    if (w.origins.empty())
+      return Fail(Code::kInvalidArgument, "LK_GOOGLE_ORIGINS: a comma-separated list of URLs");
   }
   if (auto v = env("LK_GOOGLE_USE_API")) {
     std::string_view s = v;
-    if (s == "1" || s == "true") c.google.use_api = true;
-    else if (s == "0" || s == "false") c.google.use_api = false;
-    else return Fail(Code::kInvalidArgument, "LK_GOOGLE_USE_API: '" + std::string(s) + "' must be 1, true, 0 or false");
+    if (s == "1" || s == "true")
+      c.google.use_api = true;
+    else if (s == "0" || s == "false")
+      c.google.use_api = false;
+    else
+      return Fail(Code::kInvalidArgument,
+                  "LK_GOOGLE_USE_API: '" + std::string(s) + "' must be 1, true, 0 or false");
   }
   return {};
 }
@@ -64,18 +70,18 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
       out = *v;
       return {};
     };
-    for (auto r : {str("data_dir", c.data_dir), str("tokens.issuer", c.tokens.issuer),
-                   str("keys.dir", c.keys.dir), str("keys.pass_certificate", c.keys.pass_certificate),
-                   str("keys.pass_key", c.keys.pass_key), str("keys.pass_password_env", pass_password_env),
-                   str("keys.wwdr_certificate", c.keys.wwdr_certificate),
-                   str("keys.google_service_account", c.keys.google_service_account),
-                   str("ledger.url", c.ledger_url),
-                   str("passes.web_service_url", c.passes.web_service_url),
-                   str("passes.templates_dir", c.passes.templates_dir),
-                   str("google.issuer_id", c.google.wallet.issuer_id),
-                   str("google.class_prefix", c.google.wallet.class_prefix),
-                   str("google.token_url", c.google.wallet.token_url), str("google.api_url", c.google.wallet.api_url),
-                   str("google.service_account_key", c.keys.google_service_account)})
+    for (auto r :
+         {str("data_dir", c.data_dir), str("tokens.issuer", c.tokens.issuer), str("keys.dir", c.keys.dir),
+          str("keys.pass_certificate", c.keys.pass_certificate), str("keys.pass_key", c.keys.pass_key),
+          str("keys.pass_password_env", pass_password_env),
+          str("keys.wwdr_certificate", c.keys.wwdr_certificate),
+          str("keys.google_service_account", c.keys.google_service_account), str("ledger.url", c.ledger_url),
+          str("passes.web_service_url", c.passes.web_service_url),
+          str("passes.templates_dir", c.passes.templates_dir),
+          str("google.issuer_id", c.google.wallet.issuer_id),
+          str("google.class_prefix", c.google.wallet.class_prefix),
+          str("google.token_url", c.google.wallet.token_url), str("google.api_url", c.google.wallet.api_url),
+          str("google.service_account_key", c.keys.google_service_account)})
       if (!r) return std::unexpected(r.error());
     if (auto node = t.at_path("google.origins")) {
       auto* arr = node.as_array();

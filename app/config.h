@@ -24,7 +24,8 @@ struct GoogleConfig {
   // issuer_id ($LK_GOOGLE_ISSUER_ID), class_prefix ($LK_GOOGLE_CLASS_PREFIX), origins
   // ($LK_GOOGLE_ORIGINS, comma-separated), token_url ($LK_GOOGLE_TOKEN_URL), api_url
   // ($LK_GOOGLE_API_URL), connect_timeout_seconds, timeout_seconds, max_attempts. The service
-  // account key file is [google] service_account_key ($LK_GOOGLE_SERVICE_ACCOUNT) = keys.google_service_account.
+  // account key file is [google] service_account_key ($LK_GOOGLE_SERVICE_ACCOUNT) =
+  // keys.google_service_account.
   passgen::GoogleWalletConfig wallet;
   // `serve` creates objects through the REST API before redirecting to a save link and sets them
   // INACTIVE on revocation. Default false. [google] use_api, $LK_GOOGLE_USE_API (1/true or 0/false).
@@ -35,7 +36,7 @@ struct Config {
   std::filesystem::path data_dir = "var";  // --data-dir, $LERARENKAART_HOME
   signing::KeyConfig keys;                 // keys.dir defaults to <data_dir>/keys
   signing::TokenPolicy tokens;
-  std::string ledger_url;                  // [ledger] url, $LK_LEDGER_URL; "" = <data_dir>/ledger.sqlite
+  std::string ledger_url;  // [ledger] url, $LK_LEDGER_URL; "" = <data_dir>/ledger.sqlite
   PassConfig passes;
   GoogleConfig google;
 };

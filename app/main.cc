@@ -18,10 +18,11 @@ Result<Config> Load(const Globals& g) { return LoadConfig(g.config_file, g.data_
 
 int main(int argc, char** argv) {
   using namespace lk::app;
-  CLI::App app{"lerarenkaart: the digital Lerarenkaart (Flemish teacher card).\n"
-               "Wallet passes for teachers, signed QR tokens for partners, an uptake ledger and\n"
-               "adoption reports for staff.",
-               "lerarenkaart"};
+  CLI::App app{
+      "lerarenkaart: the digital Lerarenkaart (Flemish teacher card).\n"
+      "Wallet passes for teachers, signed QR tokens for partners, an uptake ledger and\n"
+      "adoption reports for staff.",
+      "lerarenkaart"};
   app.require_subcommand(1);
   app.fallthrough();
   Globals g;

@@ -23,16 +23,26 @@ namespace chr = std::chrono;
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kNotFound: return "not_found";
-    case Code::kAlreadyExists: return "already_exists";
-    case Code::kFailedPrecondition: return "failed_precondition";
-    case Code::kUnauthenticated: return "unauthenticated";
-    case Code::kPermissionDenied: return "permission_denied";
-    case Code::kResourceExhausted: return "resource_exhausted";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kInternal: return "internal";
-    case Code::kDataLoss: return "data_loss";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kAlreadyExists:
+      return "already_exists";
+    case Code::kFailedPrecondition:
+      return "failed_precondition";
+    case Code::kUnauthenticated:
+      return "unauthenticated";
+    case Code::kPermissionDenied:
+      return "permission_denied";
+    case Code::kResourceExhausted:
+      return "resource_exhausted";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kInternal:
+      return "internal";
+    case Code::kDataLoss:
+      return "data_loss";
   }
   return "unknown";
 }
@@ -100,11 +110,10 @@ Result<Time> ParseRfc3339(std::string_view t) {
   };
   if (t.size() < 20) return bad();
   auto date = ParseIsoDate(t.substr(0, 10));
-  if (!date || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || t[13] != ':' || t[16] != ':')
-    return bad();
+  if (!date || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || t[13] != ':' || t[16] != ':') return bad();
   int hh, mm, ss;
-  if (!ParseInt(t.substr(11, 2), hh) || !ParseInt(t.substr(14, 2), mm) ||
-      !ParseInt(t.substr(17, 2), ss) || hh > 23 || mm > 59 || ss > 60)
+  if (!ParseInt(t.substr(11, 2), hh) || !ParseInt(t.substr(14, 2), mm) || !ParseInt(t.substr(17, 2), ss) ||
+      hh > 23 || mm > 59 || ss > 60)
     return bad();
   std::string_view rest = t.substr(19);
   if (!rest.empty() && rest[0] == '.') {  // fractional seconds are accepted and truncated
@@ -123,8 +132,8 @@ Result<Time> ParseRfc3339(std::string_view t) {
   } else {
     return bad();
   }
-  return Time(chr::sys_days(*date)) + chr::hours(hh) + chr::minutes(mm) +
-         chr::seconds(std::min(ss, 59)) - chr::seconds(offset);
+  return Time(chr::sys_days(*date)) + chr::hours(hh) + chr::minutes(mm) + chr::seconds(std::min(ss, 59)) -
+         chr::seconds(offset);
 }
 
 std::string FormatRfc3339(Time t) {
@@ -261,12 +270,23 @@ std::string HtmlEscape(std::string_view text) {
   out.reserve(text.size() + 16);
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -320,7 +340,8 @@ HmacSha256::HmacSha256(std::string_view key) : key_(key) {
   ctx_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
-  if (ctx_ && EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key_.data()), key_.size(), params) != 1) {
+  if (ctx_ &&
+      EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key_.data()), key_.size(), params) != 1) {
     EVP_MAC_CTX_free(ctx_);
     ctx_ = nullptr;
   }
@@ -331,7 +352,8 @@ HmacSha256::~HmacSha256() {
   OPENSSL_cleanse(key_.data(), key_.size());
 }
 
-HmacSha256::HmacSha256(HmacSha256&& other) noexcept : key_(std::move(other.key_)), ctx_(std::exchange(other.ctx_, nullptr)) {}
+HmacSha256::HmacSha256(HmacSha256&& other) noexcept
+    : key_(std::move(other.key_)), ctx_(std::exchange(other.ctx_, nullptr)) {}
 
 std::string HmacSha256::Mac(std::string_view message) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -342,8 +364,8 @@ std::string HmacSha256::Mac(std::string_view message) {
       EVP_MAC_final(ctx_, out, &len, sizeof out) == 1)
     return std::string(reinterpret_cast<char*>(out), len);
   unsigned int one_shot = 0;  // the slow path, same result
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), out, &one_shot);
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &one_shot);
   return std::string(reinterpret_cast<char*>(out), one_shot);
 }
 
@@ -386,7 +408,8 @@ Result<> WriteFileAtomic(const std::filesystem::path& path, std::string_view con
       int e = errno;
       ::unlink(tmp.c_str());
       errno = e;
-      if (e == EEXIST) return Fail(Code::kAlreadyExists, path.string() + ": already exists; refusing to overwrite");
+      if (e == EEXIST)
+        return Fail(Code::kAlreadyExists, path.string() + ": already exists; refusing to overwrite");
       return err("cannot create");
     }
     ::unlink(tmp.c_str());

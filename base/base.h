@@ -19,16 +19,16 @@ namespace lk {
 // What went wrong, in terms a caller can act on. `code` maps onto HTTP statuses in api/ and
 // onto exit codes in app/ (kInvalidArgument, bad usage or input, exits 2; every other code 1).
 enum class Code {
-  kInvalidArgument,    // bad input: a file, a field, a flag (exit 2, HTTP 400)
-  kNotFound,           // HTTP 404
-  kAlreadyExists,      // HTTP 409
-  kFailedPrecondition, // state does not allow it (HTTP 409/412)
-  kUnauthenticated,    // HTTP 401
-  kPermissionDenied,   // HTTP 403
-  kResourceExhausted,  // limits (HTTP 413/429)
-  kUnavailable,        // a dependency is down (HTTP 503)
-  kInternal,           // a bug or an unexpected library failure (HTTP 500)
-  kDataLoss,           // stored data is corrupt (HTTP 500)
+  kInvalidArgument,     // bad input: a file, a field, a flag (exit 2, HTTP 400)
+  kNotFound,            // HTTP 404
+  kAlreadyExists,       // HTTP 409
+  kFailedPrecondition,  // state does not allow it (HTTP 409/412)
+  kUnauthenticated,     // HTTP 401
+  kPermissionDenied,    // HTTP 403
+  kResourceExhausted,   // limits (HTTP 413/429)
+  kUnavailable,         // a dependency is down (HTTP 503)
+  kInternal,            // a bug or an unexpected library failure (HTTP 500)
+  kDataLoss,            // stored data is corrupt (HTTP 500)
 };
 std::string_view CodeName(Code code);
 
@@ -116,8 +116,8 @@ class HmacSha256 {
   bool HasKey(std::string_view key) const { return key_ == key; }
 
  private:
-  std::string key_;                        // for OpenSSL's one-shot HMAC() should the context fail
-  ::evp_mac_ctx_st* ctx_ = nullptr;   // EVP_MAC_CTX keyed once; null if it could not be set up
+  std::string key_;                  // for OpenSSL's one-shot HMAC() should the context fail
+  ::evp_mac_ctx_st* ctx_ = nullptr;  // EVP_MAC_CTX keyed once; null if it could not be set up
 };
 
 // Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.

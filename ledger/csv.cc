@@ -1,8 +1,9 @@
+#include "ledger/internal/csv.h"
+
 #include <algorithm>
 #include <cstdint>
 
 #include "base/base.h"
-#include "ledger/internal/csv.h"
 
 namespace lk::ledger::internal {
 namespace {
@@ -21,7 +22,11 @@ bool ReadRecord(std::string_view text, size_t& i, int& line, char d, CsvRecord& 
       while (i < text.size()) {
         char c = text[i++];
         if (c == '"') {
-          if (i < text.size() && text[i] == '"') { field += '"'; ++i; continue; }
+          if (i < text.size() && text[i] == '"') {
+            field += '"';
+            ++i;
+            continue;
+          }
           closed = true;
           break;
         }
@@ -29,7 +34,8 @@ bool ReadRecord(std::string_view text, size_t& i, int& line, char d, CsvRecord& 
         field += c;
       }
       if (!closed) {
-        problems.push_back({rec.line, static_cast<int>(rec.fields.size() + 1), "quoted field is never closed"});
+        problems.push_back(
+            {rec.line, static_cast<int>(rec.fields.size() + 1), "quoted field is never closed"});
         return false;
       }
       if (i < text.size() && text[i] != d && text[i] != '\n' && text[i] != '\r') {
@@ -68,8 +74,10 @@ bool IsBlank(const CsvRecord& rec) { return rec.fields.size() == 1 && Trim(rec.f
 char DetectDelimiter(std::string_view text) {
   size_t i = 0;
   for (size_t j = 0; j < text.size(); ++j) {  // skip blank lines
-    if (text[j] == '\n' || text[j] == '\r') i = j + 1;
-    else if (text[j] != ' ' && text[j] != '\t') break;
+    if (text[j] == '\n' || text[j] == '\r')
+      i = j + 1;
+    else if (text[j] != ' ' && text[j] != '\t')
+      break;
   }
   size_t commas = 0, semis = 0;
   bool field_start = true;
@@ -78,7 +86,10 @@ char DetectDelimiter(std::string_view text) {
     if (field_start && c == '"') {
       while (i < text.size()) {  // to the closing quote; "" is a quote
         if (text[i++] != '"') continue;
-        if (i < text.size() && text[i] == '"') { ++i; continue; }
+        if (i < text.size() && text[i] == '"') {
+          ++i;
+          continue;
+        }
         break;
       }
       field_start = false;

@@ -57,14 +57,15 @@ constexpr const char* kSessionSetup =
 // a URL's own settings win. No statement_timeout: a large import rightly takes a while, and a
 // writer rightly waits for another's import (the advisory lock).
 Result<PGconn*> Connect(const std::string& url, const std::string& where) {
-  const char* keys[] = {"connect_timeout", "keepalives",       "keepalives_idle", "keepalives_interval",
+  const char* keys[] = {"connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
                         "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
   const char* values[] = {"3", "1", "5", "2", "3", "10000", url.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string m = OneLine(PQerrorMessage(conn));
     PQfinish(conn);
-    return Fail(Code::kUnavailable, "the ledger at " + where + " is unreachable (" + m + "); retry in a moment");
+    return Fail(Code::kUnavailable,
+                "the ledger at " + where + " is unreachable (" + m + "); retry in a moment");
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   PGresult* r = PQexec(conn, kSessionSetup);
@@ -143,7 +144,8 @@ class PostgresDb final : public Db {
         row.assign(static_cast<size_t>(n), std::nullopt);
         for (int c = 0; c < n; ++c)
           if (!PQgetisnull(raw, 0, c))
-            row[static_cast<size_t>(c)] = std::string(PQgetvalue(raw, 0, c), static_cast<size_t>(PQgetlength(raw, 0, c)));
+            row[static_cast<size_t>(c)] =
+                std::string(PQgetvalue(raw, 0, c), static_cast<size_t>(PQgetlength(raw, 0, c)));
         fn(row);
       } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && result) {
         result = Failure(raw);
@@ -208,17 +210,27 @@ class PostgresDb final : public Db {
         }
         const std::string& cell = *row[i];
         // The usual case: nothing to escape. (find_first_of would call memchr once per character.)
-        if (std::none_of(cell.begin(), cell.end(), [](char ch) { return ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r'; })) {
+        if (std::none_of(cell.begin(), cell.end(),
+                         [](char ch) { return ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r'; })) {
           buf += cell;
           continue;
         }
         for (char ch : cell) {
           switch (ch) {
-            case '\\': buf += "\\\\"; break;
-            case '\t': buf += "\\t"; break;
-            case '\n': buf += "\\n"; break;
-            case '\r': buf += "\\r"; break;
-            default: buf += ch;
+            case '\\':
+              buf += "\\\\";
+              break;
+            case '\t':
+              buf += "\\t";
+              break;
+            case '\n':
+              buf += "\\n";
+              break;
+            case '\r':
+              buf += "\\r";
+              break;
+            default:
+              buf += ch;
           }
         }
       }
@@ -244,7 +256,8 @@ class PostgresDb final : public Db {
 
   // The advisory lock is keyed by schema, so ledgers in different schemas do not wait for each other.
   Result<> BeginWrite() override {
-    auto r = Exec("BEGIN; SELECT pg_advisory_xact_lock(hashtext('lerarenkaart ledger ' || current_schema()))");
+    auto r =
+        Exec("BEGIN; SELECT pg_advisory_xact_lock(hashtext('lerarenkaart ledger ' || current_schema()))");
     if (!r) {  // BEGIN may have run before the lock failed: end that transaction here
       if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE)
         PQclear(PQexec(conn_, "ROLLBACK"));
@@ -324,9 +337,12 @@ class PostgresDb final : public Db {
     text.resize(params.size());
     ptrs.resize(params.size());
     for (size_t i = 0; i < params.size(); ++i) {
-      if (auto* n = std::get_if<int64_t>(&params[i])) text[i] = std::to_string(*n), ptrs[i] = text[i].c_str();
-      else if (auto* s = std::get_if<std::string>(&params[i])) ptrs[i] = s->c_str();
-      else ptrs[i] = nullptr;
+      if (auto* n = std::get_if<int64_t>(&params[i]))
+        text[i] = std::to_string(*n), ptrs[i] = text[i].c_str();
+      else if (auto* s = std::get_if<std::string>(&params[i]))
+        ptrs[i] = s->c_str();
+      else
+        ptrs[i] = nullptr;
     }
   }
 
@@ -344,9 +360,12 @@ class PostgresDb final : public Db {
     std::string s = state ? state : "";
     // The session is gone (08: connection exceptions; 57P01-57P03: shut down, crashed, starting).
     if (PQstatus(conn_) != CONNECTION_OK || s.starts_with("08") || s.starts_with("57P")) return Lost(msg);
-    if (s.starts_with("23")) code = Code::kFailedPrecondition;
-    else if (s == "40001" || s == "40P01" || s.starts_with("53") || s.starts_with("57")) code = Code::kUnavailable;
-    else if (s.starts_with("XX")) code = Code::kDataLoss;
+    if (s.starts_with("23"))
+      code = Code::kFailedPrecondition;
+    else if (s == "40001" || s == "40P01" || s.starts_with("53") || s.starts_with("57"))
+      code = Code::kUnavailable;
+    else if (s.starts_with("XX"))
+      code = Code::kDataLoss;
     return Fail(code, "ledger " + where_ + ": " + msg);
   }
 
@@ -357,7 +376,7 @@ class PostgresDb final : public Db {
   bool in_transaction_ = false;  // BeginWrite succeeded, Commit or Rollback not yet called
   bool committing_ = false;
   std::chrono::steady_clock::time_point retry_at_;  // no new connection attempt before this
-  std::string unreachable_;                          // why the last attempt failed
+  std::string unreachable_;                         // why the last attempt failed
 };
 
 }  // namespace

@@ -1,16 +1,16 @@
 // Numbered migrations. {ID} and {DATE} are the only dialect differences in the DDL; the rest is
 // standard SQL both engines enforce (CHECK, UNIQUE, FOREIGN KEY).
+#include "ledger/internal/schema.h"
+
 #include <string>
 #include <vector>
-
-#include "ledger/internal/schema.h"
 
 namespace lk::ledger::internal {
 namespace {
 
 struct Migration {
   int version;
-  const char* sql;  // common SQL
+  const char* sql;           // common SQL
   const char* sqlite_sql;    // extra, SQLite only
   const char* postgres_sql;  // extra, PostgreSQL only
 };
@@ -330,7 +330,8 @@ std::string Render(std::string sql, Dialect d) {
   auto replace = [&](const std::string& from, const std::string& to) {
     for (size_t p; (p = sql.find(from)) != std::string::npos;) sql.replace(p, from.size(), to);
   };
-  replace("{ID}", d == Dialect::kSqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
+  replace("{ID}",
+          d == Dialect::kSqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
   replace("{CHANNEL_BIT}", ChannelBitSql("channel"));
   replace("{SCHOOL_CARDS}", SchoolCellsRecountSql(false));
   replace("{SCHOOL_HOLDERS}", SchoolCellsRecountSql(true));
@@ -341,7 +342,8 @@ std::string Render(std::string sql, Dialect d) {
 }  // namespace
 
 std::string ChannelBitSql(const std::string& column) {
-  return "(CASE " + column + " WHEN 'digital' THEN 1 WHEN 'subscription' THEN 2 WHEN 'starter' THEN 4 ELSE 8 END)";
+  return "(CASE " + column +
+         " WHEN 'digital' THEN 1 WHEN 'subscription' THEN 2 WHEN 'starter' THEN 4 ELSE 8 END)";
 }
 
 const std::vector<std::pair<std::string, std::string>>& SchoolDimensions() {
@@ -359,12 +361,15 @@ std::string SchoolCellsRecountSql(bool holders) {
     if (holders)  // one row per person: the sum of distinct channel bits is their OR
       sql += "SELECT sy, '" + dim + "', g, m, count(*) FROM (SELECT c.school_year AS sy, " + grp +
              " AS g, sum(DISTINCT " + ChannelBitSql("c.channel") +
-             ") AS m FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'active' GROUP BY c.school_year" +
+             ") AS m FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'active' GROUP BY "
+             "c.school_year" +
              group_by + ", r.staff_key) AS h GROUP BY sy, g, m";
     else
-      sql += "SELECT c.school_year, '" + dim + "', " + grp +
-             ", c.channel, count(*) FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'active' "
-             "GROUP BY c.school_year" + group_by + ", c.channel";
+      sql +=
+          "SELECT c.school_year, '" + dim + "', " + grp +
+          ", c.channel, count(*) FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.status = 'active' "
+          "GROUP BY c.school_year" +
+          group_by + ", c.channel";
   }
   return sql;
 }
@@ -372,13 +377,13 @@ std::string SchoolCellsRecountSql(bool holders) {
 int LatestSchemaVersion() { return Migrations().back().version; }
 
 Result<> Migrate(Db& db, Time now) {
-  if (auto exists = db.Query("SELECT max(version), count(*) FROM schema_migrations"); exists && !exists->empty() &&
-      (*exists)[0][0]) {
+  if (auto exists = db.Query("SELECT max(version), count(*) FROM schema_migrations");
+      exists && !exists->empty() && (*exists)[0][0]) {
     int version = std::stoi(*(*exists)[0][0]);
     if (version > LatestSchemaVersion())
-      return Fail(Code::kFailedPrecondition, "the ledger has schema version " + *(*exists)[0][0] +
-                                                 ", newer than this program knows (" +
-                                                 std::to_string(LatestSchemaVersion()) + "); upgrade lerarenkaart");
+      return Fail(Code::kFailedPrecondition,
+                  "the ledger has schema version " + *(*exists)[0][0] + ", newer than this program knows (" +
+                      std::to_string(LatestSchemaVersion()) + "); upgrade lerarenkaart");
     // Every migration applied: no write transaction, so a ledger on a read-only or full disk
     // still opens for reading.
     if (version == LatestSchemaVersion() && (*exists)[0][1] == std::to_string(Migrations().size())) return {};
@@ -393,7 +398,8 @@ Result<> Migrate(Db& db, Time now) {
     auto have = db.Query("SELECT version FROM schema_migrations WHERE version = $1", {int64_t{m.version}});
     if (!have) return std::unexpected(have.error());
     if (!have->empty()) continue;
-    std::string sql = Render(m.sql, db.dialect()) + (db.dialect() == Dialect::kSqlite ? m.sqlite_sql : m.postgres_sql);
+    std::string sql =
+        Render(m.sql, db.dialect()) + (db.dialect() == Dialect::kSqlite ? m.sqlite_sql : m.postgres_sql);
     if (auto r = sql.find_first_not_of(" \n") == std::string::npos ? Result<>() : db.Exec(sql); !r)
       return Fail(r.error().code, "schema migration " + std::to_string(m.version) + ": " + r.error().message);
     if (auto r = db.Execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",

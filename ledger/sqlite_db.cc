@@ -45,13 +45,16 @@ Result<sqlite3*> OpenConnection(const std::string& path, bool read_only_fs) {
   if (read_only_fs) {
     std::error_code ec;
     if (auto wal = std::filesystem::file_size(path + "-wal", ec); !ec && wal > 0)
-      return Fail(Code::kUnavailable, "ledger " + path + ": the file system holding it is read-only and " + path +
+      return Fail(Code::kUnavailable, "ledger " + path + ": the file system holding it is read-only and " +
+                                          path +
                                           "-wal holds changes not yet in the ledger file: make it writable "
                                           "(mount -o remount,rw), then retry");
     name = "file:";
     for (char c : path) {  // the URI's reserved characters, percent-encoded
-      if (c == '%' || c == '?' || c == '#') name += c == '%' ? "%25" : c == '?' ? "%3f" : "%23";
-      else name += c;
+      if (c == '%' || c == '?' || c == '#')
+        name += c == '%' ? "%25" : c == '?' ? "%3f" : "%23";
+      else
+        name += c;
     }
     name += "?immutable=1";
     flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
@@ -67,8 +70,9 @@ Result<sqlite3*> OpenConnection(const std::string& path, bool read_only_fs) {
   sqlite3_extended_result_codes(raw, 1);  // SQLITE_IOERR_WRITE, not just SQLITE_IOERR, for the messages
   // synchronous=FULL: a committed import survives power loss, not just a killed process.
   // (journal_mode is stored in the file, so a read-only connection keeps WAL without asking.)
-  std::string settings = std::string(read_only_fs ? "" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; ") +
-                         "PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;";
+  std::string settings =
+      std::string(read_only_fs ? "" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; ") +
+      "PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;";
   char* msg = nullptr;
   if (sqlite3_exec(raw, settings.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string m = msg ? msg : sqlite3_errmsg(raw);
@@ -192,8 +196,10 @@ class SqliteDb final : public Db {
     for (const Row& row : rows) {
       for (size_t i = 0; i < row.size(); ++i) {
         int idx = static_cast<int>(i + 1);
-        if (row[i]) sqlite3_bind_text(st, idx, row[i]->data(), static_cast<int>(row[i]->size()), SQLITE_STATIC);
-        else sqlite3_bind_null(st, idx);
+        if (row[i])
+          sqlite3_bind_text(st, idx, row[i]->data(), static_cast<int>(row[i]->size()), SQLITE_STATIC);
+        else
+          sqlite3_bind_null(st, idx);
       }
       int rc = sqlite3_step(st);
       sqlite3_reset(st);
@@ -257,10 +263,12 @@ class SqliteDb final : public Db {
     Stmt st(raw, in_use);
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
-      if (auto* n = std::get_if<int64_t>(&params[i])) sqlite3_bind_int64(raw, idx, *n);
+      if (auto* n = std::get_if<int64_t>(&params[i]))
+        sqlite3_bind_int64(raw, idx, *n);
       else if (auto* t = std::get_if<std::string>(&params[i]))
         sqlite3_bind_text(raw, idx, t->data(), static_cast<int>(t->size()), SQLITE_STATIC);
-      else sqlite3_bind_null(raw, idx);
+      else
+        sqlite3_bind_null(raw, idx);
     }
     return st;
   }
@@ -281,36 +289,46 @@ class SqliteDb final : public Db {
     int primary = rc & 0xff;
     // What the operator must fix, in their terms. The error number is only read for storage
     // errors: it is the last failed system call's and may be stale otherwise.
-    if (primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) {
+    if (primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_IOERR ||
+        primary == SQLITE_CANTOPEN) {
       int sys = sqlite3_system_errno(db_);
       if (sys == 0) {  // SQLite reads errno late, after other calls may have reset it: ask the file
         int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-        if (fd < 0) sys = errno;
-        else ::close(fd);
+        if (fd < 0)
+          sys = errno;
+        else
+          ::close(fd);
       }
       std::string what = msg + (sys ? std::string(", ") + std::strerror(sys) : "");
       if (primary == SQLITE_FULL || sys == ENOSPC)
         return Fail(Code::kUnavailable, "the disk holding the ledger " + path_ + " is full (" + what +
                                             "); nothing of this change was stored: free space, then retry");
       if (sys == EDQUOT)
-        return Fail(Code::kUnavailable, "the ledger " + path_ + " is over its disk quota (" + what +
-                                            "); nothing of this change was stored: raise the quota or free space, then retry");
+        return Fail(Code::kUnavailable,
+                    "the ledger " + path_ + " is over its disk quota (" + what +
+                        "); nothing of this change was stored: raise the quota or free space, then retry");
       if (read_only_fs_ || sys == EROFS)
-        return Fail(Code::kUnavailable, "the file system holding the ledger " + path_ + " is read-only (" + what +
-                                            "); nothing of this change was stored: make it writable (mount -o remount,rw, "
-                                            "after fsck if the kernel made it read-only), then retry");
+        return Fail(Code::kUnavailable,
+                    "the file system holding the ledger " + path_ + " is read-only (" + what +
+                        "); nothing of this change was stored: make it writable (mount -o remount,rw, "
+                        "after fsck if the kernel made it read-only), then retry");
       if (primary == SQLITE_READONLY)
-        return Fail(Code::kUnavailable, "the ledger " + path_ + " cannot be written by this process (" + what +
-                                            "): check the file's owner and mode and its folder's, then retry");
+        return Fail(Code::kUnavailable,
+                    "the ledger " + path_ + " cannot be written by this process (" + what +
+                        "): check the file's owner and mode and its folder's, then retry");
       if (primary == SQLITE_IOERR)
-        return Fail(Code::kUnavailable, "I/O error on the disk holding the ledger " + path_ + " (" + what +
-                                            ", SQLite code " + std::to_string(rc) +
-                                            "): check the disk and the kernel log (dmesg), then `lerarenkaart ledger "
-                                            "verify`");
+        return Fail(Code::kUnavailable,
+                    "I/O error on the disk holding the ledger " + path_ + " (" + what + ", SQLite code " +
+                        std::to_string(rc) +
+                        "): check the disk and the kernel log (dmesg), then `lerarenkaart ledger "
+                        "verify`");
     }
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = Code::kUnavailable;
-    else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) code = Code::kDataLoss;
-    else if (primary == SQLITE_CONSTRAINT) code = Code::kFailedPrecondition;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+      code = Code::kUnavailable;
+    else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+      code = Code::kDataLoss;
+    else if (primary == SQLITE_CONSTRAINT)
+      code = Code::kFailedPrecondition;
     else if (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_FULL ||
              primary == SQLITE_IOERR)
       code = Code::kUnavailable;
@@ -325,7 +343,7 @@ class SqliteDb final : public Db {
 
   sqlite3* db_;
   std::string path_;
-  bool read_only_fs_;  // opened immutable because the file system was read-only
+  bool read_only_fs_;                              // opened immutable because the file system was read-only
   std::unordered_map<std::string, Cached> cache_;  // SQL text -> prepared statement
 };
 

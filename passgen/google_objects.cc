@@ -31,12 +31,15 @@ std::optional<size_t> TextChars(std::string_view s) {
 
 Result<> ValidText(std::string_view field, std::string_view value) {
   auto n = TextChars(value);
-  if (!n) return Fail(Code::kInvalidArgument, std::string(field) + ": not valid UTF-8 text (or holds a control character)");
+  if (!n)
+    return Fail(Code::kInvalidArgument,
+                std::string(field) + ": not valid UTF-8 text (or holds a control character)");
   if (*n == 0 || value.find_first_not_of(' ') == std::string_view::npos)
     return Fail(Code::kInvalidArgument, std::string(field) + ": must not be empty");
   if (*n > kMaxNameChars)
-    return Fail(Code::kInvalidArgument, std::string(field) + ": " + std::to_string(*n) + " characters, at most " +
-                                            std::to_string(kMaxNameChars) + " allowed");
+    return Fail(Code::kInvalidArgument, std::string(field) + ": " + std::to_string(*n) +
+                                            " characters, at most " + std::to_string(kMaxNameChars) +
+                                            " allowed");
   return {};
 }
 
@@ -62,12 +65,9 @@ std::string Lower(std::string s) {
 
 Result<std::string> SignedLink(const signing::ServiceAccount& account, const GoogleWalletConfig& config,
                                json payload, Time now) {
-  json claims = {{"iss", account.client_email()},
-                 {"aud", "google"},
-                 {"typ", "savetowallet"},
-                 {"iat", now.time_since_epoch().count()},
-                 {"origins", config.origins},
-                 {"payload", std::move(payload)}};
+  json claims = {{"iss", account.client_email()}, {"aud", "google"},
+                 {"typ", "savetowallet"},         {"iat", now.time_since_epoch().count()},
+                 {"origins", config.origins},     {"payload", std::move(payload)}};
   auto jwt = account.SignJwt(claims.dump());
   if (!jwt) return std::unexpected(jwt.error());
   return std::string(kSaveUrl) + *jwt;
@@ -86,18 +86,25 @@ std::string ObjectId(const GoogleWalletConfig& config, std::string_view serial) 
 Result<> ValidateConfig(const GoogleWalletConfig& c) {
   if (c.issuer_id.empty() || c.issuer_id.size() > 25 ||
       c.issuer_id.find_first_not_of("0123456789") != std::string::npos)
-    return Fail(Code::kInvalidArgument, "google issuer id '" + c.issuer_id +
-                                            "' must be the digits of the issuer id shown in the Google Wallet console");
-  if (c.class_prefix.size() > 40 || c.class_prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    return Fail(Code::kInvalidArgument,
+                "google issuer id '" + c.issuer_id +
+                    "' must be the digits of the issuer id shown in the Google Wallet console");
+  if (c.class_prefix.size() > 40 ||
+      c.class_prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos)
     return Fail(Code::kInvalidArgument, "google class prefix '" + c.class_prefix +
                                             "' must be at most 40 letters, digits, '.', '_' or '-'");
   if (c.origins.empty())
-    return Fail(Code::kInvalidArgument, "google origins: at least one origin is needed, or the save button will not render");
+    return Fail(Code::kInvalidArgument,
+                "google origins: at least one origin is needed, or the save button will not render");
   for (const auto& o : c.origins)
     if (!HttpUrl(o) || o.size() > 200 || o.find_first_of(" \"\\") != std::string::npos)
-      return Fail(Code::kInvalidArgument, "google origin '" + o + "' must be an http(s) URL such as https://lerarenkaart.be");
-  if (!HttpUrl(c.token_url)) return Fail(Code::kInvalidArgument, "google token URL '" + c.token_url + "' must be http(s)");
-  if (!HttpUrl(c.api_url)) return Fail(Code::kInvalidArgument, "google API URL '" + c.api_url + "' must be http(s)");
+      return Fail(Code::kInvalidArgument,
+                  "google origin '" + o + "' must be an http(s) URL such as https://lerarenkaart.be");
+  if (!HttpUrl(c.token_url))
+    return Fail(Code::kInvalidArgument, "google token URL '" + c.token_url + "' must be http(s)");
+  if (!HttpUrl(c.api_url))
+    return Fail(Code::kInvalidArgument, "google API URL '" + c.api_url + "' must be http(s)");
   if (c.max_attempts < 1 || c.max_attempts > 10)
     return Fail(Code::kInvalidArgument, "google max attempts must be 1 to 10");
   if (c.connect_timeout.count() <= 0 || c.total_timeout.count() <= 0)
@@ -107,28 +114,32 @@ Result<> ValidateConfig(const GoogleWalletConfig& c) {
 
 Result<> ValidateCard(const GoogleCard& card) {
   if (!ValidSerial(card.serial))
-    return Fail(Code::kInvalidArgument, "serial '" + card.serial + "' must be 1-40 letters, digits, '-' or '_'");
+    return Fail(Code::kInvalidArgument,
+                "serial '" + card.serial + "' must be 1-40 letters, digits, '-' or '_'");
   if (card.year < 2000 || card.year > 2100)
-    return Fail(Code::kInvalidArgument, "year " + std::to_string(card.year) + " is not a card year (2000-2100)");
+    return Fail(Code::kInvalidArgument,
+                "year " + std::to_string(card.year) + " is not a card year (2000-2100)");
   if (auto r = ValidText("name", card.holder_name); !r) return r;
   return ValidText("school", card.school);
 }
 
 std::string GenericClassJson(const GoogleWalletConfig& config, const GoogleCardDesign&, int year) {
   auto field = [](std::string_view id) {
-    return json{{"firstValue", {{"fields", {{{"fieldPath", "object.textModulesData['" + std::string(id) + "']"}}}}}}};
+    return json{
+        {"firstValue", {{"fields", {{{"fieldPath", "object.textModulesData['" + std::string(id) + "']"}}}}}}};
   };
   json j = {{"id", ClassId(config, year)},
             {"classTemplateInfo",
              {{"cardTemplateOverride",
-               {{"cardRowTemplateInfos", {{{"twoItems", {{"startItem", field("school")}, {"endItem", field("year")}}}}}}}}}},
+               {{"cardRowTemplateInfos",
+                 {{{"twoItems", {{"startItem", field("school")}, {"endItem", field("year")}}}}}}}}}},
             {"multipleDevicesAndHoldersAllowedStatus", "ONE_USER_ALL_DEVICES"}};
   return j.dump();
 }
 
 std::string GenericObjectJson(const GoogleWalletConfig& config, const GoogleCardDesign& design,
-                              const signing::TokenPolicy& policy, const GoogleCard& card, std::string_view qr_token,
-                              std::string_view state) {
+                              const signing::TokenPolicy& policy, const GoogleCard& card,
+                              std::string_view qr_token, std::string_view state) {
   auto validity = signing::CardYearValidity(card.year, policy);
   json j = {{"id", ObjectId(config, card.serial)},
             {"classId", ClassId(config, card.year)},
@@ -154,12 +165,14 @@ Result<std::string> SkinnySaveLink(const signing::ServiceAccount& account, const
                                    std::string_view serial, Time now) {
   if (auto r = ValidateConfig(config); !r) return std::unexpected(r.error());
   if (!ValidSerial(serial))
-    return Fail(Code::kInvalidArgument, "serial '" + std::string(serial) + "' must be 1-40 letters, digits, '-' or '_'");
+    return Fail(Code::kInvalidArgument,
+                "serial '" + std::string(serial) + "' must be 1-40 letters, digits, '-' or '_'");
   json payload = {{"genericObjects", {{{"id", ObjectId(config, serial)}}}}};
   auto link = SignedLink(account, config, std::move(payload), now);
   if (link && link->size() >= kMaxSaveLinkChars)
     return Fail(Code::kInvalidArgument, "the save link would be " + std::to_string(link->size()) +
-                                            " characters, over Google's limit of " + std::to_string(kMaxSaveLinkChars) +
+                                            " characters, over Google's limit of " +
+                                            std::to_string(kMaxSaveLinkChars) +
                                             ": list fewer or shorter origins");
   return link;
 }

@@ -77,7 +77,8 @@ struct CurlTransport::Pool {
   }
 };
 
-CurlTransport::CurlTransport(std::chrono::milliseconds connect_timeout, std::chrono::milliseconds total_timeout)
+CurlTransport::CurlTransport(std::chrono::milliseconds connect_timeout,
+                             std::chrono::milliseconds total_timeout)
     : pool_(std::make_unique<Pool>()), connect_timeout_(connect_timeout), total_timeout_(total_timeout) {
   std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
@@ -140,7 +141,8 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& req) {
     return Fail(Code::kUnavailable, req.method + " " + req.url + ": response larger than " +
                                         std::to_string(kMaxResponseBytes) + " bytes");
   if (rc != CURLE_OK)
-    return Fail(Code::kUnavailable, req.method + " " + req.url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+    return Fail(Code::kUnavailable,
+                req.method + " " + req.url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
   return HttpResponse{status, std::move(rec.body), std::move(rec.retry_after)};
 }
 
@@ -175,14 +177,22 @@ constexpr std::string_view kScope = "https://www.googleapis.com/auth/wallet_obje
 
 Code CodeForStatus(long status) {
   switch (status) {
-    case 400: return Code::kInvalidArgument;
-    case 401: return Code::kUnauthenticated;
-    case 403: return Code::kPermissionDenied;
-    case 404: return Code::kNotFound;
-    case 409: return Code::kAlreadyExists;
-    case 412: return Code::kFailedPrecondition;
-    case 429: return Code::kResourceExhausted;
-    default: return status >= 500 ? Code::kUnavailable : Code::kFailedPrecondition;
+    case 400:
+      return Code::kInvalidArgument;
+    case 401:
+      return Code::kUnauthenticated;
+    case 403:
+      return Code::kPermissionDenied;
+    case 404:
+      return Code::kNotFound;
+    case 409:
+      return Code::kAlreadyExists;
+    case 412:
+      return Code::kFailedPrecondition;
+    case 429:
+      return Code::kResourceExhausted;
+    default:
+      return status >= 500 ? Code::kUnavailable : Code::kFailedPrecondition;
   }
 }
 
@@ -193,7 +203,8 @@ std::string ErrorText(const std::string& body) {
   std::string text;
   if (j.is_object() && j.contains("error")) {
     const auto& e = j["error"];
-    if (e.is_object() && e.contains("message") && e["message"].is_string()) text = e["message"];
+    if (e.is_object() && e.contains("message") && e["message"].is_string())
+      text = e["message"];
     else if (e.is_string()) {
       text = e.get<std::string>();
       if (j.contains("error_description") && j["error_description"].is_string())
@@ -215,15 +226,21 @@ class WalletClient final : public WalletApi {
     while (!config_.api_url.empty() && config_.api_url.back() == '/') config_.api_url.pop_back();
     if (!config_.sleep) config_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
     if (!config_.log)
-      config_.log = [](std::string_view m) { std::fprintf(stderr, "lerarenkaart: google: %.*s\n", int(m.size()), m.data()); };
+      config_.log = [](std::string_view m) {
+        std::fprintf(stderr, "lerarenkaart: google: %.*s\n", int(m.size()), m.data());
+      };
   }
 
-  Result<std::string> GetClass(std::string_view id) override { return Call("GET", "/genericClass/" + Esc(id), ""); }
+  Result<std::string> GetClass(std::string_view id) override {
+    return Call("GET", "/genericClass/" + Esc(id), "");
+  }
   Result<> InsertClass(std::string_view body) override { return Drop(Call("POST", "/genericClass", body)); }
   Result<> UpdateClass(std::string_view id, std::string_view body) override {
     return Drop(Call("PUT", "/genericClass/" + Esc(id), body));
   }
-  Result<std::string> GetObject(std::string_view id) override { return Call("GET", "/genericObject/" + Esc(id), ""); }
+  Result<std::string> GetObject(std::string_view id) override {
+    return Call("GET", "/genericObject/" + Esc(id), "");
+  }
   Result<> InsertObject(std::string_view body) override { return Drop(Call("POST", "/genericObject", body)); }
   Result<> PatchObject(std::string_view id, std::string_view body) override {
     return Drop(Call("PATCH", "/genericObject/" + Esc(id), body));
@@ -247,15 +264,17 @@ class WalletClient final : public WalletApi {
       if (!last) {
         why = last.error().message;
       } else if (internal::Retryable(last->status)) {
-        why = req.method + " " + req.url + ": HTTP " + std::to_string(last->status) + " " + ErrorText(last->body);
+        why = req.method + " " + req.url + ": HTTP " + std::to_string(last->status) + " " +
+              ErrorText(last->body);
         wait = internal::ParseRetryAfter(last->retry_after, clock_.Now());
       } else {
         return last;
       }
       if (attempt + 1 == config_.max_attempts) break;
       if (wait && *wait > config_.backoff_max) {
-        config_.log(why + "; the server asks to wait " + std::to_string(wait->count() / 1000) + " s, longer than " +
-                    std::to_string(config_.backoff_max.count() / 1000) + " s: giving up");
+        config_.log(why + "; the server asks to wait " + std::to_string(wait->count() / 1000) +
+                    " s, longer than " + std::to_string(config_.backoff_max.count() / 1000) +
+                    " s: giving up");
         break;
       }
       std::chrono::milliseconds delay;
@@ -264,13 +283,17 @@ class WalletClient final : public WalletApi {
         delay = internal::Backoff(attempt, config_.backoff_base, config_.backoff_max, rng_);
       }
       if (wait) delay = *wait + delay / 10;  // honour Retry-After, spread clients a little
-      config_.log(why + "; retry " + std::to_string(attempt + 1) + " in " + std::to_string(delay.count()) + " ms");
+      config_.log(why + "; retry " + std::to_string(attempt + 1) + " in " + std::to_string(delay.count()) +
+                  " ms");
       config_.sleep(delay);
     }
-    if (!last) return Fail(Code::kUnavailable, last.error().message + " (after " + std::to_string(config_.max_attempts) + " attempts)");
-    return Fail(internal::Retryable(last->status) && last->status == 429 ? Code::kResourceExhausted : Code::kUnavailable,
-                req.method + " " + req.url + ": HTTP " + std::to_string(last->status) + " " + ErrorText(last->body) +
-                    " (after retries)");
+    if (!last)
+      return Fail(Code::kUnavailable,
+                  last.error().message + " (after " + std::to_string(config_.max_attempts) + " attempts)");
+    return Fail(internal::Retryable(last->status) && last->status == 429 ? Code::kResourceExhausted
+                                                                         : Code::kUnavailable,
+                req.method + " " + req.url + ": HTTP " + std::to_string(last->status) + " " +
+                    ErrorText(last->body) + " (after retries)");
   }
 
   Result<std::string> AccessToken(bool refresh) {
@@ -284,17 +307,20 @@ class WalletClient final : public WalletApi {
                    {"exp", (now + std::chrono::hours(1)).time_since_epoch().count()}};
     auto assertion = account_.SignJwt(claims.dump());
     if (!assertion) return std::unexpected(assertion.error());
-    HttpRequest req{"POST", config_.token_url, "application/x-www-form-urlencoded",
-                    "grant_type=" + internal::CurlTransport::FormEscape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
-                        "&assertion=" + internal::CurlTransport::FormEscape(*assertion),
-                    ""};
+    HttpRequest req{
+        "POST", config_.token_url, "application/x-www-form-urlencoded",
+        "grant_type=" + internal::CurlTransport::FormEscape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+            "&assertion=" + internal::CurlTransport::FormEscape(*assertion),
+        ""};
     auto resp = Exchange(req);
     if (!resp) return std::unexpected(resp.error());
     if (resp->status != 200) {
       std::string msg = "OAuth token request to " + config_.token_url + " refused: HTTP " +
                         std::to_string(resp->status) + " " + ErrorText(resp->body);
       config_.log(msg);
-      return Fail(resp->status == 400 || resp->status == 401 ? Code::kUnauthenticated : CodeForStatus(resp->status), msg);
+      return Fail(
+          resp->status == 400 || resp->status == 401 ? Code::kUnauthenticated : CodeForStatus(resp->status),
+          msg);
     }
     auto j = internal::ParseJson(resp->body, "OAuth token response from " + config_.token_url);
     if (!j) return std::unexpected(j.error());
@@ -313,8 +339,8 @@ class WalletClient final : public WalletApi {
     for (int round = 0; round < 2; ++round) {
       auto token = AccessToken(round > 0);
       if (!token) return std::unexpected(token.error());
-      HttpRequest req{method, config_.api_url + path, body.empty() && method == "GET" ? "" : "application/json",
-                      std::string(body), *token};
+      HttpRequest req{method, config_.api_url + path,
+                      body.empty() && method == "GET" ? "" : "application/json", std::string(body), *token};
       auto resp = Exchange(req);
       if (!resp) return std::unexpected(resp.error());
       if (resp->status == 401 && round == 0) continue;  // token revoked early: fetch a new one once
@@ -322,15 +348,18 @@ class WalletClient final : public WalletApi {
         if (method == "GET") {
           auto j = internal::ParseJson(resp->body, method + " " + req.url);
           if (!j) return std::unexpected(j.error());
-          if (!j->is_object()) return Fail(Code::kUnavailable, method + " " + req.url + ": response is not a JSON object");
+          if (!j->is_object())
+            return Fail(Code::kUnavailable, method + " " + req.url + ": response is not a JSON object");
         }
         return std::move(resp->body);
       }
-      std::string msg = method + " " + req.url + ": HTTP " + std::to_string(resp->status) + " " + ErrorText(resp->body);
+      std::string msg =
+          method + " " + req.url + ": HTTP " + std::to_string(resp->status) + " " + ErrorText(resp->body);
       if (resp->status != 404 && resp->status != 409) config_.log(msg);  // expected answers are not logged
       return Fail(CodeForStatus(resp->status), msg);
     }
-    return Fail(Code::kUnauthenticated, method + " " + config_.api_url + path + ": still HTTP 401 with a fresh token");
+    return Fail(Code::kUnauthenticated,
+                method + " " + config_.api_url + path + ": still HTTP 401 with a fresh token");
   }
 
   const signing::ServiceAccount& account_;
@@ -346,8 +375,8 @@ class WalletClient final : public WalletApi {
 
 }  // namespace
 
-Result<std::unique_ptr<WalletApi>> NewWalletClient(const signing::ServiceAccount& account, GoogleWalletConfig config,
-                                                   const Clock& clock) {
+Result<std::unique_ptr<WalletApi>> NewWalletClient(const signing::ServiceAccount& account,
+                                                   GoogleWalletConfig config, const Clock& clock) {
   if (auto r = ValidateConfig(config); !r) return std::unexpected(r.error());
   return std::make_unique<WalletClient>(account, std::move(config), clock);
 }

@@ -2,10 +2,9 @@
 // texts), and the sync over a list of cards.
 #include <atomic>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "passgen/google_wallet.h"
 #include "passgen/internal/google_json.h"
@@ -16,8 +15,8 @@ using json = nlohmann::json;
 namespace {
 
 // Fields of an object that sync owns; anything else Google or others set is left alone.
-constexpr const char* kOwnedFields[] = {"cardTitle", "subheader", "header", "textModulesData",
-                                        "hexBackgroundColor", "validTimeInterval", "logo"};
+constexpr const char* kOwnedFields[] = {
+    "cardTitle", "subheader", "header", "textModulesData", "hexBackgroundColor", "validTimeInterval", "logo"};
 
 std::string_view DesiredState(const GoogleCard& card, const signing::TokenPolicy& policy, Time now) {
   if (card.status == CardStatus::kRevoked) return "INACTIVE";
@@ -40,19 +39,26 @@ bool BarcodeCurrent(const json& barcode, const GoogleCard& card, const signing::
 
 std::string_view CardOutcomeName(CardOutcome o) {
   switch (o) {
-    case CardOutcome::kCreated: return "created";
-    case CardOutcome::kUpdated: return "updated";
-    case CardOutcome::kBarcodeRotated: return "barcode rotated";
-    case CardOutcome::kRevoked: return "revoked";
-    case CardOutcome::kExpired: return "expired";
-    case CardOutcome::kUnchanged: return "unchanged";
-    case CardOutcome::kSkipped: return "skipped";
+    case CardOutcome::kCreated:
+      return "created";
+    case CardOutcome::kUpdated:
+      return "updated";
+    case CardOutcome::kBarcodeRotated:
+      return "barcode rotated";
+    case CardOutcome::kRevoked:
+      return "revoked";
+    case CardOutcome::kExpired:
+      return "expired";
+    case CardOutcome::kUnchanged:
+      return "unchanged";
+    case CardOutcome::kSkipped:
+      return "skipped";
   }
   return "?";
 }
 
-Result<ClassOutcome> UpsertClass(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
-                                 int year) {
+Result<ClassOutcome> UpsertClass(WalletApi& api, const GoogleWalletConfig& config,
+                                 const GoogleCardDesign& design, int year) {
   std::string id = ClassId(config, year);
   std::string body = GenericClassJson(config, design, year);
   auto current = api.GetClass(id);
@@ -102,11 +108,13 @@ Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, c
   json patch = json::object();
   if (have->value("state", "") != state) patch["state"] = state;
   for (const char* field : kOwnedFields) {
-    if (want.contains(field) && (!have->contains(field) || (*have)[field] != want[field])) patch[field] = want[field];
+    if (want.contains(field) && (!have->contains(field) || (*have)[field] != want[field]))
+      patch[field] = want[field];
     if (!want.contains(field) && have->contains(field) && std::string_view(field) == "logo")
       patch[field] = nullptr;
   }
-  bool rotate = state == "ACTIVE" && !BarcodeCurrent(have->value("barcode", json()), card, issuer, verifier, now);
+  bool rotate =
+      state == "ACTIVE" && !BarcodeCurrent(have->value("barcode", json()), card, issuer, verifier, now);
   if (rotate) {
     auto token = issuer.Issue(card.serial, card.year, now);
     if (!token) return std::unexpected(token.error());
@@ -122,14 +130,16 @@ Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, c
 
 Result<SyncSummary> Sync(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
                          const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
-                         const signing::TokenPolicy& policy, int year, const std::vector<GoogleCard>& all_cards,
-                         Time now, const SyncOptions& options) {
+                         const signing::TokenPolicy& policy, int year,
+                         const std::vector<GoogleCard>& all_cards, Time now, const SyncOptions& options) {
   if (auto r = ValidateConfig(config); !r) return std::unexpected(r.error());
   SyncSummary s;
   std::vector<const GoogleCard*> cards;
   for (const auto& c : all_cards) {
-    if (c.year == year) cards.push_back(&c);
-    else ++s.other_years;
+    if (c.year == year)
+      cards.push_back(&c);
+    else
+      ++s.other_years;
   }
   s.cards = cards.size();
   auto cls = UpsertClass(api, config, design, year);
@@ -163,31 +173,50 @@ Result<SyncSummary> Sync(WalletApi& api, const GoogleWalletConfig& config, const
       continue;
     }
     switch (*results[i]) {
-      case CardOutcome::kCreated: ++s.created; break;
-      case CardOutcome::kUpdated: ++s.updated; break;
-      case CardOutcome::kBarcodeRotated: ++s.barcode_rotated; break;
-      case CardOutcome::kRevoked: ++s.revoked; break;
-      case CardOutcome::kExpired: ++s.expired; break;
-      case CardOutcome::kUnchanged: ++s.unchanged; break;
-      case CardOutcome::kSkipped: ++s.skipped; break;
+      case CardOutcome::kCreated:
+        ++s.created;
+        break;
+      case CardOutcome::kUpdated:
+        ++s.updated;
+        break;
+      case CardOutcome::kBarcodeRotated:
+        ++s.barcode_rotated;
+        break;
+      case CardOutcome::kRevoked:
+        ++s.revoked;
+        break;
+      case CardOutcome::kExpired:
+        ++s.expired;
+        break;
+      case CardOutcome::kUnchanged:
+        ++s.unchanged;
+        break;
+      case CardOutcome::kSkipped:
+        ++s.skipped;
+        break;
     }
   }
   return s;
 }
 
 std::string SyncSummary::ToText() const {
-  std::string t = "class: " + std::string(class_created ? "created" : class_updated ? "updated" : "unchanged") + "\n";
+  std::string t = "class: " +
+                  std::string(class_created   ? "created"
+                              : class_updated ? "updated"
+                                              : "unchanged") +
+                  "\n";
   t += "cards: " + std::to_string(cards) + " (created " + std::to_string(created) + ", updated " +
        std::to_string(updated) + ", barcode rotated " + std::to_string(barcode_rotated) + ", revoked " +
-       std::to_string(revoked) + ", expired " + std::to_string(expired) + ", unchanged " + std::to_string(unchanged) +
-       ", skipped " + std::to_string(skipped) + ", failed " + std::to_string(failed) + ")\n";
+       std::to_string(revoked) + ", expired " + std::to_string(expired) + ", unchanged " +
+       std::to_string(unchanged) + ", skipped " + std::to_string(skipped) + ", failed " +
+       std::to_string(failed) + ")\n";
   if (other_years) t += "ignored: " + std::to_string(other_years) + " cards of other years\n";
   for (const auto& e : errors) t += "error: " + e + "\n";
   return t;
 }
 
-GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name, std::string_view school_number,
-                      bool revoked) {
+GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name,
+                      std::string_view school_number, bool revoked) {
   return {std::move(serial), year, holder_name.empty() ? "Lerarenkaart" : std::string(holder_name),
           school_number.empty() ? "-" : "School " + std::string(school_number),
           revoked ? CardStatus::kRevoked : CardStatus::kActive};

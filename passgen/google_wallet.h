@@ -26,8 +26,8 @@ struct LocalizedText {
 struct GoogleCardDesign {
   std::string issuer_name = "Lerarenkaart";  // the object's cardTitle (top row of the pass)
   LocalizedText card_title{"Lerarenkaart", "Carte d'enseignant", "Teacher card"};  // subheader
-  std::string hex_background_color = "#1d3557";                                  // "#rrggbb"
-  std::string logo_url;                                                           // https, optional
+  std::string hex_background_color = "#1d3557";                                    // "#rrggbb"
+  std::string logo_url;                                                            // https, optional
   LocalizedText school_label{"School", "École", "School"};
   LocalizedText year_label{"Kaartjaar", "Année de la carte", "Card year"};
 };
@@ -42,13 +42,13 @@ struct GoogleCard {
 };
 
 struct GoogleWalletConfig {
-  std::string issuer_id;                                // digits, from the Google Wallet console
-  std::string class_prefix = "lerarenkaart-";           // class id: <issuer>.<prefix><year>
+  std::string issuer_id;                                        // digits, from the Google Wallet console
+  std::string class_prefix = "lerarenkaart-";                   // class id: <issuer>.<prefix><year>
   std::vector<std::string> origins{"https://lerarenkaart.be"};  // where save buttons may render
   std::string token_url = "https://oauth2.googleapis.com/token";
   std::string api_url = "https://walletobjects.googleapis.com/walletobjects/v1";
   std::chrono::milliseconds connect_timeout{5000}, total_timeout{20000};  // per HTTP attempt
-  int max_attempts = 5;                                 // per call, on 429, 5xx, network errors
+  int max_attempts = 5;                                             // per call, on 429, 5xx, network errors
   std::chrono::milliseconds backoff_base{500}, backoff_max{30000};  // exponential, full jitter
   // How waits happen (default: this_thread::sleep_for); tests record instead of sleeping.
   std::function<void(std::chrono::milliseconds)> sleep;
@@ -56,7 +56,7 @@ struct GoogleWalletConfig {
   std::function<void(std::string_view)> log;
 };
 
-inline constexpr size_t kMaxSaveLinkChars = 1800;  // browsers truncate longer links (Google)
+inline constexpr size_t kMaxSaveLinkChars = 1800;                 // browsers truncate longer links (Google)
 std::string ClassId(const GoogleWalletConfig& config, int year);  // <issuer>.<class_prefix><year>
 std::string ObjectId(const GoogleWalletConfig& config, std::string_view serial);  // <issuer>.<serial>
 // Checks the issuer id, origins, URLs and a card's fields; the error names the field.
@@ -101,8 +101,8 @@ Result<std::unique_ptr<WalletApi>> NewWalletClient(const signing::ServiceAccount
 
 enum class ClassOutcome { kUnchanged, kCreated, kUpdated };
 // GET the year's class; POST it on 404, PUT it when our fields differ.
-Result<ClassOutcome> UpsertClass(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
-                                 int year);
+Result<ClassOutcome> UpsertClass(WalletApi& api, const GoogleWalletConfig& config,
+                                 const GoogleCardDesign& design, int year);
 
 enum class CardOutcome { kCreated, kUpdated, kBarcodeRotated, kRevoked, kExpired, kUnchanged, kSkipped };
 std::string_view CardOutcomeName(CardOutcome outcome);
@@ -114,14 +114,14 @@ Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, c
 
 struct SyncSummary {
   size_t other_years = 0;  // cards in the input for another year, left alone
-  size_t cards = 0, created = 0, updated = 0, barcode_rotated = 0, revoked = 0, expired = 0,
-         unchanged = 0, skipped = 0, failed = 0;
+  size_t cards = 0, created = 0, updated = 0, barcode_rotated = 0, revoked = 0, expired = 0, unchanged = 0,
+         skipped = 0, failed = 0;
   bool class_created = false, class_updated = false;
   std::vector<std::string> errors;  // "<serial>: <message>", in card order
   std::string ToText() const;
 };
 struct SyncOptions {
-  int parallelism = 4;                                    // concurrent cards
+  int parallelism = 4;                                      // concurrent cards
   std::function<void(size_t done, size_t total)> progress;  // called after each card
 };
 // Brings the year's class and every card's object up to date: creates missing objects of active
@@ -134,7 +134,7 @@ Result<SyncSummary> Sync(WalletApi& api, const GoogleWalletConfig& config, const
                          Time now, const SyncOptions& options = {});
 // The card as the ledger records it, in the form every Google object of it shows (so the service
 // and `google sync` agree): no holder name shows "Lerarenkaart", the school shows "School <number>".
-GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name, std::string_view school_number,
-                      bool revoked);
+GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name,
+                      std::string_view school_number, bool revoked);
 
 }  // namespace lk::passgen

@@ -63,16 +63,17 @@ struct ZipIo {
     auto& io = *static_cast<ZipIo*>(self);
     switch (cmd) {
       case ZIP_SOURCE_SUPPORTS:
-        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
-                                              ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
-                                              ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_WRITE, ZIP_SOURCE_COMMIT_WRITE,
-                                              ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_SEEK_WRITE, ZIP_SOURCE_TELL_WRITE,
-                                              ZIP_SOURCE_REMOVE, ZIP_SOURCE_SUPPORTS, -1);
+        return zip_source_make_command_bitmap(
+            ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR,
+            ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL, ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_WRITE,
+            ZIP_SOURCE_COMMIT_WRITE, ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_SEEK_WRITE, ZIP_SOURCE_TELL_WRITE,
+            ZIP_SOURCE_REMOVE, ZIP_SOURCE_SUPPORTS, -1);
       case ZIP_SOURCE_OPEN:
         io.pos = 0;
         return 0;
       case ZIP_SOURCE_READ: {
-        zip_uint64_t n = std::min<zip_uint64_t>(len, io.in.size() - std::min<zip_uint64_t>(io.pos, io.in.size()));
+        zip_uint64_t n =
+            std::min<zip_uint64_t>(len, io.in.size() - std::min<zip_uint64_t>(io.pos, io.in.size()));
         if (n) std::memcpy(data, io.in.data() + io.pos, n);
         io.pos += n;
         return static_cast<zip_int64_t>(n);
@@ -128,8 +129,8 @@ struct ZipIo {
 // framed and checksummed once per template instead of once per pass: this saved the CRC-32 and
 // the per-entry source setup of 9 of the 15 entries (profile in docs/passgen.md). Setting an
 // unchanged entry's timestamp changes only its directory entry.
-Result<> Zip(std::string_view base, const std::vector<std::pair<std::string_view, std::string_view>>& files, Time mtime,
-             std::string& out) {
+Result<> Zip(std::string_view base, const std::vector<std::pair<std::string_view, std::string_view>>& files,
+             Time mtime, std::string& out) {
   ZipIo io{base, &out, 0, 0, {}};
   zip_error_init(&io.error);
   zip_error_t error;
@@ -157,7 +158,8 @@ Result<> Zip(std::string_view base, const std::vector<std::pair<std::string_view
   std::chrono::year_month_day day{std::chrono::floor<std::chrono::days>(mtime)};
   std::chrono::hh_mm_ss hms{mtime - std::chrono::floor<std::chrono::days>(mtime)};
   int y = std::max(1980, int(day.year()));
-  auto dos_date = static_cast<zip_uint16_t>(((y - 1980) << 9) | (unsigned(day.month()) << 5) | unsigned(day.day()));
+  auto dos_date =
+      static_cast<zip_uint16_t>(((y - 1980) << 9) | (unsigned(day.month()) << 5) | unsigned(day.day()));
   auto dos_time = static_cast<zip_uint16_t>((hms.hours().count() << 11) | (hms.minutes().count() << 5) |
                                             (hms.seconds().count() / 2));
   zip_int64_t base_entries = zip_get_num_entries(archive, 0);
@@ -196,7 +198,8 @@ Result<> Zip(std::string_view base, const std::vector<std::pair<std::string_view
 bool ValidAuthToken(std::string_view s) {
   if (s.size() < 16 || s.size() > 64) return false;
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_.~+/=", c) != nullptr) || c == '\0') return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_.~+/=", c) != nullptr) || c == '\0')
+      return false;
   return true;
 }
 
@@ -208,7 +211,8 @@ std::string AuthenticationToken(std::string_view secret, std::string_view pass_t
   // cost (2.3 us a call keyed afresh, 0.4 us reused).
   thread_local std::optional<HmacSha256> mac;
   if (!mac || !mac->HasKey(secret)) mac.emplace(secret);
-  return Base64UrlEncode(mac->Mac(std::string(pass_type_identifier) + "/" + std::string(serial))).substr(0, 32);
+  return Base64UrlEncode(mac->Mac(std::string(pass_type_identifier) + "/" + std::string(serial)))
+      .substr(0, 32);
 }
 
 Result<std::string> LoadOrCreateAuthSecret(const fs::path& keys_dir) {
@@ -220,14 +224,17 @@ Result<std::string> LoadOrCreateAuthSecret(const fs::path& keys_dir) {
       if (!bytes) return bytes;
       if (bytes->size() != 32)
         return Fail(Code::kDataLoss, path.string() + ": must hold exactly 32 bytes (it has " +
-                                         std::to_string(bytes->size()) + "); restore it from a backup, since "
+                                         std::to_string(bytes->size()) +
+                                         "); restore it from a backup, since "
                                          "every pass's authenticationToken derives from it");
       return bytes;
     }
     if (!fs::is_directory(keys_dir, ec))
-      return Fail(Code::kFailedPrecondition, keys_dir.string() + ": no keys directory (run `lerarenkaart keys init`)");
+      return Fail(Code::kFailedPrecondition,
+                  keys_dir.string() + ": no keys directory (run `lerarenkaart keys init`)");
     std::string secret = RandomBytes(32);
-    auto w = WriteFileAtomic(path, secret, fs::perms::owner_read | fs::perms::owner_write, /*exclusive=*/true);
+    auto w =
+        WriteFileAtomic(path, secret, fs::perms::owner_read | fs::perms::owner_write, /*exclusive=*/true);
     if (w) return secret;
     if (w.error().code != Code::kAlreadyExists) return std::unexpected(w.error());
     // Another process created it first: read theirs.
@@ -240,7 +247,7 @@ struct PassBuilder::Impl {
   const signing::PassSigner* signer;
   PassOptions options;
 
-  std::string prefix;  // pass.json up to the serial number, the same for every card
+  std::string prefix;      // pass.json up to the serial number, the same for every card
   std::string static_zip;  // the template's images as a zip (see Zip), made once
   // W3C timestamps of the template's card year: its first second, its last, and the end.
   std::string valid_from, valid_until, expiration_date;
@@ -250,8 +257,9 @@ struct PassBuilder::Impl {
   Result<> Render(const Card& card, std::string& pass_json,
                   std::vector<std::pair<std::string, std::string>>& strings) const {
     auto bad = [&](const std::string& field, const std::string& what) {
-      return Fail(Code::kInvalidArgument, "card " + (ValidSerial(card.serial) ? card.serial : std::string("?")) +
-                                              ": " + field + ": " + what);
+      return Fail(
+          Code::kInvalidArgument,
+          "card " + (ValidSerial(card.serial) ? card.serial : std::string("?")) + ": " + field + ": " + what);
     };
     if (!ValidSerial(card.serial)) return bad("serial", "must be 1-40 letters, digits, '-' or '_'");
     if (card.year != tmpl->year())
@@ -262,16 +270,20 @@ struct PassBuilder::Impl {
     if (card.school.empty() || card.school.size() > 200 || HasControl(card.school))
       return bad("school", "must be 1-200 bytes of text without control characters");
     if (card.token.empty() || card.token.size() > signing::kMaxTokenBytes)
-      return bad("token", "must be a compact JWS of at most " + std::to_string(signing::kMaxTokenBytes) + " bytes");
+      return bad("token",
+                 "must be a compact JWS of at most " + std::to_string(signing::kMaxTokenBytes) + " bytes");
     for (char c : card.token)
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
         return bad("token", "must be a compact JWS (base64url parts joined by '.')");
-    if (!tmpl->has_language(card.language)) return bad("language", "\"" + card.language + "\" is not a template language");
+    if (!tmpl->has_language(card.language))
+      return bad("language", "\"" + card.language + "\" is not a template language");
     if (!options.web_service_url.empty() && !ValidAuthToken(card.authentication_token))
-      return bad("authentication token", "must be 16-64 letters, digits or -_.~+/= (the pass has a web service URL)");
+      return bad("authentication token",
+                 "must be 16-64 letters, digits or -_.~+/= (the pass has a web service URL)");
 
     // card.year is the template's year, so the card year's dates were formatted at Create.
-    templates::CardValues values{card.holder_name, card.school, card.serial, card.year, valid_from, valid_until};
+    templates::CardValues values{card.holder_name, card.school, card.serial,
+                                 card.year,        valid_from,  valid_until};
     auto rendered = tmpl->Render(values, card.language);
     if (!rendered) return bad("name or school", rendered.error().message);
     strings = std::move(rendered->strings);
@@ -313,7 +325,8 @@ PassBuilder::PassBuilder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PassBuilder::~PassBuilder() = default;
 
 Result<std::unique_ptr<PassBuilder>> PassBuilder::Create(const templates::Template& tmpl,
-                                                         const signing::PassSigner& signer, PassOptions options) {
+                                                         const signing::PassSigner& signer,
+                                                         PassOptions options) {
   if (!options.web_service_url.empty() && !options.web_service_url.starts_with("https://"))
     return Fail(Code::kInvalidArgument, "web service URL \"" + options.web_service_url +
                                             "\" must start with https:// (Wallet refuses plain HTTP)");
@@ -323,8 +336,9 @@ Result<std::unique_ptr<PassBuilder>> PassBuilder::Create(const templates::Templa
   impl->options = std::move(options);
   // dump() escapes; strip the quotes where the text goes inside a literal.
   auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
-  impl->prefix = "{\n  \"formatVersion\": 1,\n  \"passTypeIdentifier\": " + quoted(signer.pass_type_identifier()) +
-                 ",\n  \"serialNumber\": \"";
+  impl->prefix =
+      "{\n  \"formatVersion\": 1,\n  \"passTypeIdentifier\": " + quoted(signer.pass_type_identifier()) +
+      ",\n  \"serialNumber\": \"";
   std::string team = quoted(signer.team_identifier());
   impl->team_json = team.substr(1, team.size() - 2);
   impl->web_service_json = quoted(impl->options.web_service_url);
@@ -394,8 +408,9 @@ Result<> PassBuilder::BuildInto(const Card& card, Time signing_time, std::string
   return Zip(impl_->static_zip, files, signing_time, out);  // the images come from static_zip
 }
 
-Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl, const signing::PassSigner& signer,
-                              const PassOptions& options, Time signing_time) {
+Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl,
+                              const signing::PassSigner& signer, const PassOptions& options,
+                              Time signing_time) {
   auto builder = PassBuilder::Create(tmpl, signer, options);
   if (!builder) return std::unexpected(builder.error());
   return (*builder)->Build(card, signing_time);
@@ -423,8 +438,10 @@ Result<const PassBuilder*> PassBuilders::For(int year) {
     } else {
       e.tmpl = std::move(*t);
       auto b = PassBuilder::Create(*e.tmpl, *signer_, options_);
-      if (b) e.builder = std::move(*b);
-      else e.error = b.error();
+      if (b)
+        e.builder = std::move(*b);
+      else
+        e.error = b.error();
     }
     it = entries_.emplace(year, std::move(e)).first;
   }

@@ -20,13 +20,13 @@ namespace lk::passgen {
 // One card as the ledger knows it. The QR token is an input (issued by signing::TokenIssuer
 // and stored with the card) because ECDSA signatures are randomised.
 struct Card {
-  std::string serial;        // 1-40 letters, digits, '-' or '_'
-  int year = 0;              // card year; must equal the template's year
-  std::string holder_name;   // UTF-8, 1-100 bytes
-  std::string school;        // UTF-8, 1-200 bytes
-  std::string token;         // compact JWS shown as the QR code (ASCII, <= 2048 bytes)
+  std::string serial;           // 1-40 letters, digits, '-' or '_'
+  int year = 0;                 // card year; must equal the template's year
+  std::string holder_name;      // UTF-8, 1-100 bytes
+  std::string school;           // UTF-8, 1-200 bytes
+  std::string token;            // compact JWS shown as the QR code (ASCII, <= 2048 bytes)
   std::string language = "nl";  // fallback language of the pass; must be a template language
-  bool voided = false;       // revoked card: Wallet shows the pass as void
+  bool voided = false;          // revoked card: Wallet shows the pass as void
   // The pass's authenticationToken for the PassKit web service: 16-64 characters of letters,
   // digits, '-', '_', '.', '~', '+', '/' or '='; it must never change for the pass. The ledger's
   // auth_token of the issued card; ledger-less builds use AuthenticationToken(). Ignored (and
@@ -73,8 +73,9 @@ class PassBuilder {
 };
 
 // One-shot convenience: PassBuilder::Create(...)->Build(card, signing_time).
-Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl, const signing::PassSigner& signer,
-                              const PassOptions& options, Time signing_time);
+Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl,
+                              const signing::PassSigner& signer, const PassOptions& options,
+                              Time signing_time);
 
 // The PassBuilder of each card year, made on first use from the template in
 // <templates_root>/<year> (or in `fixed_dir` for every year, when set) and kept; a template that

@@ -15,7 +15,8 @@ using internal::Count;
 using internal::Percent;
 
 std::string PeriodLabel(Period p, int year) {
-  return p == Period::kCalendar ? std::to_string(year) : std::to_string(year) + "-" + std::to_string(year + 1);
+  return p == Period::kCalendar ? std::to_string(year)
+                                : std::to_string(year) + "-" + std::to_string(year + 1);
 }
 
 std::optional<int> ParseInt(std::string_view s) {
@@ -52,7 +53,8 @@ class Notes {
 };
 
 void Ref(ReportRow& row, int note) {
-  if (std::find(row.note_refs.begin(), row.note_refs.end(), note) == row.note_refs.end()) row.note_refs.push_back(note);
+  if (std::find(row.note_refs.begin(), row.note_refs.end(), note) == row.note_refs.end())
+    row.note_refs.push_back(note);
 }
 
 bool GroupLess(Dimension by, const std::optional<std::string>& a, const std::optional<std::string>& b) {
@@ -88,15 +90,15 @@ Result<std::vector<ParsedCounts>> CheckCounts(const std::vector<CountsRow>& coun
     std::string where = "counts row " + std::to_string(i + 1) + " (period \"" + r.period + "\")";
     auto year = ParsePeriodLabel(o.period, r.period);
     if (!year)
-      return Fail(Code::kInvalidArgument, where + ": not a " + std::string(PeriodName(o.period)) +
-                                              " period label (expected " +
-                                              (o.period == Period::kCalendar ? "\"2026\"" : "\"2025-2026\"") + ")");
+      return Fail(Code::kInvalidArgument,
+                  where + ": not a " + std::string(PeriodName(o.period)) + " period label (expected " +
+                      (o.period == Period::kCalendar ? "\"2026\"" : "\"2025-2026\"") + ")");
     if (bool(r.group) != (o.by != Dimension::kNone))
       return Fail(Code::kInvalidArgument, where + (r.group ? ": has a group but the report is not grouped"
                                                            : ": has no group but the report is grouped by " +
                                                                  std::string(DimensionName(o.by))));
-    for (int64_t v : {r.subscription, r.starter, r.library, r.digital, r.holders, r.digital_only, r.physical_only,
-                      r.both, r.eligible.value_or(0)})
+    for (int64_t v : {r.subscription, r.starter, r.library, r.digital, r.holders, r.digital_only,
+                      r.physical_only, r.both, r.eligible.value_or(0)})
       if (v < 0) return Fail(Code::kInvalidArgument, where + ": negative count " + std::to_string(v));
     if (!seen.insert({r.period, r.group}).second)
       return Fail(Code::kInvalidArgument, where + ": duplicate cell for group " + r.group.value_or("(none)"));
@@ -118,7 +120,8 @@ Result<std::pair<std::map<int, const PublishedRow*>, const PublishedRow*>> Check
       if (auto s = ParsePrintedShare(p.printed_share); !s)
         return Fail(Code::kInvalidArgument, where + ": " + s.error().message);
     if (p.year) {
-      if (*p.year < 1900 || *p.year > 9998) return Fail(Code::kInvalidArgument, where + ": year out of range");
+      if (*p.year < 1900 || *p.year > 9998)
+        return Fail(Code::kInvalidArgument, where + ": year out of range");
       if (!years.emplace(*p.year, &p).second) return Fail(Code::kInvalidArgument, where + ": duplicate year");
     } else {
       if (total) return Fail(Code::kInvalidArgument, where + ": a second total row");
@@ -147,11 +150,12 @@ ReportRow FromCounts(const CountsRow& c, Period period, Notes& notes) {
       "every card, so the column is empty (n/a) for them.");
   Ref(r, n_itemised);
   if (!c.eligible) {
-    Ref(r, notes.Add(period == Period::kSchool
-                         ? "eligible: staff are eligible per card year (the roster of that year); a school year "
-                           "spans two card years, so the school view has no eligible count and no share."
-                         : "eligible: no roster of eligible staff is recorded for this card year (and group), "
-                           "so there is no share."));
+    Ref(r,
+        notes.Add(period == Period::kSchool
+                      ? "eligible: staff are eligible per card year (the roster of that year); a school year "
+                        "spans two card years, so the school view has no eligible count and no share."
+                      : "eligible: no roster of eligible staff is recorded for this card year (and group), "
+                        "so there is no share."));
   } else if (*c.eligible == 0) {
     Ref(r, notes.Add("share: the roster of eligible staff is empty for " + c.period +
                      (c.group ? " " + *c.group : std::string()) + ", so there is no share."));
@@ -163,9 +167,10 @@ ReportRow FromCounts(const CountsRow& c, Period period, Notes& notes) {
     Ref(r, notes.Add("digital share: a cell without holders has no digital share."));
   }
   if (c.digital_only + c.physical_only + c.both != c.holders)
-    Ref(r, notes.Add("Inconsistent input for " + c.period + (c.group ? " " + *c.group : std::string()) +
-                     ": digital only + physical only + both = " + Count(c.digital_only + c.physical_only + c.both) +
-                     ", holders = " + Count(c.holders) + ". Both are shown as recorded."));
+    Ref(r, notes.Add(
+               "Inconsistent input for " + c.period + (c.group ? " " + *c.group : std::string()) +
+               ": digital only + physical only + both = " + Count(c.digital_only + c.physical_only + c.both) +
+               ", holders = " + Count(c.holders) + ". Both are shown as recorded."));
   return r;
 }
 
@@ -181,14 +186,16 @@ ReportRow FromPublished(const PublishedRow& p, const std::string& period, Notes&
   r.not_itemised = p.holders - (p.subscribers + p.starters + p.library);
   r.share = Ratio(p.holders, p.eligible);
   if (!p.printed_share.empty()) r.printed_share = p.printed_share;
-  Ref(r, notes.Add("Published rows (source \"published\") are the figures printed in the minister's answer to a "
-                   "parliamentary question, imported as totals: they have no digital channel and do not say which "
-                   "holders held which kind of card, so digital, digital only, physical only, both and the "
-                   "digital share are n/a; share is recomputed from the printed counts, the printed share is "
-                   "kept beside it."));
-  Ref(r, notes.Add("not_itemised = published holders minus the cards of the three itemised channels (subscription, "
-                   "starter, library): holders the publication counts but no channel explains. The answer does "
-                   "not say why."));
+  Ref(r, notes.Add(
+             "Published rows (source \"published\") are the figures printed in the minister's answer to a "
+             "parliamentary question, imported as totals: they have no digital channel and do not say which "
+             "holders held which kind of card, so digital, digital only, physical only, both and the "
+             "digital share are n/a; share is recomputed from the printed counts, the printed share is "
+             "kept beside it."));
+  Ref(r, notes.Add(
+             "not_itemised = published holders minus the cards of the three itemised channels (subscription, "
+             "starter, library): holders the publication counts but no channel explains. The answer does "
+             "not say why."));
   return r;
 }
 
@@ -220,22 +227,24 @@ ReportRow Sum(const std::vector<const ReportRow*>& members, const std::string& p
   s.share = Ratio(s.holders, s.eligible);
   if (s.holders && *s.holders > 0 && s.digital_only && s.both)
     s.digital_share = double(*s.digital_only + *s.both) / double(*s.holders);
-  Ref(s, notes.Add("Sum rows add the rows above over the periods shown: a cell is n/a when any of its rows is "
-                   "n/a. Holders are counted once per period in which they held a card (as the published total "
-                   "does), so a person holding a card in three years counts three times; share = summed holders "
-                   "/ summed eligible (the pooled share)."));
+  Ref(s,
+      notes.Add("Sum rows add the rows above over the periods shown: a cell is n/a when any of its rows is "
+                "n/a. Holders are counted once per period in which they held a card (as the published total "
+                "does), so a person holding a card in three years counts three times; share = summed holders "
+                "/ summed eligible (the pooled share)."));
   std::set<std::string> sources;
   for (const ReportRow* m : members) sources.insert(m->source);
   if (sources.count("cards") && sources.count("published"))
-    Ref(s, notes.Add("This sum adds per-card counts and published totals (see the source column of each row)."));
+    Ref(s,
+        notes.Add("This sum adds per-card counts and published totals (see the source column of each row)."));
   return s;
 }
 
 // The steps of BuildAdoptionReport, in order; each adds to `rep` and its notes.
 class Builder {
  public:
-  Builder(const ReportOptions& o, const std::vector<ParsedCounts>& parsed, const std::map<int, const PublishedRow*>& pub_years,
-          const PublishedRow* pub_total)
+  Builder(const ReportOptions& o, const std::vector<ParsedCounts>& parsed,
+          const std::map<int, const PublishedRow*>& pub_years, const PublishedRow* pub_total)
       : o_(o), parsed_(parsed), pub_years_(pub_years), pub_total_(pub_total), notes_(rep_.notes) {
     rep_.period = o.period;
     rep_.by = o.by;
@@ -314,9 +323,10 @@ class Builder {
                 [&](const CountsRow* a, const CountsRow* b) { return GroupLess(o_.by, a->group, b->group); });
       for (const CountsRow* c : rows) rep_.rows.push_back(FromCounts(*c, o_.period, notes_));
       if (calendar && pub_row != pub_years_.end()) {
-        int n = notes_.Add(label + ": both per-card records and published totals exist. Per-card records win: the " +
-                           "row shows the per-card counts only; the published totals are compared with them in the " +
-                           "reconciliation (cards_vs_published).");
+        int n = notes_.Add(
+            label + ": both per-card records and published totals exist. Per-card records win: the " +
+            "row shows the per-card counts only; the published totals are compared with them in the " +
+            "reconciliation (cards_vs_published).");
         for (auto& r : rep_.rows)
           if (r.period == label) Ref(r, n);
       }
@@ -326,9 +336,10 @@ class Builder {
       if (o_.by == Dimension::kNone) {
         rep_.rows.push_back(FromPublished(*pub_row->second, label, notes_));
       } else {
-        AddEmptyRows(label, notes_.Add(label + ": known only as published totals, which have no split by " +
-                                       std::string(DimensionName(o_.by)) +
-                                       "; every cell is n/a. The report without --by shows the year's totals."));
+        AddEmptyRows(label,
+                     notes_.Add(label + ": known only as published totals, which have no split by " +
+                                std::string(DimensionName(o_.by)) +
+                                "; every cell is n/a. The report without --by shows the year's totals."));
       }
       return;
     }
@@ -337,10 +348,12 @@ class Builder {
       for (int cy : {y, y + 1})
         if (pub_years_.count(cy)) overlapping.push_back(cy);
       if (!overlapping.empty()) {
-        AddEmptyRows(label, notes_.Add(label + ": the only figures for this time are the published totals of card year" +
-                                       (overlapping.size() > 1 ? "s " : " ") + YearList(overlapping) +
-                                       ", counted per calendar year; they cannot be split by school year, so every "
-                                       "cell is n/a. The calendar view (--period calendar) shows them."));
+        AddEmptyRows(
+            label,
+            notes_.Add(label + ": the only figures for this time are the published totals of card year" +
+                       (overlapping.size() > 1 ? "s " : " ") + YearList(overlapping) +
+                       ", counted per calendar year; they cannot be split by school year, so every "
+                       "cell is n/a. The calendar view (--period calendar) shows them."));
         return;
       }
     }
@@ -407,30 +420,32 @@ class Builder {
       int64_t itemised = p->subscribers + p->starters + p->library;
       int64_t rest = p->holders - itemised;
       AddCheck({.kind = "not_itemised",
-             .subject = y,
-             .field = "holders",
-             .stated = double(p->holders),
-             .computed = double(itemised),
-             .difference = double(rest),
-             .printed = "",
-             .text = rest < 0 ? y + ": the itemised channels (" + Count(itemised) + ") exceed the published holders (" +
-                                    Count(p->holders) + ") by " + Count(-rest) + "."
-                              : y + ": published holders " + Count(p->holders) + " exceed the itemised channels (" +
-                                    Count(p->subscribers) + " + " + Count(p->starters) + " + " + Count(p->library) +
-                                    " = " + Count(itemised) + ") by " + Count(rest) + ": not itemised."});
+                .subject = y,
+                .field = "holders",
+                .stated = double(p->holders),
+                .computed = double(itemised),
+                .difference = double(rest),
+                .printed = "",
+                .text = rest < 0 ? y + ": the itemised channels (" + Count(itemised) +
+                                       ") exceed the published holders (" + Count(p->holders) + ") by " +
+                                       Count(-rest) + "."
+                                 : y + ": published holders " + Count(p->holders) +
+                                       " exceed the itemised channels (" + Count(p->subscribers) + " + " +
+                                       Count(p->starters) + " + " + Count(p->library) + " = " +
+                                       Count(itemised) + ") by " + Count(rest) + ": not itemised."});
       if (!p->printed_share.empty() && p->eligible > 0) {
         double printed = *ParsePrintedShare(p->printed_share);
         double computed = double(p->holders) / double(p->eligible);
         AddCheck({.kind = "share",
-               .subject = y,
-               .field = "share",
-               .is_share = true,
-               .stated = printed,
-               .computed = computed,
-               .difference = computed - printed,
-               .printed = p->printed_share,
-               .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
-                       Percent(computed) + "; printed " + p->printed_share + "."});
+                  .subject = y,
+                  .field = "share",
+                  .is_share = true,
+                  .stated = printed,
+                  .computed = computed,
+                  .difference = computed - printed,
+                  .printed = p->printed_share,
+                  .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
+                          Percent(computed) + "; printed " + p->printed_share + "."});
       }
     }
     // The printed total, when it covers exactly the published years and they are all in range.
@@ -439,31 +454,34 @@ class Builder {
 
   void ReconcileTotal() {
     const PublishedRow& total = *pub_total_;
-    std::string years = std::to_string(pub_years_.begin()->first) + "-" + std::to_string(pub_years_.rbegin()->first);
+    std::string years =
+        std::to_string(pub_years_.begin()->first) + "-" + std::to_string(pub_years_.rbegin()->first);
     if (o_.period == Period::kCalendar && o_.by == Dimension::kNone)
       rep_.totals.push_back(FromPublished(total, total.label, notes_));
     struct Field {
       const char* name;
       int64_t PublishedRow::*f;
     };
-    for (Field f : {Field{"eligible", &PublishedRow::eligible}, Field{"subscription", &PublishedRow::subscribers},
-                    Field{"starter", &PublishedRow::starters}, Field{"library", &PublishedRow::library},
-                    Field{"holders", &PublishedRow::holders}}) {
+    for (Field f :
+         {Field{"eligible", &PublishedRow::eligible}, Field{"subscription", &PublishedRow::subscribers},
+          Field{"starter", &PublishedRow::starters}, Field{"library", &PublishedRow::library},
+          Field{"holders", &PublishedRow::holders}}) {
       int64_t sum = 0;
       for (const PublishedRow* p : in_range_) sum += p->*f.f;
       int64_t stated = total.*f.f, diff = stated - sum;
-      std::string text = total.label + ": printed " + f.name + " " + Count(stated) +
-                         (diff == 0 ? " equals the sum of " + years + "."
-                                    : "; the years " + years + " sum to " + Count(sum) + " (the printed total is " +
-                                          Count(diff < 0 ? -diff : diff) + (diff < 0 ? " less)." : " more)."));
+      std::string text =
+          total.label + ": printed " + f.name + " " + Count(stated) +
+          (diff == 0 ? " equals the sum of " + years + "."
+                     : "; the years " + years + " sum to " + Count(sum) + " (the printed total is " +
+                           Count(diff < 0 ? -diff : diff) + (diff < 0 ? " less)." : " more)."));
       AddCheck({.kind = "total",
-             .subject = total.label,
-             .field = f.name,
-             .stated = double(stated),
-             .computed = double(sum),
-             .difference = double(diff),
-             .printed = "",
-             .text = text});
+                .subject = total.label,
+                .field = f.name,
+                .stated = double(stated),
+                .computed = double(sum),
+                .difference = double(diff),
+                .printed = "",
+                .text = text});
     }
     int64_t holders = 0, eligible = 0;
     double mean = 0;
@@ -482,28 +500,29 @@ class Builder {
     double printed = *ParsePrintedShare(total.printed_share);
     double pooled = double(holders) / double(eligible);
     AddCheck({.kind = "pooled_share",
+              .subject = years,
+              .field = "share",
+              .is_share = true,
+              .stated = printed,
+              .computed = pooled,
+              .difference = pooled - printed,
+              .printed = total.printed_share,
+              .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " +
+                      Percent(pooled) + "; printed total share " + total.printed_share + "."});
+    if (all_printed)
+      AddCheck(
+          {.kind = "mean_of_shares",
            .subject = years,
            .field = "share",
            .is_share = true,
            .stated = printed,
-           .computed = pooled,
-           .difference = pooled - printed,
+           .computed = mean,
+           .difference = mean - printed,
            .printed = total.printed_share,
-           .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " + Percent(pooled) +
-                   "; printed total share " + total.printed_share + "."});
-    if (all_printed)
-      AddCheck({.kind = "mean_of_shares",
-             .subject = years,
-             .field = "share",
-             .is_share = true,
-             .stated = printed,
-             .computed = mean,
-             .difference = mean - printed,
-             .printed = total.printed_share,
-             .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
-                     (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + total.printed_share +
-                                                            " is that mean, not a pooled share."
-                                                      : "; printed total share " + total.printed_share + ".")});
+           .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
+                   (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + total.printed_share +
+                                                          " is that mean, not a pooled share."
+                                                    : "; printed total share " + total.printed_share + ".")});
   }
 
   // Per-card counts against published totals for the same calendar year.
@@ -527,24 +546,27 @@ class Builder {
         int64_t stated;
         std::optional<int64_t> cards;
       };
-      for (Pair f :
-           {Pair{"eligible", p->eligible, total([](const CountsRow& c) { return c.eligible; })},
-            Pair{"subscription", p->subscribers,
-                 total([](const CountsRow& c) { return std::optional<int64_t>(c.subscription); })},
-            Pair{"starter", p->starters, total([](const CountsRow& c) { return std::optional<int64_t>(c.starter); })},
-            Pair{"library", p->library, total([](const CountsRow& c) { return std::optional<int64_t>(c.library); })},
-            Pair{"holders", p->holders, total([](const CountsRow& c) { return std::optional<int64_t>(c.holders); })}}) {
+      for (Pair f : {Pair{"eligible", p->eligible, total([](const CountsRow& c) { return c.eligible; })},
+                     Pair{"subscription", p->subscribers,
+                          total([](const CountsRow& c) { return std::optional<int64_t>(c.subscription); })},
+                     Pair{"starter", p->starters,
+                          total([](const CountsRow& c) { return std::optional<int64_t>(c.starter); })},
+                     Pair{"library", p->library,
+                          total([](const CountsRow& c) { return std::optional<int64_t>(c.library); })},
+                     Pair{"holders", p->holders,
+                          total([](const CountsRow& c) { return std::optional<int64_t>(c.holders); })}}) {
         if (!f.cards) continue;
         int64_t diff = f.stated - *f.cards;
         AddCheck({.kind = "cards_vs_published",
-               .subject = y,
-               .field = f.name,
-               .stated = double(f.stated),
-               .computed = double(*f.cards),
-               .difference = double(diff),
-               .printed = "",
-               .text = y + ": published " + f.name + " " + Count(f.stated) + ", per-card records " + Count(*f.cards) +
-                       (diff == 0 ? " (equal)." : " (difference " + Count(diff) + ").")});
+                  .subject = y,
+                  .field = f.name,
+                  .stated = double(f.stated),
+                  .computed = double(*f.cards),
+                  .difference = double(diff),
+                  .printed = "",
+                  .text = y + ": published " + f.name + " " + Count(f.stated) + ", per-card records " +
+                          Count(*f.cards) +
+                          (diff == 0 ? " (equal)." : " (difference " + Count(diff) + ").")});
       }
     }
   }
@@ -557,14 +579,14 @@ class Builder {
   Notes notes_;
   int first_ = 0, last_ = 0;
   std::map<int, std::vector<const CountsRow*>> by_year_;  // the per-card cells in range, by year
-  std::vector<const PublishedRow*> in_range_;              // the published years in range
+  std::vector<const PublishedRow*> in_range_;             // the published years in range
   std::vector<std::optional<std::string>> groups_;
 };
 
 }  // namespace
 
-Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
-                                   const ReportOptions& o) {
+Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts,
+                                   const std::vector<PublishedRow>& published, const ReportOptions& o) {
   if ((o.first_year == 0) != (o.last_year == 0) ||
       (o.first_year != 0 && (o.first_year < 1900 || o.last_year > 9998 || o.first_year > o.last_year)))
     return Fail(Code::kInvalidArgument, "report years: " + std::to_string(o.first_year) + "-" +
@@ -613,7 +635,8 @@ Result<Period> ParsePeriod(std::string_view text) {
 }
 
 Result<Dimension> ParseDimension(std::string_view text) {
-  for (Dimension d : {Dimension::kNone, Dimension::kProvince, Dimension::kNetwork, Dimension::kRole, Dimension::kLevel})
+  for (Dimension d :
+       {Dimension::kNone, Dimension::kProvince, Dimension::kNetwork, Dimension::kRole, Dimension::kLevel})
     if (text == DimensionName(d)) return d;
   return Fail(Code::kInvalidArgument,
               "--by \"" + std::string(text) + "\": expected province, network, role, level or none");
@@ -640,8 +663,8 @@ Result<CsvPart> ParseCsvPart(std::string_view text) {
 Result<char> ParseDelimiter(std::string_view text) {
   if (text == ";" || text == "semicolon") return ';';
   if (text == "," || text == "comma") return ',';
-  return Fail(Code::kInvalidArgument,
-              "--delimiter \"" + std::string(text) + "\": expected ';' (decimal comma) or ',' (decimal point)");
+  return Fail(Code::kInvalidArgument, "--delimiter \"" + std::string(text) +
+                                          "\": expected ';' (decimal comma) or ',' (decimal point)");
 }
 
 std::string_view PeriodName(Period p) { return p == Period::kCalendar ? "calendar" : "school"; }
@@ -701,10 +724,11 @@ size_t DisplayWidth(std::string_view s) {
       len = 1;
     }
     i += len;
-    bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
-                (cp >= 0x1AB0 && cp <= 0x1AFF) || cp < 0x20;
-    bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
-                (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+    bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
+                (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || cp < 0x20;
+    bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+                (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
                 (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
                 (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD);
     width += zero ? 0 : wide ? 2 : 1;

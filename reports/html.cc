@@ -28,8 +28,9 @@ std::vector<Point> Series(const Report& r) {
   for (const auto& row : r.rows) {
     if (pts.empty() || pts.back().label != row.period) {
       Point p{.label = row.period};
-      for (auto f : {&Point::eligible, &Point::holders, &Point::subscription, &Point::starter, &Point::library,
-                     &Point::digital, &Point::not_itemised, &Point::digital_only, &Point::both})
+      for (auto f :
+           {&Point::eligible, &Point::holders, &Point::subscription, &Point::starter, &Point::library,
+            &Point::digital, &Point::not_itemised, &Point::digital_only, &Point::both})
         p.*f = 0;
       pts.push_back(p);
     }
@@ -71,9 +72,10 @@ std::string Num(double v) {
 constexpr int kW = 760, kH = 320, kLeft = 80, kRight = 20, kTop = 30, kBottom = 50;
 
 std::string SvgOpen(const std::string& id, const std::string& title, int h = kH) {
-  return "<svg id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(kW) + "\" height=\"" +
-         std::to_string(h) + "\" viewBox=\"0 0 " + std::to_string(kW) + " " + std::to_string(h) +
-         "\" role=\"img\" aria-label=\"" + HtmlEscape(title) + "\"><title>" + HtmlEscape(title) + "</title>";
+  return "<svg id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(kW) +
+         "\" height=\"" + std::to_string(h) + "\" viewBox=\"0 0 " + std::to_string(kW) + " " +
+         std::to_string(h) + "\" role=\"img\" aria-label=\"" + HtmlEscape(title) + "\"><title>" +
+         HtmlEscape(title) + "</title>";
 }
 
 // Y axis with grid lines; returns the SVG and sets the scale.
@@ -83,9 +85,10 @@ std::string YAxis(double max, bool percent, int h = kH) {
   for (int i = 0; i <= 4; ++i) {
     double v = max * i / 4;
     double y = kTop + plot_h - plot_h * i / 4.0;
-    s += "<line class=\"grid\" x1=\"" + std::to_string(kLeft) + "\" x2=\"" + std::to_string(kW - kRight) + "\" y1=\"" +
-         Num(y) + "\" y2=\"" + Num(y) + "\"/>";
-    s += "<text class=\"tick\" x=\"" + std::to_string(kLeft - 6) + "\" y=\"" + Num(y + 4) + "\" text-anchor=\"end\">" +
+    s += "<line class=\"grid\" x1=\"" + std::to_string(kLeft) + "\" x2=\"" + std::to_string(kW - kRight) +
+         "\" y1=\"" + Num(y) + "\" y2=\"" + Num(y) + "\"/>";
+    s += "<text class=\"tick\" x=\"" + std::to_string(kLeft - 6) + "\" y=\"" + Num(y + 4) +
+         "\" text-anchor=\"end\">" +
          (percent ? Percent(v).substr(0, Percent(v).size() - 4) + "%" : Count(int64_t(v))) + "</text>";
   }
   return s;
@@ -93,21 +96,22 @@ std::string YAxis(double max, bool percent, int h = kH) {
 
 std::string Rect(double x, double y, double w, double h, const std::string& cls, const std::string& tip,
                  int64_t value) {
-  return "<rect class=\"" + cls + "\" x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" width=\"" + Num(w) + "\" height=\"" +
-         Num(std::max(h, 0.0)) + "\" data-value=\"" + std::to_string(value) + "\"><title>" + HtmlEscape(tip) +
-         "</title></rect>";
+  return "<rect class=\"" + cls + "\" x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" width=\"" + Num(w) +
+         "\" height=\"" + Num(std::max(h, 0.0)) + "\" data-value=\"" + std::to_string(value) + "\"><title>" +
+         HtmlEscape(tip) + "</title></rect>";
 }
 
 std::string Text(double x, double y, const std::string& text, const std::string& cls = "label",
                  const char* anchor = "middle") {
-  return "<text class=\"" + cls + "\" x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" text-anchor=\"" + anchor + "\">" +
-         HtmlEscape(text) + "</text>";
+  return "<text class=\"" + cls + "\" x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" text-anchor=\"" + anchor +
+         "\">" + HtmlEscape(text) + "</text>";
 }
 
 std::string HoldersChart(const std::vector<Point>& pts) {
   std::string s = SvgOpen("chart-holders", "Holders and eligible staff per period");
   double max = 0;
-  for (const auto& p : pts) max = std::max({max, double(p.eligible.value_or(0)), double(p.holders.value_or(0))});
+  for (const auto& p : pts)
+    max = std::max({max, double(p.eligible.value_or(0)), double(p.holders.value_or(0))});
   max = NiceMax(max);
   s += YAxis(max, false);
   int plot_h = kH - kTop - kBottom;
@@ -178,7 +182,8 @@ std::string ChannelChart(const std::vector<Point>& pts) {
   }
   double x = kLeft;
   for (const auto& c : kChannels) {
-    s += "<rect class=\"ch-" + std::string(c.name) + "\" x=\"" + Num(x) + "\" y=\"6\" width=\"12\" height=\"12\"/>";
+    s += "<rect class=\"ch-" + std::string(c.name) + "\" x=\"" + Num(x) +
+         "\" y=\"6\" width=\"12\" height=\"12\"/>";
     s += Text(x + 16, 16, c.name, "legend", "start");
     x += 120;
   }
@@ -197,9 +202,9 @@ std::string DigitalChart(const std::vector<Point>& pts) {
     if (share) {
       double y = kTop + plot_h - plot_h * *share;
       path += (path.empty() ? "M" : " L") + Num(cx) + " " + Num(y);
-      s += "<circle class=\"digital-point\" cx=\"" + Num(cx) + "\" cy=\"" + Num(y) + "\" r=\"4\" data-value=\"" +
-           internal::Shortest(*share) + "\"><title>" + HtmlEscape(pts[i].label + ": " + Percent(*share)) +
-           "</title></circle>";
+      s += "<circle class=\"digital-point\" cx=\"" + Num(cx) + "\" cy=\"" + Num(y) +
+           "\" r=\"4\" data-value=\"" + internal::Shortest(*share) + "\"><title>" +
+           HtmlEscape(pts[i].label + ": " + Percent(*share)) + "</title></circle>";
       s += Text(cx, y - 8, Percent(*share), "value");
     } else {
       if (!path.empty()) s += "<path class=\"digital-line\" d=\"" + path + "\"/>";
@@ -232,8 +237,8 @@ std::string ProvinceChart(const Report& r, const std::string& period) {
       double w = width * double(*row.holders) / max;
       s += Rect(left, y + 3, w, bar - 6, "holders", period + " " + *row.group + ": " + Count(*row.holders),
                 *row.holders);
-      s += Text(left + w + 6, y + 15, Count(*row.holders) + (row.share ? " (" + Percent(*row.share) + ")" : ""),
-                "value", "start");
+      s += Text(left + w + 6, y + 15,
+                Count(*row.holders) + (row.share ? " (" + Percent(*row.share) + ")" : ""), "value", "start");
     } else {
       s += Text(left + 4, y + 15, "n/a", "na", "start");
     }
@@ -270,24 +275,25 @@ std::string RenderHtml(const Report& r) {
   std::string period_h = r.period == Period::kCalendar ? "Card year" : "School year";
   std::string title = "Lerarenkaart adoption report";
   std::string h;
-  h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-       "img-src data:\">"
-       "<title>" +
-       title +
-       "</title><style>\n"
-       "body{font-family:system-ui,'DejaVu Sans',Arial,sans-serif;margin:24px;color:#222;background:#fff}"
-       "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
-       "table{border-collapse:collapse;margin:8px 0;font-size:13px}"
-       "th,td{border:1px solid #ccc;padding:3px 7px}th{background:#f0f3f7;text-align:left}"
-       "td.num{text-align:right;font-variant-numeric:tabular-nums}td.na{text-align:right;color:#a33;"
-       "background:#fbf3f3}tr.total td{font-weight:bold;background:#f7f7f7}"
-       "svg{display:block;margin:8px 0;background:#fff}"
-       ".grid{stroke:#e3e3e3}.tick,.label,.legend,.value,.na{font-size:11px;fill:#333}.na{fill:#a33}"
-       ".eligible{fill:#c9d3df}.holders{fill:#1f5fa8}.ch-subscription{fill:#1f77b4}.ch-starter{fill:#ff7f0e}"
-       ".ch-library{fill:#2ca02c}.ch-digital{fill:#d62728}.ch-not_itemised{fill:#9e9e9e}"
-       ".digital-line{fill:none;stroke:#d62728;stroke-width:2}.digital-point{fill:#d62728}"
-       "ol.notes li{margin:4px 0;max-width:60em}\n</style></head><body>\n";
+  h +=
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+      "img-src data:\">"
+      "<title>" +
+      title +
+      "</title><style>\n"
+      "body{font-family:system-ui,'DejaVu Sans',Arial,sans-serif;margin:24px;color:#222;background:#fff}"
+      "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
+      "table{border-collapse:collapse;margin:8px 0;font-size:13px}"
+      "th,td{border:1px solid #ccc;padding:3px 7px}th{background:#f0f3f7;text-align:left}"
+      "td.num{text-align:right;font-variant-numeric:tabular-nums}td.na{text-align:right;color:#a33;"
+      "background:#fbf3f3}tr.total td{font-weight:bold;background:#f7f7f7}"
+      "svg{display:block;margin:8px 0;background:#fff}"
+      ".grid{stroke:#e3e3e3}.tick,.label,.legend,.value,.na{font-size:11px;fill:#333}.na{fill:#a33}"
+      ".eligible{fill:#c9d3df}.holders{fill:#1f5fa8}.ch-subscription{fill:#1f77b4}.ch-starter{fill:#ff7f0e}"
+      ".ch-library{fill:#2ca02c}.ch-digital{fill:#d62728}.ch-not_itemised{fill:#9e9e9e}"
+      ".digital-line{fill:none;stroke:#d62728;stroke-width:2}.digital-point{fill:#d62728}"
+      "ol.notes li{margin:4px 0;max-width:60em}\n</style></head><body>\n";
   h += "<h1>" + HtmlEscape(internal::ReportTitle(r)) + "</h1>\n";
 
   auto pts = Series(r);
@@ -308,19 +314,20 @@ std::string RenderHtml(const Report& r) {
       any = true;
     }
     if (!any)
-      h += "<p class=\"na\">n/a: no period in this range has per-card records, so there are no provinces.</p>\n";
+      h += "<p class=\"na\">n/a: no period in this range has per-card records, so there are no "
+           "provinces.</p>\n";
   }
 
   auto table = [&](bool digital) {
-    std::string t =
-        "<table class=\"" + std::string(digital ? "digital" : "adoption") + "\"><thead><tr><th>" + period_h + "</th>";
+    std::string t = "<table class=\"" + std::string(digital ? "digital" : "adoption") + "\"><thead><tr><th>" +
+                    period_h + "</th>";
     if (grouped) t += "<th>" + std::string(DimensionName(r.by)) + "</th>";
     if (digital) {
       for (const char* c : {"Holders", "Digital only", "Physical only", "Both", "Digital share", "Notes"})
         t += std::string("<th>") + c + "</th>";
     } else {
-      for (const char* c : {"Source", "Eligible", "Subscription", "Starter", "Library", "Digital", "Not itemised",
-                            "Holders", "Share", "Printed share", "Notes"})
+      for (const char* c : {"Source", "Eligible", "Subscription", "Starter", "Library", "Digital",
+                            "Not itemised", "Holders", "Share", "Printed share", "Notes"})
         t += std::string("<th>") + c + "</th>";
     }
     t += "</tr></thead><tbody>\n";
@@ -332,10 +339,10 @@ std::string RenderHtml(const Report& r) {
         l += Cell(row.holders, row, r) + Cell(row.digital_only, row, r) + Cell(row.physical_only, row, r) +
              Cell(row.both, row, r) + Cell(row.digital_share, row, r);
       } else {
-        l += "<td>" + HtmlEscape(row.source) + "</td>" + Cell(row.eligible, row, r) + Cell(row.subscription, row, r) +
-             Cell(row.starter, row, r) + Cell(row.library, row, r) + Cell(row.digital, row, r) +
-             Cell(row.not_itemised, row, r) + Cell(row.holders, row, r) + Cell(row.share, row, r) + "<td>" +
-             HtmlEscape(row.printed_share.value_or("")) + "</td>";
+        l += "<td>" + HtmlEscape(row.source) + "</td>" + Cell(row.eligible, row, r) +
+             Cell(row.subscription, row, r) + Cell(row.starter, row, r) + Cell(row.library, row, r) +
+             Cell(row.digital, row, r) + Cell(row.not_itemised, row, r) + Cell(row.holders, row, r) +
+             Cell(row.share, row, r) + "<td>" + HtmlEscape(row.printed_share.value_or("")) + "</td>";
       }
       return l + "<td>" + NoteLinks(row) + "</td></tr>\n";
     };
@@ -351,19 +358,21 @@ std::string RenderHtml(const Report& r) {
     h += "<h2>Digital picture</h2>\n" + table(true);
   }
   if (!r.reconciliation.empty()) {
-    h += "<h2>Reconciliation of the published figures</h2>\n<table class=\"reconciliation\"><thead><tr><th>Check"
-         "</th><th>Subject</th><th>Field</th><th>Published</th><th>Computed</th><th>Difference</th><th>Explanation"
+    h += "<h2>Reconciliation of the published figures</h2>\n<table "
+         "class=\"reconciliation\"><thead><tr><th>Check"
+         "</th><th>Subject</th><th>Field</th><th>Published</th><th>Computed</th><th>Difference</"
+         "th><th>Explanation"
          "</th></tr></thead><tbody>\n";
     for (const auto& k : r.reconciliation) {
-      h += "<tr><td>" + HtmlEscape(k.kind) + "</td><td>" + HtmlEscape(k.subject) + "</td><td>" + HtmlEscape(k.field) +
-           "</td>";
+      h += "<tr><td>" + HtmlEscape(k.kind) + "</td><td>" + HtmlEscape(k.subject) + "</td><td>" +
+           HtmlEscape(k.field) + "</td>";
       if (k.is_share)
         h += "<td class=\"num\">" + HtmlEscape(k.printed.empty() ? Percent(k.stated) : k.printed) +
              "</td><td class=\"num\">" + Percent(k.computed) + "</td><td class=\"num\">" +
              internal::Points(k.difference) + "</td>";
       else
-        h += "<td class=\"num\">" + Count(int64_t(k.stated)) + "</td><td class=\"num\">" + Count(int64_t(k.computed)) +
-             "</td><td class=\"num\">" + Count(int64_t(k.difference)) + "</td>";
+        h += "<td class=\"num\">" + Count(int64_t(k.stated)) + "</td><td class=\"num\">" +
+             Count(int64_t(k.computed)) + "</td><td class=\"num\">" + Count(int64_t(k.difference)) + "</td>";
       h += "<td>" + HtmlEscape(k.text) + "</td></tr>\n";
     }
     h += "</tbody></table>\n";

@@ -15,15 +15,17 @@ using internal::Percent;
 
 namespace internal {
 std::string ReportTitle(const Report& r) {
-  std::string t = "Adoption report, " + std::string(r.period == Period::kCalendar ? "card years " : "school years ");
+  std::string t =
+      "Adoption report, " + std::string(r.period == Period::kCalendar ? "card years " : "school years ");
   if (r.first_year == 0) return t + "(no data)";
   if (r.period == Period::kCalendar)
     t += r.first_year == r.last_year ? std::to_string(r.first_year)
                                      : std::to_string(r.first_year) + "-" + std::to_string(r.last_year);
   else
     t += std::to_string(r.first_year) + "-" + std::to_string(r.first_year + 1) +
-         (r.first_year == r.last_year ? ""
-                                      : " to " + std::to_string(r.last_year) + "-" + std::to_string(r.last_year + 1));
+         (r.first_year == r.last_year
+              ? ""
+              : " to " + std::to_string(r.last_year) + "-" + std::to_string(r.last_year + 1));
   if (r.by != Dimension::kNone) t += ", by " + std::string(DimensionName(r.by));
   return t;
 }
@@ -86,8 +88,8 @@ std::string RenderTable(const Report& r) {
     Grid g;
     g.header = {r.period == Period::kCalendar ? "Card year" : "School year"};
     if (grouped) g.header.push_back(std::string(DimensionName(r.by)));
-    for (const char* h : {"Source", "Eligible", "Subscription", "Starter", "Library", "Digital", "Not itemised",
-                          "Holders", "Share", "Printed share", "Notes"})
+    for (const char* h : {"Source", "Eligible", "Subscription", "Starter", "Library", "Digital",
+                          "Not itemised", "Holders", "Share", "Printed share", "Notes"})
       g.header.push_back(h);
     g.right.assign(g.header.size(), true);
     g.right[0] = false;
@@ -97,9 +99,10 @@ std::string RenderTable(const Report& r) {
     auto add = [&](const ReportRow& row) {
       std::vector<std::string> cells{row.period};
       if (grouped) cells.push_back(row.group.value_or("-"));
-      cells.insert(cells.end(), {row.source, Cnt(row.eligible), Cnt(row.subscription), Cnt(row.starter),
-                                 Cnt(row.library), Cnt(row.digital), Cnt(row.not_itemised), Cnt(row.holders),
-                                 Pct(row.share), row.printed_share.value_or(""), internal::NoteRefs(row.note_refs)});
+      cells.insert(cells.end(),
+                   {row.source, Cnt(row.eligible), Cnt(row.subscription), Cnt(row.starter), Cnt(row.library),
+                    Cnt(row.digital), Cnt(row.not_itemised), Cnt(row.holders), Pct(row.share),
+                    row.printed_share.value_or(""), internal::NoteRefs(row.note_refs)});
       g.rows.push_back(std::move(cells));
     };
     for (const auto& row : r.rows) add(row);
@@ -109,7 +112,8 @@ std::string RenderTable(const Report& r) {
 
     out += "\nDigital picture (holders by kind of card held)\n\n";
     if (!AnyDigital(r)) {
-      out += "n/a: no per-card records in this range; published totals do not say which card a holder held.\n";
+      out +=
+          "n/a: no per-card records in this range; published totals do not say which card a holder held.\n";
     } else {
       Grid d;
       d.header = {g.header[0]};
@@ -123,8 +127,8 @@ std::string RenderTable(const Report& r) {
       auto add_d = [&](const ReportRow& row) {
         std::vector<std::string> cells{row.period};
         if (grouped) cells.push_back(row.group.value_or("-"));
-        cells.insert(cells.end(), {Cnt(row.holders), Cnt(row.digital_only), Cnt(row.physical_only), Cnt(row.both),
-                                   Pct(row.digital_share), internal::NoteRefs(row.note_refs)});
+        cells.insert(cells.end(), {Cnt(row.holders), Cnt(row.digital_only), Cnt(row.physical_only),
+                                   Cnt(row.both), Pct(row.digital_share), internal::NoteRefs(row.note_refs)});
         d.rows.push_back(std::move(cells));
       };
       for (const auto& row : r.rows) add_d(row);
@@ -178,7 +182,8 @@ std::string CsvLine(const std::vector<std::string>& cells, char delimiter) {
 
 // Text from imported data must not start a spreadsheet formula (CSV injection): prefix a quote.
 std::string CsvText(const std::string& s) {
-  if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
+  if (!s.empty() &&
+      (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
     return "'" + s;
   return s;
 }
@@ -204,9 +209,9 @@ std::string CsvRows(const Report& r, char d) {
   auto row_line = [&](const char* kind, const ReportRow& row) {
     out += CsvLine({kind, row.source, row.period, CsvText(row.group.value_or("")), CsvInt(row.eligible),
                     CsvInt(row.subscription), CsvInt(row.starter), CsvInt(row.library), CsvInt(row.digital),
-                    CsvInt(row.not_itemised), CsvInt(row.holders), pct(row.share), row.printed_share.value_or(""),
-                    CsvInt(row.digital_only), CsvInt(row.physical_only), CsvInt(row.both), pct(row.digital_share),
-                    internal::NoteRefs(row.note_refs)},
+                    CsvInt(row.not_itemised), CsvInt(row.holders), pct(row.share),
+                    row.printed_share.value_or(""), CsvInt(row.digital_only), CsvInt(row.physical_only),
+                    CsvInt(row.both), pct(row.digital_share), internal::NoteRefs(row.note_refs)},
                    d);
   };
   for (const auto& row : r.rows) row_line("data", row);
@@ -219,8 +224,8 @@ std::string CsvReconciliation(const Report& r, char d) {
       {"check", "subject", "field", "unit", "published", "computed", "difference", "printed", "text"}, d);
   for (const auto& k : r.reconciliation) {
     auto num = [&](double v) { return k.is_share ? CsvPercent(v, d) : std::to_string(int64_t(v)); };
-    out += CsvLine({k.kind, k.subject, k.field, k.is_share ? "percent" : "count", num(k.stated), num(k.computed),
-                    num(k.difference), k.printed, CsvText(k.text)},
+    out += CsvLine({k.kind, k.subject, k.field, k.is_share ? "percent" : "count", num(k.stated),
+                    num(k.computed), num(k.difference), k.printed, CsvText(k.text)},
                    d);
   }
   return out;
@@ -237,7 +242,8 @@ std::string RenderCsv(const Report& r, const CsvOptions& o) {
       return "\xEF\xBB\xBF" + CsvReconciliation(r, d);
     case CsvPart::kNotes: {
       std::string out;
-      for (size_t i = 0; i < r.notes.size(); ++i) out += "[" + std::to_string(i + 1) + "] " + r.notes[i] + "\r\n";
+      for (size_t i = 0; i < r.notes.size(); ++i)
+        out += "[" + std::to_string(i + 1) + "] " + r.notes[i] + "\r\n";
       return out;
     }
   }
@@ -250,7 +256,9 @@ namespace {
 
 nlohmann::json J(const std::optional<int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 nlohmann::json J(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-nlohmann::json J(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+nlohmann::json J(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
 
 nlohmann::json RowJson(const ReportRow& row) {
   return {{"period", row.period},
@@ -280,8 +288,8 @@ std::string RenderJson(const Report& r) {
   nlohmann::json j;
   j["period"] = PeriodName(r.period);
   j["by"] = r.by == Dimension::kNone ? nlohmann::json(nullptr) : nlohmann::json(DimensionName(r.by));
-  j["years"] =
-      r.first_year == 0 ? nlohmann::json(nullptr) : nlohmann::json{{"first", r.first_year}, {"last", r.last_year}};
+  j["years"] = r.first_year == 0 ? nlohmann::json(nullptr)
+                                 : nlohmann::json{{"first", r.first_year}, {"last", r.last_year}};
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) j["rows"].push_back(RowJson(row));
   j["totals"] = nlohmann::json::array();
@@ -290,15 +298,16 @@ std::string RenderJson(const Report& r) {
   j["reconciliation"] = nlohmann::json::array();
   for (const auto& k : r.reconciliation) {
     auto num = [&](double v) { return k.is_share ? nlohmann::json(v) : nlohmann::json(int64_t(v)); };
-    j["reconciliation"].push_back({{"kind", k.kind},
-                                   {"subject", k.subject},
-                                   {"field", k.field},
-                                   {"unit", k.is_share ? "fraction" : "count"},
-                                   {"published", num(k.stated)},
-                                   {"computed", num(k.computed)},
-                                   {"difference", num(k.difference)},
-                                   {"printed", k.printed.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.printed)},
-                                   {"text", k.text}});
+    j["reconciliation"].push_back(
+        {{"kind", k.kind},
+         {"subject", k.subject},
+         {"field", k.field},
+         {"unit", k.is_share ? "fraction" : "count"},
+         {"published", num(k.stated)},
+         {"computed", num(k.computed)},
+         {"difference", num(k.difference)},
+         {"printed", k.printed.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.printed)},
+         {"text", k.text}});
   }
   // Group names come from imported data: replace invalid UTF-8 rather than throw.
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

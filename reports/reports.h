@@ -20,9 +20,9 @@
 namespace lk::reports {
 
 // The ledger's own types: a report is built from what Ledger::Counts and Ledger::Published return.
-using Period = ledger::Period;        // calendar: "2026"; school: "2025-2026" (1 Sep - 31 Aug)
+using Period = ledger::Period;  // calendar: "2026"; school: "2025-2026" (1 Sep - 31 Aug)
 using Dimension = ledger::Dimension;
-using CountsRow = ledger::CountsRow;  // one (period, group) cell from per-card records
+using CountsRow = ledger::CountsRow;        // one (period, group) cell from per-card records
 using PublishedRow = ledger::PublishedRow;  // figures imported from a published aggregate file
 enum class Format { kTable, kCsv, kJson, kHtml, kXlsx };
 // The three CSV outputs: the rectangular table of rows and totals, the reconciliation, the notes.
@@ -31,8 +31,8 @@ enum class CsvPart { kRows, kReconciliation, kNotes };
 // How CSV is written. ';' (default) goes with a decimal comma (a Belgian Excel or LibreOffice
 // reads the numbers as numbers), ',' with a decimal point.
 struct CsvOptions {
-  char delimiter = ';';            // ';' or ','
-  CsvPart part = CsvPart::kRows;   // default: the rows
+  char delimiter = ';';           // ';' or ','
+  CsvPart part = CsvPart::kRows;  // default: the rows
 };
 
 struct ReportOptions {
@@ -87,8 +87,8 @@ struct Report {
 // calendar view without groups; in the school view or by a dimension they yield null cells.
 // Fails with kInvalidArgument on inputs that cannot be read (a period label not of the view, a
 // negative count, a duplicated cell or published year, an unreadable printed share, a bad range).
-Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts, const std::vector<PublishedRow>& published,
-                                   const ReportOptions& options);
+Result<Report> BuildAdoptionReport(const std::vector<CountsRow>& counts,
+                                   const std::vector<PublishedRow>& published, const ReportOptions& options);
 // The same from the ledger's counts for `options` and its published figures.
 Result<Report> BuildAdoptionReport(const ledger::Ledger& ledger, const ReportOptions& options);
 

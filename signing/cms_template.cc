@@ -12,9 +12,9 @@ namespace {
 
 // One DER element: where its content starts and how long it is.
 struct Tlv {
-  size_t at = 0;       // offset of the tag
-  size_t header = 0;   // tag + length bytes
-  size_t length = 0;   // content length
+  size_t at = 0;      // offset of the tag
+  size_t header = 0;  // tag + length bytes
+  size_t length = 0;  // content length
   unsigned char tag = 0;
   size_t end() const { return at + header + length; }
   size_t content() const { return at + header; }
@@ -54,8 +54,8 @@ std::optional<std::string> UtcTime(Time t) {
   tm u{};
   if (!gmtime_r(&secs, &u) || u.tm_year < 50 || u.tm_year >= 150) return std::nullopt;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d%02dZ", u.tm_year % 100, u.tm_mon + 1, u.tm_mday, u.tm_hour,
-                u.tm_min, u.tm_sec);
+  std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d%02dZ", u.tm_year % 100, u.tm_mon + 1, u.tm_mday,
+                u.tm_hour, u.tm_min, u.tm_sec);
   return std::string(buf, 13);
 }
 
@@ -84,7 +84,8 @@ std::optional<CmsTemplate> CmsTemplate::Learn(std::string der, std::string_view 
   auto infos = Children(d, sd.back());
   if (infos.size() != 1 || infos[0].tag != 0x30) return std::nullopt;
   auto si = Children(d, infos[0]);
-  if (si.size() != 6 || si[3].tag != 0xA0 || si[5].tag != 0x04 || si[5].end() != d.size()) return std::nullopt;
+  if (si.size() != 6 || si[3].tag != 0xA0 || si[5].tag != 0x04 || si[5].end() != d.size())
+    return std::nullopt;
   CmsTemplate c;
   c.attrs_at_ = si[3].at;
   c.attrs_len_ = si[3].header + si[3].length;

@@ -81,7 +81,8 @@ Result<std::vector<KeyringStore::Entry>> KeyringStore::Load() const {
     out.push_back(std::move(e));
   }
   if (active != 1)
-    return Fail(Code::kDataLoss, file.string() + ": exactly one key must be active, found " + std::to_string(active));
+    return Fail(Code::kDataLoss,
+                file.string() + ": exactly one key must be active, found " + std::to_string(active));
   return out;
 }
 

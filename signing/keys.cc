@@ -16,9 +16,15 @@ using json = nlohmann::json;
 
 namespace internal {
 
-const char* const kDevFiles[] = {"dev-root-ca.pem",  "dev-root-ca-key.pem", "dev-wwdr.pem",
-                                 "dev-wwdr-key.pem", "pass-type-id.pem",    "pass-type-id-key.pem",
-                                 "google-service-account.json", "revocations.json", "keyring.json"};
+const char* const kDevFiles[] = {"dev-root-ca.pem",
+                                 "dev-root-ca-key.pem",
+                                 "dev-wwdr.pem",
+                                 "dev-wwdr-key.pem",
+                                 "pass-type-id.pem",
+                                 "pass-type-id-key.pem",
+                                 "google-service-account.json",
+                                 "revocations.json",
+                                 "keyring.json"};
 
 // An exclusive advisory lock on <dir>/.lock, held for the object's lifetime.
 DirLock::DirLock(const fs::path& dir) {
@@ -50,8 +56,8 @@ struct NameEntry {
   std::string value;
 };
 
-Result<X509Ptr> MakeCertificate(const std::vector<NameEntry>& subject, EVP_PKEY* subject_key,
-                                X509* issuer, EVP_PKEY* issuer_key, long serial, Time not_before,
+Result<X509Ptr> MakeCertificate(const std::vector<NameEntry>& subject, EVP_PKEY* subject_key, X509* issuer,
+                                EVP_PKEY* issuer_key, long serial, Time not_before,
                                 std::chrono::days lifetime, bool ca, const std::string& extra_oid = "",
                                 const std::string& extra_value = "") {
   X509Ptr cert(X509_new());
@@ -110,9 +116,9 @@ Result<> InitDevelopmentKeys(const KeyConfig& config, const Clock& clock) {
   DirLock lock(config.dir);
   for (const char* f : kDevFiles)
     if (fs::exists(config.dir / f))
-      return Fail(Code::kAlreadyExists,
-                  (config.dir / f).string() + " already exists; keys init never overwrites keys "
-                                              "(use 'keys rotate' for a new token key)");
+      return Fail(Code::kAlreadyExists, (config.dir / f).string() +
+                                            " already exists; keys init never overwrites keys "
+                                            "(use 'keys rotate' for a new token key)");
   Time now = clock.Now();
   Time nb = now - std::chrono::hours(1);
 
@@ -120,28 +126,31 @@ Result<> InitDevelopmentKeys(const KeyConfig& config, const Clock& clock) {
   auto wwdr_key = GenerateRsaKey(2048);
   auto pass_key = GenerateRsaKey(2048);
   auto sa_key = GenerateRsaKey(2048);
-  if (!root_key || !wwdr_key || !pass_key || !sa_key) return Fail(Code::kInternal, "RSA key generation failed");
+  if (!root_key || !wwdr_key || !pass_key || !sa_key)
+    return Fail(Code::kInternal, "RSA key generation failed");
 
   const std::string pass_type = "pass.be.lerarenkaart.dev";
   const std::string team = "LKDEVTEAM1";
-  auto root = MakeCertificate({{NID_countryName, "BE"},
-                               {NID_organizationName, "Lerarenkaart DEVELOPMENT ONLY"},
-                               {NID_commonName, "Lerarenkaart Development Root CA (not Apple)"}},
-                              root_key->get(), nullptr, root_key->get(), 1, nb, std::chrono::days(3650), true);
+  auto root =
+      MakeCertificate({{NID_countryName, "BE"},
+                       {NID_organizationName, "Lerarenkaart DEVELOPMENT ONLY"},
+                       {NID_commonName, "Lerarenkaart Development Root CA (not Apple)"}},
+                      root_key->get(), nullptr, root_key->get(), 1, nb, std::chrono::days(3650), true);
   if (!root) return std::unexpected(root.error());
-  auto wwdr = MakeCertificate({{NID_countryName, "BE"},
-                               {NID_organizationName, "Lerarenkaart DEVELOPMENT ONLY"},
-                               {NID_organizationalUnitName, "G4"},
-                               {NID_commonName, "Development stand-in for Apple WWDR G4 (not Apple)"}},
-                              wwdr_key->get(), root->get(), root_key->get(), 2, nb, std::chrono::days(3650), true);
+  auto wwdr =
+      MakeCertificate({{NID_countryName, "BE"},
+                       {NID_organizationName, "Lerarenkaart DEVELOPMENT ONLY"},
+                       {NID_organizationalUnitName, "G4"},
+                       {NID_commonName, "Development stand-in for Apple WWDR G4 (not Apple)"}},
+                      wwdr_key->get(), root->get(), root_key->get(), 2, nb, std::chrono::days(3650), true);
   if (!wwdr) return std::unexpected(wwdr.error());
   auto pass = MakeCertificate({{NID_userId, pass_type},
                                {NID_commonName, "Pass Type ID: " + pass_type},
                                {NID_organizationalUnitName, team},
                                {NID_organizationName, "Lerarenkaart DEVELOPMENT ONLY"},
                                {NID_countryName, "BE"}},
-                              pass_key->get(), wwdr->get(), wwdr_key->get(), 3, nb, std::chrono::days(825), false,
-                              "1.2.840.113635.100.6.1.16", pass_type);
+                              pass_key->get(), wwdr->get(), wwdr_key->get(), 3, nb, std::chrono::days(825),
+                              false, "1.2.840.113635.100.6.1.16", pass_type);
   if (!pass) return std::unexpected(pass.error());
 
   std::string sa_key_id = HexEncode(RandomBytes(20));

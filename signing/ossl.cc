@@ -1,9 +1,9 @@
+#include "signing/internal/ossl.h"
+
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 
 #include <cstring>
-
-#include "signing/internal/ossl.h"
 
 namespace lk::signing::internal {
 
@@ -57,9 +57,9 @@ std::string CertificatePem(X509* cert) {
 
 Result<PKey> ParsePrivateKeyPem(std::string_view pem, const std::string& password, const std::string& where) {
   Bio bio = MemBio(pem);
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr,
-                                          const_cast<char*>(password.c_str()));
-  if (!key) return Fail(Code::kInvalidArgument, where + ": not a readable PEM private key (" + OpenSslErrors() + ")");
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>(password.c_str()));
+  if (!key)
+    return Fail(Code::kInvalidArgument, where + ": not a readable PEM private key (" + OpenSslErrors() + ")");
   return PKey(key);
 }
 
@@ -107,8 +107,8 @@ Result<PKey> EcPublicFromXY(std::string_view x, std::string_view y) {
 
 std::string EcThumbprint(std::string_view x, std::string_view y) {
   // RFC 7638 §3.2: required members only, lexicographic order, no white space.
-  std::string canonical = R"({"crv":"P-256","kty":"EC","x":")" + Base64UrlEncode(x) + R"(","y":")" +
-                          Base64UrlEncode(y) + R"("})";
+  std::string canonical =
+      R"({"crv":"P-256","kty":"EC","x":")" + Base64UrlEncode(x) + R"(","y":")" + Base64UrlEncode(y) + R"("})";
   return Base64UrlEncode(Sha256(canonical));
 }
 

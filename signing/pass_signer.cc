@@ -36,7 +36,9 @@ Result<X509Ptr> ReadCertificate(const fs::path& path) {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(text->data());
     cert = d2i_X509(nullptr, &p, static_cast<long>(text->size()));
   }
-  if (!cert) return Fail(Code::kInvalidArgument, path.string() + ": not a PEM or DER X.509 certificate (" + OpenSslErrors() + ")");
+  if (!cert)
+    return Fail(Code::kInvalidArgument,
+                path.string() + ": not a PEM or DER X.509 certificate (" + OpenSslErrors() + ")");
   return X509Ptr(cert);
 }
 
@@ -47,7 +49,8 @@ Result<std::pair<X509Ptr, PKey>> ReadPkcs12(const fs::path& path, const std::str
   if (!text) return std::unexpected(text.error());
   auto attempt = [&]() -> std::optional<std::pair<X509Ptr, PKey>> {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(text->data());
-    std::unique_ptr<PKCS12, Deleter<PKCS12_free>> p12(d2i_PKCS12(nullptr, &p, static_cast<long>(text->size())));
+    std::unique_ptr<PKCS12, Deleter<PKCS12_free>> p12(
+        d2i_PKCS12(nullptr, &p, static_cast<long>(text->size())));
     if (!p12) return std::nullopt;
     EVP_PKEY* key = nullptr;
     X509* cert = nullptr;
@@ -73,12 +76,14 @@ Result<std::pair<X509Ptr, PKey>> ReadPkcs12(const fs::path& path, const std::str
   if (second) return std::move(*second);
   return Fail(Code::kInvalidArgument, path.string() +
                                           ": cannot read the PKCS#12 bundle (wrong password, or no "
-                                          "certificate and key inside): " + OpenSslErrors());
+                                          "certificate and key inside): " +
+                                          OpenSslErrors());
 }
 
 class PassSignerImpl final : public PassSigner {
  public:
-  PassSignerImpl(X509Ptr cert, PKey key, X509Ptr wwdr) : cert_(std::move(cert)), key_(std::move(key)), wwdr_(std::move(wwdr)) {
+  PassSignerImpl(X509Ptr cert, PKey key, X509Ptr wwdr)
+      : cert_(std::move(cert)), key_(std::move(key)), wwdr_(std::move(wwdr)) {
     pass_type_ = NameEntry(cert_.get(), NID_userId);
     team_ = NameEntry(cert_.get(), NID_organizationalUnitName);
     tm t{};
@@ -114,7 +119,8 @@ class PassSignerImpl final : public PassSigner {
         ASN1_TIME_set(nullptr, static_cast<time_t>(signing_time.time_since_epoch().count())));
     if (!t || CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) != 1)
       return std::unexpected(SslError("adding the signing-time attribute"));
-    if (CMS_add1_cert(cms.get(), wwdr_.get()) != 1) return std::unexpected(SslError("adding the WWDR certificate"));
+    if (CMS_add1_cert(cms.get(), wwdr_.get()) != 1)
+      return std::unexpected(SslError("adding the WWDR certificate"));
     Bio data = MemBio(content);
     if (CMS_final(cms.get(), data.get(), nullptr, kFlags & ~CMS_PARTIAL) != 1)
       return std::unexpected(SslError("signing the manifest"));
@@ -145,7 +151,8 @@ class PassSignerImpl final : public PassSigner {
 Result<std::unique_ptr<PassSigner>> PassSigner::Load(const KeyConfig& config) {
   bool dev = config.pass_certificate.empty();
   fs::path cert_path = dev ? config.dir / "pass-type-id.pem" : config.pass_certificate;
-  fs::path wwdr_path = config.wwdr_certificate.empty() ? config.dir / "dev-wwdr.pem" : config.wwdr_certificate;
+  fs::path wwdr_path =
+      config.wwdr_certificate.empty() ? config.dir / "dev-wwdr.pem" : config.wwdr_certificate;
   X509Ptr cert;
   PKey key;
   std::string ext = cert_path.extension().string();
@@ -170,9 +177,11 @@ Result<std::unique_ptr<PassSigner>> PassSigner::Load(const KeyConfig& config) {
   auto wwdr = ReadCertificate(wwdr_path);
   if (!wwdr) return std::unexpected(wwdr.error());
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA)
-    return Fail(Code::kInvalidArgument, cert_path.string() + ": the pass-signing key must be RSA, as Apple issues it");
+    return Fail(Code::kInvalidArgument,
+                cert_path.string() + ": the pass-signing key must be RSA, as Apple issues it");
   if (X509_check_private_key(cert.get(), key.get()) != 1)
-    return Fail(Code::kInvalidArgument, cert_path.string() + ": the private key does not belong to the certificate");
+    return Fail(Code::kInvalidArgument,
+                cert_path.string() + ": the private key does not belong to the certificate");
   auto signer = std::make_unique<PassSignerImpl>(std::move(cert), std::move(key), std::move(*wwdr));
   if (signer->pass_type_identifier().empty() || signer->team_identifier().empty())
     return Fail(Code::kInvalidArgument, cert_path.string() +
@@ -197,7 +206,8 @@ class ServiceAccountImpl final : public ServiceAccount {
     MdCtx ctx(EVP_MD_CTX_new());
     size_t len = 0;
     if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
-        EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+        EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size()) != 1)
       return std::unexpected(SslError("RS256 signing"));
     std::string sig(len, '\0');
     if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
@@ -223,7 +233,8 @@ Result<std::unique_ptr<ServiceAccount>> ServiceAccount::Load(const KeyConfig& co
     return Fail(Code::kInvalidArgument, path.string() + ": not JSON");
   for (const char* field : {"client_email", "private_key", "private_key_id"})
     if (!doc.contains(field) || !doc[field].is_string())
-      return Fail(Code::kInvalidArgument, path.string() + ": field '" + field + "' is missing or not a string");
+      return Fail(Code::kInvalidArgument,
+                  path.string() + ": field '" + field + "' is missing or not a string");
   auto key = ParsePrivateKeyPem(doc["private_key"].get<std::string>(), "", path.string() + ": private_key");
   if (!key) return std::unexpected(key.error());
   if (EVP_PKEY_get_base_id(key->get()) != EVP_PKEY_RSA)

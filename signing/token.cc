@@ -3,10 +3,9 @@
 // 10% of the raw ECDSA rate), accepts malleable high-s signatures and padded base64, does not
 // require exp, and allows algorithm confusion when several algorithms are listed. Here each
 // check is explicit and keys are parsed once.
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_set>
-
-#include <nlohmann/json.hpp>
 
 #include "signing/internal/jws.h"
 #include "signing/internal/keyring_store.h"
@@ -48,7 +47,8 @@ class IssuerImpl final : public TokenIssuer {
                           iss_json_.c_str(), int(serial.size()), serial.data(), year,
                           static_cast<long long>(v.not_before.time_since_epoch().count()),
                           static_cast<long long>(v.expires.time_since_epoch().count()));
-    if (n < 0 || n >= int(sizeof claims)) return Fail(Code::kInvalidArgument, "issuer URL too long for a token");
+    if (n < 0 || n >= int(sizeof claims))
+      return Fail(Code::kInvalidArgument, "issuer URL too long for a token");
     std::string token = header_b64_;
     token += '.';
     token += Base64UrlEncode(std::string_view(claims, static_cast<size_t>(n)));
@@ -106,7 +106,8 @@ class VerifierImpl final : public TokenVerifier {
     if (const char* refused = CheckEs256(key, token.substr(0, token.rfind('.')), sig))
       return Invalid(refused);
 
-    if (auto fast = OurClaims(payload_text)) return Judge(key, fast->serial, fast->year, fast->nbf, fast->exp, at);
+    if (auto fast = OurClaims(payload_text))
+      return Judge(key, fast->serial, fast->year, fast->nbf, fast->exp, at);
     json claims;
     if (!ParseObject(payload_text, claims)) return Invalid("bad_json");
     static const std::unordered_set<std::string> kClaims = {"iss", "sub", "y", "nbf", "exp"};
@@ -129,12 +130,14 @@ class VerifierImpl final : public TokenVerifier {
       v.reason = "wrong_issuer";
       return v;
     }
-    return Judge(key, sub.get_ref<const std::string&>(), y.get<int64_t>(), nbf.get<int64_t>(), exp.get<int64_t>(), at);
+    return Judge(key, sub.get_ref<const std::string&>(), y.get<int64_t>(), nbf.get<int64_t>(),
+                 exp.get<int64_t>(), at);
   }
 
  private:
   // The verdict on well-formed claims from our issuer: the validity window.
-  Verdict Judge(const VerifyKey& key, std::string_view serial, int64_t year, int64_t nbf, int64_t exp, Time at) const {
+  Verdict Judge(const VerifyKey& key, std::string_view serial, int64_t year, int64_t nbf, int64_t exp,
+                Time at) const {
     Verdict v;
     v.kid = key.kid;
     v.serial = std::string(serial);
@@ -156,7 +159,8 @@ class VerifierImpl final : public TokenVerifier {
   // members, so the general checks would accept it with this kid.
   static bool OurHeaderKid(std::string_view text, std::string& kid) {
     constexpr std::string_view kPrefix = R"({"alg":"ES256","kid":")", kSuffix = R"("})";
-    if (!text.starts_with(kPrefix) || !text.ends_with(kSuffix) || text.size() <= kPrefix.size() + kSuffix.size())
+    if (!text.starts_with(kPrefix) || !text.ends_with(kSuffix) ||
+        text.size() <= kPrefix.size() + kSuffix.size())
       return false;
     std::string_view k = text.substr(kPrefix.size(), text.size() - kPrefix.size() - kSuffix.size());
     if (!ValidSerial(k)) return false;  // the same character set as kids; a longer one is not ours
@@ -181,7 +185,8 @@ class VerifierImpl final : public TokenVerifier {
     auto integer = [&](int64_t& out) {
       size_t start = i;
       while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 18) ++i;
-      if (i == start || (text[start] == '0' && i - start > 1) || (i < text.size() && text[i] >= '0' && text[i] <= '9'))
+      if (i == start || (text[start] == '0' && i - start > 1) ||
+          (i < text.size() && text[i] >= '0' && text[i] <= '9'))
         return false;  // empty, a leading zero, or too long to be one of ours
       out = std::stoll(std::string(text.substr(start, i - start)));
       return true;
@@ -192,8 +197,9 @@ class VerifierImpl final : public TokenVerifier {
     if (end == std::string_view::npos) return std::nullopt;
     c.serial = text.substr(i, end - i);
     i = end;
-    if (!ValidSerial(c.serial) || !lit(R"(","y":)") || !integer(c.year) || !lit(R"(,"nbf":)") || !integer(c.nbf) ||
-        !lit(R"(,"exp":)") || !integer(c.exp) || !lit("}") || i != text.size() || c.year < 2000 || c.year > 2200)
+    if (!ValidSerial(c.serial) || !lit(R"(","y":)") || !integer(c.year) || !lit(R"(,"nbf":)") ||
+        !integer(c.nbf) || !lit(R"(,"exp":)") || !integer(c.exp) || !lit("}") || i != text.size() ||
+        c.year < 2000 || c.year > 2200)
       return std::nullopt;
     return c;
   }
@@ -275,7 +281,8 @@ Result<KeySet> KeySet::FromJwks(std::string_view text) {
     const json& k = doc["keys"][i];
     std::string where = "keys[" + std::to_string(i) + "]";
     auto str = [&](const char* f) -> std::string {
-      return k.is_object() && k.contains(f) && k[f].is_string() ? k[f].get<std::string>() : std::string("\x01");
+      return k.is_object() && k.contains(f) && k[f].is_string() ? k[f].get<std::string>()
+                                                                : std::string("\x01");
     };
     if (!k.is_object()) return Fail(Code::kInvalidArgument, where + ": not an object");
     if (str("kty") != "EC" || str("crv") != "P-256")
@@ -284,11 +291,13 @@ Result<KeySet> KeySet::FromJwks(std::string_view text) {
       return Fail(Code::kInvalidArgument, where + ": alg must be ES256");
     // No "use" means a token key, as before revocation lists had keys of their own.
     KeyUse use = KeyUse::kToken;
-    if (k.contains("use") && str("use") == kRevocationsUse) use = KeyUse::kRevocations;
+    if (k.contains("use") && str("use") == kRevocationsUse)
+      use = KeyUse::kRevocations;
     else if (k.contains("use") && str("use") != kTokenUse)
       return Fail(Code::kInvalidArgument, where + ": use must be \"" + kTokenUse + "\" (token keys) or \"" +
                                               kRevocationsUse + "\" (revocation-list keys)");
-    if (k.contains("d")) return Fail(Code::kInvalidArgument, where + ": holds a private key ('d'); refusing it");
+    if (k.contains("d"))
+      return Fail(Code::kInvalidArgument, where + ": holds a private key ('d'); refusing it");
     auto x = Base64UrlDecode(str("x"));
     auto y = Base64UrlDecode(str("y"));
     if (!x || !y || x->size() != 32 || y->size() != 32)
@@ -297,7 +306,8 @@ Result<KeySet> KeySet::FromJwks(std::string_view text) {
     if (!key) return Fail(Code::kInvalidArgument, where + ": " + key.error().message);
     std::string kid = str("kid");
     if (kid != EcThumbprint(*x, *y).substr(0, kKidChars))
-      return Fail(Code::kInvalidArgument, where + ": kid '" + kid + "' is not the thumbprint prefix of its key");
+      return Fail(Code::kInvalidArgument,
+                  where + ": kid '" + kid + "' is not the thumbprint prefix of its key");
     auto vk = std::make_shared<VerifyKey>();
     vk->kid = kid;
     vk->use = use;

@@ -11,11 +11,21 @@ void internal::EscapeQuoted(std::string_view s, std::string& out, bool json) {
   static const char* kHex = "0123456789abcdef";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (!json || static_cast<unsigned char>(c) >= 0x20) {
           out += c;
@@ -54,7 +64,8 @@ void AppendUtf8(std::string& out, uint32_t cp) {
 
 }  // namespace
 
-Result<std::string> FillPlaceholders(std::string_view text, const CardValues& card, const std::string& where) {
+Result<std::string> FillPlaceholders(std::string_view text, const CardValues& card,
+                                     const std::string& where) {
   std::string out;
   out.reserve(text.size() + 32);
   for (size_t i = 0; i < text.size(); ++i) {
@@ -80,16 +91,21 @@ Result<std::string> FillPlaceholders(std::string_view text, const CardValues& ca
     if (end == std::string_view::npos)
       return Invalid(where, "unterminated placeholder (write '{{' for a literal brace)");
     std::string_view name = text.substr(i + 1, end - i - 1);
-    if (name == "name") out += card.name;
-    else if (name == "school") out += card.school;
-    else if (name == "serial") out += card.serial;
-    else if (name == "year") out += std::to_string(card.year);
-    else if (name == "valid_from") out += card.valid_from;
-    else if (name == "valid_until") out += card.valid_until;
+    if (name == "name")
+      out += card.name;
+    else if (name == "school")
+      out += card.school;
+    else if (name == "serial")
+      out += card.serial;
+    else if (name == "year")
+      out += std::to_string(card.year);
+    else if (name == "valid_from")
+      out += card.valid_from;
+    else if (name == "valid_until")
+      out += card.valid_until;
     else
-      return Invalid(
-                  where, "unknown placeholder '{" + std::string(name) +
-                      "}' (known: {name} {school} {year} {serial} {valid_from} {valid_until})");
+      return Invalid(where, "unknown placeholder '{" + std::string(name) +
+                                "}' (known: {name} {school} {year} {serial} {valid_from} {valid_until})");
     i = end;
   }
   return out;
@@ -100,9 +116,7 @@ Result<std::map<std::string, std::string>> ParseStrings(std::string_view text, c
   size_t i = 0;
   int line = 1;
   if (text.starts_with("\xEF\xBB\xBF")) i = 3;
-  auto fail = [&](const std::string& what) {
-    return Invalid(where + ":" + std::to_string(line), what);
-  };
+  auto fail = [&](const std::string& what) { return Invalid(where + ":" + std::to_string(line), what); };
   auto skip_space = [&]() -> Result<> {
     while (i < text.size()) {
       char c = text[i];
@@ -138,27 +152,42 @@ Result<std::map<std::string, std::string>> ParseStrings(std::string_view text, c
       if (i >= text.size()) return fail("unterminated string");
       char e = text[i++];
       switch (e) {
-        case '"': s += '"'; break;
-        case '\\': s += '\\'; break;
-        case 'n': s += '\n'; break;
-        case 't': s += '\t'; break;
-        case 'r': s += '\r'; break;
+        case '"':
+          s += '"';
+          break;
+        case '\\':
+          s += '\\';
+          break;
+        case 'n':
+          s += '\n';
+          break;
+        case 't':
+          s += '\t';
+          break;
+        case 'r':
+          s += '\r';
+          break;
         case 'u': {
           if (i + 4 > text.size()) return fail("bad \\u escape");
           uint32_t cp = 0;
           for (int k = 0; k < 4; ++k) {
             char h = text[i++];
             cp <<= 4;
-            if (h >= '0' && h <= '9') cp |= uint32_t(h - '0');
-            else if (h >= 'a' && h <= 'f') cp |= uint32_t(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') cp |= uint32_t(h - 'A' + 10);
-            else return fail("bad \\u escape");
+            if (h >= '0' && h <= '9')
+              cp |= uint32_t(h - '0');
+            else if (h >= 'a' && h <= 'f')
+              cp |= uint32_t(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+              cp |= uint32_t(h - 'A' + 10);
+            else
+              return fail("bad \\u escape");
           }
           if (cp >= 0xD800 && cp <= 0xDFFF) return fail("\\u escape of a surrogate");
           AppendUtf8(s, cp);
           break;
         }
-        default: return fail(std::string("unknown escape \\") + e);
+        default:
+          return fail(std::string("unknown escape \\") + e);
       }
     }
   };

@@ -1,13 +1,12 @@
 // Loading, validating and rendering a pass template directory.
 #include <algorithm>
 #include <array>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
 #include "templates/internal/text.h"
 #include "templates/templates.h"
-
-#include <nlohmann/json.hpp>
 
 namespace lk::templates {
 namespace fs = std::filesystem;
@@ -21,18 +20,18 @@ namespace {
 constexpr std::array kStyles = {"storeCard", "generic"};
 constexpr std::array kFieldLists = {"headerFields", "primaryFields", "secondaryFields", "auxiliaryFields",
                                     "backFields"};
-constexpr std::array kOwnedByGenerator = {"formatVersion", "passTypeIdentifier", "teamIdentifier",
-                                          "serialNumber", "barcode", "barcodes", "expirationDate", "voided",
-                                          "webServiceURL", "authenticationToken"};
+constexpr std::array kOwnedByGenerator = {
+    "formatVersion", "passTypeIdentifier", "teamIdentifier", "serialNumber",  "barcode",
+    "barcodes",      "expirationDate",     "voided",         "webServiceURL", "authenticationToken"};
 constexpr std::array kOtherStyles = {"boardingPass", "coupon", "eventTicket"};
-constexpr std::array kTemplateKeys = {"templateVersion", "year", "style", "languages", "images",
-                                      "barcodeAltText", "pass"};
-constexpr std::array kDateStyles = {"PKDateStyleNone", "PKDateStyleShort", "PKDateStyleMedium", "PKDateStyleLong",
-                                    "PKDateStyleFull"};
+constexpr std::array kTemplateKeys = {"templateVersion", "year",           "style", "languages",
+                                      "images",          "barcodeAltText", "pass"};
+constexpr std::array kDateStyles = {"PKDateStyleNone", "PKDateStyleShort", "PKDateStyleMedium",
+                                    "PKDateStyleLong", "PKDateStyleFull"};
 constexpr std::array kAlignments = {"PKTextAlignmentLeft", "PKTextAlignmentCenter", "PKTextAlignmentRight",
                                     "PKTextAlignmentNatural"};
-constexpr std::array kNumberStyles = {"PKNumberStyleDecimal", "PKNumberStylePercent", "PKNumberStyleScientific",
-                                      "PKNumberStyleSpellOut"};
+constexpr std::array kNumberStyles = {"PKNumberStyleDecimal", "PKNumberStylePercent",
+                                      "PKNumberStyleScientific", "PKNumberStyleSpellOut"};
 
 template <size_t N>
 bool In(const std::array<const char*, N>& set, std::string_view s) {
@@ -77,9 +76,9 @@ struct Template::Impl {
   std::vector<std::string> languages;
   std::vector<StaticFile> files;
   std::string barcode_alt_text;
-  ojson pass;                                                  // the "pass" member, as written
+  ojson pass;                                                         // the "pass" member, as written
   std::map<std::string, std::map<std::string, std::string>> strings;  // lang -> key -> text
-  std::set<std::string> used_keys;                             // "@key" references, sorted
+  std::set<std::string> used_keys;                                    // "@key" references, sorted
 
   // Precompiled output per fallback language: literal text with placeholder slots, so that a
   // render is a few appends (see Compile below).
@@ -159,7 +158,8 @@ class Loader {
   }
 
   Result<> LoadLanguages(const ojson& langs) {
-    if (!langs.is_array() || langs.empty()) return Bad("languages", "must be a non-empty array such as [\"nl\", \"fr\", \"en\"]");
+    if (!langs.is_array() || langs.empty())
+      return Bad("languages", "must be a non-empty array such as [\"nl\", \"fr\", \"en\"]");
     for (size_t i = 0; i < langs.size(); ++i) {
       static const std::regex kLang("[a-z]{2,3}(-[A-Z]{2})?");
       std::string field = "languages[" + std::to_string(i) + "]";
@@ -184,10 +184,12 @@ class Loader {
       if (!images[i].is_string()) return Bad(field, "must be a string");
       std::string name = images[i];
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
-        return Bad(field, "\"" + name + "\" is not an image a " + t_.style + " pass shows (" + allowed_text + ")");
+        return Bad(field,
+                   "\"" + name + "\" is not an image a " + t_.style + " pass shows (" + allowed_text + ")");
       if (!names.insert(name).second) return Bad(field, "\"" + name + "\" is listed twice");
     }
-    if (!names.contains("icon")) return Bad("images", "\"icon\" is required: Wallet refuses a pass without it");
+    if (!names.contains("icon"))
+      return Bad("images", "\"icon\" is required: Wallet refuses a pass without it");
     for (const auto& name : names) {
       PngSize base;
       for (int scale = 1; scale <= 3; ++scale) {
@@ -195,8 +197,8 @@ class Loader {
         fs::path path = t_.dir / rel;
         std::error_code ec;
         if (!fs::is_regular_file(path, ec))
-          return Invalid(path.string(), "missing (image \"" + name + "\" needs " + name +
-                                                  ".png, " + name + "@2x.png and " + name + "@3x.png)");
+          return Invalid(path.string(), "missing (image \"" + name + "\" needs " + name + ".png, " + name +
+                                            "@2x.png and " + name + "@3x.png)");
         auto bytes = ReadFile(path);
         if (!bytes) return Fail(Code::kInvalidArgument, bytes.error().message);
         if (bytes->size() > 1024 * 1024)
@@ -205,12 +207,13 @@ class Loader {
         if (!size) return Invalid(path.string(), "not a PNG image");
         if (scale == 1) {
           base = *size;
-        } else if (size->width != base.width * uint32_t(scale) || size->height != base.height * uint32_t(scale)) {
-          return Invalid(
-                      path.string(), "is " + std::to_string(size->width) + "x" + std::to_string(size->height) +
-                          " pixels but must be " + std::to_string(scale) + " times " + name + ".png (" +
-                          std::to_string(base.width * uint32_t(scale)) + "x" +
-                          std::to_string(base.height * uint32_t(scale)) + ")");
+        } else if (size->width != base.width * uint32_t(scale) ||
+                   size->height != base.height * uint32_t(scale)) {
+          return Invalid(path.string(), "is " + std::to_string(size->width) + "x" +
+                                            std::to_string(size->height) + " pixels but must be " +
+                                            std::to_string(scale) + " times " + name + ".png (" +
+                                            std::to_string(base.width * uint32_t(scale)) + "x" +
+                                            std::to_string(base.height * uint32_t(scale)) + ")");
         }
         t_.files.push_back({rel, std::move(*bytes), ""});
       }
@@ -224,7 +227,8 @@ class Loader {
     static const std::regex kRgb(R"(rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\))");
     std::smatch m;
     std::string s = v.is_string() ? v.get<std::string>() : "";
-    if (!std::regex_match(s, m, kRgb) || std::stoi(m[1]) > 255 || std::stoi(m[2]) > 255 || std::stoi(m[3]) > 255)
+    if (!std::regex_match(s, m, kRgb) || std::stoi(m[1]) > 255 || std::stoi(m[2]) > 255 ||
+        std::stoi(m[3]) > 255)
       return Bad(field, "must be a colour written rgb(r, g, b) with 0-255 components");
     return {};
   }
@@ -235,7 +239,8 @@ class Loader {
       std::string field = "pass." + k;
       if (In(kOwnedByGenerator, k))
         return Bad(field, "is set by the generator from the card and the signing certificate; remove it");
-      if (In(kOtherStyles, k)) return Bad(field, "style not supported by lerarenkaart templates (storeCard or generic)");
+      if (In(kOtherStyles, k))
+        return Bad(field, "style not supported by lerarenkaart templates (storeCard or generic)");
       if (k == "storeCard" || k == "generic") {
         if (k != t_.style) return Bad(field, "does not match \"style\": \"" + t_.style + "\"");
         if (auto r = CheckStyle(v, field); !r) return r;
@@ -247,12 +252,14 @@ class Loader {
       } else if (k == "sharingProhibited" || k == "suppressStripShine") {
         if (!v.is_boolean()) return Bad(field, "must be true or false");
       } else if (k == "relevantDate" || k == "relevantDates") {
-        if (t_.style == "storeCard") return Bad(field, "a storeCard does not support relevant dates (Apple table 4-2)");
+        if (t_.style == "storeCard")
+          return Bad(field, "a storeCard does not support relevant dates (Apple table 4-2)");
         if (!v.is_string() && !v.is_array()) return Bad(field, "must be a W3C date or an array of dates");
       } else if (k == "locations" || k == "beacons") {
         if (!v.is_array() || v.size() > 10) return Bad(field, "must be an array of at most 10 entries");
       } else if (k == "maxDistance") {
-        if (!v.is_number() || v.get<double>() < 0) return Bad(field, "must be a non-negative number of metres");
+        if (!v.is_number() || v.get<double>() < 0)
+          return Bad(field, "must be a non-negative number of metres");
       } else if (k == "associatedStoreIdentifiers") {
         if (!v.is_array() || !std::all_of(v.begin(), v.end(), [](auto& x) { return x.is_number_integer(); }))
           return Bad(field, "must be an array of App Store identifiers (numbers)");
@@ -265,7 +272,8 @@ class Loader {
       } else if (k == "userInfo" || k == "semantics") {
         if (!v.is_object()) return Bad(field, "must be an object");
       } else if (k == "nfc") {
-        return Bad(field, "NFC needs an NFC-entitled certificate from Apple, which lerarenkaart does not have");
+        return Bad(field,
+                   "NFC needs an NFC-entitled certificate from Apple, which lerarenkaart does not have");
       } else {
         return Bad(field, "not a pass.json key Apple allows");
       }
@@ -292,7 +300,8 @@ class Loader {
         if (auto r = CheckField(fields[i], lw + "[" + std::to_string(i) + "]", keys); !r) return r;
     }
     if (secondary + auxiliary > 4)
-      return Bad(where, "a " + t_.style + " with a QR code shows at most 4 secondary and auxiliary fields together");
+      return Bad(where,
+                 "a " + t_.style + " with a QR code shows at most 4 secondary and auxiliary fields together");
     return {};
   }
 
@@ -311,11 +320,14 @@ class Loader {
           return Bad(fw, "must contain %@ (where Wallet puts the new value)");
         if (auto r = CheckText(v, json_name_ + ": " + fw); !r) return r;
       } else if (k == "textAlignment") {
-        if (!v.is_string() || !In(kAlignments, v.get<std::string>())) return Bad(fw, "must be one of " + Join(kAlignments));
+        if (!v.is_string() || !In(kAlignments, v.get<std::string>()))
+          return Bad(fw, "must be one of " + Join(kAlignments));
       } else if (k == "dateStyle" || k == "timeStyle") {
-        if (!v.is_string() || !In(kDateStyles, v.get<std::string>())) return Bad(fw, "must be one of " + Join(kDateStyles));
+        if (!v.is_string() || !In(kDateStyles, v.get<std::string>()))
+          return Bad(fw, "must be one of " + Join(kDateStyles));
       } else if (k == "numberStyle") {
-        if (!v.is_string() || !In(kNumberStyles, v.get<std::string>())) return Bad(fw, "must be one of " + Join(kNumberStyles));
+        if (!v.is_string() || !In(kNumberStyles, v.get<std::string>()))
+          return Bad(fw, "must be one of " + Join(kNumberStyles));
       } else if (k == "ignoresTimeZone" || k == "isRelative") {
         if (!v.is_boolean()) return Bad(fw, "must be true or false");
       } else if (k == "currencyCode") {
@@ -333,7 +345,8 @@ class Loader {
     if ((f.contains("dateStyle") || f.contains("timeStyle")) && f["value"].is_string()) {
       std::string v = f["value"];
       if (v != "{valid_from}" && v != "{valid_until}")
-        return Bad(where + ".value", "a field with dateStyle/timeStyle must hold a date: {valid_from} or {valid_until}");
+        return Bad(where + ".value",
+                   "a field with dateStyle/timeStyle must hold a date: {valid_from} or {valid_until}");
     }
     return {};
   }
@@ -351,7 +364,8 @@ class Loader {
       auto parsed = ParseStrings(*text, name);
       if (!parsed) return std::unexpected(parsed.error());
       for (const auto& [k, v] : *parsed)
-        if (auto r = FillPlaceholders(v, CardValues{}, name + ": \"" + k + "\""); !r) return std::unexpected(r.error());
+        if (auto r = FillPlaceholders(v, CardValues{}, name + ": \"" + k + "\""); !r)
+          return std::unexpected(r.error());
       t_.strings[lang] = std::move(*parsed);
     }
     // Every key used by template.json, and every key any language defines, exists in every language.
@@ -364,8 +378,8 @@ class Loader {
       for (const auto& other : t_.languages)
         for (const auto& [key, text] : t_.strings[other])
           if (!table.contains(key))
-            return Invalid(name, "missing translation key \"" + key + "\" (defined in " +
-                                                    other + ".lproj/pass.strings)");
+            return Invalid(name, "missing translation key \"" + key + "\" (defined in " + other +
+                                     ".lproj/pass.strings)");
     }
     // The fallback language's text is the lookup key on the phone, so two keys with the same
     // text in one language must have the same text in every other language.
@@ -377,9 +391,10 @@ class Loader {
         if (fresh) continue;
         for (const auto& m : t_.languages)
           if (t_.strings[m][key] != t_.strings[m][it->second])
-            return Invalid((t_.dir / (l + ".lproj") / "pass.strings").string(), "keys \"" + it->second + "\" and \"" +
-                            key + "\" have the same text here but differ in " + m +
-                            ".lproj; Wallet could not tell them apart");
+            return Invalid((t_.dir / (l + ".lproj") / "pass.strings").string(),
+                           "keys \"" + it->second + "\" and \"" + key +
+                               "\" have the same text here but differ in " + m +
+                               ".lproj; Wallet could not tell them apart");
       }
     }
     return {};
@@ -390,23 +405,27 @@ class Loader {
     for (const auto& f : t_.files) known.insert(f.path);
     for (const auto& l : t_.languages) known.insert(l + ".lproj/pass.strings");
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(t_.dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(t_.dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       std::string rel = fs::relative(it->path(), t_.dir).generic_string();
       if (it->is_directory()) {
         if (!rel.ends_with(".lproj") || !known.contains(rel + "/pass.strings"))
-          return Invalid(it->path().string(), "not part of the template (languages are "
-                                                  "listed in template.json \"languages\")");
+          return Invalid(it->path().string(),
+                         "not part of the template (languages are "
+                         "listed in template.json \"languages\")");
         continue;
       }
       if (!known.contains(rel))
         return Invalid(
-                    it->path().string(), "not part of the template; a " + t_.style +
-                        " shows only the images listed in template.json \"images\" (" + [&] {
-                          std::string s;
-                          for (auto& a : AllowedImages(t_.style)) s += (s.empty() ? "" : ", ") + a;
-                          return s;
-                        }() + ")");
+            it->path().string(), "not part of the template; a " + t_.style +
+                                     " shows only the images listed in template.json \"images\" (" +
+                                     [&] {
+                                       std::string s;
+                                       for (auto& a : AllowedImages(t_.style))
+                                         s += (s.empty() ? "" : ", ") + a;
+                                       return s;
+                                     }() +
+                                     ")");
     }
     if (ec) return Invalid(t_.dir.string(), "cannot list: " + ec.message());
     return {};
@@ -446,8 +465,9 @@ void AddText(Compiled& c, std::string_view text, void (*escape)(std::string_view
     escape(lit, escaped);
     AddLiteral(c, escaped);
     lit.clear();
-    int slot = int(std::find_if(kSlotNames.begin(), kSlotNames.end(), [&](const char* n) { return name == n; }) -
-                   kSlotNames.begin());
+    int slot =
+        int(std::find_if(kSlotNames.begin(), kSlotNames.end(), [&](const char* n) { return name == n; }) -
+            kSlotNames.begin());
     c.push_back({"", slot});
     i = end;
   }
@@ -553,8 +573,7 @@ Template::~Template() = default;
 
 Result<std::unique_ptr<Template>> Template::Load(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return Invalid(dir.string(), "not a template directory");
+  if (!fs::is_directory(dir, ec)) return Invalid(dir.string(), "not a template directory");
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   try {
@@ -578,12 +597,13 @@ const fs::path& Template::dir() const { return impl_->dir; }
 Result<Template::Rendered> Template::Render(const CardValues& card, std::string_view lang) const {
   for (const std::string* v : {&card.name, &card.school, &card.serial})
     if (!IsValidUtf8(*v)) return Fail(Code::kInvalidArgument, "card value is not valid UTF-8");
-  auto it = std::find_if(impl_->compiled.begin(), impl_->compiled.end(), [&](auto& c) { return c.lang == lang; });
+  auto it =
+      std::find_if(impl_->compiled.begin(), impl_->compiled.end(), [&](auto& c) { return c.lang == lang; });
   if (it == impl_->compiled.end())
-    return Fail(Code::kInvalidArgument, "language \"" + std::string(lang) + "\" is not in template " +
-                                            impl_->dir.string());
-  std::array<std::string, kSlotNames.size()> raw = {card.name, card.school, card.serial, std::to_string(card.year),
-                                                   card.valid_from, card.valid_until};
+    return Fail(Code::kInvalidArgument,
+                "language \"" + std::string(lang) + "\" is not in template " + impl_->dir.string());
+  std::array<std::string, kSlotNames.size()> raw = {
+      card.name, card.school, card.serial, std::to_string(card.year), card.valid_from, card.valid_until};
   std::array<std::string, kSlotNames.size()> json, strings;
   for (size_t i = 0; i < raw.size(); ++i) {
     EscapeJson(raw[i], json[i]);

@@ -24,7 +24,7 @@ struct CardValues {
 
 // One file shipped unchanged in every pass (an image), with its SHA-1 computed at load time.
 struct StaticFile {
-  std::string path;   // path inside the .pkpass, e.g. "icon@2x.png"
+  std::string path;  // path inside the .pkpass, e.g. "icon@2x.png"
   std::string bytes;
   std::string sha1_hex;
 };
@@ -37,10 +37,10 @@ class Template {
   ~Template();
 
   int year() const;
-  const std::string& style() const;                    // "storeCard" or "generic"
-  const std::vector<std::string>& languages() const;   // e.g. {"nl","fr","en"}; first is the default
+  const std::string& style() const;                   // "storeCard" or "generic"
+  const std::vector<std::string>& languages() const;  // e.g. {"nl","fr","en"}; first is the default
   bool has_language(std::string_view lang) const;
-  const std::vector<StaticFile>& static_files() const; // images, sorted by path
+  const std::vector<StaticFile>& static_files() const;  // images, sorted by path
   const std::filesystem::path& dir() const;
 
   // The template's pass.json members rendered for one card with `lang` as the fallback

@@ -40,8 +40,8 @@ class TrustedProxies {
 };
 
 struct ClientAddress {
-  std::string ip;        // the client's address as text
-  std::string group;     // what limits count by: the IPv4 address, or "2001:db8:1:2::/64"
+  std::string ip;             // the client's address as text
+  std::string group;          // what limits count by: the IPv4 address, or "2001:db8:1:2::/64"
   bool via_proxy = false;     // taken from X-Forwarded-For of a trusted proxy
   bool trusted_peer = false;  // the connection itself comes from a trusted proxy
 };
@@ -49,7 +49,8 @@ struct ClientAddress {
 // The client of a connection from `peer` (the socket's address) whose request carried
 // `forwarded_for` (all X-Forwarded-For fields joined with ","; "" if none). An unreadable or
 // empty X-Forwarded-For from a trusted proxy leaves the proxy as the client.
-ClientAddress ResolveClient(const IpAddress& peer, std::string_view forwarded_for, const TrustedProxies& trusted);
+ClientAddress ResolveClient(const IpAddress& peer, std::string_view forwarded_for,
+                            const TrustedProxies& trusted);
 // The limit group of one address.
 std::string GroupOf(const IpAddress& ip);
 

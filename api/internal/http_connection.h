@@ -46,7 +46,8 @@ class ConnectionOwner {
 // alive through its pending operations and tells the owner when it is gone.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  HttpConnection(ConnectionOwner& server, tcp::socket socket, const IpAddress& peer, std::string group, bool trusted);
+  HttpConnection(ConnectionOwner& server, tcp::socket socket, const IpAddress& peer, std::string group,
+                 bool trusted);
   ~HttpConnection();
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadIdle(); });

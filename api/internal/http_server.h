@@ -47,25 +47,26 @@ struct HttpLimits {
   size_t max_head_bytes = 16 * 1024;  // request line and header fields together
   size_t max_target_bytes = 8 * 1024;
   size_t max_header_fields = 64;
-  std::chrono::milliseconds idle_timeout{5000}, head_timeout{10000}, body_timeout{10000}, write_timeout{10000};
-  size_t min_body_rate = 16 * 1024;          // bytes per second a slow body or reader must keep up
-  size_t max_connections = 4096;             // in all (also capped by the open-file limit)
-  size_t max_connections_per_address = 64;   // per client address or IPv6 /64
+  std::chrono::milliseconds idle_timeout{5000}, head_timeout{10000}, body_timeout{10000},
+      write_timeout{10000};
+  size_t min_body_rate = 16 * 1024;         // bytes per second a slow body or reader must keep up
+  size_t max_connections = 4096;            // in all (also capped by the open-file limit)
+  size_t max_connections_per_address = 64;  // per client address or IPv6 /64
   size_t max_requests_per_connection = 10000;
 };
 
 // A request as the service sees it. The header views and the target stay valid until
 // HttpHandler::Finished has returned.
 struct HttpRequest {
-  std::string_view method;  // verbatim: an RFC 9110 token, at most 20 characters
-  bool head = false;        // HEAD: routed as GET, answered without a body
-  std::string_view target;  // origin-form: path and query, as sent
-  std::string path;         // percent-decoded
+  std::string_view method;            // verbatim: an RFC 9110 token, at most 20 characters
+  bool head = false;                  // HEAD: routed as GET, answered without a body
+  std::string_view target;            // origin-form: path and query, as sent
+  std::string path;                   // percent-decoded
   std::vector<std::string> segments;  // the decoded path's segments ("/v1/cards/X" -> v1, cards, X)
-  std::string_view query;   // as sent, without '?'
+  std::string_view query;             // as sent, without '?'
   std::vector<std::pair<std::string_view, std::string_view>> headers;  // in order, values trimmed
   std::string body;
-  ClientAddress client;     // who sent it (after trusted proxies), see client_address.h
+  ClientAddress client;                           // who sent it (after trusted proxies), see client_address.h
   std::chrono::steady_clock::time_point started;  // when its first byte arrived
 
   // Set by the service (request id, the route and the authenticated subject).
@@ -109,8 +110,8 @@ class HttpHandler {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;        // 0: an ephemeral port
-  int threads = 0;     // 0: DefaultThreads()
+  int port = 0;     // 0: an ephemeral port
+  int threads = 0;  // 0: DefaultThreads()
   HttpLimits limits;
   TrustedProxies trusted_proxies;
   // Added to every answer unless the handler set the field itself (security headers).

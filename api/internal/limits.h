@@ -52,11 +52,14 @@ class Metrics {
   static std::string_view MethodLabel(std::string_view method);
   void CardIssued() { cards_issued_.fetch_add(1, std::memory_order_relaxed); }
   enum class Outcome { kActive, kRevoked, kExpired, kInvalid };
-  void Verification(Outcome outcome) { verifications_[static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed); }
+  void Verification(Outcome outcome) {
+    verifications_[static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  }
   std::string Render() const;
 
  private:
-  static constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  static constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,    0.25,  0.5,    1,     2.5,  5};
   static constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
   static constexpr int kMinStatus = 100, kMaxStatus = 599;
   struct Histogram {
@@ -71,7 +74,7 @@ class Metrics {
     Histogram latency;
   };
   std::vector<std::unique_ptr<RouteStats>> routes_;
-  mutable std::mutex mu_;  // the unmatched requests only
+  mutable std::mutex mu_;                                      // the unmatched requests only
   std::map<std::pair<std::string, int>, uint64_t> unmatched_;  // method, status
   Histogram unmatched_latency_;
   std::atomic<uint64_t> verifications_[4] = {};

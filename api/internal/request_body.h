@@ -37,7 +37,7 @@ std::optional<std::string_view> PlainVerifyToken(std::string_view body);
 // The bodies the service accepts, for the handlers and the fuzz target.
 inline constexpr FieldSpec kClaimBody[] = {{"claim_code", FieldType::kString, true}};
 inline constexpr FieldSpec kIssueBody[] = {{"staff_id", FieldType::kString, true},
-                                         {"year", FieldType::kInt, false}};
+                                           {"year", FieldType::kInt, false}};
 inline constexpr FieldSpec kVerifyBody[] = {{"token", FieldType::kString, true}};
 inline constexpr FieldSpec kRevokeBody[] = {{"reason", FieldType::kString, true}};
 

@@ -41,7 +41,7 @@ struct Problem {
   std::string field;  // the request field or parameter at fault, if any
   int status = 0;     // 0: from StatusFor(error.code)
   int64_t retry_after = 0;
-  std::string public_detail;  // what a client may read of a 5xx
+  std::string public_detail;                 // what a client may read of a 5xx
   Problem(Error e) : error(std::move(e)) {}  // NOLINT: implicit from lk::Error on purpose
   Problem(Error e, std::string f, int s = 0) : error(std::move(e)), field(std::move(f)), status(s) {}
 };
@@ -144,8 +144,10 @@ struct ServiceContext {
 Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCard& card);
 // The Apple pass of `card` (ETag, 304) and the redirect to its Google save link; the caller has
 // authenticated the request for this card (access token or teacher session).
-Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::CardRecord& card);
-Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::CardRecord& card);
+Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
+                      const ledger::CardRecord& card);
+Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
+                       const ledger::CardRecord& card);
 
 // --- Routes --------------------------------------------------------------------------------
 enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };
@@ -156,11 +158,11 @@ struct Route {
   const char* path;    // OpenAPI path template: {name} matches one segment of [A-Za-z0-9_-]{1,40}
   Auth auth;
   BodyLimit body;
-  bool heavy;          // long-running (imports, reports): bounded in number at once
+  bool heavy;  // long-running (imports, reports): bounded in number at once
   HandlerFn handler;
   // A rate limit of its own, by client address, taken before the body is read (null: none).
   RateLimiter ServiceContext::*limit = nullptr;
-  bool page = false;   // a teacher's page: failures are answered as HTML pages, not problem+json
+  bool page = false;  // a teacher's page: failures are answered as HTML pages, not problem+json
 };
 // Every route, in the order of Routes() and the metrics.
 const std::vector<Route>& RouteTable();

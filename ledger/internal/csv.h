@@ -8,8 +8,8 @@
 namespace lk::ledger::internal {
 
 struct CsvProblem {
-  int line = 0;         // 1-based physical line where the record starts (header = 1)
-  int column = 0;       // 1-based field number; 0 when the whole record is at fault
+  int line = 0;    // 1-based physical line where the record starts (header = 1)
+  int column = 0;  // 1-based field number; 0 when the whole record is at fault
   std::string what;
 };
 

@@ -16,7 +16,7 @@ namespace lk::ledger::internal {
 
 enum class Dialect { kSqlite, kPostgres };
 using Value = std::variant<std::monostate, int64_t, std::string>;  // NULL, integer, text
-using Row = std::vector<std::optional<std::string>>;              // result cells as text
+using Row = std::vector<std::optional<std::string>>;               // result cells as text
 
 class Db {
  public:

@@ -12,11 +12,11 @@
 namespace lk::passgen::internal {
 
 struct HttpRequest {
-  std::string method;        // GET, POST, PUT, PATCH
+  std::string method;  // GET, POST, PUT, PATCH
   std::string url;
   std::string content_type;  // with a body
   std::string body;
-  std::string bearer;        // access token, when set
+  std::string bearer;  // access token, when set
 };
 struct HttpResponse {
   long status = 0;

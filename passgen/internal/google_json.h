@@ -10,7 +10,8 @@ namespace lk::passgen::internal {
 inline Result<nlohmann::json> ParseJson(std::string_view text, std::string_view what) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
-    return Fail(Code::kUnavailable, std::string(what) + ": malformed JSON (" + std::to_string(text.size()) + " bytes)");
+    return Fail(Code::kUnavailable,
+                std::string(what) + ": malformed JSON (" + std::to_string(text.size()) + " bytes)");
   return j;
 }
 

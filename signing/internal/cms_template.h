@@ -24,8 +24,8 @@ class CmsTemplate {
   // `der` is CMS_sign's output for `content` signed at `t` by an RSA key. nullopt when the layout
   // is not the expected one (then the caller keeps using CMS_sign).
   static std::optional<CmsTemplate> Learn(std::string der, std::string_view content, Time t);
-  // The SignedData for `content` at `t`, signed with `key` (the same key on every call); nullopt when `t` needs GeneralizedTime (before 1950 or
-  // from 2050 on), which changes the layout.
+  // The SignedData for `content` at `t`, signed with `key` (the same key on every call); nullopt when `t`
+  // needs GeneralizedTime (before 1950 or from 2050 on), which changes the layout.
   std::optional<Result<std::string>> Sign(EVP_PKEY* key, std::string_view content, Time t) const;
 
  private:

@@ -80,8 +80,10 @@ TEST_F(CardStatusCacheTest, ConcurrentReadersAndWriters) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 2000; ++i) {
         std::string s = "C" + std::to_string(t) + "-" + std::to_string(i % 3);
-        if (t % 2) cache_.MarkRevoked(s, 2026);
-        else cache_.RememberIssued(s, 2026);
+        if (t % 2)
+          cache_.MarkRevoked(s, 2026);
+        else
+          cache_.RememberIssued(s, 2026);
         (void)cache_.Lookup(s, 2026, t0_);
       }
     });

@@ -20,15 +20,15 @@ namespace lk::api {
 namespace {
 using json = nlohmann::json;
 using testing::Exchange;
+using ::testing::HasSubstr;
 using testing::Http;
 using testing::Json;
+using ::testing::Not;
 using testing::Problem;
 using testing::RawConnection;
 using testing::ServerProcess;
-using testing::WireResponse;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using ::testing::StartsWith;
+using testing::WireResponse;
 
 class HostileClientTest : public testing::ServiceFixture {
  protected:
@@ -40,8 +40,8 @@ class HostileClientTest : public testing::ServiceFixture {
   }
   std::string Post(const std::string& target, const std::string& body, const std::string& extra = "") {
     return "POST " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ +
-           "\r\nContent-Type: application/json\r\n" + extra + "Content-Length: " + std::to_string(body.size()) +
-           "\r\n\r\n" + body;
+           "\r\nContent-Type: application/json\r\n" + extra +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   }
   // A request that, if a second request were read out of the first one's body, would be answered 404.
   static constexpr const char* kSmuggled = "GET /v1/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -62,7 +62,9 @@ class HostileClientTest : public testing::ServiceFixture {
 
 // Critical: a method that is not valid UTF-8 aborted the process (the access log's json::dump threw).
 TEST_F(HostileClientTest, MethodsThatAreNotUtf8DoNotKillTheService) {
-  for (std::string method : {"G\xff" "T", "\xc3\x28", "POST\x80", "\xed\xa0\x80"}) {
+  for (std::string method : {"G\xff"
+                             "T",
+                             "\xc3\x28", "POST\x80", "\xed\xa0\x80"}) {
     auto got = Exchange(Server().port(), method + " /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 1);
     if (!got.empty()) {
       EXPECT_EQ(got[0].status(), 400) << got[0].status_line;
@@ -97,13 +99,14 @@ TEST_F(HostileClientTest, CompressedRequestBodiesAreRefusedUnread) {
   plain.back() = '}';
   uLongf size = compressBound(plain.size());
   std::string packed(size, '\0');
-  ASSERT_EQ(compress2(reinterpret_cast<Bytef*>(packed.data()), &size, reinterpret_cast<const Bytef*>(plain.data()),
-                      plain.size(), 9),
+  ASSERT_EQ(compress2(reinterpret_cast<Bytef*>(packed.data()), &size,
+                      reinterpret_cast<const Bytef*>(plain.data()), plain.size(), 9),
             Z_OK);
   packed.resize(size);
   for (const char* coding : {"gzip", "deflate", "br", "identity"}) {
     SCOPED_TRACE(coding);
-    auto r = ExpectOneAnswerThenClose(Post("/v1/verify", packed, std::string("Content-Encoding: ") + coding + "\r\n"), 415);
+    auto r = ExpectOneAnswerThenClose(
+        Post("/v1/verify", packed, std::string("Content-Encoding: ") + coding + "\r\n"), 415);
     EXPECT_THAT(r.header("content-type"), StartsWith("application/problem+json"));
     EXPECT_THAT(r.body, HasSubstr("Content-Encoding"));
   }
@@ -112,15 +115,16 @@ TEST_F(HostileClientTest, CompressedRequestBodiesAreRefusedUnread) {
 
 // High: an oversized Content-Length body was read and discarded instead of refused.
 TEST_F(HostileClientTest, OversizedContentLengthIsRefusedBeforeTheBodyIsSent) {
-  auto r = ExpectOneAnswerThenClose(
-      "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ +
-          "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
-      413);
+  auto r =
+      ExpectOneAnswerThenClose("POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ +
+                                   "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
+                               413);
   EXPECT_THAT(r.body, HasSubstr("4096"));
   // An import needs a staff token before its (large) body is read at all.
-  ExpectOneAnswerThenClose("POST /v1/imports/roster?year=2026 HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
-                           "Content-Length: 1000000\r\n\r\n",
-                           401);
+  ExpectOneAnswerThenClose(
+      "POST /v1/imports/roster?year=2026 HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+      "Content-Length: 1000000\r\n\r\n",
+      401);
   ExpectAlive(Server());
 }
 
@@ -169,7 +173,10 @@ TEST_F(HostileClientTest, ConnectionsPerAddressAreCapped) {
   held.pop_back();
   held.pop_back();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the service notices the closes
-  EXPECT_EQ(Exchange(Server().port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1).at(0).status(), 200);
+  EXPECT_EQ(Exchange(Server().port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1)
+                .at(0)
+                .status(),
+            200);
 }
 
 // High: the two parsers framed requests differently, so requests could be smuggled. One rule now:
@@ -182,37 +189,52 @@ TEST_F(HostileClientTest, OneFramingRuleLeavesNothingToSmuggle) {
     int status;
   };
   std::vector<Case> cases = {
-      {"GET with a body", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n\r\n" + smuggled, 400},
-      {"HEAD with a body", "HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n\r\n" + smuggled, 400},
-      {"GET with a chunked body", "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
-       400},
-      {"POST without a length", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ + "\r\n\r\n" + smuggled,
+      {"GET with a body",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n\r\n" + smuggled, 400},
+      {"HEAD with a body",
+       "HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n\r\n" + smuggled, 400},
+      {"GET with a chunked body",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
+      {"POST without a length",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ + "\r\n\r\n" + smuggled,
        411},
       {"bare LF line ends", "GET /healthz HTTP/1.1\nHost: x\nX-Hidden: y\n\n" + smuggled, 400},
-      {"a bare LF among CRLFs", "GET /healthz HTTP/1.1\r\nHost: x\nContent-Length: " + len + "\r\n\r\n" + smuggled, 400},
-      {"Content-Length and Transfer-Encoding", Post("/v1/verify", "0\r\n\r\n" + smuggled, "Transfer-Encoding: chunked\r\n"),
+      {"a bare LF among CRLFs",
+       "GET /healthz HTTP/1.1\r\nHost: x\nContent-Length: " + len + "\r\n\r\n" + smuggled, 400},
+      {"Content-Length and Transfer-Encoding",
+       Post("/v1/verify", "0\r\n\r\n" + smuggled, "Transfer-Encoding: chunked\r\n"), 400},
+      {"Transfer-Encoding other than chunked",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled,
        400},
-      {"Transfer-Encoding other than chunked", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled,
+      {"Transfer-Encoding chunked, then another",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + smuggled, 400},
+      {"two Transfer-Encoding fields",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n" +
+           smuggled,
        400},
-      {"Transfer-Encoding chunked, then another", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + smuggled,
+      {"two Content-Lengths",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}" + smuggled,
        400},
-      {"two Transfer-Encoding fields", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+      {"a Content-Length list",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n\r\n{}" + smuggled, 400},
+      {"a signed Content-Length",
+       "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}" + smuggled, 400},
+      {"an obsolete line folding", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n" + smuggled,
        400},
-      {"two Content-Lengths", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}" + smuggled, 400},
-      {"a Content-Length list", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n\r\n{}" + smuggled, 400},
-      {"a signed Content-Length", "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}" + smuggled, 400},
-      {"an obsolete line folding", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n" + smuggled, 400},
-      {"a space before the colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : " + len + "\r\n\r\n" + smuggled, 400},
+      {"a space before the colon",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : " + len + "\r\n\r\n" + smuggled, 400},
       {"no Host", "GET /healthz HTTP/1.1\r\n\r\n" + smuggled, 400},
       {"two Hosts", "GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + smuggled, 400},
       {"an absolute target", "GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
       {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + smuggled, 400},
       {"an unknown expectation", Post("/v1/verify", smuggled, "Expect: 200-ok\r\n"), 417},
       {"an unauthenticated import with a body",
-       "POST /v1/imports/roster?year=2026 HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: " + len +
-           "\r\n\r\n" + smuggled,
+       "POST /v1/imports/roster?year=2026 HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: " +
+           len + "\r\n\r\n" + smuggled,
        401},
-      {"a body to an unknown route", "POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n\r\n" + smuggled, 404},
+      {"a body to an unknown route",
+       "POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n\r\n" + smuggled, 404},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -220,8 +242,9 @@ TEST_F(HostileClientTest, OneFramingRuleLeavesNothingToSmuggle) {
   }
   // A POST refused by the rate limit before its body was read.
   config_ = WriteConfig("claims.toml", "claims_per_minute = 1\nclaim_burst = 1");
-  std::string claim = "POST /v1/claims HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + len +
-                      "\r\n\r\n" + smuggled;
+  std::string claim =
+      "POST /v1/claims HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + len +
+      "\r\n\r\n" + smuggled;
   ServerProcess limited(data_, config_);
   auto first = Exchange(limited.port(), claim, 2);
   ASSERT_EQ(first.size(), 1u);  // 400 (not JSON), then closed: the body was read and nothing follows it
@@ -237,10 +260,11 @@ TEST_F(HostileClientTest, OneFramingRuleLeavesNothingToSmuggle) {
   std::string body = json{{"token", "x"}}.dump();
   char size[16];
   std::snprintf(size, sizeof size, "%zx", body.size());
-  auto chunked = Exchange(Server().port(),
-                          "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ +
-                              "\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + body + "\r\n0\r\n\r\n",
-                          1);
+  auto chunked =
+      Exchange(Server().port(),
+               "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + partner_ +
+                   "\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + body + "\r\n0\r\n\r\n",
+               1);
   ASSERT_EQ(chunked.size(), 1u);
   EXPECT_EQ(chunked[0].status(), 200) << chunked[0].body;
   RawConnection cont(Server().port());
@@ -259,7 +283,9 @@ TEST_F(HostileClientTest, RangeIsIgnored) {
   std::string whole = Http("GET", Server().url("/openapi.json")).body;
   for (const char* version : {"HTTP/1.1", "HTTP/1.0"}) {
     SCOPED_TRACE(version);
-    auto got = Exchange(Server().port(), std::string("GET /openapi.json ") + version + "\r\nHost: x\r\nRange: " + ranges + "\r\n\r\n", 1);
+    auto got = Exchange(
+        Server().port(),
+        std::string("GET /openapi.json ") + version + "\r\nHost: x\r\nRange: " + ranges + "\r\n\r\n", 1);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].status(), 200);
     EXPECT_THAT(got[0].header("content-type"), StartsWith("application/json"));
@@ -280,7 +306,8 @@ TEST_F(HostileClientTest, MetricsLabelsStayBounded) {
     m.erase(0, m.find('\n') + 1);
     if (line.empty() || line[0] == '#') continue;
     // Every sample line is `name{label="value",...} number` with no stray quote or backslash.
-    EXPECT_THAT(line, ::testing::MatchesRegex("[a-z_]+(\\{([a-z_]+=\"[^\"\\\\]*\",?)*\\})? [0-9.e+-]+")) << line;
+    EXPECT_THAT(line, ::testing::MatchesRegex("[a-z_]+(\\{([a-z_]+=\"[^\"\\\\]*\",?)*\\})? [0-9.e+-]+"))
+        << line;
   }
 }
 
@@ -293,17 +320,18 @@ TEST_F(HostileClientTest, TrustedProxiesSeparateTheirClients) {
                 {"Content-Type: application/json", "X-Forwarded-For: " + forwarded_for})
         .status;
   };
-  config_ = WriteConfig("proxy.toml", "claims_per_minute = 1\nclaim_burst = 1\ntrusted_proxies = [\"127.0.0.0/8\"]");
+  config_ = WriteConfig("proxy.toml",
+                        "claims_per_minute = 1\nclaim_burst = 1\ntrusted_proxies = [\"127.0.0.0/8\"]");
   ServerProcess proxied(data_, config_);
   EXPECT_EQ(claim(proxied, "198.51.100.7"), 404);
   EXPECT_EQ(claim(proxied, "198.51.100.7"), 429);
   EXPECT_EQ(claim(proxied, "203.0.113.9"), 404);
   EXPECT_EQ(claim(proxied, "198.51.100.8, 127.0.0.1"), 404);  // trusted hops on the right are skipped
   EXPECT_EQ(claim(proxied, "2001:db8:1:2::1"), 404);
-  EXPECT_EQ(claim(proxied, "2001:db8:1:2:ffff::9"), 429);     // the same /64
-  EXPECT_EQ(claim(proxied, "2001:db8:1:3::1"), 404);          // another /64
-  EXPECT_EQ(claim(proxied, "spoofed, 192.0.2.1"), 404);       // only the rightmost untrusted hop counts
-  EXPECT_EQ(claim(proxied, "not an address"), 404);           // unreadable: the proxy's own address
+  EXPECT_EQ(claim(proxied, "2001:db8:1:2:ffff::9"), 429);  // the same /64
+  EXPECT_EQ(claim(proxied, "2001:db8:1:3::1"), 404);       // another /64
+  EXPECT_EQ(claim(proxied, "spoofed, 192.0.2.1"), 404);    // only the rightmost untrusted hop counts
+  EXPECT_EQ(claim(proxied, "not an address"), 404);        // unreadable: the proxy's own address
   EXPECT_EQ(claim(proxied, "also not one"), 429);
   config_ = WriteConfig("direct.toml", "claims_per_minute = 1\nclaim_burst = 1");
   ServerProcess direct(data_, config_);
@@ -315,7 +343,9 @@ TEST_F(HostileClientTest, TrustedProxiesSeparateTheirClients) {
 TEST_F(HostileClientTest, MalformedRequestsGetAFreshRequestId) {
   config_ = WriteConfig("one.toml", "", "threads = 1");
   EXPECT_EQ(Http("GET", Server().url("/healthz"), "", {"X-Request-Id: client-a-secret-1"}).status, 200);
-  auto got = Exchange(Server().port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1);
+  auto got =
+      Exchange(Server().port(),
+               "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].status(), 400);
   json p = json::parse(got[0].body, nullptr, false);
@@ -328,14 +358,16 @@ TEST_F(HostileClientTest, MalformedRequestsGetAFreshRequestId) {
 // Low: no X-Content-Type-Options, no frame-ancestors on the HTML pages.
 TEST_F(HostileClientTest, EveryResponseCarriesSecurityHeaders) {
   std::vector<WireResponse> all;
-  for (const char* request : {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n",
-                              "GET /dashboard HTTP/1.1\r\nHost: x\r\n\r\n", "GET /x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
-                              "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n"}) {
+  for (const char* request :
+       {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /dashboard HTTP/1.1\r\nHost: x\r\n\r\n", "GET /x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n"}) {
     auto got = Exchange(Server().port(), request, 1);
     ASSERT_EQ(got.size(), 1u) << request;
     all.push_back(got[0]);
   }
-  auto page = Exchange(Server().port(), "GET /dashboard HTTP/1.1\r\nHost: x\r\nCookie: lk_staff=" + staff_ + "\r\n\r\n", 1);
+  auto page = Exchange(Server().port(),
+                       "GET /dashboard HTTP/1.1\r\nHost: x\r\nCookie: lk_staff=" + staff_ + "\r\n\r\n", 1);
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].status(), 200);
   EXPECT_THAT(page[0].header("content-type"), StartsWith("text/html"));
@@ -351,7 +383,8 @@ TEST_F(HostileClientTest, EveryResponseCarriesSecurityHeaders) {
 
 // Oversized heads and too many header fields are refused before any work.
 TEST_F(HostileClientTest, HeadsAreBounded) {
-  ExpectOneAnswerThenClose("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n", 431);
+  ExpectOneAnswerThenClose(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n", 431);
   std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
   for (int i = 0; i < 200; ++i) many += "X-" + std::to_string(i) + ": y\r\n";
   ExpectOneAnswerThenClose(many + "\r\n", 431);

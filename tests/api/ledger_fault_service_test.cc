@@ -26,9 +26,9 @@ namespace lk::api {
 namespace {
 using namespace std::chrono;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::Http;
 using testing::HttpResponse;
+using ::testing::Not;
 
 // Client threads that issue cards to staff F<thread>-<n> (each a new card) and verify the
 // tokens they got, until stopped. A 503 is checked (Retry-After, problem body naming the

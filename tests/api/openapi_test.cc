@@ -21,8 +21,10 @@ TEST(OpenApiTest, EveryRouteIsDescribedAndEveryDescribedOperationIsRouted) {
       described.emplace(m, path);
       EXPECT_TRUE(op.contains("responses")) << m << " " << path;
     }
-  for (auto& r : routed) EXPECT_TRUE(described.count(r)) << "routed but not in openapi.json: " << r.first << " " << r.second;
-  for (auto& d : described) EXPECT_TRUE(routed.count(d)) << "in openapi.json but not routed: " << d.first << " " << d.second;
+  for (auto& r : routed)
+    EXPECT_TRUE(described.count(r)) << "routed but not in openapi.json: " << r.first << " " << r.second;
+  for (auto& d : described)
+    EXPECT_TRUE(routed.count(d)) << "in openapi.json but not routed: " << d.first << " " << d.second;
   EXPECT_EQ(routed.size(), 24u);
 }
 

@@ -48,8 +48,8 @@ class ServiceFixture : public ::testing::Test {
     config_ = WriteConfig("config.toml", "");
     std::string roster = kRosterHeader;
     for (int i = 1; i <= 6; ++i)
-      roster += "T" + std::to_string(i) + ",Voornaam" + std::to_string(i) + ",Achternaam,teaching,GO,basic,1234" +
-                std::to_string(i) + ",2000,no\n";
+      roster += "T" + std::to_string(i) + ",Voornaam" + std::to_string(i) +
+                ",Achternaam,teaching,GO,basic,1234" + std::to_string(i) + ",2000,no\n";
     lk::testing::WriteText(dir_ / "roster.csv", roster);
     auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_),
                     "--claim-codes", (dir_ / "codes.csv").string()});
@@ -73,14 +73,17 @@ class ServiceFixture : public ::testing::Test {
   }
 
   std::filesystem::path WriteConfig(const std::string& name, const std::string& server_extra,
-                       const std::string& threads = "threads = 16") {
-    lk::testing::WriteText(dir_ / name, "[server]\n" + threads + "\nrate_per_address = 10000\nburst_per_address = 10000\n"
-                           "max_json_bytes = 4096\nmax_import_bytes = 2000000\n" +
-                               server_extra + "\n[google]\nissuer_id = \"3388000000012345678\"\n");
+                                    const std::string& threads = "threads = 16") {
+    lk::testing::WriteText(dir_ / name, "[server]\n" + threads +
+                                            "\nrate_per_address = 10000\nburst_per_address = 10000\n"
+                                            "max_json_bytes = 4096\nmax_import_bytes = 2000000\n" +
+                                            server_extra +
+                                            "\n[google]\nissuer_id = \"3388000000012345678\"\n");
     return dir_ / name;
   }
   lk::testing::RunResult Cli(std::vector<std::string> args) {
-    std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", data_.string(), "--config", config_.string()};
+    std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", data_.string(), "--config",
+                                     config_.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return lk::testing::RunProgram(argv);
   }
@@ -88,11 +91,16 @@ class ServiceFixture : public ::testing::Test {
     if (!server_) server_ = std::make_unique<ServerProcess>(data_, config_);
     return *server_;
   }
-  std::vector<std::string> StaffAuth() const { return {"Authorization: Bearer " + staff_, "Content-Type: application/json"}; }
-  std::vector<std::string> PartnerAuth() const { return {"Authorization: Bearer " + partner_, "Content-Type: application/json"}; }
+  std::vector<std::string> StaffAuth() const {
+    return {"Authorization: Bearer " + staff_, "Content-Type: application/json"};
+  }
+  std::vector<std::string> PartnerAuth() const {
+    return {"Authorization: Bearer " + partner_, "Content-Type: application/json"};
+  }
   nlohmann::json Claim(const std::string& staff_id, long want = 201) {
-    auto r = Http("POST", Server().url("/v1/claims"), nlohmann::json{{"claim_code", codes_.at(staff_id)}}.dump(),
-                  {"Content-Type: application/json"});
+    auto r =
+        Http("POST", Server().url("/v1/claims"), nlohmann::json{{"claim_code", codes_.at(staff_id)}}.dump(),
+             {"Content-Type: application/json"});
     EXPECT_EQ(r.status, want) << r.body;
     return Json(r);
   }

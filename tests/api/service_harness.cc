@@ -4,8 +4,8 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,14 +185,15 @@ HttpResponse Http(const std::string& method, const std::string& url, const std::
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) throw std::runtime_error(std::string("curl: ") + curl_easy_strerror(rc) + " for " + url);
+  if (rc != CURLE_OK)
+    throw std::runtime_error(std::string("curl: ") + curl_easy_strerror(rc) + " for " + url);
   return r;
 }
 
 static int counter = 0;
 
-ServerProcess::ServerProcess(const fs::path& data_dir, const fs::path& config, const std::vector<std::string>& extra,
-                             const std::vector<std::string>& env) {
+ServerProcess::ServerProcess(const fs::path& data_dir, const fs::path& config,
+                             const std::vector<std::string>& extra, const std::vector<std::string>& env) {
   int n = ++counter;
   fs::path port_file = data_dir / ("port-" + std::to_string(n));
   log_ = data_dir / ("serve-" + std::to_string(n) + ".log");

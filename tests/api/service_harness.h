@@ -32,7 +32,9 @@ class ServerProcess {
                 const std::vector<std::string>& extra_args = {}, const std::vector<std::string>& env = {});
   ~ServerProcess();
   int port() const { return port_; }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   pid_t pid() const { return pid_; }
   // Sends SIGTERM and waits; returns the exit status (or -1 on a signal death).
   int Terminate();
@@ -50,7 +52,7 @@ struct WireResponse {
   std::string status_line;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  int status() const;  // from the status line; 0 if unparsable
+  int status() const;                                 // from the status line; 0 if unparsable
   std::string header(const std::string& name) const;  // first value of a lower-case name, or ""
 };
 

@@ -1,8 +1,8 @@
 // The real `lerarenkaart serve` on 127.0.0.1:0, driven over HTTP with libcurl (and curl,
 // openssl, PyJWT and headless Chromium where a second opinion matters).
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,9 +21,9 @@
 
 #include "base/base.h"
 #include "signing/signing.h"
-#include "tests/passgen/google_stand_in.h"
 #include "tests/api/service_fixture.h"
 #include "tests/api/service_harness.h"
+#include "tests/passgen/google_stand_in.h"
 #include "tests/testing/testing.h"
 
 namespace lk::api {
@@ -34,21 +34,18 @@ using lk::testing::RunProgram;
 using lk::testing::WriteText;
 using testing::Http;
 using testing::HttpResponse;
-using testing::ServerProcess;
+using testing::Json;
+using testing::kRosterHeader;
+using testing::Problem;
 using testing::RawConnection;
 using testing::ReadAll;
-using testing::Json;
-using testing::Problem;
+using testing::ServerProcess;
 using testing::Trim;
-using testing::kRosterHeader;
 
 class ServiceTest : public testing::ServiceFixture {};
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-
-
 
 TEST_F(ServiceTest, PrintsWhereToPointABrowserAndAClient) {
   Server();
@@ -71,8 +68,10 @@ TEST_F(ServiceTest, HealthMetricsRequestIdsAndAccessLog) {
   auto m = Http("GET", Server().url("/metrics"));
   EXPECT_EQ(m.status, 200);
   EXPECT_THAT(m.header("content-type"), StartsWith("text/plain; version=0.0.4"));
-  EXPECT_THAT(m.body, HasSubstr("lk_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
-  EXPECT_THAT(m.body, HasSubstr("lk_http_request_duration_seconds_bucket{route=\"/v1/claims\",le=\"+Inf\"} 1"));
+  EXPECT_THAT(m.body,
+              HasSubstr("lk_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
+  EXPECT_THAT(m.body,
+              HasSubstr("lk_http_request_duration_seconds_bucket{route=\"/v1/claims\",le=\"+Inf\"} 1"));
   EXPECT_THAT(m.body, HasSubstr("lk_cards_issued_total 1"));
   EXPECT_THAT(m.body, HasSubstr("lk_verifications_total{outcome=\"active\"} 0"));
   // One JSON line per request, with route templates and no secrets.
@@ -88,8 +87,8 @@ TEST_F(ServiceTest, HealthMetricsRequestIdsAndAccessLog) {
   for (std::string line; std::getline(in, line);)
     if (line.starts_with("{\"")) {
       auto j = json::parse(line);
-      EXPECT_TRUE(j.contains("method") && j.contains("route") && j.contains("status") && j.contains("duration_ms") &&
-                  j.contains("request_id"))
+      EXPECT_TRUE(j.contains("method") && j.contains("route") && j.contains("status") &&
+                  j.contains("duration_ms") && j.contains("request_id"))
           << line;
       ++lines;
     }
@@ -121,14 +120,15 @@ TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {
   EXPECT_EQ(wrong_method.header("allow"), "POST");
   EXPECT_EQ(Problem(Http("DELETE", Server().url("/healthz")), 405)["title"], "Method not allowed");
   EXPECT_EQ(Http("DELETE", Server().url("/healthz")).header("allow"), "GET, HEAD");
-  auto unknown_card = Http("GET", Server().url("/v1/cards/NOSUCHCARD000/pass.pkpass"), "", {"Authorization: Bearer x"});
+  auto unknown_card =
+      Http("GET", Server().url("/v1/cards/NOSUCHCARD000/pass.pkpass"), "", {"Authorization: Bearer x"});
   EXPECT_EQ(Problem(unknown_card, 401)["field"], "Authorization");  // no serial probing
 }
 
-
-
 TEST_F(ServiceTest, BadJsonNamesTheField) {
-  auto post = [&](const std::string& body) { return Http("POST", Server().url("/v1/verify"), body, PartnerAuth()); };
+  auto post = [&](const std::string& body) {
+    return Http("POST", Server().url("/v1/verify"), body, PartnerAuth());
+  };
   EXPECT_EQ(Problem(post("{\"token\": "), 400)["field"], "body");
   EXPECT_EQ(Problem(post("[1,2]"), 400)["field"], "body");
   EXPECT_EQ(Problem(post("{\"token\": 5}"), 400)["field"], "token");
@@ -136,7 +136,8 @@ TEST_F(ServiceTest, BadJsonNamesTheField) {
   EXPECT_EQ(unknown["field"], "tokne");
   EXPECT_THAT(unknown["detail"].get<std::string>(), HasSubstr("unknown field"));
   EXPECT_EQ(Problem(post("{}"), 400)["field"], "token");
-  auto year = Http("POST", Server().url("/v1/cards"), "{\"staff_id\": \"T1\", \"year\": \"2026\"}", StaffAuth());
+  auto year =
+      Http("POST", Server().url("/v1/cards"), "{\"staff_id\": \"T1\", \"year\": \"2026\"}", StaffAuth());
   EXPECT_EQ(Problem(year, 400)["field"], "year");
   auto form = Http("POST", Server().url("/v1/verify"), "token=x", {"Authorization: Bearer " + partner_});
   EXPECT_EQ(Problem(form, 400)["field"], "body");
@@ -154,11 +155,13 @@ TEST_F(ServiceTest, OversizedBodiesAre413) {
 }
 
 TEST_F(ServiceTest, MissingOrWrongCredentialsAre401) {
-  auto none = Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", {"Content-Type: application/json"});
+  auto none =
+      Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", {"Content-Type: application/json"});
   auto p = Problem(none, 401);
   EXPECT_EQ(p["field"], "Authorization");
   EXPECT_THAT(none.header("www-authenticate"), StartsWith("Bearer"));
-  Problem(Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", {"Authorization: Bearer lkp_WRONG"}), 401);
+  Problem(Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", {"Authorization: Bearer lkp_WRONG"}),
+          401);
   // A staff token is not a partner key, nor the other way round.
   Problem(Http("POST", Server().url("/v1/verify"), "{\"token\":\"x\"}", StaffAuth()), 401);
   Problem(Http("POST", Server().url("/v1/cards"), "{\"staff_id\":\"T1\"}", PartnerAuth()), 401);
@@ -176,7 +179,8 @@ TEST_F(ServiceTest, RateLimitsAnswer429WithRetryAfter) {
   EXPECT_GE(std::stoi(limited.header("retry-after")), 1);
   EXPECT_EQ(Http("GET", tight.url("/healthz")).status, 200);  // probes are never limited
 
-  WriteText(config_, "[server]\nrate_per_key = 0.1\nburst_per_key = 2\nclaims_per_minute = 1\nclaim_burst = 2\n");
+  WriteText(config_,
+            "[server]\nrate_per_key = 0.1\nburst_per_key = 2\nclaims_per_minute = 1\nclaim_burst = 2\n");
   ServerProcess keyed(data_, config_);
   for (int i = 0; i < 2; ++i)
     EXPECT_EQ(Http("POST", keyed.url("/v1/verify"), "{\"token\":\"x\"}", PartnerAuth()).status, 200);
@@ -272,8 +276,9 @@ TEST_F(ServiceTest, PipelinedRequestsOnOneConnectionAreAnsweredInOrder) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
-                    "GET /v1/nowhere HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\nConnection: close\r\n\r\n";
+  std::string two =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
+      "GET /v1/nowhere HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(::send(fd, two.data(), two.size(), 0), static_cast<ssize_t>(two.size()));
   std::string got;
   char buf[4096];
@@ -344,7 +349,8 @@ TEST_F(ServiceTest, SlowPartialRequestDoesNotHoldAWorkerAndIsClosedAfterTheReadT
     std::this_thread::sleep_until(start + std::chrono::milliseconds(250 * (i + 1)));
   }
   closed = closed || slow.ClosedByPeer();
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   EXPECT_TRUE(closed) << "the partial request was still open after " << elapsed.count() << " ms";
   EXPECT_GE(served, 8) << "requests answered while the partial request was open";
   EXPECT_EQ(Http("GET", Server().url("/healthz")).status, 200);
@@ -357,9 +363,13 @@ TEST_F(ServiceTest, TrickledLargeBodyIsCutOffAfterTheReadTimeout) {
   int port = Server().port();
   RawConnection slow(port, 1000);
   ASSERT_TRUE(slow.connected());
-  ASSERT_TRUE(slow.Send("POST /v1/imports/roster?year=" + std::to_string(year_) + " HTTP/1.1\r\nHost: x\r\n"
-                        "Authorization: Bearer " + staff_ + "\r\nContent-Type: text/csv\r\n"
-                        "Content-Length: 200000\r\n\r\n" + kRosterHeader));
+  ASSERT_TRUE(slow.Send("POST /v1/imports/roster?year=" + std::to_string(year_) +
+                        " HTTP/1.1\r\nHost: x\r\n"
+                        "Authorization: Bearer " +
+                        staff_ +
+                        "\r\nContent-Type: text/csv\r\n"
+                        "Content-Length: 200000\r\n\r\n" +
+                        kRosterHeader));
   auto start = std::chrono::steady_clock::now();
   bool cut = false;
   // 100 bytes every 250 ms (400 B/s) for 4 s.
@@ -418,7 +428,8 @@ TEST_F(ServiceTest, SighupReloadsRotatedKeysWithoutRestart) {
   ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
   std::string new_kid = Trim(rotated.out.substr(rotated.out.rfind(' ') + 1));
   ASSERT_NE(new_kid, old_kid);
-  EXPECT_EQ(token_keys(Json(Http("GET", Server().url("/.well-known/jwks.json")))).size(), 1u);  // not before SIGHUP
+  EXPECT_EQ(token_keys(Json(Http("GET", Server().url("/.well-known/jwks.json")))).size(),
+            1u);  // not before SIGHUP
   ASSERT_EQ(kill(Server().pid(), SIGHUP), 0);
   auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10) && token_keys(jwks).size() < 2) {
@@ -451,7 +462,10 @@ TEST_F(ServiceTest, RevocationListIsSignedAndRevalidates) {
     auto r = Http("POST", Server().url("/v1/cards"), json{{"staff_id", who}}.dump(), StaffAuth());
     serials.push_back(Json(r)["serial"]);
   }
-  ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + serials[0] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth()).status, 200);
+  ASSERT_EQ(
+      Http("POST", Server().url("/v1/cards/" + serials[0] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth())
+          .status,
+      200);
   auto doc = Http("GET", Server().url("/v1/revocations"));
   ASSERT_EQ(doc.status, 200);
   EXPECT_THAT(doc.header("content-type"), StartsWith("application/jwt"));
@@ -476,13 +490,18 @@ print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"], options={"require": 
   };
   json p = decode(doc.body);
   EXPECT_EQ(p["revoked"][std::to_string(year_)], json::array({serials[0]}));
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   EXPECT_NEAR(p["iat"].get<int64_t>(), now, 120);
   EXPECT_EQ(p["exp"].get<int64_t>() - p["iat"].get<int64_t>(), 72 * 3600);
   int64_t first_seq = p["seq"];
   EXPECT_GT(first_seq, 0);
   EXPECT_EQ(Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag}).status, 304);
-  ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + serials[1] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth()).status, 200);
+  ASSERT_EQ(
+      Http("POST", Server().url("/v1/cards/" + serials[1] + "/revoke"), "{\"reason\":\"left\"}", StaffAuth())
+          .status,
+      200);
   auto changed = Http("GET", Server().url("/v1/revocations"), "", {"If-None-Match: " + etag});
   EXPECT_EQ(changed.status, 200);
   EXPECT_NE(changed.header("etag"), etag);
@@ -496,15 +515,18 @@ print(json.dumps(jwt.decode(tok, key, algorithms=["ES256"], options={"require": 
 
 TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
   json card = Claim("T3");
-  for (const char* k : {"serial", "year", "token", "access_token", "pass_url", "google_url"}) EXPECT_TRUE(card.contains(k)) << k;
+  for (const char* k : {"serial", "year", "token", "access_token", "pass_url", "google_url"})
+    EXPECT_TRUE(card.contains(k)) << k;
   std::string serial = card["serial"];
   EXPECT_EQ(card["pass_url"], "/v1/cards/" + serial + "/pass.pkpass");
   json again = Claim("T3", 200);  // a retry answers again, idempotently
   EXPECT_EQ(again["serial"], serial);
   EXPECT_EQ(again["token"], card["token"]);
-  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/claims"), "{\"claim_code\":\"0000-0000-0000-0000\"}", {}), 404)["field"],
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/claims"), "{\"claim_code\":\"0000-0000-0000-0000\"}", {}),
+                    404)["field"],
             "claim_code");
-  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/claims"), "{\"claim_code\":\"nope\"}", {}), 400)["field"], "claim_code");
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/claims"), "{\"claim_code\":\"nope\"}", {}), 400)["field"],
+            "claim_code");
 
   std::vector<std::string> auth = {"Authorization: Bearer " + card["access_token"].get<std::string>()};
   auto pass = Http("GET", Server().url(card["pass_url"]), "", auth);
@@ -515,7 +537,8 @@ TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
   EXPECT_EQ(Http("GET", Server().url(card["pass_url"]), "", {auth[0], "If-None-Match: " + etag}).status, 304);
   auto second = Http("GET", Server().url(card["pass_url"]), "", auth);
   EXPECT_EQ(second.body, pass.body);  // a strong validator means byte-identical
-  Problem(Http("GET", Server().url(card["pass_url"]), "", {"Authorization: Bearer " + std::string(32, 'A')}), 401);
+  Problem(Http("GET", Server().url(card["pass_url"]), "", {"Authorization: Bearer " + std::string(32, 'A')}),
+          401);
   Problem(Http("GET", Server().url(card["pass_url"])), 401);
 
   // Validate the pass as the pass issue does: manifest hashes and a CMS signature openssl accepts.
@@ -524,16 +547,17 @@ TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
   auto unzip = RunProgram({"unzip", "-q", "-o", (dir_ / "card.pkpass").string(), "-d", x.string()});
   ASSERT_EQ(unzip.exit_code, 0) << unzip.err;
   json manifest = json::parse(ReadAll(x / "manifest.json"));
-  for (auto& [file, sha1] : manifest.items()) EXPECT_EQ(HexEncode(Sha1(ReadAll(x / file))), sha1.get<std::string>()) << file;
+  for (auto& [file, sha1] : manifest.items())
+    EXPECT_EQ(HexEncode(Sha1(ReadAll(x / file))), sha1.get<std::string>()) << file;
   json pj = json::parse(ReadAll(x / "pass.json"));
   EXPECT_EQ(pj["serialNumber"], serial);
   EXPECT_EQ(pj["barcodes"][0]["message"], card["token"]);
   // The pass's web-service secret is the card's own (the ledger's), the one the service checks.
   EXPECT_EQ(pj["authenticationToken"], card["access_token"]);
   fs::path keys = data_ / "keys";
-  auto cms = RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", (x / "signature").string(),
-                         "-content", (x / "manifest.json").string(), "-CAfile", (keys / "dev-root-ca.pem").string(),
-                         "-purpose", "any", "-out", "/dev/null"});
+  auto cms = RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+                         (x / "signature").string(), "-content", (x / "manifest.json").string(), "-CAfile",
+                         (keys / "dev-root-ca.pem").string(), "-purpose", "any", "-out", "/dev/null"});
   EXPECT_EQ(cms.exit_code, 0) << cms.err;
   EXPECT_THAT(cms.err, HasSubstr("Verification successful"));
 
@@ -542,14 +566,15 @@ TEST_F(ServiceTest, TeacherClaimsDownloadsThePassAndFollowsTheGoogleLink) {
   std::string location = google.header("location");
   ASSERT_THAT(location, StartsWith("https://pay.google.com/gp/v/save/"));
   WriteText(dir_ / "save.jwt", location.substr(std::string("https://pay.google.com/gp/v/save/").size()));
-  std::string claims = Python(R"py(
+  std::string claims =
+      Python(R"py(
 import json, sys, jwt
 from cryptography.hazmat.primitives import serialization
 sa = json.load(open(sys.argv[1]))
 pub = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
 print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"], audience="google")))
 )py",
-                              {(keys / "google-service-account.json").string(), (dir_ / "save.jwt").string()});
+             {(keys / "google-service-account.json").string(), (dir_ / "save.jwt").string()});
   json c = json::parse(claims);
   EXPECT_EQ(c["typ"], "savetowallet");
   EXPECT_EQ(c["payload"]["genericObjects"][0]["id"], "3388000000012345678." + serial);
@@ -565,10 +590,11 @@ TEST_F(ServiceTest, GoogleRedirectCreatesTheObjectFirstAndRevocationDeactivatesI
   auto account = signing::ServiceAccount::Load(keys);
   ASSERT_TRUE(account) << account.error().message;
   lk::testing::GoogleStandIn google((*account)->PublicKeyPem(), (*account)->client_email());
-  WriteText(dir_ / "google.toml", "[server]\nthreads = 8\nrate_per_address = 10000\nburst_per_address = 10000\n"
-                                  "[google]\nissuer_id = \"3388000000012345678\"\nuse_api = true\nmax_attempts = 2\n"
-                                  "timeout_seconds = 5\ntoken_url = \"" + google.token_url() + "\"\napi_url = \"" +
-                                      google.api_url() + "\"\n");
+  WriteText(dir_ / "google.toml",
+            "[server]\nthreads = 8\nrate_per_address = 10000\nburst_per_address = 10000\n"
+            "[google]\nissuer_id = \"3388000000012345678\"\nuse_api = true\nmax_attempts = 2\n"
+            "timeout_seconds = 5\ntoken_url = \"" +
+                google.token_url() + "\"\napi_url = \"" + google.api_url() + "\"\n");
   config_ = dir_ / "google.toml";
 
   json card = Claim("T4");
@@ -595,19 +621,21 @@ TEST_F(ServiceTest, GoogleRedirectCreatesTheObjectFirstAndRevocationDeactivatesI
   EXPECT_EQ(object["header"]["defaultValue"]["value"], "Voornaam4 Achternaam");
   EXPECT_EQ(object["textModulesData"][0]["body"], "School 12344");
 
-  // The Location is a skinny link: its JWT (verified by PyJWT with the account's public key) names only the object.
+  // The Location is a skinny link: its JWT (verified by PyJWT with the account's public key) names only the
+  // object.
   std::string location = redirect.header("location");
   ASSERT_THAT(location, StartsWith("https://pay.google.com/gp/v/save/"));
   EXPECT_LT(location.size(), 1800u);
   WriteText(dir_ / "save.jwt", location.substr(std::string("https://pay.google.com/gp/v/save/").size()));
-  json claims = json::parse(Python(R"py(
+  json claims = json::parse(
+      Python(R"py(
 import json, sys, jwt
 from cryptography.hazmat.primitives import serialization
 sa = json.load(open(sys.argv[1]))
 pub = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
 print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"], audience="google")))
 )py",
-                                   {(data_ / "keys" / "google-service-account.json").string(), (dir_ / "save.jwt").string()}));
+             {(data_ / "keys" / "google-service-account.json").string(), (dir_ / "save.jwt").string()}));
   EXPECT_EQ(claims["typ"], "savetowallet");
   EXPECT_EQ(claims["iss"], (*account)->client_email());
   EXPECT_EQ(claims["payload"], json({{"genericObjects", {{{"id", id}}}}}));
@@ -618,7 +646,8 @@ print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"],
   EXPECT_EQ(google.CountRequests("GET", "/walletobjects/v1/genericClass"), 1u);
 
   // Revocation patches the saved object to INACTIVE.
-  auto revoked = Http("POST", Server().url("/v1/cards/" + serial + "/revoke"), "{\"reason\":\"lost\"}", StaffAuth());
+  auto revoked =
+      Http("POST", Server().url("/v1/cards/" + serial + "/revoke"), "{\"reason\":\"lost\"}", StaffAuth());
   ASSERT_EQ(revoked.status, 200) << revoked.body;
   EXPECT_EQ(google.CountRequests("PATCH", "/walletobjects/v1/genericObject/" + id), 1u);
   EXPECT_EQ(google.objects().at(id)["state"], "INACTIVE");
@@ -627,7 +656,9 @@ print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"],
   // A card never saved to Google: nothing to patch (404 from Google), nothing logged.
   json never = Claim("T5");
   ASSERT_EQ(Http("POST", Server().url("/v1/cards/" + never["serial"].get<std::string>() + "/revoke"),
-                 "{\"reason\":\"lost\"}", StaffAuth()).status, 200);
+                 "{\"reason\":\"lost\"}", StaffAuth())
+                .status,
+            200);
   EXPECT_THAT(Server().Log(), Not(HasSubstr("not set INACTIVE")));
 
   // Google refuses the patch: the revocation still stands and the failure is logged.
@@ -637,7 +668,8 @@ print(json.dumps(jwt.decode(open(sys.argv[2]).read(), pub, algorithms=["RS256"],
   ASSERT_EQ(Http("GET", Server().url(third["google_url"]), "", third_auth).status, 302);
   google.AddFault({"/walletobjects/v1/genericObject/3388000000012345678." + third_serial, 403, "",
                    std::chrono::milliseconds(0), false, 1});
-  auto refused = Http("POST", Server().url("/v1/cards/" + third_serial + "/revoke"), "{\"reason\":\"lost\"}", StaffAuth());
+  auto refused = Http("POST", Server().url("/v1/cards/" + third_serial + "/revoke"), "{\"reason\":\"lost\"}",
+                      StaffAuth());
   EXPECT_EQ(refused.status, 200) << refused.body;
   EXPECT_EQ(Verify(third["token"])["status"], "revoked");
   EXPECT_EQ(google.objects().at("3388000000012345678." + third_serial)["state"], "ACTIVE");
@@ -660,31 +692,43 @@ TEST_F(ServiceTest, ImportErrorsNameTheUploadNotAServerPath) {
 TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {
   std::string y = std::to_string(year_);
   std::vector<std::string> csv = {"Authorization: Bearer " + staff_, "Content-Type: text/csv"};
-  auto ok = Http("POST", Server().url("/v1/imports/subscriptions?year=" + y), "staff_id,date\nT1," + y + "-01-05\nT2," + y + "-01-06\n", csv);
+  auto ok = Http("POST", Server().url("/v1/imports/subscriptions?year=" + y),
+                 "staff_id,date\nT1," + y + "-01-05\nT2," + y + "-01-06\n", csv);
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(Json(ok)["added"], 2);
-  auto bad = Problem(Http("POST", Server().url("/v1/imports/subscriptions?year=" + y), "staff_id,date\nT1,not-a-date\n", csv), 400);
+  auto bad = Problem(Http("POST", Server().url("/v1/imports/subscriptions?year=" + y),
+                          "staff_id,date\nT1,not-a-date\n", csv),
+                     400);
   EXPECT_EQ(bad["field"], "body");
   EXPECT_THAT(bad["detail"].get<std::string>(), HasSubstr("subscriptions.csv:2"));
-  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/imports/subscriptions"), "staff_id,date\n", csv), 400)["field"], "year");
-  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/imports/magic?year=" + y), "a\n", csv), 404)["field"], "kind");
+  EXPECT_EQ(
+      Problem(Http("POST", Server().url("/v1/imports/subscriptions"), "staff_id,date\n", csv), 400)["field"],
+      "year");
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/imports/magic?year=" + y), "a\n", csv), 404)["field"],
+            "kind");
 
-  auto issued = Http("POST", Server().url("/v1/cards"), json{{"staff_id", "T6"}, {"year", year_}}.dump(), StaffAuth());
+  auto issued =
+      Http("POST", Server().url("/v1/cards"), json{{"staff_id", "T6"}, {"year", year_}}.dump(), StaffAuth());
   ASSERT_EQ(issued.status, 201) << issued.body;
   std::string serial = Json(issued)["serial"];
   auto same = Http("POST", Server().url("/v1/cards"), json{{"staff_id", "T6"}}.dump(), StaffAuth());
   EXPECT_EQ(same.status, 200);
   EXPECT_EQ(Json(same)["serial"], serial);
-  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/cards"), "{\"staff_id\":\"NOBODY\"}", StaffAuth()), 404)["field"], "staff_id");
+  EXPECT_EQ(Problem(Http("POST", Server().url("/v1/cards"), "{\"staff_id\":\"NOBODY\"}", StaffAuth()),
+                    404)["field"],
+            "staff_id");
   std::string revoke = "/v1/cards/" + serial + "/revoke";
-  EXPECT_EQ(Problem(Http("POST", Server().url(revoke), "{\"reason\":\"  \"}", StaffAuth()), 400)["field"], "reason");
+  EXPECT_EQ(Problem(Http("POST", Server().url(revoke), "{\"reason\":\"  \"}", StaffAuth()), 400)["field"],
+            "reason");
   EXPECT_EQ(Http("POST", Server().url(revoke), "{\"reason\":\"fraud\"}", StaffAuth()).status, 200);
   Problem(Http("POST", Server().url(revoke), "{\"reason\":\"fraud\"}", StaffAuth()), 409);
-  Problem(Http("POST", Server().url("/v1/cards/NOSUCHSERIAL/revoke"), "{\"reason\":\"x\"}", StaffAuth()), 404);
+  Problem(Http("POST", Server().url("/v1/cards/NOSUCHSERIAL/revoke"), "{\"reason\":\"x\"}", StaffAuth()),
+          404);
   // The revoked card's pass is now void, under a new validator.
   json card = Json(same);
 
-  auto report = Http("GET", Server().url("/v1/reports/adoption?period=calendar&by=province&format=json"), "", StaffAuth());
+  auto report = Http("GET", Server().url("/v1/reports/adoption?period=calendar&by=province&format=json"), "",
+                     StaffAuth());
   ASSERT_EQ(report.status, 200) << report.body;
   json r = Json(report);
   ASSERT_FALSE(r["rows"].empty()) << report.body;
@@ -695,12 +739,19 @@ TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {
   EXPECT_THAT(csv_report.header("content-type"), StartsWith("text/csv"));
   auto xlsx_report = Http("GET", Server().url("/v1/reports/adoption?format=xlsx"), "", StaffAuth());
   EXPECT_EQ(xlsx_report.status, 200);
-  EXPECT_EQ(xlsx_report.header("content-type"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+  EXPECT_EQ(xlsx_report.header("content-type"),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
   EXPECT_THAT(xlsx_report.header("content-disposition"), StartsWith("attachment; filename="));
   EXPECT_EQ(xlsx_report.body.substr(0, 2), "PK");
-  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?format=csv&part=all"), "", StaffAuth()), 400)["field"], "part");
-  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?period=weekly"), "", StaffAuth()), 400)["field"], "period");
-  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?format=pdf"), "", StaffAuth()), 400)["field"], "format");
+  EXPECT_EQ(Problem(Http("GET", Server().url("/v1/reports/adoption?format=csv&part=all"), "", StaffAuth()),
+                    400)["field"],
+            "part");
+  EXPECT_EQ(
+      Problem(Http("GET", Server().url("/v1/reports/adoption?period=weekly"), "", StaffAuth()), 400)["field"],
+      "period");
+  EXPECT_EQ(
+      Problem(Http("GET", Server().url("/v1/reports/adoption?format=pdf"), "", StaffAuth()), 400)["field"],
+      "format");
 }
 
 TEST_F(ServiceTest, DashboardOpensInHeadlessChromium) {
@@ -713,9 +764,10 @@ TEST_F(ServiceTest, DashboardOpensInHeadlessChromium) {
   Problem(Http("GET", Server().url("/dashboard"), "", {"Cookie: lk_staff=lks_WRONG"}), 401);
 
   fs::path profile = dir_ / "chromium-profile";
-  auto r = RunProgram({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                       "--no-first-run", "--user-data-dir=" + profile.string(), "--dump-dom",
-                       Server().url("/dashboard?token=" + staff_ + "&by=province")});
+  auto r =
+      RunProgram({"chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--no-first-run", "--user-data-dir=" + profile.string(),
+                  "--dump-dom", Server().url("/dashboard?token=" + staff_ + "&by=province")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("<svg"));
   EXPECT_THAT(r.out, HasSubstr("Antwerpen"));
@@ -732,7 +784,8 @@ TEST_F(ServiceTest, SigtermFinishesTheRequestInFlightAndLosesNothing) {
     upload = RunProgram({"curl", "-sS", "--limit-rate", "400k", "-o", "-", "-w", "\n%{http_code}", "-H",
                          "Authorization: Bearer " + staff_, "-H", "Content-Type: text/csv", "--data-binary",
                          "@" + (dir_ / "big.csv").string(),
-                         "http://127.0.0.1:" + std::to_string(port) + "/v1/imports/roster?year=" + std::to_string(year_ + 1)});
+                         "http://127.0.0.1:" + std::to_string(port) +
+                             "/v1/imports/roster?year=" + std::to_string(year_ + 1)});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   kill(Server().pid(), SIGTERM);
@@ -757,11 +810,13 @@ TEST_F(ServiceTest, TwoInstancesOnOnePostgresLedgerActAsOne) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   std::string url = admin;
   url = url.substr(0, url.rfind('/') + 1) + db;
-  auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_), "--ledger", url});
+  auto imp = Cli(
+      {"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_), "--ledger", url});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   auto staff = Cli({"staff", "add", "pg-staff", "--ledger", url});
   ASSERT_EQ(staff.exit_code, 0) << staff.err;
-  std::vector<std::string> auth = {"Authorization: Bearer " + Trim(staff.out), "Content-Type: application/json"};
+  std::vector<std::string> auth = {"Authorization: Bearer " + Trim(staff.out),
+                                   "Content-Type: application/json"};
   {
     ServerProcess a(data_, config_, {"--ledger", url}), b(data_, config_, {"--ledger", url});
     EXPECT_EQ(Json(Http("GET", a.url("/healthz")))["ledger"], "postgresql");
@@ -771,7 +826,8 @@ TEST_F(ServiceTest, TwoInstancesOnOnePostgresLedgerActAsOne) {
     std::thread tb([&] { rb = Http("POST", b.url("/v1/cards"), "{\"staff_id\":\"T1\"}", auth); });
     ta.join();
     tb.join();
-    ASSERT_TRUE((ra.status == 201 && rb.status == 200) || (ra.status == 200 && rb.status == 201)) << ra.body << rb.body;
+    ASSERT_TRUE((ra.status == 201 && rb.status == 200) || (ra.status == 200 && rb.status == 201))
+        << ra.body << rb.body;
     EXPECT_EQ(Json(ra)["serial"], Json(rb)["serial"]);
     EXPECT_EQ(Json(ra)["token"], Json(rb)["token"]);
     std::string path = Json(ra)["pass_url"];
@@ -780,11 +836,17 @@ TEST_F(ServiceTest, TwoInstancesOnOnePostgresLedgerActAsOne) {
     EXPECT_EQ(pa.status, 200);
     EXPECT_EQ(pa.header("etag"), pb.header("etag"));
     EXPECT_EQ(pa.body, pb.body);
-    std::vector<std::string> partner = {"Authorization: Bearer " + Trim(Cli({"partners", "add", "pg-partner", "--ledger", url}).out)};
+    std::vector<std::string> partner = {"Authorization: Bearer " +
+                                        Trim(Cli({"partners", "add", "pg-partner", "--ledger", url}).out)};
     std::string scan = json{{"token", Json(ra)["token"]}}.dump();
-    EXPECT_EQ(Json(Http("POST", a.url("/v1/verify"), scan, partner))["status"], "active");  // a now knows the card
-    ASSERT_EQ(Http("POST", b.url("/v1/cards/" + Json(ra)["serial"].get<std::string>() + "/revoke"), "{\"reason\":\"x\"}", auth).status, 200);
-    EXPECT_EQ(Json(Http("POST", b.url("/v1/verify"), scan, partner))["status"], "revoked");  // at once where revoked
+    EXPECT_EQ(Json(Http("POST", a.url("/v1/verify"), scan, partner))["status"],
+              "active");  // a now knows the card
+    ASSERT_EQ(Http("POST", b.url("/v1/cards/" + Json(ra)["serial"].get<std::string>() + "/revoke"),
+                   "{\"reason\":\"x\"}", auth)
+                  .status,
+              200);
+    EXPECT_EQ(Json(Http("POST", b.url("/v1/verify"), scan, partner))["status"],
+              "revoked");  // at once where revoked
     // Through the other instance within the bound (a 1 s refresh); 5 s leaves room for a loaded machine.
     auto start = std::chrono::steady_clock::now();
     std::string status;

@@ -41,7 +41,8 @@ class WebPagesTest : public ::testing::Test {
         "T1,<script>alert(1)</script>,Peeters,teaching,GO,basic,12345,2000,no\n"
         "T2,Bo,Claes,teaching,GO,basic,12346,2000,no\n");
     ASSERT_TRUE(other_->imports().ImportRoster(dir_ / "roster.csv", 2026));
-    auto codes = other_->access().CreateClaimCodes(dir_ / "roster.csv", 2026, clock_.Now() + std::chrono::days(60));
+    auto codes =
+        other_->access().CreateClaimCodes(dir_ / "roster.csv", 2026, clock_.Now() + std::chrono::days(60));
     ASSERT_TRUE(codes) << codes.error().message;
     for (auto& c : *codes) codes_[c.staff_id] = c.code;
   }

@@ -118,7 +118,8 @@ TEST_F(CliTest, VerifyPrintsAVerdictPerTokenAndExitsZeroOnlyIfAllValid) {
   EXPECT_EQ(json::parse(expired.out)["reason"], "expired");
 
   testing::WriteText(dir_ / "batch.txt", t1 + "\n" + t2 + "\r\n" + "garbage\n\n" + t2 + "x\n");
-  auto batch = Lk({"token", "verify", "--batch", (dir_ / "batch.txt").string(), "--at", "2026-06-01T00:00:00Z"});
+  auto batch =
+      Lk({"token", "verify", "--batch", (dir_ / "batch.txt").string(), "--at", "2026-06-01T00:00:00Z"});
   EXPECT_EQ(batch.exit_code, 1);
   std::istringstream lines(batch.out);
   std::vector<json> verdicts;
@@ -130,7 +131,9 @@ TEST_F(CliTest, VerifyPrintsAVerdictPerTokenAndExitsZeroOnlyIfAllValid) {
   EXPECT_EQ(verdicts[3]["valid"], false);
 
   testing::WriteText(dir_ / "good.txt", t1 + "\n" + t2 + "\n");
-  EXPECT_EQ(Lk({"token", "verify", "--batch", "-", "--at", "2026-06-01T00:00:00Z"}, t1 + "\n" + t2 + "\n").exit_code, 0);
+  EXPECT_EQ(Lk({"token", "verify", "--batch", "-", "--at", "2026-06-01T00:00:00Z"}, t1 + "\n" + t2 + "\n")
+                .exit_code,
+            0);
 }
 
 TEST_F(CliTest, VerifyAgainstAPublishedJwksAfterRotation) {
@@ -152,8 +155,8 @@ TEST_F(CliTest, VerifyAgainstAPublishedJwksAfterRotation) {
   // A partner with only the JWKS, in another directory, verifies both.
   testing::TempDir partner;
   for (const auto& t : {before, after}) {
-    auto r = RunProgram({testing::Binary(), "--data-dir", partner.path().string(), "token", "verify", t, "--jwks",
-                         (dir_ / "jwks.json").string(), "--at", "2026-06-01T00:00:00Z"});
+    auto r = RunProgram({testing::Binary(), "--data-dir", partner.path().string(), "token", "verify", t,
+                         "--jwks", (dir_ / "jwks.json").string(), "--at", "2026-06-01T00:00:00Z"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   testing::WriteText(dir_ / "bad-jwks.json", R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})");

@@ -33,7 +33,8 @@ const json* Row(const json& report, const std::string& period, const json& group
 }
 
 TEST_F(ReportCliTest, ReproducesThePublishedFigures) {
-  auto imp = Lk({"import", "published", (testing::SourceDir() / "tests/reports/testdata/published-uptake-2017-2019.csv").string()});
+  auto imp = Lk({"import", "published",
+                 (testing::SourceDir() / "tests/reports/testdata/published-uptake-2017-2019.csv").string()});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   json rep = Report({"--years", "2017-2019"});
   const int64_t holders[] = {138365, 139705, 138516}, eligible[] = {204530, 208204, 213132};
@@ -58,12 +59,13 @@ TEST_F(ReportCliTest, ReproducesThePublishedFigures) {
 }
 
 TEST_F(ReportCliTest, PerCardRecordsByProvinceAndSchoolYear) {
-  testing::WriteText(dir_ / "roster.csv",
-                     "\xEF\xBB\xBFstaff_id;first_name;last_name;role;network;level;school_number;school_postcode;starter\n"
-                     "S1;An;Peeters;teaching;GO;basic;1001;2000;no\n"      // Antwerpen
-                     "S2;Bart;Claes;teaching;VGO;secondary;1002;9000;yes\n"  // Oost-Vlaanderen
-                     "S3;Chloé;Dubois;support;OGO;basic;1003;1000;no\n"     // Brussel
-                     "S4;Dirk;Maes;administrative;GO;adult;1004;3500;no\n"); // Limburg
+  testing::WriteText(
+      dir_ / "roster.csv",
+      "\xEF\xBB\xBFstaff_id;first_name;last_name;role;network;level;school_number;school_postcode;starter\n"
+      "S1;An;Peeters;teaching;GO;basic;1001;2000;no\n"         // Antwerpen
+      "S2;Bart;Claes;teaching;VGO;secondary;1002;9000;yes\n"   // Oost-Vlaanderen
+      "S3;Chloé;Dubois;support;OGO;basic;1003;1000;no\n"       // Brussel
+      "S4;Dirk;Maes;administrative;GO;adult;1004;3500;no\n");  // Limburg
   ASSERT_EQ(Lk({"import", "roster", (dir_ / "roster.csv").string(), "--year", "2026"}).exit_code, 0);
   testing::WriteText(dir_ / "library.csv", "staff_id,date\nS1,2025-12-20\nS3,2026-01-10\n");
   ASSERT_EQ(Lk({"import", "library", (dir_ / "library.csv").string(), "--year", "2026"}).exit_code, 0);
@@ -105,7 +107,10 @@ TEST_F(ReportCliTest, PerCardRecordsByProvinceAndSchoolYear) {
 }
 
 TEST_F(ReportCliTest, FormatsAndBadOptions) {
-  ASSERT_EQ(Lk({"import", "published", (testing::SourceDir() / "tests/reports/testdata/published-uptake-2017-2019.csv").string()}).exit_code, 0);
+  ASSERT_EQ(Lk({"import", "published",
+                (testing::SourceDir() / "tests/reports/testdata/published-uptake-2017-2019.csv").string()})
+                .exit_code,
+            0);
   auto csv = Lk({"report", "adoption", "--format", "csv"});
   EXPECT_EQ(csv.exit_code, 0);
   EXPECT_EQ(csv.out.substr(0, 3), "\xEF\xBB\xBF");
@@ -114,8 +119,9 @@ TEST_F(ReportCliTest, FormatsAndBadOptions) {
   auto three = Lk({"report", "adoption", "--format", "csv", "-o", (dir_ / "adoptie.csv").string()});
   EXPECT_EQ(three.exit_code, 0) << three.err;
   EXPECT_EQ(ReadFile(dir_ / "adoptie.csv")->rfind("\xEF\xBB\xBFrow_kind;source;period;", 0), 0u);
-  EXPECT_NE(ReadFile(dir_ / "adoptie-reconciliation.csv")->find("total;Totaal;holders;count;416585;416586;-1"),
-            std::string::npos);
+  EXPECT_NE(
+      ReadFile(dir_ / "adoptie-reconciliation.csv")->find("total;Totaal;holders;count;416585;416586;-1"),
+      std::string::npos);
   EXPECT_EQ(ReadFile(dir_ / "adoptie-notes.txt")->rfind("[1] ", 0), 0u);
   auto notes = Lk({"report", "adoption", "--format", "csv", "--part", "notes"});
   EXPECT_EQ(notes.exit_code, 0) << notes.err;
@@ -125,7 +131,8 @@ TEST_F(ReportCliTest, FormatsAndBadOptions) {
   EXPECT_EQ(Lk({"report", "adoption", "--format", "csv", "--part", "everything"}).exit_code, 2);
   auto part_of_json = Lk({"report", "adoption", "--format", "json", "--part", "notes"});
   EXPECT_EQ(part_of_json.exit_code, 2);
-  EXPECT_NE(part_of_json.err.find("--part applies to --format csv only"), std::string::npos) << part_of_json.err;
+  EXPECT_NE(part_of_json.err.find("--part applies to --format csv only"), std::string::npos)
+      << part_of_json.err;
   auto xlsx = Lk({"report", "adoption", "--format", "xlsx", "-o", (dir_ / "adoptie.xlsx").string()});
   EXPECT_EQ(xlsx.exit_code, 0) << xlsx.err;
   EXPECT_EQ(ReadFile(dir_ / "adoptie.xlsx")->substr(0, 2), "PK");

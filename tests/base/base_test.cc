@@ -25,7 +25,7 @@ TEST(Base64Url, RejectsPaddingForeignCharactersAndNonCanonicalBits) {
   EXPECT_FALSE(Base64UrlDecode("a+b/"));  // standard alphabet
   EXPECT_FALSE(Base64UrlDecode("YR"));    // 'R' leaves unused bits set; canonical is "YQ"
   EXPECT_TRUE(Base64UrlDecode("YQ"));
-  EXPECT_FALSE(Base64UrlDecode("Y"));     // impossible length
+  EXPECT_FALSE(Base64UrlDecode("Y"));  // impossible length
 }
 
 TEST(Brussels, WinterAndSummerOffsets) {
@@ -65,11 +65,13 @@ TEST(IsoDate, StrictFormat) {
 TEST(WriteFileAtomic, ModeAndExclusive) {
   testing::TempDir dir;
   auto path = dir / "secret";
-  ASSERT_TRUE(WriteFileAtomic(path, "one", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, true));
+  ASSERT_TRUE(WriteFileAtomic(
+      path, "one", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, true));
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto again = WriteFileAtomic(path, "two", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, true);
+  auto again = WriteFileAtomic(
+      path, "two", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, true);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Code::kAlreadyExists);
   EXPECT_EQ(*ReadFile(path), "one");
@@ -92,14 +94,16 @@ TEST(RandomBase32, AlphabetAndLength) {
 // reused for several messages.
 TEST(HmacSha256, Rfc4231VectorsAndReuse) {
   HmacSha256 one(std::string(20, '\x0b'));
-  EXPECT_EQ(HexEncode(one.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(HexEncode(one.Mac("Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   HmacSha256 two("Jefe");
   EXPECT_EQ(HexEncode(two.Mac("what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   HmacSha256 six(std::string(131, '\xaa'));
   EXPECT_EQ(HexEncode(six.Mac("Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-  EXPECT_EQ(HexEncode(one.Mac("Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(HexEncode(one.Mac("Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   EXPECT_TRUE(two.HasKey("Jefe"));
   EXPECT_FALSE(two.HasKey("Jeff"));
   HmacSha256 moved(std::move(two));

@@ -6,18 +6,15 @@
 // two round trips, an unchanged card one); BM_LedgerDigitalCards is what reading the cards of a
 // year from a SQLite ledger adds per card.
 #include <benchmark/benchmark.h>
+#include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include <httplib.h>
-
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "ledger/ledger.h"
-
 #include "passgen/google_wallet.h"
 #include "tests/passgen/google_stand_in.h"
 
@@ -42,8 +39,8 @@ struct Fixture {
     config.sleep = [](std::chrono::milliseconds) {};
     config.log = [](std::string_view) {};
     for (int i = 0; i < 200; ++i)
-      cards.push_back({"BENCH" + std::to_string(i), 2026, "Leerkracht " + std::to_string(i), "GO! Atheneum Gent",
-                       CardStatus::kActive});
+      cards.push_back({"BENCH" + std::to_string(i), 2026, "Leerkracht " + std::to_string(i),
+                       "GO! Atheneum Gent", CardStatus::kActive});
   }
   ~Fixture() {
     EVP_PKEY_free(rsa);
@@ -77,7 +74,8 @@ void BM_RawRsa2048Sign(benchmark::State& state) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = sizeof sig;
     if (EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, f.rsa) != 1 ||
-        EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+        EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) !=
+            1)
       state.SkipWithError("EVP_DigestSign failed");
     EVP_MD_CTX_free(ctx);
     benchmark::DoNotOptimize(sig);
@@ -117,7 +115,8 @@ void BM_SyncCreate(benchmark::State& state) {
   auto& f = F();
   for (auto _ : state) {
     state.PauseTiming();
-    auto google = std::make_unique<testing::GoogleStandIn>(f.account->PublicKeyPem(), f.account->client_email());
+    auto google =
+        std::make_unique<testing::GoogleStandIn>(f.account->PublicKeyPem(), f.account->client_email());
     GoogleWalletConfig config = f.config;
     config.token_url = google->token_url();
     config.api_url = google->api_url();
@@ -125,7 +124,8 @@ void BM_SyncCreate(benchmark::State& state) {
     state.ResumeTiming();
     SyncOptions options;
     options.parallelism = int(state.range(0));
-    auto s = Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
+    auto s =
+        Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
     if (!s || s->created != f.cards.size()) state.SkipWithError("sync did not create every object");
     state.PauseTiming();
     api.reset();
@@ -139,7 +139,8 @@ BENCHMARK(BM_SyncCreate)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseReal
 // Sync of 200 cards that are all current (GET, compare, verify the barcode token): the steady state.
 void BM_SyncUnchanged(benchmark::State& state) {
   auto& f = F();
-  auto google = std::make_unique<testing::GoogleStandIn>(f.account->PublicKeyPem(), f.account->client_email());
+  auto google =
+      std::make_unique<testing::GoogleStandIn>(f.account->PublicKeyPem(), f.account->client_email());
   GoogleWalletConfig config = f.config;
   config.token_url = google->token_url();
   config.api_url = google->api_url();
@@ -148,7 +149,8 @@ void BM_SyncUnchanged(benchmark::State& state) {
   options.parallelism = int(state.range(0));
   (void)Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
   for (auto _ : state) {
-    auto s = Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
+    auto s =
+        Sync(*api, config, f.design, *f.issuer, *f.verifier, f.policy, 2026, f.cards, f.clock.Now(), options);
     if (!s || s->unchanged != f.cards.size()) state.SkipWithError("sync found changes in a steady state");
   }
   state.SetItemsProcessed(state.iterations() * int64_t(f.cards.size()));
@@ -160,7 +162,8 @@ BENCHMARK(BM_SyncUnchanged)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseR
 void BM_RawHttpRoundTrip(benchmark::State& state) {
   static std::unique_ptr<testing::GoogleStandIn> google;
   if (state.thread_index() == 0 && !google)
-    google = std::make_unique<testing::GoogleStandIn>(F().account->PublicKeyPem(), F().account->client_email());
+    google =
+        std::make_unique<testing::GoogleStandIn>(F().account->PublicKeyPem(), F().account->client_email());
   std::string base = google->api_url();  // http://127.0.0.1:<port>/walletobjects/v1
   std::string host = base.substr(0, base.find('/', 7));
   httplib::Client client(host);
@@ -186,16 +189,21 @@ void BM_LedgerDigitalCards(benchmark::State& state) {
     std::vector<std::string> staff;
     for (int i = 0; i < kCards; ++i) {
       staff.push_back("B" + std::to_string(i));
-      out << staff.back() << ",Voornaam,Achternaam " << i << ",teaching,GO,basic,0" << (10000 + i % 500) << ",9000,no\n";
+      out << staff.back() << ",Voornaam,Achternaam " << i << ",teaching,GO,basic,0" << (10000 + i % 500)
+          << ",9000,no\n";
     }
     out.close();
     ledger::LedgerOptions o;
     o.data_dir = f.dir;
     o.keys_dir = f.keys.dir;
     auto opened = ledger::OpenLedger(o, f.clock);
-    if (!opened) { state.SkipWithError(opened.error().message.c_str()); return; }
+    if (!opened) {
+      state.SkipWithError(opened.error().message.c_str());
+      return;
+    }
     book = std::move(*opened);
-    if (!book->imports().ImportRoster(roster, 2026) || !book->access().CreateClaimCodes(roster, 2026, f.clock.Now() + std::chrono::days(9)) ||
+    if (!book->imports().ImportRoster(roster, 2026) ||
+        !book->access().CreateClaimCodes(roster, 2026, f.clock.Now() + std::chrono::days(9)) ||
         !book->cards().IssueDigitalBatch(staff, 2026)) {
       state.SkipWithError("could not fill the ledger");
       return;

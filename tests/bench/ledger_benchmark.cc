@@ -10,13 +10,13 @@
 #include <benchmark/benchmark.h>
 #include <postgresql/libpq-fe.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
-#include <unistd.h>
 
 #include "ledger/ledger.h"
 
@@ -42,9 +42,11 @@ int Scaled(int n) {
 
 std::string PgExec(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   std::string err;
-  if (PQstatus(c) != CONNECTION_OK) err = PQerrorMessage(c);
+  if (PQstatus(c) != CONNECTION_OK)
+    err = PQerrorMessage(c);
   else {
     PGresult* r = PQexec(c, sql.c_str());
     if (PQresultStatus(r) != PGRES_COMMAND_OK) err = PQresultErrorMessage(r);
@@ -101,17 +103,21 @@ class Scratch {
     fs::create_directories(dir_);
     options_.data_dir = dir_;
     // LK_BENCH_POSTGRES_READERS=0 runs the reads on the writer's connection, as before the pool.
-    if (const char* r = std::getenv("LK_BENCH_POSTGRES_READERS"); r && *r) options_.postgres_readers = std::atoi(r);
+    if (const char* r = std::getenv("LK_BENCH_POSTGRES_READERS"); r && *r)
+      options_.postgres_readers = std::atoi(r);
     if (postgres) {
       admin_ = PgUrl();
       schema_ = "bench_" + HexEncode(RandomBytes(6));
       if (auto e = PgExec(admin_, "CREATE SCHEMA " + schema_); !e.empty()) error_ = e;
-      options_.url = admin_ + (admin_.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
+      options_.url =
+          admin_ + (admin_.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
     }
     if (error_.empty()) {
       auto l = OpenLedger(options_, clock_);
-      if (l) ledger_ = std::move(*l);
-      else error_ = l.error().message;
+      if (l)
+        ledger_ = std::move(*l);
+      else
+        error_ = l.error().message;
     }
   }
   ~Scratch() {
@@ -140,7 +146,8 @@ std::string StaffId(int year, int i) { return "Y" + std::to_string(year % 100) +
 // Staff ids of the same people in every card year ("P-i"), for ledgers where most staff stay.
 std::string PersonId(int, int i) { return "P-" + std::to_string(i); }
 
-std::string RosterCsv(int year, int n, std::mt19937& rng, int from = 0, std::string (*id)(int, int) = StaffId) {
+std::string RosterCsv(int year, int n, std::mt19937& rng, int from = 0,
+                      std::string (*id)(int, int) = StaffId) {
   static const char* kRoles[] = {"teaching", "teaching", "teaching", "support", "administrative"};
   static const char* kNets[] = {"GO", "OGO", "VGO"};
   static const char* kLevels[] = {"basic", "secondary", "higher", "adult", "part_time_arts", "other"};
@@ -203,15 +210,16 @@ void BM_ImportChannelFile(benchmark::State& state) {
     state.PauseTiming();
     // A server process that exits during the step and is not yet reaped drops out of the sum:
     // such a (negative) reading is left out.
-    if (const double d = postgres ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0) server_cpu += d, ++cpu_readings;
+    if (const double d = postgres ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0)
+      server_cpu += d, ++cpu_readings;
     if (!r || r->added != static_cast<uint64_t>(kRows)) {
       state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
       return;
     }
     state.ResumeTiming();
   }
-  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
-                                                    benchmark::Counter::kIsRate);
+  state.counters["rows_per_s"] =
+      benchmark::Counter(kRows * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
 }
 
@@ -234,8 +242,8 @@ void BM_ImportRosterFile(benchmark::State& state) {
       return state.SkipWithError(r ? "wrong number of roster entries added" : r.error().message.c_str());
     state.ResumeTiming();
   }
-  state.counters["rows_per_s"] = benchmark::Counter(kRows * static_cast<double>(state.iterations()),
-                                                    benchmark::Counter::kIsRate);
+  state.counters["rows_per_s"] =
+      benchmark::Counter(kRows * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // Times importing `library` (2026's pickups) into a fresh ledger that already holds the 2025
@@ -249,8 +257,11 @@ void TimeImportNextTo2025(benchmark::State& state, const std::string& roster25, 
     Scratch s(postgres);
     if (SkipUnlessReady(state, s, postgres)) return;
     for (auto [year, csv] : {std::pair{2025, &roster25}, std::pair{2026, &roster}})
-      if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", *csv), year); !r) return state.SkipWithError(r.error().message.c_str());
-    if (auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025); !r)
+      if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", *csv), year); !r)
+        return state.SkipWithError(r.error().message.c_str());
+    if (auto r =
+            s.ledger()->imports().ImportChannel(Channel::kLibrary, s.Write("library25.csv", library25), 2025);
+        !r)
       return state.SkipWithError(r.error().message.c_str());
     auto file = s.Write("library.csv", library);
     state.ResumeTiming();
@@ -262,8 +273,8 @@ void TimeImportNextTo2025(benchmark::State& state, const std::string& roster25, 
     if (!v || !v->ok) return state.SkipWithError(v ? v->problem.c_str() : v.error().message.c_str());
     state.ResumeTiming();
   }
-  state.counters["rows_per_s"] = benchmark::Counter(rows * static_cast<double>(state.iterations()),
-                                                    benchmark::Counter::kIsRate);
+  state.counters["rows_per_s"] =
+      benchmark::Counter(rows * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // The same import next to a card year whose cards share its school years (2025's 250,000 library
@@ -273,7 +284,8 @@ void BM_ImportChannelFileNextToCards(benchmark::State& state) {
   const int kRows = Scaled(250000);
   std::mt19937 rng(kSeed);
   std::string roster25 = RosterCsv(2025, kRows, rng), roster = RosterCsv(2026, kRows, rng);
-  TimeImportNextTo2025(state, roster25, ChannelCsv(2025, 0, kRows), roster, ChannelCsv(2026, 0, kRows), kRows);
+  TimeImportNextTo2025(state, roster25, ChannelCsv(2025, 0, kRows), roster, ChannelCsv(2026, 0, kRows),
+                       kRows);
 }
 
 // The same next to the previous card year's cards of mostly the same people, as a ledger in its
@@ -284,7 +296,8 @@ void BM_ImportChannelFileNextToCards(benchmark::State& state) {
 void BM_ImportChannelFileNextToSameHolders(benchmark::State& state) {
   const int kRows = Scaled(250000), kLeft = kRows / 10;  // 2025's first tenth left before 2026
   std::mt19937 rng(kSeed);
-  std::string roster25 = RosterCsv(2025, kRows, rng, 0, PersonId), roster = RosterCsv(2026, kRows, rng, kLeft, PersonId);
+  std::string roster25 = RosterCsv(2025, kRows, rng, 0, PersonId),
+              roster = RosterCsv(2026, kRows, rng, kLeft, PersonId);
   TimeImportNextTo2025(state, roster25, ChannelCsv(2025, 0, kRows, PersonId), roster,
                        ChannelCsv(2026, kLeft, kLeft + kRows, PersonId, 6), kRows);
 }
@@ -313,15 +326,16 @@ void BM_IssueDigitalBatch(benchmark::State& state) {
     state.PauseTiming();
     // A server process that exits during the step and is not yet reaped drops out of the sum:
     // such a (negative) reading is left out.
-    if (const double d = postgres ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0) server_cpu += d, ++cpu_readings;
+    if (const double d = postgres ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0)
+      server_cpu += d, ++cpu_readings;
     if (!cards || cards->size() != ids.size() || !cards->back().is_new) {
       state.SkipWithError(cards ? "wrong cards" : cards.error().message.c_str());
       return;
     }
     state.ResumeTiming();
   }
-  state.counters["cards_per_s"] = benchmark::Counter(kCards * static_cast<double>(state.iterations()),
-                                                     benchmark::Counter::kIsRate);
+  state.counters["cards_per_s"] =
+      benchmark::Counter(kCards * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
 }
 
@@ -341,17 +355,24 @@ void BM_CountsTenYearsByProvince(benchmark::State& state) {
       // 210,000 eligible; 200,000 cards: 100k library, 20k subscription, 15k starter, 65k digital
       // (10k of the digital holders also hold a library card).
       auto roster = s->Write("roster.csv", RosterCsv(year, Scaled(210000), rng));
-      if (auto r = s->ledger()->imports().ImportRoster(roster, year); !r) return state.SkipWithError(r.error().message.c_str());
-      struct Part { Channel ch; int from, to; };
-      for (Part p : {Part{Channel::kLibrary, 0, Scaled(100000)}, Part{Channel::kSubscription, Scaled(100000), Scaled(120000)},
+      if (auto r = s->ledger()->imports().ImportRoster(roster, year); !r)
+        return state.SkipWithError(r.error().message.c_str());
+      struct Part {
+        Channel ch;
+        int from, to;
+      };
+      for (Part p : {Part{Channel::kLibrary, 0, Scaled(100000)},
+                     Part{Channel::kSubscription, Scaled(100000), Scaled(120000)},
                      Part{Channel::kStarter, Scaled(120000), Scaled(135000)}}) {
         auto f = s->Write("channel.csv", ChannelCsv(year, p.from, p.to));
-        if (auto r = s->ledger()->imports().ImportChannel(p.ch, f, year); !r) return state.SkipWithError(r.error().message.c_str());
+        if (auto r = s->ledger()->imports().ImportChannel(p.ch, f, year); !r)
+          return state.SkipWithError(r.error().message.c_str());
       }
       std::vector<std::string> ids;
       for (int i = Scaled(90000); i < Scaled(190000); ++i)  // 10,000 library holders + 55,000 others
         if (i < Scaled(100000) || i >= Scaled(135000)) ids.push_back(StaffId(year, i));
-      if (auto r = s->ledger()->cards().IssueDigitalBatch(ids, year); !r) return state.SkipWithError(r.error().message.c_str());
+      if (auto r = s->ledger()->cards().IssueDigitalBatch(ids, year); !r)
+        return state.SkipWithError(r.error().message.c_str());
     }
   }
   if (!s->error().empty()) return state.SkipWithError(s->error().c_str());
@@ -386,15 +407,18 @@ void BM_ConcurrentFindCard(benchmark::State& state) {
       s->error = s->scratch->error();
       return s;
     }
-    std::string roster = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+    std::string roster =
+        "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
     std::vector<std::string> ids;
     for (int i = 0; i < 2000; ++i) {
       ids.push_back("R" + std::to_string(i));
       roster += ids.back() + ",V,A,teaching,GO,basic,12345,2000,no\n";
     }
     Ledger* l = s->scratch->ledger();
-    if (auto r = l->imports().ImportRoster(CsvSource{"roster.csv", roster}, 2026); !r) s->error = r.error().message;
-    else if (auto c = l->cards().IssueDigitalBatch(ids, 2026); !c) s->error = c.error().message;
+    if (auto r = l->imports().ImportRoster(CsvSource{"roster.csv", roster}, 2026); !r)
+      s->error = r.error().message;
+    else if (auto c = l->cards().IssueDigitalBatch(ids, 2026); !c)
+      s->error = c.error().message;
     else
       for (auto& card : *c) s->serials.push_back(card.serial);
     return s;
@@ -424,15 +448,18 @@ void BM_BaselineBareInsert(benchmark::State& state) {
     state.ResumeTiming();
     if (postgres) {
       std::string url = PgUrl();
-      if (auto e = PgExec(url, "BEGIN; CREATE TEMP TABLE bare (a TEXT, b TEXT); INSERT INTO bare SELECT 'S' || i, "
-                               "'2026-03-0' || (1 + i % 9) FROM generate_series(1, " + std::to_string(kRows) + ") i; COMMIT");
+      if (auto e = PgExec(url,
+                          "BEGIN; CREATE TEMP TABLE bare (a TEXT, b TEXT); INSERT INTO bare SELECT 'S' || i, "
+                          "'2026-03-0' || (1 + i % 9) FROM generate_series(1, " +
+                              std::to_string(kRows) + ") i; COMMIT");
           !e.empty())
         return state.SkipWithError(e.c_str());
     } else {
       sqlite3* db = nullptr;
       sqlite3_open(path.c_str(), &db);
-      sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE bare (a TEXT, b TEXT); BEGIN",
-                   nullptr, nullptr, nullptr);
+      sqlite3_exec(
+          db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE bare (a TEXT, b TEXT); BEGIN",
+          nullptr, nullptr, nullptr);
       sqlite3_stmt* st = nullptr;
       sqlite3_prepare_v2(db, "INSERT INTO bare VALUES (?1, ?2)", -1, &st, nullptr);
       for (int i = 0; i < kRows; ++i) {
@@ -449,16 +476,57 @@ void BM_BaselineBareInsert(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_BaselineBareInsert)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_ImportRosterFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_ImportChannelFile)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_ImportChannelFileNextToCards)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_ImportChannelFileNextToSameHolders)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_IssueDigitalBatch)->ArgName("postgres")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BaselineBareInsert)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ImportRosterFile)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ImportChannelFile)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ImportChannelFileNextToCards)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ImportChannelFileNextToSameHolders)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_IssueDigitalBatch)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_CountsTenYearsByProvince)
     ->ArgNames({"postgres", "school"})
-    ->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})
-    ->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({0, 0})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_ConcurrentFindCard)->Threads(1)->Threads(4)->Threads(8)->MinTime(2.0)->UseRealTime();
 
 }  // namespace

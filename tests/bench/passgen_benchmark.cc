@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-
 #include <time.h>
 
 #include <filesystem>
@@ -36,13 +35,15 @@ struct Fixture {
     if (auto r = signing::InitDevelopmentKeys(keys, clock); !r) Die(r.error().message);
     signer = Must(signing::PassSigner::Load(keys));
     const char* src = std::getenv("LK_SOURCE_DIR");
-    tmpl = Must(templates::Template::Load(fs::path(src && *src ? src : LK_BENCH_SOURCE_DIR) / "templates" / "2026"));
+    tmpl = Must(
+        templates::Template::Load(fs::path(src && *src ? src : LK_BENCH_SOURCE_DIR) / "templates" / "2026"));
     ring = Must(signing::Keyring::Open(keys));
     issuer = Must(signing::TokenIssuer::Create(*ring, signing::TokenPolicy{}));
     builder = Must(PassBuilder::Create(*tmpl, *signer, {}));
     card = {"LK26-000001", 2026, "Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "", "nl", false};
     card.token = *issuer->Issue(card.serial, 2026, now);
-    card.authentication_token = AuthenticationToken(std::string(32, 'k'), signer->pass_type_identifier(), card.serial);
+    card.authentication_token =
+        AuthenticationToken(std::string(32, 'k'), signer->pass_type_identifier(), card.serial);
     std::string ec_pem = ring->ActivePrivateKeyPem();
     BIO* ec_bio = BIO_new_mem_buf(ec_pem.data(), static_cast<int>(ec_pem.size()));
     ec = PEM_read_bio_PrivateKey(ec_bio, nullptr, nullptr, nullptr);
@@ -199,7 +200,8 @@ void BM_BatchRowVsRawRsa(benchmark::State& state) {
     benchmark::DoNotOptimize(bytes);
     double t2 = ThreadCpuSeconds();
     len = sizeof sig;
-    if (EVP_PKEY_sign(ec_ctx, sig, &len, digest, sizeof digest) != 1) state.SkipWithError("ECDSA sign failed");
+    if (EVP_PKEY_sign(ec_ctx, sig, &len, digest, sizeof digest) != 1)
+      state.SkipWithError("ECDSA sign failed");
     benchmark::DoNotOptimize(sig);
     double t3 = ThreadCpuSeconds();
     rsa += t1 - t0;

@@ -89,7 +89,8 @@ void BM_Build(benchmark::State& state) {
   bool by_province = state.range(0);
   auto counts = Counts(by_province ? Dimension::kProvince : Dimension::kNone);
   auto pub = Published();
-  ReportOptions o{.by = by_province ? Dimension::kProvince : Dimension::kNone, .first_year = 2017, .last_year = 2026};
+  ReportOptions o{
+      .by = by_province ? Dimension::kProvince : Dimension::kNone, .first_year = 2017, .last_year = 2026};
   for (auto _ : state) {
     auto r = BuildAdoptionReport(counts, pub, o);
     if (!r) {
@@ -136,16 +137,16 @@ void BM_Export(benchmark::State& state) {
     bytes = out->size();
     benchmark::DoNotOptimize(out->data());
   }
-  state.SetLabel(std::string(format == Format::kXlsx ? "xlsx" : "csv") + " by " + std::string(DimensionName(by)) +
-                 ", " + std::to_string(r->rows.size() + r->totals.size()) + " rows, " + std::to_string(bytes) +
-                 " bytes");
+  state.SetLabel(std::string(format == Format::kXlsx ? "xlsx" : "csv") + " by " +
+                 std::string(DimensionName(by)) + ", " + std::to_string(r->rows.size() + r->totals.size()) +
+                 " rows, " + std::to_string(bytes) + " bytes");
 }
 BENCHMARK(BM_Export)
-    ->ArgsProduct({{int(Dimension::kProvince), int(Dimension::kNetwork), int(Dimension::kRole), int(Dimension::kLevel)},
+    ->ArgsProduct({{int(Dimension::kProvince), int(Dimension::kNetwork), int(Dimension::kRole),
+                    int(Dimension::kLevel)},
                    {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-
 
 // --- End to end against a real SQLite ledger ------------------------------------------------
 
@@ -168,7 +169,10 @@ class TenYearLedger {
     fs::create_directories(dir_);
     options_.data_dir = dir_;
     auto l = ledger::OpenLedger(options_, clock_);
-    if (!l) { error_ = l.error().message; return; }
+    if (!l) {
+      error_ = l.error().message;
+      return;
+    }
     std::mt19937 rng(20261127);
     static const char* kRoles[] = {"teaching", "teaching", "teaching", "support", "administrative"};
     static const char* kNets[] = {"GO", "OGO", "VGO"};
@@ -179,24 +183,30 @@ class TenYearLedger {
       return dir_ / "in.csv";
     };
     for (int year = 2017; year <= 2026 && error_.empty(); ++year) {
-      std::string roster = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+      std::string roster =
+          "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
       for (int i = 0; i < Scaled(210000); ++i)
         roster += StaffId(year, i) + ",F,L," + kRoles[pick(rng) % 5] + "," + kNets[pick(rng) % 3] + "," +
-                  kLevels[pick(rng) % 6] + "," + std::to_string(school(rng)) + "," + std::to_string(pc(rng)) + "," +
-                  (pick(rng) < 8 ? "yes" : "no") + "\n";
+                  kLevels[pick(rng) % 6] + "," + std::to_string(school(rng)) + "," + std::to_string(pc(rng)) +
+                  "," + (pick(rng) < 8 ? "yes" : "no") + "\n";
       if (auto r = (*l)->imports().ImportRoster(write(roster), year); !r) error_ = r.error().message;
-      struct Part { ledger::Channel ch; int from, to; };
+      struct Part {
+        ledger::Channel ch;
+        int from, to;
+      };
       for (Part p : {Part{ledger::Channel::kLibrary, 0, Scaled(100000)},
                      Part{ledger::Channel::kSubscription, Scaled(100000), Scaled(120000)},
                      Part{ledger::Channel::kStarter, Scaled(120000), Scaled(135000)}}) {
         std::string f = "staff_id,date\n";
         for (int i = p.from; i < p.to; ++i) f += StaffId(year, i) + "," + std::to_string(year) + "-03-01\n";
-        if (auto r = (*l)->imports().ImportChannel(p.ch, write(f), year); !r && error_.empty()) error_ = r.error().message;
+        if (auto r = (*l)->imports().ImportChannel(p.ch, write(f), year); !r && error_.empty())
+          error_ = r.error().message;
       }
       std::vector<std::string> ids;
       for (int i = Scaled(90000); i < Scaled(190000); ++i)
         if (i < Scaled(100000) || i >= Scaled(135000)) ids.push_back(StaffId(year, i));
-      if (auto r = (*l)->cards().IssueDigitalBatch(ids, year); !r && error_.empty()) error_ = r.error().message;
+      if (auto r = (*l)->cards().IssueDigitalBatch(ids, year); !r && error_.empty())
+        error_ = r.error().message;
     }
   }
   ~TenYearLedger() {
@@ -234,7 +244,8 @@ void BM_EndToEndSqlite(benchmark::State& state) {
                    r.digital_only, r.physical_only, r.both});
     std::vector<PublishedRow> p;
     for (const auto& r : *published)
-      p.push_back({r.label, r.year, r.eligible, r.subscribers, r.starters, r.library, r.holders, r.printed_share});
+      p.push_back(
+          {r.label, r.year, r.eligible, r.subscribers, r.starters, r.library, r.holders, r.printed_share});
     auto rep = BuildAdoptionReport(c, p, {Period::kCalendar, Dimension::kProvince, 2017, 2026});
     if (!rep) return state.SkipWithError(rep.error().message.c_str());
     auto out = Export(*rep, format);
@@ -247,7 +258,13 @@ void BM_EndToEndSqlite(benchmark::State& state) {
   state.SetLabel(std::string("10 card years x ~200k cards, by province, ") + names[state.range(0)] + ": " +
                  std::to_string(rows) + " cells, " + std::to_string(bytes) + " bytes");
 }
-BENCHMARK(BM_EndToEndSqlite)->Arg(0)->Arg(1)->Arg(4)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EndToEndSqlite)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(4)
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace lk::reports

@@ -3,11 +3,11 @@
 // naively (PEM parsed on every call). Compare items_per_second of the pairs:
 //   BM_TokenVerify / BM_RawEcdsaVerify, BM_TokenIssue / BM_RawEcdsaSign.
 #include <benchmark/benchmark.h>
-#include <jwt/jwt.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include <filesystem>
+#include <jwt/jwt.hpp>
 
 #include "signing/internal/keyring_store.h"
 #include "signing/signing.h"
@@ -24,7 +24,8 @@ struct Fixture {
     ring = std::move(*Keyring::Open(config));
     issuer = std::move(*TokenIssuer::Create(*ring, policy));
     verifier = TokenVerifier::Create(ring->Published(clock.Now()), policy);
-    for (int i = 0; i < 1000; ++i) tokens.push_back(*issuer->Issue("BENCH" + std::to_string(i), 2026, clock.Now()));
+    for (int i = 0; i < 1000; ++i)
+      tokens.push_back(*issuer->Issue("BENCH" + std::to_string(i), 2026, clock.Now()));
     private_pem = ring->ActivePrivateKeyPem();
     BIO* bio = BIO_new_mem_buf(private_pem.data(), -1);
     key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);

@@ -55,7 +55,8 @@ void CheckParser(std::string_view text) {
   std::vector<CsvProblem> problems;
   CsvTable t = ParseCsv(text, problems);
   int last_line = 0;
-  for (const auto& p : problems) Check(p.line >= 1 && p.column >= 0 && !p.what.empty(), "a problem without a place");
+  for (const auto& p : problems)
+    Check(p.line >= 1 && p.column >= 0 && !p.what.empty(), "a problem without a place");
   for (const auto& r : t.records) {
     Check(r.line > last_line && r.line >= 2 && !r.fields.empty(), "records out of line order");
     last_line = r.line;
@@ -79,7 +80,7 @@ struct Target {
     // destructor), else /dev/shm when there is one.
     std::error_code ec;
     const char* scratch = std::getenv("LK_FUZZ_TMPDIR");
-    fs::path base = scratch                               ? fs::path(scratch)
+    fs::path base = scratch                            ? fs::path(scratch)
                     : fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
                                                        : fs::temp_directory_path();
     dir = base / ("lk-fuzz-csv-" + HexEncode(RandomBytes(6)));
@@ -114,19 +115,23 @@ struct Target {
     Write(bytes);
     Result<ledger::ImportSummary> first = import();
     if (!first) {
-      Check(first.error().code == Code::kInvalidArgument, "an import refused with a code other than kInvalidArgument");
-      Check(first.error().message.starts_with(file.string()), "an import error that does not name the file first");
+      Check(first.error().code == Code::kInvalidArgument,
+            "an import refused with a code other than kInvalidArgument");
+      Check(first.error().message.starts_with(file.string()),
+            "an import error that does not name the file first");
       return;
     }
     std::vector<CsvProblem> problems;
     CsvTable t = ParseCsv(bytes, problems);
     Check(problems.empty(), "an import accepted a file the CSV parser found problems in");
-    for (const auto& r : t.records) Check(r.fields.size() == t.header.size(), "an import accepted a ragged row");
+    for (const auto& r : t.records)
+      Check(r.fields.size() == t.header.size(), "an import accepted a ragged row");
     Check(first->rows == t.records.size(), "an import read another number of rows than the parser");
     Check(first->added + first->present == first->rows, "an import's added and present do not add up");
     Result<ledger::ImportSummary> second = import();
     Check(second.has_value(), "importing an accepted file again fails");
-    Check(second->added == 0 && second->present == first->rows, "importing an accepted file again adds something");
+    Check(second->added == 0 && second->present == first->rows,
+          "importing an accepted file again adds something");
   }
 
   fs::path dir;
@@ -142,11 +147,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0]) {
-    case 'c': CheckParser(rest); break;
-    case 'r': t.CheckImport(rest, [&] { return t.db->imports().ImportRoster(t.file, 2026); }); break;
-    case 'p': t.CheckImport(rest, [&] { return t.db->imports().ImportPublished(t.file); }); break;
+    case 'c':
+      CheckParser(rest);
+      break;
+    case 'r':
+      t.CheckImport(rest, [&] { return t.db->imports().ImportRoster(t.file, 2026); });
+      break;
+    case 'p':
+      t.CheckImport(rest, [&] { return t.db->imports().ImportPublished(t.file); });
+      break;
     default:
-      t.CheckImport(rest, [&] { return t.db->imports().ImportChannel(ledger::Channel::kSubscription, t.file, 2026); });
+      t.CheckImport(
+          rest, [&] { return t.db->imports().ImportChannel(ledger::Channel::kSubscription, t.file, 2026); });
       break;
   }
   return 0;

@@ -76,9 +76,10 @@ Fixture* Setup() {
   if (!ledger) Die(ledger.error().message);
   int year = int(lk::BrusselsDate(f->clock.Now()).year());
   fs::path roster = f->dir / "roster.csv";
-  if (auto w = lk::WriteFileAtomic(roster, "staff_id,first_name,last_name,role,network,level,school_number,"
-                                           "school_postcode,starter\nT1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
-                                           "T2,Bo,Claes,teaching,OGO,secondary,23456,9000,yes\n");
+  if (auto w = lk::WriteFileAtomic(roster,
+                                   "staff_id,first_name,last_name,role,network,level,school_number,"
+                                   "school_postcode,starter\nT1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                   "T2,Bo,Claes,teaching,OGO,secondary,23456,9000,yes\n");
       !w)
     Die(w.error().message);
   if (auto r = (*ledger)->imports().ImportRoster(roster, year); !r) Die(r.error().message);
@@ -90,7 +91,8 @@ Fixture* Setup() {
   if (!issuer) Die(issuer.error().message);
   auto token = (*issuer)->Issue(card->serial, year, f->clock.Now());
   if (!token) Die(token.error().message);
-  if (auto r = (*ledger)->cards().AttachToken(card->serial, *token, f->clock.Now()); !r) Die(r.error().message);
+  if (auto r = (*ledger)->cards().AttachToken(card->serial, *token, f->clock.Now()); !r)
+    Die(r.error().message);
   f->staff = *staff;
   f->partner = *partner;
   f->token = *token;
@@ -120,7 +122,8 @@ Fixture* Setup() {
 }
 
 void ReplaceAll(std::string& s, std::string_view from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
 }
 
 // Sends `bytes`, half-closes, and reads until the service closes. Returns what it answered.
@@ -152,7 +155,8 @@ std::string Exchange(int port, const std::string& bytes) {
       got.append(buf, static_cast<size_t>(n));
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) Die("the service neither answered nor closed in 10 s");
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      Die("the service neither answered nor closed in 10 s");
     break;
   }
   ::close(fd);

@@ -55,8 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 4) {
-    case 0: Check(body, kClaimBody); break;
-    case 1: Check(body, kIssueBody); break;
+    case 0:
+      Check(body, kClaimBody);
+      break;
+    case 1:
+      Check(body, kIssueBody);
+      break;
     case 2: {
       Check(body, kVerifyBody);
       // The verify handler's shortcut agrees with the strict parser wherever it answers.
@@ -66,7 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
-    default: Check(body, kRevokeBody); break;
+    default:
+      Check(body, kRevokeBody);
+      break;
   }
   return 0;
 }

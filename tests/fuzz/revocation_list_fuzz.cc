@@ -27,7 +27,11 @@ struct Target {
     auto ring = std::move(*signing::Keyring::Open(config));
     signer = std::move(*signing::RevocationSigner::Create(*ring));
     verifier = signing::RevocationVerifier::Create(ring->Published(clock.Now()), {});
-    list = {"https://lerarenkaart.be", clock.Now(), clock.Now() + std::chrono::hours(72), 42, {2025, 2026, 2027},
+    list = {"https://lerarenkaart.be",
+            clock.Now(),
+            clock.Now() + std::chrono::hours(72),
+            42,
+            {2025, 2026, 2027},
             {{"7KQ2M9XH4TRB", 2026}, {"ABCDEFGHJKMN", 2025}}};
     jws = std::move(*signer->Sign(list));
     newer = list;

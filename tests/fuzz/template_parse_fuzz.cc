@@ -47,7 +47,8 @@ struct Target {
   Target() {
     dir = fs::temp_directory_path() / ("lk-fuzz-template-" + HexEncode(RandomBytes(6)));
     fs::copy(fs::path(LK_FUZZ_SOURCE_DIR) / "templates" / "2026", dir, fs::copy_options::recursive);
-    std::ifstream json(dir / "template.json", std::ios::binary), fr(dir / "fr.lproj" / "pass.strings", std::ios::binary);
+    std::ifstream json(dir / "template.json", std::ios::binary),
+        fr(dir / "fr.lproj" / "pass.strings", std::ios::binary);
     good_json.assign(std::istreambuf_iterator<char>(json), {});
     good_fr.assign(std::istreambuf_iterator<char>(fr), {});
   }
@@ -58,8 +59,9 @@ struct Target {
   void LoadAndRender(const std::string& where) {
     auto t = templates::Template::Load(dir);
     if (!t) return CheckRefusal(t.error(), where);
-    templates::CardValues card{"Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "LK26-000042", t.value()->year(),
-                               "2026-01-01T00:00:00+01:00", "2026-12-31T23:59:59+01:00"};
+    templates::CardValues card{
+        "Ine Vermeulen",   "Sint-Lodewijkscollege, Brugge", "LK26-000042",
+        t.value()->year(), "2026-01-01T00:00:00+01:00",     "2026-12-31T23:59:59+01:00"};
     for (const auto& lang : t.value()->languages()) {
       auto r = t.value()->Render(card, lang);
       Check(r.has_value(), "a loaded template that cannot render a good card");
@@ -84,11 +86,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       std::vector<std::pair<std::string, std::string>> entries(parsed->begin(), parsed->end());
       auto again = templates::ParseStrings(templates::FormatStrings(entries), "again.strings");
-      Check(again.has_value() && *again == *parsed, "FormatStrings output does not parse back to the same map");
+      Check(again.has_value() && *again == *parsed,
+            "FormatStrings output does not parse back to the same map");
       break;
     }
     case 'p': {
-      templates::CardValues card{"Ine", "School", "LK26-1", 2026, "2026-01-01T00:00:00+01:00", "2026-12-31T23:59:59+01:00"};
+      templates::CardValues card{
+          "Ine", "School", "LK26-1", 2026, "2026-01-01T00:00:00+01:00", "2026-12-31T23:59:59+01:00"};
       auto filled = templates::FillPlaceholders(rest, card, "field");
       if (!filled) CheckRefusal(filled.error(), "field");
       break;

@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0 && data[0] == '!') {
     const std::string edited = Edit(t.token, data + 1, size - 1);
     auto v = t.verifier->Verify(edited, t.clock.Now());
-    if (edited != t.token ? v.valid : (!v.valid || v.serial != "7KQ2M9XH4TRB" || v.year != 2026)) __builtin_trap();
+    if (edited != t.token ? v.valid : (!v.valid || v.serial != "7KQ2M9XH4TRB" || v.year != 2026))
+      __builtin_trap();
     return 0;
   }
   std::string input(reinterpret_cast<const char*>(data), size);

@@ -1,7 +1,7 @@
+#include "ledger/internal/csv.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "ledger/internal/csv.h"
 
 namespace lk::ledger::internal {
 namespace {
@@ -17,7 +17,10 @@ TEST(CsvTest, DetectsSemicolonsAndKeepsQuotedDelimiters) {
 
 TEST(CsvTest, LineNumbersCountEmbeddedLineBreaksAndBlankLines) {
   std::vector<CsvProblem> p;
-  auto t = ParseCsv("\xEF\xBB\xBF" "A,B\r\n\"1\n2\",3\r\n\r\n4,5", p);
+  auto t = ParseCsv(
+      "\xEF\xBB\xBF"
+      "A,B\r\n\"1\n2\",3\r\n\r\n4,5",
+      p);
   EXPECT_TRUE(p.empty());
   EXPECT_EQ(t.header, (std::vector<std::string>{"a", "b"}));
   ASSERT_EQ(t.records.size(), 2u);

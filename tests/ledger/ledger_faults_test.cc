@@ -46,7 +46,8 @@ class FaultTest : public ::testing::Test {
     return dir_ / name;
   }
   void ImportRoster(int n, int year = 2026) {
-    auto r = ledger_->imports().ImportRoster(Write("roster-" + std::to_string(year) + ".csv", Roster(n)), year);
+    auto r =
+        ledger_->imports().ImportRoster(Write("roster-" + std::to_string(year) + ".csv", Roster(n)), year);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     ASSERT_EQ(r->added, static_cast<uint64_t>(n));
   }
@@ -105,7 +106,8 @@ class PostgresFaultTest : public FaultTest {
   // The issue dates of card year 2026's digital cards as the ledger reads them.
   std::vector<std::string> IssueDates() {
     std::vector<std::string> out;
-    auto r = ledger_->cards().ForEachDigitalCard(2026, [&](const DigitalCardRow& c) { out.push_back(c.issued_on); });
+    auto r = ledger_->cards().ForEachDigitalCard(
+        2026, [&](const DigitalCardRow& c) { out.push_back(c.issued_on); });
     EXPECT_TRUE(r.has_value()) << r.error().message;
     return out;
   }
@@ -160,7 +162,7 @@ TEST_F(PostgresFaultTest, RestartBetweenOperationsIsInvisible) {
   ASSERT_EQ(cluster_.Restart("fast"), "");
   // A channel import stages its rows in a temporary table: the new session makes its own.
   auto subs = ledger_->imports().ImportChannel(Channel::kSubscription,
-                                     Write("subs.csv", "staff_id,date\nS1,2026-01-05\n"), 2026);
+                                               Write("subs.csv", "staff_id,date\nS1,2026-01-05\n"), 2026);
   ASSERT_TRUE(subs.has_value()) << subs.error().message;
   EXPECT_EQ(subs->added, 1u);
   EXPECT_EQ(Cards(Channel::kDigital), 3);

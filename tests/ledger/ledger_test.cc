@@ -25,7 +25,8 @@ using ::testing::Not;
 using ::testing::StartsWith;
 using namespace std::chrono;
 
-const char* kRosterHeader = "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+const char* kRosterHeader =
+    "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
 
 class LedgerTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -61,10 +62,14 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
     if (!rows || rows->empty()) return 0;
     auto& r = rows->front();
     switch (ch) {
-      case Channel::kDigital: return r.digital;
-      case Channel::kSubscription: return r.subscription;
-      case Channel::kStarter: return r.starter;
-      case Channel::kLibrary: return r.library;
+      case Channel::kDigital:
+        return r.digital;
+      case Channel::kSubscription:
+        return r.subscription;
+      case Channel::kStarter:
+        return r.starter;
+      case Channel::kLibrary:
+        return r.library;
     }
     return 0;
   }
@@ -110,14 +115,15 @@ TEST_P(LedgerTest, ReimportAddsNothing) {
 // card of that channel any more (PostgreSQL then still anti-joins the staged rows to its cards).
 TEST_P(LedgerTest, ImportNextToRevokedCardsAddsOnlyNewHolders) {
   ImportSmallRoster();
-  auto first = ledger_->imports().ImportChannel(Channel::kLibrary, Write("l1.csv", "staff_id,date\nT1,2026-03-01\n"), 2026);
+  auto first = ledger_->imports().ImportChannel(Channel::kLibrary,
+                                                Write("l1.csv", "staff_id,date\nT1,2026-03-01\n"), 2026);
   ASSERT_TRUE(first.has_value()) << first.error().message;
   ASSERT_EQ(first->added, 1u);
   const std::string serial = backend_->Value("SELECT serial FROM cards WHERE channel = 'library'");
   ASSERT_TRUE(ledger_->cards().Revoke(serial, "lost").has_value());
   ASSERT_EQ(Total(Channel::kLibrary, 2026), 0);
-  auto second = ledger_->imports().ImportChannel(Channel::kLibrary,
-                                       Write("l2.csv", "staff_id,date\nT1,2026-04-01\nT2,2026-04-02\n"), 2026);
+  auto second = ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("l2.csv", "staff_id,date\nT1,2026-04-01\nT2,2026-04-02\n"), 2026);
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_EQ(second->added, 1u);
   EXPECT_EQ(second->present, 1u);
@@ -127,13 +133,14 @@ TEST_P(LedgerTest, ImportNextToRevokedCardsAddsOnlyNewHolders) {
 }
 
 TEST_P(LedgerTest, BadRosterImportsNothingAndListsEveryBadRow) {
-  auto f = Write("roster.csv", std::string(kRosterHeader) +
-                                   "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
-                                   "T2,Bert,Janssens,teacher,GO,basic,12345,2000,no\n"    // line 3: role
-                                   "T3,Cas,Maes,teaching,GO,basic,12345\n"                 // line 4: fields
-                                   "T4,Dirk,Dams,teaching,GO,basic,12345,0999,maybe\n"     // line 5: postcode, starter
-                                   "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"       // line 6: duplicate
-                                   "T6,Eva,Engels,support,XGO,basic,12a,2000,no\n");       // line 7: network, school
+  auto f = Write("roster.csv",
+                 std::string(kRosterHeader) +
+                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                     "T2,Bert,Janssens,teacher,GO,basic,12345,2000,no\n"  // line 3: role
+                     "T3,Cas,Maes,teaching,GO,basic,12345\n"              // line 4: fields
+                     "T4,Dirk,Dams,teaching,GO,basic,12345,0999,maybe\n"  // line 5: postcode, starter
+                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"    // line 6: duplicate
+                     "T6,Eva,Engels,support,XGO,basic,12a,2000,no\n");    // line 7: network, school
   auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
@@ -157,10 +164,10 @@ TEST_P(LedgerTest, BadChannelFileImportsNothingAndListsUnknownStaffToo) {
   auto f = Write("library.csv",
                  "staff_id,date,branch\n"
                  "T1,2026-03-01,Gent\n"
-                 "T9,2026-03-02,Gent\n"        // line 3: not on roster
-                 "T2,2026-02-30,Gent\n"        // line 4: no such date
-                 "T3,2031-01-01,Gent\n"        // line 5: far from the card year
-                 "T8,2026-03-03,Gent\n");      // line 6: not on roster
+                 "T9,2026-03-02,Gent\n"    // line 3: not on roster
+                 "T2,2026-02-30,Gent\n"    // line 4: no such date
+                 "T3,2031-01-01,Gent\n"    // line 5: far from the card year
+                 "T8,2026-03-03,Gent\n");  // line 6: not on roster
   auto r = ledger_->imports().ImportChannel(Channel::kLibrary, f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
@@ -183,17 +190,18 @@ TEST_P(LedgerTest, ChannelFileNamingSomeoneTwiceImportsNothing) {
                  "date;staff_id\n"
                  "2026-03-01;T3\n"
                  "2026-03-02;T1\n"
-                 "2026-03-03;T9\n"      // line 4: not on roster
-                 "2026-03-04; T3 \n"    // line 5: T3 again (trimmed)
+                 "2026-03-03;T9\n"    // line 4: not on roster
+                 "2026-03-04; T3 \n"  // line 5: T3 again (trimmed)
                  "2026-03-05;T2\n"
-                 "2026-03-06;T3\n"      // line 7: T3 a third time
-                 "2026-03-07;T1\n");    // line 8: T1 again
+                 "2026-03-06;T3\n"    // line 7: T3 a third time
+                 "2026-03-07;T1\n");  // line 8: T1 again
   auto r = ledger_->imports().ImportChannel(Channel::kStarter, f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
   const std::string file = f.string(), m = r.error().message;
   EXPECT_THAT(m, HasSubstr("4 bad rows"));
-  EXPECT_THAT(m, HasSubstr(file + ":4:2 (staff_id): this staff member is not on the roster of card year 2026"));
+  EXPECT_THAT(m,
+              HasSubstr(file + ":4:2 (staff_id): this staff member is not on the roster of card year 2026"));
   EXPECT_THAT(m, HasSubstr(file + ":5:2 (staff_id): the same staff member is already on line 2"));
   EXPECT_THAT(m, HasSubstr(file + ":7:2 (staff_id): the same staff member is already on line 2"));
   EXPECT_THAT(m, HasSubstr(file + ":8:2 (staff_id): the same staff member is already on line 3"));
@@ -211,11 +219,12 @@ TEST_P(LedgerTest, ChannelImportWithoutRosterNamesTheFix) {
 }
 
 TEST_P(LedgerTest, SemicolonsBomCrlfAndQuotedFields) {
-  auto f = Write("roster.csv",
-                 "\xEF\xBB\xBFstaff_id;first_name;last_name;role;network;level;school_number;school_postcode;starter\r\n"
-                 "T1;\"An; Marie\";\"Peeters \"\"de jonge\"\"\";teaching;GO;basic;12345;2000;no\r\n"
-                 "T2;Bert;\"Jan\r\nssens\";support;OGO;secondary;23456;3500;YES\r\n"
-                 "\r\n");
+  auto f = Write(
+      "roster.csv",
+      "\xEF\xBB\xBFstaff_id;first_name;last_name;role;network;level;school_number;school_postcode;starter\r\n"
+      "T1;\"An; Marie\";\"Peeters \"\"de jonge\"\"\";teaching;GO;basic;12345;2000;no\r\n"
+      "T2;Bert;\"Jan\r\nssens\";support;OGO;secondary;23456;3500;YES\r\n"
+      "\r\n");
   auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->added, 2u);
@@ -232,7 +241,8 @@ TEST_P(LedgerTest, SemicolonsBomCrlfAndQuotedFields) {
 }
 
 TEST_P(LedgerTest, UnterminatedQuoteIsABadRow) {
-  auto f = Write("roster.csv", std::string(kRosterHeader) + "T1,\"An,Peeters,teaching,GO,basic,12345,2000,no\n");
+  auto f =
+      Write("roster.csv", std::string(kRosterHeader) + "T1,\"An,Peeters,teaching,GO,basic,12345,2000,no\n");
   auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message, HasSubstr(f.string() + ":2:2 (first_name): quoted field is never closed"));
@@ -276,8 +286,10 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoThreadsGivesOneCard) {
     for (int i = 0; i < kRounds; ++i) {
       sync.arrive_and_wait();
       auto c = l->cards().IssueDigital("T" + std::to_string(1 + i % 3), 2026 - (i / 3 % 2));
-      if (c) serials[t].push_back(c->serial + (c->is_new ? "+" : ""));
-      else serials[t].push_back("error: " + c.error().message);
+      if (c)
+        serials[t].push_back(c->serial + (c->is_new ? "+" : ""));
+      else
+        serials[t].push_back("error: " + c.error().message);
     }
   };
   // 2025 has no roster: those rounds must fail the same way in both threads.
@@ -306,10 +318,20 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoThreadsGivesOneCard) {
 
 TEST_P(LedgerTest, ConcurrentIssuingFromTwoProcessesGivesOneCard) {
   ImportSmallRoster();
-  std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "issue",
-                                   "--staff-id", "T2", "--year", "2026", "--ledger", backend_->url()};
+  std::vector<std::string> argv = {lk::testing::Binary(),
+                                   "--data-dir",
+                                   dir_.path().string(),
+                                   "ledger",
+                                   "issue",
+                                   "--staff-id",
+                                   "T2",
+                                   "--year",
+                                   "2026",
+                                   "--ledger",
+                                   backend_->url()};
   lk::testing::RunResult out[2];
-  std::thread a([&] { out[0] = lk::testing::RunProgram(argv); }), b([&] { out[1] = lk::testing::RunProgram(argv); });
+  std::thread a([&] { out[0] = lk::testing::RunProgram(argv); }),
+      b([&] { out[1] = lk::testing::RunProgram(argv); });
   a.join();
   b.join();
   ASSERT_EQ(out[0].exit_code, 0) << out[0].err;
@@ -322,10 +344,11 @@ TEST_P(LedgerTest, ConcurrentIssuingFromTwoProcessesGivesOneCard) {
 }
 
 TEST_P(LedgerTest, CliImportPrintsASummaryAndListsBadRows) {
-  auto roster = Write("roster.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n");
+  auto roster =
+      Write("roster.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n");
   auto cli = [&](const std::string& kind, const std::filesystem::path& f) {
-    return lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", kind, f.string(),
-                             "--year", "2026", "--ledger", backend_->url()});
+    return lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", kind,
+                                    f.string(), "--year", "2026", "--ledger", backend_->url()});
   };
   auto ok = cli("roster", roster);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -333,7 +356,8 @@ TEST_P(LedgerTest, CliImportPrintsASummaryAndListsBadRows) {
   EXPECT_EQ(ok.err, "") << "no progress bar when stderr is not a terminal";
   auto bad = cli("starters", Write("s.csv", "staff_id;date\nT1;2026-01-01\nT2;2026-01-01\nT1;yesterday\n"));
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_THAT(bad.err, HasSubstr("s.csv:3:1 (staff_id): this staff member is not on the roster of card year 2026"));
+  EXPECT_THAT(bad.err,
+              HasSubstr("s.csv:3:1 (staff_id): this staff member is not on the roster of card year 2026"));
   EXPECT_THAT(bad.err, HasSubstr("s.csv:4:2 (date): 'yesterday' is not an ISO date"));
   auto good = cli("starters", Write("s2.csv", "staff_id;date\nT1;2026-01-01\n"));
   EXPECT_EQ(good.exit_code, 0) << good.err;
@@ -374,8 +398,9 @@ class AuditTamperTest : public LedgerTest {
   }
   // The audit log refuses UPDATE and DELETE; a tamperer with owner rights drops the guard first.
   void DropGuard() {
-    std::string sql = GetParam() == "sqlite" ? "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
-                                             : "DROP TRIGGER audit_log_no_change ON audit_log";
+    std::string sql = GetParam() == "sqlite"
+                          ? "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
+                          : "DROP TRIGGER audit_log_no_change ON audit_log";
     ASSERT_EQ(backend_->Sql(sql), "");
   }
 };
@@ -389,17 +414,18 @@ TEST_P(AuditTamperTest, AppendOnlyAtTheDatabase) {
 TEST_P(AuditTamperTest, EditedEntryIsNamed) {
   MakeHistory();
   DropGuard();
-  ASSERT_EQ(backend_->Sql("UPDATE audit_log SET detail = replace(detail, '\"requested\":1', '\"requested\":2') "
-                          "WHERE seq = 3"),
-            "");
+  ASSERT_EQ(
+      backend_->Sql("UPDATE audit_log SET detail = replace(detail, '\"requested\":1', '\"requested\":2') "
+                    "WHERE seq = 3"),
+      "");
   auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, 3);
   EXPECT_THAT(v->problem, HasSubstr("audit entry 3: its content does not match its hash (edited)"));
   // The CLI says the same and exits 1.
-  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
-                               "--ledger", backend_->url()});
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger",
+                                      "verify", "--ledger", backend_->url()});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("audit entry 3"));
 }
@@ -440,8 +466,9 @@ TEST_P(AuditTamperTest, DeletedCardIsTracedToItsEntry) {
 // trigger that keeps a card on its roster entry is dropped first).
 TEST_P(AuditTamperTest, EditedCardIsNamed) {
   MakeHistory();  // entries 2, 3, 4: T1, T2, T3's digital cards
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"),
-                                     2026));  // entry 5
+  ASSERT_TRUE(ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"),
+      2026));  // entry 5
   auto expect_card = [&](const std::string& serial, int64_t seq, const std::string& what) {
     auto v = ledger_->audit().Verify();
     ASSERT_TRUE(v.has_value()) << v.error().message;
@@ -459,8 +486,8 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
   // A changed issue date.
   ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-01-15'" + where), "");
   expect_card(digital, 3, "its fields differ from what its audit entry recorded (edited)");
-  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
-                                      "--ledger", backend_->url()});
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger",
+                                      "verify", "--ledger", backend_->url()});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("card " + digital));
   ASSERT_EQ(backend_->Sql("UPDATE cards SET issued_on = '2026-02-01'" + where), "");
@@ -479,23 +506,32 @@ TEST_P(AuditTamperTest, EditedCardIsNamed) {
   if (GetParam() == "postgresql") {
     ASSERT_EQ(backend_->Sql("DROP TRIGGER cards_keep_roster ON cards"), "");
   }
-  const std::string roster_id = backend_->Value("SELECT roster_id FROM cards WHERE serial = '" + library + "'");
-  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = (SELECT roster_id FROM cards WHERE audit_seq = 4) WHERE "
-                          "serial = '" + library + "'"),
-            "");
+  const std::string roster_id =
+      backend_->Value("SELECT roster_id FROM cards WHERE serial = '" + library + "'");
+  ASSERT_EQ(
+      backend_->Sql("UPDATE cards SET roster_id = (SELECT roster_id FROM cards WHERE audit_seq = 4) WHERE "
+                    "serial = '" +
+                    library + "'"),
+      "");
   expect_card(library, 5, "(edited)");
-  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = " + roster_id + " WHERE serial = '" + library + "'"), "");
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET roster_id = " + roster_id + " WHERE serial = '" + library + "'"),
+            "");
   ExpectVerified("holder restored");
   // A revocation undone, or made up, behind the ledger's back.
   ASSERT_TRUE(ledger_->cards().Revoke(digital, "lost phone").has_value());  // entry 6
   ExpectVerified("revoked");
-  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'active', revoked_reason = NULL, revoked_at = NULL" + where), "");
+  ASSERT_EQ(
+      backend_->Sql("UPDATE cards SET status = 'active', revoked_reason = NULL, revoked_at = NULL" + where),
+      "");
   expect_card(digital, 3, "active, but audit entry 6 revoked it");
-  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'fraud', revoked_at = 1" + where), "");
+  ASSERT_EQ(
+      backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'fraud', revoked_at = 1" + where),
+      "");
   expect_card(digital, 3, "its revocation differs from audit entry 6");
   const std::string other = backend_->Value("SELECT serial FROM cards WHERE audit_seq = 4");
-  ASSERT_EQ(backend_->Sql("UPDATE cards SET status = 'revoked', revoked_reason = 'x', revoked_at = 1 WHERE serial = '" +
-                          other + "'"),
+  ASSERT_EQ(backend_->Sql(
+                "UPDATE cards SET status = 'revoked', revoked_reason = 'x', revoked_at = 1 WHERE serial = '" +
+                other + "'"),
             "");
   expect_card(digital, 3, "its revocation differs");  // the first bad card in (entry, serial) order
 }
@@ -512,9 +548,11 @@ TEST_P(LedgerTest, AdoptionAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(year().eligible, 3);
   EXPECT_EQ(year().holders, 0);
   // A bad file changes nothing, a good one moves T1 and T2 to "library".
-  ASSERT_FALSE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("bad.csv", "staff_id,date\nT1,2026-03-01\nNOPE,2026-03-01\n"), 2026));
+  ASSERT_FALSE(ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("bad.csv", "staff_id,date\nT1,2026-03-01\nNOPE,2026-03-01\n"), 2026));
   EXPECT_EQ(year().library, 0);
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-03-01\nT2,2026-03-02\n"), 2026));
   ExpectVerified("library");
   EXPECT_EQ(year().library, 2);
   EXPECT_EQ(year().physical_only, 2);
@@ -559,32 +597,42 @@ TEST_P(LedgerTest, CardsReferenceRosterEntries) {
   auto sql = [&](const std::string& q) {
     return backend_->Sql(GetParam() == "sqlite" ? "PRAGMA foreign_keys = ON; " + q : q);
   };
-  const std::string fk_violation = GetParam() == "sqlite" ? "FOREIGN KEY constraint failed" : "violates the foreign key";
-  EXPECT_THAT(sql("INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
-                  "audit_seq) VALUES ('ABCDEFGHJKMN', 999999, 'library', '2026-03-01', 2025, 'active', 9, 9)"),
-              HasSubstr(fk_violation));
+  const std::string fk_violation =
+      GetParam() == "sqlite" ? "FOREIGN KEY constraint failed" : "violates the foreign key";
+  EXPECT_THAT(
+      sql("INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
+          "audit_seq) VALUES ('ABCDEFGHJKMN', 999999, 'library', '2026-03-01', 2025, 'active', 9, 9)"),
+      HasSubstr(fk_violation));
   // Several rows at once, one of them naming no roster entry.
-  EXPECT_THAT(sql("INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
-                  "audit_seq) SELECT k.s, r.id + k.n, 'library', '2026-03-01', 2025, 'active', 9, 9 FROM (SELECT min(id) "
-                  "AS id FROM roster) r CROSS JOIN (SELECT 0 AS n, 'ABCDEFGHJKM0' AS s UNION ALL SELECT 1, "
-                  "'ABCDEFGHJKM1' UNION ALL SELECT 999999, 'ABCDEFGHJKM9' UNION ALL SELECT 2, 'ABCDEFGHJKM2') k"),
-              HasSubstr(fk_violation));
+  EXPECT_THAT(
+      sql("INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
+          "audit_seq) SELECT k.s, r.id + k.n, 'library', '2026-03-01', 2025, 'active', 9, 9 FROM (SELECT "
+          "min(id) "
+          "AS id FROM roster) r CROSS JOIN (SELECT 0 AS n, 'ABCDEFGHJKM0' AS s UNION ALL SELECT 1, "
+          "'ABCDEFGHJKM1' UNION ALL SELECT 999999, 'ABCDEFGHJKM9' UNION ALL SELECT 2, 'ABCDEFGHJKM2') k"),
+      HasSubstr(fk_violation));
   // Valid rows around a gap in the roster's ids (PostgreSQL: an id taken by a rolled-back insert),
   // so the check cannot take the whole id range as present: accepted (then rolled back).
-  ASSERT_EQ(sql("BEGIN; INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
-                "province, starter, audit_seq) VALUES (2026, '" + std::string(64, 'f') + "', 'teaching', 'GO', "
-                "'basic', '1', 2000, 'Antwerpen', 0, 1); ROLLBACK"),
-            "");
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r4.csv", std::string(kRosterHeader) + "T4,D,D,teaching,GO,basic,1,2000,no\n"),
-                                    2026));
+  ASSERT_EQ(
+      sql("BEGIN; INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
+          "province, starter, audit_seq) VALUES (2026, '" +
+          std::string(64, 'f') +
+          "', 'teaching', 'GO', "
+          "'basic', '1', 2000, 'Antwerpen', 0, 1); ROLLBACK"),
+      "");
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("r4.csv", std::string(kRosterHeader) + "T4,D,D,teaching,GO,basic,1,2000,no\n"), 2026));
   if (GetParam() == "postgresql") {
     EXPECT_EQ(backend_->Value("SELECT max(id) - min(id) + 1 - count(*) FROM roster"), "1");
   }
-  EXPECT_EQ(sql("BEGIN; INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
-                "audit_seq) SELECT CASE k.n WHEN 0 THEN 'ABCDEFGHJKM0' ELSE 'ABCDEFGHJKM1' END, CASE k.n WHEN 0 THEN r.lo "
-                "ELSE r.hi END, 'library', '2026-03-01', 2025, 'active', 9, 9 FROM (SELECT min(id) AS lo, max(id) AS "
-                "hi FROM roster) r CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1) k; ROLLBACK"),
-            "");
+  EXPECT_EQ(
+      sql("BEGIN; INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, update_tag, "
+          "audit_seq) SELECT CASE k.n WHEN 0 THEN 'ABCDEFGHJKM0' ELSE 'ABCDEFGHJKM1' END, CASE k.n WHEN 0 "
+          "THEN r.lo "
+          "ELSE r.hi END, 'library', '2026-03-01', 2025, 'active', 9, 9 FROM (SELECT min(id) AS lo, max(id) "
+          "AS "
+          "hi FROM roster) r CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1) k; ROLLBACK"),
+      "");
   EXPECT_NE(sql("DELETE FROM roster WHERE id IN (SELECT roster_id FROM cards)"), "");
   EXPECT_NE(sql("UPDATE cards SET roster_id = roster_id + 1000"), "");
   auto v = ledger_->audit().Verify();
@@ -595,7 +643,8 @@ TEST_P(LedgerTest, CardsReferenceRosterEntries) {
 // Migration 4 builds the aggregate from the cards already in a ledger made before it existed.
 TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter,
+                                               Write("t.csv", "staff_id,date\nT2,2026-03-01\n"), 2026));
   ASSERT_TRUE(ledger_->cards().IssueDigital("T2", 2026).has_value());
   ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
   ledger_.reset();
@@ -619,15 +668,18 @@ TEST_P(LedgerTest, MigrationBuildsTheAggregateForExistingData) {
 
 TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
   MakeHistory();  // T1 (Antwerpen, GO, teaching, basic) holds a digital card
-  ASSERT_EQ(backend_->Sql("UPDATE adoption_cells SET holders = holders + 1 WHERE province = 'Antwerpen' AND mask = 1"), "");
+  ASSERT_EQ(backend_->Sql(
+                "UPDATE adoption_cells SET holders = holders + 1 WHERE province = 'Antwerpen' AND mask = 1"),
+            "");
   auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, std::nullopt);
-  EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen, GO, teaching, basic, "
-                                    "digital) holds 2, a recount of the cards gives 1"));
-  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger", "verify",
-                                      "--ledger", backend_->url()});
+  EXPECT_THAT(v->problem,
+              HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen, GO, teaching, basic, "
+                        "digital) holds 2, a recount of the cards gives 1"));
+  auto run = lk::testing::RunProgram({lk::testing::Binary(), "--data-dir", dir_.path().string(), "ledger",
+                                      "verify", "--ledger", backend_->url()});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen"));
   // A deleted cell is named too.
@@ -635,11 +687,14 @@ TEST_P(AuditTamperTest, TamperedAggregateIsNamed) {
   v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Antwerpen"));
-  ASSERT_EQ(backend_->Sql("UPDATE adoption_cells SET holders = holders - 1 WHERE province = 'Antwerpen' AND mask = 1"), "");
+  ASSERT_EQ(backend_->Sql(
+                "UPDATE adoption_cells SET holders = holders - 1 WHERE province = 'Antwerpen' AND mask = 1"),
+            "");
   v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
-  EXPECT_THAT(v->problem, HasSubstr("adoption aggregate: cell (card year 2026, Brussel, VGO, administrative, higher, "
-                                    "digital) is missing, a recount of the cards gives 1"));
+  EXPECT_THAT(v->problem,
+              HasSubstr("adoption aggregate: cell (card year 2026, Brussel, VGO, administrative, higher, "
+                        "digital) is missing, a recount of the cards gives 1"));
 }
 
 // The school-year aggregate (migration 6) moves with every write and verify recounts it. A
@@ -652,27 +707,28 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
     EXPECT_TRUE(rows.has_value()) << rows.error().message;
     return rows ? *rows : std::vector<CountsRow>{};
   };
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
-                                                         "P,p,p,teaching,GO,basic,1,2000,no\n"
-                                                         "Q,q,q,support,OGO,secondary,2,9000,no\n"),
-                                    2025));
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
-                                                         "P,p,p,teaching,GO,basic,1,3500,no\n"
-                                                         "Q,q,q,support,OGO,secondary,2,9000,no\n"),
-                                    2026));
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"),
-                                     2025));
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("r25.csv", std::string(kRosterHeader) + "P,p,p,teaching,GO,basic,1,2000,no\n"
+                                                    "Q,q,q,support,OGO,secondary,2,9000,no\n"),
+      2025));
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("r26.csv", std::string(kRosterHeader) + "P,p,p,teaching,GO,basic,1,3500,no\n"
+                                                    "Q,q,q,support,OGO,secondary,2,9000,no\n"),
+      2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("l25.csv", "staff_id,date\nP,2025-10-01\nQ,2025-11-02\n"), 2025));
   ExpectVerified("library 2025");
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary,
+                                               Write("l26.csv", "staff_id,date\nP,2026-03-01\n"), 2026));
   ExpectVerified("library 2026");
   auto all = school(Dimension::kNone);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].period, "2025-2026");
-  EXPECT_EQ(all[0].library, 3);        // P twice, Q
-  EXPECT_EQ(all[0].holders, 2);        // P, Q
+  EXPECT_EQ(all[0].library, 3);  // P twice, Q
+  EXPECT_EQ(all[0].holders, 2);  // P, Q
   EXPECT_EQ(all[0].physical_only, 2);
   auto prov = school(Dimension::kProvince);
-  ASSERT_EQ(prov.size(), 3u);          // Antwerpen (P 2025), Limburg (P 2026), Oost-Vlaanderen (Q)
+  ASSERT_EQ(prov.size(), 3u);  // Antwerpen (P 2025), Limburg (P 2026), Oost-Vlaanderen (Q)
   EXPECT_EQ(prov[0].group, "Antwerpen");
   EXPECT_EQ(prov[0].holders, 1);
   EXPECT_EQ(prov[1].group, "Limburg");
@@ -681,7 +737,7 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   ASSERT_EQ(net.size(), 2u);
   EXPECT_EQ(net[0].group, "GO");
   EXPECT_EQ(net[0].library, 2);
-  EXPECT_EQ(net[0].holders, 1);        // one person in GO, with two cards
+  EXPECT_EQ(net[0].holders, 1);  // one person in GO, with two cards
   // A digital card (card year 2026, issued 1 February 2026: school year 2025-2026) makes P a
   // holder of both kinds, in Limburg only; Q's gets revoked again.
   auto p = ledger_->cards().IssueDigital("P", 2026);
@@ -706,8 +762,9 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
   EXPECT_EQ(all[0].physical_only, 1);
   // Revoking one of P's two library cards leaves P a library holder in 2025-2026 overall, but
   // no longer in Antwerpen.
-  std::string p25 = backend_->Value("SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
-                                    "r.card_year = 2025 AND r.postcode = 2000");
+  std::string p25 = backend_->Value(
+      "SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
+      "r.card_year = 2025 AND r.postcode = 2000");
   ASSERT_EQ(p25.size(), 12u) << p25;
   ASSERT_TRUE(ledger_->cards().Revoke(p25, "lost").has_value());
   ExpectVerified("revoke library");
@@ -727,31 +784,36 @@ TEST_P(LedgerTest, SchoolYearAggregateFollowsImportIssueAndRevoke) {
 // (E), nobody else (F), and a card year within reach that holds cards but is out of reach of
 // some new cards (2024). verify recounts both aggregates after every step.
 TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
-  const std::string others = "C,c,c,support,OGO,secondary,2,9000,no\n"
-                             "D,d,d,support,OGO,secondary,2,9000,no\n"
-                             "E,e,e,support,OGO,secondary,2,9000,no\n"
-                             "F,f,f,support,OGO,secondary,2,9000,no\n";
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r24.csv", std::string(kRosterHeader) + "A,a,a,teaching,GO,basic,1,2000,no\n"),
-                                    2024));
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r25.csv", std::string(kRosterHeader) +
-                                                         "B,b,b,teaching,GO,basic,1,2000,no\n" + others),
-                                    2025));
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("r26.csv", std::string(kRosterHeader) +
-                                                         "B,b,b,teaching,GO,basic,1,3500,no\n" + others),
-                                    2026));
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l24.csv", "staff_id,date\nA,2024-10-01\n"), 2024));
+  const std::string others =
+      "C,c,c,support,OGO,secondary,2,9000,no\n"
+      "D,d,d,support,OGO,secondary,2,9000,no\n"
+      "E,e,e,support,OGO,secondary,2,9000,no\n"
+      "F,f,f,support,OGO,secondary,2,9000,no\n";
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("r24.csv", std::string(kRosterHeader) + "A,a,a,teaching,GO,basic,1,2000,no\n"), 2024));
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("r25.csv", std::string(kRosterHeader) + "B,b,b,teaching,GO,basic,1,2000,no\n" + others), 2025));
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("r26.csv", std::string(kRosterHeader) + "B,b,b,teaching,GO,basic,1,3500,no\n" + others), 2026));
   ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary,
-                                     Write("l25.csv", "staff_id,date\nB,2025-10-01\nC,2025-10-02\n"), 2025));
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription, Write("s25.csv", "staff_id,date\nD,2025-01-10\n"), 2025));
-  std::string c25 = backend_->Value("SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
-                                    "r.card_year = 2025 AND c.issued_on = '2025-10-02'");
+                                               Write("l24.csv", "staff_id,date\nA,2024-10-01\n"), 2024));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("l25.csv", "staff_id,date\nB,2025-10-01\nC,2025-10-02\n"), 2025));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription,
+                                               Write("s25.csv", "staff_id,date\nD,2025-01-10\n"), 2025));
+  std::string c25 = backend_->Value(
+      "SELECT c.serial FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
+      "r.card_year = 2025 AND c.issued_on = '2025-10-02'");
   ASSERT_EQ(c25.size(), 12u) << c25;
   ASSERT_TRUE(ledger_->cards().Revoke(c25, "lost").has_value());
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter, Write("t26.csv", "staff_id,date\nE,2026-03-01\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter,
+                                               Write("t26.csv", "staff_id,date\nE,2026-03-01\n"), 2026));
   ExpectVerified("before");
   auto lib = ledger_->imports().ImportChannel(
       Channel::kLibrary,
-      Write("l26.csv", "staff_id,date\nB,2026-03-01\nC,2026-02-01\nD,2026-04-01\nE,2026-05-01\nF,2026-06-01\n"), 2026);
+      Write("l26.csv",
+            "staff_id,date\nB,2026-03-01\nC,2026-02-01\nD,2026-04-01\nE,2026-05-01\nF,2026-06-01\n"),
+      2026);
   ASSERT_TRUE(lib.has_value()) << lib.error().message;
   EXPECT_EQ(lib->added, 5u);
   ExpectVerified("library 2026");
@@ -762,13 +824,13 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   };
   auto all = school(Dimension::kNone);
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].library, 6);        // B twice, C, D, E, F (C's 2025 card is revoked)
-  EXPECT_EQ(all[0].starter, 1);        // E
-  EXPECT_EQ(all[0].subscription, 0);   // D's is of school year 2024-2025
-  EXPECT_EQ(all[0].holders, 5);        // B, C, D, E, F: B once
+  EXPECT_EQ(all[0].library, 6);       // B twice, C, D, E, F (C's 2025 card is revoked)
+  EXPECT_EQ(all[0].starter, 1);       // E
+  EXPECT_EQ(all[0].subscription, 0);  // D's is of school year 2024-2025
+  EXPECT_EQ(all[0].holders, 5);       // B, C, D, E, F: B once
   EXPECT_EQ(all[0].physical_only, 5);
   auto prov = school(Dimension::kProvince);
-  ASSERT_EQ(prov.size(), 3u);          // Antwerpen (B 2025), Limburg (B 2026), Oost-Vlaanderen
+  ASSERT_EQ(prov.size(), 3u);  // Antwerpen (B 2025), Limburg (B 2026), Oost-Vlaanderen
   EXPECT_EQ(prov[0].holders, 1);
   EXPECT_EQ(prov[1].holders, 1);
   EXPECT_EQ(prov[2].group, "Oost-Vlaanderen");
@@ -779,7 +841,7 @@ TEST_P(LedgerTest, ImportNextToOtherCardYearsCountsHoldersOnce) {
   ASSERT_EQ(cal->size(), 1u);
   EXPECT_EQ(cal->at(0).holders, 5);
   EXPECT_EQ(cal->at(0).library, 5);
-  EXPECT_EQ(cal->at(0).starter, 1);    // E holds both physical kinds: one holder
+  EXPECT_EQ(cal->at(0).starter, 1);  // E holds both physical kinds: one holder
   // A batch next to them (issued 1 February 2026: school year 2025-2026): B and E hold both
   // kinds now, a second mention of F gets the same card.
   auto batch = ledger_->cards().IssueDigitalBatch({"B", "E", "F", "F"}, 2026);
@@ -807,13 +869,15 @@ TEST_P(LedgerTest, RosterEntriesReferenceCardYears) {
   auto sql = [&](const std::string& q) {
     return backend_->Sql(GetParam() == "sqlite" ? "PRAGMA foreign_keys = ON; " + q : q);
   };
-  const std::string fk_violation = GetParam() == "sqlite" ? "FOREIGN KEY constraint failed" : "violates the foreign key";
+  const std::string fk_violation =
+      GetParam() == "sqlite" ? "FOREIGN KEY constraint failed" : "violates the foreign key";
   auto entry = [](int year, char key) {
     return "(" + std::to_string(year) + ", '" + std::string(64, key) +
            "', 'teaching', 'GO', 'basic', '1', 2000, 'Antwerpen', 0, 1)";
   };
-  const std::string insert = "INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
-                             "province, starter, audit_seq) VALUES ";
+  const std::string insert =
+      "INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
+      "province, starter, audit_seq) VALUES ";
   EXPECT_THAT(sql(insert + entry(2030, 'a')), HasSubstr(fk_violation));
   // Several rows at once, one of them in a card year the ledger does not have.
   EXPECT_THAT(sql(insert + entry(2026, 'b') + ", " + entry(2031, 'c') + ", " + entry(2026, 'd')),
@@ -830,7 +894,8 @@ TEST_P(LedgerTest, RosterEntriesReferenceCardYears) {
 // Migration 6 builds the school-year aggregate from the cards already in a ledger.
 TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter, Write("t.csv", "staff_id,date\nT2,2025-10-01\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kStarter,
+                                               Write("t.csv", "staff_id,date\nT2,2025-10-01\n"), 2026));
   ASSERT_TRUE(ledger_->cards().IssueDigital("T2", 2026).has_value());
   auto t1 = ledger_->cards().IssueDigital("T1", 2026);
   ASSERT_TRUE(t1.has_value());
@@ -868,51 +933,55 @@ TEST_P(LedgerTest, MigrationBuildsTheSchoolYearAggregateForExistingData) {
 
 TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
   MakeHistory();  // three digital cards issued 2026-02-01: school year 2025-2026
-  ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders + 1 WHERE dim = 'network' AND grp = 'GO'"),
+  ASSERT_EQ(backend_->Sql(
+                "UPDATE school_holder_cells SET holders = holders + 1 WHERE dim = 'network' AND grp = 'GO'"),
             "");
   auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad, std::nullopt);
-  EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, network GO, holders of "
-                                    "digital) holds 2, a recount of the cards gives 1"));
-  ASSERT_EQ(backend_->Sql("UPDATE school_holder_cells SET holders = holders - 1 WHERE dim = 'network' AND grp = 'GO'"),
+  EXPECT_THAT(v->problem,
+              HasSubstr("school-year aggregate: cell (school year 2025-2026, network GO, holders of "
+                        "digital) holds 2, a recount of the cards gives 1"));
+  ASSERT_EQ(backend_->Sql(
+                "UPDATE school_holder_cells SET holders = holders - 1 WHERE dim = 'network' AND grp = 'GO'"),
             "");
   ASSERT_TRUE(ledger_->audit().Verify()->ok);
   ASSERT_EQ(backend_->Sql("DELETE FROM school_card_cells WHERE dim = 'all'"), "");
   v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
-  EXPECT_THAT(v->problem, HasSubstr("school-year aggregate: cell (school year 2025-2026, all, digital cards) is "
-                                    "missing, a recount of the cards gives 3"));
+  EXPECT_THAT(v->problem,
+              HasSubstr("school-year aggregate: cell (school year 2025-2026, all, digital cards) is "
+                        "missing, a recount of the cards gives 3"));
 }
 
 // A small dataset checked by hand (see the comments for each expected number).
 TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   auto r25 = Write("r25.csv", std::string(kRosterHeader) +
-                                  "A,a,a,teaching,GO,basic,1,2000,no\n"         // Antwerpen
-                                  "B,b,b,support,OGO,secondary,2,9000,yes\n"    // Oost-Vlaanderen
+                                  "A,a,a,teaching,GO,basic,1,2000,no\n"            // Antwerpen
+                                  "B,b,b,support,OGO,secondary,2,9000,yes\n"       // Oost-Vlaanderen
                                   "C,c,c,administrative,VGO,higher,3,1000,no\n");  // Brussel
   auto r26 = Write("r26.csv", std::string(kRosterHeader) +
-                                  "A,a,a,teaching,GO,basic,1,2000,no\n"         // Antwerpen
-                                  "B,b,b,support,OGO,secondary,2,3500,no\n"     // moved to Limburg
-                                  "C,c,c,administrative,VGO,higher,3,1000,no\n" // Brussel
-                                  "D,d,d,teaching,GO,adult,4,8000,yes\n");      // West-Vlaanderen
+                                  "A,a,a,teaching,GO,basic,1,2000,no\n"          // Antwerpen
+                                  "B,b,b,support,OGO,secondary,2,3500,no\n"      // moved to Limburg
+                                  "C,c,c,administrative,VGO,higher,3,1000,no\n"  // Brussel
+                                  "D,d,d,teaching,GO,adult,4,8000,yes\n");       // West-Vlaanderen
   ASSERT_TRUE(ledger_->imports().ImportRoster(r25, 2025).has_value());
   ASSERT_TRUE(ledger_->imports().ImportRoster(r26, 2026).has_value());
   auto imp = [&](Channel ch, const std::string& name, const std::string& body, int year) {
     auto r = ledger_->imports().ImportChannel(ch, Write(name, "staff_id,date\n" + body), year);
     ASSERT_TRUE(r.has_value()) << r.error().message;
   };
-  imp(Channel::kSubscription, "s25.csv", "A,2025-01-10\n", 2025);  // school 2024-2025
+  imp(Channel::kSubscription, "s25.csv", "A,2025-01-10\n", 2025);           // school 2024-2025
   imp(Channel::kLibrary, "l25.csv", "B,2025-03-01\nC,2025-10-01\n", 2025);  // 2024-2025, 2025-2026
-  imp(Channel::kSubscription, "s26.csv", "A,2025-12-15\n", 2026);  // 2025-2026
-  imp(Channel::kStarter, "t26.csv", "B,2026-09-15\n", 2026);       // 2026-2027
-  imp(Channel::kLibrary, "l26.csv", "D,2026-05-05\n", 2026);       // 2025-2026
-  ASSERT_TRUE(ledger_->cards().IssueDigital("A", 2026).has_value());       // issued 2026-02-01: 2025-2026
+  imp(Channel::kSubscription, "s26.csv", "A,2025-12-15\n", 2026);           // 2025-2026
+  imp(Channel::kStarter, "t26.csv", "B,2026-09-15\n", 2026);                // 2026-2027
+  imp(Channel::kLibrary, "l26.csv", "D,2026-05-05\n", 2026);                // 2025-2026
+  ASSERT_TRUE(ledger_->cards().IssueDigital("A", 2026).has_value());        // issued 2026-02-01: 2025-2026
   ASSERT_TRUE(ledger_->cards().IssueDigital("D", 2026).has_value());
   auto c = ledger_->cards().IssueDigital("C", 2026);
   ASSERT_TRUE(c.has_value());
-  ASSERT_TRUE(ledger_->cards().Revoke(c->serial, "test").has_value());     // revoked: counted nowhere
+  ASSERT_TRUE(ledger_->cards().Revoke(c->serial, "test").has_value());  // revoked: counted nowhere
 
   auto cal = ledger_->counts().Query({Period::kCalendar, Dimension::kNone, 2025, 2026});
   ASSERT_TRUE(cal.has_value()) << cal.error().message;
@@ -930,13 +999,13 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   const auto& y26 = cal->at(1);
   EXPECT_EQ(y26.period, "2026");
   EXPECT_EQ(y26.eligible, 4);
-  EXPECT_EQ(y26.subscription, 1);  // A
-  EXPECT_EQ(y26.starter, 1);       // B
-  EXPECT_EQ(y26.library, 1);       // D
-  EXPECT_EQ(y26.digital, 2);       // A, D (C revoked)
-  EXPECT_EQ(y26.holders, 3);       // A, B, D
-  EXPECT_EQ(y26.both, 2);          // A, D
-  EXPECT_EQ(y26.physical_only, 1); // B
+  EXPECT_EQ(y26.subscription, 1);   // A
+  EXPECT_EQ(y26.starter, 1);        // B
+  EXPECT_EQ(y26.library, 1);        // D
+  EXPECT_EQ(y26.digital, 2);        // A, D (C revoked)
+  EXPECT_EQ(y26.holders, 3);        // A, B, D
+  EXPECT_EQ(y26.both, 2);           // A, D
+  EXPECT_EQ(y26.physical_only, 1);  // B
   EXPECT_EQ(y26.digital_only, 0);
 
   auto prov = ledger_->counts().Query({Period::kCalendar, Dimension::kProvince, 2026, 2026});
@@ -1014,10 +1083,12 @@ TEST_P(LedgerTest, PublishedFiguresAsPrinted) {
                   "holders_total;published_share\n2016;200000;1;2;3;100000;\"50,00%\"\n2017;1;1;1;1;1;1%\n");
   auto clash = ledger_->imports().ImportPublished(be);
   ASSERT_FALSE(clash.has_value());
-  EXPECT_THAT(clash.error().message, HasSubstr(be.string() + ":3:1 (calendar_year): differs from the published"));
+  EXPECT_THAT(clash.error().message,
+              HasSubstr(be.string() + ":3:1 (calendar_year): differs from the published"));
   EXPECT_EQ(ledger_->counts().Published()->size(), 4u) << "all or nothing";
-  auto bad = Write("bad.csv", "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
-                              "picked_up_at_library,holders_total,published_share\n2020,x,1,1,1,1,67 pct\n");
+  auto bad = Write("bad.csv",
+                   "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
+                   "picked_up_at_library,holders_total,published_share\n2020,x,1,1,1,1,67 pct\n");
   auto b = ledger_->imports().ImportPublished(bad);
   ASSERT_FALSE(b.has_value());
   EXPECT_THAT(b.error().message, HasSubstr(":2:2 (eligible_staff): 'x' is not a whole number"));
@@ -1032,13 +1103,16 @@ TEST_P(LedgerTest, StaffIdentifiersAreNeverStored) {
   EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   // The roster holds 64-hex HMACs, not the identifiers.
-  EXPECT_EQ(backend_->Sql("CREATE TABLE probe AS SELECT staff_key FROM roster WHERE staff_key IN ('T1', 'T2', 'T3')"),
+  EXPECT_EQ(backend_->Sql(
+                "CREATE TABLE probe AS SELECT staff_key FROM roster WHERE staff_key IN ('T1', 'T2', 'T3')"),
             "");
-  EXPECT_EQ(backend_->Sql("INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
-                          "province, starter, audit_seq) VALUES (2026, 'T4', 'teaching', 'GO', 'basic', '1', 2000, "
-                          "'Antwerpen', 0, 1)")
-                .empty(),
-            false)
+  EXPECT_EQ(
+      backend_
+          ->Sql("INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, "
+                "province, starter, audit_seq) VALUES (2026, 'T4', 'teaching', 'GO', 'basic', '1', 2000, "
+                "'Antwerpen', 0, 1)")
+          .empty(),
+      false)
       << "the database itself rejects a raw identifier as staff key";
   if (GetParam() == "sqlite") {
     auto raw = ReadFile(backend_->url());
@@ -1055,13 +1129,16 @@ TEST_P(LedgerTest, StaffKeysAreHmacSha256AsOpenSslComputesIt) {
   ASSERT_TRUE(key.has_value());
   std::string hex = key->substr(0, 64);
   for (auto [id, postcode] : {std::pair{"T1", "2000"}, std::pair{"T3", "1000"}}) {
-    auto run = lk::testing::RunProgram({"openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + hex}, id);
+    auto run = lk::testing::RunProgram(
+        {"openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + hex}, id);
     ASSERT_EQ(run.exit_code, 0) << run.err;
     std::string out = run.out;
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
     const std::string expected = out.substr(out.rfind(' ') + 1);
     ASSERT_EQ(expected.size(), 64u) << run.out;
-    EXPECT_EQ(backend_->Value(std::string("SELECT staff_key FROM roster WHERE postcode = ") + postcode), expected) << id;
+    EXPECT_EQ(backend_->Value(std::string("SELECT staff_key FROM roster WHERE postcode = ") + postcode),
+              expected)
+        << id;
   }
 }
 
@@ -1098,9 +1175,11 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
   }
   EXPECT_EQ(serials.size(), ids.size());
   for (const char* channel : {"library", "digital"})
-    EXPECT_EQ(backend_->Value(std::string("SELECT count(*) FROM (SELECT row_number() OVER (ORDER BY r.staff_key) AS a, "
-                                          "row_number() OVER (ORDER BY c.serial) AS b FROM cards c JOIN roster r ON "
-                                          "r.id = c.roster_id WHERE c.channel = '") + channel + "') x WHERE a <> b"),
+    EXPECT_EQ(backend_->Value(
+                  std::string("SELECT count(*) FROM (SELECT row_number() OVER (ORDER BY r.staff_key) AS a, "
+                              "row_number() OVER (ORDER BY c.serial) AS b FROM cards c JOIN roster r ON "
+                              "r.id = c.roster_id WHERE c.channel = '") +
+                  channel + "') x WHERE a <> b"),
               "0")
         << channel;
   // Counts after a first import (no other cards to look for) and a batch (other cards there).
@@ -1115,8 +1194,8 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
   // A second batch with one new person and one who has a card: read back, not staged.
-  ASSERT_TRUE(ledger_->imports().ImportRoster(Write("more.csv", std::string(kRosterHeader) + "S99,F,L,support,OGO,adult,2,9000,no\n"),
-                                    2026));
+  ASSERT_TRUE(ledger_->imports().ImportRoster(
+      Write("more.csv", std::string(kRosterHeader) + "S99,F,L,support,OGO,adult,2,9000,no\n"), 2026));
   auto mixed = ledger_->cards().IssueDigitalBatch({"S99", "S3", "S99"}, 2026);
   ASSERT_TRUE(mixed.has_value()) << mixed.error().message;
   EXPECT_TRUE((*mixed)[0].is_new);
@@ -1133,8 +1212,8 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
 // verify still passes, the counts are the same, and new entries verify too.
 TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
   ImportSmallRoster();
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-01-05\nT2,2026-03-01\n"),
-                                     2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(
+      Channel::kLibrary, Write("l.csv", "staff_id,date\nT1,2026-01-05\nT2,2026-03-01\n"), 2026));
   ASSERT_TRUE(ledger_->cards().IssueDigitalBatch({"T2", "T3"}, 2026));
   auto before = ledger_->counts().Query({Period::kSchool, Dimension::kProvince, 2025, 2026});
   ASSERT_TRUE(before.has_value());
@@ -1147,9 +1226,10 @@ TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
   ASSERT_NE(ledger_, nullptr);
   EXPECT_EQ(backend_->Value("SELECT count(*) FROM schema_migrations WHERE version = 7"), "1");
   if (GetParam() == "postgresql") {
-    EXPECT_EQ(backend_->Value("SELECT attstorage FROM pg_attribute WHERE attrelid = 'audit_log'::regclass AND "
-                              "attname = 'detail'"),
-              "e");
+    EXPECT_EQ(
+        backend_->Value("SELECT attstorage FROM pg_attribute WHERE attrelid = 'audit_log'::regclass AND "
+                        "attname = 'detail'"),
+        "e");
   }
   auto v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
@@ -1162,7 +1242,8 @@ TEST_P(LedgerTest, MigrationSevenKeepsTheLedgerVerifiable) {
     EXPECT_EQ((*after)[i].holders, (*before)[i].holders);
     EXPECT_EQ((*after)[i].library + (*after)[i].digital, (*before)[i].library + (*before)[i].digital);
   }
-  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription, Write("s.csv", "staff_id,date\nT3,2026-02-01\n"), 2026));
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kSubscription,
+                                               Write("s.csv", "staff_id,date\nT3,2026-02-01\n"), 2026));
   v = ledger_->audit().Verify();
   ASSERT_TRUE(v.has_value());
   EXPECT_TRUE(v->ok) << v->problem;
@@ -1201,7 +1282,8 @@ TEST_P(LedgerTest, LargeImportsAndBatchesRecordEveryNewCardInTheirAuditEntries) 
   EXPECT_EQ(lib->added, static_cast<uint64_t>(kAll - kFirst));
   EXPECT_EQ(lib->present, static_cast<uint64_t>(kFirst));
   ExpectVerified("import, some holders with a card");
-  auto batch = ledger_->cards().IssueDigitalBatch(std::vector<std::string>(ids.begin(), ids.begin() + kFirst), 2026);
+  auto batch =
+      ledger_->cards().IssueDigitalBatch(std::vector<std::string>(ids.begin(), ids.begin() + kFirst), 2026);
   ASSERT_TRUE(batch.has_value()) << batch.error().message;
   ExpectVerified("batch, every card new");
   auto again = ledger_->cards().IssueDigitalBatch(ids, 2026);
@@ -1228,8 +1310,16 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
   }
   ASSERT_TRUE(ledger_->imports().ImportRoster(Write("roster.csv", roster), 2026).has_value());
   auto file = Write("library.csv", library);
-  std::vector<std::string> argv = {lk::testing::Binary(), "--data-dir", dir_.path().string(), "import", "library",
-                                   file.string(), "--year", "2026", "--ledger", backend_->url()};
+  std::vector<std::string> argv = {lk::testing::Binary(),
+                                   "--data-dir",
+                                   dir_.path().string(),
+                                   "import",
+                                   "library",
+                                   file.string(),
+                                   "--year",
+                                   "2026",
+                                   "--ledger",
+                                   backend_->url()};
   int killed_mid_run = 0;
   bool completed = false;
   for (int delay_ms : {30, 120, 250, 400, 600, 900, 1300, 2000, 3000, 5000}) {
@@ -1248,8 +1338,10 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
     ::kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) ++killed_mid_run;
-    else completed = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (WIFSIGNALED(status))
+      ++killed_mid_run;
+    else
+      completed = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     auto l = Open();
     ASSERT_TRUE(l);
     auto rows = l->counts().Query({Period::kCalendar, Dimension::kNone, 2026, 2026});
@@ -1310,7 +1402,8 @@ TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
   auto unknown = ledger_->access().RedeemClaimCode("0000-0000-0000-0000", minutes(10));
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, Code::kNotFound);
-  EXPECT_EQ(ledger_->access().RedeemClaimCode("not a code", minutes(10)).error().code, Code::kInvalidArgument);
+  EXPECT_EQ(ledger_->access().RedeemClaimCode("not a code", minutes(10)).error().code,
+            Code::kInvalidArgument);
   clock_.Advance(days(31));
   auto expired = ledger_->access().RedeemClaimCode((*codes)[1].code, minutes(10));
   ASSERT_FALSE(expired.has_value());
@@ -1324,12 +1417,14 @@ TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
 
 TEST_P(LedgerTest, ClaimCodesNeedEveryoneOnTheRoster) {
   ImportSmallRoster();
-  auto f = Write("more.csv", std::string(kRosterHeader) + "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
-                                                          "T9,Nobody,Here,teaching,GO,basic,12345,2000,no\n");
+  auto f = Write("more.csv", std::string(kRosterHeader) +
+                                 "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                 "T9,Nobody,Here,teaching,GO,basic,12345,2000,no\n");
   auto codes = ledger_->access().CreateClaimCodes(f, 2026, clock_.Now() + days(30));
   ASSERT_FALSE(codes.has_value());
   EXPECT_EQ(codes.error().code, Code::kInvalidArgument);
-  EXPECT_THAT(codes.error().message, HasSubstr("more.csv:3:1 (staff_id): not on the roster of card year 2026"));
+  EXPECT_THAT(codes.error().message,
+              HasSubstr("more.csv:3:1 (staff_id): not on the roster of card year 2026"));
   EXPECT_EQ(backend_->Sql("SELECT 1 FROM claim_codes"), "");
 }
 
@@ -1343,9 +1438,12 @@ TEST_P(LedgerTest, CredentialsAreHashedAndAuthenticateByKind) {
   auto who = ledger_->access().Authenticate(CredentialKind::kStaff, *staff);
   ASSERT_TRUE(who.has_value());
   EXPECT_EQ(who->name, "reporting");
-  EXPECT_EQ(ledger_->access().Authenticate(CredentialKind::kPartner, *staff).error().code, Code::kUnauthenticated);
-  EXPECT_EQ(ledger_->access().Authenticate(CredentialKind::kStaff, *staff + "x").error().code, Code::kUnauthenticated);
-  EXPECT_EQ(ledger_->access().AddCredential(CredentialKind::kStaff, "reporting").error().code, Code::kAlreadyExists);
+  EXPECT_EQ(ledger_->access().Authenticate(CredentialKind::kPartner, *staff).error().code,
+            Code::kUnauthenticated);
+  EXPECT_EQ(ledger_->access().Authenticate(CredentialKind::kStaff, *staff + "x").error().code,
+            Code::kUnauthenticated);
+  EXPECT_EQ(ledger_->access().AddCredential(CredentialKind::kStaff, "reporting").error().code,
+            Code::kAlreadyExists);
   EXPECT_EQ(ledger_->access().AddCredential(CredentialKind::kStaff, "").error().code, Code::kInvalidArgument);
   auto verify = ledger_->audit().Verify();
   ASSERT_TRUE(verify.has_value());

@@ -11,7 +11,8 @@ namespace {
 std::string PgExec(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());
   std::string err;
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   if (PQstatus(c) != CONNECTION_OK) {
     err = PQerrorMessage(c);
   } else {
@@ -42,7 +43,8 @@ Backend::Backend(const std::string& kind, const std::filesystem::path& dir) : ki
     reason_ = "cannot create a test schema on " + admin_url_ + ": " + e;
     return;
   }
-  url_ = admin_url_ + (admin_url_.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
+  url_ = admin_url_ + (admin_url_.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema_;
 }
 
 Backend::~Backend() {
@@ -55,8 +57,8 @@ std::string Backend::Value(const std::string& sql) {
     sqlite3* db = nullptr;
     sqlite3_open(url_.c_str(), &db);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_text(st, 0))
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
       out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -65,7 +67,8 @@ std::string Backend::Value(const std::string& sql) {
   PGconn* c = PQconnectdb(url_.c_str());
   if (PQstatus(c) == CONNECTION_OK) {
     PGresult* r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) out = PQgetvalue(r, 0, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+      out = PQgetvalue(r, 0, 0);
     PQclear(r);
   }
   PQfinish(c);

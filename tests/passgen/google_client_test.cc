@@ -28,7 +28,9 @@ TEST_F(GoogleTest, CreatesClassThenFindsItUnchangedWithOneCachedAccessToken) {
   EXPECT_EQ(*second, ClassOutcome::kUnchanged);
   EXPECT_TRUE(google_->assertion_errors().empty());
   EXPECT_EQ(google_->token_grants(), 1u);
-  EXPECT_EQ(google_->CountRequests("GET", "/walletobjects/v1/genericClass/3388000000012345678.lerarenkaart-2026"), 2u);
+  EXPECT_EQ(
+      google_->CountRequests("GET", "/walletobjects/v1/genericClass/3388000000012345678.lerarenkaart-2026"),
+      2u);
   EXPECT_EQ(google_->CountRequests("POST", "/walletobjects/v1/genericClass"), 1u);
   auto stored = google_->classes().at("3388000000012345678.lerarenkaart-2026");
   EXPECT_EQ(stored["multipleDevicesAndHoldersAllowedStatus"], "ONE_USER_ALL_DEVICES");
@@ -43,7 +45,8 @@ TEST_F(GoogleTest, ChangedClassIsReplacedWithPut) {
   auto again = UpsertClass(*api, config_, design_, 2026);
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, ClassOutcome::kUpdated);
-  EXPECT_EQ(google_->classes().begin()->second["multipleDevicesAndHoldersAllowedStatus"], "ONE_USER_ALL_DEVICES");
+  EXPECT_EQ(google_->classes().begin()->second["multipleDevicesAndHoldersAllowedStatus"],
+            "ONE_USER_ALL_DEVICES");
 }
 
 TEST_F(GoogleTest, AccessTokenIsRenewedOneMinuteBeforeItExpires) {
@@ -96,7 +99,8 @@ TEST_F(GoogleTest, RetriesOn429HonouringRetryAfter) {
 TEST_F(GoogleTest, RetryAfterAsHttpDateIsHonoured) {
   auto api = Client();
   // The fake clock says 2026-03-01 12:00:00 UTC.
-  google_->AddFault({"/walletobjects/v1/genericClass", 503, "Sun, 01 Mar 2026 12:00:04 GMT", milliseconds(0), false, 1});
+  google_->AddFault(
+      {"/walletobjects/v1/genericClass", 503, "Sun, 01 Mar 2026 12:00:04 GMT", milliseconds(0), false, 1});
   ASSERT_TRUE(UpsertClass(*api, config_, design_, 2026));
   ASSERT_EQ(sleeps_.size(), 1u);
   EXPECT_GE(sleeps_[0], milliseconds(4000));
@@ -119,7 +123,8 @@ TEST_F(GoogleTest, ServerErrorsAreRetriedWithGrowingJitteredBackoffThenReported)
   auto r = api->GetObject("3388000000012345678.LK1");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::kUnavailable);
-  EXPECT_TRUE(Contains(r.error().message, "HTTP 500 stand-in fault 500 (after retries)")) << r.error().message;
+  EXPECT_TRUE(Contains(r.error().message, "HTTP 500 stand-in fault 500 (after retries)"))
+      << r.error().message;
   EXPECT_EQ(google_->CountRequests("GET", "/walletobjects/v1/genericObject/"), 4u);
   ASSERT_EQ(sleeps_.size(), 3u);
   for (size_t i = 0; i < sleeps_.size(); ++i) EXPECT_LE(sleeps_[i], milliseconds(10 << i)) << "attempt " << i;
@@ -135,8 +140,8 @@ TEST_F(GoogleTest, BackoffIsFullJitterUnderAGrowingCap) {
       ASSERT_LE(d, std::min<int64_t>(100 << a, 1000));
       biggest[a] = std::max(biggest[a], d);
     }
-  EXPECT_GT(biggest[2], 300);   // the cap really grows (400 at attempt 2)
-  EXPECT_GT(biggest[5], 900);   // and stops at the maximum
+  EXPECT_GT(biggest[2], 300);  // the cap really grows (400 at attempt 2)
+  EXPECT_GT(biggest[5], 900);  // and stops at the maximum
   EXPECT_EQ(internal::ParseRetryAfter("7", Time{}), milliseconds(7000));
   EXPECT_EQ(internal::ParseRetryAfter("soon", Time{}), std::nullopt);
   EXPECT_EQ(internal::ParseRetryAfter("", Time{}), std::nullopt);
@@ -148,7 +153,8 @@ TEST_F(GoogleTest, ClientErrorIsReportedAndLoggedWithoutRetry) {
   auto r = api->InsertObject(R"({"id":"3388000000012345678.LK1"})");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
-  EXPECT_TRUE(Contains(r.error().message, "POST " + config_.api_url + "/genericObject: HTTP 400 stand-in fault 400"))
+  EXPECT_TRUE(
+      Contains(r.error().message, "POST " + config_.api_url + "/genericObject: HTTP 400 stand-in fault 400"))
       << r.error().message;
   EXPECT_EQ(google_->CountRequests("POST", "/walletobjects/v1/genericObject"), 1u);
   EXPECT_TRUE(sleeps_.empty());
@@ -191,7 +197,8 @@ TEST_F(GoogleTest, MalformedResponsesAreErrorsNotCrashes) {
   google_->AddFault({"/token", 0, "", milliseconds(0), true, 1});
   auto t = fresh->GetClass("3388000000012345678.lerarenkaart-2026");
   ASSERT_FALSE(t);
-  EXPECT_TRUE(Contains(t.error().message, "OAuth token response from " + config_.token_url + ": malformed JSON"))
+  EXPECT_TRUE(
+      Contains(t.error().message, "OAuth token response from " + config_.token_url + ": malformed JSON"))
       << t.error().message;
 }
 

@@ -26,7 +26,9 @@ class GoogleTest : public ::testing::Test {
     static std::filesystem::path keys = dir / "keys";
     return keys;
   }
-  static Time Start() { return std::chrono::sys_days(std::chrono::year(2026) / 3 / 1) + std::chrono::hours(12); }
+  static Time Start() {
+    return std::chrono::sys_days(std::chrono::year(2026) / 3 / 1) + std::chrono::hours(12);
+  }
 
   void SetUp() override {
     keys_.dir = dir_ / "keys";
@@ -54,7 +56,8 @@ class GoogleTest : public ::testing::Test {
   }
 
   std::unique_ptr<WalletApi> Client() { return std::move(*NewWalletClient(*account_, config_, clock_)); }
-  GoogleCard Card(std::string serial, std::string name = "An Peeters", std::string school = "GO! Atheneum Gent") {
+  GoogleCard Card(std::string serial, std::string name = "An Peeters",
+                  std::string school = "GO! Atheneum Gent") {
     return {std::move(serial), 2026, std::move(name), std::move(school), CardStatus::kActive};
   }
 

@@ -80,11 +80,13 @@ TEST_F(GoogleTest, SkinnyLinkLengthDoesNotDependOnNamesAndStaysUnderTheLimit) {
 
 TEST_F(GoogleTest, TooManyOriginsAreRefusedBeforeTheLinkBreaks) {
   config_.origins.clear();
-  for (int i = 0; i < 30; ++i) config_.origins.push_back("https://school-" + std::to_string(i) + ".lerarenkaart.be");
+  for (int i = 0; i < 30; ++i)
+    config_.origins.push_back("https://school-" + std::to_string(i) + ".lerarenkaart.be");
   auto link = SkinnySaveLink(*account_, config_, "LK1", clock_.Now());
   ASSERT_FALSE(link);
   EXPECT_EQ(link.error().code, Code::kInvalidArgument);
-  EXPECT_NE(link.error().message.find("over Google's limit of 1800"), std::string::npos) << link.error().message;
+  EXPECT_NE(link.error().message.find("over Google's limit of 1800"), std::string::npos)
+      << link.error().message;
 }
 
 TEST_F(GoogleTest, FullObjectLinkWithARealTokenIsOverTheLimitEvenForShortNames) {
@@ -92,8 +94,9 @@ TEST_F(GoogleTest, FullObjectLinkWithARealTokenIsOverTheLimitEvenForShortNames) 
   GoogleCard card = Card("LK1", "Jo Ma", "GO");
   auto token = issuer_->Issue(card.serial, card.year, clock_.Now());
   ASSERT_TRUE(token);
-  auto link = FullSaveLink(*account_, config_, GenericClassJson(config_, design_, 2026),
-                           GenericObjectJson(config_, design_, policy_, card, *token, "ACTIVE"), clock_.Now());
+  auto link =
+      FullSaveLink(*account_, config_, GenericClassJson(config_, design_, 2026),
+                   GenericObjectJson(config_, design_, policy_, card, *token, "ACTIVE"), clock_.Now());
   ASSERT_FALSE(link);
   EXPECT_EQ(link.error().code, Code::kFailedPrecondition);
   EXPECT_NE(link.error().message.find("skinny"), std::string::npos) << link.error().message;
@@ -109,9 +112,10 @@ TEST_F(GoogleTest, FullObjectLinkIsOverTheLimitEvenWithoutAToken) {
 }
 
 TEST_F(GoogleTest, FullObjectLinkCarriesClassAndObjectWhenItFits) {
-  auto link = FullSaveLink(*account_, config_, R"({"id":"3388000000012345678.lerarenkaart-2026"})",
-                           R"({"id":"3388000000012345678.LK1","header":{"defaultValue":{"language":"nl","value":"Jo"}}})",
-                           clock_.Now());
+  auto link = FullSaveLink(
+      *account_, config_, R"({"id":"3388000000012345678.lerarenkaart-2026"})",
+      R"({"id":"3388000000012345678.LK1","header":{"defaultValue":{"language":"nl","value":"Jo"}}})",
+      clock_.Now());
   ASSERT_TRUE(link) << link.error().message;
   json c = PyJwtDecode(dir_, account_->PublicKeyPem(), JwtOf(*link))["claims"];
   EXPECT_EQ(c["payload"]["genericClasses"][0]["id"], "3388000000012345678.lerarenkaart-2026");
@@ -165,7 +169,8 @@ TEST_F(GoogleTest, CardFieldsAreValidatedWithTheFieldNamed) {
   auto err = [](GoogleCard c) { return ValidateCard(c).error().message; };
   EXPECT_TRUE(ValidateCard(Card("LK1", LongName(200), LongName(200))));
   EXPECT_EQ(err(Card("LK1", LongName(201))), "name: 201 characters, at most 200 allowed");
-  EXPECT_EQ(err(Card("LK1", "An", "\xC3\x28")), "school: not valid UTF-8 text (or holds a control character)");
+  EXPECT_EQ(err(Card("LK1", "An", "\xC3\x28")),
+            "school: not valid UTF-8 text (or holds a control character)");
   EXPECT_EQ(err(Card("LK1", "An\nPeeters")), "name: not valid UTF-8 text (or holds a control character)");
   EXPECT_EQ(err(Card("LK1", "An", "  ")), "school: must not be empty");
   EXPECT_EQ(err(Card("LK 1")), "serial 'LK 1' must be 1-40 letters, digits, '-' or '_'");

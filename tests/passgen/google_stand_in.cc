@@ -78,15 +78,18 @@ struct GoogleStandIn::Impl {
     }
     res.status = f.status;
     if (!f.retry_after.empty()) res.set_header("Retry-After", f.retry_after);
-    res.set_content(json{{"error", {{"code", f.status}, {"message", "stand-in fault " + std::to_string(f.status)}}}}.dump(),
-                    "application/json");
+    res.set_content(
+        json{{"error", {{"code", f.status}, {"message", "stand-in fault " + std::to_string(f.status)}}}}
+            .dump(),
+        "application/json");
     return true;
   }
 
   void Record(const httplib::Request& req, const httplib::Response& res) {
     std::lock_guard l(mu);
     // httplib fills in 200 only after the logger ran.
-    log.push_back({req.method, req.path, req.body, res.status == -1 ? 200 : res.status, req.get_header_value("Authorization")});
+    log.push_back({req.method, req.path, req.body, res.status == -1 ? 200 : res.status,
+                   req.get_header_value("Authorization")});
   }
 
   static void Error(httplib::Response& res, int status, const std::string& message) {
@@ -101,7 +104,8 @@ struct GoogleStandIn::Impl {
         assertion_errors.push_back(why);
       }
       res.status = 400;
-      res.set_content(json{{"error", "invalid_grant"}, {"error_description", why}}.dump(), "application/json");
+      res.set_content(json{{"error", "invalid_grant"}, {"error_description", why}}.dump(),
+                      "application/json");
     };
     if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded")
       return refuse("content type is not a form");
@@ -111,8 +115,10 @@ struct GoogleStandIn::Impl {
     std::string why = VerifyRs256(req.get_param_value("assertion"), pem, c);
     if (!why.empty()) return refuse(why);
     if (c.value("iss", "") != email) return refuse("iss is not the service account");
-    if (c.value("scope", "") != "https://www.googleapis.com/auth/wallet_object.issuer") return refuse("wrong scope");
-    if (c.value("aud", "") != "http://127.0.0.1:" + std::to_string(port) + "/token") return refuse("wrong aud");
+    if (c.value("scope", "") != "https://www.googleapis.com/auth/wallet_object.issuer")
+      return refuse("wrong scope");
+    if (c.value("aud", "") != "http://127.0.0.1:" + std::to_string(port) + "/token")
+      return refuse("wrong aud");
     if (!c["iat"].is_number_integer() || !c["exp"].is_number_integer()) return refuse("iat/exp missing");
     int64_t life = c["exp"].get<int64_t>() - c["iat"].get<int64_t>();
     if (life <= 0 || life > 3600) return refuse("exp must be within one hour after iat");
@@ -165,7 +171,8 @@ struct GoogleStandIn::Impl {
       if (kind == "object") {
         if (!body.contains("classId") || !classes.count(body["classId"].get<std::string>()))
           return Error(res, 404, "class of the object does not exist");
-        for (const char* f : {"cardTitle", "header", "state", "barcode", "hexBackgroundColor", "textModulesData"})
+        for (const char* f :
+             {"cardTitle", "header", "state", "barcode", "hexBackgroundColor", "textModulesData"})
           if (!body.contains(f)) return Error(res, 400, std::string("missing ") + f);
       }
       body["kind"] = "walletobjects#generic" + std::string(kind == "object" ? "Object" : "Class");
@@ -188,15 +195,18 @@ struct GoogleStandIn::Impl {
           return Error(res, 400, "bad state");
       }
       for (auto& [k, v] : body.items()) {
-        if (v.is_null()) it->second.erase(k);
-        else it->second[k] = v;
+        if (v.is_null())
+          it->second.erase(k);
+        else
+          it->second[k] = v;
       }
       res.set_content(it->second.dump(), "application/json");
     }
   }
 };
 
-GoogleStandIn::GoogleStandIn(std::string public_key_pem, std::string client_email) : impl_(std::make_unique<Impl>()) {
+GoogleStandIn::GoogleStandIn(std::string public_key_pem, std::string client_email)
+    : impl_(std::make_unique<Impl>()) {
   auto* d = impl_.get();
   d->pem = std::move(public_key_pem);
   d->email = std::move(client_email);
@@ -220,7 +230,9 @@ GoogleStandIn::GoogleStandIn(std::string public_key_pem, std::string client_emai
   d->server.Patch(base + "/genericClass/([^/]+)", classes);
   d->server.set_tcp_nodelay(true);
   // Each kept-alive client connection holds a server thread: leave room for parallel clients.
-  d->server.new_task_queue = [] { return new httplib::ThreadPool(48); };  // headers and body go out in separate writes: avoid Nagle delays
+  d->server.new_task_queue = [] {
+    return new httplib::ThreadPool(48);
+  };  // headers and body go out in separate writes: avoid Nagle delays
   d->port = d->server.bind_to_any_port("127.0.0.1");
   d->thread = std::thread([d] { d->server.listen_after_bind(); });
   while (!d->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -231,7 +243,9 @@ GoogleStandIn::~GoogleStandIn() {
   impl_->thread.join();
 }
 
-std::string GoogleStandIn::token_url() const { return "http://127.0.0.1:" + std::to_string(impl_->port) + "/token"; }
+std::string GoogleStandIn::token_url() const {
+  return "http://127.0.0.1:" + std::to_string(impl_->port) + "/token";
+}
 std::string GoogleStandIn::api_url() const {
   return "http://127.0.0.1:" + std::to_string(impl_->port) + "/walletobjects/v1";
 }
@@ -245,8 +259,9 @@ std::vector<GoogleStandIn::Request> GoogleStandIn::requests() const {
 }
 size_t GoogleStandIn::CountRequests(const std::string& method, const std::string& path_prefix) const {
   std::lock_guard l(impl_->mu);
-  return std::count_if(impl_->log.begin(), impl_->log.end(),
-                       [&](const Request& r) { return r.method == method && r.path.starts_with(path_prefix); });
+  return std::count_if(impl_->log.begin(), impl_->log.end(), [&](const Request& r) {
+    return r.method == method && r.path.starts_with(path_prefix);
+  });
 }
 size_t GoogleStandIn::token_grants() const {
   std::lock_guard l(impl_->mu);

@@ -8,10 +8,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace lk::testing {
 
@@ -25,12 +24,12 @@ class GoogleStandIn {
   std::string api_url() const;    // http://127.0.0.1:<port>/walletobjects/v1
 
   struct Fault {
-    std::string path_prefix;  // applies to requests whose path starts with this ("" = any)
-    int status = 500;          // answered instead of the real handler, unless slow/malformed
-    std::string retry_after;   // Retry-After header value, if any
+    std::string path_prefix;             // applies to requests whose path starts with this ("" = any)
+    int status = 500;                    // answered instead of the real handler, unless slow/malformed
+    std::string retry_after;             // Retry-After header value, if any
     std::chrono::milliseconds delay{0};  // sleep before answering normally (slow server)
-    bool malformed = false;    // answer 200 with a body that is not JSON
-    int times = 1;             // how many requests it hits
+    bool malformed = false;              // answer 200 with a body that is not JSON
+    int times = 1;                       // how many requests it hits
   };
   void AddFault(Fault f);
 
@@ -41,9 +40,9 @@ class GoogleStandIn {
   };
   std::vector<Request> requests() const;  // every request, in arrival order
   size_t CountRequests(const std::string& method, const std::string& path_prefix) const;
-  size_t token_grants() const;            // access tokens handed out
+  size_t token_grants() const;                        // access tokens handed out
   std::vector<std::string> assertion_errors() const;  // why assertions were refused
-  void RevokeTokens();                    // every issued access token now gets 401
+  void RevokeTokens();                                // every issued access token now gets 401
   // Stored resources, by id.
   std::map<std::string, nlohmann::json> objects() const;
   std::map<std::string, nlohmann::json> classes() const;

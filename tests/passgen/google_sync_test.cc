@@ -1,9 +1,8 @@
 // Sync against the stand-in Google: creation, revocation, expiry, key rotation, changed names,
 // per-card failures, and the CLI end to end (link, and sync from a real SQLite or PostgreSQL ledger).
 #include <algorithm>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "ledger/ledger.h"
 #include "tests/ledger/ledger_testing.h"
@@ -20,7 +19,8 @@ class GoogleSyncTest : public GoogleTest {
     auto api = Client();
     return Sync(*api, config_, design_, *issuer_, *verifier_, policy_, 2026, cards, clock_.Now(), options);
   }
-  std::vector<GoogleCard> cards_ = {Card("LK1"), Card("LK2", "Ömer Şahin", "Sint-Lievenscollege"),
+  std::vector<GoogleCard> cards_ = {Card("LK1"),
+                                    Card("LK2", "Ömer Şahin", "Sint-Lievenscollege"),
                                     Card("LK3", "Zoë Dubois", "Athénée royal d'Uccle"),
                                     {"LK4", 2026, "Bram Claes", "KA Mol", CardStatus::kRevoked},
                                     {"OLD", 2025, "Els Maes", "KA Mol", CardStatus::kActive}};
@@ -57,7 +57,8 @@ TEST_F(GoogleSyncTest, FirstSyncCreatesObjectsOfActiveCardsThenNothingChanges) {
   EXPECT_EQ(again->skipped, 1u);
   EXPECT_EQ(google_->CountRequests("PATCH", "/"), 0u);
   EXPECT_EQ(again->ToText(),
-            "class: unchanged\ncards: 4 (created 0, updated 0, barcode rotated 0, revoked 0, expired 0, unchanged 3, "
+            "class: unchanged\ncards: 4 (created 0, updated 0, barcode rotated 0, revoked 0, expired 0, "
+            "unchanged 3, "
             "skipped 1, failed 0)\nignored: 1 cards of other years\n");
 }
 
@@ -119,14 +120,19 @@ TEST_F(GoogleSyncTest, TamperedBarcodeAndChangedSchoolArePatched) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->barcode_rotated, 1u);
   EXPECT_EQ(s->updated, 1u);
-  EXPECT_EQ(google_->objects().at("3388000000012345678.LK3")["textModulesData"][0]["body"], "Sint-Jozefscollege Aalst");
-  EXPECT_TRUE(verifier_->Verify(google_->objects().at("3388000000012345678.LK1")["barcode"]["value"].get<std::string>(),
-                                clock_.Now()).valid);
+  EXPECT_EQ(google_->objects().at("3388000000012345678.LK3")["textModulesData"][0]["body"],
+            "Sint-Jozefscollege Aalst");
+  EXPECT_TRUE(
+      verifier_
+          ->Verify(google_->objects().at("3388000000012345678.LK1")["barcode"]["value"].get<std::string>(),
+                   clock_.Now())
+          .valid);
 }
 
 TEST_F(GoogleSyncTest, OneFailingCardIsCountedAndTheOthersProceed) {
   config_.max_attempts = 2;
-  google_->AddFault({"/walletobjects/v1/genericObject/3388000000012345678.LK2", 500, "", milliseconds(0), false, 10});
+  google_->AddFault(
+      {"/walletobjects/v1/genericObject/3388000000012345678.LK2", 500, "", milliseconds(0), false, 10});
   auto s = RunSync(cards_);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->created, 2u);
@@ -141,7 +147,8 @@ TEST_F(GoogleSyncTest, UnreachableClassFailsTheWholeSync) {
   auto s = RunSync(cards_);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, Code::kUnavailable);
-  EXPECT_TRUE(s.error().message.starts_with("class 3388000000012345678.lerarenkaart-2026: GET")) << s.error().message;
+  EXPECT_TRUE(s.error().message.starts_with("class 3388000000012345678.lerarenkaart-2026: GET"))
+      << s.error().message;
   EXPECT_TRUE(google_->objects().empty());
 }
 
@@ -193,8 +200,9 @@ class GoogleCliTest : public GoogleTest {
   testing::RunResult Run(std::vector<std::string> args) {
     std::vector<std::string> argv = {testing::Binary(), "--data-dir", data_.string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<std::string> google = {"--issuer-id", "3388000000012345678", "--token-url", google_->token_url(),
-                                       "--api-url",   google_->api_url(),    "--timeout",   "5"};
+    std::vector<std::string> google = {
+        "--issuer-id", "3388000000012345678", "--token-url", google_->token_url(),
+        "--api-url",   google_->api_url(),    "--timeout",   "5"};
     argv.insert(argv.end(), google.begin(), google.end());
     return testing::RunProgram(argv);
   }
@@ -209,26 +217,27 @@ class GoogleCliTest : public GoogleTest {
 
 TEST_F(GoogleCliTest, LinkCommandCreatesTheObjectAndPrintsASkinnyLinkForLongNames) {
   std::string name, school;
-  for (int i = 0; i < 100; ++i) name += "Åé";       // 200 characters, 400 bytes
-  for (int i = 0; i < 200; ++i) school += "漢";     // 200 characters, 600 bytes
-  auto r = Run({"pass", "google-link", "--serial", std::string(40, 'Q'), "--year", std::to_string(year_), "--name",
-                name, "--school", school});
+  for (int i = 0; i < 100; ++i) name += "Åé";    // 200 characters, 400 bytes
+  for (int i = 0; i < 200; ++i) school += "漢";  // 200 characters, 600 bytes
+  auto r = Run({"pass", "google-link", "--serial", std::string(40, 'Q'), "--year", std::to_string(year_),
+                "--name", name, "--school", school});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string link = r.out.substr(0, r.out.find('\n'));
   EXPECT_TRUE(link.starts_with("https://pay.google.com/gp/v/save/"));
   EXPECT_LT(link.size(), kMaxSaveLinkChars);
-  EXPECT_NE(r.err.find("object 3388000000012345678." + std::string(40, 'Q') + ": created"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("object 3388000000012345678." + std::string(40, 'Q') + ": created"), std::string::npos)
+      << r.err;
   json o = google_->objects().at("3388000000012345678." + std::string(40, 'Q'));
   EXPECT_EQ(o["header"]["defaultValue"]["value"], name);
   EXPECT_EQ(o["textModulesData"][0]["body"], school);
 
-  auto full = Run({"pass", "google-link", "--full", "--serial", "LK9", "--year", std::to_string(year_), "--name", name,
-                   "--school", school});
+  auto full = Run({"pass", "google-link", "--full", "--serial", "LK9", "--year", std::to_string(year_),
+                   "--name", name, "--school", school});
   EXPECT_EQ(full.exit_code, 1);
   EXPECT_NE(full.err.find("over Google's limit of 1800"), std::string::npos) << full.err;
 
-  auto bad = Run({"pass", "google-link", "--serial", "LK9", "--year", std::to_string(year_), "--name", name + "x",
-                  "--school", school});
+  auto bad = Run({"pass", "google-link", "--serial", "LK9", "--year", std::to_string(year_), "--name",
+                  name + "x", "--school", school});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_EQ(bad.err, "lerarenkaart: name: 201 characters, at most 200 allowed\n");
 }
@@ -250,18 +259,21 @@ class GoogleLedgerSyncTest : public GoogleCliTest, public ::testing::WithParamIn
     ASSERT_TRUE(opened) << opened.error().message;
     ledger_ = std::move(*opened);
     std::string y = std::to_string(year_);
-    testing::WriteText(dir_ / "roster.csv",
-                       "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n"
-                       "S1,An,Peeters,teaching,GO,secondary,012345,9000,no\n"
-                       "S2,Ömer,Şahin,teaching,VGO,basic,047712,2000,no\n"
-                       "S3,Zoë,Dubois,support,OGO,secondary,128001,1000,no\n"
-                       "S4,Bram,Claes,teaching,GO,basic,012345,9000,no\n");
+    testing::WriteText(
+        dir_ / "roster.csv",
+        "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n"
+        "S1,An,Peeters,teaching,GO,secondary,012345,9000,no\n"
+        "S2,Ömer,Şahin,teaching,VGO,basic,047712,2000,no\n"
+        "S3,Zoë,Dubois,support,OGO,secondary,128001,1000,no\n"
+        "S4,Bram,Claes,teaching,GO,basic,012345,9000,no\n");
     ASSERT_TRUE(ledger_->imports().ImportRoster(dir_ / "roster.csv", year_));
-    auto codes = ledger_->access().CreateClaimCodes(dir_ / "roster.csv", year_, clock_real_.Now() + std::chrono::days(30));
+    auto codes = ledger_->access().CreateClaimCodes(dir_ / "roster.csv", year_,
+                                                    clock_real_.Now() + std::chrono::days(30));
     ASSERT_TRUE(codes) << codes.error().message;
     // S4 holds only a subscription card: not digital, so no Google object.
     testing::WriteText(dir_ / "subscriptions.csv", "staff_id,date\nS4," + y + "-01-15\n");
-    auto sub = ledger_->imports().ImportChannel(ledger::Channel::kSubscription, dir_ / "subscriptions.csv", year_);
+    auto sub =
+        ledger_->imports().ImportChannel(ledger::Channel::kSubscription, dir_ / "subscriptions.csv", year_);
     ASSERT_TRUE(sub) << sub.error().message;
     auto issued = ledger_->cards().IssueDigitalBatch({"S1", "S2", "S3"}, year_);
     ASSERT_TRUE(issued) << issued.error().message;
@@ -290,8 +302,10 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
   google_->AddFault({"/walletobjects/v1/genericObject/" + Id(1), 403, "", milliseconds(0), false, 1});
   auto first = Sync();
   EXPECT_EQ(first.exit_code, 1) << first.err;
-  EXPECT_NE(first.out.find("class: created\ncards: 3 (created 2, updated 0, barcode rotated 0, revoked 0, expired 0, "
-                           "unchanged 0, skipped 0, failed 1)\nerror: " + serials_[1] + ": "),
+  EXPECT_NE(first.out.find(
+                "class: created\ncards: 3 (created 2, updated 0, barcode rotated 0, revoked 0, expired 0, "
+                "unchanged 0, skipped 0, failed 1)\nerror: " +
+                serials_[1] + ": "),
             std::string::npos)
       << first.out;
   // Google's refusal is logged; no progress bar when stderr is not a terminal.
@@ -301,8 +315,9 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
 
   auto second = Sync();
   ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
-  EXPECT_EQ(second.out, "class: unchanged\ncards: 3 (created 1, updated 0, barcode rotated 0, revoked 0, expired 0, "
-                        "unchanged 2, skipped 0, failed 0)\n");
+  EXPECT_EQ(second.out,
+            "class: unchanged\ncards: 3 (created 1, updated 0, barcode rotated 0, revoked 0, expired 0, "
+            "unchanged 2, skipped 0, failed 0)\n");
   auto objects = google_->objects();
   ASSERT_EQ(objects.size(), 3u);
   const json& s2 = objects.at(Id(1));
@@ -316,8 +331,9 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
   size_t before = google_->requests().size();
   auto third = Sync();
   ASSERT_EQ(third.exit_code, 0) << third.out << third.err;
-  EXPECT_EQ(third.out, "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 0, revoked 1, expired 0, "
-                       "unchanged 2, skipped 0, failed 0)\n");
+  EXPECT_EQ(third.out,
+            "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 0, revoked 1, expired 0, "
+            "unchanged 2, skipped 0, failed 0)\n");
   EXPECT_EQ(google_->CountRequests("PATCH", "/"), 1u);
   EXPECT_EQ(PatchesOf(Id(2), before), 1u);
   EXPECT_EQ(google_->objects().at(Id(2))["state"], "INACTIVE");
@@ -331,8 +347,9 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
   before = google_->requests().size();
   auto fourth = Sync();
   ASSERT_EQ(fourth.exit_code, 0) << fourth.out << fourth.err;
-  EXPECT_EQ(fourth.out, "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 2, revoked 0, expired 0, "
-                        "unchanged 1, skipped 0, failed 0)\n");
+  EXPECT_EQ(fourth.out,
+            "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 2, revoked 0, expired 0, "
+            "unchanged 1, skipped 0, failed 0)\n");
   EXPECT_EQ(PatchesOf(Id(0), before) + PatchesOf(Id(1), before), 2u);
   EXPECT_EQ(PatchesOf(Id(2), before), 0u);
   auto ring = signing::Keyring::Open(keys_);
@@ -342,7 +359,8 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
     if (k.active) new_kid = k.kid;
   auto verifier = signing::TokenVerifier::Create((*ring)->Published(clock_real_.Now()), policy_);
   for (size_t i : {0u, 1u}) {
-    auto v = verifier->Verify(google_->objects().at(Id(i))["barcode"]["value"].get<std::string>(), clock_real_.Now());
+    auto v = verifier->Verify(google_->objects().at(Id(i))["barcode"]["value"].get<std::string>(),
+                              clock_real_.Now());
     EXPECT_TRUE(v.valid) << v.reason;
     EXPECT_EQ(v.kid, new_kid);
     EXPECT_EQ(v.serial, serials_[i]);
@@ -352,7 +370,8 @@ TEST_P(GoogleLedgerSyncTest, CreatesRevokesAndRotatesFromTheLedger) {
 
 TEST_P(GoogleLedgerSyncTest, LedgerListsTheDigitalCardsOfOneYear) {
   std::vector<ledger::DigitalCardRow> rows;
-  auto r = ledger_->cards().ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); });
+  auto r =
+      ledger_->cards().ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); });
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(rows.size(), 3u) << "S4's subscription card is not digital";
   EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.serial < b.serial; }));
@@ -365,21 +384,35 @@ TEST_P(GoogleLedgerSyncTest, LedgerListsTheDigitalCardsOfOneYear) {
   EXPECT_EQ(s2->issued_on, FormatIsoDate(BrusselsDate(clock_real_.Now())));
   ASSERT_TRUE(ledger_->cards().Revoke(serials_[1], "lost"));
   rows.clear();
-  ASSERT_TRUE(ledger_->cards().ForEachDigitalCard(year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
+  ASSERT_TRUE(ledger_->cards().ForEachDigitalCard(
+      year_, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
   EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](auto& c) { return c.revoked; }), 1);
   rows.clear();
-  ASSERT_TRUE(ledger_->cards().ForEachDigitalCard(year_ + 1, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
+  ASSERT_TRUE(ledger_->cards().ForEachDigitalCard(
+      year_ + 1, [&](const ledger::DigitalCardRow& c) { rows.push_back(c); }));
   EXPECT_TRUE(rows.empty());
 }
 
 TEST_P(GoogleLedgerSyncTest, DrawsAProgressBarOnATerminal) {
   // Python's pty module gives the command a terminal and copies what it draws to our stdout.
-  std::vector<std::string> argv = {"/usr/bin/python3", "-c",
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   "-c",
                                    "import os, pty, sys; s = pty.spawn(sys.argv[1:]); "
                                    "sys.exit(os.waitstatus_to_exitcode(s))",
-                                   testing::Binary(), "--data-dir", data_.string(), "google", "sync", "--year",
-                                   std::to_string(year_), "--ledger", backend_->url(), "--issuer-id",
-                                   "3388000000012345678", "--token-url", google_->token_url(), "--api-url",
+                                   testing::Binary(),
+                                   "--data-dir",
+                                   data_.string(),
+                                   "google",
+                                   "sync",
+                                   "--year",
+                                   std::to_string(year_),
+                                   "--ledger",
+                                   backend_->url(),
+                                   "--issuer-id",
+                                   "3388000000012345678",
+                                   "--token-url",
+                                   google_->token_url(),
+                                   "--api-url",
                                    google_->api_url()};
   auto r = testing::RunProgram(argv);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -390,25 +423,31 @@ TEST_P(GoogleLedgerSyncTest, DrawsAProgressBarOnATerminal) {
 
 TEST_P(GoogleLedgerSyncTest, ConfigurationFileAndEnvironmentSupplyTheGoogleSettings) {
   // No Google flags: [google] in the TOML file, the API URL from the environment.
-  testing::WriteText(dir_ / "lk.toml", "[google]\nissuer_id = \"3388000000099999999\"\nclass_prefix = \"lk-test-\"\n"
-                                       "token_url = \"" + google_->token_url() + "\"\n"
-                                       "api_url = \"http://127.0.0.1:1/unused\"\ntimeout_seconds = 5\n");
-  auto r = testing::RunProgram({"/usr/bin/env", "LK_GOOGLE_API_URL=" + google_->api_url(), testing::Binary(),
-                                "--data-dir", data_.string(), "--config", (dir_ / "lk.toml").string(), "google", "sync",
-                                "--year", std::to_string(year_), "--ledger", backend_->url()});
+  testing::WriteText(dir_ / "lk.toml",
+                     "[google]\nissuer_id = \"3388000000099999999\"\nclass_prefix = \"lk-test-\"\n"
+                     "token_url = \"" +
+                         google_->token_url() +
+                         "\"\n"
+                         "api_url = \"http://127.0.0.1:1/unused\"\ntimeout_seconds = 5\n");
+  auto r =
+      testing::RunProgram({"/usr/bin/env", "LK_GOOGLE_API_URL=" + google_->api_url(), testing::Binary(),
+                           "--data-dir", data_.string(), "--config", (dir_ / "lk.toml").string(), "google",
+                           "sync", "--year", std::to_string(year_), "--ledger", backend_->url()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("cards: 3 (created 3,"), std::string::npos) << r.out;
   EXPECT_EQ(google_->classes().count("3388000000099999999.lk-test-" + std::to_string(year_)), 1u);
   EXPECT_EQ(google_->objects().count("3388000000099999999." + serials_[0]), 1u);
 
   testing::WriteText(dir_ / "bad.toml", "[google]\nmax_attempts = 0\n");
-  auto bad = testing::RunProgram({testing::Binary(), "--data-dir", data_.string(), "--config",
-                                  (dir_ / "bad.toml").string(), "google", "sync", "--year", std::to_string(year_)});
+  auto bad =
+      testing::RunProgram({testing::Binary(), "--data-dir", data_.string(), "--config",
+                           (dir_ / "bad.toml").string(), "google", "sync", "--year", std::to_string(year_)});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("bad.toml: 'google.max_attempts' must be a whole number from 1 to 10"), std::string::npos)
+  EXPECT_NE(bad.err.find("bad.toml: 'google.max_attempts' must be a whole number from 1 to 10"),
+            std::string::npos)
       << bad.err;
-  auto none = testing::RunProgram({testing::Binary(), "--data-dir", data_.string(), "google", "sync", "--year",
-                                   std::to_string(year_), "--ledger", backend_->url()});
+  auto none = testing::RunProgram({testing::Binary(), "--data-dir", data_.string(), "google", "sync",
+                                   "--year", std::to_string(year_), "--ledger", backend_->url()});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("no Google Wallet issuer id"), std::string::npos) << none.err;
 }

@@ -51,8 +51,8 @@ TEST_F(PassCliTest, BuildsOneVerifiablePass) {
   EXPECT_TRUE(fs::exists(tmp_ / "data" / "keys" / "pass-auth.key"));
   // The same card again keeps its authenticationToken (same secret), as Apple requires.
   fs::path again = tmp_ / "again.pkpass";
-  ASSERT_EQ(Lk({"pass", "build", "--serial", "K1", "--year", "2026", "--name", "Jan Janssens", "--school", "X",
-                "--at", kAt, "--web-service-url", "https://example.org/ws/", "-o", again.string()})
+  ASSERT_EQ(Lk({"pass", "build", "--serial", "K1", "--year", "2026", "--name", "Jan Janssens", "--school",
+                "X", "--at", kAt, "--web-service-url", "https://example.org/ws/", "-o", again.string()})
                 .exit_code,
             0);
   auto q = PassJsonOf(again, "again");
@@ -65,11 +65,12 @@ TEST_F(PassCliTest, UsageErrorsExit2) {
                   (tmp_ / "x").string(), "--batch", RootCa().string(), "--out-dir", (tmp_ / "d").string()});
   EXPECT_EQ(both.exit_code, 2);
   EXPECT_THAT(both.err, HasSubstr("give either -o FILE"));
-  auto missing = Lk({"pass", "build", "--serial", "K1", "--year", "2026", "--school", "B", "-o", (tmp_ / "x").string()});
+  auto missing =
+      Lk({"pass", "build", "--serial", "K1", "--year", "2026", "--school", "B", "-o", (tmp_ / "x").string()});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("--name is required"));
-  auto bad_serial = Lk({"pass", "build", "--serial", "K 1", "--year", "2026", "--name", "A", "--school", "B", "--at",
-                        kAt, "-o", (tmp_ / "x").string()});
+  auto bad_serial = Lk({"pass", "build", "--serial", "K 1", "--year", "2026", "--name", "A", "--school", "B",
+                        "--at", kAt, "-o", (tmp_ / "x").string()});
   EXPECT_EQ(bad_serial.exit_code, 2);
   EXPECT_FALSE(fs::exists(tmp_ / "x"));
 }
@@ -88,7 +89,8 @@ TEST_F(PassCliTest, BatchReportsBadRowsByLineAndBuildsTheRest) {
                      "B1,2026,Els Claes again,Dubbel\r\n"
                      "B6,2026,only three columns\r\n");
   fs::path out = tmp_ / "out";
-  auto r = Lk({"pass", "build", "--batch", csv.string(), "--out-dir", out.string(), "--at", kAt, "-j", "1"});  // one thread: the duplicate on line 9 comes second
+  auto r = Lk({"pass", "build", "--batch", csv.string(), "--out-dir", out.string(), "--at", kAt, "-j",
+               "1"});  // one thread: the duplicate on line 9 comes second
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr(csv.string() + ":3: year: \"20x6\" is not a card year"));
   EXPECT_THAT(r.err, HasSubstr(csv.string() + ":5: serial 'bad serial!' must be"));
@@ -103,17 +105,20 @@ TEST_F(PassCliTest, BatchReportsBadRowsByLineAndBuildsTheRest) {
   std::vector<std::string> built;
   for (auto& e : fs::directory_iterator(out)) built.push_back(e.path().filename().string());
   EXPECT_THAT(built, ::testing::UnorderedElementsAre("B1.pkpass", "B3.pkpass", "B4.pkpass"));
-  for (const auto& name : built) EXPECT_EQ(check::VerifyPkpass(out / name, tmp_.path(), RootCa()), "") << name;
+  for (const auto& name : built)
+    EXPECT_EQ(check::VerifyPkpass(out / name, tmp_.path(), RootCa()), "") << name;
   auto b1 = PassJsonOf(out / "B1.pkpass", "b1");
   EXPECT_EQ(b1["storeCard"]["secondaryFields"][0]["value"], "Sint-Jan Berchmanscollege, Brussel");
   EXPECT_EQ(b1["storeCard"]["primaryFields"][0]["value"], "Els Claes");  // the duplicate did not replace it
-  EXPECT_EQ(PassJsonOf(out / "B3.pkpass", "b3")["storeCard"]["primaryFields"][0]["value"], "An \"Nancy\" Wouters");
+  EXPECT_EQ(PassJsonOf(out / "B3.pkpass", "b3")["storeCard"]["primaryFields"][0]["value"],
+            "An \"Nancy\" Wouters");
 }
 
 TEST_F(PassCliTest, BatchOfGoodRowsExits0AndTemplateDirCanBeOverridden) {
   fs::path csv = tmp_ / "ok.csv";
   std::string rows;
-  for (int i = 0; i < 40; ++i) rows += "C" + std::to_string(i) + ",2026,Naam " + std::to_string(i) + ",School\n";
+  for (int i = 0; i < 40; ++i)
+    rows += "C" + std::to_string(i) + ",2026,Naam " + std::to_string(i) + ",School\n";
   testing::WriteText(csv, rows);
   fs::create_directories(tmp_ / "tpl");
   fs::copy(testing::SourceDir() / "templates" / "2026", tmp_ / "tpl" / "2026", fs::copy_options::recursive);
@@ -132,11 +137,13 @@ TEST_F(PassCliTest, BatchOfGoodRowsExits0AndTemplateDirCanBeOverridden) {
   EXPECT_EQ(PassJsonOf(tmp_ / "out" / "C7.pkpass", "c7")["backgroundColor"], "rgb(10, 20, 30)");
   EXPECT_EQ(check::VerifyPkpass(tmp_ / "out" / "C39.pkpass", tmp_.path(), RootCa()), "");
   // A rerun into the same directory refuses to replace, unless asked to.
-  auto rerun = Lk({"pass", "build", "--batch", csv.string(), "--out-dir", (tmp_ / "out").string(), "--at", kAt});
+  auto rerun =
+      Lk({"pass", "build", "--batch", csv.string(), "--out-dir", (tmp_ / "out").string(), "--at", kAt});
   EXPECT_EQ(rerun.exit_code, 1);
   EXPECT_THAT(rerun.out, HasSubstr("40 rows failed"));
-  auto forced = Lk({"pass", "build", "--batch", csv.string(), "--out-dir", (tmp_ / "out").string(), "--at", kAt,
-                    "--overwrite", "--template", (testing::SourceDir() / "templates" / "2026").string()});
+  auto forced =
+      Lk({"pass", "build", "--batch", csv.string(), "--out-dir", (tmp_ / "out").string(), "--at", kAt,
+          "--overwrite", "--template", (testing::SourceDir() / "templates" / "2026").string()});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_EQ(PassJsonOf(tmp_ / "out" / "C7.pkpass", "c7b")["backgroundColor"], "rgb(0, 84, 130)");
 }
@@ -144,8 +151,8 @@ TEST_F(PassCliTest, BatchOfGoodRowsExits0AndTemplateDirCanBeOverridden) {
 TEST_F(PassCliTest, BrokenTemplateIsReportedWithFileAndField) {
   fs::copy(testing::SourceDir() / "templates" / "2026", tmp_ / "tpl", fs::copy_options::recursive);
   fs::remove(tmp_ / "tpl" / "logo@3x.png");
-  auto r = Lk({"pass", "build", "--serial", "K1", "--year", "2026", "--name", "A", "--school", "B", "--at", kAt,
-               "--template", (tmp_ / "tpl").string(), "-o", (tmp_ / "x.pkpass").string()});
+  auto r = Lk({"pass", "build", "--serial", "K1", "--year", "2026", "--name", "A", "--school", "B", "--at",
+               kAt, "--template", (tmp_ / "tpl").string(), "-o", (tmp_ / "x.pkpass").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr((tmp_ / "tpl" / "logo@3x.png").string() + ": missing"));
 }

@@ -50,7 +50,8 @@ class PassgenTest : public ::testing::Test {
     card_ = {"LK26-000042", 2026, "Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "", "nl", false};
     card_.token = *(*issuer)->Issue(card_.serial, 2026, kNow);
     card_.authentication_token = AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", card_.serial);
-    auto b = PassBuilder::Create(*template_, *signer_, {.web_service_url = "https://lerarenkaart.be/wallet/"});
+    auto b =
+        PassBuilder::Create(*template_, *signer_, {.web_service_url = "https://lerarenkaart.be/wallet/"});
     ASSERT_TRUE(b) << b.error().message;
     builder_ = std::move(*b);
   }
@@ -75,22 +76,24 @@ class PassgenTest : public ::testing::Test {
 TEST_F(PassgenTest, ArchiveUnzipsAtTheRootAndVerifiesWithSha1sumAndOpenssl) {
   fs::path pass = WritePass(card_, "card.pkpass");
   EXPECT_THAT(check::Entries(pass),
-              ::testing::UnorderedElementsAre("pass.json", "manifest.json", "signature", "nl.lproj/pass.strings",
-                                              "fr.lproj/pass.strings", "en.lproj/pass.strings", "icon.png",
-                                              "icon@2x.png", "icon@3x.png", "logo.png", "logo@2x.png", "logo@3x.png",
-                                              "strip.png", "strip@2x.png", "strip@3x.png"));
+              ::testing::UnorderedElementsAre(
+                  "pass.json", "manifest.json", "signature", "nl.lproj/pass.strings", "fr.lproj/pass.strings",
+                  "en.lproj/pass.strings", "icon.png", "icon@2x.png", "icon@3x.png", "logo.png",
+                  "logo@2x.png", "logo@3x.png", "strip.png", "strip@2x.png", "strip@3x.png"));
   EXPECT_EQ(check::VerifyPkpass(pass, tmp_.path(), RootCa()), "");
   // A root the pass was not signed under is refused, so the check above can fail.
   signing::KeyConfig other{.dir = tmp_ / "other"};
   FakeClock clock(kNow);
   ASSERT_TRUE(signing::InitDevelopmentKeys(other, clock));
-  EXPECT_THAT(check::VerifyPkpass(pass, tmp_.path(), other.dir / "dev-root-ca.pem"), HasSubstr("openssl cms -verify failed"));
+  EXPECT_THAT(check::VerifyPkpass(pass, tmp_.path(), other.dir / "dev-root-ca.pem"),
+              HasSubstr("openssl cms -verify failed"));
 }
 
 TEST_F(PassgenTest, SignatureHoldsTheIntermediateAndTheSigningTime) {
   fs::path pass = WritePass(card_, "card.pkpass");
   ASSERT_EQ(check::Unzip(pass, tmp_ / "u"), "");
-  auto r = testing::RunProgram({"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", (tmp_ / "u" / "signature").string()});
+  auto r = testing::RunProgram(
+      {"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", (tmp_ / "u" / "signature").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("CN=Development stand-in for Apple WWDR G4"));
   EXPECT_THAT(r.out, HasSubstr("CN=Pass Type ID: pass.be.lerarenkaart.dev"));
@@ -115,7 +118,8 @@ TEST_F(PassgenTest, OneByteChangeAnywhereBreaksVerification) {
       std::string changed = bytes;
       changed[at] = static_cast<char>(changed[at] ^ 0x01);
       testing::WriteText(dir / rel, changed);
-      EXPECT_NE(check::VerifyUnpacked(dir, RootCa()), "") << "flipping byte " << at << " of " << rel << " went unnoticed";
+      EXPECT_NE(check::VerifyUnpacked(dir, RootCa()), "")
+          << "flipping byte " << at << " of " << rel << " went unnoticed";
     }
   }
   EXPECT_EQ(n, 15 * 3);
@@ -167,7 +171,8 @@ TEST_F(PassgenTest, PassJsonHasEveryRequiredKeyWithTheRightType) {
   EXPECT_EQ(p["webServiceURL"], "https://lerarenkaart.be/wallet/");
   ASSERT_TRUE(p["authenticationToken"].is_string());
   EXPECT_GE(p["authenticationToken"].get<std::string>().size(), 16u);
-  EXPECT_EQ(p["authenticationToken"], AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-000042"));
+  EXPECT_EQ(p["authenticationToken"],
+            AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-000042"));
 
   card_.voided = true;
   EXPECT_EQ(json::parse(*builder_->PassJson(card_))["voided"], true);
@@ -179,7 +184,8 @@ TEST_F(PassgenTest, PassJsonHasEveryRequiredKeyWithTheRightType) {
 }
 
 TEST_F(PassgenTest, BarcodeVerifiesAsATokenWithPyJwt) {
-  auto jwks = testing::RunProgram({testing::Binary(), "--data-dir", (tmp_ / "data").string(), "keys", "jwks"});
+  auto jwks =
+      testing::RunProgram({testing::Binary(), "--data-dir", (tmp_ / "data").string(), "keys", "jwks"});
   ASSERT_EQ(jwks.exit_code, 0) << jwks.err;
   testing::WriteText(tmp_ / "jwks.json", jwks.out);
   fs::path pass = WritePass(card_, "card.pkpass");
@@ -206,7 +212,8 @@ print(json.dumps(claims))
   EXPECT_EQ(claims["y"], 2026);
   std::string tampered = token;
   tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
-  auto bad = testing::RunProgram({"/usr/bin/python3", "-c", script, (tmp_ / "jwks.json").string(), tampered, now});
+  auto bad =
+      testing::RunProgram({"/usr/bin/python3", "-c", script, (tmp_ / "jwks.json").string(), tampered, now});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.err, HasSubstr("Signature verification failed"));
 }
@@ -214,15 +221,21 @@ print(json.dumps(claims))
 // A fixed card, token and secret with the shipped template and the development certificate.
 // Set LK_UPDATE_GOLDEN=1 to rewrite the file after a deliberate change; review the diff.
 TEST_F(PassgenTest, GoldenPassJson) {
-  Card fixed{"LK26-GOLDEN", 2026, "Marie-Louise Van den Broeck", "Koninklijk Atheneum \"Redingenhof\", Leuven",
-             "eyJhbGciOiJFUzI1NiIsImtpZCI6IkZJWEVEMSJ9.eyJzdWIiOiJMSzI2LUdPTERFTiJ9.c2lnbmF0dXJl", "nl", false,
+  Card fixed{"LK26-GOLDEN",
+             2026,
+             "Marie-Louise Van den Broeck",
+             "Koninklijk Atheneum \"Redingenhof\", Leuven",
+             "eyJhbGciOiJFUzI1NiIsImtpZCI6IkZJWEVEMSJ9.eyJzdWIiOiJMSzI2LUdPTERFTiJ9.c2lnbmF0dXJl",
+             "nl",
+             false,
              AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-GOLDEN")};
   for (std::string lang : {"nl", "fr"}) {
     fixed.language = lang;
     auto text = builder_->PassJson(fixed);
     ASSERT_TRUE(text) << text.error().message;
     fs::path golden = testing::SourceDir() / "tests" / "passgen" / "golden" / ("pass-2026-" + lang + ".json");
-    if (const char* u = std::getenv("LK_UPDATE_GOLDEN"); u && std::string(u) == "1") testing::WriteText(golden, *text + "\n");
+    if (const char* u = std::getenv("LK_UPDATE_GOLDEN"); u && std::string(u) == "1")
+      testing::WriteText(golden, *text + "\n");
     EXPECT_EQ(*text + "\n", Slurp(golden)) << "rendered pass.json differs from " << golden;
   }
 }
@@ -244,8 +257,8 @@ TEST_F(PassgenTest, SameInputsGiveByteIdenticalPasses) {
 // The images are zipped once per template and copied into each pass; every entry must still be
 // a stored file with the pass's own signing time and mode 0644, whatever time the pass has.
 TEST_F(PassgenTest, EveryEntryIsStoredWithThePassesSigningTime) {
-  for (auto [at, stamp] : {std::pair{kNow, "20260315.120000"},
-                           {*ParseRfc3339("2026-11-02T08:30:10Z"), "20261102.083010"}}) {
+  for (auto [at, stamp] :
+       {std::pair{kNow, "20260315.120000"}, {*ParseRfc3339("2026-11-02T08:30:10Z"), "20261102.083010"}}) {
     auto bytes = builder_->Build(card_, at);
     ASSERT_TRUE(bytes) << bytes.error().message;
     fs::path path = tmp_ / ("at-" + std::string(stamp) + ".pkpass");

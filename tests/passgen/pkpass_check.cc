@@ -33,7 +33,8 @@ std::string VerifyUnpacked(const fs::path& dir, const fs::path& root_ca) {
     return "pass.json, manifest.json or signature missing";
   files.erase("manifest.json");
   files.erase("signature");
-  auto manifest = nlohmann::json::parse(testing::RunProgram({"cat", (dir / "manifest.json").string()}).out, nullptr, false);
+  auto manifest = nlohmann::json::parse(testing::RunProgram({"cat", (dir / "manifest.json").string()}).out,
+                                        nullptr, false);
   if (manifest.is_discarded() || !manifest.is_object()) return "manifest.json is not a JSON object";
   std::set<std::string> listed;
   for (auto& [k, v] : manifest.items()) listed.insert(k);
@@ -51,8 +52,8 @@ std::string VerifyUnpacked(const fs::path& dir, const fs::path& root_ca) {
   }
   if (checked != files.size()) return "sha1sum did not hash every file";
   auto v = testing::RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-content",
-                         (dir / "manifest.json").string(), "-in", (dir / "signature").string(), "-CAfile",
-                         root_ca.string(), "-out", "/dev/null"});
+                                (dir / "manifest.json").string(), "-in", (dir / "signature").string(),
+                                "-CAfile", root_ca.string(), "-out", "/dev/null"});
   if (v.exit_code != 0) return "openssl cms -verify failed: " + v.err;
   return "";
 }

@@ -21,7 +21,8 @@ inline std::vector<PublishedRow> LoadPublishedCsv() {
   std::vector<PublishedRow> rows;
   std::string line;
   std::getline(in, line);
-  if (line.rfind("calendar_year,eligible_staff,", 0) != 0) throw std::runtime_error("unexpected header: " + line);
+  if (line.rfind("calendar_year,eligible_staff,", 0) != 0)
+    throw std::runtime_error("unexpected header: " + line);
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;

@@ -57,8 +57,8 @@ struct Image {
 };
 
 uint32_t Be32(const std::string& s, size_t at) {
-  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
-         uint32_t(uint8_t(s[at + 3]));
+  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 |
+         uint32_t(uint8_t(s[at + 2])) << 8 | uint32_t(uint8_t(s[at + 3]));
 }
 
 // Decodes an 8-bit RGB or RGBA non-interlaced PNG (what Chromium writes); fails the test otherwise.
@@ -73,7 +73,8 @@ Image DecodePng(const std::string& png) {
   img.height = Be32(png, 20);
   int depth = uint8_t(png[24]), color = uint8_t(png[25]), interlace = uint8_t(png[28]);
   if (depth != 8 || (color != 2 && color != 6) || interlace != 0) {
-    ADD_FAILURE() << "unsupported PNG: depth " << depth << " colour type " << color << " interlace " << interlace;
+    ADD_FAILURE() << "unsupported PNG: depth " << depth << " colour type " << color << " interlace "
+                  << interlace;
     return img;
   }
   img.channels = color == 6 ? 4 : 3;
@@ -133,10 +134,13 @@ Image DecodePng(const std::string& png) {
 struct PixelStats {
   double non_white = 0;  // fraction of sampled pixels that are not near-white
   size_t colours = 0;    // distinct sampled colours
-  bool has(std::array<uint8_t, 3> want) const { return std::find(seen.begin(), seen.end(), want) != seen.end(); }
+  bool has(std::array<uint8_t, 3> want) const {
+    return std::find(seen.begin(), seen.end(), want) != seen.end();
+  }
   bool near(std::array<uint8_t, 3> want, int tol) const {
     for (const auto& c : seen)
-      if (std::abs(c[0] - want[0]) <= tol && std::abs(c[1] - want[1]) <= tol && std::abs(c[2] - want[2]) <= tol)
+      if (std::abs(c[0] - want[0]) <= tol && std::abs(c[1] - want[1]) <= tol &&
+          std::abs(c[2] - want[2]) <= tol)
         return true;
     return false;
   }
@@ -243,7 +247,8 @@ TEST(HtmlReport, ChromiumBuildsTheTablesChartsAndNumbers) {
     n.replace(n.find(' '), 1, kNnbsp);
     EXPECT_THAT(dom, HasSubstr(n)) << n;
   }
-  for (const char* s : {"67.65%", "67.50%", "67.10%", "64.99%", "66.56%", "66.50%"}) EXPECT_THAT(dom, HasSubstr(s));
+  for (const char* s : {"67.65%", "67.50%", "67.10%", "64.99%", "66.56%", "66.50%"})
+    EXPECT_THAT(dom, HasSubstr(s));
   EXPECT_THAT(dom, HasSubstr("<td class=\"na\""));
   EXPECT_THAT(dom, HasSubstr(">n/a<sup><a href=\"#note-"));
   EXPECT_THAT(dom, HasSubstr("<li id=\"note-1\">"));
@@ -304,7 +309,8 @@ TEST(HtmlReport, PublishedOnlyProvinceViewSaysThereAreNoProvinces) {
   ASSERT_TRUE(r);
   lk::testing::WriteText(page, RenderHtml(*r));
   std::string dom = DumpDom(dir, page);
-  EXPECT_THAT(dom, HasSubstr("n/a: no period in this range has per-card records, so there are no provinces."));
+  EXPECT_THAT(dom,
+              HasSubstr("n/a: no period in this range has per-card records, so there are no provinces."));
   EXPECT_THAT(dom, Not(HasSubstr("chart-province-")));
 }
 

@@ -170,8 +170,8 @@ TEST(PublishedFigures, ReconciliationChecksEveryPublishedNumber) {
 
 TEST(PublishedFigures, TableShowsTheNumbersAligned) {
   std::string t = RenderTable(PublishedReport());
-  for (const char* s : {"138 365", "5 465", "936", "900", "416 585", "416 586", "67.65%", "67.50%", "67.10%", "64.99%",
-                        "66.56%", "66.50%", "n/a", "+0.15 pt", "-0.01 pt", "+0.06 pt", "+0.00 pt"})
+  for (const char* s : {"138 365", "5 465", "936", "900", "416 585", "416 586", "67.65%", "67.50%", "67.10%",
+                        "64.99%", "66.56%", "66.50%", "n/a", "+0.15 pt", "-0.01 pt", "+0.06 pt", "+0.00 pt"})
     EXPECT_THAT(t, HasSubstr(N(s))) << s;
   // Every line of the main table has its "Holders" column ending at the same display column.
   auto lines = [&] {
@@ -191,7 +191,8 @@ TEST(PublishedFigures, TableShowsTheNumbersAligned) {
 }
 
 TEST(PublishedFigures, SchoolViewHasNullCellsAndSaysWhy) {
-  Report r = Build({}, LoadPublishedCsv(), {.period = Period::kSchool, .first_year = 2017, .last_year = 2019});
+  Report r =
+      Build({}, LoadPublishedCsv(), {.period = Period::kSchool, .first_year = 2017, .last_year = 2019});
   ASSERT_EQ(r.rows.size(), 3u);
   EXPECT_EQ(r.rows[0].period, "2017-2018");
   EXPECT_EQ(r.rows[2].period, "2019-2020");
@@ -219,8 +220,9 @@ TEST(PublishedFigures, SchoolViewHasNullCellsAndSaysWhy) {
 }
 
 TEST(PublishedFigures, ByProvinceHasNullCellsForEveryProvinceAndSaysWhy) {
-  Report r = Build({}, LoadPublishedCsv(),
-                   {.period = Period::kCalendar, .by = Dimension::kProvince, .first_year = 2017, .last_year = 2019});
+  Report r =
+      Build({}, LoadPublishedCsv(),
+            {.period = Period::kCalendar, .by = Dimension::kProvince, .first_year = 2017, .last_year = 2019});
   ASSERT_EQ(r.rows.size(), 33u);
   EXPECT_EQ(r.rows[0].group, "Brussel");
   EXPECT_EQ(r.rows[10].group, "Oost-Vlaanderen");
@@ -316,8 +318,8 @@ TEST(SchoolView, EligibleIsNullWithANote) {
 }
 
 TEST(Range, YearsWithoutAnyDataGetANoteAndNoRow) {
-  Report r =
-      Build({SyntheticCell("2021", std::nullopt, 1, 0)}, LoadPublishedCsv(), {.first_year = 2019, .last_year = 2021});
+  Report r = Build({SyntheticCell("2021", std::nullopt, 1, 0)}, LoadPublishedCsv(),
+                   {.first_year = 2019, .last_year = 2021});
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0].period, "2019");
   EXPECT_EQ(r.rows[1].period, "2021");
@@ -330,7 +332,8 @@ TEST(Range, YearsWithoutAnyDataGetANoteAndNoRow) {
 TEST(Grouped, ProvincesAreOrderedAndSummedPerProvince) {
   std::vector<CountsRow> cards;
   for (const char* p : {"Antwerpen", "Brussel", "Limburg"})
-    for (int y = 0; y < 2; ++y) cards.push_back(SyntheticCell(std::to_string(2025 + y), p, y, int(cards.size() % 3)));
+    for (int y = 0; y < 2; ++y)
+      cards.push_back(SyntheticCell(std::to_string(2025 + y), p, y, int(cards.size() % 3)));
   Report r = Build(cards, {}, {.by = Dimension::kProvince});
   ASSERT_EQ(r.rows.size(), 6u);
   EXPECT_EQ(r.rows[0].group, "Brussel");  // postcode order, not alphabetical
@@ -342,16 +345,19 @@ TEST(Grouped, ProvincesAreOrderedAndSummedPerProvince) {
 }
 
 TEST(Grouped, SumsLeaveOutYearsWithoutProvincesAndSaySo) {
-  std::vector<CountsRow> cards{SyntheticCell("2020", "Limburg", 0, 0), SyntheticCell("2021", "Limburg", 1, 0)};
-  Report r = Build(cards, LoadPublishedCsv(), {.by = Dimension::kProvince, .first_year = 2017, .last_year = 2021});
+  std::vector<CountsRow> cards{SyntheticCell("2020", "Limburg", 0, 0),
+                               SyntheticCell("2021", "Limburg", 1, 0)};
+  Report r =
+      Build(cards, LoadPublishedCsv(), {.by = Dimension::kProvince, .first_year = 2017, .last_year = 2021});
   ASSERT_EQ(r.rows.size(), 33u + 2u);
   ASSERT_EQ(r.totals.size(), 2u);  // Limburg, all
   EXPECT_EQ(r.totals[0].group, "Limburg");
   EXPECT_EQ(r.totals[0].period, "2020-2021");
   EXPECT_EQ(r.totals[0].holders, cards[0].holders + cards[1].holders);
   EXPECT_EQ(r.totals[1].group, "all");
-  EXPECT_THAT(NotesOf(r, r.totals[0]),
-              Contains(HasSubstr("The sums cover 2020-2021 only: 2017, 2018, 2019 have no values in this view")));
+  EXPECT_THAT(
+      NotesOf(r, r.totals[0]),
+      Contains(HasSubstr("The sums cover 2020-2021 only: 2017, 2018, 2019 have no values in this view")));
 }
 
 TEST(Errors, BadInputsAreRefusedWithTheirPlace) {
@@ -363,7 +369,8 @@ TEST(Errors, BadInputsAreRefusedWithTheirPlace) {
     return r.error().message;
   };
   CountsRow c = SyntheticCell("2025", std::nullopt, 0, 0);
-  EXPECT_THAT(err({c}, {}, {.period = Period::kSchool}), HasSubstr("counts row 1 (period \"2025\"): not a school"));
+  EXPECT_THAT(err({c}, {}, {.period = Period::kSchool}),
+              HasSubstr("counts row 1 (period \"2025\"): not a school"));
   EXPECT_THAT(err({c, c}, {}, {}), HasSubstr("counts row 2 (period \"2025\"): duplicate cell"));
   CountsRow neg = c;
   neg.library = -1;
@@ -399,7 +406,8 @@ TEST(Parsing, OptionsAndPrintedShares) {
   EXPECT_EQ(ParsePrintedShare("67.5 %"), 0.675);
   EXPECT_EQ(ParsePrintedShare("67%"), 0.67);
   EXPECT_EQ(ParsePrintedShare("66,50%"), 0.665);
-  for (const char* bad : {"67", "67,%", "abc%", "101%", "-5%", "6 7%"}) EXPECT_FALSE(ParsePrintedShare(bad)) << bad;
+  for (const char* bad : {"67", "67,%", "abc%", "101%", "-5%", "6 7%"})
+    EXPECT_FALSE(ParsePrintedShare(bad)) << bad;
 }
 
 TEST(Table, DisplayWidthCountsCharactersNotBytes) {
@@ -413,7 +421,8 @@ TEST(Table, DisplayWidthCountsCharactersNotBytes) {
 
 TEST(Table, NonAsciiGroupsStayAligned) {
   std::vector<CountsRow> cards{SyntheticCell("2026", "Gemeenschapsonderwijs", 1, 0),
-                               SyntheticCell("2026", "Liège–Ōsaka", 1, 1), SyntheticCell("2026", "OVSG", 1, 2)};
+                               SyntheticCell("2026", "Liège–Ōsaka", 1, 1),
+                               SyntheticCell("2026", "OVSG", 1, 2)};
   std::string t = RenderTable(Build(cards, {}, {.by = Dimension::kNetwork}));
   std::stringstream ss(t);
   std::vector<size_t> cols;
@@ -429,7 +438,8 @@ TEST(Table, NonAsciiGroupsStayAligned) {
 
 TEST(Json, HasTheAgreedFieldsAndTypes) {
   auto published = LoadPublishedCsv();
-  std::vector<CountsRow> cards{SyntheticCell("2025", std::nullopt, 1, 0), SyntheticCell("2026", std::nullopt, 2, 0)};
+  std::vector<CountsRow> cards{SyntheticCell("2025", std::nullopt, 1, 0),
+                               SyntheticCell("2026", std::nullopt, 2, 0)};
   auto j = nlohmann::json::parse(RenderJson(Build(cards, published, {})));
   EXPECT_EQ(j["period"], "calendar");
   EXPECT_TRUE(j["by"].is_null());
@@ -481,9 +491,12 @@ std::vector<std::vector<std::string>> ParseCsv(const std::string& text, char d) 
   for (size_t i = 0; i < body.size(); ++i) {
     char c = body[i];
     if (quoted) {
-      if (c == '"' && i + 1 < body.size() && body[i + 1] == '"') cell += '"', ++i;
-      else if (c == '"') quoted = false;
-      else cell += c;
+      if (c == '"' && i + 1 < body.size() && body[i + 1] == '"')
+        cell += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        cell += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == d) {
@@ -540,9 +553,10 @@ TEST(Csv, OpensInABelgianSpreadsheet) {
 TEST(Csv, IsOneRectangularTableWithTotalsAndSourcesMarked) {
   std::vector<CountsRow> cards;
   for (const char* p : {"Antwerpen", "Limburg"})
-    for (int y = 0; y < 2; ++y) cards.push_back(SyntheticCell(std::to_string(2020 + y), p, y, int(cards.size())));
-  for (const auto& [by, first] : std::vector<std::pair<Dimension, int>>{{Dimension::kNone, 2017},
-                                                                       {Dimension::kProvince, 2017}}) {
+    for (int y = 0; y < 2; ++y)
+      cards.push_back(SyntheticCell(std::to_string(2020 + y), p, y, int(cards.size())));
+  for (const auto& [by, first] :
+       std::vector<std::pair<Dimension, int>>{{Dimension::kNone, 2017}, {Dimension::kProvince, 2017}}) {
     std::vector<CountsRow> c = cards;
     if (by == Dimension::kNone)
       for (auto& row : c) row.group.reset();
@@ -593,7 +607,7 @@ TEST(Csv, ReconciliationAndNotesAreSeparateOutputs) {
   auto lines = ParseCsv(checks, ';');
   ASSERT_EQ(lines.size(), r.reconciliation.size() + 1);
   EXPECT_EQ(lines[0], (std::vector<std::string>{"check", "subject", "field", "unit", "published", "computed",
-                                                 "difference", "printed", "text"}));
+                                                "difference", "printed", "text"}));
   for (const auto& l : lines) EXPECT_EQ(l.size(), lines[0].size());
   EXPECT_THAT(checks, HasSubstr("pooled_share;2017-2019;share;percent;66,5000;66,5615;0,0615;66.50%;"));
   EXPECT_THAT(checks, HasSubstr("total;Totaal;holders;count;416585;416586;-1;;"));

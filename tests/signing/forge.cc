@@ -83,8 +83,8 @@ std::string ForgeHs256(const std::string& key, const std::string& header, const 
   std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(payload);
   unsigned char mac[32];
   unsigned int len = 32;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(input.data()),
-       input.size(), mac, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
   return input + "." + Base64UrlEncode(std::string(reinterpret_cast<char*>(mac), len));
 }
 

@@ -24,7 +24,8 @@ class InteropTest : public ::testing::Test {
     testing::WriteText(jwks_path_, ring_->Published(clock_.Now()).ToJwks());
   }
   testing::RunResult Py(std::vector<std::string> args) {
-    args.insert(args.begin(), {"/usr/bin/python3", (testing::SourceDir() / "tests/signing/pyjwt_tool.py").string()});
+    args.insert(args.begin(),
+                {"/usr/bin/python3", (testing::SourceDir() / "tests/signing/pyjwt_tool.py").string()});
     return RunProgram(args);
   }
   testing::TempDir dir_;
@@ -37,8 +38,8 @@ class InteropTest : public ::testing::Test {
 
 TEST_F(InteropTest, CliTokensVerifyWithPyJwtGivenOnlyTheJwks) {
   int year = int(BrusselsDate(clock_.Now()).year());
-  auto issued = RunProgram({testing::Binary(), "--data-dir", dir_.path().string(), "token", "issue", "--serial",
-                     "PY-INTEROP-1", "--year", std::to_string(year)});
+  auto issued = RunProgram({testing::Binary(), "--data-dir", dir_.path().string(), "token", "issue",
+                            "--serial", "PY-INTEROP-1", "--year", std::to_string(year)});
   ASSERT_EQ(issued.exit_code, 0) << issued.err;
   std::string token = issued.out.substr(0, issued.out.find('\n'));
   auto r = Py({"verify", jwks_path_, token, policy_.issuer});
@@ -59,7 +60,8 @@ TEST_F(InteropTest, RevocationListsVerifyWithPyJwtAgainstTheRevocationKey) {
   ASSERT_TRUE(signer) << signer.error().message;
   const Time now = clock_.Now();  // read once: the system clock moves on while PyJWT runs
   int year = int(BrusselsDate(now).year());
-  RevocationList list{policy_.issuer, now, now + std::chrono::hours(1), 42, {year, year + 1}, {{"PY-REVOKED-1", year}}};
+  RevocationList list{policy_.issuer,          now, now + std::chrono::hours(1), 42, {year, year + 1},
+                      {{"PY-REVOKED-1", year}}};
   auto jws = (*signer)->Sign(list);
   ASSERT_TRUE(jws) << jws.error().message;
   auto r = Py({"verify-revocations", jwks_path_, *jws, policy_.issuer});
@@ -86,8 +88,11 @@ TEST_F(InteropTest, PyJwtTokensWithOurKeyVerifyWithOurs) {
   auto pem_path = (config_.dir / "token" / (kid + ".pem")).string();
   int year = int(BrusselsDate(clock_.Now()).year());
   Validity v = CardYearValidity(year, policy_);
-  json claims = {{"iss", policy_.issuer}, {"sub", "PYJWT-1"}, {"y", year},
-                 {"nbf", v.not_before.time_since_epoch().count()}, {"exp", v.expires.time_since_epoch().count()}};
+  json claims = {{"iss", policy_.issuer},
+                 {"sub", "PYJWT-1"},
+                 {"y", year},
+                 {"nbf", v.not_before.time_since_epoch().count()},
+                 {"exp", v.expires.time_since_epoch().count()}};
   auto verifier = TokenVerifier::Create(ring_->Published(clock_.Now()), policy_);
   // PyJWT adds "typ":"JWT" to the header and orders members its own way; both are accepted.
   // Our verifier requires low-s signatures (one valid encoding per token); PyJWT's s is random,
@@ -126,7 +131,9 @@ TEST_F(InteropTest, CppJwtAcceptsOurTokens) {
 
 TEST_F(InteropTest, ServiceAccountJwtVerifiesWithPyJwt) {
   auto account = *ServiceAccount::Load(config_);
-  json claims = {{"iss", account->client_email()}, {"aud", "google"}, {"typ", "savetowallet"},
+  json claims = {{"iss", account->client_email()},
+                 {"aud", "google"},
+                 {"typ", "savetowallet"},
                  {"iat", clock_.Now().time_since_epoch().count()}};
   auto token = account->SignJwt(claims.dump());
   ASSERT_TRUE(token) << token.error().message;

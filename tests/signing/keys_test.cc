@@ -60,10 +60,11 @@ TEST_F(KeysTest, RefusesToOverwriteAndChangesNothing) {
 }
 
 TEST_F(KeysTest, PassCertificateChainsToTheDevelopmentRootAndNamesPassTypeAndTeam) {
-  auto r = RunProgram({"openssl", "verify", "-CAfile", Path("dev-root-ca.pem"), "-untrusted", Path("dev-wwdr.pem"),
-                Path("pass-type-id.pem")});
+  auto r = RunProgram({"openssl", "verify", "-CAfile", Path("dev-root-ca.pem"), "-untrusted",
+                       Path("dev-wwdr.pem"), Path("pass-type-id.pem")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  auto subject = RunProgram({"openssl", "x509", "-in", Path("pass-type-id.pem"), "-noout", "-subject", "-nameopt", "RFC2253"});
+  auto subject = RunProgram(
+      {"openssl", "x509", "-in", Path("pass-type-id.pem"), "-noout", "-subject", "-nameopt", "RFC2253"});
   EXPECT_NE(subject.out.find("UID=pass.be.lerarenkaart.dev"), std::string::npos) << subject.out;
   EXPECT_NE(subject.out.find("OU=LKDEVTEAM1"), std::string::npos) << subject.out;
   EXPECT_NE(subject.out.find("CN=Pass Type ID: pass.be.lerarenkaart.dev"), std::string::npos) << subject.out;
@@ -96,7 +97,8 @@ TEST_F(KeysTest, KidIsTheRfc7638ThumbprintPrefixComputedIndependently) {
   ASSERT_EQ(der.exit_code, 0);
   ASSERT_EQ(der.out.size(), 91u);  // SubjectPublicKeyInfo of P-256: 26-byte prefix + 65-byte point
   std::string x = der.out.substr(27, 32), y = der.out.substr(59, 32);
-  std::string canonical = R"({"crv":"P-256","kty":"EC","x":")" + Base64UrlEncode(x) + R"(","y":")" + Base64UrlEncode(y) + R"("})";
+  std::string canonical =
+      R"({"crv":"P-256","kty":"EC","x":")" + Base64UrlEncode(x) + R"(","y":")" + Base64UrlEncode(y) + R"("})";
   testing::WriteText(dir_ / "canonical.json", canonical);
   auto digest = RunProgram({"openssl", "dgst", "-sha256", "-binary", (dir_ / "canonical.json").string()});
   EXPECT_EQ(Base64UrlEncode(digest.out).substr(0, 6), kid);
@@ -111,7 +113,8 @@ TEST_F(KeysTest, TamperedKeyringIsRefused) {
   auto opened = Keyring::Open(config_);
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code, Code::kDataLoss);
-  EXPECT_NE(opened.error().message.find("does not match its kid"), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("does not match its kid"), std::string::npos)
+      << opened.error().message;
 
   ring["keys"][0]["active"] = false;
   ASSERT_TRUE(WriteFileAtomic(config_.dir / "keyring.json", ring.dump()));

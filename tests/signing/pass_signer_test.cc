@@ -23,9 +23,9 @@ class PassSignerTest : public ::testing::Test {
   testing::RunResult Verify(const std::string& content, const std::string& signature) {
     testing::WriteText(dir_ / "manifest.json", content);
     testing::WriteText(dir_ / "signature", signature);
-    return RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", (dir_ / "signature").string(),
-                "-content", (dir_ / "manifest.json").string(), "-CAfile", (config_.dir / "dev-root-ca.pem").string(),
-                "-out", "/dev/null"});
+    return RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+                       (dir_ / "signature").string(), "-content", (dir_ / "manifest.json").string(),
+                       "-CAfile", (config_.dir / "dev-root-ca.pem").string(), "-out", "/dev/null"});
   }
   testing::TempDir dir_;
   KeyConfig config_;
@@ -46,10 +46,12 @@ TEST_F(PassSignerTest, OpensslVerifiesTheDetachedSignature) {
 TEST_F(PassSignerTest, SignatureHoldsIntermediateSigningTimeAndSha256) {
   auto sig = *signer_->SignDetached(manifest_, clock_.Now());
   testing::WriteText(dir_ / "signature", sig);
-  auto print = RunProgram({"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", (dir_ / "signature").string()});
+  auto print = RunProgram(
+      {"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", (dir_ / "signature").string()});
   ASSERT_EQ(print.exit_code, 0) << print.err;
   EXPECT_NE(print.out.find("signingTime"), std::string::npos);
-  EXPECT_NE(print.out.find("Mar  1 10:00:00 2026 GMT"), std::string::npos) << "signing time from the injected clock";
+  EXPECT_NE(print.out.find("Mar  1 10:00:00 2026 GMT"), std::string::npos)
+      << "signing time from the injected clock";
   EXPECT_NE(print.out.find("Development stand-in for Apple WWDR G4"), std::string::npos);
   EXPECT_NE(print.out.find("Pass Type ID: pass.be.lerarenkaart.dev"), std::string::npos);
   EXPECT_NE(print.out.find("sha256"), std::string::npos);
@@ -86,7 +88,8 @@ TEST_F(PassSignerTest, PatchedSignatureIsWhatCmsSignMakes) {
   std::string texts[3];
   auto pem = [&](int i, const char* file) {  // the BIO reads texts[i] in place
     texts[i] = ReadFile(config_.dir / file).value_or("");
-    return std::unique_ptr<BIO, decltype(&BIO_free)>(BIO_new_mem_buf(texts[i].data(), int(texts[i].size())), BIO_free);
+    return std::unique_ptr<BIO, decltype(&BIO_free)>(BIO_new_mem_buf(texts[i].data(), int(texts[i].size())),
+                                                     BIO_free);
   };
   X509* cert = PEM_read_bio_X509(pem(0, "pass-type-id.pem").get(), nullptr, nullptr, nullptr);
   X509* wwdr = PEM_read_bio_X509(pem(1, "dev-wwdr.pem").get(), nullptr, nullptr, nullptr);
@@ -126,8 +129,9 @@ TEST_F(PassSignerTest, PatchedSignatureIsWhatCmsSignMakes) {
 
 TEST_F(PassSignerTest, LoadsLegacyEncryptedPkcs12LikeAKeychainExport) {
   auto p12 = (dir_ / "pass.p12").string();
-  auto r = RunProgram({"openssl", "pkcs12", "-export", "-legacy", "-in", (config_.dir / "pass-type-id.pem").string(),
-                "-inkey", (config_.dir / "pass-type-id-key.pem").string(), "-passout", "pass:s3cret", "-out", p12});
+  auto r = RunProgram(
+      {"openssl", "pkcs12", "-export", "-legacy", "-in", (config_.dir / "pass-type-id.pem").string(),
+       "-inkey", (config_.dir / "pass-type-id-key.pem").string(), "-passout", "pass:s3cret", "-out", p12});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   KeyConfig prod;
   prod.dir = dir_ / "unused";
@@ -161,7 +165,10 @@ TEST_F(PassSignerTest, LoadsProductionPemAndRejectsAMismatchedKey) {
   EXPECT_NE(bad.error().message.find("does not belong"), std::string::npos);
   // A DER copy of the WWDR certificate, as Apple distributes it, loads too.
   auto der = (dir_ / "wwdr.cer").string();
-  ASSERT_EQ(RunProgram({"openssl", "x509", "-in", (config_.dir / "dev-wwdr.pem").string(), "-outform", "DER", "-out", der}).exit_code, 0);
+  ASSERT_EQ(RunProgram({"openssl", "x509", "-in", (config_.dir / "dev-wwdr.pem").string(), "-outform", "DER",
+                        "-out", der})
+                .exit_code,
+            0);
   prod.pass_key = config_.dir / "pass-type-id-key.pem";
   prod.wwdr_certificate = der;
   EXPECT_TRUE(PassSigner::Load(prod));

@@ -40,8 +40,11 @@ class TokenTest : public KeyringTest {
   // A correct claim set for card TEST-0001 of 2026, with `edit` applied.
   std::string Claims(const std::function<void(json&)>& edit = nullptr) const {
     Validity v = CardYearValidity(2026, policy_);
-    json c = {{"iss", policy_.issuer}, {"sub", "TEST-0001"}, {"y", 2026},
-              {"nbf", v.not_before.time_since_epoch().count()}, {"exp", v.expires.time_since_epoch().count()}};
+    json c = {{"iss", policy_.issuer},
+              {"sub", "TEST-0001"},
+              {"y", 2026},
+              {"nbf", v.not_before.time_since_epoch().count()},
+              {"exp", v.expires.time_since_epoch().count()}};
     if (edit) edit(c);
     return c.dump();
   }
@@ -62,7 +65,8 @@ TEST_F(TokenTest, IssuedTokenVerifiesAndCarriesOnlyWhatAPartnerNeeds) {
   EXPECT_EQ(v.serial, "7KQ2M9XH4TRB");
   EXPECT_EQ(v.year, 2026);
   EXPECT_EQ(v.kid, kid_);
-  auto claims = json::parse(*Base64UrlDecode(token->substr(token->find('.') + 1, token->rfind('.') - token->find('.') - 1)));
+  auto claims = json::parse(
+      *Base64UrlDecode(token->substr(token->find('.') + 1, token->rfind('.') - token->find('.') - 1)));
   std::vector<std::string> names;
   for (auto& [k, _] : claims.items()) names.push_back(k);
   EXPECT_EQ(names, (std::vector<std::string>{"exp", "iss", "nbf", "sub", "y"}));
@@ -119,7 +123,8 @@ TEST_F(TokenTest, RotationKeepsOldTokensValidAndSignsWithTheNewKey) {
   EXPECT_FALSE(list[0].active);
   ASSERT_TRUE(list[0].publish_until);
   // Tokens for 2027 could have been signed before rotation: published until they expire.
-  EXPECT_EQ(FormatRfc3339(*list[0].publish_until), FormatRfc3339(CardYearValidity(2027, TokenPolicy{.grace = days(90)}).expires));
+  EXPECT_EQ(FormatRfc3339(*list[0].publish_until),
+            FormatRfc3339(CardYearValidity(2027, TokenPolicy{.grace = days(90)}).expires));
   auto issuer2 = *TokenIssuer::Create(*ring_, policy_);
   EXPECT_EQ(issuer2->kid(), rotated->kid);
   auto new_token = *issuer2->Issue("NEW", 2026, clock_.Now());
@@ -149,11 +154,11 @@ TEST_F(TokenTest, JwksRoundTripAndStrictParsing) {
     f(j["keys"][0]);
     return KeySet::FromJwks(j.dump());
   };
-  EXPECT_FALSE(edit([](json& k) { k["kid"] = "AAAAAA"; }));       // kid not its thumbprint
+  EXPECT_FALSE(edit([](json& k) { k["kid"] = "AAAAAA"; }));  // kid not its thumbprint
   EXPECT_FALSE(edit([](json& k) { k["alg"] = "HS256"; }));
   EXPECT_FALSE(edit([](json& k) { k["crv"] = "P-384"; }));
   EXPECT_FALSE(edit([](json& k) { k["d"] = "AAAA"; }));
-  EXPECT_FALSE(edit([](json& k) { k["y"] = k["x"]; }));            // not on the curve
+  EXPECT_FALSE(edit([](json& k) { k["y"] = k["x"]; }));  // not on the curve
   EXPECT_FALSE(KeySet::FromJwks("[]"));
   json dup = json::parse(jwks);
   dup["keys"].push_back(dup["keys"][0]);
@@ -173,19 +178,26 @@ TEST_F(TokenTest, ForgedTokenMatrix) {
     std::string name, token, reason;
   };
   std::vector<Case> cases = {
-      {"alg none, empty signature", Base64UrlEncode(R"({"alg":"none","kid":")" + kid_ + "\"}") + "." +
-                                        Base64UrlEncode(Claims()) + ".", "malformed"},
-      {"alg none, junk signature", Base64UrlEncode(R"({"alg":"none","kid":")" + kid_ + "\"}") + "." +
-                                       Base64UrlEncode(Claims()) + ".AAAA", "unsupported_algorithm"},
+      {"alg none, empty signature",
+       Base64UrlEncode(R"({"alg":"none","kid":")" + kid_ + "\"}") + "." + Base64UrlEncode(Claims()) + ".",
+       "malformed"},
+      {"alg none, junk signature",
+       Base64UrlEncode(R"({"alg":"none","kid":")" + kid_ + "\"}") + "." + Base64UrlEncode(Claims()) + ".AAAA",
+       "unsupported_algorithm"},
       {"algorithm confusion: HS256 keyed with the public key PEM",
-       testing::ForgeHs256(pub_pem, R"({"alg":"HS256","kid":")" + kid_ + "\"}", Claims()), "unsupported_algorithm"},
-      {"RS256 header", ForgeEs256(pem_, R"({"alg":"RS256","kid":")" + kid_ + "\"}", Claims()), "unsupported_algorithm"},
-      {"lower-case es256", ForgeEs256(pem_, R"({"alg":"es256","kid":")" + kid_ + "\"}", Claims()), "unsupported_algorithm"},
-      {"alg not a string", ForgeEs256(pem_, R"({"alg":7,"kid":")" + kid_ + "\"}", Claims()), "unsupported_algorithm"},
+       testing::ForgeHs256(pub_pem, R"({"alg":"HS256","kid":")" + kid_ + "\"}", Claims()),
+       "unsupported_algorithm"},
+      {"RS256 header", ForgeEs256(pem_, R"({"alg":"RS256","kid":")" + kid_ + "\"}", Claims()),
+       "unsupported_algorithm"},
+      {"lower-case es256", ForgeEs256(pem_, R"({"alg":"es256","kid":")" + kid_ + "\"}", Claims()),
+       "unsupported_algorithm"},
+      {"alg not a string", ForgeEs256(pem_, R"({"alg":7,"kid":")" + kid_ + "\"}", Claims()),
+       "unsupported_algorithm"},
       {"no alg", ForgeEs256(pem_, R"({"kid":")" + kid_ + "\"}", Claims()), "unsupported_algorithm"},
       {"malleated high-s twin of a valid token", testing::FlipS(good), "non_canonical_signature"},
       {"high-s signature", ForgeEs256(pem_, Header(), Claims(), SForm::kHigh), "non_canonical_signature"},
-      {"zero r", body + "." + Base64UrlEncode(std::string(32, '\0') + std::string(*Base64UrlDecode(sig)).substr(32)),
+      {"zero r",
+       body + "." + Base64UrlEncode(std::string(32, '\0') + std::string(*Base64UrlDecode(sig)).substr(32)),
        "non_canonical_signature"},
       {"padded signature", good + "==", "non_canonical_encoding"},
       // Same decoded bytes, but one of the four unused low bits of the last character set.
@@ -196,40 +208,54 @@ TEST_F(TokenTest, ForgedTokenMatrix) {
       {"two segments", body, "malformed"},
       {"four segments", good + ".e30", "malformed"},
       {"empty payload", good.substr(0, good.find('.')) + ".." + sig, "malformed"},
-      {"oversized", ForgeEs256(pem_, Header(), Claims([](json& c) { c["x"] = std::string(2000, 'a'); })), "too_large"},
+      {"oversized", ForgeEs256(pem_, Header(), Claims([](json& c) { c["x"] = std::string(2000, 'a'); })),
+       "too_large"},
       {"header not JSON", ForgeEs256(pem_, "not json", Claims()), "bad_json"},
       {"header a JSON array", ForgeEs256(pem_, "[1]", Claims()), "bad_json"},
-      {"duplicate alg in header", ForgeEs256(pem_, R"({"alg":"ES256","alg":"ES256","kid":")" + kid_ + "\"}", Claims()),
-       "bad_json"},
+      {"duplicate alg in header",
+       ForgeEs256(pem_, R"({"alg":"ES256","alg":"ES256","kid":")" + kid_ + "\"}", Claims()), "bad_json"},
       {"payload not JSON", ForgeEs256(pem_, Header(), "{\"iss\":"), "bad_json"},
-      {"duplicate sub in payload", ForgeEs256(pem_, Header(), Claims().substr(0, Claims().size() - 1) + R"(,"sub":"X"})"),
-       "bad_json"},
-      {"jku header", ForgeEs256(pem_, Header(R"(,"jku":"https://evil.example/jwks.json")"), Claims()), "wrong_kind"},
-      {"x5u header", ForgeEs256(pem_, Header(R"(,"x5u":"https://evil.example/c.pem")"), Claims()), "wrong_kind"},
+      {"duplicate sub in payload",
+       ForgeEs256(pem_, Header(), Claims().substr(0, Claims().size() - 1) + R"(,"sub":"X"})"), "bad_json"},
+      {"jku header", ForgeEs256(pem_, Header(R"(,"jku":"https://evil.example/jwks.json")"), Claims()),
+       "wrong_kind"},
+      {"x5u header", ForgeEs256(pem_, Header(R"(,"x5u":"https://evil.example/c.pem")"), Claims()),
+       "wrong_kind"},
       {"embedded jwk", ForgeEs256(pem_, Header(R"(,"jwk":{"kty":"EC"})"), Claims()), "wrong_kind"},
       {"crit header", ForgeEs256(pem_, Header(R"(,"crit":["exp"])"), Claims()), "wrong_kind"},
       {"explicit other typ", ForgeEs256(pem_, Header(R"(,"typ":"at+jwt")"), Claims()), "wrong_kind"},
       {"missing kid", ForgeEs256(pem_, R"({"alg":"ES256"})", Claims()), "missing_kid"},
       {"kid not a string", ForgeEs256(pem_, R"({"alg":"ES256","kid":5})", Claims()), "missing_kid"},
       {"unknown kid", ForgeEs256(other_key, R"({"alg":"ES256","kid":"zzzzzz"})", Claims()), "unknown_kid"},
-      {"path in kid", ForgeEs256(pem_, R"({"alg":"ES256","kid":"../../etc/passwd"})", Claims()), "unknown_kid"},
+      {"path in kid", ForgeEs256(pem_, R"({"alg":"ES256","kid":"../../etc/passwd"})", Claims()),
+       "unknown_kid"},
       {"signed by another key under our kid", ForgeEs256(other_key, Header(), Claims()), "bad_signature"},
-      {"payload edited after signing", good.substr(0, good.find('.') + 1) +
-                                           Base64UrlEncode(Claims([](json& c) { c["sub"] = "TEST-0002"; })) + "." + sig,
+      {"payload edited after signing",
+       good.substr(0, good.find('.') + 1) + Base64UrlEncode(Claims([](json& c) { c["sub"] = "TEST-0002"; })) +
+           "." + sig,
        "bad_signature"},
       {"signature too short", body + "." + sig.substr(0, 80), "bad_signature"},
       {"missing exp", ForgeEs256(pem_, Header(), Claims([](json& c) { c.erase("exp"); })), "missing_claim"},
       {"missing nbf", ForgeEs256(pem_, Header(), Claims([](json& c) { c.erase("nbf"); })), "missing_claim"},
       {"missing iss", ForgeEs256(pem_, Header(), Claims([](json& c) { c.erase("iss"); })), "missing_claim"},
-      {"another kind: Google save-to-wallet claims",
-       ForgeEs256(pem_, Header(), Claims([](json& c) { c["aud"] = "google"; c["typ"] = "savetowallet"; })), "wrong_kind"},
-      {"personal data added", ForgeEs256(pem_, Header(), Claims([](json& c) { c["name"] = "An Peeters"; })), "wrong_kind"},
-      {"exp as a string", ForgeEs256(pem_, Header(), Claims([](json& c) { c["exp"] = "1801436400"; })), "invalid_claim"},
-      {"exp as a float", ForgeEs256(pem_, Header(), Claims([](json& c) { c["exp"] = 1801436400.5; })), "invalid_claim"},
-      {"year out of range", ForgeEs256(pem_, Header(), Claims([](json& c) { c["y"] = 99999; })), "invalid_claim"},
-      {"wrong issuer", ForgeEs256(pem_, Header(), Claims([](json& c) { c["iss"] = "https://evil.example"; })), "wrong_issuer"},
+      {"another kind: Google save-to-wallet claims", ForgeEs256(pem_, Header(), Claims([](json& c) {
+                                                                  c["aud"] = "google";
+                                                                  c["typ"] = "savetowallet";
+                                                                })),
+       "wrong_kind"},
+      {"personal data added", ForgeEs256(pem_, Header(), Claims([](json& c) { c["name"] = "An Peeters"; })),
+       "wrong_kind"},
+      {"exp as a string", ForgeEs256(pem_, Header(), Claims([](json& c) { c["exp"] = "1801436400"; })),
+       "invalid_claim"},
+      {"exp as a float", ForgeEs256(pem_, Header(), Claims([](json& c) { c["exp"] = 1801436400.5; })),
+       "invalid_claim"},
+      {"year out of range", ForgeEs256(pem_, Header(), Claims([](json& c) { c["y"] = 99999; })),
+       "invalid_claim"},
+      {"wrong issuer", ForgeEs256(pem_, Header(), Claims([](json& c) { c["iss"] = "https://evil.example"; })),
+       "wrong_issuer"},
       {"expired", ForgeEs256(pem_, Header(), Claims([](json& c) { c["exp"] = 1767222000; })), "expired"},
-      {"not yet valid", ForgeEs256(pem_, Header(), Claims([](json& c) { c["nbf"] = 1893452400; })), "not_yet_valid"},
+      {"not yet valid", ForgeEs256(pem_, Header(), Claims([](json& c) { c["nbf"] = 1893452400; })),
+       "not_yet_valid"},
   };
   for (const auto& c : cases) {
     Verdict v = Check(c.token);
@@ -249,12 +275,14 @@ TEST_F(TokenTest, IssuerLayoutAndItsNearMissesGetTheParsedVerdict) {
   std::string exp = std::to_string(v.expires.time_since_epoch().count());
   std::string iss = json(policy_.issuer).dump();
   auto ours = [&](const std::string& sub, const std::string& y, const std::string& n, const std::string& e) {
-    return R"({"iss":)" + iss + R"(,"sub":")" + sub + R"(","y":)" + y + R"(,"nbf":)" + n + R"(,"exp":)" + e + "}";
+    return R"({"iss":)" + iss + R"(,"sub":")" + sub + R"(","y":)" + y + R"(,"nbf":)" + n + R"(,"exp":)" + e +
+           "}";
   };
   // The issuer writes exactly this layout (the fast path's), so its tokens verify as before.
   std::string issued = *issuer_->Issue("TEST-0001", 2026, clock_.Now());
-  EXPECT_EQ(Base64UrlDecode(issued.substr(issued.find('.') + 1, issued.rfind('.') - issued.find('.') - 1)).value(),
-            ours("TEST-0001", "2026", nbf, exp));
+  EXPECT_EQ(
+      Base64UrlDecode(issued.substr(issued.find('.') + 1, issued.rfind('.') - issued.find('.') - 1)).value(),
+      ours("TEST-0001", "2026", nbf, exp));
   struct Case {
     const char* name;
     std::string header, claims;
@@ -264,13 +292,17 @@ TEST_F(TokenTest, IssuerLayoutAndItsNearMissesGetTheParsedVerdict) {
   std::vector<Case> cases = {
       {"issuer layout", Header(), ours("TEST-0001", "2026", nbf, exp), true, ""},
       {"same claims, other member order", Header(), Claims(), true, ""},
-      {"header with other member order", R"({"kid":")" + kid_ + R"(","alg":"ES256"})", ours("TEST-0001", "2026", nbf, exp), true, ""},
-      {"header with a space", R"({"alg": "ES256","kid":")" + kid_ + "\"}", ours("TEST-0001", "2026", nbf, exp), true, ""},
-      {"header kid escaped", R"({"alg":"ES256","kid":"\u00)" + HexEncode(kid_.substr(0, 1)) + kid_.substr(1) + "\"}",
+      {"header with other member order", R"({"kid":")" + kid_ + R"(","alg":"ES256"})",
        ours("TEST-0001", "2026", nbf, exp), true, ""},
-      {"unknown kid in issuer layout", R"({"alg":"ES256","kid":"AAAAAAAAAAAAAAAA"})", ours("TEST-0001", "2026", nbf, exp), false,
+      {"header with a space", R"({"alg": "ES256","kid":")" + kid_ + "\"}",
+       ours("TEST-0001", "2026", nbf, exp), true, ""},
+      {"header kid escaped",
+       R"({"alg":"ES256","kid":"\u00)" + HexEncode(kid_.substr(0, 1)) + kid_.substr(1) + "\"}",
+       ours("TEST-0001", "2026", nbf, exp), true, ""},
+      {"unknown kid in issuer layout", R"({"alg":"ES256","kid":"AAAAAAAAAAAAAAAA"})",
+       ours("TEST-0001", "2026", nbf, exp), false, "unknown_kid"},
+      {"kid with a quote", R"({"alg":"ES256","kid":"a\"b"})", ours("TEST-0001", "2026", nbf, exp), false,
        "unknown_kid"},
-      {"kid with a quote", R"({"alg":"ES256","kid":"a\"b"})", ours("TEST-0001", "2026", nbf, exp), false, "unknown_kid"},
       {"leading zero year", Header(), ours("TEST-0001", "02026", nbf, exp), false, "bad_json"},
       {"year before 2000", Header(), ours("TEST-0001", "1999", nbf, exp), false, "invalid_claim"},
       {"year after 2200", Header(), ours("TEST-0001", "2201", nbf, exp), false, "invalid_claim"},
@@ -283,10 +315,14 @@ TEST_F(TokenTest, IssuerLayoutAndItsNearMissesGetTheParsedVerdict) {
       {"serial escaped", Header(), ours("TEST\\u002D0001", "2026", nbf, exp), true, ""},
       {"expired", Header(), ours("TEST-0001", "2026", nbf, "1767222000"), false, "expired"},
       {"not yet valid", Header(), ours("TEST-0001", "2026", "1893452400", exp), false, "not_yet_valid"},
-      {"trailing member", Header(), ours("TEST-0001", "2026", nbf, exp).insert(ours("TEST-0001", "2026", nbf, exp).size() - 1, R"(,"x":1)"),
+      {"trailing member", Header(),
+       ours("TEST-0001", "2026", nbf, exp)
+           .insert(ours("TEST-0001", "2026", nbf, exp).size() - 1, R"(,"x":1)"),
        false, "wrong_kind"},
       {"trailing space", Header(), ours("TEST-0001", "2026", nbf, exp) + " ", true, ""},
-      {"duplicate exp", Header(), ours("TEST-0001", "2026", nbf, exp).insert(ours("TEST-0001", "2026", nbf, exp).size() - 1, ",\"exp\":1"),
+      {"duplicate exp", Header(),
+       ours("TEST-0001", "2026", nbf, exp)
+           .insert(ours("TEST-0001", "2026", nbf, exp).size() - 1, ",\"exp\":1"),
        false, "bad_json"},
   };
   for (const auto& c : cases) {
@@ -300,7 +336,8 @@ TEST_F(TokenTest, IssuerLayoutAndItsNearMissesGetTheParsedVerdict) {
     }
   }
   // A foreign issuer in the issuer's own layout: wrong_issuer, with the claims reported.
-  std::string foreign = R"({"iss":"https://evil.example","sub":"TEST-0001","y":2026,"nbf":)" + nbf + R"(,"exp":)" + exp + "}";
+  std::string foreign =
+      R"({"iss":"https://evil.example","sub":"TEST-0001","y":2026,"nbf":)" + nbf + R"(,"exp":)" + exp + "}";
   Verdict w = Check(ForgeEs256(pem_, Header(), foreign));
   EXPECT_EQ(w.reason, "wrong_issuer");
   EXPECT_EQ(w.serial, "TEST-0001");

@@ -63,15 +63,16 @@ TEST(ShippedTemplate, LoadsWithEveryImageAndLanguage) {
     paths.push_back(f.path);
     EXPECT_EQ(f.sha1_hex, HexEncode(Sha1(f.bytes))) << f.path;
   }
-  EXPECT_THAT(paths, ::testing::ElementsAre("icon.png", "icon@2x.png", "icon@3x.png", "logo.png", "logo@2x.png",
-                                            "logo@3x.png", "strip.png", "strip@2x.png", "strip@3x.png"));
+  EXPECT_THAT(paths,
+              ::testing::ElementsAre("icon.png", "icon@2x.png", "icon@3x.png", "logo.png", "logo@2x.png",
+                                     "logo@3x.png", "strip.png", "strip@2x.png", "strip@3x.png"));
 }
 
 TEST(ShippedTemplate, RendersInTheFallbackLanguageAndMapsEveryOther) {
   auto t = Template::Load(Shipped());
   ASSERT_TRUE(t) << t.error().message;
-  CardValues card{"Anna Peeters", "GO! Atheneum Gent", "K7Q2", 2026, "2026-01-01T00:00:00+01:00",
-                  "2026-12-31T23:59:59+01:00"};
+  CardValues card{"Anna Peeters", "GO! Atheneum Gent",         "K7Q2",
+                  2026,           "2026-01-01T00:00:00+01:00", "2026-12-31T23:59:59+01:00"};
   card.name = "Anna \"Annie\" Peeters";
   auto r = (*t)->Render(card, "fr");
   ASSERT_TRUE(r) << r.error().message;
@@ -86,12 +87,15 @@ TEST(ShippedTemplate, RendersInTheFallbackLanguageAndMapsEveryOther) {
   auto nl = ParseStrings(r->strings[2].second, "nl");
   ASSERT_TRUE(nl) << nl.error().message;
   EXPECT_EQ(nl->at("TITULAIRE"), "HOUDER");
-  EXPECT_EQ(nl->at("Cette carte est personnelle et valable pour l’année 2026 au nom de Anna \"Annie\" Peeters "
-                   "(GO! Atheneum Gent)."),
-            "Deze kaart is persoonlijk en geldig in kaartjaar 2026 voor Anna \"Annie\" Peeters (GO! Atheneum Gent).");
-  EXPECT_THAT(nl->at("Signalez la perte sur https://www.lerarenkaart.be/verlies avec le numéro de carte K7Q2. "
-                     "Nous bloquons cette carte et vous pourrez en ajouter une nouvelle à Wallet."),
-              HasSubstr("met kaartnummer K7Q2"));
+  EXPECT_EQ(
+      nl->at("Cette carte est personnelle et valable pour l’année 2026 au nom de Anna \"Annie\" Peeters "
+             "(GO! Atheneum Gent)."),
+      "Deze kaart is persoonlijk en geldig in kaartjaar 2026 voor Anna \"Annie\" Peeters (GO! Atheneum "
+      "Gent).");
+  EXPECT_THAT(
+      nl->at("Signalez la perte sur https://www.lerarenkaart.be/verlies avec le numéro de carte K7Q2. "
+             "Nous bloquons cette carte et vous pourrez en ajouter une nouvelle à Wallet."),
+      HasSubstr("met kaartnummer K7Q2"));
   EXPECT_FALSE((*t)->Render(card, "de"));
   card.name = "\xC3\x28";  // invalid UTF-8
   EXPECT_FALSE((*t)->Render(card, "nl"));
@@ -104,7 +108,8 @@ TEST_F(BrokenTemplate, MissingImageNamesTheFile) {
 
 TEST_F(BrokenTemplate, ImageOfTheWrongScaleNamesTheFile) {
   fs::copy_file(dir_ / "icon@3x.png", dir_ / "icon@2x.png", fs::copy_options::overwrite_existing);
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr(File("icon@2x.png")), HasSubstr("must be 2 times icon.png (58x58)")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr(File("icon@2x.png")), HasSubstr("must be 2 times icon.png (58x58)")));
 }
 
 TEST_F(BrokenTemplate, NotAPngNamesTheFile) {
@@ -139,8 +144,9 @@ TEST_F(BrokenTemplate, KeyOnlyOneLanguageDefinesIsMissingInTheOthers) {
 
 TEST_F(BrokenTemplate, KeyUsedByTemplateButUndefined) {
   Replace("template.json", "\"@label.school\"", "\"@label.schol\"");
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr(File("nl.lproj/pass.strings")),
-                                 HasSubstr("missing translation key \"label.schol\" (used in template.json)")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr(File("nl.lproj/pass.strings")),
+                    HasSubstr("missing translation key \"label.schol\" (used in template.json)")));
 }
 
 TEST_F(BrokenTemplate, MissingLanguageFile) {
@@ -150,8 +156,9 @@ TEST_F(BrokenTemplate, MissingLanguageFile) {
 
 TEST_F(BrokenTemplate, UnknownPlaceholderInTemplateNamesTheField) {
   Replace("template.json", "\"{name}\"", "\"{nmae}\"");
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr(File("template.json")), HasSubstr("pass.storeCard.primaryFields[0].value"),
-                                 HasSubstr("unknown placeholder '{nmae}'")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr(File("template.json")), HasSubstr("pass.storeCard.primaryFields[0].value"),
+                    HasSubstr("unknown placeholder '{nmae}'")));
 }
 
 TEST_F(BrokenTemplate, UnknownPlaceholderInStringsNamesTheFileAndKey) {
@@ -172,22 +179,25 @@ TEST_F(BrokenTemplate, KeyAppleDoesNotAllowIsForbidden) {
   auto j = Json();
   j["pass"]["foregroundColour"] = "rgb(1, 2, 3)";
   SetJson(j);
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr("pass.foregroundColour"), HasSubstr("not a pass.json key Apple allows")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr("pass.foregroundColour"), HasSubstr("not a pass.json key Apple allows")));
 }
 
 TEST_F(BrokenTemplate, FieldKeyAppleDoesNotAllowIsForbidden) {
   auto j = Json();
   j["pass"]["storeCard"]["headerFields"][0]["colour"] = "red";
   SetJson(j);
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr(File("template.json")), HasSubstr("pass.storeCard.headerFields[0].colour"),
-                                 HasSubstr("not a field key Apple allows")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr(File("template.json")), HasSubstr("pass.storeCard.headerFields[0].colour"),
+                    HasSubstr("not a field key Apple allows")));
 }
 
 TEST_F(BrokenTemplate, RelevantDateOnAStoreCardIsForbidden) {
   auto j = Json();
   j["pass"]["relevantDate"] = "2026-05-01T10:00:00+02:00";
   SetJson(j);
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr("pass.relevantDate"), HasSubstr("does not support relevant dates")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr("pass.relevantDate"), HasSubstr("does not support relevant dates")));
 }
 
 TEST_F(BrokenTemplate, TooManySecondaryAndAuxiliaryFields) {
@@ -196,14 +206,16 @@ TEST_F(BrokenTemplate, TooManySecondaryAndAuxiliaryFields) {
   aux.push_back({{"key", "x1"}, {"value", "1"}});
   aux.push_back({{"key", "x2"}, {"value", "2"}});
   SetJson(j);
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr("pass.storeCard"), HasSubstr("at most 4 secondary and auxiliary")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr("pass.storeCard"), HasSubstr("at most 4 secondary and auxiliary")));
 }
 
 TEST_F(BrokenTemplate, DuplicateFieldKey) {
   auto j = Json();
   j["pass"]["storeCard"]["secondaryFields"][0]["key"] = "holder";
   SetJson(j);
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr("pass.storeCard.secondaryFields[0].key"), HasSubstr("must be unique")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr("pass.storeCard.secondaryFields[0].key"), HasSubstr("must be unique")));
 }
 
 TEST_F(BrokenTemplate, BadColour) {
@@ -227,7 +239,8 @@ TEST_F(BrokenTemplate, BrokenJsonNamesTheFileAndLine) {
 
 TEST_F(BrokenTemplate, BrokenStringsNamesTheFileAndLine) {
   Replace("nl.lproj/pass.strings", "\"label.year\" = \"KAARTJAAR\";", "\"label.year\" \"KAARTJAAR\";");
-  EXPECT_THAT(LoadError(), AllOf(HasSubstr(File("nl.lproj/pass.strings") + ":5:"), HasSubstr("expected '='")));
+  EXPECT_THAT(LoadError(),
+              AllOf(HasSubstr(File("nl.lproj/pass.strings") + ":5:"), HasSubstr("expected '='")));
 }
 
 TEST_F(BrokenTemplate, AmbiguousFallbackTextIsRefused) {
@@ -237,7 +250,8 @@ TEST_F(BrokenTemplate, AmbiguousFallbackTextIsRefused) {
 }
 
 TEST(Strings, ParsesEscapesCommentsAndRejectsDuplicates) {
-  auto r = ParseStrings("\xEF\xBB\xBF/* c\n */\n// line\n\"a\" = \"x\\\"y\\\\z\\n\\u00e9\";\n\"b\"=\"\";", "f");
+  auto r =
+      ParseStrings("\xEF\xBB\xBF/* c\n */\n// line\n\"a\" = \"x\\\"y\\\\z\\n\\u00e9\";\n\"b\"=\"\";", "f");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->at("a"), "x\"y\\z\n\xC3\xA9");
   EXPECT_EQ(r->at("b"), "");

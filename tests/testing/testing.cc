@@ -43,7 +43,8 @@ void WriteText(const fs::path& path, const std::string& content) {
 
 RunResult RunProgram(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+    throw std::runtime_error("pipe");
   pid_t pid = fork();
   if (pid == 0) {
     dup2(in[0], 0);
@@ -74,8 +75,10 @@ RunResult RunProgram(const std::vector<std::string>& argv, const std::string& in
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      else (i == 0 ? out_open : err_open) = false;
+      if (n > 0)
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      else
+        (i == 0 ? out_open : err_open) = false;
     }
     if (in[1] >= 0 && (fds[2].revents & (POLLOUT | POLLERR))) {
       ssize_t n = write(in[1], input.data() + written, input.size() - written);
