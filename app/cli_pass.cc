@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "base/csv.h"
 #include "passgen/passgen.h"
 
 namespace lk::app {
@@ -73,39 +74,8 @@ class PassFactory {
   std::unique_ptr<passgen::PassBuilders> builders_;
 };
 
-// One CSV record on one line (RFC 4180 quoting, no line breaks inside fields).
-Result<std::vector<std::string>> SplitCsv(std::string_view line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false, was_quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      if (!fields.back().empty() || was_quoted)
-        return Fail(Code::kInvalidArgument, "a quote inside an unquoted field");
-      quoted = was_quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-      was_quoted = false;
-    } else {
-      if (was_quoted) return Fail(Code::kInvalidArgument, "text after a closing quote");
-      fields.back() += c;
-    }
-  }
-  if (quoted) return Fail(Code::kInvalidArgument, "unterminated quoted field (fields cannot span lines)");
-  return fields;
-}
-
 Result<passgen::Card> ParseRow(std::string_view line, const std::string& lang) {
-  auto fields = SplitCsv(line);
+  auto fields = ParseCsvLine(line);
   if (!fields) return std::unexpected(fields.error());
   if (fields->size() != 4)
     return Fail(Code::kInvalidArgument,

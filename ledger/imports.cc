@@ -14,7 +14,7 @@
 
 namespace lk::ledger {
 using internal::CsvImport;
-using internal::CsvRecord;
+
 using internal::Db;
 using internal::Row;
 using internal::Transaction;

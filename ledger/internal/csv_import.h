@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "base/base.h"
+#include "base/csv.h"
 #include "ledger/imports.h"
-#include "ledger/internal/csv.h"
 #include "ledger/internal/db.h"
 
 namespace lk::ledger::internal {

@@ -1,5 +1,5 @@
 // libFuzzer target: the ledger's CSV imports. The first input byte picks what reads the rest:
-//   'c' the CSV parser alone (ledger/internal/csv.h): a file read without a problem, written out
+//   'c' the CSV parser alone (base/csv.h): a file read without a problem, written out
 //       again with every field quoted, reads back to the same delimiter, header and records;
 //   'r' Ledger::ImportRoster of card year 2026, 'p' Ledger::ImportPublished, anything else
 //       Ledger::ImportChannel (subscriptions of 2026), each on one real SQLite ledger (in
@@ -17,15 +17,15 @@
 #include <string>
 #include <string_view>
 
-#include "ledger/internal/csv.h"
+#include "base/csv.h"
 #include "ledger/ledger.h"
 
 namespace {
 using namespace lk;
 namespace fs = std::filesystem;
-using ledger::internal::CsvProblem;
-using ledger::internal::CsvTable;
-using ledger::internal::ParseCsv;
+using lk::CsvProblem;
+using lk::CsvTable;
+using lk::ParseCsv;
 
 void Check(bool ok, const char* what) {
   if (!ok) {

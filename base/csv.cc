@@ -1,11 +1,11 @@
-#include "ledger/internal/csv.h"
+#include "base/csv.h"
 
 #include <algorithm>
 #include <cstdint>
 
 #include "base/base.h"
 
-namespace lk::ledger::internal {
+namespace lk {
 namespace {
 
 // Reads the record that starts at text[i], split at `d`, into `rec`; moves `i` past it and its
@@ -139,4 +139,22 @@ int ColumnIndex(const CsvTable& t, std::string_view name) {
   return -1;
 }
 
-}  // namespace lk::ledger::internal
+Result<std::vector<std::string>> ParseCsvLine(std::string_view line, char delimiter) {
+  if (line.find_first_of("\r\n") != std::string_view::npos)
+    return Fail(Code::kInvalidArgument, "a record must fit on one line");
+  std::vector<CsvProblem> problems;
+  CsvRecord rec;
+  rec.line = 1;
+  size_t i = 0;
+  int lines = 1;
+  bool bad = false;
+  const bool closed = ReadRecord(line, i, lines, delimiter, rec, bad, problems);
+  if (!problems.empty()) {
+    const CsvProblem& p = problems.front();
+    return Fail(Code::kInvalidArgument, "field " + std::to_string(p.column) + ": " + p.what +
+                                            (closed ? "" : " (fields cannot span lines)"));
+  }
+  return std::move(rec.fields);
+}
+
+}  // namespace lk

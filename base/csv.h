@@ -1,11 +1,14 @@
 #pragma once
-// RFC 4180 CSV reading for the imports: comma or semicolon (detected from the header line),
-// UTF-8 with or without BOM, quoted fields with "" escapes and embedded line breaks.
+// RFC 4180 CSV reading, the one parser of the project (the ledger's imports, the pass batch
+// command): comma or semicolon (detected from the header line), UTF-8 with or without BOM, quoted
+// fields with "" escapes and embedded line breaks. Pure functions: thread-safe.
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace lk::ledger::internal {
+#include "base/base.h"
+
+namespace lk {
 
 struct CsvProblem {
   int line = 0;    // 1-based physical line where the record starts (header = 1)
@@ -31,4 +34,10 @@ CsvTable ParseCsv(std::string_view text, std::vector<CsvProblem>& problems);
 // Index of `name` in the header, or -1.
 int ColumnIndex(const CsvTable& t, std::string_view name);
 
-}  // namespace lk::ledger::internal
+// One record that must fit on one line (a line of a file read line by line), split at
+// `delimiter` with the same quoting rules as ParseCsv; kInvalidArgument naming the fault and
+// the field (1-based) when a quoted field is not closed on the line, text follows a closing
+// quote, or a field is not valid UTF-8.
+Result<std::vector<std::string>> ParseCsvLine(std::string_view line, char delimiter = ',');
+
+}  // namespace lk

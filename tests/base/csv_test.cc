@@ -1,9 +1,9 @@
-#include "ledger/internal/csv.h"
+#include "base/csv.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace lk::ledger::internal {
+namespace lk {
 namespace {
 
 TEST(CsvTest, DetectsSemicolonsAndKeepsQuotedDelimiters) {
@@ -62,5 +62,25 @@ TEST(CsvTest, DelimiterComesFromTheHeaderAsTheParserReadsIt) {
   EXPECT_EQ(blank_first.records[0].line, 4);
 }
 
+// One line of a file read line by line (the pass batch command): the same quoting as ParseCsv.
+TEST(CsvLineTest, SplitsQuotedFieldsAndNamesTheFaultyField) {
+  auto ok = ParseCsvLine(R"(7KQ2M9XH4TRB,2026,"Peeters, An","School ""De Linde""")");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_THAT(*ok, ::testing::ElementsAre("7KQ2M9XH4TRB", "2026", "Peeters, An", "School \"De Linde\""));
+  EXPECT_THAT(*ParseCsvLine("a;b", ';'), ::testing::ElementsAre("a", "b"));
+  EXPECT_THAT(*ParseCsvLine(""), ::testing::ElementsAre(""));
+  auto open = ParseCsvLine(R"(a,"b)");
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(open.error().message, "field 2: quoted field is never closed (fields cannot span lines)");
+  auto after = ParseCsvLine(R"("a"x,b)");
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().message, "field 1: unexpected character after a closing quote");
+  auto utf8 = ParseCsvLine("a,\xff");
+  ASSERT_FALSE(utf8);
+  EXPECT_EQ(utf8.error().message, "field 2: not valid UTF-8");
+  EXPECT_FALSE(ParseCsvLine("a\nb"));
+}
+
 }  // namespace
-}  // namespace lk::ledger::internal
+}  // namespace lk
