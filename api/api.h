@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/base.h"
+#include "base/card.h"
 #include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
 #include "signing/signing.h"
@@ -62,18 +63,10 @@ struct ServiceOptions {
   std::string apple_badge_file, google_badge_file;
 };
 
-// What a card's Apple pass shows; the service fills it from the ledger.
-struct PassCard {
-  std::string serial;
-  int year = 0;
-  std::string holder_name, school;
-  std::string token;       // the card's QR token
-  bool voided = false;     // revoked: Wallet shows the pass as void
-  std::string auth_token;  // the ledger's per-card secret: the pass's authenticationToken
-};
-// Builds the signed .pkpass bytes (passgen behind it, wired in app/). Must be deterministic:
-// equal inputs give equal bytes, because the service serves them under a strong ETag.
-using PassBuilderFn = std::function<Result<std::string>(const PassCard& card, Time signing_time)>;
+// Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen
+// behind it, wired in app/). Must be deterministic: equal inputs give equal bytes, because the
+// service serves them under a strong ETag.
+using PassBuilderFn = std::function<Result<std::string>(const Card& card, Time signing_time)>;
 
 // Everything the service talks to. The service takes the ledger; the rest must outlive it.
 struct ServiceDeps {

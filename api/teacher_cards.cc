@@ -3,7 +3,7 @@
 
 namespace lk::api::internal {
 
-Result<ledger::CardRecord> StoredCardWithToken(ServiceContext& ctx, std::string_view serial) {
+Result<Card> StoredCardWithToken(ServiceContext& ctx, std::string_view serial) {
   auto record = ctx.deps.ledger->cards().FindCard(serial);
   if (!record || !record->token.empty()) return record;
   Time now = ctx.deps.clock->Now();
@@ -16,7 +16,7 @@ Result<ledger::IssuedCard> RedeemClaim(ServiceContext& ctx, std::string_view cod
   return ctx.deps.ledger->access().RedeemClaimCode(code, ctx.options.claim_retry_window);
 }
 
-Result<ledger::CardRecord> FindTeacherCard(ServiceContext& ctx, std::string_view serial) {
+Result<Card> FindTeacherCard(ServiceContext& ctx, std::string_view serial) {
   return ctx.deps.ledger->cards().FindCard(serial);
 }
 

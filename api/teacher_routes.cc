@@ -1,13 +1,13 @@
 // Teachers' routes: redeem a claim code for a card, download its Apple pass, follow its Google
 // Wallet link. A card's routes take the card's own access token (from the claim answer).
 #include "api/internal/teacher_cards.h"
+#include "passgen/passgen.h"
 
 namespace lk::api::internal {
 namespace {
 using json = nlohmann::json;
 
-Result<ledger::CardRecord> CardWithAccess(ServiceContext& ctx, const HttpRequest& req,
-                                          const std::string& serial) {
+Result<Card> CardWithAccess(ServiceContext& ctx, const HttpRequest& req, const std::string& serial) {
   std::string token = BearerToken(req);
   if (token.empty())
     return Fail(Code::kUnauthenticated, "send the card's access token in 'Authorization: Bearer ...'");
@@ -79,9 +79,8 @@ Reply ApplePass(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return AnswerApplePass(ctx, req, res, *card);
 }
 
-Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
-                      const ledger::CardRecord& card_in) {
-  const ledger::CardRecord* card = &card_in;
+Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card_in) {
+  const Card* card = &card_in;
   if (!ctx.deps.build_pass)
     return std::unexpected(Unavailable("Apple Wallet passes are not configured on this service"));
   if (card->token.empty() || !card->token_at)
@@ -90,7 +89,7 @@ Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
   // Everything the bytes depend on: a strong validator for a deterministic build.
   std::string etag =
       QuotedEtag(card->serial + "\n" + std::to_string(card->update_tag) + "\n" + card->token + "\n" +
-                 card->holder_name + "\n" + card->school_number + "\n" + (card->revoked ? "void" : "ok"));
+                 card->holder_name + "\n" + card->school + "\n" + (card->revoked ? "void" : "ok"));
   res.set_header("ETag", etag);
   res.set_header("Cache-Control",
                  "private, max-age=" + std::to_string(ctx.options.pass_cache_max_age.count()));
@@ -100,15 +99,7 @@ Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
   }
   auto bytes = ctx.passes.Get(etag);
   if (!bytes) {
-    PassCard c;
-    c.serial = card->serial;
-    c.year = card->year;
-    c.holder_name = card->holder_name.empty() ? "Lerarenkaart" : card->holder_name;
-    c.school = card->school_number.empty() ? "-" : "School " + card->school_number;
-    c.token = card->token;
-    c.voided = card->revoked;
-    c.auth_token = card->auth_token;
-    auto built = ctx.deps.build_pass(c, *card->token_at);
+    auto built = ctx.deps.build_pass(passgen::ShownCard(*card), *card->token_at);
     if (!built) return std::unexpected(Problem(built.error()));
     bytes = std::make_shared<const std::string>(std::move(*built));
     ctx.passes.Put(etag, bytes);
@@ -125,9 +116,8 @@ Reply GoogleLink(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return AnswerGoogleLink(ctx, req, res, *card);
 }
 
-Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& res,
-                       const ledger::CardRecord& card_in) {
-  const ledger::CardRecord* card = &card_in;
+Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& res, const Card& card_in) {
+  const Card* card = &card_in;
   const std::string& serial = card->serial;
   if (!ctx.deps.google_account || ctx.deps.google.issuer_id.empty())
     return std::unexpected(Unavailable("Google Wallet is not configured on this service (google.issuer_id)"));
@@ -136,9 +126,8 @@ Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& re
   Time now = ctx.deps.clock->Now();
   if (ctx.deps.google_api) {
     // Create (or bring up to date) the object the skinny link names; the class once per year.
-    passgen::GoogleCard gc =
-        passgen::LedgerCard(card->serial, card->year, card->holder_name, card->school_number,
-                            /*revoked=*/false);
+    Card gc = passgen::ShownCard(*card);
+    gc.revoked = false;
     if (!GoogleClassReady(ctx, card->year)) {
       auto cls =
           passgen::UpsertClass(*ctx.deps.google_api, ctx.deps.google, ctx.deps.google_design, card->year);

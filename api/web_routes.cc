@@ -113,8 +113,8 @@ Reply ClaimForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
 }
 
 // The signed-in card, or a redirect to / (and the session ended when its card is gone).
-std::optional<ledger::CardRecord> SignedInCard(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
-                                               Reply& failure, TeacherSession* session = nullptr) {
+std::optional<Card> SignedInCard(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
+                                 Reply& failure, TeacherSession* session = nullptr) {
   auto s = SessionOf(ctx, req);
   if (!s) {
     Redirect(res, "/");
@@ -247,7 +247,7 @@ Reply CardPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (!qr) return std::unexpected(Problem(qr.error()));
   web::Values v;
   v.text["name"] = card->holder_name.empty() ? "—" : card->holder_name;
-  v.text["school"] = card->school_number.empty() ? "—" : card->school_number;
+  v.text["school"] = card->school.empty() ? "—" : card->school;
   v.text["year"] = std::to_string(card->year);
   v.text["csrf"] = session.csrf;
   v.markup["qr"] = std::move(*qr);

@@ -7,6 +7,7 @@
 #include "app/progress.h"
 #include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
+#include "passgen/passgen.h"
 
 namespace lk::app {
 namespace {
@@ -137,7 +138,7 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     passgen::GoogleCardDesign design;
-    passgen::GoogleCard card{la->serial, la->year, la->name, la->school, passgen::CardStatus::kActive};
+    Card card{.serial = la->serial, .year = la->year, .holder_name = la->name, .school = la->school};
     if (auto r = passgen::ValidateCard(card); !r) {
       exit_code = Report(r.error());
       return;
@@ -230,10 +231,9 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
       exit_code = Report(book.error());
       return;
     }
-    std::vector<passgen::GoogleCard> cards;
-    auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const ledger::DigitalCardRow& c) {
-      cards.push_back(passgen::LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
-    });
+    std::vector<Card> cards;
+    auto read = (*book)->cards().ForEachDigitalCard(
+        sa->year, [&](const Card& c) { cards.push_back(passgen::ShownCard(c)); });
     if (!read) {
       exit_code = Report(read.error());
       return;

@@ -56,12 +56,12 @@ class PassFactory {
 
   // The .pkpass bytes of one card into `out`: a fresh QR token, then the pass, both at `now`.
   // Without a ledger, the pass's authenticationToken is derived from the serial.
-  Result<> Build(const passgen::PassBuilder& builder, passgen::Card& card, Time now, std::string& out) const {
+  Result<> Build(const passgen::PassBuilder& builder, Card& card, Time now, std::string& out) const {
     auto token = issuer_->Issue(card.serial, card.year, now);
     if (!token) return std::unexpected(token.error());
     card.token = std::move(*token);
     if (!auth_secret_.empty())
-      card.authentication_token =
+      card.auth_token =
           passgen::AuthenticationToken(auth_secret_, signer_->pass_type_identifier(), card.serial);
     return builder.BuildInto(card, now, out);
   }
@@ -74,13 +74,13 @@ class PassFactory {
   std::unique_ptr<passgen::PassBuilders> builders_;
 };
 
-Result<passgen::Card> ParseRow(std::string_view line, const std::string& lang) {
+Result<Card> ParseRow(std::string_view line, const std::string& lang) {
   auto fields = ParseCsvLine(line);
   if (!fields) return std::unexpected(fields.error());
   if (fields->size() != 4)
     return Fail(Code::kInvalidArgument,
                 "expected 4 columns serial,year,name,school but found " + std::to_string(fields->size()));
-  passgen::Card card;
+  Card card;
   card.serial = Trim((*fields)[0]);
   std::string year(Trim((*fields)[1]));
   if (year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos)
@@ -180,7 +180,12 @@ int BuildOne(PassFactory& factory, const BuildArgs& a, Time now) {
     if (value->empty())
       return Report({Code::kInvalidArgument, std::string("pass build: ") + flag + " is required"});
   if (a.year == 0) return Report({Code::kInvalidArgument, "pass build: --year is required"});
-  passgen::Card card{a.serial, a.year, a.name, a.school, "", a.lang, a.voided};
+  Card card{.serial = a.serial,
+            .year = a.year,
+            .holder_name = a.name,
+            .school = a.school,
+            .language = a.lang,
+            .revoked = a.voided};
   auto builder = factory.BuilderFor(card.year);
   if (!builder) return Report(builder.error());
   std::string bytes;

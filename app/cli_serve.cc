@@ -153,12 +153,11 @@ Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
   o.web_service_url = c.passes.web_service_url;
   std::shared_ptr<const signing::PassSigner> owner = std::move(*signer);
   auto builders = std::make_shared<passgen::PassBuilders>(*owner, std::move(o), c.passes.templates_dir);
-  return api::PassBuilderFn([owner, builders](const api::PassCard& p, Time at) -> Result<std::string> {
-    auto builder = builders->For(p.year);
+  return api::PassBuilderFn([owner, builders](const Card& card, Time at) -> Result<std::string> {
+    auto builder = builders->For(card.year);
     if (!builder)
-      return Fail(Code::kUnavailable, "no usable pass template for card year " + std::to_string(p.year) +
+      return Fail(Code::kUnavailable, "no usable pass template for card year " + std::to_string(card.year) +
                                           ": " + builder.error().message);
-    passgen::Card card{p.serial, p.year, p.holder_name, p.school, p.token, "nl", p.voided, p.auth_token};
     return (*builder)->Build(card, at);
   });
 }

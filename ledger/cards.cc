@@ -15,7 +15,7 @@ using namespace internal;
 
 namespace {
 
-Result<CardRecord> FindCardLocked(Db& db, std::string_view serial) {
+Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   auto rows = db.Query(
       "SELECT c.serial, r.card_year, c.channel, c.status, c.revoked_reason, c.auth_token, c.update_tag, "
       "h.display_name, r.school_number, c.qr_token, c.qr_token_at FROM cards c JOIN roster r ON r.id = "
@@ -25,7 +25,7 @@ Result<CardRecord> FindCardLocked(Db& db, std::string_view serial) {
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return Fail(Code::kNotFound, "no card with serial " + std::string(serial));
   const Row& r = rows->front();
-  CardRecord card;
+  Card card;
   card.serial = *r[0];
   card.year = static_cast<int>(ToInt(r[1]));
   if (auto ch = ParseChannel(r[2].value_or("")); ch) card.channel = *ch;
@@ -34,7 +34,7 @@ Result<CardRecord> FindCardLocked(Db& db, std::string_view serial) {
   card.auth_token = r[5].value_or("");
   card.update_tag = ToInt(r[6]);
   card.holder_name = r[7].value_or("");
-  card.school_number = r[8].value_or("");
+  card.school = r[8].value_or("");
   card.token = r[9].value_or("");
   if (r[10]) card.token_at = Time(std::chrono::seconds(ToInt(r[10])));
   return card;
@@ -119,7 +119,12 @@ Result<std::vector<IssuedCard>> internal::IssueKeys(Core& core, const std::vecto
   if (static_cast<size_t>(*added) == firsts.size()) {
     // Everyone got a new card (the usual batch): the cards are the staged serials and tokens.
     for (size_t k = 0; k < firsts.size(); ++k) {
-      out[firsts[k]] = {std::move(serials[k]), year, true, false, std::move(tokens[k]), *seq};
+      IssuedCard& card = out[firsts[k]];
+      card.serial = std::move(serials[k]);
+      card.year = year;
+      card.auth_token = std::move(tokens[k]);
+      card.update_tag = *seq;
+      card.is_new = true;
       found[firsts[k]] = true;
     }
   } else {
@@ -289,13 +294,13 @@ Result<> Cards::Revoke(std::string_view serial, std::string_view reason) {
   return core_.Finish(tx, *seq, "revoke", detail.dump(), 0);
 }
 
-Result<CardRecord> Cards::FindCard(std::string_view serial) const {
+Result<Card> Cards::FindCard(std::string_view serial) const {
   auto lease = core_.Read();
   if (!lease) return std::unexpected(lease.error());
   return FindCardLocked(lease->db(), serial);
 }
 
-Result<CardRecord> Cards::AttachToken(std::string_view serial, std::string_view token, Time at) {
+Result<Card> Cards::AttachToken(std::string_view serial, std::string_view token, Time at) {
   std::lock_guard lock(core_.mu);
   auto n = core_.db->Execute(
       "UPDATE cards SET qr_token = $2, qr_token_at = $3 WHERE serial = $1 AND qr_token IS NULL",
@@ -332,10 +337,10 @@ Result<RevocationSnapshot> Cards::Revocations(int first_year, int last_year) con
   return out;
 }
 
-Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const {
+Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const Card&)>& fn) const {
   auto lease = core_.Read();
   if (!lease) return std::unexpected(lease.error());
-  DigitalCardRow card;
+  Card card;
   return lease->db().ForEach(
       "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on FROM cards c "
       "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
@@ -344,7 +349,7 @@ Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const Digi
         card.serial = row[0].value_or("");
         card.year = year;
         card.holder_name = row[1].value_or("");
-        card.school_number = row[2].value_or("");
+        card.school = row[2].value_or("");
         card.revoked = row[3] == "revoked";
         card.issued_on = row[4].value_or("");
         fn(card);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/base.h"
+#include "base/card.h"
 #include "ledger/channel.h"
 
 namespace lk::ledger {
@@ -18,38 +19,10 @@ namespace internal {
 struct Core;
 }
 
-struct IssuedCard {
-  std::string serial;  // 12 Crockford base32 characters, random
-  int year = 0;
+// A card as issued (serial, year, revoked, auth_token, update_tag filled) and whether this call
+// created it.
+struct IssuedCard : Card {
   bool is_new = false;  // false: the holder already had this year's digital card
-  bool revoked = false;
-  std::string auth_token;  // pass authentication token (32 characters, never changes)
-  int64_t update_tag = 0;  // audit sequence number of the last change to the card
-};
-
-// One card with what a pass or a scan needs.
-struct CardRecord {
-  std::string serial;
-  int year = 0;
-  Channel channel = Channel::kDigital;
-  bool revoked = false;
-  std::string revoked_reason;
-  std::string auth_token;  // digital cards: the per-card access token
-  int64_t update_tag = 0;
-  std::string holder_name;  // display name recorded with the claim codes; "" if none
-  std::string school_number;
-  std::string token;  // the card's QR token once attached; "" before
-  std::optional<Time> token_at;
-};
-
-// A digital card with what a wallet object of it shows (see ForEachDigitalCard).
-struct DigitalCardRow {
-  std::string serial;
-  int year = 0;
-  std::string holder_name;  // from the claim codes; "" if none recorded
-  std::string school_number;
-  bool revoked = false;
-  std::string issued_on;  // YYYY-MM-DD
 };
 
 // What the signed revocation list is made of, read in one snapshot (see Cards::Revocations).
@@ -73,20 +46,22 @@ class Cards {
   // Marks a card revoked (kNotFound for an unknown serial, kFailedPrecondition if already revoked).
   Result<> Revoke(std::string_view serial, std::string_view reason);
 
-  // A card by serial (kNotFound if none).
-  Result<CardRecord> FindCard(std::string_view serial) const;
+  // A card by serial (kNotFound if none), every field but language and issued_on filled; school
+  // is the school number.
+  Result<Card> FindCard(std::string_view serial) const;
   // Stores the card's QR token unless one is already stored; returns the card as stored.
-  Result<CardRecord> AttachToken(std::string_view serial, std::string_view token, Time at);
+  Result<Card> AttachToken(std::string_view serial, std::string_view token, Time at);
   // (serial, card year) of every revoked card of card years first..last, ordered.
   Result<std::vector<std::pair<std::string, int>>> RevokedSerials(int first_year, int last_year) const;
   // The same with the sequence number of the newest revocation, from one statement (one
   // snapshot, so the list and its number agree). Reads only the revoked cards (an index of
   // them), so it stays cheap enough to call every second.
   Result<RevocationSnapshot> Revocations(int first_year, int last_year) const;
-  // Calls `fn` for every digital card of card year `year`, ordered by serial. Read-only.
+  // Calls `fn` for every digital card of card year `year`, ordered by serial, with serial, year,
+  // holder_name, school (number), revoked and issued_on filled. Read-only.
   // REQUIRES: `fn` does not call this ledger (it holds the ledger's lock, or one of its read
   // connections, while it runs).
-  Result<> ForEachDigitalCard(int year, const std::function<void(const DigitalCardRow&)>& fn) const;
+  Result<> ForEachDigitalCard(int year, const std::function<void(const Card&)>& fn) const;
 
  private:
   internal::Core& core_;

@@ -4,10 +4,11 @@
 #include <string_view>
 
 #include "base/base.h"
+#include "base/card.h"
 
 namespace lk::ledger {
 
-enum class Channel { kDigital, kSubscription, kStarter, kLibrary };
+using lk::Channel;                        // base/card.h
 std::string_view ChannelName(Channel c);  // "digital", "subscription", "starter", "library"
 // kInvalidArgument for any other name.
 Result<Channel> ParseChannel(std::string_view name);

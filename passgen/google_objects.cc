@@ -112,7 +112,7 @@ Result<> ValidateConfig(const GoogleWalletConfig& c) {
   return {};
 }
 
-Result<> ValidateCard(const GoogleCard& card) {
+Result<> ValidateCard(const Card& card) {
   if (!ValidSerial(card.serial))
     return Fail(Code::kInvalidArgument,
                 "serial '" + card.serial + "' must be 1-40 letters, digits, '-' or '_'");
@@ -138,8 +138,8 @@ std::string GenericClassJson(const GoogleWalletConfig& config, const GoogleCardD
 }
 
 std::string GenericObjectJson(const GoogleWalletConfig& config, const GoogleCardDesign& design,
-                              const signing::TokenPolicy& policy, const GoogleCard& card,
-                              std::string_view qr_token, std::string_view state) {
+                              const signing::TokenPolicy& policy, const Card& card, std::string_view qr_token,
+                              std::string_view state) {
   auto validity = signing::CardYearValidity(card.year, policy);
   json j = {{"id", ObjectId(config, card.serial)},
             {"classId", ClassId(config, card.year)},

@@ -18,15 +18,15 @@ namespace {
 constexpr const char* kOwnedFields[] = {
     "cardTitle", "subheader", "header", "textModulesData", "hexBackgroundColor", "validTimeInterval", "logo"};
 
-std::string_view DesiredState(const GoogleCard& card, const signing::TokenPolicy& policy, Time now) {
-  if (card.status == CardStatus::kRevoked) return "INACTIVE";
+std::string_view DesiredState(const Card& card, const signing::TokenPolicy& policy, Time now) {
+  if (card.revoked) return "INACTIVE";
   if (now >= signing::CardYearValidity(card.year, policy).expires) return "EXPIRED";
   return "ACTIVE";
 }
 
 // True when `barcode` is a QR code whose value verifies now as this card's token under the
 // active key, so that it need not be replaced.
-bool BarcodeCurrent(const json& barcode, const GoogleCard& card, const signing::TokenIssuer& issuer,
+bool BarcodeCurrent(const json& barcode, const Card& card, const signing::TokenIssuer& issuer,
                     const signing::TokenVerifier& verifier, Time now) {
   if (!barcode.is_object() || barcode.value("type", "") != "QR_CODE" || !barcode.contains("value") ||
       !barcode["value"].is_string() || barcode.value("alternateText", "") != card.serial)
@@ -83,7 +83,7 @@ Result<ClassOutcome> UpsertClass(WalletApi& api, const GoogleWalletConfig& confi
 
 Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
                              const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
-                             const signing::TokenPolicy& policy, const GoogleCard& card, Time now) {
+                             const signing::TokenPolicy& policy, const Card& card, Time now) {
   if (auto r = ValidateCard(card); !r) return std::unexpected(r.error());
   std::string id = ObjectId(config, card.serial);
   std::string_view state = DesiredState(card, policy, now);
@@ -130,11 +130,11 @@ Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, c
 
 Result<SyncSummary> Sync(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
                          const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
-                         const signing::TokenPolicy& policy, int year,
-                         const std::vector<GoogleCard>& all_cards, Time now, const SyncOptions& options) {
+                         const signing::TokenPolicy& policy, int year, const std::vector<Card>& all_cards,
+                         Time now, const SyncOptions& options) {
   if (auto r = ValidateConfig(config); !r) return std::unexpected(r.error());
   SyncSummary s;
-  std::vector<const GoogleCard*> cards;
+  std::vector<const Card*> cards;
   for (const auto& c : all_cards) {
     if (c.year == year)
       cards.push_back(&c);
@@ -213,13 +213,6 @@ std::string SyncSummary::ToText() const {
   if (other_years) t += "ignored: " + std::to_string(other_years) + " cards of other years\n";
   for (const auto& e : errors) t += "error: " + e + "\n";
   return t;
-}
-
-GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name,
-                      std::string_view school_number, bool revoked) {
-  return {std::move(serial), year, holder_name.empty() ? "Lerarenkaart" : std::string(holder_name),
-          school_number.empty() ? "-" : "School " + std::string(school_number),
-          revoked ? CardStatus::kRevoked : CardStatus::kActive};
 }
 
 }  // namespace lk::passgen

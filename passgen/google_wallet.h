@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/base.h"
+#include "base/card.h"
 #include "signing/signing.h"
 
 namespace lk::passgen {
@@ -32,14 +33,9 @@ struct GoogleCardDesign {
   LocalizedText year_label{"Kaartjaar", "Année de la carte", "Card year"};
 };
 
-enum class CardStatus { kActive, kRevoked };
-// One card as the ledger knows it. Names are UTF-8, 1-200 characters, no control characters.
-struct GoogleCard {
-  std::string serial;  // 1-40 letters, digits, '-', '_'
-  int year = 0;
-  std::string holder_name, school;
-  CardStatus status = CardStatus::kActive;
-};
+// Google objects show an lk::Card (base/card.h) as a wallet shows it (passgen::ShownCard):
+// serial (1-40 letters, digits, '-', '_'), year, holder_name and school (UTF-8, 1-200
+// characters, no control characters) and revoked.
 
 struct GoogleWalletConfig {
   std::string issuer_id;                                        // digits, from the Google Wallet console
@@ -61,15 +57,15 @@ std::string ClassId(const GoogleWalletConfig& config, int year);  // <issuer>.<c
 std::string ObjectId(const GoogleWalletConfig& config, std::string_view serial);  // <issuer>.<serial>
 // Checks the issuer id, origins, URLs and a card's fields; the error names the field.
 Result<> ValidateConfig(const GoogleWalletConfig& config);
-Result<> ValidateCard(const GoogleCard& card);
+Result<> ValidateCard(const Card& card);
 
 // GenericClass JSON for a card year. GenericClass has no issuer name or logo: those are per object.
 std::string GenericClassJson(const GoogleWalletConfig& config, const GoogleCardDesign& design, int year);
 // GenericObject JSON for a card with `qr_token` (the card's ES256 token) in its barcode and
 // `state` one of ACTIVE, INACTIVE, EXPIRED.
 std::string GenericObjectJson(const GoogleWalletConfig& config, const GoogleCardDesign& design,
-                              const signing::TokenPolicy& policy, const GoogleCard& card,
-                              std::string_view qr_token, std::string_view state);
+                              const signing::TokenPolicy& policy, const Card& card, std::string_view qr_token,
+                              std::string_view state);
 
 // The save link https://pay.google.com/gp/v/save/<jwt> for an object already created through the
 // API: the JWT carries only the object id, so its length does not depend on names or the token.
@@ -110,7 +106,7 @@ std::string_view CardOutcomeName(CardOutcome outcome);
 // has no object. The class must exist.
 Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
                              const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
-                             const signing::TokenPolicy& policy, const GoogleCard& card, Time now);
+                             const signing::TokenPolicy& policy, const Card& card, Time now);
 
 struct SyncSummary {
   size_t other_years = 0;  // cards in the input for another year, left alone
@@ -130,11 +126,7 @@ struct SyncOptions {
 // counted and listed; the result is an error only when the class itself cannot be brought up to date.
 Result<SyncSummary> Sync(WalletApi& api, const GoogleWalletConfig& config, const GoogleCardDesign& design,
                          const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
-                         const signing::TokenPolicy& policy, int year, const std::vector<GoogleCard>& cards,
+                         const signing::TokenPolicy& policy, int year, const std::vector<Card>& cards,
                          Time now, const SyncOptions& options = {});
-// The card as the ledger records it, in the form every Google object of it shows (so the service
-// and `google sync` agree): no holder name shows "Lerarenkaart", the school shows "School <number>".
-GoogleCard LedgerCard(std::string serial, int year, std::string_view holder_name,
-                      std::string_view school_number, bool revoked);
 
 }  // namespace lk::passgen

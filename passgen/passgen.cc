@@ -277,7 +277,7 @@ struct PassBuilder::Impl {
         return bad("token", "must be a compact JWS (base64url parts joined by '.')");
     if (!tmpl->has_language(card.language))
       return bad("language", "\"" + card.language + "\" is not a template language");
-    if (!options.web_service_url.empty() && !ValidAuthToken(card.authentication_token))
+    if (!options.web_service_url.empty() && !ValidAuthToken(card.auth_token))
       return bad("authentication token",
                  "must be 16-64 letters, digits or -_.~+/= (the pass has a web service URL)");
 
@@ -307,12 +307,12 @@ struct PassBuilder::Impl {
     }
     p += "\n    }\n  ],\n  \"expirationDate\": \"";
     p += expiration_date;
-    p += card.voided ? "\",\n  \"voided\": true" : "\",\n  \"voided\": false";
+    p += card.revoked ? "\",\n  \"voided\": true" : "\",\n  \"voided\": false";
     if (!options.web_service_url.empty()) {
       p += ",\n  \"webServiceURL\": ";
       p += web_service_json;
       p += ",\n  \"authenticationToken\": \"";
-      p += card.authentication_token;
+      p += card.auth_token;
       p += "\"";
     }
     p += "\n}";
@@ -406,6 +406,12 @@ Result<> PassBuilder::BuildInto(const Card& card, Time signing_time, std::string
   files.emplace_back("manifest.json", manifest);
   files.emplace_back("signature", *signature);
   return Zip(impl_->static_zip, files, signing_time, out);  // the images come from static_zip
+}
+
+Card ShownCard(Card card) {
+  if (card.holder_name.empty()) card.holder_name = "Lerarenkaart";
+  card.school = card.school.empty() ? "-" : "School " + card.school;
+  return card;
 }
 
 Result<std::string> BuildPass(const Card& card, const templates::Template& tmpl,

@@ -12,27 +12,22 @@
 #include <string>
 
 #include "base/base.h"
+#include "base/card.h"
 #include "signing/signing.h"
 #include "templates/templates.h"
 
 namespace lk::passgen {
 
-// One card as the ledger knows it. The QR token is an input (issued by signing::TokenIssuer
-// and stored with the card) because ECDSA signatures are randomised.
-struct Card {
-  std::string serial;           // 1-40 letters, digits, '-' or '_'
-  int year = 0;                 // card year; must equal the template's year
-  std::string holder_name;      // UTF-8, 1-100 bytes
-  std::string school;           // UTF-8, 1-200 bytes
-  std::string token;            // compact JWS shown as the QR code (ASCII, <= 2048 bytes)
-  std::string language = "nl";  // fallback language of the pass; must be a template language
-  bool voided = false;          // revoked card: Wallet shows the pass as void
-  // The pass's authenticationToken for the PassKit web service: 16-64 characters of letters,
-  // digits, '-', '_', '.', '~', '+', '/' or '='; it must never change for the pass. The ledger's
-  // auth_token of the issued card; ledger-less builds use AuthenticationToken(). Ignored (and
-  // may be empty) when PassOptions::web_service_url is empty.
-  std::string authentication_token;
-};
+// A pass shows one lk::Card (base/card.h): serial, year, holder_name, school, token, language,
+// revoked (Wallet shows the pass as void) and, when PassOptions::web_service_url is set,
+// auth_token (the pass's authenticationToken: it must never change for the pass). The QR token is
+// an input (issued by signing::TokenIssuer and stored with the card) because ECDSA signatures are
+// randomised.
+
+// The card as a wallet shows a card the ledger records (so Apple passes, Google objects, the
+// service and `google sync` agree): no holder name shows "Lerarenkaart", the school number
+// 012345 shows "School 012345" and no school number "-". Other fields are kept.
+Card ShownCard(Card card);
 
 struct PassOptions {
   // Base URL of the PassKit web service (HTTPS); empty leaves webServiceURL and

@@ -144,10 +144,8 @@ struct ServiceContext {
 Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCard& card);
 // The Apple pass of `card` (ETag, 304) and the redirect to its Google save link; the caller has
 // authenticated the request for this card (access token or teacher session).
-Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
-                      const ledger::CardRecord& card);
-Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
-                       const ledger::CardRecord& card);
+Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card);
+Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card);
 
 // --- Routes --------------------------------------------------------------------------------
 enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };

@@ -11,11 +11,11 @@ namespace lk::api::internal {
 
 // The card as stored, with its QR token (issued and attached now when it had none; the first
 // writer wins, so every caller sees the same token). Ledger errors as they are.
-Result<ledger::CardRecord> StoredCardWithToken(ServiceContext& ctx, std::string_view serial);
+Result<Card> StoredCardWithToken(ServiceContext& ctx, std::string_view serial);
 // Redeems a claim code (case, spaces and dashes forgiven by the ledger): the holder's card and
 // whether it is new. kNotFound: unknown code; kFailedPrecondition: expired or spent.
 Result<ledger::IssuedCard> RedeemClaim(ServiceContext& ctx, std::string_view code);
 // A card by serial, as stored (kNotFound when there is none).
-Result<ledger::CardRecord> FindTeacherCard(ServiceContext& ctx, std::string_view serial);
+Result<Card> FindTeacherCard(ServiceContext& ctx, std::string_view serial);
 
 }  // namespace lk::api::internal

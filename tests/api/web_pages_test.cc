@@ -55,7 +55,7 @@ class WebPagesTest : public ::testing::Test {
     ASSERT_TRUE(l);
     d.ledger = std::move(*l);
     d.keyring = keyring_.get();
-    d.build_pass = [](const PassCard& c, Time) -> Result<std::string> {
+    d.build_pass = [](const Card& c, Time) -> Result<std::string> {
       return "PK\x03\x04 pass of " + c.serial;
     };
     auto s = Service::Start(o, std::move(d));

@@ -16,6 +16,7 @@
 
 #include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
+#include "passgen/passgen.h"
 #include "tests/passgen/google_stand_in.h"
 
 namespace lk::passgen {
@@ -38,9 +39,13 @@ struct Fixture {
     config.issuer_id = "3388000000012345678";
     config.sleep = [](std::chrono::milliseconds) {};
     config.log = [](std::string_view) {};
-    for (int i = 0; i < 200; ++i)
-      cards.push_back({"BENCH" + std::to_string(i), 2026, "Leerkracht " + std::to_string(i),
-                       "GO! Atheneum Gent", CardStatus::kActive});
+    for (int i = 0; i < 200; ++i) {
+      Card& c = cards.emplace_back();
+      c.serial = "BENCH" + std::to_string(i);
+      c.year = 2026;
+      c.holder_name = "Leerkracht " + std::to_string(i);
+      c.school = "GO! Atheneum Gent";
+    }
   }
   ~Fixture() {
     EVP_PKEY_free(rsa);
@@ -57,7 +62,7 @@ struct Fixture {
   EVP_PKEY* rsa = nullptr;
   GoogleWalletConfig config;
   GoogleCardDesign design;
-  std::vector<GoogleCard> cards;
+  std::vector<Card> cards;
 };
 Fixture& F() {
   static Fixture f;
@@ -210,10 +215,8 @@ void BM_LedgerDigitalCards(benchmark::State& state) {
     }
   }
   for (auto _ : state) {
-    std::vector<GoogleCard> cards;
-    auto r = book->cards().ForEachDigitalCard(2026, [&](const ledger::DigitalCardRow& c) {
-      cards.push_back(LedgerCard(c.serial, c.year, c.holder_name, c.school_number, c.revoked));
-    });
+    std::vector<Card> cards;
+    auto r = book->cards().ForEachDigitalCard(2026, [&](const Card& c) { cards.push_back(ShownCard(c)); });
     if (!r || cards.size() != kCards) state.SkipWithError("wrong number of cards");
     benchmark::DoNotOptimize(cards);
   }

@@ -40,10 +40,12 @@ struct Fixture {
     ring = Must(signing::Keyring::Open(keys));
     issuer = Must(signing::TokenIssuer::Create(*ring, signing::TokenPolicy{}));
     builder = Must(PassBuilder::Create(*tmpl, *signer, {}));
-    card = {"LK26-000001", 2026, "Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "", "nl", false};
+    card = {.serial = "LK26-000001",
+            .year = 2026,
+            .holder_name = "Ine Vermeulen",
+            .school = "Sint-Lodewijkscollege, Brugge"};
     card.token = *issuer->Issue(card.serial, 2026, now);
-    card.authentication_token =
-        AuthenticationToken(std::string(32, 'k'), signer->pass_type_identifier(), card.serial);
+    card.auth_token = AuthenticationToken(std::string(32, 'k'), signer->pass_type_identifier(), card.serial);
     std::string ec_pem = ring->ActivePrivateKeyPem();
     BIO* ec_bio = BIO_new_mem_buf(ec_pem.data(), static_cast<int>(ec_pem.size()));
     ec = PEM_read_bio_PrivateKey(ec_bio, nullptr, nullptr, nullptr);

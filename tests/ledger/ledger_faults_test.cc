@@ -106,8 +106,7 @@ class PostgresFaultTest : public FaultTest {
   // The issue dates of card year 2026's digital cards as the ledger reads them.
   std::vector<std::string> IssueDates() {
     std::vector<std::string> out;
-    auto r = ledger_->cards().ForEachDigitalCard(
-        2026, [&](const DigitalCardRow& c) { out.push_back(c.issued_on); });
+    auto r = ledger_->cards().ForEachDigitalCard(2026, [&](const Card& c) { out.push_back(c.issued_on); });
     EXPECT_TRUE(r.has_value()) << r.error().message;
     return out;
   }

@@ -1412,7 +1412,7 @@ TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
   auto record = ledger_->cards().FindCard(card->serial);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->holder_name, "An Peeters");
-  EXPECT_EQ(record->school_number, "12345");
+  EXPECT_EQ(record->school, "12345");
 }
 
 TEST_P(LedgerTest, ClaimCodesNeedEveryoneOnTheRoster) {

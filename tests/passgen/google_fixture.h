@@ -56,9 +56,16 @@ class GoogleTest : public ::testing::Test {
   }
 
   std::unique_ptr<WalletApi> Client() { return std::move(*NewWalletClient(*account_, config_, clock_)); }
-  GoogleCard Card(std::string serial, std::string name = "An Peeters",
-                  std::string school = "GO! Atheneum Gent") {
-    return {std::move(serial), 2026, std::move(name), std::move(school), CardStatus::kActive};
+  // A card as the wallets show it.
+  static ::lk::Card Card(std::string serial, std::string name = "An Peeters",
+                         std::string school = "GO! Atheneum Gent", int year = 2026, bool revoked = false) {
+    ::lk::Card c;
+    c.serial = std::move(serial);
+    c.year = year;
+    c.holder_name = std::move(name);
+    c.school = std::move(school);
+    c.revoked = revoked;
+    return c;
   }
 
   testing::TempDir dir_;

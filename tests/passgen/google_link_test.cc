@@ -91,7 +91,7 @@ TEST_F(GoogleTest, TooManyOriginsAreRefusedBeforeTheLinkBreaks) {
 
 TEST_F(GoogleTest, FullObjectLinkWithARealTokenIsOverTheLimitEvenForShortNames) {
   // Why links are skinny: the card's signed token alone fills most of the budget.
-  GoogleCard card = Card("LK1", "Jo Ma", "GO");
+  ::lk::Card card = Card("LK1", "Jo Ma", "GO");
   auto token = issuer_->Issue(card.serial, card.year, clock_.Now());
   ASSERT_TRUE(token);
   auto link =
@@ -104,7 +104,7 @@ TEST_F(GoogleTest, FullObjectLinkWithARealTokenIsOverTheLimitEvenForShortNames) 
 
 TEST_F(GoogleTest, FullObjectLinkIsOverTheLimitEvenWithoutAToken) {
   // The localized texts and validity of a real object alone take more than the budget.
-  GoogleCard card = Card("LK1", "Jo", "GO");
+  ::lk::Card card = Card("LK1", "Jo", "GO");
   auto link = FullSaveLink(*account_, config_, GenericClassJson(config_, design_, 2026),
                            GenericObjectJson(config_, design_, policy_, card, "T", "ACTIVE"), clock_.Now());
   ASSERT_FALSE(link);
@@ -127,7 +127,7 @@ TEST_F(GoogleTest, FullObjectLinkCarriesClassAndObjectWhenItFits) {
 
 TEST_F(GoogleTest, ObjectHasEveryFieldAndItsBarcodeVerifiesAsACardToken) {
   design_.logo_url = "https://lerarenkaart.be/logo.png";
-  GoogleCard card = Card("LK-7", LongName(200), LongName(200));
+  ::lk::Card card = Card("LK-7", LongName(200), LongName(200));
   ASSERT_TRUE(ValidateCard(card));
   auto token = issuer_->Issue(card.serial, card.year, clock_.Now());
   ASSERT_TRUE(token);
@@ -166,7 +166,7 @@ TEST_F(GoogleTest, ClassTemplateShowsSchoolAndYear) {
 }
 
 TEST_F(GoogleTest, CardFieldsAreValidatedWithTheFieldNamed) {
-  auto err = [](GoogleCard c) { return ValidateCard(c).error().message; };
+  auto err = [](::lk::Card c) { return ValidateCard(c).error().message; };
   EXPECT_TRUE(ValidateCard(Card("LK1", LongName(200), LongName(200))));
   EXPECT_EQ(err(Card("LK1", LongName(201))), "name: 201 characters, at most 200 allowed");
   EXPECT_EQ(err(Card("LK1", "An", "\xC3\x28")),

@@ -47,9 +47,12 @@ class PassgenTest : public ::testing::Test {
     ASSERT_TRUE(ring) << ring.error().message;
     auto issuer = signing::TokenIssuer::Create(**ring, signing::TokenPolicy{});
     ASSERT_TRUE(issuer);
-    card_ = {"LK26-000042", 2026, "Ine Vermeulen", "Sint-Lodewijkscollege, Brugge", "", "nl", false};
+    card_ = {.serial = "LK26-000042",
+             .year = 2026,
+             .holder_name = "Ine Vermeulen",
+             .school = "Sint-Lodewijkscollege, Brugge"};
     card_.token = *(*issuer)->Issue(card_.serial, 2026, kNow);
-    card_.authentication_token = AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", card_.serial);
+    card_.auth_token = AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", card_.serial);
     auto b =
         PassBuilder::Create(*template_, *signer_, {.web_service_url = "https://lerarenkaart.be/wallet/"});
     ASSERT_TRUE(b) << b.error().message;
@@ -174,7 +177,7 @@ TEST_F(PassgenTest, PassJsonHasEveryRequiredKeyWithTheRightType) {
   EXPECT_EQ(p["authenticationToken"],
             AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-000042"));
 
-  card_.voided = true;
+  card_.revoked = true;
   EXPECT_EQ(json::parse(*builder_->PassJson(card_))["voided"], true);
   auto plain = PassBuilder::Create(*template_, *signer_, {.web_service_url = ""});
   ASSERT_TRUE(plain);
@@ -221,14 +224,13 @@ print(json.dumps(claims))
 // A fixed card, token and secret with the shipped template and the development certificate.
 // Set LK_UPDATE_GOLDEN=1 to rewrite the file after a deliberate change; review the diff.
 TEST_F(PassgenTest, GoldenPassJson) {
-  Card fixed{"LK26-GOLDEN",
-             2026,
-             "Marie-Louise Van den Broeck",
-             "Koninklijk Atheneum \"Redingenhof\", Leuven",
-             "eyJhbGciOiJFUzI1NiIsImtpZCI6IkZJWEVEMSJ9.eyJzdWIiOiJMSzI2LUdPTERFTiJ9.c2lnbmF0dXJl",
-             "nl",
-             false,
-             AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-GOLDEN")};
+  Card fixed{.serial = "LK26-GOLDEN",
+             .year = 2026,
+             .holder_name = "Marie-Louise Van den Broeck",
+             .school = "Koninklijk Atheneum \"Redingenhof\", Leuven",
+             .language = "nl",
+             .token = "eyJhbGciOiJFUzI1NiIsImtpZCI6IkZJWEVEMSJ9.eyJzdWIiOiJMSzI2LUdPTERFTiJ9.c2lnbmF0dXJl",
+             .auth_token = AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-GOLDEN")};
   for (std::string lang : {"nl", "fr"}) {
     fixed.language = lang;
     auto text = builder_->PassJson(fixed);
@@ -310,11 +312,11 @@ TEST_F(PassgenTest, BadCardsAreRefusedNamingTheField) {
   c.language = "de";
   EXPECT_THAT(error(c), HasSubstr("language: \"de\" is not a template language"));
   c = card_;
-  c.authentication_token = "short";
+  c.auth_token = "short";
   EXPECT_THAT(error(c), HasSubstr("authentication token: must be 16-64"));
-  c.authentication_token = "0123456789abcdef\"";
+  c.auth_token = "0123456789abcdef\"";
   EXPECT_THAT(error(c), HasSubstr("authentication token: must be 16-64"));
-  c.authentication_token = "";  // fine without a web service
+  c.auth_token = "";  // fine without a web service
   auto plain = PassBuilder::Create(*template_, *signer_, {.web_service_url = ""});
   ASSERT_TRUE(plain);
   EXPECT_TRUE((*plain)->Build(c, kNow));
@@ -322,8 +324,8 @@ TEST_F(PassgenTest, BadCardsAreRefusedNamingTheField) {
 
 TEST_F(PassgenTest, TheAuthenticationTokenIsTheCardsOwn) {
   Card c = card_;
-  c.authentication_token = "ledger-token_0123456789ABCDEFxyz";  // e.g. the ledger's auth_token
-  EXPECT_EQ(json::parse(*builder_->PassJson(c))["authenticationToken"], c.authentication_token);
+  c.auth_token = "ledger-token_0123456789ABCDEFxyz";  // e.g. the ledger's auth_token
+  EXPECT_EQ(json::parse(*builder_->PassJson(c))["authenticationToken"], c.auth_token);
 }
 
 TEST_F(PassgenTest, PassBuildersLoadEachYearOnceAndRememberErrors) {

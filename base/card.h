@@ -1,0 +1,38 @@
+#pragma once
+// The teacher card: the one value every module hands around. The ledger records and reads it,
+// passgen builds an Apple pass or a Google Wallet object from it, the service passes it between
+// them. A plain value; fields a module does not fill keep their defaults.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/base.h"
+
+namespace lk {
+
+// The four channels a card reaches its holder through (names: ledger::ChannelName).
+enum class Channel { kDigital, kSubscription, kStarter, kLibrary };
+
+struct Card {
+  std::string serial;  // ledger: 12 Crockford base32 characters; passes: 1-40 letters, digits, '-', '_'
+  int year = 0;        // card year; a pass's must equal its template's year
+  Channel channel = Channel::kDigital;
+  // As the ledger records them: the display name from the claim codes ("" if none) and the
+  // school number. What a wallet shows is passgen::ShownCard(card): a name of 1-100 bytes and a
+  // school text of 1-200 bytes (UTF-8).
+  std::string holder_name;
+  std::string school;
+  std::string language = "nl";  // fallback language of an Apple pass; must be a template language
+  std::string token;            // the QR token (compact JWS, ASCII, <= 2048 bytes); "" before one is attached
+  std::optional<Time> token_at;  // when the token was attached
+  // The per-card secret (32 characters, never changes): the teacher's access token and the Apple
+  // pass's authenticationToken (16-64 characters of letters, digits, '-', '_', '.', '~', '+', '/'
+  // or '='); ledger-less builds use passgen::AuthenticationToken().
+  std::string auth_token;
+  bool revoked = false;  // a revoked card's passes show as void / INACTIVE
+  std::string revoked_reason;
+  int64_t update_tag = 0;  // audit sequence number of the last change to the card
+  std::string issued_on;   // YYYY-MM-DD (ledger::Cards::ForEachDigitalCard fills it)
+};
+
+}  // namespace lk
