@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/http_receive.h"
 #include "passgen/google_wallet.h"
 #include "passgen/internal/google_http.h"
 #include "passgen/internal/google_json.h"
@@ -16,39 +17,6 @@ namespace internal {
 
 namespace {
 constexpr size_t kMaxResponseBytes = 4 << 20;
-
-struct Received {
-  std::string body;
-  std::string retry_after;
-  bool too_large = false;
-};
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<Received*>(user);
-  if (r->body.size() + size * n > kMaxResponseBytes) {
-    r->too_large = true;
-    return 0;  // aborts the transfer
-  }
-  r->body.append(data, size * n);
-  return size * n;
-}
-
-size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  std::string_view line(data, size * n);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    bool match = true;
-    for (size_t i = 0; i < kName.size() && match; ++i)
-      match = std::tolower(static_cast<unsigned char>(line[i])) == kName[i];
-    if (match) {
-      auto v = line.substr(kName.size());
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-      static_cast<Received*>(user)->retry_after = std::string(v);
-    }
-  }
-  return size * n;
-}
 
 std::once_flag curl_init;
 }  // namespace
@@ -103,7 +71,7 @@ std::string CurlTransport::FormEscape(std::string_view s) {
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& req) {
   CURL* h = pool_->Take();
   if (!h) return Fail(Code::kInternal, "libcurl: cannot create a handle");
-  Received rec;
+  ReceivedResponse rec{.max_body_bytes = kMaxResponseBytes, .header_name = "retry-after"};
   curl_slist* headers = nullptr;
   std::string auth = "Authorization: Bearer " + req.bearer;
   if (!req.bearer.empty()) headers = curl_slist_append(headers, auth.c_str());
@@ -118,9 +86,9 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& req) {
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(total_timeout_.count()));
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "lerarenkaart/0.1");
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ReceiveBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &rec);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, ReceiveHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &rec);
   if (req.method == "GET") {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -143,7 +111,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& req) {
   if (rc != CURLE_OK)
     return Fail(Code::kUnavailable,
                 req.method + " " + req.url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
-  return HttpResponse{status, std::move(rec.body), std::move(rec.retry_after)};
+  return HttpResponse{status, std::move(rec.body), std::move(rec.header_value)};
 }
 
 std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, Time now) {

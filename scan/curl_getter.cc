@@ -2,41 +2,15 @@
 // verified, bounded in time and size, the ETag header kept for the next conditional request.
 #include <curl/curl.h>
 
-#include <cctype>
 #include <mutex>
 
+#include "base/http_receive.h"
 #include "scan/scan.h"
 
 namespace lk::scan {
 namespace {
 
 constexpr size_t kMaxBodyBytes = 8 << 20;
-
-struct Received {
-  std::string body, etag;
-  bool too_large = false;
-};
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<Received*>(user);
-  if (r->body.size() + size * n > kMaxBodyBytes) {
-    r->too_large = true;
-    return 0;  // aborts the transfer
-  }
-  r->body.append(data, size * n);
-  return size * n;
-}
-
-size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  std::string_view line(data, size * n);
-  constexpr std::string_view kName = "etag:";
-  if (line.size() <= kName.size()) return size * n;
-  for (size_t i = 0; i < kName.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(line[i])) != kName[i]) return size * n;
-  std::string_view v = Trim(line.substr(kName.size()));
-  static_cast<Received*>(user)->etag = std::string(v);
-  return size * n;
-}
 
 std::once_flag curl_init;
 
@@ -50,7 +24,7 @@ class Curl final : public HttpGetter {
   Result<HttpReply> Get(const std::string& url, const std::string& if_none_match) override {
     CURL* h = curl_easy_init();
     if (!h) return Fail(Code::kInternal, "libcurl: cannot create a handle");
-    Received rec;
+    ReceivedResponse rec{.max_body_bytes = kMaxBodyBytes, .header_name = "etag"};
     curl_slist* headers =
         curl_slist_append(nullptr, "Accept: application/jwk-set+json, application/jwt, */*");
     std::string inm = "If-None-Match: " + if_none_match;
@@ -65,9 +39,9 @@ class Curl final : public HttpGetter {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(total_.count()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "lerarenkaart-scan/0.1");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ReceiveBody);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &rec);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, ReceiveHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &rec);
     char errbuf[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -81,7 +55,7 @@ class Curl final : public HttpGetter {
                   "GET " + url + ": response larger than " + std::to_string(kMaxBodyBytes) + " bytes");
     if (rc != CURLE_OK)
       return Fail(Code::kUnavailable, "GET " + url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
-    return HttpReply{status, std::move(rec.body), std::move(rec.etag)};
+    return HttpReply{status, std::move(rec.body), std::move(rec.header_value)};
   }
 
  private:
