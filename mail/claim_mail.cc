@@ -15,7 +15,7 @@
 
 namespace lk::mail {
 namespace {
-using internal::HtmlEscape;
+using lk::HtmlEscape;
 
 constexpr std::array<std::string_view, 12> kKeys = {
     "subject", "greeting", "greeting_no_name", "intro",    "action", "button", "qr", "qr_alt",

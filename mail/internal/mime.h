@@ -23,8 +23,6 @@ std::string UnstructuredHeader(std::string_view name, std::string_view value);
 std::string MailboxHeader(std::string_view name, const Address& address);
 // RFC 5322 date-time in Brussels time: "Wed, 02 Dec 2026 15:16:00 +0100".
 std::string FormatMailDate(Time t);
-// `text` with &, <, >, " and ' as character references.
-std::string HtmlEscape(std::string_view text);
 // `text` for an error message: control characters as \xNN, cut at 80 bytes.
 std::string Printable(std::string_view text);
 // A QR code (ECC level M) of `text` as a 1-bit greyscale PNG, `scale` pixels per module with a
