@@ -3,6 +3,16 @@
 #include "app/commands.h"
 
 namespace lk::app {
+namespace {
+
+// The keyring in the configured keys folder; a configuration error comes first.
+Result<std::unique_ptr<signing::Keyring>> OpenKeyring(const Globals& g) {
+  auto c = Load(g);
+  if (!c) return std::unexpected(c.error());
+  return signing::Keyring::Open(c->keys);
+}
+
+}  // namespace
 
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto* keys =
@@ -44,12 +54,7 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
   auto revocations = std::make_shared<bool>(false);
   rotate->add_flag("--revocations", *revocations, "Rotate (or create) the revocation-list signing key");
   rotate->callback([&, revocations] {
-    auto c = Load(g);
-    if (!c) {
-      exit_code = Report(c.error());
-      return;
-    }
-    auto ring = signing::Keyring::Open(c->keys);
+    auto ring = OpenKeyring(g);
     if (!ring) {
       exit_code = Report(ring.error());
       return;
@@ -67,12 +72,7 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
                        "List token and revocation-list keys: kid, use, status, created, retired, "
                        "published until")
       ->callback([&] {
-        auto c = Load(g);
-        if (!c) {
-          exit_code = Report(c.error());
-          return;
-        }
-        auto ring = signing::Keyring::Open(c->keys);
+        auto ring = OpenKeyring(g);
         if (!ring) {
           exit_code = Report(ring.error());
           return;
@@ -98,12 +98,7 @@ void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code) {
                        "Print the public JWK Set that partners verify tokens (\"use\":\"sig\") and "
                        "revocation lists (\"use\":\"lk-revocations\") against")
       ->callback([&] {
-        auto c = Load(g);
-        if (!c) {
-          exit_code = Report(c.error());
-          return;
-        }
-        auto ring = signing::Keyring::Open(c->keys);
+        auto ring = OpenKeyring(g);
         if (!ring) {
           exit_code = Report(ring.error());
           return;
