@@ -17,14 +17,10 @@ constexpr const char* kLedgerHelp =
     "$LK_LEDGER_URL, else <data-dir>/ledger.sqlite)";
 
 Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::string& url_flag,
-                                                const Clock& clock) {
+                                                const Clock& clock, LedgerUse use = LedgerUse::kExisting) {
   auto c = Load(g);
   if (!c) return std::unexpected(c.error());
-  ledger::LedgerOptions o;
-  o.url = url_flag.empty() ? c->ledger_url : url_flag;
-  o.data_dir = c->data_dir;
-  o.keys_dir = c->keys.dir;
-  return ledger::OpenLedger(o, clock);
+  return OpenConfiguredLedger(*c, url_flag, use, clock);
 }
 
 void PrintSummary(const std::string& file, const char* what, const ledger::ImportSummary& s) {
@@ -88,7 +84,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
     }
     cmd->callback([&, a, k = &kind] {
       SystemClock clock;
-      auto l = OpenFor(g, a->ledger_url, clock);
+      auto l = OpenFor(g, a->ledger_url, clock, LedgerUse::kCreate);
       if (!l) {
         exit_code = Report(l.error());
         return;
@@ -137,7 +133,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
     cmd->callback([&, a] {
       SystemClock clock;
-      auto l = OpenFor(g, a->ledger_url, clock);
+      auto l = OpenFor(g, a->ledger_url, clock, LedgerUse::kCreate);
       if (!l) {
         exit_code = Report(l.error());
         return;
@@ -233,6 +229,16 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       std::printf("card %s revoked\n", a->serial.c_str());
     });
   }
+}
+
+Result<std::unique_ptr<ledger::Ledger>> OpenConfiguredLedger(const Config& c, const std::string& url_flag,
+                                                             LedgerUse use, const Clock& clock) {
+  ledger::LedgerOptions o;
+  o.url = url_flag.empty() ? c.ledger_url : url_flag;
+  o.data_dir = c.data_dir;
+  o.keys_dir = c.keys.dir;
+  o.create_if_missing = use == LedgerUse::kCreate;
+  return ledger::OpenLedger(o, clock);
 }
 
 }  // namespace lk::app

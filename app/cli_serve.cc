@@ -211,11 +211,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   d.clock = &clock;
   d.keyring = ring->get();
   d.policy = c->tokens;
-  ledger::LedgerOptions lo;
-  lo.url = a.ledger_url.empty() ? c->ledger_url : a.ledger_url;
-  lo.data_dir = c->data_dir;
-  lo.keys_dir = c->keys.dir;
-  auto ledger = ledger::OpenLedger(lo, clock);
+  auto ledger = OpenConfiguredLedger(*c, a.ledger_url, LedgerUse::kCreate, clock);
   if (!ledger) return Report(ledger.error());
   d.ledger = std::move(*ledger);
   std::string backend(d.ledger->backend());

@@ -88,6 +88,33 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Ledger> ledger_;
 };
 
+// A command that must not start a ledger (create_if_missing = false) opens an existing one and
+// refuses a place without one, creating nothing there.
+TEST_P(LedgerTest, OpeningWithoutCreateRefusesAPlaceWithoutALedger) {
+  LedgerOptions existing = backend_->options();
+  existing.create_if_missing = false;
+  EXPECT_TRUE(OpenLedger(existing, clock_).has_value());
+
+  std::filesystem::create_directories(dir_ / "other");
+  testing::Backend empty(GetParam(), dir_ / "other");
+  ASSERT_TRUE(empty.available()) << empty.reason();
+  LedgerOptions o = empty.options();
+  o.create_if_missing = false;
+  auto refused = OpenLedger(o, clock_);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("no ledger"));
+  EXPECT_THAT(refused.error().message, HasSubstr("not by this command"));
+  if (GetParam() == "sqlite") {
+    EXPECT_THAT(refused.error().message, HasSubstr(empty.url()));
+    EXPECT_FALSE(std::filesystem::exists(empty.url()));
+  } else {
+    EXPECT_EQ(
+        empty.Value("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"),
+        "0");
+  }
+}
+
 TEST_P(LedgerTest, ReimportAddsNothing) {
   ImportSmallRoster();
   auto again = ledger_->imports().ImportRoster(dir_ / "roster.csv", 2026);
