@@ -104,7 +104,8 @@ TEST_F(ReportCliTest, PerCardRecordsByProvinceAndSchoolYear) {
   ASSERT_NE(y2, nullptr) << school.dump();
   EXPECT_EQ((*y1)["cards"]["library"], 2);
   EXPECT_EQ((*y2)["cards"]["starter"], 1);
-  EXPECT_TRUE((*y1)["eligible"].is_null());
+  EXPECT_EQ((*y1)["eligible"], 4);  // the 2026 roster: the card year of January to August 2026
+  EXPECT_FALSE((*y1)["share"].is_null());
 }
 
 // A mistyped data directory is named, not turned into a new ledger; an empty ledger is said to be

@@ -1052,7 +1052,14 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   ASSERT_TRUE(school.has_value());
   ASSERT_EQ(school->size(), 3u);
   EXPECT_EQ(school->at(0).period, "2024-2025");
-  EXPECT_EQ(school->at(0).eligible, std::nullopt);
+  // Eligible: the roster of the card year of the school year's January to August, else (2026-2027,
+  // no 2027 roster yet) of the year it starts in.
+  EXPECT_EQ(school->at(0).eligible, 3);
+  EXPECT_EQ(school->at(0).eligible_year, 2025);
+  EXPECT_EQ(school->at(1).eligible, 4);
+  EXPECT_EQ(school->at(1).eligible_year, 2026);
+  EXPECT_EQ(school->at(2).eligible, 4);
+  EXPECT_EQ(school->at(2).eligible_year, 2026);
   EXPECT_EQ(school->at(0).subscription, 1);
   EXPECT_EQ(school->at(0).library, 1);
   EXPECT_EQ(school->at(0).holders, 2);
