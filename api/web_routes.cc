@@ -247,7 +247,9 @@ Reply CardPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (!qr) return std::unexpected(Problem(qr.error()));
   web::Values v;
   v.text["name"] = card->holder_name.empty() ? "—" : card->holder_name;
-  v.text["school"] = card->school.empty() ? "—" : card->school;
+  v.text["school"] = !card->school_name.empty() ? card->school_name
+                     : card->school.empty()     ? "—"
+                                                : card->school;
   v.text["year"] = std::to_string(card->year);
   v.text["csrf"] = session.csrf;
   v.markup["qr"] = std::move(*qr);

@@ -121,29 +121,45 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       }
     });
   }
-  {
-    auto* cmd = import->add_subcommand(
-        "published",
-        "Published uptake figures for years that only exist as totals (the format of "
-        "published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
-        "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card "
-        "records.");
+  // Imports not tied to a card year.
+  struct YearlessKind {
+    const char* name;
+    const char* help;
+    const char* what;  // in the summary
+    Result<ledger::ImportSummary> (ledger::Imports::*import)(const std::filesystem::path&);
+  };
+  static const YearlessKind kYearless[] = {
+      {"published",
+       "Published uptake figures for years that only exist as totals (the format of "
+       "published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
+       "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card "
+       "records.",
+       "published rows", &ledger::Imports::ImportPublished},
+      {"schools",
+       "The official list of schools, so that passes, the teacher's site and the console show a school's "
+       "name instead of its number. Columns: school_number,name,postcode,municipality (1-12 digits; "
+       "1-200 bytes; a Belgian postcode; 1-100 bytes). A school listed again with another name is "
+       "renamed.",
+       "schools", &ledger::Imports::ImportSchools},
+  };
+  for (const YearlessKind& kind : kYearless) {
+    auto* cmd = import->add_subcommand(kind.name, kind.help);
     auto a = std::make_shared<ImportArgs>();
     cmd->add_option("file", a->file, "CSV file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
-    cmd->callback([&, a] {
+    cmd->callback([&, a, k = &kind] {
       SystemClock clock;
       auto l = OpenFor(g, a->ledger_url, clock, LedgerUse::kCreate);
       if (!l) {
         exit_code = Report(l.error());
         return;
       }
-      auto sum = (*l)->imports().ImportPublished(a->file);
+      auto sum = ((*l)->imports().*(k->import))(a->file);
       if (!sum) {
         exit_code = Report(sum.error());
         return;
       }
-      PrintSummary(a->file, "published rows", *sum);
+      PrintSummary(a->file, k->what, *sum);
     });
   }
 

@@ -322,6 +322,19 @@ DROP TRIGGER IF EXISTS card_years_no_truncate ON card_years;
 CREATE TRIGGER card_years_no_truncate BEFORE TRUNCATE ON card_years FOR EACH STATEMENT
 EXECUTE FUNCTION card_years_keep();
 )sql"},
+      // The official list of schools (number, name, postcode, municipality; `import schools`), so
+      // that passes, the teacher's site and the console name a school instead of its number.
+      // Reference data outside the audited record counts: a newer list renames a school in place.
+      {14, R"sql(
+CREATE TABLE IF NOT EXISTS schools (
+  school_number TEXT PRIMARY KEY CHECK (length(school_number) BETWEEN 1 AND 12),
+  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  postcode TEXT NOT NULL,
+  municipality TEXT NOT NULL,
+  audit_seq BIGINT NOT NULL
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

@@ -983,6 +983,65 @@ TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
 }
 
 // A small dataset checked by hand (see the comments for each expected number).
+// The school list names a card's school; a re-import changes nothing, a newer list renames, a bad
+// row imports nothing, and the audit chain stays verifiable.
+TEST_P(LedgerTest, SchoolListNamesTheSchoolsOfCards) {
+  ASSERT_TRUE(
+      ledger_->imports()
+          .ImportRoster(Write("r.csv", std::string(kRosterHeader) + "A,a,a,teaching,GO,basic,1001,2000,no\n"
+                                                                    "B,b,b,teaching,GO,basic,1002,9000,no\n"),
+                        2026)
+          .has_value());
+  auto a = ledger_->cards().IssueDigital("A", 2026);
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  EXPECT_EQ(a->school_name, "");
+
+  const std::string list =
+      "school_number;name;postcode;municipality\n1001;Sint-Jozefscollege;2000;Antwerpen\n"
+      "1002;GO! Atheneum Gent;9000;Gent\n";
+  auto first = ledger_->imports().ImportSchools(CsvSource{"scholen.csv", list});
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->rows, 2u);
+  EXPECT_EQ(first->added, 2u);
+  auto card = ledger_->cards().FindCard(a->serial);
+  ASSERT_TRUE(card.has_value());
+  EXPECT_EQ(card->school, "1001");
+  EXPECT_EQ(card->school_name, "Sint-Jozefscollege");
+
+  const std::string entries = backend_->Value("SELECT count(*) FROM audit_log");
+  auto again = ledger_->imports().ImportSchools(CsvSource{"scholen.csv", list});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->added, 0u);
+  EXPECT_EQ(again->present, 2u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log"), entries) << "nothing changed, nothing audited";
+
+  auto renamed = ledger_->imports().ImportSchools(CsvSource{
+      "scholen-2027.csv",
+      "school_number,name,postcode,municipality\n1001,Sint-Jozefscollege Antwerpen,2000,Antwerpen\n"});
+  ASSERT_TRUE(renamed.has_value());
+  EXPECT_EQ(renamed->added, 1u);
+  EXPECT_EQ(ledger_->cards().FindCard(a->serial)->school_name, "Sint-Jozefscollege Antwerpen");
+  int listed = 0;
+  ASSERT_TRUE(ledger_->cards()
+                  .ForEachDigitalCard(
+                      2026, [&](const Card& c) { listed += c.school_name == "Sint-Jozefscollege Antwerpen"; })
+                  .has_value());
+  EXPECT_EQ(listed, 1);
+
+  auto bad = ledger_->imports().ImportSchools(
+      CsvSource{"bad.csv",
+                "school_number,name,postcode,municipality\n1003,Nieuwe "
+                "school,3000,Leuven\nX1,,99,Gent\n1003,Dubbel,3000,Leuven\n"});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:1 (school_number): 'X1' is not a school number"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:2 (name)"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:3 (postcode)"));
+  EXPECT_THAT(bad.error().message,
+              HasSubstr("bad.csv:4:1 (school_number): school 1003 is already on line 2"));
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM schools WHERE school_number = '1003'"), "0");
+  ExpectVerified("after the school lists");
+}
+
 TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   auto r25 = Write("r25.csv", std::string(kRosterHeader) +
                                   "A,a,a,teaching,GO,basic,1,2000,no\n"            // Antwerpen
