@@ -322,6 +322,26 @@ DROP TRIGGER IF EXISTS card_years_no_truncate ON card_years;
 CREATE TRIGGER card_years_no_truncate BEFORE TRUNCATE ON card_years FOR EACH STATEMENT
 EXECUTE FUNCTION card_years_keep();
 )sql"},
+      // 10: the claim mail. Each roster entry's mail address and language (from the roster's
+      // optional email and language columns), the nonce a mailed claim code is derived from (so a
+      // resumed run mails the same code; the code itself is still stored only as its hash), and
+      // the run's journal: a holder is marked 'sending' (committed) before the send and 'sent' or
+      // 'failed' after it, so that no holder is mailed twice whatever crashes.
+      {10, R"sql(
+CREATE TABLE holder_contacts (
+  roster_id BIGINT PRIMARY KEY REFERENCES roster (id),
+  email TEXT NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
+  language TEXT CHECK (language IS NULL OR language IN ('nl', 'fr', 'en'))
+);
+ALTER TABLE claim_codes ADD COLUMN mail_nonce TEXT;
+CREATE TABLE claim_mail_journal (
+  roster_id BIGINT PRIMARY KEY REFERENCES roster (id),
+  state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+  reason TEXT,
+  updated_at BIGINT NOT NULL
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }
