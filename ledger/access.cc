@@ -287,6 +287,87 @@ Result<IssuedCard> Access::RedeemClaimCode(std::string_view code, std::chrono::s
   return cards->front();
 }
 
+namespace {
+std::string SignInHash(std::string_view token) {
+  return HexEncode(Sha256("lerarenkaart sign-in link\n" + std::string(token)));
+}
+}  // namespace
+
+Result<std::optional<SignInLink>> Access::CreateSignInLink(std::string_view email_in, Time expires) {
+  const std::string email(Trim(email_in));
+  if (email.empty() || email.size() > 254) return std::optional<SignInLink>();
+  std::lock_guard lock(core_.mu);
+  auto rows = core_.db->Query(
+      "SELECT r.id, h.email, h.language, n.display_name, r.card_year FROM holder_contacts h "
+      "JOIN roster r ON r.id = h.roster_id LEFT JOIN holder_names n ON n.roster_id = r.id "
+      "WHERE lower(h.email) = lower($1) AND EXISTS (SELECT 1 FROM cards d WHERE d.roster_id = r.id AND "
+      "d.channel = 'digital' AND d.status = 'active') ORDER BY r.card_year DESC, r.id LIMIT 1",
+      {email});
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<SignInLink>();
+  const Row& row = rows->front();
+  SignInLink link{RandomBase32(32), row[1].value_or(""), row[3].value_or(""), row[2].value_or(""),
+                  static_cast<int>(ToInt(row[4]))};
+  Transaction tx(*core_.db);
+  if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+  auto seq = core_.NextSeq();
+  if (!seq) return std::unexpected(seq.error());
+  const int64_t roster_id = ToInt(row[0]);
+  if (auto r =
+          core_.db->Execute("DELETE FROM signin_links WHERE roster_id = $1 AND used_at IS NULL", {roster_id});
+      !r)
+    return std::unexpected(r.error());
+  if (auto r = core_.db->Execute(
+          "INSERT INTO signin_links (token_hash, roster_id, created_at, expires_at, used_at) VALUES ($1, $2, "
+          "$3, "
+          "$4, NULL)",
+          {SignInHash(link.token), roster_id, Seconds(core_.clock.Now()), Seconds(expires)});
+      !r)
+    return std::unexpected(r.error());
+  nlohmann::json detail = {
+      {"roster_entry", roster_id}, {"year", link.year}, {"expires", FormatRfc3339(expires)}};
+  if (auto f = core_.Finish(tx, *seq, "create sign-in link", detail.dump(), 1); !f)
+    return std::unexpected(f.error());
+  return std::optional<SignInLink>(std::move(link));
+}
+
+Result<IssuedCard> Access::RedeemSignInLink(std::string_view token) {
+  if (token.size() != 32 || token.find_first_not_of(kCodeAlphabet) != std::string_view::npos)
+    return Fail(Code::kNotFound, "this sign-in link is not known");
+  std::lock_guard lock(core_.mu);
+  auto rows = core_.db->Query(
+      "SELECT s.roster_id, s.expires_at, s.used_at, r.card_year, r.staff_key FROM signin_links s "
+      "JOIN roster r ON r.id = s.roster_id WHERE s.token_hash = $1",
+      {SignInHash(token)});
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return Fail(Code::kNotFound, "this sign-in link is not known");
+  const Row& row = rows->front();
+  const int64_t now = Seconds(core_.clock.Now());
+  if (row[2]) return Fail(Code::kFailedPrecondition, "this sign-in link has already been used");
+  if (now >= ToInt(row[1])) return Fail(Code::kFailedPrecondition, "this sign-in link has expired");
+  auto active = core_.db->Query(
+      "SELECT 1 FROM cards WHERE roster_id = $1 AND channel = 'digital' AND status = 'active'",
+      {ToInt(row[0])});
+  if (!active) return std::unexpected(active.error());
+  if (active->empty())
+    return Fail(Code::kFailedPrecondition, "the card of this sign-in link is no longer active");
+  auto cards = IssueKeys(core_, {*row[4]}, static_cast<int>(ToInt(row[3])));
+  if (!cards) return std::unexpected(cards.error());
+  Transaction tx(*core_.db);
+  if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+  auto seq = core_.NextSeq();
+  if (!seq) return std::unexpected(seq.error());
+  auto used =
+      core_.db->Execute("UPDATE signin_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+                        {SignInHash(token), now});
+  if (!used) return std::unexpected(used.error());
+  if (*used == 0) return Fail(Code::kFailedPrecondition, "this sign-in link has already been used");
+  nlohmann::json detail = {{"roster_entry", ToInt(row[0])}, {"serial", cards->front().serial}};
+  if (auto f = core_.Finish(tx, *seq, "sign in by link", detail.dump(), 1); !f)
+    return std::unexpected(f.error());
+  return cards->front();
+}
+
 Result<std::string> Access::AddCredential(CredentialKind kind, std::string_view name_in) {
   std::string name(Trim(name_in));
   if (name.empty() || name.size() > 100 ||

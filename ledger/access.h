@@ -46,6 +46,14 @@ struct ClaimMailMark {
   std::string reason;               // why it failed; "" otherwise
 };
 
+// A one-time sign-in link of "send me a new link": the token (only its hash is stored) and who
+// to mail it to.
+struct SignInLink {
+  std::string token;  // 32 Crockford base32 characters (160 random bits)
+  std::string email, display_name, language;
+  int year = 0;  // the card year of the card it signs in to
+};
+
 class Access {
  public:
   explicit Access(internal::Core& core) : core_(core) {}  // `core` must outlive this
@@ -79,6 +87,15 @@ class Access {
   Result<> MarkClaimMail(std::span<const ClaimMailMark> marks);
   // Appends the audit entry "send claim mails" with `detail` (a JSON object).
   Result<> RecordClaimMailRun(const std::string& detail);
+
+  // For the holder whose roster address is `email` (compared without case) and who holds an
+  // active digital card (the newest card year's, when several): a sign-in token usable once
+  // until `expires`; their earlier unused tokens stop working. nullopt when there is no such
+  // holder (the caller answers the same either way). Audited without the address.
+  Result<std::optional<SignInLink>> CreateSignInLink(std::string_view email, Time expires);
+  // Spends a sign-in token: the holder's active digital card. kNotFound for an unknown token;
+  // kFailedPrecondition once used or expired, or when the card is no longer active. Audited.
+  Result<IssuedCard> RedeemSignInLink(std::string_view token);
 
   // Adds a credential and returns its secret (the only time it exists in clear).
   // kAlreadyExists when `name` is taken for that kind; kInvalidArgument for a bad name.

@@ -1508,6 +1508,49 @@ TEST_P(LedgerTest, ClaimMailCodesAreReusedUntilClaimedAndTheJournalIsKept) {
   ExpectVerified("claim mail");
 }
 
+TEST_P(LedgerTest, SignInLinksAreOneTimeShortLivedAndOnlyForCardHolders) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto imported = ledger_->imports().ImportRoster(
+      Write("r.csv", header + ",email,language\n"
+                              "T1,An,Peeters,teaching,GO,basic,12345,2000,no,An@School.be,fr\n"
+                              "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert@school.be,\n"),
+      2026);
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  auto& access = ledger_->access();
+  // No card yet: no link, and the same answer as an unknown address.
+  EXPECT_FALSE(access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15)).value().has_value());
+  EXPECT_FALSE(access.CreateSignInLink("nobody@school.be", clock_.Now() + minutes(15)).value().has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
+  auto link = access.CreateSignInLink("  an@SCHOOL.be ", clock_.Now() + minutes(15));
+  ASSERT_TRUE(link.has_value()) << link.error().message;
+  ASSERT_TRUE(link->has_value());
+  EXPECT_EQ((*link)->email, "An@School.be");
+  EXPECT_EQ((*link)->language, "fr");
+  EXPECT_EQ((*link)->display_name, "An Peeters");
+  EXPECT_EQ((*link)->token.size(), 32u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM signin_links WHERE token_hash = '" + (*link)->token + "'"),
+            "0");
+  // A second link replaces the first.
+  auto second = access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15));
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  EXPECT_EQ(access.RedeemSignInLink((*link)->token).error().code, Code::kNotFound);
+  auto card = access.RedeemSignInLink((*second)->token);
+  ASSERT_TRUE(card.has_value()) << card.error().message;
+  EXPECT_FALSE(card->is_new);
+  EXPECT_EQ(card->year, 2026);
+  EXPECT_EQ(access.RedeemSignInLink((*second)->token).error().code, Code::kFailedPrecondition);  // once
+  EXPECT_EQ(access.RedeemSignInLink("not a token").error().code, Code::kNotFound);
+  // Expired.
+  auto third = access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15));
+  ASSERT_TRUE(third.has_value() && third->has_value());
+  clock_.Advance(minutes(16));
+  EXPECT_EQ(access.RedeemSignInLink((*third)->token).error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log WHERE action = 'sign in by link'"), "1");
+  EXPECT_THAT(backend_->Value("SELECT detail FROM audit_log WHERE action = 'create sign-in link' LIMIT 1"),
+              Not(HasSubstr("school.be")));
+  ExpectVerified("sign-in links");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 // --- claim codes, credentials and card lookup (the HTTP service's needs) ---
