@@ -7,6 +7,8 @@
 // immutable after Init or synchronised as their comments say.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <expected>
 #include <list>
 #include <map>
@@ -104,7 +106,15 @@ struct ServiceContext {
   std::atomic<std::shared_ptr<const KeyState>> keys;
 
   Metrics metrics;
-  RateLimiter per_address, per_key, claims_per_address;
+  RateLimiter per_address, per_key, claims_per_address, links_per_address;
+  // Sign-in mails waiting for the mail thread (at most kMaxOutbox; guarded by outbox_mu).
+  static constexpr size_t kMaxOutbox = 1000;
+  std::mutex outbox_mu;
+  std::condition_variable outbox_cv;
+  std::deque<mail::Message> outbox;
+  bool outbox_stop = false;
+  // Queues a mail for the mail thread; false when there is no mailer or the queue is full.
+  bool PostMail(mail::Message m);
   PassCache passes{512};
 
   // Verify answers revocation from memory: refreshed every kRevocationRefresh, trusted for at
@@ -193,6 +203,10 @@ Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply HomePage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimPage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply LinkPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply LinkSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply SignInPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply SignInSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardPage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardPass(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardGoogle(ServiceContext&, HttpRequest&, HttpResponse&);

@@ -274,6 +274,99 @@ TEST_P(ClaimsCliTest, BadConfigurationIsRefusedBeforeAnyMail) {
   EXPECT_TRUE(sink.Messages().empty());
 }
 
+// A free TCP port on 127.0.0.1 (for a serve whose public URL must name its port).
+int FreePort() {
+  auto r =
+      RunProgram({"/usr/bin/python3", "-c",
+                  "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"});
+  return std::stoi(r.out);
+}
+
+// The value of the hidden csrf field of a page.
+std::string CsrfIn(const std::string& html) {
+  std::smatch m;
+  return std::regex_search(html, m, std::regex(R"re(name="csrf" value="([^"]+)")re")) ? std::string(m[1])
+                                                                                      : "";
+}
+
+// "Send me a new link": the same answer for a holder, a stranger and a holder without a card;
+// only the holder with a card gets a mail; its link signs a new device in with one POST (a GET
+// spends nothing), once; the form is rate-limited per client.
+TEST_P(ClaimsCliTest, SendMeANewLinkSignsANewPhoneInOnce) {
+  mail::testing::SmtpSink sink(dir_ / "mail", {"--auth", "lk:s3cret"});
+  Configure(sink);
+  ImportRoster(
+      "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n"
+      "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert@school.be,\n");
+  ASSERT_EQ(Lk({"ledger", "issue", "--staff-id", "T1", "--year", "2026"}).exit_code, 0);
+  const std::string site = "http://127.0.0.1:" + std::to_string(FreePort());
+  Server serve(Args({"serve", "--listen", site.substr(7), "--public-url", site, "--port-file",
+                     (dir_ / "port").string()}),
+               dir_ / "port");
+  ASSERT_TRUE(serve.up());
+  const std::string old_phone = (dir_ / "old.jar").string(), new_phone = (dir_ / "new.jar").string();
+  auto curl = [&](const std::string& jar, std::vector<std::string> args) {
+    std::vector<std::string> all = {"curl", "-sS", "-b", jar, "-c", jar, "-w", "\n%{http_code}"};
+    all.insert(all.end(), args.begin(), args.end());
+    auto r = RunProgram(all);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const size_t nl = r.out.rfind('\n');
+    return std::pair{r.out.substr(nl + 1), r.out.substr(0, nl)};
+  };
+  auto [form_status, form] = curl(old_phone, {serve.url("/link")});
+  EXPECT_EQ(form_status, "200");
+  const std::string csrf = CsrfIn(form);
+  ASSERT_FALSE(csrf.empty()) << form;
+  auto ask = [&](const std::string& email) {
+    return curl(old_phone, {"--data-urlencode", "email=" + email, "--data-urlencode", "csrf=" + csrf,
+                            serve.url("/link")});
+  };
+  auto known = ask(" AN@school.be ");
+  auto stranger = ask("nobody@school.be");
+  auto no_card = ask("bert@school.be");
+  EXPECT_EQ(known.first, "200");
+  EXPECT_EQ(known, stranger);  // status and page: nothing tells them apart
+  EXPECT_EQ(known, no_card);
+  EXPECT_THAT(known.second, HasSubstr("Kijk in je mailbox"));
+  EXPECT_EQ(ask("an@school.be").first, "429");  // three a client, then one per 200 s
+  // One mail, to An, in An's language, with a one-time link.
+  for (int i = 0; i < 100 && sink.Messages().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto got = Received(sink);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got["an@school.be"].size(), 1u);
+  const json& m = got["an@school.be"][0];
+  EXPECT_THAT(m["subject"].get<std::string>(), HasSubstr("Lerarenkaart"));
+  EXPECT_THAT(m["text"].get<std::string>(), HasSubstr("Bonjour An Peeters"));
+  std::smatch link;
+  const std::string text = m["text"];
+  ASSERT_TRUE(std::regex_search(text, link, std::regex(site + R"(/link/signin\?token=([0-9A-Z]{32}))")))
+      << text;
+  const std::string token = link[1];
+
+  // The new phone opens the link (twice: a GET spends nothing), then taps the button.
+  auto page = curl(new_phone, {serve.url("/link/signin?token=" + token)});
+  EXPECT_EQ(page.first, "200");
+  page = curl(new_phone, {serve.url("/link/signin?token=" + token)});
+  EXPECT_THAT(page.second, HasSubstr("value=\"" + token + "\""));
+  const std::string new_csrf = CsrfIn(page.second);
+  auto signin = curl(new_phone, {"--data-urlencode", "token=" + token, "--data-urlencode", "csrf=" + new_csrf,
+                                 serve.url("/link/signin")});
+  EXPECT_EQ(signin.first, "303");
+  auto card = curl(new_phone, {serve.url("/card")});
+  EXPECT_EQ(card.first, "200");
+  EXPECT_THAT(card.second, HasSubstr("An Peeters"));
+  // Once only; and not from another site's form.
+  auto again = curl(new_phone, {"--data-urlencode", "token=" + token, "--data-urlencode", "csrf=" + new_csrf,
+                                serve.url("/link/signin")});
+  EXPECT_EQ(again.first, "410");
+  auto forged = curl(new_phone, {"--data-urlencode", "token=" + token, "--data-urlencode", "csrf=forged",
+                                 serve.url("/link/signin")});
+  EXPECT_EQ(forged.first, "403");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log WHERE action = 'sign in by link'"), "1");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ClaimsCliTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
