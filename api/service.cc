@@ -136,21 +136,17 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     return {};
   }
 
-  // Sends the queued sign-in mails one by one. A failure is logged without the address (the
-  // teacher can ask again); what is still queued at Stop is dropped.
+  // Runs the queued mail jobs one by one (a failure is logged by the job, without the address:
+  // the teacher can ask again); what is still queued at Stop is dropped.
   void MailLoop() {
     std::unique_lock lock(ctx_.outbox_mu);
     while (true) {
       ctx_.outbox_cv.wait(lock, [&] { return ctx_.outbox_stop || !ctx_.outbox.empty(); });
       if (ctx_.outbox_stop) return;
-      mail::Message m = std::move(ctx_.outbox.front());
+      auto job = std::move(ctx_.outbox.front());
       ctx_.outbox.pop_front();
       lock.unlock();
-      auto sent = ctx_.deps.mailer->Send(m);
-      if (!sent)
-        std::fprintf(stderr,
-                     "{\"level\":\"warn\",\"msg\":\"a sign-in mail was not delivered\",\"code\":%d}\n",
-                     static_cast<int>(sent.error().error.code));
+      job(*ctx_.deps.mailer);
       lock.lock();
     }
   }
@@ -403,12 +399,12 @@ ServiceContext::ServiceContext(ServiceOptions o, ServiceDeps d)
       claims_per_address(options.claims_per_address, *deps.clock),
       links_per_address(options.links_per_address, *deps.clock) {}
 
-bool ServiceContext::PostMail(mail::Message m) {
+bool ServiceContext::PostMail(std::function<void(mail::Mailer&)> job) {
   if (!deps.mailer) return false;
   {
     std::lock_guard lock(outbox_mu);
     if (outbox_stop || outbox.size() >= kMaxOutbox) return false;
-    outbox.push_back(std::move(m));
+    outbox.push_back(std::move(job));
   }
   outbox_cv.notify_one();
   return true;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <expected>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -107,14 +108,16 @@ struct ServiceContext {
 
   Metrics metrics;
   RateLimiter per_address, per_key, claims_per_address, links_per_address;
-  // Sign-in mails waiting for the mail thread (at most kMaxOutbox; guarded by outbox_mu).
+  // Work for the mail thread, the only user of deps.mailer (at most kMaxOutbox jobs; guarded by
+  // outbox_mu): looking a sign-in address up, making the link and mailing it all happen there,
+  // so that neither the answer nor its time says whether an address is known.
   static constexpr size_t kMaxOutbox = 1000;
   std::mutex outbox_mu;
   std::condition_variable outbox_cv;
-  std::deque<mail::Message> outbox;
+  std::deque<std::function<void(mail::Mailer&)>> outbox;
   bool outbox_stop = false;
-  // Queues a mail for the mail thread; false when there is no mailer or the queue is full.
-  bool PostMail(mail::Message m);
+  // Queues a job for the mail thread; false when there is no mailer or the queue is full.
+  bool PostMail(std::function<void(mail::Mailer&)> job);
   PassCache passes{512};
 
   // Verify answers revocation from memory: refreshed every kRevocationRefresh, trusted for at
