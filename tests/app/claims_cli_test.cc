@@ -256,6 +256,38 @@ TEST_P(ClaimsCliTest, AKilledRunResumesWithoutMailingAnyoneTwice) {
   EXPECT_EQ(sink.Messages().size(), before + static_cast<size_t>(sent));
 }
 
+// [smtp] starttls = "required" with the server's certificate as ca_file: the mails go over TLS
+// with the login; the same server without a trusted certificate fails every mail, listed.
+TEST_P(ClaimsCliTest, StartTlsFromTheConfiguration) {
+  auto cert = RunProgram({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                          "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                          (dir_ / "key.pem").string(), "-out", (dir_ / "cert.pem").string()});
+  ASSERT_EQ(cert.exit_code, 0) << cert.err;
+  mail::testing::SmtpSink sink(
+      dir_ / "mail", {"--tls", (dir_ / "cert.pem").string(), (dir_ / "key.pem").string(), "--require-tls",
+                      "--auth", "lk:s3cret"});
+  ImportRoster(
+      "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n"
+      "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert@school.be,\n");
+  Configure(sink);  // starttls "optional", no CA: the server's certificate is not trusted
+  auto untrusted = Lk({"claims", "send", "--year", "2026"});
+  EXPECT_EQ(untrusted.exit_code, 1);
+  EXPECT_THAT(untrusted.out, HasSubstr("0 mailed, 0 already mailed, 2 failed"));
+  EXPECT_TRUE(sink.Messages().empty());
+  std::string config = testing::RunProgram({"cat", (dir_ / "lk.toml").string()}).out;
+  const std::string optional = "starttls = \"optional\"";
+  config.replace(config.find(optional), optional.size(), "starttls = \"required\"");
+  testing::WriteText(dir_ / "lk.toml", config + "ca_file = \"" + (dir_ / "cert.pem").string() + "\"\n");
+  auto run = Lk({"claims", "send", "--year", "2026"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("2 mailed, 0 already mailed, 0 failed"));  // the failed ones, retried
+  ASSERT_EQ(sink.Messages().size(), 2u);
+  for (const auto& eml : sink.Messages()) {
+    EXPECT_EQ(sink.Envelope(eml)["tls"], true);
+    EXPECT_EQ(sink.Envelope(eml)["login"], "lk");
+  }
+}
+
 TEST_P(ClaimsCliTest, BadConfigurationIsRefusedBeforeAnyMail) {
   mail::testing::SmtpSink sink(dir_ / "mail");
   ImportRoster("T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n");
