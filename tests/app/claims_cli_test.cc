@@ -256,6 +256,28 @@ TEST_P(ClaimsCliTest, AKilledRunResumesWithoutMailingAnyoneTwice) {
   EXPECT_EQ(sink.Messages().size(), before + static_cast<size_t>(sent));
 }
 
+// --limit mails a trial batch; the next runs go on where it stopped.
+TEST_P(ClaimsCliTest, LimitMailsATrialBatchAndTheNextRunGoesOn) {
+  mail::testing::SmtpSink sink(dir_ / "mail", {"--auth", "lk:s3cret"});
+  Configure(sink);
+  std::string rows;
+  for (int i = 0; i < 5; ++i)
+    rows += "L" + std::to_string(i) + ",Leraar,Nummer,teaching,GO,basic,12345,2000,no,l" + std::to_string(i) +
+            "@school.be,\n";
+  ImportRoster(rows);
+  auto first = Lk({"claims", "send", "--year", "2026", "--limit", "2"});
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("5 holders with an address and no card; 2 mailed, 0 already mailed"));
+  auto second = Lk({"claims", "send", "--year", "2026", "--limit", "2"});
+  EXPECT_THAT(second.out, HasSubstr("2 mailed, 2 already mailed"));
+  auto rest = Lk({"claims", "send", "--year", "2026"});
+  EXPECT_THAT(rest.out, HasSubstr("1 mailed, 4 already mailed, 0 failed, 0 in doubt"));
+  auto got = Received(sink);
+  EXPECT_EQ(got.size(), 5u);
+  for (const auto& [to, messages] : got) EXPECT_EQ(messages.size(), 1u) << to;
+  EXPECT_EQ(Lk({"claims", "send", "--year", "2026", "--limit", "0"}).exit_code, 2);  // bad usage
+}
+
 // [smtp] starttls = "required" with the server's certificate as ca_file: the mails go over TLS
 // with the login; the same server without a trusted certificate fails every mail, listed.
 TEST_P(ClaimsCliTest, StartTlsFromTheConfiguration) {
