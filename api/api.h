@@ -18,6 +18,7 @@
 #include "base/base.h"
 #include "base/card.h"
 #include "ledger/ledger.h"
+#include "mail/mail.h"
 #include "passgen/google_wallet.h"
 #include "signing/signing.h"
 
@@ -61,6 +62,10 @@ struct ServiceOptions {
   std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
   size_t max_form_bytes = 2048;
   std::string apple_badge_file, google_badge_file;
+  // "Send me a new link" (/link): how long a mailed sign-in link works, and how many a client
+  // address may ask for (3 at once, then one per 200 s).
+  std::chrono::seconds signin_link_lifetime{std::chrono::minutes(15)};
+  RateLimit links_per_address{3.0 / 600, 3};
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen
@@ -80,6 +85,11 @@ struct ServiceDeps {
   passgen::GoogleWalletConfig google;
   passgen::GoogleCardDesign google_design;
   passgen::WalletApi* google_api = nullptr;  // when set, objects are created before redirecting
+  // The sign-in mails of /link, sent by one thread of the service (the only user of `mailer`),
+  // never while a request waits. Null: /link says links cannot be mailed.
+  mail::Mailer* mailer = nullptr;
+  mail::Address mail_from;   // the sender of those mails
+  std::string mail_contact;  // who to contact, in the mail; "" = mail_from
 };
 
 class Service {

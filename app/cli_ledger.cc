@@ -55,9 +55,10 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
        "The eligible staff of card year Y. Columns: staff_id,first_name,last_name,role,network,level,"
        "school_number,school_postcode,starter; role administrative|teaching|support, network GO|OGO|VGO, "
        "level "
-       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Names are not stored; staff_id is "
-       "kept "
-       "only as a keyed HMAC.",
+       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Optional: email and language "
+       "(nl|fr|en) for the claim mail (claims send); with an email column the file sets each row's address "
+       "(an empty cell removes it) and the name of those with one is kept. Otherwise names are not stored; "
+       "staff_id is kept only as a keyed HMAC.",
        std::nullopt},
       {"subscriptions",
        "Cards mailed to magazine subscribers in card year Y. Columns: staff_id,date (more allowed)",

@@ -44,5 +44,6 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddScanCommand(CLI::App& app, Globals& g, int& exit_code);
+void AddClaimsCommands(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

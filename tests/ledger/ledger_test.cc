@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <barrier>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -1458,6 +1459,189 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
   EXPECT_EQ(Total(Channel::kLibrary, 2026), kRows);
   RecordProperty("kills_mid_run", killed_mid_run);
   RecordProperty("completed_before_a_kill", completed);
+}
+
+// --- the roster's contacts and the claim mail (claims send) ---
+
+TEST_P(LedgerTest, RosterEmailAndLanguageAreOptionalValidatedAndAllOrNothing) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto bad = ledger_->imports().ImportRoster(
+      Write("bad.csv",
+            header + ",email,language\n"
+                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n"
+                     "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert at school,nl\n"
+                     "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,cas@school.be,de\n"
+                     "T4,Dina,Dewit,teaching,GO,basic,12345,2000,no,\"dina@school.be\r\nBcc: x@y.be\",\n"),
+      2026);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(bad.error().message, HasSubstr("3 bad rows; nothing was imported"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:10 (email): 'bert at school' is not a mail address"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:4:11 (language): 'de' is not one of nl|fr|en"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:5:10 (email):"));
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM roster"), "0");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "0");
+
+  auto lonely = ledger_->imports().ImportRoster(
+      Write("lang.csv", header + ",language\nT1,An,Peeters,teaching,GO,basic,12345,2000,no,fr\n"), 2026);
+  ASSERT_FALSE(lonely.has_value());
+  EXPECT_THAT(lonely.error().message,
+              HasSubstr("lang.csv:1: the header has a 'language' column but no 'email'"));
+
+  // Columns in any order; an empty address or language is allowed.
+  const std::string ok = header +
+                         ",email,language\n"
+                         "T1,An,Peeters,teaching,GO,basic,12345,2000,no,An.Peeters@School.be,FR\n"
+                         "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,,\n"
+                         "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,cas@school.be,\n";
+  auto first = ledger_->imports().ImportRoster(Write("ok.csv", ok), 2026);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->added, 3u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "2");
+  EXPECT_EQ(backend_->Value("SELECT email || '/' || language FROM holder_contacts h JOIN holder_names n ON "
+                            "n.roster_id = h.roster_id WHERE n.display_name = 'An Peeters'"),
+            "An.Peeters@School.be/fr");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts WHERE language IS NULL"), "1");
+  // Re-importing the same file changes nothing and writes no audit entry.
+  const std::string entries = backend_->Value("SELECT count(*) FROM audit_log");
+  auto again = ledger_->imports().ImportRoster(Write("ok.csv", ok), 2026);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->present, 3u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log"), entries);
+  // A new address is taken, an empty cell removes one; audited.
+  auto changed = ledger_->imports().ImportRoster(
+      Write("ok.csv", header + ",email\n"
+                               "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@elsewhere.be\n"
+                               "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,\n"),
+      2026);
+  ASSERT_TRUE(changed.has_value()) << changed.error().message;
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "1");
+  EXPECT_EQ(backend_->Value("SELECT email FROM holder_contacts"), "an@elsewhere.be");
+  EXPECT_THAT(backend_->Value("SELECT detail FROM audit_log ORDER BY seq DESC LIMIT 1"),
+              HasSubstr("\"contacts_changed\":2"));
+  // A roster without the columns leaves contacts alone.
+  ImportSmallRoster();
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "1");
+  ExpectVerified("contacts");
+}
+
+TEST_P(LedgerTest, ClaimMailCodesAreReusedUntilClaimedAndTheJournalIsKept) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto imported = ledger_->imports().ImportRoster(
+      Write("r.csv", header + ",email,language\n"
+                              "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n"
+                              "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,,\n"
+                              "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,cas@school.be,\n"
+                              "T4,,,teaching,GO,basic,12345,2000,no,dina@school.be,en\n"),
+      2026);
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  auto& access = ledger_->access();
+  EXPECT_EQ(access.CountClaimMailHolders(2026).value(), 3);
+  const Time expires = clock_.Now() + days(60);
+  auto dry = access.PrepareClaimMail(2026, 0, 100, 100, expires, true);
+  ASSERT_TRUE(dry.has_value()) << dry.error().message;
+  ASSERT_EQ(dry->size(), 3u);
+  EXPECT_TRUE((*dry)[0].code.empty());
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM claim_codes"), "0");
+
+  auto first = access.PrepareClaimMail(2026, 0, 100, 100, expires, false);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_LT((*first)[0].roster_id, (*first)[1].roster_id);  // in roster id order (not the file's)
+  std::map<std::string, ClaimMailHolder> by_email;
+  for (const auto& h : *first) by_email[h.email] = h;
+  EXPECT_EQ(by_email["an@school.be"].language, "fr");
+  EXPECT_EQ(by_email["an@school.be"].display_name, "An Peeters");
+  EXPECT_EQ(by_email["cas@school.be"].language, "");
+  EXPECT_EQ(by_email["dina@school.be"].display_name, "");
+  for (const auto& h : *first) EXPECT_THAT(h.code, ::testing::MatchesRegex("[0-9A-Z]{4}(-[0-9A-Z]{4}){3}"));
+  EXPECT_NE((*first)[0].code, (*first)[1].code);
+  // Paging and the limit: after the first entry, at most one to mail.
+  auto page = access.PrepareClaimMail(2026, (*first)[0].roster_id, 100, 1, expires, false);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].code, (*first)[1].code);  // the same code again: a resumed run mails it
+  // Later, still valid for more than half: reused; the codes of `import roster --claim-codes`
+  // are not (they cannot be derived again) and are replaced.
+  clock_.Advance(days(10));
+  auto again = access.PrepareClaimMail(2026, 0, 100, 100, expires, false);
+  ASSERT_TRUE(again.has_value());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*again)[i].code, (*first)[i].code);
+  auto later = access.PrepareClaimMail(2026, 0, 100, 100, clock_.Now() + days(200), false);
+  ASSERT_TRUE(later.has_value());
+  EXPECT_NE((*later)[0].code, (*first)[0].code);  // 50 days left of 200: a new code
+  EXPECT_FALSE(access.RedeemClaimCode((*first)[0].code, minutes(10)).has_value());
+
+  // The journal.
+  std::vector<ClaimMailMark> marks = {{(*later)[0].roster_id, MailMark::kSending, ""},
+                                      {(*later)[1].roster_id, MailMark::kSent, ""},
+                                      {(*later)[2].roster_id, MailMark::kFailed, "550 no such mailbox"}};
+  ASSERT_TRUE(access.MarkClaimMail(marks).has_value());
+  EXPECT_FALSE(access.MarkClaimMail(std::vector<ClaimMailMark>{{1, MailMark::kNone, ""}}).has_value());
+  for (size_t taken : {0, 1}) {  // another run's holders are not taken again
+    auto twice =
+        access.MarkClaimMail(std::vector<ClaimMailMark>{{(*later)[taken].roster_id, MailMark::kSending, ""}});
+    ASSERT_FALSE(twice.has_value());
+    EXPECT_EQ(twice.error().code, Code::kFailedPrecondition);
+  }
+  auto marked = access.PrepareClaimMail(2026, 0, 100, 100, clock_.Now() + days(200), false);
+  ASSERT_TRUE(marked.has_value());
+  EXPECT_EQ((*marked)[0].mark, MailMark::kSending);
+  EXPECT_EQ((*marked)[0].code, "");  // not to be mailed: no code
+  EXPECT_EQ((*marked)[1].mark, MailMark::kSent);
+  EXPECT_EQ((*marked)[2].mark, MailMark::kFailed);
+  EXPECT_EQ((*marked)[2].code, (*later)[2].code);
+
+  // Claiming takes the holder off the list.
+  auto card = access.RedeemClaimCode((*later)[2].code, minutes(10));
+  ASSERT_TRUE(card.has_value()) << card.error().message;
+  EXPECT_EQ(access.CountClaimMailHolders(2026).value(), 2);
+  ASSERT_TRUE(access.RecordClaimMailRun(R"({"year":2026,"sent":1})").has_value());
+  EXPECT_EQ(backend_->Value("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1"), "send claim mails");
+  ExpectVerified("claim mail");
+}
+
+TEST_P(LedgerTest, SignInLinksAreOneTimeShortLivedAndOnlyForCardHolders) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto imported = ledger_->imports().ImportRoster(
+      Write("r.csv", header + ",email,language\n"
+                              "T1,An,Peeters,teaching,GO,basic,12345,2000,no,An@School.be,fr\n"
+                              "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert@school.be,\n"),
+      2026);
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  auto& access = ledger_->access();
+  // No card yet: no link, and the same answer as an unknown address.
+  EXPECT_FALSE(access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15)).value().has_value());
+  EXPECT_FALSE(access.CreateSignInLink("nobody@school.be", clock_.Now() + minutes(15)).value().has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
+  auto link = access.CreateSignInLink("  an@SCHOOL.be ", clock_.Now() + minutes(15));
+  ASSERT_TRUE(link.has_value()) << link.error().message;
+  ASSERT_TRUE(link->has_value());
+  EXPECT_EQ((*link)->email, "An@School.be");
+  EXPECT_EQ((*link)->language, "fr");
+  EXPECT_EQ((*link)->display_name, "An Peeters");
+  EXPECT_EQ((*link)->token.size(), 32u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM signin_links WHERE token_hash = '" + (*link)->token + "'"),
+            "0");
+  // A second link replaces the first.
+  auto second = access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15));
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  EXPECT_EQ(access.RedeemSignInLink((*link)->token).error().code, Code::kNotFound);
+  auto card = access.RedeemSignInLink((*second)->token);
+  ASSERT_TRUE(card.has_value()) << card.error().message;
+  EXPECT_FALSE(card->is_new);
+  EXPECT_EQ(card->year, 2026);
+  EXPECT_EQ(access.RedeemSignInLink((*second)->token).error().code, Code::kFailedPrecondition);  // once
+  EXPECT_EQ(access.RedeemSignInLink("not a token").error().code, Code::kNotFound);
+  // Expired.
+  auto third = access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15));
+  ASSERT_TRUE(third.has_value() && third->has_value());
+  clock_.Advance(minutes(16));
+  EXPECT_EQ(access.RedeemSignInLink((*third)->token).error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log WHERE action = 'sign in by link'"), "1");
+  EXPECT_THAT(backend_->Value("SELECT detail FROM audit_log WHERE action = 'create sign-in link' LIMIT 1"),
+              Not(HasSubstr("school.be")));
+  ExpectVerified("sign-in links");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgresql"),
