@@ -255,11 +255,8 @@ Reply CardPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   v.text["year"] = std::to_string(card->year);
   v.text["csrf"] = session.csrf;
   v.markup["qr"] = std::move(*qr);
-  if (!card->replaced_by.empty())
-    v.flags.insert("moved_away");  // another device moved it: this one shows a revoked card
-  else if (card->revoked)
-    v.flags.insert("revoked");
-  if (card->revoked) v.flags.insert("inactive");
+  if (card->revoked) v.flags.insert("revoked");
+  if (!card->replaced_by.empty()) v.flags.insert("moved_away");  // another device moved it
   if (!card->revoked && !session.moved_from.empty() && req.param("moved") == "1") v.flags.insert("moved");
   if (ctx.google_configured()) v.flags.insert("google");
   if (!ctx.apple_badge.bytes.empty()) v.flags.insert("apple_badge");
