@@ -45,8 +45,9 @@ class InMemoryTeacherSessions final : public TeacherSessions {
     std::lock_guard lock(mu_);
     auto it = by_hash_.find(key);
     if (it == by_hash_.end() || clock_.Now() >= it->second.expires) return false;
-    if (it->second.serial != serial)
-      it->second.moved_from = std::exchange(it->second.serial, std::string(serial));
+    if (it->second.serial == serial) return true;
+    it->second.moved_from = std::exchange(it->second.serial, std::string(serial));
+    ++it->second.moves;
     return true;
   }
 

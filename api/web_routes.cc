@@ -20,6 +20,7 @@
 namespace lk::api::internal {
 namespace {
 
+constexpr int kMaxMovesPerSession = 5;
 constexpr std::string_view kSessionCookie = "lk_session", kCsrfCookie = "lk_csrf", kLangCookie = "lang";
 constexpr const char* kPageCsp =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -338,6 +339,10 @@ Reply MoveSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   // A revoked card does not move, also not one another device moved already (its replacement is
   // not this device's to take).
   if (card->revoked) return MoveForm(ctx, req, res, lang, *card, session, "move.error.revoked", 409);
+  // Every move adds a card and an audit entry: a signed-in device moves its card a few times at
+  // most (a claim, which needs a new code, starts a new count).
+  if (session.moves >= kMaxMovesPerSession)
+    return MoveForm(ctx, req, res, lang, *card, session, "move.error.too_many", 429);
   auto moved = MoveCard(ctx, req, card->serial);
   if (!moved) {
     if (moved.error().code == Code::kFailedPrecondition)

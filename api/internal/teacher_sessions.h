@@ -20,6 +20,7 @@ struct TeacherSession {
   std::string csrf;    // the token the session's forms carry (sign out, moving the card)
   Time expires;
   std::string moved_from;  // the card this device showed before its last move ("" if none)
+  int moves = 0;           // how many times this session moved its card (Rebind)
 };
 
 class TeacherSessions {
@@ -30,7 +31,8 @@ class TeacherSessions {
   // The live session with id `id`; nullopt when unknown, ended or expired.
   virtual std::optional<TeacherSession> Find(std::string_view id) = 0;
   // Points the live session `id` at card `serial` (the card moved to a new device), remembering
-  // the card it showed in moved_from. Id, CSRF token and expiry stay. False when there is no
+  // the card it showed in moved_from, and counts the move. Id, CSRF token and expiry stay. False
+  // when there is no
   // live session with that id.
   virtual bool Rebind(std::string_view id, std::string_view serial) = 0;
   // Ends the session (nothing when there is none).

@@ -402,6 +402,30 @@ TEST_F(WebPagesTest, ADeviceLeftBehindSeesTheCardMovedAndARevokedCardDoesNotMove
   EXPECT_THAT(refused.body, HasSubstr("revoked and cannot be moved. Ask your school for a new code."));
 }
 
+// Each move adds a card and an audit entry: one signed-in device moves its card five times at
+// most, then it is told to ask its school.
+TEST_F(WebPagesTest, ADeviceMovesItsCardAFewTimesAtMost) {
+  Start();
+  std::string session = SignIn();
+  const std::vector<std::string> form = {"Cookie: " + session,
+                                         "Content-Type: application/x-www-form-urlencoded"};
+  for (int i = 0; i < 5; ++i) {
+    auto page = Http("GET", Url("/card/move"), "", {"Cookie: " + session});
+    auto r =
+        Http("POST", Url("/card/move"), "csrf=" + CsrfOf(page.body) + "&card=" + SerialOf(page.body), form);
+    ASSERT_EQ(r.status, 303) << i << r.body;
+  }
+  auto page = Http("GET", Url("/card/move"), "", {"Cookie: " + session});
+  const std::string serial = SerialOf(page.body);
+  auto refused = Http("POST", Url("/card/move"), "csrf=" + CsrfOf(page.body) + "&card=" + serial, form);
+  ExpectPage(refused, 429, "nl");
+  EXPECT_THAT(refused.body, HasSubstr("al meermaals verhuisd"));
+  EXPECT_FALSE(other_->cards().FindCard(serial)->revoked);
+  auto v = other_->audit().Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+}
+
 TEST_F(WebPagesTest, UnknownPagesAreAPageInTheirLanguageAndTheApiKeepsProblems) {
   Start();
   ExpectPage(Http("GET", Url("/nope")), 404, "nl");
