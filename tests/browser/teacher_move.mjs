@@ -220,6 +220,14 @@ try {
   await page.goto(`${base}/`);
   check(new URL(page.url()).pathname === '/card' && await qrOf(page, 'move-card-qr-later') === newToken,
     'reopened after the move: signed in on the new card');
+  // The whole card page (the viewport shots stop at 844 px): the wallet buttons, the move link.
+  await page.screenshot({ path: path.join(artifacts, 'move-card-full-nl.png'), fullPage: true });
+  // Sign out still works after the move: the device no longer shows the card.
+  await phone.visit('move-signed-out-nl', () => submit(page, 'form.signout button'));
+  check(new URL(page.url()).pathname === '/', 'signed out after the move: back on /');
+  await page.goto(`${base}/card`);
+  check(new URL(page.url()).pathname === '/', 'after signing out /card leads to /');
+  check(await verify(newToken) === '200 active', 'signing out leaves the card valid');
   await browser.close();
 
   // 6. Accessibility of the move's pages in every language (another teacher, another profile).
