@@ -72,6 +72,8 @@ const std::vector<Route>& RouteTable() {
       {"GET", "/card", Auth::kNone, BodyLimit::kNone, false, CardPage, nullptr, true},
       {"GET", "/card/pass.pkpass", Auth::kNone, BodyLimit::kNone, false, CardPass, nullptr, true},
       {"GET", "/card/google", Auth::kNone, BodyLimit::kNone, false, CardGoogle, nullptr, true},
+      {"GET", "/card/move", Auth::kNone, BodyLimit::kNone, false, MovePage, nullptr, true},
+      {"POST", "/card/move", Auth::kNone, BodyLimit::kForm, false, MoveSubmit, nullptr, true},
       {"POST", "/signout", Auth::kNone, BodyLimit::kForm, false, SignOut, nullptr, true},
       {"GET", "/static/site.css", Auth::kNone, BodyLimit::kNone, false, Stylesheet, nullptr, true},
       {"GET", "/static/badges/{wallet}", Auth::kNone, BodyLimit::kNone, false, BadgeImage, nullptr, true},

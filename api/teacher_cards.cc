@@ -16,6 +16,22 @@ Result<ledger::IssuedCard> RedeemClaim(ServiceContext& ctx, std::string_view cod
   return ctx.deps.ledger->access().RedeemClaimCode(code, ctx.options.claim_retry_window);
 }
 
+Result<ledger::IssuedCard> MoveCard(ServiceContext& ctx, const HttpRequest& req, std::string_view serial) {
+  auto moved = ctx.deps.ledger->cards().ReplaceDigital(serial, "moved to a new device");
+  if (!moved || !moved->is_new) return moved;
+  ctx.metrics.CardIssued();
+  ctx.card_status.MarkRevoked(serial, moved->year);
+  ctx.card_status.RememberIssued(moved->serial, moved->year);
+  if (ctx.deps.google_api) {
+    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, std::string(serial)),
+                                                    R"({"state":"INACTIVE"})");
+    if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
+      ctx.Warn(req, "object of moved card " + std::string(serial) +
+                        " not set INACTIVE (google sync repairs it): " + patched.error().message);
+  }
+  return moved;
+}
+
 Result<Card> FindTeacherCard(ServiceContext& ctx, std::string_view serial) {
   return ctx.deps.ledger->cards().FindCard(serial);
 }

@@ -5,6 +5,7 @@
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 namespace lk::api::internal {
 namespace {
@@ -36,6 +37,18 @@ class InMemoryTeacherSessions final : public TeacherSessions {
     auto it = by_hash_.find(key);
     if (it == by_hash_.end() || clock_.Now() >= it->second.expires) return std::nullopt;
     return it->second;
+  }
+
+  bool Rebind(std::string_view id, std::string_view serial) override {
+    if (id.empty() || id.size() > 64) return false;
+    std::string key = Sha256(id);
+    std::lock_guard lock(mu_);
+    auto it = by_hash_.find(key);
+    if (it == by_hash_.end() || clock_.Now() >= it->second.expires) return false;
+    if (it->second.serial == serial) return true;
+    it->second.moved_from = std::exchange(it->second.serial, std::string(serial));
+    ++it->second.moves;
+    return true;
   }
 
   void End(std::string_view id) override {

@@ -1,12 +1,16 @@
 // The teacher's pages (web/ renders them): the welcome page, the claim form, the card with its
-// QR code and wallet buttons, the pass and the Google link of the signed-in card, sign out, the
+// QR code and wallet buttons, the pass and the Google link of the signed-in card, moving the card
+// to a new phone, sign out, the
 // stylesheet and the badge artwork. Every failure of a page route is a page (WritePageProblem).
 //
 // Signing in: a successful claim creates a TeacherSession and sets `lk_session` (HttpOnly,
 // SameSite=Lax, Secure when the public URL is https) holding only the session's random id.
 // CSRF: the claim form is a double submit (a random `lk_csrf` cookie, SameSite=Strict, and the
-// same value in a hidden field); sign out carries the session's own token; and any POST a
-// browser marks `Sec-Fetch-Site: cross-site` is refused.
+// same value in a hidden field); sign out and moving the card carry the session's own token; and
+// any POST a browser marks `Sec-Fetch-Site: cross-site` is refused.
+//
+// Moving the card (lost or new phone): GET /card/move asks for confirmation, POST /card/move
+// revokes the card and issues its replacement (MoveCard), and the session follows the card.
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <cstdio>
@@ -19,6 +23,7 @@
 namespace lk::api::internal {
 namespace {
 
+constexpr int kMaxMovesPerSession = 5;
 constexpr std::string_view kSessionCookie = "lk_session", kCsrfCookie = "lk_csrf", kLangCookie = "lang";
 constexpr const char* kPageCsp =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -386,6 +391,8 @@ Reply CardPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   v.text["csrf"] = session.csrf;
   v.markup["qr"] = std::move(*qr);
   if (card->revoked) v.flags.insert("revoked");
+  if (!card->replaced_by.empty()) v.flags.insert("moved_away");  // another device moved it
+  if (!card->revoked && !session.moved_from.empty() && req.param("moved") == "1") v.flags.insert("moved");
   if (ctx.google_configured()) v.flags.insert("google");
   if (!ctx.apple_badge.bytes.empty()) v.flags.insert("apple_badge");
   if (!ctx.google_badge.bytes.empty()) v.flags.insert("google_badge");
@@ -411,6 +418,77 @@ Reply CardGoogle(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     res.set_content("", "text/plain; charset=utf-8");
   }
   return r;
+}
+
+// The confirmation before moving the card, with `error` (a strings key) shown when set.
+Reply MoveForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
+               const Card& card, const TeacherSession& session, std::string_view error, int status) {
+  web::Values v;
+  v.text["csrf"] = session.csrf;
+  v.text["serial"] = card.serial;
+  v.text["year"] = std::to_string(card.year);
+  if (!error.empty()) {
+    v.flags.insert("error");
+    v.text["error_text"] = ctx.site->Text(lang, error);
+  }
+  if (card.revoked) v.flags.insert("revoked");  // the sentence says what to do; no button
+  return Page(ctx, req, res, "move", lang, std::move(v), status);
+}
+
+Reply MovePage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  Reply failure;
+  TeacherSession session;
+  auto card = SignedInCard(ctx, req, res, failure, &session);
+  if (!card) return failure;
+  if (card->revoked) {  // nothing to move: the card page says why
+    Redirect(res, "/card");
+    return {};
+  }
+  return MoveForm(ctx, req, res, lang, *card, session, "", 200);
+}
+
+// Moves the signed-in card to a new device; the session follows it to the replacement. The form
+// carries the session's CSRF token and the serial it was shown for: a second submit of the same
+// form (the card already moved) lands on the new card without moving it again.
+Reply MoveSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  auto s = SessionOf(ctx, req);
+  if (!s) {
+    Redirect(res, "/");
+    return {};
+  }
+  auto& [id, session] = *s;
+  auto form = FormFields(req.body);
+  const std::string serial = form["card"];
+  if (!serial.empty() && serial == session.moved_from && ConstantTimeEqual(form["csrf"], session.csrf)) {
+    Redirect(res, "/card?moved=1");  // submitted twice: already moved
+    return {};
+  }
+  Reply failure;
+  auto card = SignedInCard(ctx, req, res, failure);
+  if (!card) return failure;
+  if (CrossSite(req) || !ConstantTimeEqual(form["csrf"], session.csrf) || serial != card->serial)
+    return MoveForm(ctx, req, res, lang, *card, session, "move.error.form", 403);
+  // A revoked card does not move, also not one another device moved already (its replacement is
+  // not this device's to take).
+  if (card->revoked) return MoveForm(ctx, req, res, lang, *card, session, "move.error.revoked", 409);
+  // Every move adds a card and an audit entry: a signed-in device moves its card a few times at
+  // most (a claim, which needs a new code, starts a new count).
+  if (session.moves >= kMaxMovesPerSession)
+    return MoveForm(ctx, req, res, lang, *card, session, "move.error.too_many", 429);
+  auto moved = MoveCard(ctx, req, card->serial);
+  if (!moved) {
+    if (moved.error().code == Code::kFailedPrecondition)
+      return MoveForm(ctx, req, res, lang, *card, session, "move.error.revoked", 409);
+    return std::unexpected(Problem(moved.error()));
+  }
+  if (!ctx.sessions->Rebind(id, moved->serial)) {  // expired meanwhile: sign in again
+    Redirect(res, "/");
+    return {};
+  }
+  Redirect(res, "/card?moved=1");
+  return {};
 }
 
 Reply SignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {

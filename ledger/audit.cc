@@ -35,7 +35,8 @@ Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lis
   auto r = db.ForEach(
       "SELECT c.audit_seq, c.serial, r.card_year, r.staff_key, c.channel, c.issued_on, c.school_year, "
       "coalesce(c.auth_token, ''), c.status, coalesce(c.revoked_reason, ''), coalesce(c.revoked_at, -1), "
-      "c.update_tag FROM cards c LEFT JOIN roster r ON r.id = c.roster_id ORDER BY c.audit_seq, c.serial",
+      "c.update_tag, coalesce(c.replaced_by, '') FROM cards c LEFT JOIN roster r ON r.id = c.roster_id ORDER "
+      "BY c.audit_seq, c.serial",
       {}, [&](const Row& row) {
         const RowCells c{row};
         if (rep.first_bad) return;
@@ -68,6 +69,7 @@ Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lis
         const bool revoked = c.Text(8) == "revoked";
         if (rv == revocations.end()) {
           if (revoked) return fail(seq, serial, "revoked, but no audit entry revoked it");
+          if (!c.Text(12).empty()) return fail(seq, serial, "replaced, but no audit entry replaced it");
           if (c.Int(11) != seq)
             return fail(seq, serial, "its update tag was changed behind the ledger's back");
           return;
@@ -79,6 +81,9 @@ Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lis
             (rv->second.at >= 0 && c.Int(10) != rv->second.at))
           return fail(seq, serial,
                       "its revocation differs from audit entry " + std::to_string(rv->second.seq));
+        if (c.Text(12) != rv->second.replaced_by)
+          return fail(seq, serial,
+                      "its replacement differs from audit entry " + std::to_string(rv->second.seq));
       });
   if (!r) return r;
   if (!rep.first_bad && list_seq >= 0 && !rest.empty())
@@ -106,7 +111,8 @@ Result<VerifyReport> Audit::Verify() const {
   struct Revocation {
     int64_t seq;
     std::string reason;
-    int64_t at;  // -1: not recorded (entries written before the ledger recorded it)
+    int64_t at;               // -1: not recorded (entries written before the ledger recorded it)
+    std::string replaced_by;  // the replacement's serial (a move to a new device), "" for a revocation
   };
   std::unordered_map<std::string, Revocation> revocations;
   auto r = core_.db->ForEach(
@@ -134,9 +140,12 @@ Result<VerifyReport> Audit::Verify() const {
           claimed[seq] = {j["table"].get<std::string>(), j["added"].get<int64_t>()};
         if (j.is_object() && j.contains("cards") && j["cards"].is_string())
           card_lists[seq] = j["cards"].get<std::string>();
-        if (action == "revoke" && j.is_object() && j.contains("serial") && j["serial"].is_string())
+        // A move to a new device revokes the old card in the entry that adds its replacement.
+        if ((action == "revoke" || action == "replace digital") && j.is_object() && j.contains("serial") &&
+            j["serial"].is_string())
           revocations[j["serial"].get<std::string>()] = {seq, j.value("reason", std::string()),
-                                                         j.value("revoked_at", int64_t{-1})};
+                                                         j.value("revoked_at", int64_t{-1}),
+                                                         j.value("replaced_by", std::string())};
         prev = h;
         ++expect;
       });

@@ -18,9 +18,8 @@ namespace {
 Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   auto rows = db.Query(
       "SELECT c.serial, r.card_year, c.channel, c.status, c.revoked_reason, c.auth_token, c.update_tag, "
-      "h.display_name, r.school_number, c.qr_token, c.qr_token_at, sn.name FROM cards c JOIN roster r ON "
-      "r.id = "
-      "c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
+      "h.display_name, r.school_number, c.qr_token, c.qr_token_at, sn.name, c.replaced_by FROM cards c "
+      "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
       "LEFT JOIN schools sn ON sn.school_number = r.school_number WHERE c.serial = $1",
       {std::string(serial)});
   if (!rows) return std::unexpected(rows.error());
@@ -39,6 +38,7 @@ Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   card.token = r[9].value_or("");
   if (r[10]) card.token_at = Time(std::chrono::seconds(ToInt(r[10])));
   card.school_name = r[11].value_or("");
+  card.replaced_by = r[12].value_or("");
   return card;
 }
 
@@ -133,7 +133,7 @@ Result<std::vector<IssuedCard>> internal::IssueKeys(Core& core, const std::vecto
     auto r = core.db->Scan(
         "SELECT s.pos, c.serial, c.status, c.auth_token, c.update_tag, c.audit_seq FROM stage_issue s "
         "CROSS JOIN roster r CROSS JOIN cards c WHERE r.card_year = $1 AND r.staff_key = s.staff_key "
-        "AND c.roster_id = r.id AND c.channel = 'digital'",
+        "AND c.roster_id = r.id AND c.channel = 'digital' AND c.replaced_by IS NULL",
         {int64_t{year}}, [&](const Db::Cells& row) {
           auto pos = static_cast<size_t>(row.Int(0));
           if (pos >= out.size()) return;
@@ -294,6 +294,89 @@ Result<> Cards::Revoke(std::string_view serial, std::string_view reason) {
   }
   nlohmann::json detail = {{"serial", serial}, {"reason", why}, {"revoked_at", revoked_at}};
   return core_.Finish(tx, *seq, "revoke", detail.dump(), 0);
+}
+
+Result<IssuedCard> Cards::ReplaceDigital(std::string_view serial, std::string_view reason) {
+  std::lock_guard lock(core_.mu);
+  std::string why(Trim(reason));
+  if (why.empty()) return Fail(Code::kInvalidArgument, "a replacement needs a reason");
+  if (why.size() > 200) return Fail(Code::kInvalidArgument, "the reason is longer than 200 bytes");
+  const std::string old_serial(serial);
+  Transaction tx(*core_.db);
+  if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+  auto seq = core_.NextSeq();
+  if (!seq) return std::unexpected(seq.error());
+  auto rows = core_.db->Query(
+      "SELECT c.channel, c.status, c.replaced_by, c.roster_id, c.issued_on, c.school_year, r.card_year, "
+      "r.staff_key FROM cards c JOIN roster r ON r.id = c.roster_id WHERE c.serial = $1",
+      {old_serial});
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return Fail(Code::kNotFound, "no card with serial " + old_serial);
+  const Row& old = rows->front();
+  const int64_t roster_id = ToInt(old[3]);
+  const int year = static_cast<int>(ToInt(old[6]));
+  if (old[0].value_or("") != "digital")
+    return Fail(Code::kFailedPrecondition,
+                "card " + old_serial + " is a " + old[0].value_or("") + " card; only digital cards move");
+  if (old[2]) {  // already replaced (a second submit): the holder's current card, nothing written
+    auto current = core_.db->Query(
+        "SELECT serial, status, auth_token, update_tag FROM cards WHERE roster_id = $1 AND channel = "
+        "'digital' AND replaced_by IS NULL",
+        {roster_id});
+    if (!current) return std::unexpected(current.error());
+    if (current->empty())
+      return Fail(Code::kInternal, "card " + old_serial + " was replaced but its holder has no current card");
+    IssuedCard card;
+    card.serial = current->front()[0].value_or("");
+    card.year = year;
+    card.revoked = current->front()[1] == "revoked";
+    card.auth_token = current->front()[2].value_or("");
+    card.update_tag = ToInt(current->front()[3]);
+    return card;
+  }
+  if (old[1] == "revoked")
+    return Fail(Code::kFailedPrecondition,
+                "card " + old_serial + " is revoked; a revoked card cannot be moved");
+  IssuedCard card;
+  card.serial = RandomSerials(1, 12).front();
+  card.year = year;
+  card.auth_token = RandomSerials(1, 32).front();
+  card.update_tag = *seq;
+  card.is_new = true;
+  const int64_t revoked_at = Seconds(core_.clock.Now());
+  // The old card first: (roster_id, channel) is unique among cards not replaced.
+  auto n = core_.db->Execute(
+      "UPDATE cards SET status = 'revoked', revoked_reason = $2, revoked_at = $3, update_tag = $4, "
+      "replaced_by = $5 WHERE serial = $1 AND status = 'active' AND replaced_by IS NULL",
+      {old_serial, why, revoked_at, *seq, card.serial});
+  if (!n) return std::unexpected(n.error());
+  if (*n != 1) return Fail(Code::kInternal, "card " + old_serial + " changed while it was replaced");
+  // The replacement: the same roster entry, channel, issue date and school year, so the
+  // aggregates (active cards per roster entry, channel and school year) stay as they were.
+  auto added = core_.db->Execute(
+      "INSERT INTO cards (serial, roster_id, channel, issued_on, school_year, status, auth_token, "
+      "update_tag, "
+      "audit_seq) SELECT $2, roster_id, channel, issued_on, school_year, 'active', $3, $4, $4 FROM cards "
+      "WHERE serial = $1",
+      {old_serial, card.serial, card.auth_token, *seq});
+  if (!added) return std::unexpected(added.error());
+  if (*added != 1) return Fail(Code::kInternal, "the replacement of card " + old_serial + " was not stored");
+  const std::string issued_on = old[4].value_or(""), school_year = old[5].value_or("");
+  std::vector<std::pair<std::string, Fingerprint>> fingerprint;
+  fingerprint.emplace_back(card.serial,
+                           CardFingerprint(card.serial, std::to_string(year), old[7].value_or(""), "digital",
+                                           issued_on, school_year, card.auth_token));
+  nlohmann::json detail = {{"year", year},
+                           {"table", "cards"},
+                           {"added", 1},
+                           {"serial", old_serial},
+                           {"reason", why},
+                           {"revoked_at", revoked_at},
+                           {"replaced_by", card.serial},
+                           {"cards", CardList(std::move(fingerprint))}};
+  if (auto f = core_.Finish(tx, *seq, "replace digital", detail.dump(), 1); !f)
+    return std::unexpected(f.error());
+  return card;
 }
 
 Result<Card> Cards::FindCard(std::string_view serial) const {

@@ -45,9 +45,17 @@ class Cards {
   Result<std::vector<IssuedCard>> IssueDigitalBatch(const std::vector<std::string>& staff_ids, int year);
   // Marks a card revoked (kNotFound for an unknown serial, kFailedPrecondition if already revoked).
   Result<> Revoke(std::string_view serial, std::string_view reason);
+  // Moves a holder's digital card to a new device: revokes the active digital card `serial` with
+  // `reason` and issues a replacement with a new serial and access token for the same card year,
+  // in one transaction and one audit entry. The replacement keeps the card's issue date and
+  // school year (the holder held a card all along), so no count changes. Idempotent: when
+  // `serial` was already replaced, returns the holder's current card with is_new false (a form
+  // submitted twice moves the card once). kNotFound: unknown serial; kFailedPrecondition: not a
+  // digital card, or revoked for another reason; kInvalidArgument: empty reason.
+  Result<IssuedCard> ReplaceDigital(std::string_view serial, std::string_view reason);
 
   // A card by serial (kNotFound if none), every field but language and issued_on filled; school
-  // is the school number.
+  // is the school number; replaced_by names the card that replaced it, if one did.
   Result<Card> FindCard(std::string_view serial) const;
   // Stores the card's QR token unless one is already stored; returns the card as stored.
   Result<Card> AttachToken(std::string_view serial, std::string_view token, Time at);

@@ -352,6 +352,50 @@ CREATE TABLE claim_mail_journal (
 );
 )sql",
        "", ""},
+      // 11: one active digital card per holder per card year, not one ever. A teacher who moves
+      // the card to a new phone gets a replacement with a new serial (Cards::ReplaceDigital); the
+      // replaced card is revoked and names its successor in `replaced_by`. So (roster_id,
+      // channel) is unique only among the cards not replaced: a holder's current card of each
+      // channel. Physical channels are never replaced, so for them nothing changes. SQLite
+      // cannot drop a table's UNIQUE constraint: the table is rebuilt with the same rows and
+      // indexes (no other table refers to cards).
+      {11, "",
+       R"sql(
+CREATE TABLE cards_v11 (
+  serial TEXT PRIMARY KEY CHECK (length(serial) = 12),
+  roster_id BIGINT NOT NULL REFERENCES roster (id),
+  channel TEXT NOT NULL CHECK (channel IN ('digital', 'subscription', 'starter', 'library')),
+  issued_on TEXT NOT NULL,
+  school_year INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+  revoked_reason TEXT,
+  revoked_at BIGINT,
+  auth_token TEXT CHECK (auth_token IS NULL OR length(auth_token) >= 16),
+  update_tag BIGINT NOT NULL,
+  audit_seq BIGINT NOT NULL,
+  qr_token TEXT,
+  qr_token_at BIGINT,
+  replaced_by TEXT CHECK (replaced_by IS NULL OR (length(replaced_by) = 12 AND status = 'revoked'
+                                                  AND channel = 'digital' AND replaced_by <> serial)),
+  CHECK ((channel = 'digital') = (auth_token IS NOT NULL)),
+  CHECK ((status = 'revoked') = (revoked_at IS NOT NULL AND revoked_reason IS NOT NULL))
+);
+INSERT INTO cards_v11 (serial, roster_id, channel, issued_on, school_year, status, revoked_reason, revoked_at,
+                       auth_token, update_tag, audit_seq, qr_token, qr_token_at)
+SELECT serial, roster_id, channel, issued_on, school_year, status, revoked_reason, revoked_at, auth_token,
+       update_tag, audit_seq, qr_token, qr_token_at FROM cards ORDER BY rowid;
+DROP TABLE cards;
+ALTER TABLE cards_v11 RENAME TO cards;
+CREATE INDEX cards_audit_seq ON cards (audit_seq);
+CREATE INDEX cards_revoked ON cards (roster_id) WHERE status = 'revoked';
+CREATE UNIQUE INDEX cards_current ON cards (roster_id, channel) WHERE replaced_by IS NULL;
+)sql",
+       R"sql(
+ALTER TABLE cards ADD COLUMN replaced_by TEXT COLLATE "C" CHECK (replaced_by IS NULL OR (length(replaced_by) = 12
+  AND status = 'revoked' AND channel = 'digital' AND replaced_by <> serial));
+CREATE UNIQUE INDEX cards_current ON cards (roster_id, channel) WHERE replaced_by IS NULL;
+ALTER TABLE cards DROP CONSTRAINT cards_roster_id_channel_key;
+)sql"},
       // The official list of schools (number, name, postcode, municipality; `import schools`), so
       // that passes, the teacher's site and the console name a school instead of its number.
       // Reference data outside the audited record counts: a newer list renames a school in place.

@@ -213,6 +213,8 @@ Reply SignInSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardPage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardPass(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardGoogle(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply MovePage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply MoveSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply SignOut(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Stylesheet(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply BadgeImage(ServiceContext&, HttpRequest&, HttpResponse&);

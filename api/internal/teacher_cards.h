@@ -15,6 +15,11 @@ Result<Card> StoredCardWithToken(ServiceContext& ctx, std::string_view serial);
 // Redeems a claim code (case, spaces and dashes forgiven by the ledger): the holder's card and
 // whether it is new. kNotFound: unknown code; kFailedPrecondition: expired or spent.
 Result<ledger::IssuedCard> RedeemClaim(ServiceContext& ctx, std::string_view code);
+// Moves the card `serial` to a new device (ledger Cards::ReplaceDigital, reason "moved to a new
+// device"): the replacement, is_new false when an earlier call already moved it. This instance's
+// verify answers `revoked` for the old card at once; a saved Google object of it is set
+// INACTIVE when Google is configured (a failure is logged; `google sync` repairs it).
+Result<ledger::IssuedCard> MoveCard(ServiceContext& ctx, const HttpRequest& req, std::string_view serial);
 // A card by serial, as stored (kNotFound when there is none).
 Result<Card> FindTeacherCard(ServiceContext& ctx, std::string_view serial);
 

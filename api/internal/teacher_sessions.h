@@ -17,8 +17,10 @@ namespace lk::api::internal {
 
 struct TeacherSession {
   std::string serial;  // the card this device shows
-  std::string csrf;    // the token the session's forms carry (sign out)
+  std::string csrf;    // the token the session's forms carry (sign out, moving the card)
   Time expires;
+  std::string moved_from;  // the card this device showed before its last move ("" if none)
+  int moves = 0;           // how many times this session moved its card (Rebind)
 };
 
 class TeacherSessions {
@@ -28,6 +30,11 @@ class TeacherSessions {
   virtual std::string Create(std::string_view serial) = 0;
   // The live session with id `id`; nullopt when unknown, ended or expired.
   virtual std::optional<TeacherSession> Find(std::string_view id) = 0;
+  // Points the live session `id` at card `serial` (the card moved to a new device), remembering
+  // the card it showed in moved_from, and counts the move. Id, CSRF token and expiry stay. False
+  // when there is no
+  // live session with that id.
+  virtual bool Rebind(std::string_view id, std::string_view serial) = 0;
   // Ends the session (nothing when there is none).
   virtual void End(std::string_view id) = 0;
 };

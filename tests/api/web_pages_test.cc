@@ -335,6 +335,155 @@ TEST_F(WebPagesTest, SignOutNeedsTheSessionsTokenAndEndsIt) {
   EXPECT_EQ(Http("GET", Url("/card"), "", {"Cookie: " + session}).header("location"), "/");
 }
 
+// The hidden card field of the move form.
+std::string SerialOf(const std::string& html) {
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(html, m, std::regex("name=\"card\" value=\"([0-9A-Z]{12})\""))) << html;
+  return m[1].str();
+}
+
+// Lost or new phone: the card page leads to a confirmation, the confirmed form (the session's
+// token, the card it was shown for) revokes the card and issues a replacement, and the session
+// follows to the new card until it expires when it would have. A partner's verify answers
+// `revoked` for the old token and `active` for the new one. A second submit moves nothing.
+TEST_F(WebPagesTest, MovingTheCardToANewPhoneRevokesItAndTheSessionFollows) {
+  ServiceOptions o;
+  o.teacher_session_lifetime = std::chrono::days(2);
+  Start(o);
+  auto partner = other_->access().AddCredential(ledger::CredentialKind::kPartner, "desk");
+  ASSERT_TRUE(partner) << partner.error().message;
+  std::string session = SignIn();
+  const std::vector<std::string> form = {"Cookie: " + session,
+                                         "Content-Type: application/x-www-form-urlencoded"};
+  auto card = Http("GET", Url("/card"), "", {"Cookie: " + session});
+  ExpectPage(card, 200, "nl");
+  EXPECT_THAT(card.body, HasSubstr("href=\"/card/move\""));
+  clock_.Advance(std::chrono::days(1));
+  auto confirm = Http("GET", Url("/card/move"), "", {"Cookie: " + session, "Accept-Language: en"});
+  ExpectPage(confirm, 200, "en");
+  EXPECT_THAT(confirm.body, HasSubstr("stops working"));
+  EXPECT_THAT(confirm.body, HasSubstr("action=\"/card/move\""));
+  const std::string csrf = CsrfOf(confirm.body), old_serial = SerialOf(confirm.body);
+  auto old_card = other_->cards().FindCard(old_serial);
+  ASSERT_TRUE(old_card) << old_card.error().message;
+  ASSERT_FALSE(old_card->token.empty());
+  auto verify = [&](const std::string& token) {
+    auto r = Http("POST", Url("/v1/verify"), nlohmann::json{{"token", token}}.dump(),
+                  {"Authorization: Bearer " + *partner, "Content-Type: application/json"});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false).value("status", "?");
+  };
+  EXPECT_EQ(verify(old_card->token), "active");
+
+  // Refused: another token, another card, another site. Nothing moves.
+  auto forged = Http("POST", Url("/card/move"), "csrf=wrong&card=" + old_serial, form);
+  ExpectPage(forged, 403, "nl");
+  EXPECT_THAT(forged.body, HasSubstr("Dit formulier was verlopen"));
+  ExpectPage(Http("POST", Url("/card/move"), "csrf=" + csrf + "&card=AAAAAAAAAAAA", form), 403, "nl");
+  auto cross = form;
+  cross.push_back("Sec-Fetch-Site: cross-site");
+  ExpectPage(Http("POST", Url("/card/move"), "csrf=" + csrf + "&card=" + old_serial, cross), 403, "nl");
+  EXPECT_FALSE(other_->cards().FindCard(old_serial)->revoked);
+  EXPECT_EQ(Http("POST", Url("/card/move"), "csrf=" + csrf + "&card=" + old_serial,
+                 {"Content-Type: application/x-www-form-urlencoded"})
+                .header("location"),
+            "/");  // no session
+
+  auto moved = Http("POST", Url("/card/move"), "csrf=" + csrf + "&card=" + old_serial, form);
+  EXPECT_EQ(moved.status, 303) << moved.body;
+  EXPECT_EQ(moved.header("location"), "/card?moved=1");
+  auto revoked = other_->cards().FindCard(old_serial);
+  ASSERT_TRUE(revoked);
+  EXPECT_TRUE(revoked->revoked);
+  EXPECT_EQ(revoked->revoked_reason, "moved to a new device");
+  const std::string new_serial = revoked->replaced_by;
+  ASSERT_EQ(new_serial.size(), 12u);
+  EXPECT_EQ(verify(old_card->token), "revoked");
+
+  auto after = Http("GET", Url("/card?moved=1"), "", {"Cookie: " + session});
+  ExpectPage(after, 200, "nl");
+  EXPECT_THAT(after.body, HasSubstr("Je kaart is verhuisd"));
+  EXPECT_THAT(after.body, HasSubstr("href=\"/card/pass.pkpass\""));
+  auto fresh = other_->cards().FindCard(new_serial);
+  ASSERT_TRUE(fresh);
+  EXPECT_FALSE(fresh->revoked);
+  ASSERT_FALSE(fresh->token.empty());
+  EXPECT_NE(fresh->token, old_card->token);
+  EXPECT_EQ(verify(fresh->token), "active");
+  auto pass = Http("GET", Url("/card/pass.pkpass"), "", {"Cookie: " + session});
+  EXPECT_EQ(pass.status, 200);
+  EXPECT_EQ(pass.body, "PK\x03\x04 pass of " + new_serial);
+  EXPECT_EQ(SerialOf(Http("GET", Url("/card/move"), "", {"Cookie: " + session}).body), new_serial);
+
+  // The same form again (a double tap, the back button): the new card, not a third one.
+  auto twice = Http("POST", Url("/card/move"), "csrf=" + csrf + "&card=" + old_serial, form);
+  EXPECT_EQ(twice.status, 303);
+  EXPECT_EQ(twice.header("location"), "/card?moved=1");
+  EXPECT_FALSE(other_->cards().FindCard(new_serial)->revoked);
+
+  // The session still ends two days after the claim, not after the move.
+  clock_.Advance(std::chrono::days(1) - std::chrono::seconds(1));
+  EXPECT_EQ(Http("GET", Url("/card"), "", {"Cookie: " + session}).status, 200);
+  clock_.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(Http("GET", Url("/card"), "", {"Cookie: " + session}).header("location"), "/");
+}
+
+// Another device still signed in on a card that moved sees a sentence, not the wallet buttons
+// or the move link; a card staff revoked cannot be moved.
+TEST_F(WebPagesTest, ADeviceLeftBehindSeesTheCardMovedAndARevokedCardDoesNotMove) {
+  Start();
+  std::string first = SignIn("T1"), second = SignIn("T1");  // two devices within the retry window
+  auto page = Http("GET", Url("/card/move"), "", {"Cookie: " + first});
+  const std::string serial = SerialOf(page.body);
+  auto moved = Http("POST", Url("/card/move"), "csrf=" + CsrfOf(page.body) + "&card=" + serial,
+                    {"Cookie: " + first, "Content-Type: application/x-www-form-urlencoded"});
+  ASSERT_EQ(moved.status, 303);
+  auto left = Http("GET", Url("/card"), "", {"Cookie: " + second, "Accept-Language: fr"});
+  ExpectPage(left, 200, "fr");
+  EXPECT_THAT(left.body, HasSubstr("transférée vers un autre téléphone"));
+  EXPECT_THAT(left.body, Not(HasSubstr("/card/move")));
+  EXPECT_THAT(left.body, Not(HasSubstr("/card/pass.pkpass")));
+  EXPECT_EQ(Http("GET", Url("/card/move"), "", {"Cookie: " + second}).header("location"), "/card");
+  auto stale = Http("POST", Url("/card/move"), "csrf=" + CsrfOf(left.body) + "&card=" + serial,
+                    {"Cookie: " + second, "Content-Type: application/x-www-form-urlencoded"});
+  ExpectPage(stale, 409, "nl");
+  EXPECT_THAT(stale.body, HasSubstr("kan niet verhuizen"));
+
+  std::string t2 = SignIn("T2");
+  auto t2_page = Http("GET", Url("/card/move"), "", {"Cookie: " + t2});
+  const std::string t2_serial = SerialOf(t2_page.body);
+  ASSERT_TRUE(other_->cards().Revoke(t2_serial, "left the school"));
+  auto refused =
+      Http("POST", Url("/card/move"), "csrf=" + CsrfOf(t2_page.body) + "&card=" + t2_serial,
+           {"Cookie: " + t2, "Content-Type: application/x-www-form-urlencoded", "Accept-Language: en"});
+  ExpectPage(refused, 409, "en");
+  EXPECT_THAT(refused.body, HasSubstr("revoked and cannot be moved. Ask your school for a new code."));
+}
+
+// Each move adds a card and an audit entry: one signed-in device moves its card five times at
+// most, then it is told to ask its school.
+TEST_F(WebPagesTest, ADeviceMovesItsCardAFewTimesAtMost) {
+  Start();
+  std::string session = SignIn();
+  const std::vector<std::string> form = {"Cookie: " + session,
+                                         "Content-Type: application/x-www-form-urlencoded"};
+  for (int i = 0; i < 5; ++i) {
+    auto page = Http("GET", Url("/card/move"), "", {"Cookie: " + session});
+    auto r =
+        Http("POST", Url("/card/move"), "csrf=" + CsrfOf(page.body) + "&card=" + SerialOf(page.body), form);
+    ASSERT_EQ(r.status, 303) << i << r.body;
+  }
+  auto page = Http("GET", Url("/card/move"), "", {"Cookie: " + session});
+  const std::string serial = SerialOf(page.body);
+  auto refused = Http("POST", Url("/card/move"), "csrf=" + CsrfOf(page.body) + "&card=" + serial, form);
+  ExpectPage(refused, 429, "nl");
+  EXPECT_THAT(refused.body, HasSubstr("al meermaals verhuisd"));
+  EXPECT_FALSE(other_->cards().FindCard(serial)->revoked);
+  auto v = other_->audit().Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->ok) << v->problem;
+}
+
 TEST_F(WebPagesTest, UnknownPagesAreAPageInTheirLanguageAndTheApiKeepsProblems) {
   Start();
   ExpectPage(Http("GET", Url("/nope")), 404, "nl");

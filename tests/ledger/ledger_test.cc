@@ -1816,6 +1816,200 @@ TEST_P(LedgerTest, RevocationSequenceIsTheNewestRevocationForEveryInstance) {
   ExpectVerified("after the revocations");
 }
 
+// Counts rows as text, to compare two whole reports.
+std::string Describe(const Result<std::vector<CountsRow>>& rows) {
+  if (!rows) return "error: " + rows.error().message;
+  std::string out;
+  for (const CountsRow& r : *rows)
+    out += r.period + "|" + r.group.value_or("-") + "|" + std::to_string(r.eligible.value_or(-1)) + "|" +
+           std::to_string(r.digital) + "|" + std::to_string(r.library) + "|" + std::to_string(r.holders) +
+           "|" + std::to_string(r.digital_only) + "|" + std::to_string(r.physical_only) + "|" +
+           std::to_string(r.both) + "\n";
+  return out;
+}
+
+// A teacher moves the card to a new phone: one active digital card per holder per card year,
+// not one ever. The old card is revoked (and on the revocation list), the replacement has a new
+// serial and access token, no count moves, a second submit moves nothing, and the audit chain
+// (which records the revocation, the replacement and its fingerprint) verifies.
+TEST_P(LedgerTest, MovingACardToANewDeviceRevokesItAndIssuesAReplacement) {
+  ImportSmallRoster();
+  ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary,
+                                               Write("l.csv", "staff_id,date\nT1,2026-01-05\n"), 2026));
+  auto first = ledger_->cards().IssueDigital("T1", 2026), other = ledger_->cards().IssueDigital("T2", 2026);
+  ASSERT_TRUE(first && other);
+  const auto calendar = Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince}));
+  const auto school = Describe(ledger_->counts().Query({Period::kSchool, Dimension::kNone}));
+  const auto school_by = Describe(ledger_->counts().Query({Period::kSchool, Dimension::kLevel}));
+  const std::string entries_before = backend_->Value("SELECT count(*) FROM audit_log");
+
+  clock_.Advance(hours(24 * 240));  // the move happens in the next school year (29 September)
+  auto moved = ledger_->cards().ReplaceDigital(first->serial, "moved to a new device");
+  ASSERT_TRUE(moved.has_value()) << moved.error().message;
+  EXPECT_TRUE(moved->is_new);
+  EXPECT_NE(moved->serial, first->serial);
+  EXPECT_EQ(moved->serial.size(), 12u);
+  EXPECT_EQ(moved->year, 2026);
+  EXPECT_FALSE(moved->revoked);
+  EXPECT_NE(moved->auth_token, first->auth_token);
+
+  auto old_card = ledger_->cards().FindCard(first->serial);
+  ASSERT_TRUE(old_card.has_value());
+  EXPECT_TRUE(old_card->revoked);
+  EXPECT_EQ(old_card->revoked_reason, "moved to a new device");
+  EXPECT_EQ(old_card->replaced_by, moved->serial);
+  EXPECT_EQ(old_card->update_tag, moved->update_tag);
+  auto new_card = ledger_->cards().FindCard(moved->serial);
+  ASSERT_TRUE(new_card.has_value());
+  EXPECT_FALSE(new_card->revoked);
+  EXPECT_EQ(new_card->replaced_by, "");
+  EXPECT_EQ(new_card->year, 2026);
+  EXPECT_EQ(new_card->auth_token, moved->auth_token);
+  EXPECT_EQ(backend_->Value("SELECT issued_on FROM cards WHERE serial = '" + moved->serial + "'"),
+            backend_->Value("SELECT issued_on FROM cards WHERE serial = '" + first->serial + "'"));
+
+  auto list = ledger_->cards().Revocations(2026, 2026);
+  ASSERT_TRUE(list.has_value()) << list.error().message;
+  EXPECT_EQ(list->revoked, (std::vector<std::pair<std::string, int>>{{first->serial, 2026}}));
+  EXPECT_EQ(list->sequence, moved->update_tag);
+
+  // Nobody counted twice, nobody lost: every view reads as before the move.
+  EXPECT_EQ(Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince})), calendar);
+  EXPECT_EQ(Describe(ledger_->counts().Query({Period::kSchool, Dimension::kNone})), school);
+  EXPECT_EQ(Describe(ledger_->counts().Query({Period::kSchool, Dimension::kLevel})), school_by);
+  EXPECT_EQ(Total(Channel::kDigital, 2026), 2);
+  EXPECT_EQ(std::to_string(std::stoll(entries_before) + 1),
+            backend_->Value("SELECT count(*) FROM audit_log"));
+  EXPECT_EQ(backend_->Value("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1"), "replace digital");
+  ExpectVerified("after the move");
+
+  // A second submit of the same form: the same replacement, nothing written.
+  auto again = ledger_->cards().ReplaceDigital(first->serial, "moved to a new device");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_FALSE(again->is_new);
+  EXPECT_EQ(again->serial, moved->serial);
+  EXPECT_EQ(again->auth_token, moved->auth_token);
+  EXPECT_EQ(std::to_string(std::stoll(entries_before) + 1),
+            backend_->Value("SELECT count(*) FROM audit_log"));
+  // Issuing, a batch and a re-import see the current card.
+  auto issued = ledger_->cards().IssueDigital("T1", 2026);
+  ASSERT_TRUE(issued.has_value()) << issued.error().message;
+  EXPECT_EQ(issued->serial, moved->serial);
+  EXPECT_FALSE(issued->is_new);
+  EXPECT_FALSE(issued->revoked);
+  auto batch = ledger_->cards().IssueDigitalBatch({"T2", "T1", "T3"}, 2026);
+  ASSERT_TRUE(batch.has_value()) << batch.error().message;
+  EXPECT_EQ((*batch)[1].serial, moved->serial);
+  EXPECT_FALSE((*batch)[1].is_new);
+  EXPECT_TRUE((*batch)[2].is_new);
+  auto lib = ledger_->imports().ImportChannel(Channel::kLibrary,
+                                              Write("l2.csv", "staff_id,date\nT1,2026-01-05\n"), 2026);
+  ASSERT_TRUE(lib.has_value()) << lib.error().message;
+  EXPECT_EQ(lib->added, 0u);
+  const auto with_t3 = Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince}));
+
+  // Lost again: a third serial; both earlier ones stay revoked.
+  auto third = ledger_->cards().ReplaceDigital(moved->serial, "moved to a new device");
+  ASSERT_TRUE(third.has_value()) << third.error().message;
+  EXPECT_TRUE(third->is_new);
+  EXPECT_NE(third->serial, moved->serial);
+  EXPECT_NE(third->serial, first->serial);
+  EXPECT_EQ(ledger_->cards().ReplaceDigital(first->serial, "moved to a new device")->serial, third->serial);
+  EXPECT_EQ(ledger_->cards().RevokedSerials(2026, 2026)->size(), 2u);
+  EXPECT_EQ(
+      backend_->Value("SELECT count(*) FROM cards c JOIN roster r ON r.id = c.roster_id WHERE "
+                      "c.channel = 'digital' AND c.status = 'active' AND r.staff_key = (SELECT staff_key "
+                      "FROM roster r2 JOIN cards c2 ON c2.roster_id = r2.id WHERE c2.serial = '" +
+                      first->serial + "')"),
+      "1");
+  EXPECT_EQ(Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince})), with_t3);
+  ExpectVerified("after the second move");
+
+  // What cannot move: an unknown serial, a physical card, a card staff revoked, no reason.
+  EXPECT_EQ(ledger_->cards().ReplaceDigital("NOSUCHSERIAL", "x").error().code, Code::kNotFound);
+  const std::string library = backend_->Value("SELECT serial FROM cards WHERE channel = 'library'");
+  EXPECT_EQ(ledger_->cards().ReplaceDigital(library, "x").error().code, Code::kFailedPrecondition);
+  ASSERT_TRUE(ledger_->cards().Revoke(other->serial, "left the school").has_value());
+  auto revoked = ledger_->cards().ReplaceDigital(other->serial, "moved to a new device");
+  ASSERT_FALSE(revoked.has_value());
+  EXPECT_EQ(revoked.error().code, Code::kFailedPrecondition);
+  EXPECT_THAT(revoked.error().message, HasSubstr("revoked"));
+  EXPECT_EQ(ledger_->cards().ReplaceDigital(third->serial, "  ").error().code, Code::kInvalidArgument);
+  ExpectVerified("after the refusals");
+}
+
+// Two submits at the same moment (two threads, or two service instances on one ledger) move the
+// card once: one replacement, the other caller gets the same one.
+TEST_P(LedgerTest, ConcurrentMovesOfOneCardMakeOneReplacement) {
+  ImportSmallRoster();
+  auto card = ledger_->cards().IssueDigital("T1", 2026);
+  ASSERT_TRUE(card);
+  auto second = Open();
+  ASSERT_TRUE(second);
+  std::barrier start(2);
+  Result<IssuedCard> a, b;
+  std::thread t1([&] {
+    start.arrive_and_wait();
+    a = ledger_->cards().ReplaceDigital(card->serial, "moved to a new device");
+  });
+  std::thread t2([&] {
+    start.arrive_and_wait();
+    b = second->cards().ReplaceDigital(card->serial, "moved to a new device");
+  });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+  EXPECT_EQ(a->serial, b->serial);
+  EXPECT_NE(a->is_new, b->is_new);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM cards WHERE status = 'active'"), "1");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log WHERE action = 'replace digital'"), "1");
+  ExpectVerified("after two concurrent moves");
+}
+
+// Migration 11 turns a ledger that allowed one digital card per holder ever into one that
+// allows one active per year: existing cards, the aggregates and the audit chain carry over.
+TEST_P(LedgerTest, MigrationElevenKeepsExistingCardsAndLetsThemMove) {
+  ImportSmallRoster();
+  auto card = ledger_->cards().IssueDigital("T1", 2026);
+  ASSERT_TRUE(card && ledger_->cards().IssueDigital("T2", 2026));
+  ASSERT_TRUE(ledger_->cards().AttachToken(card->serial, "token-one", clock_.Now()));
+  ASSERT_TRUE(ledger_->cards().Revoke(ledger_->cards().IssueDigital("T3", 2026)->serial, "left"));
+  const auto before = Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince}));
+  ledger_.reset();
+  // Back to the cards table of migrations 1-10, as an older build left it.
+  if (GetParam() == "sqlite") {
+    ASSERT_EQ(
+        backend_->Sql(
+            "CREATE TABLE cards_old (serial TEXT PRIMARY KEY CHECK (length(serial) = 12), roster_id BIGINT "
+            "NOT NULL REFERENCES roster (id), channel TEXT NOT NULL, issued_on TEXT NOT NULL, school_year "
+            "INTEGER NOT NULL, status TEXT NOT NULL, revoked_reason TEXT, revoked_at BIGINT, auth_token "
+            "TEXT, update_tag BIGINT NOT NULL, audit_seq BIGINT NOT NULL, qr_token TEXT, qr_token_at "
+            "BIGINT, UNIQUE (roster_id, channel)); INSERT INTO cards_old SELECT serial, roster_id, channel, "
+            "issued_on, school_year, status, revoked_reason, revoked_at, auth_token, update_tag, audit_seq, "
+            "qr_token, qr_token_at FROM cards; DROP TABLE cards; ALTER TABLE cards_old RENAME TO cards; "
+            "CREATE INDEX cards_audit_seq ON cards (audit_seq); CREATE INDEX cards_revoked ON cards "
+            "(roster_id) WHERE status = 'revoked'"),
+        "");
+  } else {
+    ASSERT_EQ(
+        backend_->Sql("DROP INDEX cards_current; ALTER TABLE cards DROP COLUMN replaced_by; ALTER TABLE "
+                      "cards ADD CONSTRAINT cards_roster_id_channel_key UNIQUE (roster_id, channel)"),
+        "");
+  }
+  ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 11"), "");
+  ledger_ = Open();
+  ASSERT_NE(ledger_, nullptr);
+  ExpectVerified("after migration 11");
+  EXPECT_EQ(Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince})), before);
+  EXPECT_EQ(ledger_->cards().FindCard(card->serial)->token, "token-one");
+  auto moved = ledger_->cards().ReplaceDigital(card->serial, "moved to a new device");
+  ASSERT_TRUE(moved.has_value()) << moved.error().message;
+  EXPECT_TRUE(moved->is_new);
+  EXPECT_EQ(Describe(ledger_->counts().Query({Period::kCalendar, Dimension::kProvince})), before);
+  ExpectVerified("after a move on the migrated ledger");
+}
+
 TEST_P(LedgerTest, RepeatedLookupsSeeTheirOwnParametersAndOtherConnectionsWrites) {
   ImportSmallRoster();
   auto other = Open();
@@ -1842,6 +2036,24 @@ TEST_P(LedgerTest, RepeatedLookupsSeeTheirOwnParametersAndOtherConnectionsWrites
   auto revoked = ledger_->cards().RevokedSerials(2025, 2027);
   ASSERT_TRUE(revoked.has_value());
   EXPECT_EQ(*revoked, (std::vector<std::pair<std::string, int>>{{a->serial, 2026}}));
+}
+
+// A replacement recorded in the audit entry of the move: pointing the old card at another
+// card, or reviving it, is named.
+TEST_P(AuditTamperTest, EditedReplacementIsNamed) {
+  MakeHistory();
+  auto t1 = ledger_->cards().IssueDigital("T1", 2026);
+  ASSERT_TRUE(t1);
+  auto moved = ledger_->cards().ReplaceDigital(t1->serial, "moved to a new device");
+  ASSERT_TRUE(moved.has_value()) << moved.error().message;
+  ExpectVerified("before tampering");
+  ASSERT_EQ(
+      backend_->Sql("UPDATE cards SET replaced_by = 'ZZZZZZZZZZZZ' WHERE serial = '" + t1->serial + "'"), "");
+  auto v = ledger_->audit().Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->bad_card, t1->serial);
+  EXPECT_THAT(v->problem, HasSubstr("its replacement differs from audit entry"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuditTamperTest, ::testing::Values("sqlite", "postgresql"),
