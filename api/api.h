@@ -61,6 +61,10 @@ struct ServiceOptions {
   std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
   size_t max_form_bytes = 2048;
   std::string apple_badge_file, google_badge_file;
+  // The partner's desk (docs/desk.md): how long a desk stays signed in, and the age of the
+  // revocation list beyond which the page warns while verifying offline.
+  std::chrono::seconds desk_session_lifetime{std::chrono::hours(24 * 30)};
+  std::chrono::seconds desk_max_list_age{std::chrono::hours(24)};
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen

@@ -322,6 +322,20 @@ DROP TRIGGER IF EXISTS card_years_no_truncate ON card_years;
 CREATE TRIGGER card_years_no_truncate BEFORE TRUNCATE ON card_years FOR EACH STATEMENT
 EXECUTE FUNCTION card_years_keep();
 )sql"},
+      // Partner use (docs/desk.md): how many scans each partner made per Brussels day and per
+      // outcome. Deliberately no serial, no time of day and no place: the service keeps no record of
+      // where a card was shown.
+      {12, R"sql(
+CREATE TABLE verification_counts (
+  day TEXT NOT NULL CHECK (length(day) = 10),
+  partner_id BIGINT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('valid', 'revoked', 'expired', 'not_yet_valid', 'not_lerarenkaart',
+                                           'damaged', 'unknown_key')),
+  count BIGINT NOT NULL CHECK (count > 0),
+  PRIMARY KEY (day, partner_id, outcome)
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }
