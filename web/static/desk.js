@@ -400,6 +400,7 @@
     desk.timings.push({ source, how, outcome: v.outcome, ms: performance.now() - started, verifyMs: localMs });
     field.value = '';
     if (source !== 'camera') field.focus();
+    else $('verdict').scrollIntoView({ block: 'start' });
   }
 
   // --- The scan field: scanner, keyboard, paste ------------------------------------------------
