@@ -8,6 +8,7 @@
 // in nl, fr and en. Measures token-to-verdict offline and camera-frame-to-verdict (performance.now).
 // Usage: node desk_page.mjs LERARENKAART_BINARY ARTIFACT_DIR
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,6 +67,74 @@ cli(otherDir, 'demo');
 const foreign = cli(otherDir, 'token', 'issue', '--serial', 'AAAABBBBCCCC', '--year', String(year));
 const i = good.token.length - 5;
 const forged = good.token.slice(0, i) + (good.token[i] === 'A' ? 'B' : 'A') + good.token.slice(i + 1);
+
+// Crafted tokens and lists, signed here with the service's own development keys (as an attacker
+// holding a key, or our issuer making a mistake, would), for the offline verifier's strictness.
+const N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551n;
+function pemOf(use) {
+  const dir = path.join(data, 'keys', use);
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.pem'));
+  return { kid: file.slice(0, -4), key: crypto.createPrivateKey(fs.readFileSync(path.join(dir, file))) };
+}
+const tokenKey = pemOf('token'), listKey = pemOf('revocations');
+const b64u = (x) => Buffer.from(x).toString('base64url');
+function sign(headerText, payloadText, { key = tokenKey.key, highS = false } = {}) {
+  const input = b64u(headerText) + '.' + b64u(payloadText);
+  const sig = crypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  let s = BigInt('0x' + sig.subarray(32).toString('hex'));
+  if (s > N >> 1n) s = N - s;
+  if (highS) s = N - s;
+  return input + '.' + b64u(Buffer.concat([sig.subarray(0, 32), Buffer.from(s.toString(16).padStart(64, '0'), 'hex')]));
+}
+const claims = JSON.parse(Buffer.from(good.token.split('.')[1], 'base64url').toString());
+const hdr = (extra = {}) => JSON.stringify({ alg: 'ES256', kid: tokenKey.kid, ...extra });
+const pay = (extra = {}, drop = []) => {
+  const c = { ...claims, ...extra };
+  for (const d of drop) delete c[d];
+  return JSON.stringify(c);
+};
+const nowSec = Math.floor(Date.now() / 1000);
+const lastChar = good.token.at(-1), B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const crafted = [
+  ['as issued', good.token, 'valid'],
+  ['typ JWT in the header', sign(hdr({ typ: 'JWT' }), pay()), 'valid'],
+  ['spaces in the claims', sign(hdr(), pay().replace(/,/g, ', ')), 'valid'],
+  ['jku in the header', sign(hdr({ jku: 'https://evil.example/jwks' }), pay()), 'not_lerarenkaart'],
+  ['alg HS256', sign(JSON.stringify({ alg: 'HS256', kid: tokenKey.kid }), pay()), 'not_lerarenkaart'],
+  ['no kid', sign(JSON.stringify({ alg: 'ES256' }), pay()), 'not_lerarenkaart'],
+  ['an unknown kid', sign(hdr({ kid: 'AAAAAA' }), pay()), 'unknown_key'],
+  ['the revocation-list key', sign(hdr({ kid: listKey.kid }), pay(), { key: listKey.key }), 'unknown_key'],
+  ['a high-s signature', sign(hdr(), pay(), { highS: true }), 'damaged'],
+  ['an extra claim', sign(hdr(), pay({ name: 'x' })), 'not_lerarenkaart'],
+  ['no exp', sign(hdr(), pay({}, ['exp'])), 'not_lerarenkaart'],
+  ['y as 2026.0', sign(hdr(), pay().replace(`"y":${claims.y}`, `"y":${claims.y}.0`)), 'not_lerarenkaart'],
+  ['y as a string', sign(hdr(), pay({ y: String(claims.y) })), 'not_lerarenkaart'],
+  ['a serial with a slash', sign(hdr(), pay({ sub: 'AB/CD' })), 'not_lerarenkaart'],
+  ['another issuer', sign(hdr(), pay({ iss: 'https://evil.example' })), 'not_lerarenkaart'],
+  ['a duplicate claim', sign(hdr(), pay().replace('{', `{"sub":"${gone.serial}",`)), 'damaged'],
+  ['not yet valid', sign(hdr(), pay({ nbf: nowSec + 7200 })), 'not_yet_valid'],
+  ['expired yesterday', sign(hdr(), pay({ exp: nowSec - 86400 })), 'expired'],
+  ['padding on the signature', good.token + '=', 'damaged'],
+  ['set padding bits', good.token.slice(0, -1) + B64[B64.indexOf(lastChar) ^ 1], 'damaged'],
+  ['a changed claim', good.token.split('.')[0] + '.' + b64u(pay({ sub: gone.serial })) + '.' + good.token.split('.')[2], 'damaged'],
+  ['two parts', good.token.split('.').slice(0, 2).join('.'), 'not_lerarenkaart'],
+  ['a web address', 'https://example.org/card', 'not_lerarenkaart'],
+];
+const listHeader = JSON.stringify({ alg: 'ES256', kid: listKey.kid, typ: 'lk-revocations+jwt' });
+const listPayload = (extra = {}) => JSON.stringify({ iss: claims.iss, typ: 'revocations', iat: nowSec - 60, exp: nowSec + 3600,
+  seq: 1000, years: [claims.y], revoked: { [claims.y]: [gone.serial] }, ...extra });
+const craftedLists = [
+  ['well formed', sign(listHeader, listPayload(), { key: listKey.key }), null],
+  ['a changed payload', (() => { const l = sign(listHeader, listPayload(), { key: listKey.key }).split('.');
+    return [l[0], b64u(listPayload({ revoked: { [claims.y]: [] } })), l[2]].join('.'); })(), 'bad_signature'],
+  ['signed with the token key', sign(JSON.stringify({ alg: 'ES256', kid: tokenKey.kid, typ: 'lk-revocations+jwt' }), listPayload()), 'unknown_kid'],
+  ['a high-s signature', sign(listHeader, listPayload(), { key: listKey.key, highS: true }), 'non_canonical_signature'],
+  ['expired', sign(listHeader, listPayload({ iat: nowSec - 7200, exp: nowSec - 60 }), { key: listKey.key }), 'expired'],
+  ['another issuer', sign(listHeader, listPayload({ iss: 'https://evil.example' }), { key: listKey.key }), 'wrong_issuer'],
+  ['an extra member', sign(listHeader, listPayload({ note: 'x' }), { key: listKey.key }), 'wrong_kind'],
+  ['a token, not a list', good.token, 'wrong_kind'],
+  ['older than the one held', sign(listHeader, listPayload({ seq: 5 }), { key: listKey.key }), 'stale'],
+];
 
 // The fake camera's video: the good card's QR code (qrencode's module matrix), drawn into a
 // 640x480 Y4M (YUV 4:2:0) of 20 frames by hand, with a little noise.
@@ -203,6 +272,24 @@ try {
   v = await scan(page, [...good.token].map((c) => usOnBe[c] ?? c).join(''));
   check(v.outcome === 'valid' && v.repaired, 'a US-layout scanner on a Belgian PC: repaired, green, and the setting named');
   await shot(page, 'repaired-nl');
+
+  // 3b. The same strictness online (the server, through the desk's JSON answer) and in the
+  //     browser (WebCrypto), on crafted tokens; and the list's checks before it is used.
+  for (const [what, token, want] of crafted) {
+    const [server, browserSide] = await page.evaluate(async (t) => {
+      const csrf = document.querySelector('input[name=csrf]').value;
+      const r = await fetch('/desk/scan', { method: 'POST', headers: { Accept: 'application/json',
+        'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, token: t }).toString() });
+      const local = await window.lkDesk.verifyToken(t, Math.floor(Date.now() / 1000), window.lkDesk.knowledge);
+      return [(await r.json()).outcome, local.outcome];
+    }, token);
+    check(server === want && browserSide === want, `${what}: server ${server}, browser ${browserSide} (want ${want})`);
+  }
+  for (const [what, jws, want] of craftedLists) {
+    const r = await page.evaluate((j) => window.lkDesk.readRevocations(j, Math.floor(Date.now() / 1000), { seq: 999, iat: 0 }), jws);
+    check((r.refused || null) === want, `revocation list ${what}: ${r.refused || 'accepted'}`);
+    if (!want) check(r.list.revoked.includes(`${gone.serial}/${claims.y}`), 'an accepted list lists its revoked card');
+  }
 
   // 4. Offline: the network cut in DevTools for the page and its service worker.
   const swTarget = await browser.waitForTarget((t) => t.type() === 'service_worker');

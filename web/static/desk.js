@@ -256,6 +256,10 @@
     return { outcome: 'valid', reason: '', ...v };
   }
   desk.verifyToken = verifyToken;
+  desk.readRevocations = async (jws, nowSec, held) => {  // for tests: the revoked set as a list
+    const r = await readRevocations(jws, desk.knowledge.keys, nowSec, held);
+    return r.list ? { list: { ...r.list, revoked: [...r.list.revoked] } } : r;
+  };
 
   // --- What this browser knows: keys and list, through the service worker ----------------------
   const HELD = 'lk-desk-held-list';
