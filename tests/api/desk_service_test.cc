@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <regex>
+#include <thread>
 
 #include "tests/api/service_fixture.h"
 
@@ -141,6 +142,25 @@ TEST_F(DeskServiceTest, SignInScansEveryKindOfCardAndSignsOut) {
   auto out = Http("POST", Server().url("/desk/signout"), "csrf=" + csrf_, {"Cookie: " + desk, kForm[0]});
   EXPECT_EQ(out.status, 303);
   EXPECT_THAT(Http("GET", Server().url("/desk"), "", {"Cookie: " + desk}).body, HasSubstr("name=\"key\""));
+}
+
+// A partner key removed by staff signs its desks out within the documented 10 s.
+TEST_F(DeskServiceTest, RemovedPartnerKeySignsTheDeskOut) {
+  std::string desk = SignIn(partner_);
+  json card = Claim("T6");
+  EXPECT_EQ(Outcome(Scan(desk, card["token"])), "valid");
+  auto rm = Cli({"partners", "remove", "Museum M"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  auto start = std::chrono::steady_clock::now();
+  bool signed_out = false;
+  while (!signed_out && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
+    signed_out = Http("GET", Server().url("/desk"), "", {"Cookie: " + desk}).body.find("name=\"key\"") !=
+                 std::string::npos;
+    if (!signed_out) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_TRUE(signed_out);
+  EXPECT_LE(std::chrono::steady_clock::now() - start, std::chrono::seconds(13));  // 10 s and a margin
+  EXPECT_EQ(Scan(desk, card["token"]).status, 303);  // a scan is sent to the sign-in form
 }
 
 // A scanner left on US QWERTY, typing into a Belgian AZERTY PC, and the reverse.
