@@ -272,6 +272,14 @@ try {
   v = await scan(page, [...good.token].map((c) => usOnBe[c] ?? c).join(''));
   check(v.outcome === 'valid' && v.repaired, 'a US-layout scanner on a Belgian PC: repaired, green, and the setting named');
   await shot(page, 'repaired-nl');
+  // A scan typed key by key while the focus is elsewhere on the page: no character is lost.
+  await page.evaluate(() => document.activeElement.blur());
+  const k0 = await page.evaluate(() => window.lkDesk.timings.length);
+  await page.keyboard.type(gone.token);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((k) => window.lkDesk.timings.length > k, { timeout: 10000 }, k0);
+  check(await page.evaluate(() => document.getElementById('verdict').dataset.outcome) === 'revoked',
+    'keys typed with the focus elsewhere reach the field: revoked');
 
   // 3b. The same strictness online (the server, through the desk's JSON answer) and in the
   //     browser (WebCrypto), on crafted tokens; and the list's checks before it is used.
@@ -370,6 +378,17 @@ try {
     await axe(page, `desk red verdict (${lang})`);
     await shot(page, `revoked-${lang}`);
   }
+
+  // The sign-in form in French and English (a browser that is not signed in).
+  const fresh = await browser.createBrowserContext();
+  const signin = await fresh.newPage();
+  await signin.setViewport({ width: 390, height: 844 });
+  for (const lang of ['fr', 'en']) {
+    await signin.goto(`${base}/desk?lang=${lang}`);
+    await axe(signin, `desk sign-in (${lang})`);
+    await shot(signin, `signin-${lang}`);
+  }
+  await fresh.close();
 
   // 7. Without JavaScript: the form and the server's verdict page.
   const ctx = await browser.createBrowserContext();
