@@ -361,6 +361,22 @@ try {
   check(v.outcome === 'valid' && v.stale && v.knowledge.includes('Let op'), `stale list warns: "${v.knowledge}"`);
   await shot(later, 'offline-stale-nl');
   await later.close();
+  // 80 hours later the kept list has expired (72 h): a signed card is not called valid.
+  const muchLater = await browser.newPage();
+  await muchLater.setViewport({ width: 390, height: 844 });
+  await muchLater.setOfflineMode(true);
+  await muchLater.evaluateOnNewDocument(() => {
+    const shift = 80 * 3600 * 1000, now = Date.now.bind(Date);
+    Date.now = () => now() + shift;
+  });
+  await muchLater.goto(`${base}/desk`);
+  await muchLater.evaluate(() => window.lkDesk.ready);
+  v = await scan(muchLater, good.token);
+  check(v.outcome === 'unchecked' && v.heading === 'Niet gecontroleerd' && v.knowledge.includes('zonder geldige intrekkingslijst') && v.reason.includes('echt ondertekend'),
+    `an expired list: "${v.heading}: ${v.reason}"`);
+  await axe(muchLater, 'desk unchecked verdict (nl)');
+  await shot(muchLater, 'offline-expired-list-nl');
+  await muchLater.close();
   await sw.send('Network.emulateNetworkConditions', { ...offline, offline: false });
   await page.setOfflineMode(false);
 

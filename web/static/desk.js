@@ -335,8 +335,8 @@
     box.dataset.how = how;
     const year = v.year == null ? '' : String(v.year);
     $('verdict-heading').textContent = (valid ? cfg.valid : unchecked ? cfg.cannot : cfg.invalid).replace('{year}', year);
-    $('verdict-reason').textContent = unchecked ? cfg.knowledgeNone
-      : (cfg['reason' + v.outcome[0].toUpperCase() + v.outcome.slice(1)] || cfg.reasonDamaged).replace('{year}', year);
+    $('verdict-reason').textContent =
+      (cfg['reason' + v.outcome[0].toUpperCase() + v.outcome.slice(1)] || cfg.reasonDamaged).replace('{year}', year);
     const vouched = ['valid', 'revoked', 'expired', 'not_yet_valid', 'unchecked'].includes(v.outcome) && v.serial;
     $('verdict-card').hidden = !vouched;
     $('verdict-serial').textContent = vouched ? v.serial : '';
