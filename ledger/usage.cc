@@ -49,13 +49,15 @@ Result<std::vector<VerificationCount>> Usage::Query(const std::string& first_day
   auto lease = core_.Read();
   if (!lease) return std::unexpected(lease.error());
   auto rows = lease->db().Query(
-      "SELECT day, partner_id, outcome, count FROM verification_counts WHERE day >= $1 AND day <= $2 "
-      "ORDER BY day, partner_id, outcome",
+      "SELECT v.day, v.partner_id, v.outcome, v.count, c.name FROM verification_counts v "
+      "LEFT JOIN credentials c ON c.id = v.partner_id AND c.kind = 'partner' "
+      "WHERE v.day >= $1 AND v.day <= $2 ORDER BY v.day, v.partner_id, v.outcome",
       {first_day, last_day});
   if (!rows) return std::unexpected(rows.error());
   std::vector<VerificationCount> out;
   for (const auto& r : *rows)
-    out.push_back({r[0].value_or(""), internal::ToInt(r[1]), r[2].value_or(""), internal::ToInt(r[3])});
+    out.push_back({r[0].value_or(""), internal::ToInt(r[1]), r[2].value_or(""), internal::ToInt(r[3]),
+                   r[4].value_or("")});
   return out;
 }
 

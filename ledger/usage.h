@@ -20,6 +20,7 @@ struct VerificationCount {
   int64_t partner_id = 0;  // the partner credential's id (Credential::id)
   std::string outcome;     // valid, revoked, expired, not_yet_valid, not_lerarenkaart, damaged, unknown_key
   int64_t count = 0;
+  std::string partner_name;  // filled by Query: the credential's name, "" once it was removed
   bool operator==(const VerificationCount&) const = default;
 };
 
@@ -32,7 +33,7 @@ class Usage {
   // count below 1.
   Result<> Add(std::span<const VerificationCount> counts);
   // The stored counts of days first_day..last_day ("YYYY-MM-DD", inclusive), ordered by day,
-  // partner, outcome.
+  // partner, outcome, with each partner's name.
   Result<std::vector<VerificationCount>> Query(const std::string& first_day,
                                                const std::string& last_day) const;
 

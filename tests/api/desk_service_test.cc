@@ -331,6 +331,13 @@ TEST_F(DeskServiceTest, OnlyCountsPerPartnerDayAndOutcomeAreKept) {
     }
   }
   sqlite3_close(db);
+
+  // Staff read the counts, by partner name.
+  auto report = Cli({"report", "partners", "--format", "csv"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(report.out, "day;partner;outcome;count\n" + today + ";\"Museum M\";damaged;1\n" + today +
+                            ";\"Museum M\";valid;4\n");
+  EXPECT_EQ(Cli({"report", "partners", "--from", "yesterday"}).exit_code, 2);
 }
 
 }  // namespace

@@ -1477,14 +1477,15 @@ TEST_P(LedgerTest, VerificationCountsAddUpAndBadBatchesWriteNothing) {
       ledger_->usage().Add(std::vector<VerificationCount>{{"3 Dec", who->id, "valid", 1}}).has_value());
   auto q = ledger_->usage().Query("2026-12-01", "2026-12-31");
   ASSERT_TRUE(q.has_value()) << q.error().message;
-  EXPECT_EQ(*q, (std::vector<VerificationCount>{{"2026-12-03", who->id, "revoked", 1},
-                                                {"2026-12-03", who->id, "valid", 7},
-                                                {"2026-12-04", who->id, "valid", 2}}));
+  EXPECT_EQ(*q, (std::vector<VerificationCount>{{"2026-12-03", who->id, "revoked", 1, "Museum M"},
+                                                {"2026-12-03", who->id, "valid", 7, "Museum M"},
+                                                {"2026-12-04", who->id, "valid", 2, "Museum M"}}));
   EXPECT_EQ(ledger_->usage().Query("2026-12-04", "2026-12-04")->size(), 1u);
 
   ASSERT_TRUE(ledger_->access().RemoveCredential(CredentialKind::kPartner, "Museum M").has_value());
   EXPECT_EQ(ledger_->access().FindCredential(CredentialKind::kPartner, who->id).error().code,
             Code::kNotFound);
+  EXPECT_EQ(ledger_->usage().Query("2026-12-04", "2026-12-04")->at(0).partner_name, "");  // counts stay
 }
 
 TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
