@@ -244,6 +244,9 @@ Reply DeskSignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   ctx.desk_sessions->End(desk->id);
   res.headers.emplace_back("Set-Cookie",
                            Cookie(ctx, kDeskCookie, "", "Max-Age=0; HttpOnly; SameSite=Strict"));
+  // The signed-out device keeps nothing for offline use: the service worker, its copies of the
+  // page, keys and list, and the held list's sequence go too.
+  res.set_header("Clear-Site-Data", "\"cache\", \"storage\"");
   Redirect(res, "/desk");
   return {};
 }

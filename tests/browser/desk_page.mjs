@@ -406,6 +406,15 @@ try {
   }
   await fresh.close();
 
+  // Signing out leaves nothing for offline use: no service worker, no kept copies.
+  const kept = await page.evaluate(async () => [(await navigator.serviceWorker.getRegistrations()).length, (await caches.keys()).length]);
+  check(kept[0] === 1 && kept[1] === 1, `signed in: a service worker and its cache (${kept})`);
+  await Promise.all([page.waitForNavigation(), page.click('form.signout button')]);
+  check(await page.$('#key') !== null, 'signed out: the sign-in form');
+  const left = await page.evaluate(async () => [(await navigator.serviceWorker.getRegistrations()).length, (await caches.keys()).length,
+    localStorage.length]);
+  check(left.every((n) => n === 0), `signed out: no service worker, cache or stored list left (${left})`);
+
   // 7. Without JavaScript: the form and the server's verdict page.
   const ctx = await browser.createBrowserContext();
   const plain = await ctx.newPage();
