@@ -404,7 +404,7 @@
     desk.timings.push({ source, how, outcome: v.outcome, ms: performance.now() - started, verifyMs: localMs });
     field.value = '';
     if (source !== 'camera') field.focus();
-    else $('verdict').scrollIntoView({ block: 'start' });
+    else $('verdict').scrollIntoView({ block: 'nearest' });
   }
 
   // --- The scan field: scanner, keyboard, paste ------------------------------------------------
@@ -476,6 +476,7 @@
     }
     video.srcObject = stream;
     video.hidden = false;
+    document.body.classList.add('camera-on');
     await video.play().catch(() => {});
     toggle.textContent = cfg.cameraStop;
     toggle.setAttribute('aria-pressed', 'true');
@@ -486,6 +487,7 @@
     if (stream) stream.getTracks().forEach((t) => t.stop());
     stream = null;
     video.hidden = true;
+    document.body.classList.remove('camera-on');
     toggle.textContent = cfg.cameraStart;
     toggle.setAttribute('aria-pressed', 'false');
     status.textContent = '';
