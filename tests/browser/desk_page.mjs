@@ -293,6 +293,9 @@ try {
     }, token);
     check(server === want && browserSide === want, `${what}: server ${server}, browser ${browserSide} (want ${want})`);
   }
+  const noKeys = await page.evaluate((t) => window.lkDesk.verifyToken(t, Math.floor(Date.now() / 1000),
+    { keys: new Map(), list: null }), good.token);
+  check(noKeys.outcome === 'unchecked', `with no keys fetched yet: ${noKeys.outcome}, never green`);
   for (const [what, jws, want] of craftedLists) {
     const r = await page.evaluate((j) => window.lkDesk.readRevocations(j, Math.floor(Date.now() / 1000), { seq: 999, iat: 0 }), jws);
     check((r.refused || null) === want, `revocation list ${what}: ${r.refused || 'accepted'}`);

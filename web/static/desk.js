@@ -225,6 +225,7 @@
   }
   async function verifyToken(token, nowSec, knowledge) {
     const refuse = (reason) => ({ reason, outcome: outcomeFor(reason) });
+    if (!knowledge || !knowledge.keys.size) return { outcome: 'unchecked', reason: 'no_keys' };  // never fetched
     if (token.length > 2048) return refuse('too_large');
     const parts = splitCompact(token);
     if (typeof parts === 'string') return refuse(parts);
@@ -335,8 +336,8 @@
     box.dataset.how = how;
     const year = v.year == null ? '' : String(v.year);
     $('verdict-heading').textContent = (valid ? cfg.valid : unchecked ? cfg.cannot : cfg.invalid).replace('{year}', year);
-    $('verdict-reason').textContent =
-      (cfg['reason' + v.outcome[0].toUpperCase() + v.outcome.slice(1)] || cfg.reasonDamaged).replace('{year}', year);
+    $('verdict-reason').textContent = v.reason === 'no_keys' ? cfg.knowledgeNone
+      : (cfg['reason' + v.outcome[0].toUpperCase() + v.outcome.slice(1)] || cfg.reasonDamaged).replace('{year}', year);
     const vouched = ['valid', 'revoked', 'expired', 'not_yet_valid', 'unchecked'].includes(v.outcome) && v.serial;
     $('verdict-card').hidden = !vouched;
     $('verdict-serial').textContent = vouched ? v.serial : '';
