@@ -35,17 +35,21 @@ setup() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/lerarenkaart-apt.log 2>&1 ||
       { tail -n 30 /tmp/lerarenkaart-apt.log; exit 1; }
   fi
-  # The browser test's npm packages (tests/browser/package-lock.json), when missing or changed.
+  # npm packages (package-lock.json of tests/browser and web), when missing or changed.
   if ! command -v npm >/dev/null; then
     apt-get install -y -qq --no-install-recommends npm >>/tmp/lerarenkaart-apt.log 2>&1 ||
       { tail -n 30 /tmp/lerarenkaart-apt.log; exit 1; }
   fi
-  if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
-     [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
-    log "installing the browser test's npm packages (tests/browser)"
-    (cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/tmp/lerarenkaart-npm.log 2>&1) ||
-      { tail -n 30 /tmp/lerarenkaart-npm.log; exit 1; }
-  fi
+  # web/: the browser code the binary embeds (jsQR, the desk's camera decoder), needed to build.
+  local npm_dir
+  for npm_dir in tests/browser web; do
+    if [ ! -f "$npm_dir/node_modules/.package-lock.json" ] ||
+       [ "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]; then
+      log "installing the npm packages of $npm_dir"
+      (cd "$npm_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/tmp/lerarenkaart-npm.log 2>&1) ||
+        { tail -n 30 /tmp/lerarenkaart-npm.log; exit 1; }
+    fi
+  done
 }
 
 # build DIR TYPE [extra cmake args...]: configure DIR as asked (every time, so a folder configured

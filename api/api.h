@@ -66,6 +66,10 @@ struct ServiceOptions {
   // address may ask for (3 at once, then one per 200 s).
   std::chrono::seconds signin_link_lifetime{std::chrono::minutes(15)};
   RateLimit links_per_address{3.0 / 600, 3};
+  // The partner's desk (docs/desk.md): how long a desk stays signed in, and the age of the
+  // revocation list beyond which the page warns while verifying offline.
+  std::chrono::seconds desk_session_lifetime{std::chrono::hours(24 * 30)};
+  std::chrono::seconds desk_max_list_age{std::chrono::hours(24)};
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen

@@ -110,6 +110,17 @@ void ServiceContext::RefreshRevoked() {
   card_status.ReplaceRevoked(*revoked, years.front(), years.back(), started);
 }
 
+void ServiceContext::FlushTally() {
+  if (!deps.ledger) return;
+  auto counts = tally.Take();
+  if (counts.empty()) return;
+  if (auto r = deps.ledger->usage().Add(counts); !r) {
+    tally.Restore(counts);  // tried again at the next flush
+    std::fprintf(stderr, "{\"level\":\"error\",\"event\":\"usage_flush\",\"error\":%s}\n",
+                 json(r.error().message).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+  }
+}
+
 void ServiceContext::Warn(const HttpRequest& req, std::string_view what) const {
   std::fprintf(stderr, "{\"level\":\"warning\",\"request_id\":%s,\"message\":%s}\n",
                json(req.id).dump().c_str(),

@@ -77,6 +77,16 @@ const std::vector<Route>& RouteTable() {
       {"POST", "/signout", Auth::kNone, BodyLimit::kForm, false, SignOut, nullptr, true},
       {"GET", "/static/site.css", Auth::kNone, BodyLimit::kNone, false, Stylesheet, nullptr, true},
       {"GET", "/static/badges/{wallet}", Auth::kNone, BodyLimit::kNone, false, BadgeImage, nullptr, true},
+      // The partner's desk (desk_routes.cc): signed in by the lk_desk cookie after the partner key.
+      {"GET", "/desk", Auth::kNone, BodyLimit::kNone, false, DeskPage, nullptr, true},
+      {"POST", "/desk/signin", Auth::kNone, BodyLimit::kForm, false, DeskSignIn,
+       &ServiceContext::claims_per_address, true},
+      {"POST", "/desk/scan", Auth::kNone, BodyLimit::kForm, false, DeskScan, nullptr, true},
+      {"POST", "/desk/signout", Auth::kNone, BodyLimit::kForm, false, DeskSignOut, nullptr, true},
+      {"GET", "/desk/sw.js", Auth::kNone, BodyLimit::kNone, false, DeskWorker, nullptr, true},
+      {"GET", "/static/desk.js", Auth::kNone, BodyLimit::kNone, false, DeskScript, nullptr, true},
+      {"GET", "/static/jsqr.js", Auth::kNone, BodyLimit::kNone, false, JsqrScript, nullptr, true},
+      {"GET", "/static/jsqr-license.txt", Auth::kNone, BodyLimit::kNone, false, JsqrLicense, nullptr, true},
   };
   return kRoutes;
 }

@@ -97,6 +97,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     if (!trusted) return std::unexpected(trusted.error());
     trusted_ = std::move(*trusted);
     if (auto r = internal::InitPages(ctx_); !r) return r;
+    if (auto r = internal::InitDesk(ctx_); !r) return r;
     ctx_.openapi = OpenApiDocument();
     ctx_.openapi_etag = internal::QuotedEtag(ctx_.openapi);
     ctx_.RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
@@ -188,6 +189,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     }
     ctx_.outbox_cv.notify_all();
     if (mail_thread_.joinable()) mail_thread_.join();
+    ctx_.FlushTally();         // the partner use counted since the last write
     ctx_.deps.ledger.reset();  // every acknowledged write was committed before its response
   }
 
@@ -365,6 +367,8 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
         !refresh_cv_.wait_for(lock, ServiceContext::kRevocationRefresh, [this] { return refresh_stop_; })) {
       lock.unlock();
       ctx_.RefreshRevoked();
+      if (++ticks_ % (ServiceContext::kTallyFlush / ServiceContext::kRevocationRefresh) == 0)
+        ctx_.FlushTally();
       lock.lock();
     }
   }
@@ -385,6 +389,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;
   bool refresh_stop_ = false;
+  int64_t ticks_ = 0;  // refresh rounds, for the tally's less frequent writes
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "api/internal/pages.h"
 #include "api/internal/teacher_cards.h"
 #include "mail/claim_mail.h"
 #include "mail/signin_mail.h"
@@ -25,9 +26,7 @@ namespace {
 
 constexpr int kMaxMovesPerSession = 5;
 constexpr std::string_view kSessionCookie = "lk_session", kCsrfCookie = "lk_csrf", kLangCookie = "lang";
-constexpr const char* kPageCsp =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'";
+}  // namespace
 
 bool Https(const ServiceContext& ctx) { return ctx.base_url.starts_with("https://"); }
 
@@ -37,7 +36,6 @@ std::string Cookie(const ServiceContext& ctx, std::string_view name, std::string
          (Https(ctx) ? "; Secure" : "");
 }
 
-// The page language; an explicit ?lang= is remembered in the `lang` cookie for a year.
 web::Lang PageLang(const ServiceContext& ctx, const HttpRequest& req, HttpResponse& res) {
   if (auto asked = web::ParseLang(req.param("lang").value_or(""))) {
     res.headers.emplace_back(
@@ -47,9 +45,8 @@ web::Lang PageLang(const ServiceContext& ctx, const HttpRequest& req, HttpRespon
   return web::NegotiateLang(CookieValue(req, kLangCookie), req.header("Accept-Language"));
 }
 
-// Renders `page` with `status`; `values.text["switch"]` is the language links' prefix.
 Reply Page(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, std::string_view page,
-           web::Lang lang, web::Values values, int status = 200) {
+           web::Lang lang, web::Values values, int status, const char* csp) {
   if (!values.text.contains("switch")) values.text["switch"] = req.path + "?";
   auto html = ctx.site->Render(page, lang, values);
   if (!html) return std::unexpected(Problem(html.error()));
@@ -57,7 +54,7 @@ Reply Page(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, std::
   res.set_content(std::move(*html), "text/html; charset=utf-8");
   res.set_header("Cache-Control", "no-store");
   res.set_header("Vary", "Accept-Language, Cookie");
-  res.set_header("Content-Security-Policy", kPageCsp);
+  res.set_header("Content-Security-Policy", csp);
   return {};
 }
 
@@ -67,16 +64,6 @@ void Redirect(HttpResponse& res, std::string location) {
   res.set_header("Cache-Control", "no-store");
 }
 
-// The session of this device, if it has a live one (with its id).
-std::optional<std::pair<std::string, TeacherSession>> SessionOf(ServiceContext& ctx, const HttpRequest& req) {
-  std::string id = CookieValue(req, kSessionCookie);
-  if (id.empty()) return std::nullopt;
-  auto s = ctx.sessions->Find(id);
-  if (!s) return std::nullopt;
-  return std::pair{id, std::move(*s)};
-}
-
-// The fields of an application/x-www-form-urlencoded body ('+' is a space), first value wins.
 std::map<std::string, std::string> FormFields(std::string_view body) {
   std::map<std::string, std::string> out;
   std::string target = "/?" + std::string(body);
@@ -86,7 +73,6 @@ std::map<std::string, std::string> FormFields(std::string_view body) {
   return out;
 }
 
-// `s` percent-encoded for a query value (unreserved characters kept).
 std::string QueryEscape(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -100,6 +86,17 @@ std::string QueryEscape(std::string_view s) {
 }
 
 bool CrossSite(const HttpRequest& req) { return req.header("Sec-Fetch-Site") == "cross-site"; }
+
+namespace {
+
+// The session of this device, if it has a live one (with its id).
+std::optional<std::pair<std::string, TeacherSession>> SessionOf(ServiceContext& ctx, const HttpRequest& req) {
+  std::string id = CookieValue(req, kSessionCookie);
+  if (id.empty()) return std::nullopt;
+  auto s = ctx.sessions->Find(id);
+  if (!s) return std::nullopt;
+  return std::pair{id, std::move(*s)};
+}
 
 // This device's form token (the double-submit `lk_csrf` cookie), set when it has none.
 std::string FormToken(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res) {

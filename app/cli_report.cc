@@ -83,6 +83,42 @@ Result<> RunAdoption(ledger::Ledger& ledger, const AdoptionArgs& a) {
   return {};
 }
 
+// `report partners`: partner use per day and outcome, as counted by the service (docs/desk.md).
+Result<> RunPartners(ledger::Ledger& ledger, std::string from, std::string to, const std::string& format) {
+  if (format != "table" && format != "csv")
+    return Fail(Code::kInvalidArgument, "--format must be table or csv, not '" + format + "'");
+  Time now = SystemClock().Now();
+  if (to.empty()) to = FormatIsoDate(BrusselsDate(now));
+  if (from.empty()) from = FormatIsoDate(BrusselsDate(now - std::chrono::days(30)));
+  for (const auto& [flag, day] : {std::pair{"--from", &from}, std::pair{"--to", &to}})
+    if (!ParseIsoDate(*day))
+      return Fail(Code::kInvalidArgument, std::string(flag) + " '" + *day + "' is not a date YYYY-MM-DD");
+  auto rows = ledger.usage().Query(from, to);
+  if (!rows) return std::unexpected(rows.error());
+  std::string out = format == "csv" ? "day;partner;outcome;count\n" : "";
+  if (format == "table") {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-10s  %-32s  %-16s  %8s\n", "day", "partner", "outcome", "count");
+    out += line;
+  }
+  for (const auto& r : *rows) {
+    std::string who =
+        r.partner_name.empty() ? "#" + std::to_string(r.partner_id) + " (removed)" : r.partner_name;
+    if (format == "csv") {
+      std::string quoted = "\"";
+      for (char ch : who) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      out += r.day + ";" + quoted + "\";" + r.outcome + ";" + std::to_string(r.count) + "\n";
+    } else {
+      char line[256];
+      std::snprintf(line, sizeof line, "%-10s  %-32.32s  %-16s  %8lld\n", r.day.c_str(), who.c_str(),
+                    r.outcome.c_str(), static_cast<long long>(r.count));
+      out += line;
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return {};
+}
+
 }  // namespace
 
 void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
@@ -134,6 +170,36 @@ void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     if (auto r = RunAdoption(**ledger, *a); !r) exit_code = Report(r.error());
+  });
+
+  struct PartnerArgs {
+    std::string from, to, format = "table";
+  };
+  auto p = std::make_shared<PartnerArgs>();
+  auto* partners = report->add_subcommand(
+      "partners",
+      "Cards checked per day, partner and outcome (POST /v1/verify and the desk); the service keeps "
+      "nothing per card (see docs/desk.md)");
+  partners->add_option("--from", p->from, "First day, YYYY-MM-DD (default: 30 days ago)");
+  partners->add_option("--to", p->to, "Last day, YYYY-MM-DD (default: today, Brussels)");
+  partners->add_option("--format", p->format, "table or csv (';')")->capture_default_str();
+  partners->callback([&, p] {
+    auto c = Load(g);
+    if (!c) {
+      exit_code = Report(c.error());
+      return;
+    }
+    SystemClock clock;
+    ledger::LedgerOptions o;
+    o.url = c->ledger_url;
+    o.data_dir = c->data_dir;
+    o.keys_dir = c->keys.dir;
+    auto ledger = ledger::OpenLedger(o, clock);
+    if (!ledger) {
+      exit_code = Report(ledger.error());
+      return;
+    }
+    if (auto r = RunPartners(**ledger, p->from, p->to, p->format); !r) exit_code = Report(r.error());
   });
 }
 

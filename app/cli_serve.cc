@@ -74,6 +74,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     int64_t revocation_hours =
         std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
     int64_t session_days = std::chrono::duration_cast<std::chrono::days>(o.teacher_session_lifetime).count();
+    int64_t desk_days = std::chrono::duration_cast<std::chrono::days>(o.desk_session_lifetime).count(),
+            desk_list_hours = std::chrono::duration_cast<std::chrono::hours>(o.desk_max_list_age).count();
     for (auto r : {str("server.listen", listen), str("server.public_url", o.public_base_url),
                    num("server.threads", 1, 1024, o.threads),
                    num("server.max_json_bytes", 256, 1 << 24, o.max_json_bytes),
@@ -98,7 +100,10 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    // The teacher's pages (docs/web.md).
                    str("web.apple_badge", o.apple_badge_file), str("web.google_badge", o.google_badge_file),
                    num("web.session_days", 1, 400, session_days),
-                   num("web.max_form_bytes", 256, 65536, o.max_form_bytes)})
+                   num("web.max_form_bytes", 256, 65536, o.max_form_bytes),
+                   // The partner's desk (docs/desk.md).
+                   num("desk.session_days", 1, 400, desk_days),
+                   num("desk.max_list_age_hours", 1, 168, desk_list_hours)})
       if (!r) return r;
     if (auto node = t.at_path("server.access_log")) {
       auto v = node.value<bool>();
@@ -121,6 +126,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     o.keep_alive_timeout = std::chrono::seconds(keep_alive);
     o.revocation_list_lifetime = std::chrono::hours(revocation_hours);
     o.teacher_session_lifetime = std::chrono::days(session_days);
+    o.desk_session_lifetime = std::chrono::days(desk_days);
+    o.desk_max_list_age = std::chrono::hours(desk_list_hours);
     o.claims_per_address.per_second = claims_per_minute / 60;
     o.links_per_address.per_second = links_per_hour / 3600;
   }
@@ -317,8 +324,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "--dev\n"
       "asks it to create development keys.\n"
       "Configuration: [server], [web] (teacher's pages: apple_badge, google_badge, session_days), [smtp] "
-      "(the "
-      "sign-in mails of /link; docs/mail.md) and "
+      "(the sign-in mails of /link; docs/mail.md), [desk] (session_days, max_list_age_hours) and "
       "[google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = "

@@ -424,6 +424,19 @@ Result<Credential> Access::Authenticate(CredentialKind kind, std::string_view se
   return Credential{ToInt(r[0]), kind, r[1].value_or(""), Time(std::chrono::seconds(ToInt(r[2])))};
 }
 
+Result<Credential> Access::FindCredential(CredentialKind kind, int64_t id) const {
+  auto lease = core_.Read();
+  if (!lease) return std::unexpected(lease.error());
+  auto rows = lease->db().Query("SELECT id, name, created_at FROM credentials WHERE id = $1 AND kind = $2",
+                                {id, std::string(CredentialKindName(kind))});
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty())
+    return Fail(Code::kNotFound,
+                "no " + std::string(CredentialKindName(kind)) + " credential " + std::to_string(id));
+  const Row& r = rows->front();
+  return Credential{ToInt(r[0]), kind, r[1].value_or(""), Time(std::chrono::seconds(ToInt(r[2])))};
+}
+
 Result<std::vector<ClaimCode>> Access::CreateClaimCodes(const std::filesystem::path& roster, int year,
                                                         Time expires) {
   auto source = ReadCsvSource(roster);

@@ -102,6 +102,8 @@ class Access {
   Result<std::string> AddCredential(CredentialKind kind, std::string_view name);
   // The credential whose secret this is; kUnauthenticated otherwise.
   Result<Credential> Authenticate(CredentialKind kind, std::string_view secret) const;
+  // The credential `id` of that kind while it exists (not removed); kNotFound otherwise.
+  Result<Credential> FindCredential(CredentialKind kind, int64_t id) const;
   // Deletes the credential `name` of that kind (its secret stops authenticating); audited.
   // kNotFound when there is none.
   Result<> RemoveCredential(CredentialKind kind, std::string_view name);

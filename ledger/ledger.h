@@ -11,6 +11,7 @@
 //                              access.h   claim codes, staff and partner credentials
 //                              counts.h   adoption counts, published figures
 //                              audit.h    the audit chain and its verification
+//                              usage.h    partner scans per day and outcome (no serials)
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "ledger/channel.h"
 #include "ledger/counts.h"
 #include "ledger/imports.h"
+#include "ledger/usage.h"
 
 namespace lk::ledger {
 
@@ -65,6 +67,8 @@ class Ledger {
   const Access& access() const { return access_; }
   const Counts& counts() const { return counts_; }
   const Audit& audit() const { return audit_; }
+  Usage& usage() { return usage_; }
+  const Usage& usage() const { return usage_; }
 
  private:
   std::unique_ptr<internal::Core> core_;
@@ -73,6 +77,7 @@ class Ledger {
   Access access_;
   Counts counts_;
   Audit audit_;
+  Usage usage_;
 };
 
 // Opens (creating if needed) the ledger named by options.url and applies pending schema

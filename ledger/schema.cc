@@ -396,6 +396,20 @@ ALTER TABLE cards ADD COLUMN replaced_by TEXT COLLATE "C" CHECK (replaced_by IS 
 CREATE UNIQUE INDEX cards_current ON cards (roster_id, channel) WHERE replaced_by IS NULL;
 ALTER TABLE cards DROP CONSTRAINT cards_roster_id_channel_key;
 )sql"},
+      // Partner use (docs/desk.md): how many scans each partner made per Brussels day and per
+      // outcome. Deliberately no serial, no time of day and no place: the service keeps no record of
+      // where a card was shown.
+      {12, R"sql(
+CREATE TABLE verification_counts (
+  day TEXT NOT NULL CHECK (length(day) = 10),
+  partner_id BIGINT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('valid', 'revoked', 'expired', 'not_yet_valid', 'not_lerarenkaart',
+                                           'damaged', 'unknown_key')),
+  count BIGINT NOT NULL CHECK (count > 0),
+  PRIMARY KEY (day, partner_id, outcome)
+);
+)sql",
+       "", ""},
       // The official list of schools (number, name, postcode, municipality; `import schools`), so
       // that passes, the teacher's site and the console name a school instead of its number.
       // Reference data outside the audited record counts: a newer list renames a school in place.

@@ -59,6 +59,9 @@ struct Knowledge {
 
 enum class Outcome { kValid, kRevoked, kExpired, kNotYetValid, kNotLerarenkaart, kDamaged, kUnknownKey };
 std::string_view OutcomeName(Outcome outcome);  // "valid", "revoked", "expired", ...
+// What a desk acts on, for a refusal word of signing::TokenVerifier (or of POST /v1/verify:
+// "revoked", "unknown_serial"); "" is kValid. The desk page (api/) groups its verdicts with it too.
+Outcome OutcomeForReason(std::string_view reason);
 enum class Lang { kNl, kFr, kEn };
 Result<Lang> ParseLang(std::string_view code);  // "nl", "fr" or "en"
 

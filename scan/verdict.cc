@@ -89,24 +89,25 @@ std::string KnowledgeSentence(const Knowledge& k, Lang lang) {
   return out;
 }
 
-namespace internal {
-
-std::string RevokedKey(std::string_view serial, int year) {
-  return std::string(serial) + "/" + std::to_string(year);
-}
-
 Outcome OutcomeForReason(std::string_view reason) {
   if (reason.empty()) return Outcome::kValid;
+  if (reason == "revoked") return Outcome::kRevoked;
   if (reason == "expired") return Outcome::kExpired;
   if (reason == "not_yet_valid") return Outcome::kNotYetValid;
   if (reason == "unknown_kid") return Outcome::kUnknownKey;
   // Not one of our tokens at all: another QR code, another kind of JWS, or another issuer's.
   for (std::string_view r : {"malformed", "too_large", "unsupported_algorithm", "wrong_kind", "missing_kid",
-                             "missing_claim", "invalid_claim", "wrong_issuer"})
+                             "missing_claim", "invalid_claim", "wrong_issuer", "unknown_serial"})
     if (reason == r) return Outcome::kNotLerarenkaart;
   // bad_signature, non_canonical_signature, bad_base64, non_canonical_encoding, bad_json and
   // anything new: shaped like ours but not intact.
   return Outcome::kDamaged;
+}
+
+namespace internal {
+
+std::string RevokedKey(std::string_view serial, int year) {
+  return std::string(serial) + "/" + std::to_string(year);
 }
 
 Verdict JudgeToken(const signing::TokenVerifier& verifier, const std::unordered_set<std::string>& revoked,

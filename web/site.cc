@@ -158,6 +158,11 @@ class EmbeddedSite final : public Site {
     return it == s.end() ? std::string_view() : std::string_view(it->second);
   }
   std::string_view Stylesheet() const override { return css_; }
+  std::string_view File(std::string_view path) const override {
+    for (const auto& f : internal::EmbeddedFiles())
+      if (f.name == path) return f.data;
+    return {};
+  }
 
  private:
   void Walk(const std::vector<Node>& nodes, Lang lang, const Values& v, std::string& out) const {

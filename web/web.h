@@ -43,6 +43,9 @@ class Site {
   // A translated text ("" for an unknown key).
   virtual std::string_view Text(Lang lang, std::string_view key) const = 0;
   virtual std::string_view Stylesheet() const = 0;
+  // Any embedded file by its path under web/ ("static/desk.js", "node_modules/jsqr/LICENSE"),
+  // "" when there is none.
+  virtual std::string_view File(std::string_view path) const = 0;
 };
 
 using lk::HtmlEscape;  // & < > " ' as character references (base/base.h)

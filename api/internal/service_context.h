@@ -30,6 +30,8 @@
 #include "api/internal/limits.h"
 #include "api/internal/request_body.h"
 #include "api/internal/teacher_sessions.h"
+#include "api/internal/verification_tally.h"
+#include "scan/scan.h"
 #include "signing/revocation_list.h"
 #include "web/web.h"
 
@@ -141,6 +143,22 @@ struct ServiceContext {
   } apple_badge, google_badge;
   bool google_configured() const { return deps.google_account && !deps.google.issuer_id.empty(); }
 
+  // The partner's desk (desk_routes.cc): signed-in desks (a session's `serial` holds the partner's
+  // subject, "partner:ID"), and when each partner's credential was last seen in the ledger
+  // (guarded by desk_mu), so that a removed key signs its desks out within kDeskRecheck.
+  std::unique_ptr<TeacherSessions> desk_sessions;
+  static constexpr std::chrono::seconds kDeskRecheck{10};
+  std::mutex desk_mu;
+  std::map<int64_t, Instant> desk_partner_seen;
+  std::string desk_script, desk_script_etag, jsqr_script, jsqr_etag, jsqr_license, desk_worker,
+      desk_worker_etag;
+
+  // Partner use per day and outcome, written to the ledger every kTallyFlush (ledger::Usage).
+  VerificationTally tally;
+  static constexpr std::chrono::seconds kTallyFlush{10};
+  // Writes the tally to the ledger; on failure keeps it for the next try.
+  void FlushTally();
+
   // Google classes brought up to date by this process (guarded by google_mu).
   std::mutex google_mu;
   std::set<int> google_class_years;
@@ -159,6 +177,21 @@ Reply CardAnswer(ServiceContext& ctx, HttpResponse& res, const ledger::IssuedCar
 // authenticated the request for this card (access token or teacher session).
 Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card);
 Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card);
+
+// The verdict on a scanned token, shared by POST /v1/verify and the desk page: the signature and
+// claims (signing::TokenVerifier), then the card in the ledger (unknown, revoked; revocations
+// known within about a second). `status` is the API's (active, revoked, expired, invalid),
+// `reason` the verifier's word or "revoked" / "unknown_serial", `outcome` what a desk acts on.
+// Counts the scan for `partner_id` (0: nobody) in ctx.tally and the metrics.
+struct ScanVerdict {
+  std::string status, reason, serial;
+  std::optional<int> year;
+  scan::Outcome outcome = scan::Outcome::kDamaged;
+};
+std::expected<ScanVerdict, Problem> JudgeScannedToken(ServiceContext& ctx, std::string_view token,
+                                                      int64_t partner_id);
+// The credential id of a partner subject ("partner:12" -> 12); 0 for anything else.
+int64_t PartnerId(std::string_view subject);
 
 // --- Routes --------------------------------------------------------------------------------
 enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };
@@ -218,6 +251,16 @@ Reply MoveSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply SignOut(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Stylesheet(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply BadgeImage(ServiceContext&, HttpRequest&, HttpResponse&);
+// The partner's desk (desk_routes.cc).
+Reply DeskPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply DeskSignIn(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply DeskScan(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply DeskSignOut(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply DeskScript(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply JsqrScript(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply JsqrLicense(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply DeskWorker(ServiceContext&, HttpRequest&, HttpResponse&);
+Result<> InitDesk(ServiceContext& ctx);
 // Whether a failure of `req` is answered as an HTML page: a page route, or an unmatched GET
 // outside the JSON API (/v1/, /.well-known/).
 bool WantsPage(const HttpRequest& req);

@@ -14,7 +14,5 @@ std::string RevokedKey(std::string_view serial, int year);
 // The verdict on `token` at `now`: the signature and claims by `verifier`, then `revoked`.
 Verdict JudgeToken(const signing::TokenVerifier& verifier, const std::unordered_set<std::string>& revoked,
                    std::string_view token, Time now);
-// The outcome for a refusal word of signing::TokenVerifier.
-Outcome OutcomeForReason(std::string_view reason);
 
 }  // namespace lk::scan::internal

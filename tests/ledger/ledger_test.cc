@@ -1727,6 +1727,44 @@ TEST_P(LedgerTest, CredentialsAreHashedAndAuthenticateByKind) {
   EXPECT_TRUE(verify->ok) << verify->problem;
 }
 
+// Partner use: counts per (day, partner, outcome) add up across batches, a bad batch writes
+// nothing, and a removed partner is no longer found by id.
+TEST_P(LedgerTest, VerificationCountsAddUpAndBadBatchesWriteNothing) {
+  auto partner = ledger_->access().AddCredential(CredentialKind::kPartner, "Museum M");
+  ASSERT_TRUE(partner.has_value());
+  auto who = ledger_->access().Authenticate(CredentialKind::kPartner, *partner);
+  ASSERT_TRUE(who.has_value());
+  auto found = ledger_->access().FindCredential(CredentialKind::kPartner, who->id);
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  EXPECT_EQ(found->name, "Museum M");
+  EXPECT_EQ(ledger_->access().FindCredential(CredentialKind::kStaff, who->id).error().code, Code::kNotFound);
+
+  std::vector<VerificationCount> batch = {{"2026-12-03", who->id, "valid", 3},
+                                          {"2026-12-03", who->id, "revoked", 1},
+                                          {"2026-12-04", who->id, "valid", 2}};
+  ASSERT_TRUE(ledger_->usage().Add(batch).has_value());
+  ASSERT_TRUE(
+      ledger_->usage().Add(std::vector<VerificationCount>{{"2026-12-03", who->id, "valid", 4}}).has_value());
+  std::vector<VerificationCount> bad = {{"2026-12-03", who->id, "valid", 1},
+                                        {"2026-12-03", who->id, "maybe", 1}};
+  auto refused = ledger_->usage().Add(bad);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_FALSE(
+      ledger_->usage().Add(std::vector<VerificationCount>{{"3 Dec", who->id, "valid", 1}}).has_value());
+  auto q = ledger_->usage().Query("2026-12-01", "2026-12-31");
+  ASSERT_TRUE(q.has_value()) << q.error().message;
+  EXPECT_EQ(*q, (std::vector<VerificationCount>{{"2026-12-03", who->id, "revoked", 1, "Museum M"},
+                                                {"2026-12-03", who->id, "valid", 7, "Museum M"},
+                                                {"2026-12-04", who->id, "valid", 2, "Museum M"}}));
+  EXPECT_EQ(ledger_->usage().Query("2026-12-04", "2026-12-04")->size(), 1u);
+
+  ASSERT_TRUE(ledger_->access().RemoveCredential(CredentialKind::kPartner, "Museum M").has_value());
+  EXPECT_EQ(ledger_->access().FindCredential(CredentialKind::kPartner, who->id).error().code,
+            Code::kNotFound);
+  EXPECT_EQ(ledger_->usage().Query("2026-12-04", "2026-12-04")->at(0).partner_name, "");  // counts stay
+}
+
 TEST_P(LedgerTest, CardLookupTokensAndTheRevocationList) {
   ImportSmallRoster();
   auto a = ledger_->cards().IssueDigital("T1", 2026), b = ledger_->cards().IssueDigital("T2", 2026);
