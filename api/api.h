@@ -20,6 +20,7 @@
 #include "ledger/ledger.h"
 #include "passgen/google_wallet.h"
 #include "signing/signing.h"
+#include "wallet/wallet.h"
 
 namespace lk::api {
 
@@ -61,6 +62,10 @@ struct ServiceOptions {
   std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
   size_t max_form_bytes = 2048;
   std::string apple_badge_file, google_badge_file;
+  // Apple's pass web service (docs/wallet-service.md) answers under this path: the path of the
+  // passes' webServiceURL. Extra slashes after it are forgiven (.../wallet//v1/...).
+  std::string wallet_path = "/wallet/";
+  RateLimit wallet_log_per_address{1, 20};  // POST .../v1/log, by client address
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen
@@ -80,6 +85,12 @@ struct ServiceDeps {
   passgen::GoogleWalletConfig google;
   passgen::GoogleCardDesign google_design;
   passgen::WalletApi* google_api = nullptr;  // when set, objects are created before redirecting
+  // The passes' type identifier: the pass web service answers for it only ("" = 503).
+  std::string pass_type_identifier;
+  // When set, the service runs a wallet::UpdatePusher that pushes every pass change to the
+  // devices registered for it (started with the service, stopped before the ledger closes).
+  push::ApnsClient* apns = nullptr;
+  wallet::PusherOptions pusher;
 };
 
 class Service {

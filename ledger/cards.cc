@@ -8,6 +8,7 @@
 
 #include "ledger/internal/aggregates.h"
 #include "ledger/internal/core.h"
+#include "ledger/internal/pass_changes.h"
 #include "ledger/internal/schema.h"
 
 namespace lk::ledger {
@@ -258,6 +259,8 @@ Result<> Cards::Revoke(std::string_view serial, std::string_view reason) {
   }
   if (before->size() != 1)
     return Fail(Code::kInternal, "card " + std::string(serial) + " vanished while revoked");
+  // The pass is void now: devices that registered it are told (pass_updates.h).
+  if (auto r = QueuePassChange(core_, serial); !r) return r;
   {
     const Row& b = before->front();
     CellKey k{static_cast<int>(ToInt(b[0])),

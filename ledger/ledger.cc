@@ -19,7 +19,8 @@ Ledger::Ledger(std::unique_ptr<internal::Core> core)
       cards_(*core_),
       access_(*core_),
       counts_(*core_),
-      audit_(*core_) {}
+      audit_(*core_),
+      pass_updates_(*core_) {}
 
 Ledger::~Ledger() = default;
 

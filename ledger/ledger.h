@@ -11,6 +11,7 @@
 //                              access.h   claim codes, staff and partner credentials
 //                              counts.h   adoption counts, published figures
 //                              audit.h    the audit chain and its verification
+//                              pass_updates.h  Apple Wallet registrations, changes, push queue
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "ledger/channel.h"
 #include "ledger/counts.h"
 #include "ledger/imports.h"
+#include "ledger/pass_updates.h"
 
 namespace lk::ledger {
 
@@ -59,6 +61,8 @@ class Ledger {
   const Access& access() const { return access_; }
   const Counts& counts() const { return counts_; }
   const Audit& audit() const { return audit_; }
+  PassUpdates& pass_updates() { return pass_updates_; }
+  const PassUpdates& pass_updates() const { return pass_updates_; }
 
  private:
   std::unique_ptr<internal::Core> core_;
@@ -67,6 +71,7 @@ class Ledger {
   Access access_;
   Counts counts_;
   Audit audit_;
+  PassUpdates pass_updates_;
 };
 
 // Opens (creating if needed) the ledger named by options.url and applies pending schema

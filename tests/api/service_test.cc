@@ -109,7 +109,8 @@ TEST_F(ServiceTest, JwksAndOpenApiCarryValidators) {
   EXPECT_EQ(other.status, 200);
   auto o = Http("GET", Server().url("/openapi.json"));
   ASSERT_EQ(o.status, 200);
-  EXPECT_EQ(Json(o)["paths"].size(), 23u);  // 15 API paths and 8 of the teacher's pages
+  EXPECT_EQ(Json(o)["paths"].size(),
+            27u);  // 15 API paths, 4 of the pass web service, 8 of the teacher's pages
 }
 
 TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {
