@@ -259,6 +259,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
       ac.private_key_pem = building->signer->PrivateKeyPem();
       ac.ca_file = c->apns.ca_file;
       ac.max_in_flight = c->apns.max_in_flight;
+      ac.journal_batch = static_cast<size_t>(c->apns.journal_batch);
       auto client = push::ApnsClient::Create(std::move(ac), clock);
       if (!client) return Report(client.error());
       apns = std::move(*client);

@@ -33,5 +33,6 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddScanCommand(CLI::App& app, Globals& g, int& exit_code);
+void AddCardsCommands(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

@@ -124,7 +124,8 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
       c.apns.enabled = *v;
     }
     for (auto [key, lo, hi, out] : {std::tuple{"apns.max_in_flight", 1, 10000, &c.apns.max_in_flight},
-                                    std::tuple{"apns.poll_ms", 50, 60000, &c.apns.poll_ms}})
+                                    std::tuple{"apns.poll_ms", 50, 60000, &c.apns.poll_ms},
+                                    std::tuple{"apns.journal_batch", 1, 100000, &c.apns.journal_batch}})
       if (auto node = t.at_path(key)) {
         auto v = node.value<int64_t>();
         if (!v || *v < lo || *v > hi)

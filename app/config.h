@@ -43,6 +43,10 @@ struct ApnsSettings {
   std::string ca_file;                             // [apns] ca_file, $LK_APNS_CA_FILE; "" = the system's CAs
   int max_in_flight = 500;                         // [apns] max_in_flight (1-10000): streams at once
   int poll_ms = 1000;                              // [apns] poll_ms (50-60000): how often the queue is read
+  // [apns] journal_batch (1-100000): delivered devices journalled per ledger write. Larger: fewer
+  // (synchronous) ledger writes during a push; at most this + max_in_flight devices can get a
+  // change twice after a crash.
+  int journal_batch = 1000;
 };
 
 struct Config {

@@ -21,7 +21,8 @@ namespace {
 // checked against the revocations only.
 template <typename Revocations>
 Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lists,
-                     const Revocations& revocations, VerifyReport& rep) {
+                     const Revocations& revocations,
+                     const std::unordered_map<std::string, int64_t>& refreshed, VerifyReport& rep) {
   int64_t list_seq = -1;
   std::string_view rest;  // the unchecked part of the current entry's list
   auto fail = [&](int64_t seq, std::string_view serial, std::string what) {
@@ -68,8 +69,11 @@ Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lis
         const bool revoked = c.Text(8) == "revoked";
         if (rv == revocations.end()) {
           if (revoked) return fail(seq, serial, "revoked, but no audit entry revoked it");
-          if (c.Int(11) != seq)
-            return fail(seq, serial, "its update tag was changed behind the ledger's back");
+          if (c.Int(11) != seq) {  // or the entry that last re-signed its token (`cards refresh`)
+            auto f = refreshed.find(std::string(serial));
+            if (f == refreshed.end() || f->second != c.Int(11))
+              return fail(seq, serial, "its update tag was changed behind the ledger's back");
+          }
           return;
         }
         if (!revoked)
@@ -109,6 +113,7 @@ Result<VerifyReport> Audit::Verify() const {
     int64_t at;  // -1: not recorded (entries written before the ledger recorded it)
   };
   std::unordered_map<std::string, Revocation> revocations;
+  std::unordered_map<std::string, int64_t> refreshed;  // serial -> the last entry that re-signed it
   auto r = core_.db->ForEach(
       "SELECT seq, at, action, detail, prev_hash, hash FROM audit_log ORDER BY seq", {}, [&](const Row& row) {
         if (rep.first_bad) return;
@@ -134,6 +139,15 @@ Result<VerifyReport> Audit::Verify() const {
           claimed[seq] = {j["table"].get<std::string>(), j["added"].get<int64_t>()};
         if (j.is_object() && j.contains("cards") && j["cards"].is_string())
           card_lists[seq] = j["cards"].get<std::string>();
+        if (action == "refresh tokens" && j.is_object() && j.contains("serials") &&
+            j["serials"].is_string()) {
+          const std::string& list = j["serials"].get_ref<const std::string&>();
+          for (size_t pos = 0; pos < list.size();) {
+            size_t comma = std::min(list.find(',', pos), list.size());
+            refreshed[list.substr(pos, comma - pos)] = seq;
+            pos = comma + 1;
+          }
+        }
         if (action == "revoke" && j.is_object() && j.contains("serial") && j["serial"].is_string())
           revocations[j["serial"].get<std::string>()] = {seq, j.value("reason", std::string()),
                                                          j.value("revoked_at", int64_t{-1})};
@@ -188,7 +202,7 @@ Result<VerifyReport> Audit::Verify() const {
   }
   if (!issues.empty()) bad(issues.begin()->first, issues.begin()->second);
   if (rep.first_bad) return rep;
-  if (auto cards = VerifyCards(*core_.db, card_lists, revocations, rep); !cards)
+  if (auto cards = VerifyCards(*core_.db, card_lists, revocations, refreshed, rep); !cards)
     return std::unexpected(cards.error());
   if (rep.first_bad) return rep;
   // The adoption aggregate must equal a recount from roster and cards.

@@ -3,6 +3,8 @@
 // unregister at will), but they take the ledger's write transaction like every write.
 #include "ledger/pass_updates.h"
 
+#include <nlohmann/json.hpp>
+
 #include "ledger/internal/core.h"
 #include "ledger/internal/pass_changes.h"
 
@@ -135,6 +137,32 @@ Result<int64_t> PassUpdates::QueueChanges(std::span<const std::string> serials) 
     if (auto r = QueuePassChange(core_, s); !r) return std::unexpected(r.error());
   if (auto r = tx.Commit(); !r) return std::unexpected(r.error());
   return static_cast<int64_t>(serials.size());
+}
+
+Result<int64_t> PassUpdates::ReplaceTokens(std::span<const std::pair<std::string, std::string>> serial_tokens,
+                                           Time at) {
+  std::lock_guard lock(core_.mu);
+  Transaction tx(*core_.db);
+  if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
+  auto seq = core_.NextSeq();
+  if (!seq) return std::unexpected(seq.error());
+  int64_t changed = 0;
+  std::string serials;
+  for (const auto& [serial, token] : serial_tokens) {
+    auto n = core_.db->Execute(
+        "UPDATE cards SET qr_token = $2, qr_token_at = $3, update_tag = $4 WHERE serial = $1 AND status = "
+        "'active' AND channel = 'digital'",
+        {serial, token, Seconds(at), *seq});
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) continue;
+    ++changed;
+    serials += (serials.empty() ? "" : ",") + serial;
+    if (auto r = QueuePassChange(core_, serial); !r) return std::unexpected(r.error());
+  }
+  nlohmann::json detail = {{"refreshed", changed}, {"serials", serials}};
+  if (auto f = core_.Finish(tx, *seq, "refresh tokens", detail.dump(), static_cast<uint64_t>(changed)); !f)
+    return std::unexpected(f.error());
+  return changed;
 }
 
 Result<int64_t> PassUpdates::PendingChanges() const {

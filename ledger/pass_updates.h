@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/base.h"
@@ -67,6 +68,11 @@ class PassUpdates {
   // Queues a change of each of these passes for pushing, with the card's current update tag
   // (cards refresh does this for re-signed passes; revocations queue themselves).
   Result<int64_t> QueueChanges(std::span<const std::string> serials);
+  // Re-signed QR tokens (`cards refresh` after a key rotation): each (serial, token) of an ACTIVE
+  // digital card replaces its token (attached at `at`), takes a new update tag and queues a
+  // push, all in one write with one audit entry ("refresh tokens", listing the serials).
+  // Revoked or unknown serials are skipped. Returns how many cards changed.
+  Result<int64_t> ReplaceTokens(std::span<const std::pair<std::string, std::string>> serial_tokens, Time at);
   // Queued changes not yet in a batch.
   Result<int64_t> PendingChanges() const;
 

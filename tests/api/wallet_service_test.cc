@@ -6,6 +6,7 @@
 // whose signature openssl verifies, and a partner's verify answering revoked.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -257,6 +258,48 @@ TEST_P(WalletServiceTest, DeviceLogsAreLoggedCappedAndEscaped) {
   EXPECT_THAT(log, HasSubstr("\"event\":\"wallet_device_log\""));
   EXPECT_THAT(log, HasSubstr("\\u0001 \\\"quoted\\\""));
   EXPECT_THAT(log, Not(HasSubstr(std::string(1001, 'x'))));
+}
+
+// Key rotation: `keys rotate`, then `cards refresh` re-signs the token, marks the pass updated
+// and queues its push; the running service pushes it, the device fetches the pass with the new
+// token in its barcode, and the old token keeps verifying. Running it again changes nothing.
+TEST_P(WalletServiceTest, CardsRefreshAfterAKeyRotationReachesTheWallet) {
+  Pass pass = ClaimPass("T5");
+  ASSERT_EQ(Register(pass, "phone5", PushToken('d')).status, 201);
+  std::string tag = Json(Http("GET", Updates(pass, "phone5")))["lastUpdated"];
+  auto rotate = Cli({"keys", "rotate"});
+  ASSERT_EQ(rotate.exit_code, 0) << rotate.err;
+  auto refresh = Cli({"cards", "refresh"});
+  ASSERT_EQ(refresh.exit_code, 0) << refresh.err;
+  EXPECT_THAT(refresh.out, HasSubstr("cards refresh: 1 re-signed"));
+  EXPECT_EQ(PushesTo(PushToken('d')).size(), 1u) << Server().Log();
+  ASSERT_EQ(kill(Server().pid(), SIGHUP), 0);  // the service learns the new key
+
+  auto changed = Http("GET", Updates(pass, "phone5", tag));
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_EQ(Json(changed)["serialNumbers"], json::array({pass.serial}));
+  auto latest = Http("GET", LatestPass(pass), "", ApplePass(pass));
+  ASSERT_EQ(latest.status, 200) << latest.body;
+  json pj = PassJson(latest.body, "refreshed");
+  std::string fresh = pj["barcodes"][0]["message"];
+  EXPECT_NE(fresh, pass.token);
+  EXPECT_EQ(pj["voided"], false);
+  EXPECT_EQ(pj["authenticationToken"], pass.auth);    // never changes
+  EXPECT_EQ(Verify(pass.token)["status"], "active");  // the old key is still published
+  std::string status;
+  for (int i = 0; i < 50 && status != "active"; ++i) {
+    status = Verify(fresh)["status"];
+    if (status != "active") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, "active");
+
+  auto again = Cli({"cards", "refresh"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("0 re-signed"));
+  EXPECT_THAT(again.out, HasSubstr("1 already signed"));
+  EXPECT_EQ(PushesTo(PushToken('d'), 2, 10).size(), 1u);
+  auto verify = Cli({"ledger", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WalletServiceTest, ::testing::Values("sqlite", "postgresql"),

@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   if (!cert || !key) return Die("certificate", lk::Error{lk::Code::kInvalidArgument, "cannot read"});
   config.certificate_pem = *cert;
   config.private_key_pem = *key;
+  config.journal_batch = 1000;  // serve's default ([apns] journal_batch)
   auto client = lk::push::ApnsClient::Create(config, clock);
   if (!client) return Die("apns", client.error());
   lk::wallet::PusherOptions po;

@@ -179,6 +179,32 @@ TEST_P(PassUpdatesTest, TwoLedgersOnOneDatabaseShareRegistrations) {
   EXPECT_THAT((*batch)->tokens, ElementsAre(kTokenA));
 }
 
+TEST_P(PassUpdatesTest, ReplacedTokensTakeANewTagQueueAPushAndKeepTheAuditChainWhole) {
+  ASSERT_TRUE(ledger_->cards().Revoke(serials_[2], "left").has_value());
+  ASSERT_TRUE(updates().Register("phone", kTokenA, serials_[0]).has_value());
+  const int64_t before = Tag(serials_[0]), pending = *updates().PendingChanges();
+  clock_.Advance(minutes(1));
+  std::vector<std::pair<std::string, std::string>> tokens = {
+      {serials_[0], "token.zero.new"}, {serials_[2], "token.two.new"}, {"NOSUCHCARD00", "x"}};
+  auto n = updates().ReplaceTokens(tokens, clock_.Now());
+  ASSERT_TRUE(n.has_value()) << n.error().message;
+  EXPECT_EQ(*n, 1);  // the revoked and the unknown card are left alone
+  auto card = ledger_->cards().FindCard(serials_[0]);
+  EXPECT_EQ(card->token, "token.zero.new");
+  EXPECT_GT(card->update_tag, before);
+  EXPECT_EQ(ledger_->cards().FindCard(serials_[2])->token, "");
+  EXPECT_EQ(*updates().PendingChanges(), pending + 1);
+  EXPECT_THAT(updates().UpdatedSince("phone", before)->serials, ElementsAre(serials_[0]));
+  auto verified = ledger_->audit().Verify();
+  ASSERT_TRUE(verified.has_value()) << verified.error().message;
+  EXPECT_TRUE(verified->ok) << verified->problem;
+  // A tag changed behind the ledger's back is still caught.
+  ASSERT_EQ(
+      backend_->Sql("UPDATE cards SET update_tag = update_tag + 100 WHERE serial = '" + serials_[1] + "'"),
+      "");
+  EXPECT_FALSE(ledger_->audit().Verify()->ok);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PassUpdatesTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
