@@ -240,6 +240,17 @@ int Serve(const Globals& g, const ServeArgs& a) {
   if (!ledger) return Report(ledger.error());
   d.ledger = std::move(*ledger);
   std::string backend(d.ledger->backend());
+  {  // card years valid now that have a roster but no pass template: their claims would fail
+    const Time now = clock.Now();
+    const int current = int(BrusselsDate(now).year());
+    for (int y : {current - 1, current, current + 1}) {
+      if (signing::CardYearValidity(y, c->tokens).expires <= now) continue;
+      auto rows = d.ledger->counts().Query({ledger::Period::kCalendar, ledger::Dimension::kNone, y, y});
+      if (!rows || rows->empty() || rows->front().eligible.value_or(0) == 0) continue;
+      if (std::string w = PassTemplateWarning(*c, y); !w.empty())
+        std::fprintf(stderr, "lerarenkaart: %s\n", w.c_str());
+    }
+  }
 
   std::shared_ptr<PassBuilding> building;
   std::unique_ptr<push::ApnsClient> apns;  // outlives the service (declared before it)

@@ -21,6 +21,10 @@ int Report(const Error& e);
 // Loads the configuration for a command, or reports why not.
 Result<Config> Load(const Globals& g);
 
+// A warning sentence when no usable Apple pass template covers card `year` in [passes]
+// templates_dir (missing, broken, or for another year); "" when one does (cli_pass.cc).
+std::string PassTemplateWarning(const Config& c, int year);
+
 // Each Add* registers a subcommand; its callback stores the exit code in `exit_code`.
 using Run = std::function<int()>;
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);

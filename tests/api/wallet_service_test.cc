@@ -302,6 +302,20 @@ TEST_P(WalletServiceTest, CardsRefreshAfterAKeyRotationReachesTheWallet) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// A card year with a roster but no pass template: the import and serve say so (claims would 503).
+TEST_P(WalletServiceTest, ImportAndServeWarnWhenNoPassTemplateCoversTheYear) {
+  const std::string next = std::to_string(year_ + 1);
+  auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", next});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_THAT(imp.err, HasSubstr("warning: no Apple pass template covers card year " + next));
+  auto current = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_)});
+  ASSERT_EQ(current.exit_code, 0) << current.err;
+  EXPECT_THAT(current.err, Not(HasSubstr("warning")));
+  std::string log = Server().Log();
+  EXPECT_THAT(log, HasSubstr("no Apple pass template covers card year " + next));
+  EXPECT_THAT(log, Not(HasSubstr("covers card year " + std::to_string(year_) + " ")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, WalletServiceTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
