@@ -196,9 +196,9 @@ Reply LatestPass(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   const Time now = ctx.deps.clock->Now();
   const bool dated =
       std::chrono::floor<std::chrono::seconds>(*changed) < std::chrono::floor<std::chrono::seconds>(now);
-  std::string etag =
-      QuotedEtag(card.serial + "\n" + std::to_string(card.update_tag) + "\n" + card.token + "\n" +
-                 card.holder_name + "\n" + card.school + "\n" + (card.revoked ? "void" : "ok"));
+  std::string etag = QuotedEtag(ctx.base_url + "\n" + card.serial + "\n" + std::to_string(card.update_tag) +
+                                "\n" + card.token + "\n" + card.holder_name + "\n" + card.school + "\n" +
+                                (card.revoked ? "void" : "ok"));
   res.set_header("ETag", etag);
   res.set_header("Cache-Control", "no-cache");
   if (dated) res.set_header("Last-Modified", FormatHttpDate(*changed));
