@@ -178,6 +178,19 @@ TEST_P(WalletServiceTest, ARevokedCardReachesTheWalletThroughPushAndTheWebServic
   EXPECT_EQ(Http("GET", LatestPass(pass), "", {"Authorization: ApplePass " + std::string(32, 'x')}).status,
             401);
   EXPECT_EQ(PassJson(latest.body, "latest")["voided"], false);
+  // Hostile or odd validators are ignored, never trusted: a full answer.
+  for (const char* ims : {"yesterday", "Mon, 32 Jan 2026 00:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT",
+                          "Thu, 01 Jan 1970 00:00:00 GMT\r\nX: y"})
+    EXPECT_EQ(
+        Http("GET", LatestPass(pass), "", {ApplePass(pass)[0], std::string("If-Modified-Since: ") + ims})
+            .status,
+        200)
+        << ims;
+  EXPECT_EQ(Http("GET", LatestPass(pass), "", {"Authorization: applepass " + pass.auth}).status, 200);
+  EXPECT_EQ(Http("GET", LatestPass(pass), "", {"Authorization: ApplePass"}).status, 401);
+  EXPECT_EQ(Http("GET", LatestPass(pass), "", {ApplePass(pass)[0], "If-None-Match: " + latest.header("etag")})
+                .status,
+            304);
 
   // Revoked by staff over HTTP: the stand-in gets one push for the device, topic = pass type.
   ASSERT_EQ(
