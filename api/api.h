@@ -18,6 +18,7 @@
 #include "base/base.h"
 #include "base/card.h"
 #include "ledger/ledger.h"
+#include "mail/mail.h"
 #include "passgen/google_wallet.h"
 #include "signing/signing.h"
 #include "wallet/wallet.h"
@@ -66,6 +67,10 @@ struct ServiceOptions {
   // passes' webServiceURL. Extra slashes after it are forgiven (.../wallet//v1/...).
   std::string wallet_path = "/wallet/";
   RateLimit wallet_log_per_address{1, 20};  // POST .../v1/log, by client address
+  // "Send me a new link" (/link): how long a mailed sign-in link works, and how many a client
+  // address may ask for (3 at once, then one per 200 s).
+  std::chrono::seconds signin_link_lifetime{std::chrono::minutes(15)};
+  RateLimit links_per_address{3.0 / 600, 3};
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen
@@ -91,6 +96,11 @@ struct ServiceDeps {
   // devices registered for it (started with the service, stopped before the ledger closes).
   push::ApnsClient* apns = nullptr;
   wallet::PusherOptions pusher;
+  // The sign-in mails of /link, sent by one thread of the service (the only user of `mailer`),
+  // never while a request waits. Null: /link says links cannot be mailed.
+  mail::Mailer* mailer = nullptr;
+  mail::Address mail_from;   // the sender of those mails
+  std::string mail_contact;  // who to contact, in the mail; "" = mail_from
 };
 
 class Service {

@@ -144,7 +144,23 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     while (ctx_.base_url.ends_with('/')) ctx_.base_url.pop_back();
     refresher_ = std::thread([this] { RefreshLoop(); });
     if (pusher_) pusher_->Start();
+    if (ctx_.deps.mailer) mail_thread_ = std::thread([this] { MailLoop(); });
     return {};
+  }
+
+  // Runs the queued mail jobs one by one (a failure is logged by the job, without the address:
+  // the teacher can ask again); what is still queued at Stop is dropped.
+  void MailLoop() {
+    std::unique_lock lock(ctx_.outbox_mu);
+    while (true) {
+      ctx_.outbox_cv.wait(lock, [&] { return ctx_.outbox_stop || !ctx_.outbox.empty(); });
+      if (ctx_.outbox_stop) return;
+      auto job = std::move(ctx_.outbox.front());
+      ctx_.outbox.pop_front();
+      lock.unlock();
+      job(*ctx_.deps.mailer);
+      lock.lock();
+    }
   }
 
   Result<> ReloadKeys(const signing::Keyring& keyring) override {
@@ -181,6 +197,12 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     if (pusher_) pusher_->Stop();  // a batch being pushed is finished or journalled first
     ctx_.pusher = nullptr;
     pusher_.reset();
+    {
+      std::lock_guard mail_lock(ctx_.outbox_mu);
+      ctx_.outbox_stop = true;
+    }
+    ctx_.outbox_cv.notify_all();
+    if (mail_thread_.joinable()) mail_thread_.join();
     ctx_.deps.ledger.reset();  // every acknowledged write was committed before its response
   }
 
@@ -376,7 +398,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   std::map<std::string, std::pair<std::string, Instant>> auth_cache_;
 
   std::unique_ptr<wallet::UpdatePusher> pusher_;
-  std::thread refresher_;
+  std::thread refresher_, mail_thread_;
   std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;
   bool refresh_stop_ = false;
@@ -392,7 +414,19 @@ ServiceContext::ServiceContext(ServiceOptions o, ServiceDeps d)
       per_address(options.per_address, *deps.clock),
       per_key(options.per_key, *deps.clock),
       claims_per_address(options.claims_per_address, *deps.clock),
+      links_per_address(options.links_per_address, *deps.clock),
       wallet_log_per_address(options.wallet_log_per_address, *deps.clock) {}
+
+bool ServiceContext::PostMail(std::function<void(mail::Mailer&)> job) {
+  if (!deps.mailer) return false;
+  {
+    std::lock_guard lock(outbox_mu);
+    if (outbox_stop || outbox.size() >= kMaxOutbox) return false;
+    outbox.push_back(std::move(job));
+  }
+  outbox_cv.notify_one();
+  return true;
+}
 }  // namespace internal
 
 Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, ServiceDeps deps) {

@@ -9,9 +9,12 @@
 // browser marks `Sec-Fetch-Site: cross-site` is refused.
 #include <boost/url/parse.hpp>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 
 #include "api/internal/teacher_cards.h"
+#include "mail/claim_mail.h"
+#include "mail/signin_mail.h"
 
 namespace lk::api::internal {
 namespace {
@@ -93,14 +96,37 @@ std::string QueryEscape(std::string_view s) {
 
 bool CrossSite(const HttpRequest& req) { return req.header("Sec-Fetch-Site") == "cross-site"; }
 
-// The claim form, with `code` prefilled and `error` (a strings key) shown when set.
-Reply ClaimForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
-                const std::string& code, std::string_view error, int status) {
+// This device's form token (the double-submit `lk_csrf` cookie), set when it has none.
+std::string FormToken(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res) {
   std::string csrf = CookieValue(req, kCsrfCookie);
   if (csrf.size() < 16 || csrf.size() > 64) {
     csrf = Base64UrlEncode(RandomBytes(24));
     res.headers.emplace_back("Set-Cookie", Cookie(ctx, kCsrfCookie, csrf, "HttpOnly; SameSite=Strict"));
   }
+  return csrf;
+}
+
+// A POSTed form is this device's: not cross-site, and its token matches the cookie.
+bool OwnForm(const HttpRequest& req, const std::string& csrf) {
+  const std::string cookie = CookieValue(req, kCsrfCookie);
+  return !CrossSite(req) && !cookie.empty() && ConstantTimeEqual(cookie, csrf);
+}
+
+// Signs this device in to `card` (ending a session it had) and sends it to its card page.
+void SignIn(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::IssuedCard& card) {
+  if (auto old = SessionOf(ctx, req)) ctx.sessions->End(old->first);
+  std::string id = ctx.sessions->Create(card.serial);
+  res.headers.emplace_back("Set-Cookie",
+                           Cookie(ctx, kSessionCookie, id,
+                                  "Max-Age=" + std::to_string(ctx.options.teacher_session_lifetime.count()) +
+                                      "; HttpOnly; SameSite=Lax"));
+  Redirect(res, "/card");
+}
+
+// The claim form, with `code` prefilled and `error` (a strings key) shown when set.
+Reply ClaimForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
+                const std::string& code, std::string_view error, int status) {
+  std::string csrf = FormToken(ctx, req, res);
   web::Values v;
   v.text["code"] = code;
   v.text["csrf"] = csrf;
@@ -227,13 +253,119 @@ Reply ClaimSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   }
   if (card->is_new) ctx.metrics.CardIssued();
   // A session that signed in before (another card, or this one) is replaced.
-  if (auto old = SessionOf(ctx, req)) ctx.sessions->End(old->first);
-  std::string id = ctx.sessions->Create(card->serial);
-  res.headers.emplace_back("Set-Cookie",
-                           Cookie(ctx, kSessionCookie, id,
-                                  "Max-Age=" + std::to_string(ctx.options.teacher_session_lifetime.count()) +
-                                      "; HttpOnly; SameSite=Lax"));
-  Redirect(res, "/card");
+  SignIn(ctx, req, res, *card);
+  return {};
+}
+
+// --- "Send me a new link" -------------------------------------------------------------------
+// /link mails a one-time sign-in link to the roster address of a card holder; the answer is the
+// same whether or not the address is known (no enumeration), and the mail goes out on the mail
+// thread (so neither does the time of the answer tell). The link's page shows a button that
+// POSTs the token: a mail scanner that opens links does not spend it.
+namespace {
+
+Reply LinkForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
+               const std::string& email, std::string_view error, int status) {
+  web::Values v;
+  v.text["email"] = email;
+  v.text["csrf"] = FormToken(ctx, req, res);
+  v.text["switch"] = "/link?";
+  if (!error.empty()) {
+    v.flags.insert("error");
+    v.text["error_text"] = ctx.site->Text(lang, error);
+  }
+  return Page(ctx, req, res, "link", lang, std::move(v), status);
+}
+
+Reply SignInForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
+                 const std::string& token, std::string_view error, int status) {
+  web::Values v;
+  v.text["token"] = token;
+  v.text["csrf"] = FormToken(ctx, req, res);
+  v.text["switch"] = token.empty() ? "/link/signin?" : "/link/signin?token=" + QueryEscape(token) + "&";
+  if (!error.empty()) {
+    v.flags.insert("error");
+    v.text["error_text"] = ctx.site->Text(lang, error);
+  }
+  res.set_header("Referrer-Policy", "no-referrer");
+  return Page(ctx, req, res, "signin", lang, std::move(v), status);
+}
+
+mail::Language MailLanguage(web::Lang lang) {
+  return lang == web::Lang::kFr   ? mail::Language::kFr
+         : lang == web::Lang::kEn ? mail::Language::kEn
+                                  : mail::Language::kNl;
+}
+
+}  // namespace
+
+Reply LinkPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  return LinkForm(ctx, req, res, lang, "", ctx.deps.mailer ? "" : "link.error.off", 200);
+}
+
+Reply LinkSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  auto form = FormFields(req.body);
+  std::string email(Trim(form["email"]));
+  if (email.size() > 254) email.resize(254);
+  if (!OwnForm(req, form["csrf"])) return LinkForm(ctx, req, res, lang, email, "link.error.form", 403);
+  if (!ctx.deps.mailer) return LinkForm(ctx, req, res, lang, email, "link.error.off", 503);
+  if (email.empty()) return LinkForm(ctx, req, res, lang, email, "link.error.empty", 400);
+  // The lookup, the link and the mail happen on the mail thread: this answer is the same for
+  // every address, and as fast.
+  const std::string request_id = req.id;
+  auto job = [&ctx, email, fallback = MailLanguage(lang), request_id](mail::Mailer& mailer) {
+    auto warn = [&](const std::string& what) {
+      std::fprintf(
+          stderr, "%s\n",
+          nlohmann::json({{"level", "warn"}, {"request_id", request_id}, {"msg", what}}).dump().c_str());
+    };
+    const Time now = ctx.deps.clock->Now();
+    auto link = ctx.deps.ledger->access().CreateSignInLink(email, now + ctx.options.signin_link_lifetime);
+    if (!link) return warn("sign-in link: " + link.error().message);
+    if (!*link) return;  // not a card holder's address: nothing to send, nothing to say
+    const ledger::SignInLink& l = **link;
+    mail::SignInMailOptions o{
+        ctx.base_url, ctx.deps.mail_from, ctx.deps.mail_contact,
+        std::chrono::duration_cast<std::chrono::minutes>(ctx.options.signin_link_lifetime)};
+    auto message = mail::ComposeSignInMail(
+        o, {l.email, l.display_name, mail::ParseLanguage(l.language, fallback).value_or(fallback), l.token},
+        *ctx.deps.clock);
+    if (!message) return warn("sign-in mail: " + message.error().message);
+    if (auto sent = mailer.Send(*message); !sent)  // its error names the address: not logged
+      warn("a sign-in mail was not delivered (code " +
+           std::to_string(static_cast<int>(sent.error().error.code)) + ")");
+  };
+  if (!ctx.PostMail(std::move(job))) ctx.Warn(req, "the sign-in mail queue is full");
+  return Page(ctx, req, res, "link_sent", lang, {});
+}
+
+Reply SignInPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  std::string token = req.param("token").value_or("");
+  if (token.empty() || token.size() > 64)
+    return SignInForm(ctx, req, res, lang, "", "signin.error.unknown", 404);
+  return SignInForm(ctx, req, res, lang, token, "", 200);
+}
+
+Reply SignInSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  auto form = FormFields(req.body);
+  std::string token = form["token"].substr(0, 64);
+  if (!OwnForm(req, form["csrf"])) return SignInForm(ctx, req, res, lang, token, "signin.error.form", 403);
+  auto card = ctx.deps.ledger->access().RedeemSignInLink(token);
+  if (!card) {
+    switch (card.error().code) {
+      case Code::kNotFound:
+        return SignInForm(ctx, req, res, lang, token, "signin.error.unknown", 404);
+      case Code::kFailedPrecondition:
+        return SignInForm(ctx, req, res, lang, token, "signin.error.spent", 410);
+      default:
+        return std::unexpected(Problem(card.error()));
+    }
+  }
+  SignIn(ctx, req, res, *card);
   return {};
 }
 
@@ -247,7 +379,9 @@ Reply CardPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (!qr) return std::unexpected(Problem(qr.error()));
   web::Values v;
   v.text["name"] = card->holder_name.empty() ? "—" : card->holder_name;
-  v.text["school"] = card->school.empty() ? "—" : card->school;
+  v.text["school"] = !card->school_name.empty() ? card->school_name
+                     : card->school.empty()     ? "—"
+                                                : card->school;
   v.text["year"] = std::to_string(card->year);
   v.text["csrf"] = session.csrf;
   v.markup["qr"] = std::move(*qr);

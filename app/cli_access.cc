@@ -8,20 +8,17 @@
 namespace lk::app {
 namespace {
 
-Result<std::unique_ptr<ledger::Ledger>> Open(const Globals& g, const std::string& url, const Clock& clock) {
+Result<std::unique_ptr<ledger::Ledger>> Open(const Globals& g, const std::string& url, LedgerUse use,
+                                             const Clock& clock) {
   auto c = Load(g);
   if (!c) return std::unexpected(c.error());
-  ledger::LedgerOptions o;
-  o.url = url.empty() ? c->ledger_url : url;
-  o.data_dir = c->data_dir;
-  o.keys_dir = c->keys.dir;
-  return ledger::OpenLedger(o, clock);
+  return OpenConfiguredLedger(*c, url, use, clock);
 }
 
 int RemoveCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name,
                      const std::string& url) {
   SystemClock clock;
-  auto l = Open(g, url, clock);
+  auto l = Open(g, url, LedgerUse::kExisting, clock);
   if (!l) return Report(l.error());
   if (auto r = (*l)->access().RemoveCredential(kind, name); !r) return Report(r.error());
   std::fprintf(stderr,
@@ -33,7 +30,7 @@ int RemoveCredential(const Globals& g, ledger::CredentialKind kind, const std::s
 int AddCredential(const Globals& g, ledger::CredentialKind kind, const std::string& name,
                   const std::string& url) {
   SystemClock clock;
-  auto l = Open(g, url, clock);
+  auto l = Open(g, url, LedgerUse::kCreate, clock);
   if (!l) return Report(l.error());
   auto secret = (*l)->access().AddCredential(kind, name);
   if (!secret) return Report(secret.error());

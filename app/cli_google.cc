@@ -222,11 +222,7 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     SystemClock clock;
-    ledger::LedgerOptions lo;
-    lo.url = sa->ledger_url.empty() ? ctx->config.ledger_url : sa->ledger_url;
-    lo.data_dir = ctx->config.data_dir;
-    lo.keys_dir = ctx->config.keys.dir;
-    auto book = ledger::OpenLedger(lo, clock);
+    auto book = OpenConfiguredLedger(ctx->config, sa->ledger_url, LedgerUse::kExisting, clock);
     if (!book) {
       exit_code = Report(book.error());
       return;

@@ -17,14 +17,10 @@ constexpr const char* kLedgerHelp =
     "$LK_LEDGER_URL, else <data-dir>/ledger.sqlite)";
 
 Result<std::unique_ptr<ledger::Ledger>> OpenFor(const Globals& g, const std::string& url_flag,
-                                                const Clock& clock) {
+                                                const Clock& clock, LedgerUse use = LedgerUse::kExisting) {
   auto c = Load(g);
   if (!c) return std::unexpected(c.error());
-  ledger::LedgerOptions o;
-  o.url = url_flag.empty() ? c->ledger_url : url_flag;
-  o.data_dir = c->data_dir;
-  o.keys_dir = c->keys.dir;
-  return ledger::OpenLedger(o, clock);
+  return OpenConfiguredLedger(*c, url_flag, use, clock);
 }
 
 void PrintSummary(const std::string& file, const char* what, const ledger::ImportSummary& s) {
@@ -59,9 +55,10 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
        "The eligible staff of card year Y. Columns: staff_id,first_name,last_name,role,network,level,"
        "school_number,school_postcode,starter; role administrative|teaching|support, network GO|OGO|VGO, "
        "level "
-       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Names are not stored; staff_id is "
-       "kept "
-       "only as a keyed HMAC.",
+       "basic|secondary|higher|adult|part_time_arts|other, starter yes|no. Optional: email and language "
+       "(nl|fr|en) for the claim mail (claims send); with an email column the file sets each row's address "
+       "(an empty cell removes it) and the name of those with one is kept. Otherwise names are not stored; "
+       "staff_id is kept only as a keyed HMAC.",
        std::nullopt},
       {"subscriptions",
        "Cards mailed to magazine subscribers in card year Y. Columns: staff_id,date (more allowed)",
@@ -88,7 +85,7 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
     }
     cmd->callback([&, a, k = &kind] {
       SystemClock clock;
-      auto l = OpenFor(g, a->ledger_url, clock);
+      auto l = OpenFor(g, a->ledger_url, clock, LedgerUse::kCreate);
       if (!l) {
         exit_code = Report(l.error());
         return;
@@ -129,29 +126,45 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       }
     });
   }
-  {
-    auto* cmd = import->add_subcommand(
-        "published",
-        "Published uptake figures for years that only exist as totals (the format of "
-        "published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
-        "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card "
-        "records.");
+  // Imports not tied to a card year.
+  struct YearlessKind {
+    const char* name;
+    const char* help;
+    const char* what;  // in the summary
+    Result<ledger::ImportSummary> (ledger::Imports::*import)(const std::filesystem::path&);
+  };
+  static const YearlessKind kYearless[] = {
+      {"published",
+       "Published uptake figures for years that only exist as totals (the format of "
+       "published-uptake-2017-2019.csv: calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,"
+       "picked_up_at_library,holders_total,published_share, with a 'Totaal' row). Kept apart from card "
+       "records.",
+       "published rows", &ledger::Imports::ImportPublished},
+      {"schools",
+       "The official list of schools, so that passes, the teacher's site and the console show a school's "
+       "name instead of its number. Columns: school_number,name,postcode,municipality (1-12 digits; "
+       "1-200 bytes; a Belgian postcode; 1-100 bytes). A school listed again with another name is "
+       "renamed.",
+       "schools", &ledger::Imports::ImportSchools},
+  };
+  for (const YearlessKind& kind : kYearless) {
+    auto* cmd = import->add_subcommand(kind.name, kind.help);
     auto a = std::make_shared<ImportArgs>();
     cmd->add_option("file", a->file, "CSV file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--ledger", a->ledger_url, kLedgerHelp);
-    cmd->callback([&, a] {
+    cmd->callback([&, a, k = &kind] {
       SystemClock clock;
-      auto l = OpenFor(g, a->ledger_url, clock);
+      auto l = OpenFor(g, a->ledger_url, clock, LedgerUse::kCreate);
       if (!l) {
         exit_code = Report(l.error());
         return;
       }
-      auto sum = (*l)->imports().ImportPublished(a->file);
+      auto sum = ((*l)->imports().*(k->import))(a->file);
       if (!sum) {
         exit_code = Report(sum.error());
         return;
       }
-      PrintSummary(a->file, "published rows", *sum);
+      PrintSummary(a->file, k->what, *sum);
     });
   }
 
@@ -237,6 +250,16 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
       std::printf("card %s revoked\n", a->serial.c_str());
     });
   }
+}
+
+Result<std::unique_ptr<ledger::Ledger>> OpenConfiguredLedger(const Config& c, const std::string& url_flag,
+                                                             LedgerUse use, const Clock& clock) {
+  ledger::LedgerOptions o;
+  o.url = url_flag.empty() ? c.ledger_url : url_flag;
+  o.data_dir = c.data_dir;
+  o.keys_dir = c.keys.dir;
+  o.create_if_missing = use == LedgerUse::kCreate;
+  return ledger::OpenLedger(o, clock);
 }
 
 }  // namespace lk::app

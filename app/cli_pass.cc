@@ -30,9 +30,7 @@ class PassFactory {
     auto signer = signing::PassSigner::Load(c.keys);
     if (!signer) return std::unexpected(signer.error());
     f->signer_ = std::move(*signer);
-    auto ring = signing::Keyring::Open(c.keys);
-    if (!ring) return std::unexpected(ring.error());
-    auto issuer = signing::TokenIssuer::Create(**ring, c.tokens);
+    auto issuer = OpenTokenIssuer(c);
     if (!issuer) return std::unexpected(issuer.error());
     f->issuer_ = std::move(*issuer);
     passgen::PassOptions options;

@@ -60,6 +60,12 @@ Result<> RunAdoption(ledger::Ledger& ledger, const AdoptionArgs& a) {
     return Fail(Code::kInvalidArgument, "--format xlsx writes a binary workbook: give -o FILE.xlsx");
   auto rep = BuildReport(ledger, a);
   if (!rep) return std::unexpected(rep.error());
+  if (rep->rows.empty())
+    return Fail(Code::kFailedPrecondition,
+                "nothing to report: the ledger holds no roster, cards or published figures" +
+                    (a.years.empty() ? std::string() : " for --years " + a.years) +
+                    ". Import a roster (`lerarenkaart import roster`), a channel file or the published "
+                    "figures first, or check --data-dir / --ledger");
   if (*fmt == reports::Format::kCsv && !a.out.empty() && !a.part_given) {
     std::filesystem::path out = a.out;
     for (auto [p, path] : {std::pair{reports::CsvPart::kRows, out},
@@ -122,11 +128,7 @@ void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     SystemClock clock;
-    ledger::LedgerOptions o;
-    o.url = a->ledger_url.empty() ? c->ledger_url : a->ledger_url;
-    o.data_dir = c->data_dir;
-    o.keys_dir = c->keys.dir;
-    auto ledger = ledger::OpenLedger(o, clock);
+    auto ledger = OpenConfiguredLedger(*c, a->ledger_url, LedgerUse::kExisting, clock);
     if (!ledger) {
       exit_code = Report(ledger.error());
       return;

@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "app/commands.h"
 #include "ledger/ledger.h"
+#include "mail/mail.h"
 #include "passgen/passgen.h"
 #include "push/push.h"
 #include "templates/templates.h"
@@ -71,6 +72,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     int64_t read_timeout = o.read_timeout.count(), write_timeout = o.write_timeout.count(),
             keep_alive = o.keep_alive_timeout.count();
     double claims_per_minute = o.claims_per_address.per_second * 60;
+    double links_per_hour = o.links_per_address.per_second * 3600;
     int64_t revocation_hours =
         std::chrono::duration_cast<std::chrono::hours>(o.revocation_list_lifetime).count();
     int64_t session_days = std::chrono::duration_cast<std::chrono::days>(o.teacher_session_lifetime).count();
@@ -93,6 +95,8 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
                    num("server.claims_per_minute", 0, 1e6, claims_per_minute),
                    num("server.revocation_list_hours", 1, 168, revocation_hours),
                    num("server.claim_burst", 1, 1e6, o.claims_per_address.burst),
+                   num("server.links_per_hour", 0, 1e6, links_per_hour),
+                   num("server.link_burst", 1, 1e6, o.links_per_address.burst),
                    // The teacher's pages (docs/web.md).
                    str("web.apple_badge", o.apple_badge_file), str("web.google_badge", o.google_badge_file),
                    num("web.session_days", 1, 400, session_days),
@@ -120,6 +124,7 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
     o.revocation_list_lifetime = std::chrono::hours(revocation_hours);
     o.teacher_session_lifetime = std::chrono::days(session_days);
     o.claims_per_address.per_second = claims_per_minute / 60;
+    o.links_per_address.per_second = links_per_hour / 3600;
   }
   if (const char* v = std::getenv("LK_LISTEN"); v && *v) listen = v;
   if (const char* v = std::getenv("LK_PUBLIC_URL"); v && *v) o.public_base_url = v;
@@ -232,11 +237,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   d.clock = &clock;
   d.keyring = ring->get();
   d.policy = c->tokens;
-  ledger::LedgerOptions lo;
-  lo.url = a.ledger_url.empty() ? c->ledger_url : a.ledger_url;
-  lo.data_dir = c->data_dir;
-  lo.keys_dir = c->keys.dir;
-  auto ledger = ledger::OpenLedger(lo, clock);
+  auto ledger = OpenConfiguredLedger(*c, a.ledger_url, LedgerUse::kCreate, clock);
   if (!ledger) return Report(ledger.error());
   d.ledger = std::move(*ledger);
   std::string backend(d.ledger->backend());
@@ -304,6 +305,19 @@ int Serve(const Globals& g, const ServeArgs& a) {
         "lerarenkaart: Google Wallet links disabled (set [google] issuer_id or LK_GOOGLE_ISSUER_ID)\n");
   } else {
     std::fprintf(stderr, "lerarenkaart: Google Wallet links disabled: %s\n", account.error().message.c_str());
+  }
+
+  // "Send me a new link" mails through [smtp] when a sender is configured (docs/mail.md).
+  std::unique_ptr<mail::Mailer> mailer;  // outlives the service (declared before it)
+  if (!c->mail.from.empty()) {
+    auto made = mail::NewSmtpMailer(c->mail.smtp, clock);
+    if (!made) return Report(Error{Code::kInvalidArgument, "[smtp]: " + made.error().message});
+    mailer = std::move(*made);
+    d.mailer = mailer.get();
+    d.mail_from = {c->mail.from, c->mail.from_name};
+    d.mail_contact = c->mail.contact;
+  } else {
+    std::fprintf(stderr, "lerarenkaart: /link cannot mail sign-in links (set [smtp] from or LK_SMTP_FROM)\n");
   }
 
   // Block the stop signals before the worker threads start, so only sigwait below sees them.
@@ -381,7 +395,9 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code) {
       "`lerarenkaart keys init`, or production keys in [keys] dir): without them serve exits 2, unless "
       "--dev\n"
       "asks it to create development keys.\n"
-      "Configuration: [server], [web] (teacher's pages: apple_badge, google_badge, session_days) and "
+      "Configuration: [server], [web] (teacher's pages: apple_badge, google_badge, session_days), [smtp] "
+      "(the "
+      "sign-in mails of /link; docs/mail.md) and "
       "[google] in --config, then LK_LISTEN, LK_PUBLIC_URL, LK_SERVER_THREADS,\n"
       "LK_TRUSTED_PROXIES (comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed),\n"
       "LK_GOOGLE_* (see docs/google-wallet.md), LK_LEDGER_URL, then these flags. With [google] use_api = "

@@ -91,12 +91,7 @@ void AddTokenCommands(CLI::App& app, Globals& g, int& exit_code) {
       exit_code = Report(at.error());
       return;
     }
-    auto ring = signing::Keyring::Open(c->keys);
-    if (!ring) {
-      exit_code = Report(ring.error());
-      return;
-    }
-    auto issuer = signing::TokenIssuer::Create(**ring, c->tokens);
+    auto issuer = OpenTokenIssuer(*c);
     if (!issuer) {
       exit_code = Report(issuer.error());
       return;
@@ -249,6 +244,12 @@ void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code) {
                     tok->size(), tok->c_str(), verdict.ToJson().c_str());
         exit_code = verdict.valid ? 0 : 1;
       });
+}
+
+Result<std::unique_ptr<signing::TokenIssuer>> OpenTokenIssuer(const Config& c) {
+  auto ring = signing::Keyring::Open(c.keys);
+  if (!ring) return std::unexpected(ring.error());
+  return signing::TokenIssuer::Create(**ring, c.tokens);
 }
 
 }  // namespace lk::app

@@ -2,9 +2,12 @@
 // CLI wiring: each file adds its subcommands to the one CLI11 app. Private to app/.
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "app/config.h"
+#include "ledger/ledger.h"
+#include "signing/signing.h"
 
 namespace lk::app {
 
@@ -20,6 +23,14 @@ int ExitCodeFor(const Error& e);
 int Report(const Error& e);
 // Loads the configuration for a command, or reports why not.
 Result<Config> Load(const Globals& g);
+// Whether a command may start a new ledger where the configuration points and none is there yet.
+enum class LedgerUse { kExisting, kCreate };
+// The ledger of `c` ([ledger] url, or `url_flag` when not empty; else <data-dir>/ledger.sqlite).
+// kExisting refuses (kInvalidArgument, exit 2) a place that holds no ledger, naming it.
+Result<std::unique_ptr<ledger::Ledger>> OpenConfiguredLedger(const Config& c, const std::string& url_flag,
+                                                             LedgerUse use, const Clock& clock);
+// The token issuer of the configured keyring's active key (the keyring is read once and closed).
+Result<std::unique_ptr<signing::TokenIssuer>> OpenTokenIssuer(const Config& c);
 
 // A warning sentence when no usable Apple pass template covers card `year` in [passes]
 // templates_dir (missing, broken, or for another year); "" when one does (cli_pass.cc).
@@ -38,5 +49,6 @@ void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddScanCommand(CLI::App& app, Globals& g, int& exit_code);
 void AddCardsCommands(CLI::App& app, Globals& g, int& exit_code);
+void AddClaimsCommands(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

@@ -51,7 +51,7 @@ Result<> GoogleFromEnvironment(Config& c) {
 
 Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& data_dir_flag) {
   Config c;
-  std::string pass_password_env = "LK_PASS_PASSWORD";
+  std::string pass_password_env = "LK_PASS_PASSWORD", smtp_password_env = "LK_SMTP_PASSWORD";
   if (!file.empty()) {
     toml::table t;
     try {
@@ -71,19 +71,55 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
       out = *v;
       return {};
     };
-    for (auto r :
-         {str("data_dir", c.data_dir), str("tokens.issuer", c.tokens.issuer), str("keys.dir", c.keys.dir),
-          str("keys.pass_certificate", c.keys.pass_certificate), str("keys.pass_key", c.keys.pass_key),
-          str("keys.pass_password_env", pass_password_env),
-          str("keys.wwdr_certificate", c.keys.wwdr_certificate),
-          str("keys.google_service_account", c.keys.google_service_account), str("ledger.url", c.ledger_url),
-          str("passes.web_service_url", c.passes.web_service_url),
-          str("passes.templates_dir", c.passes.templates_dir),
-          str("google.issuer_id", c.google.wallet.issuer_id),
-          str("google.class_prefix", c.google.wallet.class_prefix),
-          str("google.token_url", c.google.wallet.token_url), str("google.api_url", c.google.wallet.api_url),
-          str("google.service_account_key", c.keys.google_service_account)})
+    for (auto r : {str("data_dir", c.data_dir),
+                   str("tokens.issuer", c.tokens.issuer),
+                   str("keys.dir", c.keys.dir),
+                   str("keys.pass_certificate", c.keys.pass_certificate),
+                   str("keys.pass_key", c.keys.pass_key),
+                   str("keys.pass_password_env", pass_password_env),
+                   str("keys.wwdr_certificate", c.keys.wwdr_certificate),
+                   str("keys.google_service_account", c.keys.google_service_account),
+                   str("ledger.url", c.ledger_url),
+                   str("passes.web_service_url", c.passes.web_service_url),
+                   str("passes.templates_dir", c.passes.templates_dir),
+                   str("google.issuer_id", c.google.wallet.issuer_id),
+                   str("google.class_prefix", c.google.wallet.class_prefix),
+                   str("google.token_url", c.google.wallet.token_url),
+                   str("google.api_url", c.google.wallet.api_url),
+                   str("google.service_account_key", c.keys.google_service_account),
+                   str("server.public_url", c.mail.public_url),
+                   str("smtp.url", c.mail.smtp.url),
+                   str("smtp.user", c.mail.smtp.username),
+                   str("smtp.password_env", smtp_password_env),
+                   str("smtp.ca_file", c.mail.smtp.ca_file),
+                   str("smtp.helo_host", c.mail.smtp.helo_host),
+                   str("smtp.from", c.mail.from),
+                   str("smtp.from_name", c.mail.from_name),
+                   str("smtp.contact", c.mail.contact)})
       if (!r) return std::unexpected(r.error());
+    if (t.at_path("smtp.password"))
+      return Fail(Code::kInvalidArgument,
+                  file.string() +
+                      ": 'smtp.password' is not read from the file: put the password in "
+                      "the environment variable LK_SMTP_PASSWORD (or the one "
+                      "smtp.password_env names) and remove the key");
+    if (auto node = t.at_path("smtp.starttls")) {
+      auto v = node.value<std::string>();
+      if (v && *v == "required")
+        c.mail.smtp.starttls = mail::StartTls::kRequired;
+      else if (v && *v == "optional")
+        c.mail.smtp.starttls = mail::StartTls::kOptional;
+      else if (v && *v == "off")
+        c.mail.smtp.starttls = mail::StartTls::kOff;
+      else
+        return bad("smtp.starttls", "\"required\", \"optional\" or \"off\"");
+    }
+    if (auto node = t.at_path("smtp.rate")) {
+      auto v = node.value<double>();
+      if (!v || *v < 0 || *v > 10000)
+        return bad("smtp.rate", "a number of mails per second from 0 (no limit) to 10000");
+      c.mail.smtp.rate_per_second = *v;
+    }
     if (auto node = t.at_path("google.origins")) {
       auto* arr = node.as_array();
       if (!arr || arr->empty()) return bad("google.origins", "a non-empty array of URLs");
@@ -166,6 +202,11 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
                   "LK_APNS_ENABLED: '" + std::string(s) + "' must be 1, true, 0 or false");
   }
   if (auto r = GoogleFromEnvironment(c); !r) return std::unexpected(r.error());
+  if (const char* v = std::getenv("LK_PUBLIC_URL"); v && *v) c.mail.public_url = v;
+  if (const char* v = std::getenv("LK_SMTP_URL"); v && *v) c.mail.smtp.url = v;
+  if (const char* v = std::getenv("LK_SMTP_USER"); v && *v) c.mail.smtp.username = v;
+  if (const char* v = std::getenv("LK_SMTP_FROM"); v && *v) c.mail.from = v;
+  if (const char* v = std::getenv(smtp_password_env.c_str())) c.mail.smtp.password = v;
   if (c.passes.templates_dir.empty()) c.passes.templates_dir = LK_DEFAULT_TEMPLATES_DIR;
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
   if (c.keys.dir.empty()) c.keys.dir = c.data_dir / "keys";

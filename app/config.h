@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/base.h"
+#include "mail/mail.h"
 #include "passgen/google_wallet.h"
 #include "signing/signing.h"
 
@@ -49,6 +50,18 @@ struct ApnsSettings {
   int journal_batch = 1000;
 };
 
+// The claim mail of `claims send` ([smtp] in the TOML file; docs/mail.md).
+struct MailConfig {
+  // url ($LK_SMTP_URL), starttls "required" (default) | "optional" | "off", user ($LK_SMTP_USER),
+  // ca_file, helo_host, rate (mails per second, default 20). The password is never read from the
+  // file: only from the variable [smtp] password_env names (default LK_SMTP_PASSWORD).
+  mail::SmtpConfig smtp;
+  std::string from;                        // [smtp] from, $LK_SMTP_FROM: the sender's address
+  std::string from_name = "Lerarenkaart";  // [smtp] from_name
+  std::string contact;                     // [smtp] contact: who to ask; "" = from
+  std::string public_url;                  // [server] public_url, $LK_PUBLIC_URL: the site in the link
+};
+
 struct Config {
   std::filesystem::path data_dir = "var";  // --data-dir, $LERARENKAART_HOME
   signing::KeyConfig keys;                 // keys.dir defaults to <data_dir>/keys
@@ -57,11 +70,13 @@ struct Config {
   PassConfig passes;
   GoogleConfig google;
   ApnsSettings apns;
+  MailConfig mail;
 };
 
 // Loads `config_file` (may be empty: defaults only) and applies environment overrides:
 // LERARENKAART_HOME, LK_ISSUER, LK_PASS_PASSWORD, LK_LEDGER_URL, LK_TEMPLATES_DIR,
-// LK_WEB_SERVICE_URL and the LK_GOOGLE_* variables above. Errors name the file (or variable) and the key.
+// LK_WEB_SERVICE_URL, the LK_GOOGLE_* and LK_SMTP_* variables above and LK_PUBLIC_URL. Errors name the file
+// (or variable) and the key.
 Result<Config> LoadConfig(const std::filesystem::path& config_file, const std::string& data_dir_flag);
 
 }  // namespace lk::app

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   AddGoogleCommands(app, g, exit_code);
   AddScanCommand(app, g, exit_code);
   AddCardsCommands(app, g, exit_code);
+  AddClaimsCommands(app, g, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -22,6 +22,7 @@ struct Card {
   // school text of 1-200 bytes (UTF-8).
   std::string holder_name;
   std::string school;
+  std::string school_name;      // the school's name from the ledger's school list; "" when not listed
   std::string language = "nl";  // fallback language of an Apple pass; must be a template language
   std::string token;            // the QR token (compact JWS, ASCII, <= 2048 bytes); "" before one is attached
   std::optional<Time> token_at;  // when the token was attached

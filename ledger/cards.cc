@@ -19,9 +19,10 @@ namespace {
 Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   auto rows = db.Query(
       "SELECT c.serial, r.card_year, c.channel, c.status, c.revoked_reason, c.auth_token, c.update_tag, "
-      "h.display_name, r.school_number, c.qr_token, c.qr_token_at FROM cards c JOIN roster r ON r.id = "
-      "c.roster_id "
-      "LEFT JOIN holder_names h ON h.roster_id = r.id WHERE c.serial = $1",
+      "h.display_name, r.school_number, c.qr_token, c.qr_token_at, sn.name FROM cards c JOIN roster r ON "
+      "r.id = "
+      "c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
+      "LEFT JOIN schools sn ON sn.school_number = r.school_number WHERE c.serial = $1",
       {std::string(serial)});
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return Fail(Code::kNotFound, "no card with serial " + std::string(serial));
@@ -38,6 +39,7 @@ Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   card.school = r[8].value_or("");
   card.token = r[9].value_or("");
   if (r[10]) card.token_at = Time(std::chrono::seconds(ToInt(r[10])));
+  card.school_name = r[11].value_or("");
   return card;
 }
 
@@ -345,8 +347,9 @@ Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const Card
   if (!lease) return std::unexpected(lease.error());
   Card card;
   return lease->db().ForEach(
-      "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on FROM cards c "
+      "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on, sn.name FROM cards c "
       "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
+      "LEFT JOIN schools sn ON sn.school_number = r.school_number "
       "WHERE r.card_year = $1 AND c.channel = 'digital' ORDER BY c.serial",
       {int64_t{year}}, [&](const Row& row) {
         card.serial = row[0].value_or("");
@@ -355,6 +358,7 @@ Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const Card
         card.school = row[2].value_or("");
         card.revoked = row[3] == "revoked";
         card.issued_on = row[4].value_or("");
+        card.school_name = row[5].value_or("");
         fn(card);
       });
 }

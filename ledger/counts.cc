@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "ledger/internal/aggregates.h"
 #include "ledger/internal/core.h"
@@ -148,6 +149,29 @@ Result<std::vector<CountsRow>> CountsFromSchoolCells(Db& db, const CountsQuery& 
         AddHolders(c, mask, n);
       });
   if (!r) return std::unexpected(r.error());
+  // Eligible staff: the roster of the card year in which the school year's January to August fall
+  // (sy + 1), else, while no roster of that year is imported, the roster of the card year it starts
+  // in; one card year for all groups of a school year.
+  const std::string group = GroupColumn(q.by);
+  std::map<std::pair<int, std::string>, int64_t> roster;
+  r = db.ForEach("SELECT card_year, " + group +
+                     ", sum(holders) FROM adoption_cells WHERE card_year BETWEEN $1 AND $2 " +
+                     "GROUP BY card_year" + (q.by == Dimension::kNone ? std::string() : ", " + group),
+                 {int64_t{q.first_year ? q.first_year : 0}, int64_t{q.last_year ? q.last_year + 1 : 999999}},
+                 [&](const Row& row) {
+                   roster[{static_cast<int>(ToInt(row[0])), row[1].value_or("")}] = ToInt(row[2]);
+                 });
+  if (!r) return std::unexpected(r.error());
+  std::set<int> roster_years;
+  for (const auto& [key, n] : roster) roster_years.insert(key.first);
+  for (auto& [key, c] : cells) {
+    const int sy = key.first;
+    const int year = roster_years.contains(sy + 1) ? sy + 1 : roster_years.contains(sy) ? sy : 0;
+    if (year == 0) continue;
+    auto it = roster.find({year, key.second});
+    c.eligible = it == roster.end() ? 0 : it->second;
+    c.eligible_year = year;
+  }
   return InOrder(std::move(cells));
 }
 

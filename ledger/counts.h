@@ -25,10 +25,14 @@ struct CountsQuery {
 struct CountsRow {
   std::string period;                // "2026" (calendar) or "2025-2026" (school)
   std::optional<std::string> group;  // "Antwerpen", "GO", "teaching", ...; nullopt when by == kNone
-  std::optional<int64_t> eligible;   // roster size of that card year and group; nullopt in the school view
+  // Roster size of the card year and group; nullopt when no roster is recorded. School view: the
+  // roster of card year `eligible_year`: the year of the school year's January to August (2026 for
+  // 2025-2026), or the year it starts in while that roster is not imported yet.
+  std::optional<int64_t> eligible;
   int64_t subscription = 0, starter = 0, library = 0, digital = 0;  // active cards per channel
   int64_t holders = 0;  // distinct staff with at least one active card in the cell
   int64_t digital_only = 0, physical_only = 0, both = 0;  // holders by kind of card held
+  int eligible_year = 0;  // school view only: the card year whose roster gave `eligible`; else 0
 };
 // Figures imported from a published aggregate file, kept apart from cards.
 struct PublishedRow {

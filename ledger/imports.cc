@@ -21,12 +21,46 @@ using internal::Transaction;
 using internal::Value;
 using namespace internal;
 
+namespace {
+
+// Why `e` is not a mail address the claim mail can use, or "" when it is one: ASCII, no spaces,
+// one '@' between a local part of 1-64 characters and a domain with a dot, at most 254 in all.
+std::string EmailProblem(std::string_view e) {
+  const std::string quoted = "'" + std::string(e.substr(0, 80)) + (e.size() > 80 ? "...'" : "'");
+  if (e.size() > 254) return quoted + " is longer than 254 characters";
+  for (char ch : e) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || std::string_view("<>()[]\\,;:\"").find(ch) != std::string_view::npos)
+      return quoted +
+             " is not a mail address: only ASCII letters, digits and .!#$%&'*+-/=?^_`{|}~@, no spaces";
+  }
+  const size_t at = e.find('@');
+  if (at == std::string_view::npos || e.find('@', at + 1) != std::string_view::npos)
+    return quoted + " is not a mail address: it needs exactly one @, as in name@school.be";
+  std::string_view local = e.substr(0, at), domain = e.substr(at + 1);
+  if (local.empty() || local.size() > 64)
+    return quoted + " is not a mail address: 1 to 64 characters before the @";
+  if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.' ||
+      domain.front() == '-' || domain.find("..") != std::string_view::npos)
+    return quoted + " is not a mail address: the part after the @ must be a domain such as school.be";
+  return "";
+}
+
+}  // namespace
+
 Result<ImportSummary> Imports::ImportRoster(const CsvSource& csv, int year, const Progress& progress) {
   std::lock_guard lock(core_.mu);
   if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
   auto keyer = core_.Keyer();
   if (!keyer) return std::unexpected(keyer.error());
   std::vector<Row> stage;
+  // The optional contact columns (0-based field index, -1 when absent), found on the first row.
+  int email_col = -2, language_col = -2;
+  auto find_contact_columns = [&](const CsvTable& t) {
+    if (email_col != -2) return;
+    email_col = ColumnIndex(t, "email");
+    language_col = ColumnIndex(t, "language");
+  };
   auto in = ReadCsvImport(
       csv,
       {"staff_id", "first_name", "last_name", "role", "network", "level", "school_number", "school_postcode",
@@ -68,43 +102,91 @@ Result<ImportSummary> Imports::ImportRoster(const CsvSource& csv, int year, cons
           province = *prov;
         std::string starter = Lower(f.Field(rec, 8));
         if (starter != "yes" && starter != "no") bad_field(8, "'" + f.Field(rec, 8) + "' is not yes or no");
+        // Contacts for the claim mail: an address, the mail's language and the name it greets.
+        find_contact_columns(f.table);
+        std::string email, language, name;
+        if (email_col >= 0) {
+          email = std::string(Trim(rec.fields[static_cast<size_t>(email_col)]));
+          if (auto why = EmailProblem(email); !email.empty() && !why.empty()) {
+            f.problems->Add(rec.line, email_col + 1, why);
+            bad = true;
+          }
+          if (language_col >= 0) {
+            language = Lower(std::string(Trim(rec.fields[static_cast<size_t>(language_col)])));
+            if (!language.empty() && language != "nl" && language != "fr" && language != "en") {
+              f.problems->Add(rec.line, language_col + 1,
+                              "'" + std::string(Trim(rec.fields[static_cast<size_t>(language_col)])) +
+                                  "' is not one of nl|fr|en (or empty for the default)");
+              bad = true;
+            }
+          }
+          const std::string first = f.Field(rec, 1), last = f.Field(rec, 2);
+          name = first + (first.empty() || last.empty() ? "" : " ") + last;
+          if (!email.empty() && name.size() > 100)
+            bad_field(1, "first_name and last_name together have more than 100 bytes");
+          if (!email.empty() && std::any_of(name.begin(), name.end(), [](char ch) {
+                return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+              }))
+            bad_field(1, "the name contains a control character");
+        }
         if (bad) return;
         std::string key = (*keyer)->Key(staff);
         if (!f.FirstMention(rec, 0, key)) return;
         stage.push_back({std::to_string(rec.line), key, role, net_upper, level, school, postcode, province,
                          starter == "yes" ? "1" : "0"});
+        if (email_col >= 0) {
+          stage.back().push_back(email);
+          stage.back().push_back(language.empty() ? std::nullopt : std::optional(language));
+          stage.back().push_back(name.empty() ? std::nullopt : std::optional(name));
+        }
       });
   if (!in) return std::unexpected(in.error());
   Problems& problems = *(*in)->problems;
   const auto& t = (*in)->table;
   const auto& c = (*in)->cols;
   const uint64_t total = t.records.size();
+  find_contact_columns(t);
+  if (language_col >= 0 && email_col < 0)
+    return Fail(Code::kInvalidArgument, (*in)->file +
+                                            ":1: the header has a 'language' column but no 'email' "
+                                            "column; the language is the claim mail's, so add the addresses");
   if (!problems.empty()) return problems.ToError();
+  const bool contacts = email_col >= 0;
+  // A roster with contacts is staged in a table of its own: the temporary table of a plain
+  // roster may already exist in this session without those columns.
+  const std::string stage_table = contacts ? "stage_roster_contacts" : "stage_roster";
 
   Transaction tx(*core_.db);
   if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
   auto seq = core_.NextSeq();
   if (!seq) return std::unexpected(seq.error());
-  if (auto r = core_.Stage("stage_roster",
-                           "line BIGINT, staff_key " + core_.KeyType() +
-                               ", role TEXT, network TEXT, level TEXT, school_number TEXT, "
-                               "postcode INTEGER, province TEXT, starter INTEGER",
-                           {"line", "staff_key", "role", "network", "level", "school_number", "postcode",
-                            "province", "starter"},
-                           stage);
-      !r)
-    return std::unexpected(r.error());
+  {
+    std::string ddl = "line BIGINT, staff_key " + core_.KeyType() +
+                      ", role TEXT, network TEXT, level TEXT, school_number TEXT, "
+                      "postcode INTEGER, province TEXT, starter INTEGER";
+    std::vector<std::string> columns = {"line",          "staff_key", "role",     "network", "level",
+                                        "school_number", "postcode",  "province", "starter"};
+    if (contacts) {
+      ddl += ", email TEXT, language TEXT, display_name TEXT";
+      columns.insert(columns.end(), {"email", "language", "display_name"});
+    }
+    if (auto r = core_.Stage(stage_table, ddl, columns, stage); !r) return std::unexpected(r.error());
+  }
   if (progress) progress(total * 3 / 4, total);
   // A person already on this year's roster with different attributes is a bad row: the
   // ledger never rewrites history silently.
   auto changed = core_.db->Query(
       "SELECT s.line, s.role <> r.role, s.network <> r.network, s.level <> r.level, s.school_number <> "
-      "r.school_number, s.postcode <> r.postcode, s.starter <> r.starter FROM stage_roster s CROSS JOIN "
-      "roster r "
-      "WHERE r.card_year = $1 AND r.staff_key = s.staff_key AND (s.role <> r.role OR s.network <> r.network "
-      "OR "
-      "s.level <> r.level OR s.school_number <> r.school_number OR s.postcode <> r.postcode OR s.starter <> "
-      "r.starter) ORDER BY s.line",
+      "r.school_number, s.postcode <> r.postcode, s.starter <> r.starter FROM " +
+          stage_table +
+          " s CROSS JOIN "
+          "roster r "
+          "WHERE r.card_year = $1 AND r.staff_key = s.staff_key AND (s.role <> r.role OR s.network <> "
+          "r.network "
+          "OR "
+          "s.level <> r.level OR s.school_number <> r.school_number OR s.postcode <> r.postcode OR s.starter "
+          "<> "
+          "r.starter) ORDER BY s.line",
       {int64_t{year}});
   if (!changed) return std::unexpected(changed.error());
   for (auto& row : *changed) {
@@ -127,15 +209,43 @@ Result<ImportSummary> Imports::ImportRoster(const CsvSource& csv, int year, cons
       "INSERT INTO roster (card_year, staff_key, role, network, level, school_number, postcode, province, "
       "starter, "
       "audit_seq) SELECT $1, staff_key, role, network, level, school_number, postcode, province, starter, $2 "
-      "FROM stage_roster WHERE true ORDER BY staff_key ON CONFLICT (card_year, staff_key) DO NOTHING",
+      "FROM " +
+          stage_table + " WHERE true ORDER BY staff_key ON CONFLICT (card_year, staff_key) DO NOTHING",
       {int64_t{year}, *seq});
   if (!added) return std::unexpected(added.error());
   if (auto r = core_.RefreshStatistics("roster", static_cast<uint64_t>(*added)); !r)
     return std::unexpected(r.error());
   if (auto r = CountNewRoster(core_, year, *seq); !r) return std::unexpected(r.error());
+  // The file is the truth about its holders' contacts: an address sets (or changes) theirs, an
+  // empty cell removes it. Only real changes count, so re-importing the same file changes nothing.
+  int64_t contacts_changed = 0;
+  if (contacts) {
+    const std::string entries = " FROM " + stage_table +
+                                " s CROSS JOIN roster r WHERE r.card_year = $1 AND r.staff_key = s.staff_key";
+    for (const std::string& sql :
+         {"INSERT INTO holder_contacts (roster_id, email, language) SELECT r.id, s.email, s.language" +
+              entries +
+              " AND s.email <> '' ON CONFLICT (roster_id) DO UPDATE SET email = excluded.email, language = "
+              "excluded.language WHERE holder_contacts.email <> excluded.email OR holder_contacts.language "
+              "IS "
+              "DISTINCT FROM excluded.language",
+          "DELETE FROM holder_contacts WHERE roster_id IN (SELECT r.id" + entries + " AND s.email = '')",
+          "INSERT INTO holder_names (roster_id, display_name) SELECT r.id, s.display_name" + entries +
+              " AND s.email <> '' AND s.display_name IS NOT NULL ON CONFLICT (roster_id) DO UPDATE SET "
+              "display_name = excluded.display_name WHERE holder_names.display_name <> "
+              "excluded.display_name"}) {
+      auto n = core_.db->Execute(sql, {int64_t{year}});
+      if (!n) return std::unexpected(n.error());
+      contacts_changed += *n;
+    }
+  }
   ImportSummary sum{t.records.size(), static_cast<uint64_t>(*added),
                     t.records.size() - static_cast<uint64_t>(*added)};
-  if (auto r = core_.Finish(tx, *seq, "import roster", ImportDetail(csv, year, "roster", sum), sum.added); !r)
+  auto detail = nlohmann::json::parse(ImportDetail(csv, year, "roster", sum));
+  if (contacts) detail["contacts_changed"] = contacts_changed;
+  if (auto r = core_.Finish(tx, *seq, "import roster", detail.dump(),
+                            sum.added + static_cast<uint64_t>(contacts_changed));
+      !r)
     return std::unexpected(r.error());
   if (progress) progress(total, total);
   return sum;

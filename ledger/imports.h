@@ -1,5 +1,5 @@
 #pragma once
-// Roster, channel and published-figure imports from CSV (comma or semicolon, UTF-8 with or
+// Roster, channel, published-figure and school-list imports from CSV (comma or semicolon, UTF-8 with or
 // without BOM, header row; see docs/ledger.md). Thread-safe: writes are serialised with the
 // rest of the ledger's writes; several processes may import into one ledger.
 #include <cstdint>
@@ -47,6 +47,10 @@ class Imports {
   Result<ImportSummary> ImportChannel(Channel channel, const CsvSource& csv, int year,
                                       const Progress& progress = {});
   Result<ImportSummary> ImportPublished(const CsvSource& csv);
+  // The official list of schools: columns school_number (1-12 digits), name (1-200 bytes of UTF-8),
+  // postcode (Belgian, 4 digits), municipality. A school already listed with other values is
+  // updated (counted as added); one listed alike is present. Audited; not tied to a card year.
+  Result<ImportSummary> ImportSchools(const CsvSource& csv);
 
   // The same, reading a file once first (its path names it in errors).
   Result<ImportSummary> ImportRoster(const std::filesystem::path& csv, int year,
@@ -54,6 +58,7 @@ class Imports {
   Result<ImportSummary> ImportChannel(Channel channel, const std::filesystem::path& csv, int year,
                                       const Progress& progress = {});
   Result<ImportSummary> ImportPublished(const std::filesystem::path& csv);
+  Result<ImportSummary> ImportSchools(const std::filesystem::path& csv);
 
  private:
   internal::Core& core_;

@@ -44,6 +44,12 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const C
     fs::path file = url.empty() ? options.data_dir / "ledger.sqlite"
                                 : fs::path(url.starts_with("sqlite:") ? url.substr(7) : url);
     std::error_code ec;
+    if (!options.create_if_missing && !fs::exists(file, ec))
+      return Fail(
+          Code::kInvalidArgument,
+          "no ledger at " + file.string() +
+              ": is --data-dir (or --ledger, [ledger] url, $LK_LEDGER_URL) right? A new ledger is made "
+              "by `lerarenkaart import roster` or `lerarenkaart serve`, not by this command");
     if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
     if (!fs::exists(file, ec)) {  // owner-only, like every other file under the data directory
       int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -52,6 +58,15 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const C
     auto lite = internal::OpenSqlite(file.string());
     if (!lite) return std::unexpected(lite.error());
     db = std::move(*lite);
+  }
+  if (!options.create_if_missing && db->dialect() == internal::Dialect::kPostgres) {
+    auto have = db->Query("SELECT to_regclass('schema_migrations') IS NOT NULL");
+    if (!have) return std::unexpected(have.error());
+    if (have->empty() || (*have)[0][0] != "t")
+      return Fail(Code::kInvalidArgument,
+                  "the PostgreSQL database of the ledger URL holds no ledger: is --ledger ([ledger] url, "
+                  "$LK_LEDGER_URL) right? A new ledger is made by `lerarenkaart import roster` or "
+                  "`lerarenkaart serve`, not by this command");
   }
   if (auto r = internal::Migrate(*db, clock.Now()); !r) return std::unexpected(r.error());
   return std::make_unique<Ledger>(std::make_unique<internal::Core>(std::move(db), keys, clock, url, readers));

@@ -41,6 +41,12 @@ struct LedgerOptions {
   // not wait for a write. 0 = reads share the writer's connection. Default 4. SQLite: unused
   // (one connection; WAL lets other processes read meanwhile).
   int postgres_readers = 4;
+  // false: a ledger must already be where `url` and `data_dir` point (a SQLite file, or a
+  // PostgreSQL database holding the ledger's tables); otherwise kInvalidArgument naming the place
+  // and the likely mistake, and nothing is created. Commands that only read or change an existing
+  // ledger use it so that a mistyped data directory does not start a new, empty ledger with a new
+  // staff-id key. true (default): an absent ledger is made.
+  bool create_if_missing = true;
 };
 
 // The parts of one open ledger, sharing its connection, writer lock and staff-id key.

@@ -104,13 +104,6 @@ class PostgresDb final : public Db {
     return Check(r.get());
   }
 
-  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& params) override {
-    std::vector<Row> rows;
-    auto r = ForEach(sql, params, [&](const Row& row) { rows.push_back(row); });
-    if (!r) return std::unexpected(r.error());
-    return rows;
-  }
-
   Result<int64_t> Execute(const std::string& sql, const std::vector<Value>& params) override {
     if (auto ready = Ready(); !ready) return std::unexpected(ready.error());
     std::vector<std::string> text;

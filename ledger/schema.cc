@@ -322,6 +322,36 @@ DROP TRIGGER IF EXISTS card_years_no_truncate ON card_years;
 CREATE TRIGGER card_years_no_truncate BEFORE TRUNCATE ON card_years FOR EACH STATEMENT
 EXECUTE FUNCTION card_years_keep();
 )sql"},
+      // 10: the claim mail. Each roster entry's mail address and language (from the roster's
+      // optional email and language columns), the nonce a mailed claim code is derived from (so a
+      // resumed run mails the same code; the code itself is still stored only as its hash), and
+      // the run's journal: a holder is marked 'sending' (committed) before the send and 'sent' or
+      // 'failed' after it, so that no holder is mailed twice whatever crashes. And the one-time
+      // sign-in links of "send me a new link" (only their hashes), found by the address.
+      {10, R"sql(
+CREATE TABLE holder_contacts (
+  roster_id BIGINT PRIMARY KEY REFERENCES roster (id),
+  email TEXT NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
+  language TEXT CHECK (language IS NULL OR language IN ('nl', 'fr', 'en'))
+);
+CREATE INDEX holder_contacts_email ON holder_contacts (lower(email));
+CREATE TABLE signin_links (
+  token_hash TEXT PRIMARY KEY CHECK (length(token_hash) = 64),
+  roster_id BIGINT NOT NULL REFERENCES roster (id),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX signin_links_roster ON signin_links (roster_id);
+ALTER TABLE claim_codes ADD COLUMN mail_nonce TEXT;
+CREATE TABLE claim_mail_journal (
+  roster_id BIGINT PRIMARY KEY REFERENCES roster (id),
+  state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+  reason TEXT,
+  updated_at BIGINT NOT NULL
+);
+)sql",
+       "", ""},
       // 13: Apple's pass web service and pushes (pass_updates.h). Devices by their library
       // identifier with their push token, their registrations per pass, the queue of pass
       // changes to push, the batches pushers lease (one pusher per batch across instances) and
@@ -365,6 +395,19 @@ CREATE TABLE wallet_push_deliveries (
   batch_id BIGINT NOT NULL,
   push_token TEXT NOT NULL,
   PRIMARY KEY (batch_id, push_token)
+);
+)sql",
+       "", ""},
+      // The official list of schools (number, name, postcode, municipality; `import schools`), so
+      // that passes, the teacher's site and the console name a school instead of its number.
+      // Reference data outside the audited record counts: a newer list renames a school in place.
+      {14, R"sql(
+CREATE TABLE IF NOT EXISTS schools (
+  school_number TEXT PRIMARY KEY CHECK (length(school_number) BETWEEN 1 AND 12),
+  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  postcode TEXT NOT NULL,
+  municipality TEXT NOT NULL,
+  audit_seq BIGINT NOT NULL
 );
 )sql",
        "", ""},

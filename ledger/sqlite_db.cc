@@ -126,13 +126,6 @@ class SqliteDb final : public Db {
     return {};
   }
 
-  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& params) override {
-    std::vector<Row> rows;
-    auto r = ForEach(sql, params, [&](const Row& row) { rows.push_back(row); });
-    if (!r) return std::unexpected(r.error());
-    return rows;
-  }
-
   Result<int64_t> Execute(const std::string& sql, const std::vector<Value>& params) override {
     auto r = ForEach(sql, params, [](const Row&) {});
     if (!r) return std::unexpected(r.error());

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "base/http_receive.h"
+#include "base/curl_transfer.h"
 #include "passgen/google_wallet.h"
 #include "passgen/internal/google_http.h"
 #include "passgen/internal/google_json.h"
@@ -71,47 +71,20 @@ std::string CurlTransport::FormEscape(std::string_view s) {
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& req) {
   CURL* h = pool_->Take();
   if (!h) return Fail(Code::kInternal, "libcurl: cannot create a handle");
-  ReceivedResponse rec{.max_body_bytes = kMaxResponseBytes, .header_name = "retry-after"};
-  curl_slist* headers = nullptr;
-  std::string auth = "Authorization: Bearer " + req.bearer;
-  if (!req.bearer.empty()) headers = curl_slist_append(headers, auth.c_str());
-  std::string ctype = "Content-Type: " + req.content_type;
-  if (!req.content_type.empty()) headers = curl_slist_append(headers, ctype.c_str());
-  headers = curl_slist_append(headers, "Accept: application/json");
-  headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(total_timeout_.count()));
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "lerarenkaart/0.1");
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ReceiveBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &rec);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, ReceiveHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &rec);
-  if (req.method == "GET") {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  } else {
-    if (req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
-  }
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  CURLcode rc = curl_easy_perform(h);
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  CurlRequest creq{.method = req.method,
+                   .url = req.url,
+                   .headers = {"Accept: application/json", "Expect:"},
+                   .body = req.body,
+                   .connect_timeout = connect_timeout_,
+                   .total_timeout = total_timeout_,
+                   .max_body_bytes = kMaxResponseBytes,
+                   .keep_header = "retry-after"};
+  if (!req.bearer.empty()) creq.headers.push_back("Authorization: Bearer " + req.bearer);
+  if (!req.content_type.empty()) creq.headers.push_back("Content-Type: " + req.content_type);
+  auto r = PerformCurl(h, creq);
   pool_->Give(h);
-  if (rec.too_large)
-    return Fail(Code::kUnavailable, req.method + " " + req.url + ": response larger than " +
-                                        std::to_string(kMaxResponseBytes) + " bytes");
-  if (rc != CURLE_OK)
-    return Fail(Code::kUnavailable,
-                req.method + " " + req.url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
-  return HttpResponse{status, std::move(rec.body), std::move(rec.header_value)};
+  if (!r) return std::unexpected(r.error());
+  return HttpResponse{r->status, std::move(r->body), std::move(r->header_value)};
 }
 
 std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, Time now) {

@@ -416,7 +416,9 @@ Result<> PassBuilder::BuildInto(const Card& card, Time signing_time, std::string
 
 Card ShownCard(Card card) {
   if (card.holder_name.empty()) card.holder_name = "Lerarenkaart";
-  card.school = card.school.empty() ? "-" : "School " + card.school;
+  card.school = !card.school_name.empty() ? card.school_name
+                : card.school.empty()     ? "-"
+                                          : "School " + card.school;
   return card;
 }
 

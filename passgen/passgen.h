@@ -25,8 +25,9 @@ namespace lk::passgen {
 // randomised.
 
 // The card as a wallet shows a card the ledger records (so Apple passes, Google objects, the
-// service and `google sync` agree): no holder name shows "Lerarenkaart", the school number
-// 012345 shows "School 012345" and no school number "-". Other fields are kept.
+// service and `google sync` agree): no holder name shows "Lerarenkaart"; the school shows its
+// name from the school list (school_name) when listed, else the number 012345 shows
+// "School 012345", and no school number "-". Other fields are kept.
 Card ShownCard(Card card);
 
 struct PassOptions {

@@ -149,11 +149,19 @@ ReportRow FromCounts(const CountsRow& c, Period period, Notes& notes) {
       "not_itemised: only published totals can hold holders that no channel explains; per-card rows itemise "
       "every card, so the column is empty (n/a) for them.");
   Ref(r, n_itemised);
+  if (period == Period::kSchool && c.eligible)
+    Ref(r, notes.Add(
+               "eligible (school year " + c.period + "): the roster of card year " +
+               std::to_string(c.eligible_year) +
+               (c.period.ends_with("-" + std::to_string(c.eligible_year))
+                    ? ", the card year of its January to August"
+                    : ", the card year it starts in (no roster of the following card year is recorded yet)") +
+               "; staff are eligible per card year and a school year spans two."));
   if (!c.eligible) {
     Ref(r,
         notes.Add(period == Period::kSchool
-                      ? "eligible: staff are eligible per card year (the roster of that year); a school year "
-                        "spans two card years, so the school view has no eligible count and no share."
+                      ? "eligible: no roster of eligible staff is recorded for either card year this school "
+                        "year spans, so there is no share."
                       : "eligible: no roster of eligible staff is recorded for this card year (and group), "
                         "so there is no share."));
   } else if (*c.eligible == 0) {

@@ -4,7 +4,7 @@
 
 #include <mutex>
 
-#include "base/http_receive.h"
+#include "base/curl_transfer.h"
 #include "scan/scan.h"
 
 namespace lk::scan {
@@ -24,38 +24,18 @@ class Curl final : public HttpGetter {
   Result<HttpReply> Get(const std::string& url, const std::string& if_none_match) override {
     CURL* h = curl_easy_init();
     if (!h) return Fail(Code::kInternal, "libcurl: cannot create a handle");
-    ReceivedResponse rec{.max_body_bytes = kMaxBodyBytes, .header_name = "etag"};
-    curl_slist* headers =
-        curl_slist_append(nullptr, "Accept: application/jwk-set+json, application/jwt, */*");
-    std::string inm = "If-None-Match: " + if_none_match;
-    if (!if_none_match.empty()) headers = curl_slist_append(headers, inm.c_str());
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_.count()));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(total_.count()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "lerarenkaart-scan/0.1");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ReceiveBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &rec);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, ReceiveHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &rec);
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
+    CurlRequest req{.url = url,
+                    .headers = {"Accept: application/jwk-set+json, application/jwt, */*"},
+                    .user_agent = "lerarenkaart-scan/0.1",
+                    .connect_timeout = connect_,
+                    .total_timeout = total_,
+                    .max_body_bytes = kMaxBodyBytes,
+                    .keep_header = "etag"};
+    if (!if_none_match.empty()) req.headers.push_back("If-None-Match: " + if_none_match);
+    auto r = PerformCurl(h, req);
     curl_easy_cleanup(h);
-    if (rec.too_large)
-      return Fail(Code::kUnavailable,
-                  "GET " + url + ": response larger than " + std::to_string(kMaxBodyBytes) + " bytes");
-    if (rc != CURLE_OK)
-      return Fail(Code::kUnavailable, "GET " + url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
-    return HttpReply{status, std::move(rec.body), std::move(rec.header_value)};
+    if (!r) return std::unexpected(r.error());
+    return HttpReply{r->status, std::move(r->body), std::move(r->header_value)};
   }
 
  private:

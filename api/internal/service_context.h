@@ -7,7 +7,10 @@
 // immutable after Init or synchronised as their comments say.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <expected>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -104,7 +107,17 @@ struct ServiceContext {
   std::atomic<std::shared_ptr<const KeyState>> keys;
 
   Metrics metrics;
-  RateLimiter per_address, per_key, claims_per_address, wallet_log_per_address;
+  RateLimiter per_address, per_key, claims_per_address, links_per_address, wallet_log_per_address;
+  // Work for the mail thread, the only user of deps.mailer (at most kMaxOutbox jobs; guarded by
+  // outbox_mu): looking a sign-in address up, making the link and mailing it all happen there,
+  // so that neither the answer nor its time says whether an address is known.
+  static constexpr size_t kMaxOutbox = 1000;
+  std::mutex outbox_mu;
+  std::condition_variable outbox_cv;
+  std::deque<std::function<void(mail::Mailer&)>> outbox;
+  bool outbox_stop = false;
+  // Queues a job for the mail thread; false when there is no mailer or the queue is full.
+  bool PostMail(std::function<void(mail::Mailer&)> job);
   PassCache passes{512};
 
   // Verify answers revocation from memory: refreshed every kRevocationRefresh, trusted for at
@@ -209,6 +222,10 @@ void NormalizeWalletPath(const ServiceContext& ctx, std::vector<std::string>& se
 Reply HomePage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimPage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply LinkPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply LinkSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply SignInPage(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply SignInSubmit(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardPage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardPass(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply CardGoogle(ServiceContext&, HttpRequest&, HttpResponse&);

@@ -24,8 +24,13 @@ class Db {
   virtual Dialect dialect() const = 0;
   // One or more statements without parameters.
   virtual Result<> Exec(const std::string& sql) = 0;
-  // One statement; returns its rows (empty for statements without results).
-  virtual Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  // One statement; returns its rows (empty for statements without results): ForEach, collected.
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& params = {}) {
+    std::vector<Row> rows;
+    auto r = ForEach(sql, params, [&](const Row& row) { rows.push_back(row); });
+    if (!r) return std::unexpected(r.error());
+    return rows;
+  }
   // One statement; returns the number of rows it changed.
   virtual Result<int64_t> Execute(const std::string& sql, const std::vector<Value>& params = {}) = 0;
   // Streams rows to `fn` without holding them all.

@@ -110,7 +110,7 @@ TEST_F(ServiceTest, JwksAndOpenApiCarryValidators) {
   auto o = Http("GET", Server().url("/openapi.json"));
   ASSERT_EQ(o.status, 200);
   EXPECT_EQ(Json(o)["paths"].size(),
-            27u);  // 15 API paths, 4 of the pass web service, 8 of the teacher's pages
+            29u);  // 15 API paths, 4 of the pass web service, 10 of the teacher's pages
 }
 
 TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {

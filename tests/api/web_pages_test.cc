@@ -223,6 +223,64 @@ TEST_F(WebPagesTest, ClaimFormIsRateLimitedLikeTheClaimApi) {
   EXPECT_FALSE(busy.header("retry-after").empty());
 }
 
+TEST_F(WebPagesTest, WithoutMailTheLinkPageSaysSoAndSendsNothing) {
+  Start();  // no mailer
+  auto page = Http("GET", Url("/link?lang=en"));
+  ExpectPage(page, 200, "en");
+  EXPECT_THAT(page.body, HasSubstr("Links cannot be mailed right now"));
+  std::smatch m;
+  std::string cookie = page.header("set-cookie");
+  ASSERT_TRUE(std::regex_search(cookie, m, std::regex("lk_csrf=([^;]+)"))) << cookie;
+  auto post = Http(
+      "POST", Url("/link"), "csrf=" + m[1].str() + "&email=x%40school.be",
+      {"Cookie: lk_csrf=" + m[1].str() + "; lang=en", "Content-Type: application/x-www-form-urlencoded"});
+  ExpectPage(post, 503, "en");
+}
+
+TEST_F(WebPagesTest, ASignInLinkSignsInOnceWithAPostBeforeItExpires) {
+  lk::testing::WriteText(
+      dir_ / "contacts.csv",
+      "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter,"
+      "email\nT2,Bo,Claes,teaching,GO,basic,12346,2000,no,bo@school.be\n");
+  ASSERT_TRUE(other_->imports().ImportRoster(dir_ / "contacts.csv", 2026));
+  Start();
+  SignIn("T2");  // the card, claimed on the old phone
+  auto link = other_->access().CreateSignInLink("bo@school.be", clock_.Now() + std::chrono::minutes(15));
+  ASSERT_TRUE(link && *link);
+  const std::string token = (**link).token;
+  // Opening the link (as a mail scanner would) spends nothing.
+  auto page = Http("GET", Url("/link/signin?token=" + token));
+  ExpectPage(page, 200, "nl");
+  EXPECT_EQ(page.header("referrer-policy"), "no-referrer");
+  EXPECT_THAT(page.body, HasSubstr("value=\"" + token + "\""));
+  std::smatch m;
+  std::string set = page.header("set-cookie");
+  ASSERT_TRUE(std::regex_search(set, m, std::regex("lk_csrf=([^;]+)"))) << set;
+  const std::string csrf = m[1].str();
+  auto post = [&](const std::string& t, std::vector<std::string> extra = {}) {
+    extra.push_back("Cookie: lk_csrf=" + csrf);
+    extra.push_back("Content-Type: application/x-www-form-urlencoded");
+    return Http("POST", Url("/link/signin"), "csrf=" + CsrfOf(page.body) + "&token=" + t, extra);
+  };
+  ExpectPage(post(token, {"Sec-Fetch-Site: cross-site"}), 403, "nl");
+  auto in = post(token);
+  EXPECT_EQ(in.status, 303) << in.body;
+  EXPECT_EQ(in.header("location"), "/card");
+  ASSERT_TRUE(std::regex_search(set = in.header("set-cookie"), m, std::regex("(lk_session=[^;]+)"))) << set;
+  auto card = Http("GET", Url("/card"), "", {"Cookie: " + m[1].str()});
+  ExpectPage(card, 200, "nl");
+  EXPECT_THAT(card.body, HasSubstr("Bo Claes"));
+  auto again = post(token);
+  ExpectPage(again, 410, "nl");
+  EXPECT_THAT(again.body, HasSubstr("Vraag een nieuwe link"));
+  ExpectPage(post("ABCDEFGHJKMNPQRSTVWXYZ0123456789"), 404, "nl");
+  // A link not used within its lifetime is spent.
+  auto late = other_->access().CreateSignInLink("bo@school.be", clock_.Now() + std::chrono::minutes(15));
+  ASSERT_TRUE(late && *late);
+  clock_.Advance(std::chrono::minutes(16));
+  ExpectPage(post((**late).token), 410, "nl");
+}
+
 TEST_F(WebPagesTest, PassDownloadsWithTheSessionCookie) {
   Start();
   std::string session = SignIn();

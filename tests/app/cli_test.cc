@@ -61,6 +61,8 @@ TEST_F(CliTest, EveryCommandHasHelp) {
                                                                             {"token", "issue"},
                                                                             {"token", "verify"},
                                                                             {"demo"},
+                                                                            {"claims"},
+                                                                            {"claims", "send"},
                                                                             {"serve"}}) {
     cmd.push_back("--help");
     auto r = Lk(cmd);

@@ -8,6 +8,7 @@
 
 namespace lk {
 namespace {
+namespace fs = std::filesystem;
 using json = nlohmann::json;
 using testing::RunProgram;
 
@@ -103,7 +104,34 @@ TEST_F(ReportCliTest, PerCardRecordsByProvinceAndSchoolYear) {
   ASSERT_NE(y2, nullptr) << school.dump();
   EXPECT_EQ((*y1)["cards"]["library"], 2);
   EXPECT_EQ((*y2)["cards"]["starter"], 1);
-  EXPECT_TRUE((*y1)["eligible"].is_null());
+  EXPECT_EQ((*y1)["eligible"], 4);  // the 2026 roster: the card year of January to August 2026
+  EXPECT_FALSE((*y1)["share"].is_null());
+}
+
+// A mistyped data directory is named, not turned into a new ledger; an empty ledger is said to be
+// empty; both exit non-zero.
+TEST_F(ReportCliTest, RefusesADataDirectoryWithoutALedgerAndAnEmptyLedger) {
+  const fs::path elsewhere = dir_ / "typo";
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"report", "adoption"},
+                                       {"ledger", "verify"},
+                                       {"ledger", "revoke", "--serial", "X", "--reason", "r"},
+                                       {"partners", "remove", "Museum"}}) {
+    cmd.insert(cmd.begin(), {testing::Binary(), "--data-dir", elsewhere.string()});
+    auto r = RunProgram(cmd);
+    EXPECT_EQ(r.exit_code, 2) << cmd[3];
+    EXPECT_NE(r.err.find("no ledger at " + (elsewhere / "ledger.sqlite").string()), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("--data-dir"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(elsewhere / "ledger.sqlite"));
+  EXPECT_FALSE(fs::exists(elsewhere / "keys"));
+
+  // A command that writes makes the ledger; with nothing counted in it, the report says so.
+  ASSERT_EQ(Lk({"partners", "add", "Museum"}).exit_code, 0);
+  auto empty = Lk({"report", "adoption"});
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.err.find("nothing to report"), std::string::npos) << empty.err;
+  EXPECT_TRUE(empty.out.empty()) << empty.out;
 }
 
 TEST_F(ReportCliTest, FormatsAndBadOptions) {

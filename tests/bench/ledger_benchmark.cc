@@ -187,31 +187,61 @@ bool SkipUnlessReady(benchmark::State& state, Scratch& s, bool postgres) {
   return false;
 }
 
+// A fresh ledger holding `roster` as card year 2026; nullptr (after SkipWithError) when it cannot
+// be made.
+std::unique_ptr<Scratch> ScratchWithRoster(benchmark::State& state, bool postgres,
+                                           const std::string& roster) {
+  auto s = std::make_unique<Scratch>(postgres);
+  if (SkipUnlessReady(state, *s, postgres)) return nullptr;
+  if (auto r = s->ledger()->imports().ImportRoster(s->Write("roster.csv", roster), 2026); !r) {
+    state.SkipWithError(r.error().message.c_str());
+    return nullptr;
+  }
+  return s;
+}
+
+// The PostgreSQL server's CPU seconds spent in timed steps, reported per step as server_cpu_s.
+class ServerCpu {
+ public:
+  explicit ServerCpu(bool postgres) : postgres_(postgres) {}
+  // Runs `step` with the timing resumed (it must be paused on entry; it is paused again on
+  // return) and adds the server's CPU time during it.
+  template <typename Step>
+  auto Timed(benchmark::State& state, Step step) {
+    const double cpu0 = postgres_ ? ServerCpuSeconds(PgUrl()) : 0;
+    state.ResumeTiming();
+    auto result = step();
+    state.PauseTiming();
+    // A server process that exits during the step and is not yet reaped drops out of the sum:
+    // such a (negative) reading is left out.
+    if (const double d = postgres_ ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0) sum_ += d, ++readings_;
+    return result;
+  }
+  void Report(benchmark::State& state) const {
+    if (postgres_ && readings_) state.counters["server_cpu_s"] = sum_ / readings_;
+  }
+
+ private:
+  bool postgres_;
+  double sum_ = 0;
+  int readings_ = 0;
+};
+
 // Importing a 250,000-row library file (a year of pickups with room to spare).
 void BM_ImportChannelFile(benchmark::State& state) {
   const bool postgres = state.range(0) == 1;
   const int kRows = Scaled(250000);
   std::mt19937 rng(kSeed);
   std::string roster = RosterCsv(2026, kRows, rng), library = ChannelCsv(2026, 0, kRows);
-  double server_cpu = 0;
-  int cpu_readings = 0;
+  ServerCpu server_cpu(postgres);
   for (auto _ : state) {
     state.PauseTiming();
-    Scratch s(postgres);
-    if (SkipUnlessReady(state, s, postgres)) return;
-    if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
-      state.SkipWithError(r.error().message.c_str());
-      return;
-    }
+    auto fresh = ScratchWithRoster(state, postgres, roster);
+    if (!fresh) return;
+    Scratch& s = *fresh;
     auto file = s.Write("library.csv", library);
-    const double cpu0 = postgres ? ServerCpuSeconds(PgUrl()) : 0;
-    state.ResumeTiming();
-    auto r = s.ledger()->imports().ImportChannel(Channel::kLibrary, file, 2026);
-    state.PauseTiming();
-    // A server process that exits during the step and is not yet reaped drops out of the sum:
-    // such a (negative) reading is left out.
-    if (const double d = postgres ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0)
-      server_cpu += d, ++cpu_readings;
+    auto r = server_cpu.Timed(
+        state, [&] { return s.ledger()->imports().ImportChannel(Channel::kLibrary, file, 2026); });
     if (!r || r->added != static_cast<uint64_t>(kRows)) {
       state.SkipWithError(r ? "wrong number of cards added" : r.error().message.c_str());
       return;
@@ -220,7 +250,7 @@ void BM_ImportChannelFile(benchmark::State& state) {
   }
   state.counters["rows_per_s"] =
       benchmark::Counter(kRows * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
+  server_cpu.Report(state);
 }
 
 // Importing a 250,000-row roster (a card year's eligible staff, with room to spare) into a fresh
@@ -310,24 +340,13 @@ void BM_IssueDigitalBatch(benchmark::State& state) {
   std::string roster = RosterCsv(2026, kCards, rng);
   std::vector<std::string> ids;
   for (int i = 0; i < kCards; ++i) ids.push_back(StaffId(2026, i));
-  double server_cpu = 0;
-  int cpu_readings = 0;
+  ServerCpu server_cpu(postgres);
   for (auto _ : state) {
     state.PauseTiming();
-    Scratch s(postgres);
-    if (SkipUnlessReady(state, s, postgres)) return;
-    if (auto r = s.ledger()->imports().ImportRoster(s.Write("roster.csv", roster), 2026); !r) {
-      state.SkipWithError(r.error().message.c_str());
-      return;
-    }
-    const double cpu0 = postgres ? ServerCpuSeconds(PgUrl()) : 0;
-    state.ResumeTiming();
-    auto cards = s.ledger()->cards().IssueDigitalBatch(ids, 2026);
-    state.PauseTiming();
-    // A server process that exits during the step and is not yet reaped drops out of the sum:
-    // such a (negative) reading is left out.
-    if (const double d = postgres ? ServerCpuSeconds(PgUrl()) - cpu0 : -1; d >= 0)
-      server_cpu += d, ++cpu_readings;
+    auto fresh = ScratchWithRoster(state, postgres, roster);
+    if (!fresh) return;
+    Scratch& s = *fresh;
+    auto cards = server_cpu.Timed(state, [&] { return s.ledger()->cards().IssueDigitalBatch(ids, 2026); });
     if (!cards || cards->size() != ids.size() || !cards->back().is_new) {
       state.SkipWithError(cards ? "wrong cards" : cards.error().message.c_str());
       return;
@@ -336,7 +355,7 @@ void BM_IssueDigitalBatch(benchmark::State& state) {
   }
   state.counters["cards_per_s"] =
       benchmark::Counter(kCards * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  if (postgres && cpu_readings) state.counters["server_cpu_s"] = server_cpu / cpu_readings;
+  server_cpu.Report(state);
 }
 
 // The adoption query over ten card years of ~200,000 cards each (2,000,000 cards, 2,000,000

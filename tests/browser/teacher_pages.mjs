@@ -1,5 +1,6 @@
 // The teacher's pages in headless Debian Chromium at a phone's viewport (390x844): open the mailed
-// claim link, claim, see the card, download the pass, come back signed in, sign out; with
+// claim link, claim, see the card, download the pass, come back signed in, sign out, then on a
+// "new phone" ask for a new link (mailed to a real SMTP server on 127.0.0.1) and sign in with it; with
 // JavaScript disabled, as every page must work without it. Then axe-core checks WCAG 2.1 A and AA
 // on every page in every language, and each page's transferred size is measured (< 30 KB).
 // Usage: node teacher_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR
@@ -27,18 +28,30 @@ function cli(...args) {
   return execFileSync(binary, ['--data-dir', data, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-// A roster of two with claim codes, made by the CLI as staff would.
+// A roster of two with addresses and claim codes, made by the CLI as staff would.
 fs.writeFileSync(path.join(work, 'roster.csv'),
-  'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n' +
-  'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no\n' +
-  'T2,Jan,Peeters,teaching,GO,basic,054321,2000,no\n');
+  'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter,email\n' +
+  'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no,sofie@school.example.be\n' +
+  'T2,Jan,Peeters,teaching,GO,basic,054321,2000,no,jan@school.example.be\n');
 cli('import', 'roster', path.join(work, 'roster.csv'), '--year', String(year), '--claim-codes', path.join(work, 'codes.csv'));
 const codes = Object.fromEntries(fs.readFileSync(path.join(work, 'codes.csv'), 'utf8').trim().split('\n').slice(1)
   .map((l) => l.split(',')));
 
+// A real SMTP server for "send me a new link" (tests/mail/smtp_sink.py, Debian's python3-aiosmtpd).
+const mailDir = path.join(work, 'mail');
+fs.mkdirSync(mailDir);
+const sink = spawn('/usr/bin/python3', [new URL('../mail/smtp_sink.py', import.meta.url).pathname, '--dir', mailDir],
+  { stdio: ['pipe', 'pipe', 'inherit'] });
+const sinkPort = await new Promise((resolve, reject) => {
+  sink.stdout.once('data', (d) => resolve(String(d).trim().split(' ')[1]));
+  sink.once('exit', () => reject(new Error('smtp_sink.py did not start')));
+});
+fs.writeFileSync(path.join(work, 'lk.toml'),
+  `[server]\nlinks_per_hour = 3600\nlink_burst = 20\nclaim_burst = 50\n[smtp]\nurl = "smtp://127.0.0.1:${sinkPort}"\nstarttls = "off"\nfrom = "kaart@lerarenkaart.example.be"\n`);
+
 // The real service on 127.0.0.1:0.
 const portFile = path.join(work, 'port');
-const server = spawn(binary, ['--data-dir', data, 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
+const server = spawn(binary, ['--data-dir', data, '--config', path.join(work, 'lk.toml'), 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
   { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'serve.log'), 'w')] });
 for (let i = 0; i < 300 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 50));
 if (!fs.existsSync(portFile)) throw new Error('the service did not start: ' + fs.readFileSync(path.join(work, 'serve.log'), 'utf8'));
@@ -154,6 +167,34 @@ try {
   check(new URL(page.url()).pathname === '/', 'after signing out /card leads to /');
   await visit('not-found-nl', () => page.goto(`${base}/nope`));
 
+  // 5b. A new phone: a fresh browser profile asks for a new link; the mail's link signs it in.
+  const phone = await (await (browser.createBrowserContext || browser.createIncognitoBrowserContext).call(browser)).newPage();
+  await phone.setViewport({ width: 390, height: 844 });
+  await phone.setJavaScriptEnabled(false);
+  await phone.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9' });
+  await phone.goto(`${base}/`);
+  await Promise.all([phone.waitForNavigation(), phone.click('a[href="/link"]')]);
+  await phone.type('#email', 'Sofie@School.example.be');
+  [resp] = await Promise.all([phone.waitForNavigation(), phone.click('button[type=submit]')]);
+  check(resp.status() === 200 && (await phone.$eval('h1', (h) => h.textContent)) === 'Kijk in je mailbox', 'asked for a new link: check your mailbox');
+  await phone.screenshot({ path: path.join(artifacts, 'link-sent-nl.png') });
+  let eml = '';
+  for (let i = 0; i < 100 && !eml; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    eml = fs.readdirSync(mailDir).find((f) => f.endsWith('.eml')) || '';
+  }
+  check(eml !== '', 'the sign-in mail arrived');
+  const mailText = eml ? fs.readFileSync(path.join(mailDir, eml), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=') : '';
+  const signinLink = (mailText.match(/http:\/\/127\.0\.0\.1:\d+\/link\/signin\?token=[0-9A-Z]{32}/) || [''])[0];
+  check(signinLink.startsWith(base), `the mail holds the sign-in link (${signinLink})`);
+  await phone.goto(signinLink);
+  check((await phone.$$('form[action="/link/signin"] button')).length === 1, 'the link opens a page with a button, spending nothing');
+  await phone.screenshot({ path: path.join(artifacts, 'signin-nl.png') });
+  await Promise.all([phone.waitForNavigation(), phone.click('form[action="/link/signin"] button')]);
+  check(new URL(phone.url()).pathname === '/card', `the new phone is signed in (${phone.url()})`);
+  check((await phone.$eval('#card-name', (e) => e.textContent)) === 'Sofie Van den Broeck', 'the new phone shows the card');
+  await phone.screenshot({ path: path.join(artifacts, 'card-new-phone-nl.png') });
+
   // 6. Accessibility: every page in every language (a fresh signed-in page for the card).
   const a11y = await browser.newPage();
   await a11y.setViewport({ width: 390, height: 844 });
@@ -166,6 +207,10 @@ try {
       ['claim-error', `${base}/claim?code=ZZZZ&lang=${lang}`, true],
       ['card', null, t2],
       ['not-found', `${base}/nope?lang=${lang}`, null],
+      ['link', `${base}/link?lang=${lang}`, null],
+      ['link-sent', `${base}/link?lang=${lang}`, 'nobody@school.example.be'],
+      ['signin', `${base}/link/signin?token=ABCDEFGHJKMNPQRSTVWXYZ0123456789&lang=${lang}`, null],
+      ['signin-error', `${base}/link/signin?token=ABCDEFGHJKMNPQRSTVWXYZ0123456789&lang=${lang}`, true],
     ];
     for (const [name, url, extra] of pages) {
       if (name === 'card') {
@@ -173,9 +218,17 @@ try {
         await Promise.all([a11y.waitForNavigation(), a11y.click('button[type=submit]')]);
       } else {
         await a11y.goto(url);
+        if (typeof extra === 'string') await a11y.type('#email', extra);
         if (extra) await Promise.all([a11y.waitForNavigation(), a11y.click('button[type=submit]')]);
       }
       check(await a11y.$eval('html', (h) => h.lang) === lang, `${name} (${lang}): <html lang="${lang}">`);
+      if (name === 'signin-error' || name === 'link-sent') {  // the page meant, not a 429 or an error page
+        const strings = fs.readFileSync(new URL(`../../web/strings/${lang}.strings`, import.meta.url), 'utf8');
+        const key = name === 'signin-error' ? 'title.signin' : 'title.link_sent';
+        const title = (strings.match(new RegExp(`^${key.replace('.', '\\.')} = (.*)$`, 'm')) || [])[1];
+        check(title && (await a11y.title()).startsWith(title), `${name} (${lang}) is titled "${title}" (${await a11y.title()})`);
+        if (name === 'signin-error') check((await a11y.$$('[role=alert]')).length === 1, `${name} (${lang}) says what went wrong`);
+      }
       await a11y.evaluate(axeSource);
       const result = await a11y.evaluate(() => window.axe.run(document, {
         runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
@@ -189,6 +242,7 @@ try {
 } finally {
   await browser.close();
   server.kill('SIGTERM');
+  sink.stdin.end();
 }
 fs.writeFileSync(path.join(artifacts, 'sizes.json'), JSON.stringify(sizes, null, 1) + '\n');
 console.log(`screenshots and sizes in ${artifacts}`);

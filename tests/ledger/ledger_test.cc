@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <barrier>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -87,6 +88,33 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<testing::Backend> backend_;
   std::unique_ptr<Ledger> ledger_;
 };
+
+// A command that must not start a ledger (create_if_missing = false) opens an existing one and
+// refuses a place without one, creating nothing there.
+TEST_P(LedgerTest, OpeningWithoutCreateRefusesAPlaceWithoutALedger) {
+  LedgerOptions existing = backend_->options();
+  existing.create_if_missing = false;
+  EXPECT_TRUE(OpenLedger(existing, clock_).has_value());
+
+  std::filesystem::create_directories(dir_ / "other");
+  testing::Backend empty(GetParam(), dir_ / "other");
+  ASSERT_TRUE(empty.available()) << empty.reason();
+  LedgerOptions o = empty.options();
+  o.create_if_missing = false;
+  auto refused = OpenLedger(o, clock_);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("no ledger"));
+  EXPECT_THAT(refused.error().message, HasSubstr("not by this command"));
+  if (GetParam() == "sqlite") {
+    EXPECT_THAT(refused.error().message, HasSubstr(empty.url()));
+    EXPECT_FALSE(std::filesystem::exists(empty.url()));
+  } else {
+    EXPECT_EQ(
+        empty.Value("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"),
+        "0");
+  }
+}
 
 TEST_P(LedgerTest, ReimportAddsNothing) {
   ImportSmallRoster();
@@ -956,6 +984,65 @@ TEST_P(AuditTamperTest, TamperedSchoolYearAggregateIsNamed) {
 }
 
 // A small dataset checked by hand (see the comments for each expected number).
+// The school list names a card's school; a re-import changes nothing, a newer list renames, a bad
+// row imports nothing, and the audit chain stays verifiable.
+TEST_P(LedgerTest, SchoolListNamesTheSchoolsOfCards) {
+  ASSERT_TRUE(
+      ledger_->imports()
+          .ImportRoster(Write("r.csv", std::string(kRosterHeader) + "A,a,a,teaching,GO,basic,1001,2000,no\n"
+                                                                    "B,b,b,teaching,GO,basic,1002,9000,no\n"),
+                        2026)
+          .has_value());
+  auto a = ledger_->cards().IssueDigital("A", 2026);
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  EXPECT_EQ(a->school_name, "");
+
+  const std::string list =
+      "school_number;name;postcode;municipality\n1001;Sint-Jozefscollege;2000;Antwerpen\n"
+      "1002;GO! Atheneum Gent;9000;Gent\n";
+  auto first = ledger_->imports().ImportSchools(CsvSource{"scholen.csv", list});
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->rows, 2u);
+  EXPECT_EQ(first->added, 2u);
+  auto card = ledger_->cards().FindCard(a->serial);
+  ASSERT_TRUE(card.has_value());
+  EXPECT_EQ(card->school, "1001");
+  EXPECT_EQ(card->school_name, "Sint-Jozefscollege");
+
+  const std::string entries = backend_->Value("SELECT count(*) FROM audit_log");
+  auto again = ledger_->imports().ImportSchools(CsvSource{"scholen.csv", list});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->added, 0u);
+  EXPECT_EQ(again->present, 2u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log"), entries) << "nothing changed, nothing audited";
+
+  auto renamed = ledger_->imports().ImportSchools(CsvSource{
+      "scholen-2027.csv",
+      "school_number,name,postcode,municipality\n1001,Sint-Jozefscollege Antwerpen,2000,Antwerpen\n"});
+  ASSERT_TRUE(renamed.has_value());
+  EXPECT_EQ(renamed->added, 1u);
+  EXPECT_EQ(ledger_->cards().FindCard(a->serial)->school_name, "Sint-Jozefscollege Antwerpen");
+  int listed = 0;
+  ASSERT_TRUE(ledger_->cards()
+                  .ForEachDigitalCard(
+                      2026, [&](const Card& c) { listed += c.school_name == "Sint-Jozefscollege Antwerpen"; })
+                  .has_value());
+  EXPECT_EQ(listed, 1);
+
+  auto bad = ledger_->imports().ImportSchools(
+      CsvSource{"bad.csv",
+                "school_number,name,postcode,municipality\n1003,Nieuwe "
+                "school,3000,Leuven\nX1,,99,Gent\n1003,Dubbel,3000,Leuven\n"});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:1 (school_number): 'X1' is not a school number"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:2 (name)"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:3 (postcode)"));
+  EXPECT_THAT(bad.error().message,
+              HasSubstr("bad.csv:4:1 (school_number): school 1003 is already on line 2"));
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM schools WHERE school_number = '1003'"), "0");
+  ExpectVerified("after the school lists");
+}
+
 TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   auto r25 = Write("r25.csv", std::string(kRosterHeader) +
                                   "A,a,a,teaching,GO,basic,1,2000,no\n"            // Antwerpen
@@ -1025,7 +1112,14 @@ TEST_P(LedgerTest, CountsPerCalendarSchoolYearAndProvince) {
   ASSERT_TRUE(school.has_value());
   ASSERT_EQ(school->size(), 3u);
   EXPECT_EQ(school->at(0).period, "2024-2025");
-  EXPECT_EQ(school->at(0).eligible, std::nullopt);
+  // Eligible: the roster of the card year of the school year's January to August, else (2026-2027,
+  // no 2027 roster yet) of the year it starts in.
+  EXPECT_EQ(school->at(0).eligible, 3);
+  EXPECT_EQ(school->at(0).eligible_year, 2025);
+  EXPECT_EQ(school->at(1).eligible, 4);
+  EXPECT_EQ(school->at(1).eligible_year, 2026);
+  EXPECT_EQ(school->at(2).eligible, 4);
+  EXPECT_EQ(school->at(2).eligible_year, 2026);
   EXPECT_EQ(school->at(0).subscription, 1);
   EXPECT_EQ(school->at(0).library, 1);
   EXPECT_EQ(school->at(0).holders, 2);
@@ -1365,6 +1459,189 @@ TEST_P(LedgerTest, KilledImportLeavesNothingOrEverything) {
   EXPECT_EQ(Total(Channel::kLibrary, 2026), kRows);
   RecordProperty("kills_mid_run", killed_mid_run);
   RecordProperty("completed_before_a_kill", completed);
+}
+
+// --- the roster's contacts and the claim mail (claims send) ---
+
+TEST_P(LedgerTest, RosterEmailAndLanguageAreOptionalValidatedAndAllOrNothing) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto bad = ledger_->imports().ImportRoster(
+      Write("bad.csv",
+            header + ",email,language\n"
+                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n"
+                     "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert at school,nl\n"
+                     "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,cas@school.be,de\n"
+                     "T4,Dina,Dewit,teaching,GO,basic,12345,2000,no,\"dina@school.be\r\nBcc: x@y.be\",\n"),
+      2026);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(bad.error().message, HasSubstr("3 bad rows; nothing was imported"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:3:10 (email): 'bert at school' is not a mail address"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:4:11 (language): 'de' is not one of nl|fr|en"));
+  EXPECT_THAT(bad.error().message, HasSubstr("bad.csv:5:10 (email):"));
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM roster"), "0");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "0");
+
+  auto lonely = ledger_->imports().ImportRoster(
+      Write("lang.csv", header + ",language\nT1,An,Peeters,teaching,GO,basic,12345,2000,no,fr\n"), 2026);
+  ASSERT_FALSE(lonely.has_value());
+  EXPECT_THAT(lonely.error().message,
+              HasSubstr("lang.csv:1: the header has a 'language' column but no 'email'"));
+
+  // Columns in any order; an empty address or language is allowed.
+  const std::string ok = header +
+                         ",email,language\n"
+                         "T1,An,Peeters,teaching,GO,basic,12345,2000,no,An.Peeters@School.be,FR\n"
+                         "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,,\n"
+                         "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,cas@school.be,\n";
+  auto first = ledger_->imports().ImportRoster(Write("ok.csv", ok), 2026);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->added, 3u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "2");
+  EXPECT_EQ(backend_->Value("SELECT email || '/' || language FROM holder_contacts h JOIN holder_names n ON "
+                            "n.roster_id = h.roster_id WHERE n.display_name = 'An Peeters'"),
+            "An.Peeters@School.be/fr");
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts WHERE language IS NULL"), "1");
+  // Re-importing the same file changes nothing and writes no audit entry.
+  const std::string entries = backend_->Value("SELECT count(*) FROM audit_log");
+  auto again = ledger_->imports().ImportRoster(Write("ok.csv", ok), 2026);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->present, 3u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log"), entries);
+  // A new address is taken, an empty cell removes one; audited.
+  auto changed = ledger_->imports().ImportRoster(
+      Write("ok.csv", header + ",email\n"
+                               "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@elsewhere.be\n"
+                               "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,\n"),
+      2026);
+  ASSERT_TRUE(changed.has_value()) << changed.error().message;
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "1");
+  EXPECT_EQ(backend_->Value("SELECT email FROM holder_contacts"), "an@elsewhere.be");
+  EXPECT_THAT(backend_->Value("SELECT detail FROM audit_log ORDER BY seq DESC LIMIT 1"),
+              HasSubstr("\"contacts_changed\":2"));
+  // A roster without the columns leaves contacts alone.
+  ImportSmallRoster();
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM holder_contacts"), "1");
+  ExpectVerified("contacts");
+}
+
+TEST_P(LedgerTest, ClaimMailCodesAreReusedUntilClaimedAndTheJournalIsKept) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto imported = ledger_->imports().ImportRoster(
+      Write("r.csv", header + ",email,language\n"
+                              "T1,An,Peeters,teaching,GO,basic,12345,2000,no,an@school.be,fr\n"
+                              "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,,\n"
+                              "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no,cas@school.be,\n"
+                              "T4,,,teaching,GO,basic,12345,2000,no,dina@school.be,en\n"),
+      2026);
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  auto& access = ledger_->access();
+  EXPECT_EQ(access.CountClaimMailHolders(2026).value(), 3);
+  const Time expires = clock_.Now() + days(60);
+  auto dry = access.PrepareClaimMail(2026, 0, 100, 100, expires, true);
+  ASSERT_TRUE(dry.has_value()) << dry.error().message;
+  ASSERT_EQ(dry->size(), 3u);
+  EXPECT_TRUE((*dry)[0].code.empty());
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM claim_codes"), "0");
+
+  auto first = access.PrepareClaimMail(2026, 0, 100, 100, expires, false);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_LT((*first)[0].roster_id, (*first)[1].roster_id);  // in roster id order (not the file's)
+  std::map<std::string, ClaimMailHolder> by_email;
+  for (const auto& h : *first) by_email[h.email] = h;
+  EXPECT_EQ(by_email["an@school.be"].language, "fr");
+  EXPECT_EQ(by_email["an@school.be"].display_name, "An Peeters");
+  EXPECT_EQ(by_email["cas@school.be"].language, "");
+  EXPECT_EQ(by_email["dina@school.be"].display_name, "");
+  for (const auto& h : *first) EXPECT_THAT(h.code, ::testing::MatchesRegex("[0-9A-Z]{4}(-[0-9A-Z]{4}){3}"));
+  EXPECT_NE((*first)[0].code, (*first)[1].code);
+  // Paging and the limit: after the first entry, at most one to mail.
+  auto page = access.PrepareClaimMail(2026, (*first)[0].roster_id, 100, 1, expires, false);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].code, (*first)[1].code);  // the same code again: a resumed run mails it
+  // Later, still valid for more than half: reused; the codes of `import roster --claim-codes`
+  // are not (they cannot be derived again) and are replaced.
+  clock_.Advance(days(10));
+  auto again = access.PrepareClaimMail(2026, 0, 100, 100, expires, false);
+  ASSERT_TRUE(again.has_value());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*again)[i].code, (*first)[i].code);
+  auto later = access.PrepareClaimMail(2026, 0, 100, 100, clock_.Now() + days(200), false);
+  ASSERT_TRUE(later.has_value());
+  EXPECT_NE((*later)[0].code, (*first)[0].code);  // 50 days left of 200: a new code
+  EXPECT_FALSE(access.RedeemClaimCode((*first)[0].code, minutes(10)).has_value());
+
+  // The journal.
+  std::vector<ClaimMailMark> marks = {{(*later)[0].roster_id, MailMark::kSending, ""},
+                                      {(*later)[1].roster_id, MailMark::kSent, ""},
+                                      {(*later)[2].roster_id, MailMark::kFailed, "550 no such mailbox"}};
+  ASSERT_TRUE(access.MarkClaimMail(marks).has_value());
+  EXPECT_FALSE(access.MarkClaimMail(std::vector<ClaimMailMark>{{1, MailMark::kNone, ""}}).has_value());
+  for (size_t taken : {0, 1}) {  // another run's holders are not taken again
+    auto twice =
+        access.MarkClaimMail(std::vector<ClaimMailMark>{{(*later)[taken].roster_id, MailMark::kSending, ""}});
+    ASSERT_FALSE(twice.has_value());
+    EXPECT_EQ(twice.error().code, Code::kFailedPrecondition);
+  }
+  auto marked = access.PrepareClaimMail(2026, 0, 100, 100, clock_.Now() + days(200), false);
+  ASSERT_TRUE(marked.has_value());
+  EXPECT_EQ((*marked)[0].mark, MailMark::kSending);
+  EXPECT_EQ((*marked)[0].code, "");  // not to be mailed: no code
+  EXPECT_EQ((*marked)[1].mark, MailMark::kSent);
+  EXPECT_EQ((*marked)[2].mark, MailMark::kFailed);
+  EXPECT_EQ((*marked)[2].code, (*later)[2].code);
+
+  // Claiming takes the holder off the list.
+  auto card = access.RedeemClaimCode((*later)[2].code, minutes(10));
+  ASSERT_TRUE(card.has_value()) << card.error().message;
+  EXPECT_EQ(access.CountClaimMailHolders(2026).value(), 2);
+  ASSERT_TRUE(access.RecordClaimMailRun(R"({"year":2026,"sent":1})").has_value());
+  EXPECT_EQ(backend_->Value("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1"), "send claim mails");
+  ExpectVerified("claim mail");
+}
+
+TEST_P(LedgerTest, SignInLinksAreOneTimeShortLivedAndOnlyForCardHolders) {
+  const std::string header = std::string(kRosterHeader).substr(0, std::string(kRosterHeader).size() - 1);
+  auto imported = ledger_->imports().ImportRoster(
+      Write("r.csv", header + ",email,language\n"
+                              "T1,An,Peeters,teaching,GO,basic,12345,2000,no,An@School.be,fr\n"
+                              "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes,bert@school.be,\n"),
+      2026);
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  auto& access = ledger_->access();
+  // No card yet: no link, and the same answer as an unknown address.
+  EXPECT_FALSE(access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15)).value().has_value());
+  EXPECT_FALSE(access.CreateSignInLink("nobody@school.be", clock_.Now() + minutes(15)).value().has_value());
+  ASSERT_TRUE(ledger_->cards().IssueDigital("T1", 2026).has_value());
+  auto link = access.CreateSignInLink("  an@SCHOOL.be ", clock_.Now() + minutes(15));
+  ASSERT_TRUE(link.has_value()) << link.error().message;
+  ASSERT_TRUE(link->has_value());
+  EXPECT_EQ((*link)->email, "An@School.be");
+  EXPECT_EQ((*link)->language, "fr");
+  EXPECT_EQ((*link)->display_name, "An Peeters");
+  EXPECT_EQ((*link)->token.size(), 32u);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM signin_links WHERE token_hash = '" + (*link)->token + "'"),
+            "0");
+  // A second link replaces the first.
+  auto second = access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15));
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  EXPECT_EQ(access.RedeemSignInLink((*link)->token).error().code, Code::kNotFound);
+  auto card = access.RedeemSignInLink((*second)->token);
+  ASSERT_TRUE(card.has_value()) << card.error().message;
+  EXPECT_FALSE(card->is_new);
+  EXPECT_EQ(card->year, 2026);
+  EXPECT_EQ(access.RedeemSignInLink((*second)->token).error().code, Code::kFailedPrecondition);  // once
+  EXPECT_EQ(access.RedeemSignInLink("not a token").error().code, Code::kNotFound);
+  // Expired.
+  auto third = access.CreateSignInLink("an@school.be", clock_.Now() + minutes(15));
+  ASSERT_TRUE(third.has_value() && third->has_value());
+  clock_.Advance(minutes(16));
+  EXPECT_EQ(access.RedeemSignInLink((*third)->token).error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(backend_->Value("SELECT count(*) FROM audit_log WHERE action = 'sign in by link'"), "1");
+  EXPECT_THAT(backend_->Value("SELECT detail FROM audit_log WHERE action = 'create sign-in link' LIMIT 1"),
+              Not(HasSubstr("school.be")));
+  ExpectVerified("sign-in links");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgresql"),

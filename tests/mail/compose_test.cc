@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "mail/claim_mail.h"
 #include "mail/internal/mime.h"
+#include "mail/signin_mail.h"
 #include "tests/mail/smtp_sink.h"
 #include "tests/testing/testing.h"
 
@@ -254,6 +257,32 @@ TEST(MailMimeTest, QrPngIsAValidPng) {
   lk::testing::TempDir tmp;
   lk::testing::WriteText(tmp / "qr.png", png);
   EXPECT_EQ(testing::DecodeQr(tmp / "qr.png"), "https://example.org/claim?code=ABCD-EFGH-JKMN-PQRS");
+}
+
+// The sign-in mail of "send me a new link": the one-time link in both parts, three languages,
+// the same refusals as the claim mail.
+TEST_F(ClaimMailComposeTest, SignInMailCarriesTheLinkInEachLanguage) {
+  SignInMailOptions o{"https://lerarenkaart.example.be",
+                      {"kaart@lerarenkaart.example.be", "Lerarenkaart"},
+                      "",
+                      std::chrono::minutes(15)};
+  std::set<std::string> subjects;
+  for (Language lang : {Language::kNl, Language::kFr, Language::kEn}) {
+    auto m =
+        ComposeSignInMail(o, {"jan@school.example.be", "Jan <Peeters>", lang, "ABCDEFGH12345678"}, clock_);
+    ASSERT_TRUE(m.has_value()) << m.error().message;
+    EXPECT_EQ(m->envelope_to, "jan@school.example.be");
+    auto j = Parsed(*m);
+    EXPECT_TRUE(j["defects"].empty()) << j["defects"];
+    const std::string link = "https://lerarenkaart.example.be/link/signin?token=ABCDEFGH12345678";
+    EXPECT_THAT(j["text"].get<std::string>(), AllOf(HasSubstr(link), HasSubstr("15")));
+    EXPECT_THAT(j["html"].get<std::string>(), AllOf(HasSubstr(link), HasSubstr("Jan &lt;Peeters&gt;")));
+    subjects.insert(j["subject"].get<std::string>());
+  }
+  EXPECT_EQ(subjects.size(), 3u);
+  EXPECT_FALSE(
+      ComposeSignInMail(o, {"jan@school.example.be\r\nBcc: x@y.be", "", Language::kNl, "ABC"}, clock_));
+  EXPECT_FALSE(ComposeSignInMail(o, {"jan@school.example.be", "", Language::kNl, "../etc"}, clock_));
 }
 
 }  // namespace

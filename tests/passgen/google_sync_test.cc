@@ -193,6 +193,9 @@ TEST(GoogleLedgerCard, AppliesTheServicesDefaults) {
   EXPECT_EQ(d.holder_name, "An Peeters");
   EXPECT_EQ(d.school, "-");
   EXPECT_FALSE(d.revoked);
+  recorded.school = "012345";
+  recorded.school_name = "Sint-Jozefscollege";
+  EXPECT_EQ(ShownCard(recorded).school, "Sint-Jozefscollege");
 }
 
 // The CLI end to end, against the stand-in, with development keys in a data dir.

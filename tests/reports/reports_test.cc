@@ -314,7 +314,25 @@ TEST(SchoolView, EligibleIsNullWithANote) {
   EXPECT_EQ(r.rows[0].eligible, std::nullopt);
   EXPECT_EQ(r.rows[0].share, std::nullopt);
   EXPECT_EQ(r.rows[0].holders, c.holders);
-  EXPECT_THAT(NotesOf(r, r.rows[0]), Contains(HasSubstr("school view has no eligible count")));
+  EXPECT_THAT(NotesOf(r, r.rows[0]),
+              Contains(HasSubstr("no roster of eligible staff is recorded for either")));
+}
+
+TEST(SchoolView, EligibleFromTheRosterOfItsJanuaryToAugustWithTheRuleInANote) {
+  CountsRow c = SyntheticCell("2025-2026", std::nullopt, 1, 0, /*school=*/true);
+  c.eligible = 4 * c.holders;
+  c.eligible_year = 2026;
+  CountsRow early = SyntheticCell("2026-2027", std::nullopt, 1, 0, /*school=*/true);
+  early.eligible = 2 * early.holders;
+  early.eligible_year = 2026;
+  Report r = Build({c, early}, {}, {.period = Period::kSchool});
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0].eligible, c.eligible);
+  ASSERT_TRUE(r.rows[0].share.has_value());
+  EXPECT_DOUBLE_EQ(*r.rows[0].share, 0.25);
+  EXPECT_THAT(NotesOf(r, r.rows[0]),
+              Contains(HasSubstr("roster of card year 2026, the card year of its January")));
+  EXPECT_THAT(NotesOf(r, r.rows[1]), Contains(HasSubstr("the card year it starts in")));
 }
 
 TEST(Range, YearsWithoutAnyDataGetANoteAndNoRow) {
