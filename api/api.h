@@ -21,6 +21,7 @@
 #include "mail/mail.h"
 #include "passgen/google_wallet.h"
 #include "signing/signing.h"
+#include "wallet/wallet.h"
 
 namespace lk::api {
 
@@ -62,6 +63,10 @@ struct ServiceOptions {
   std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
   size_t max_form_bytes = 2048;
   std::string apple_badge_file, google_badge_file;
+  // Apple's pass web service (docs/wallet-service.md) answers under this path: the path of the
+  // passes' webServiceURL. Extra slashes after it are forgiven (.../wallet//v1/...).
+  std::string wallet_path = "/wallet/";
+  RateLimit wallet_log_per_address{1, 20};  // POST .../v1/log, by client address
   // "Send me a new link" (/link): how long a mailed sign-in link works, and how many a client
   // address may ask for (3 at once, then one per 200 s).
   std::chrono::seconds signin_link_lifetime{std::chrono::minutes(15)};
@@ -89,6 +94,12 @@ struct ServiceDeps {
   passgen::GoogleWalletConfig google;
   passgen::GoogleCardDesign google_design;
   passgen::WalletApi* google_api = nullptr;  // when set, objects are created before redirecting
+  // The passes' type identifier: the pass web service answers for it only ("" = 503).
+  std::string pass_type_identifier;
+  // When set, the service runs a wallet::UpdatePusher that pushes every pass change to the
+  // devices registered for it (started with the service, stopped before the ledger closes).
+  push::ApnsClient* apns = nullptr;
+  wallet::PusherOptions pusher;
   // The sign-in mails of /link, sent by one thread of the service (the only user of `mailer`),
   // never while a request waits. Null: /link says links cannot be mailed.
   mail::Mailer* mailer = nullptr;

@@ -16,7 +16,8 @@ std::string OpenApiDocument() {
       "cardAccess": {"type": "http", "scheme": "bearer", "description": "The access_token returned by a claim"},
       "staffCookie": {"type": "apiKey", "in": "cookie", "name": "lk_staff", "description": "Set by GET /dashboard?token=STAFF_TOKEN"},
       "teacherSession": {"type": "apiKey", "in": "cookie", "name": "lk_session", "description": "A signed-in device: set by a successful POST /claim (docs/web.md)"},
-      "deskSession": {"type": "apiKey", "in": "cookie", "name": "lk_desk", "description": "A signed-in partner desk: set by a successful POST /desk/signin (docs/desk.md)"}
+      "deskSession": {"type": "apiKey", "in": "cookie", "name": "lk_desk", "description": "A signed-in partner desk: set by a successful POST /desk/signin (docs/desk.md)"},
+      "applePass": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "ApplePass <authenticationToken>: the pass's own token (Apple's pass web service, docs/wallet-service.md)"}
     },
     "schemas": {
       "Problem": {"type": "object", "required": ["type", "title", "status", "detail"],
@@ -34,7 +35,10 @@ std::string OpenApiDocument() {
       "Problem": {"description": "An error", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     },
     "parameters": {
-      "serial": {"name": "serial", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"}}
+      "serial": {"name": "serial", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"}},
+      "deviceLibraryIdentifier": {"name": "deviceLibraryIdentifier", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}},
+      "passTypeIdentifier": {"name": "passTypeIdentifier", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}},
+      "serialNumber": {"name": "serialNumber", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"}}
     }
   },
   "paths": {
@@ -137,6 +141,25 @@ std::string OpenApiDocument() {
     "/static/desk.js": {"get": {"summary": "The desk page's script: camera scanning, offline verification with WebCrypto", "tags": ["desk"], "responses": {"200": {"description": "text/javascript"}, "304": {"description": "Not modified"}}}},
     "/static/jsqr.js": {"get": {"summary": "jsQR 1.4.0 (Apache-2.0), the camera's QR decoder, served by this service", "tags": ["desk"], "responses": {"200": {"description": "text/javascript"}, "304": {"description": "Not modified"}}}},
     "/static/jsqr-license.txt": {"get": {"summary": "jsQR's licence", "tags": ["desk"], "responses": {"200": {"description": "text/plain"}}}},
+    "/wallet/v1/devices/{deviceLibraryIdentifier}/registrations/{passTypeIdentifier}/{serialNumber}": {
+      "post": {"summary": "Apple Wallet: register a device for a pass's updates (the path is the passes' webServiceURL + v1/...)", "tags": ["wallet"], "security": [{"applePass": []}],
+        "parameters": [{"$ref": "#/components/parameters/deviceLibraryIdentifier"}, {"$ref": "#/components/parameters/passTypeIdentifier"}, {"$ref": "#/components/parameters/serialNumber"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["pushToken"], "properties": {"pushToken": {"type": "string", "pattern": "^[0-9A-Fa-f]{32,200}$"}}}}}},
+        "responses": {"201": {"description": "Registered"}, "200": {"description": "Already registered"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"}}},
+      "delete": {"summary": "Apple Wallet: unregister a device", "tags": ["wallet"], "security": [{"applePass": []}],
+        "parameters": [{"$ref": "#/components/parameters/deviceLibraryIdentifier"}, {"$ref": "#/components/parameters/passTypeIdentifier"}, {"$ref": "#/components/parameters/serialNumber"}],
+        "responses": {"200": {"description": "Unregistered"}, "401": {"$ref": "#/components/responses/Problem"}}}},
+    "/wallet/v1/devices/{deviceLibraryIdentifier}/registrations/{passTypeIdentifier}": {"get": {"summary": "Apple Wallet: serials of the device's passes changed since a tag", "tags": ["wallet"],
+      "parameters": [{"$ref": "#/components/parameters/deviceLibraryIdentifier"}, {"$ref": "#/components/parameters/passTypeIdentifier"},
+                     {"name": "passesUpdatedSince", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}],
+      "responses": {"200": {"description": "{serialNumbers: [...], lastUpdated: \"<tag>\"}", "content": {"application/json": {"schema": {"type": "object", "properties": {"serialNumbers": {"type": "array", "items": {"type": "string"}}, "lastUpdated": {"type": "string"}}}}}},
+                    "204": {"description": "No pass changed"}, "400": {"$ref": "#/components/responses/Problem"}}}},
+    "/wallet/v1/passes/{passTypeIdentifier}/{serialNumber}": {"get": {"summary": "Apple Wallet: the latest pass (Last-Modified, If-Modified-Since, ETag)", "tags": ["wallet"], "security": [{"applePass": []}],
+      "parameters": [{"$ref": "#/components/parameters/passTypeIdentifier"}, {"$ref": "#/components/parameters/serialNumber"}],
+      "responses": {"200": {"description": "application/vnd.apple.pkpass"}, "304": {"description": "Not modified"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
+    "/wallet/v1/log": {"post": {"summary": "Apple Wallet: a device's error messages, logged (at most 20 entries of 1000 bytes)", "tags": ["wallet"],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["logs"], "properties": {"logs": {"type": "array", "items": {"type": "string"}}}}}}},
+      "responses": {"200": {"description": "Logged"}, "400": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"}}}},
     "/dashboard": {"get": {"summary": "The HTML adoption report for browsers; ?token=STAFF_TOKEN sets an HttpOnly cookie and redirects", "security": [{"staffCookie": []}, {"staffToken": []}],
       "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}, {"name": "period", "in": "query", "schema": {"type": "string"}},
                      {"name": "by", "in": "query", "schema": {"type": "string"}}, {"name": "years", "in": "query", "schema": {"type": "string"}}],

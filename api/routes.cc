@@ -14,12 +14,16 @@ namespace {
 bool IsParamChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
+// Apple's pass web service names passes by reverse-DNS type identifiers (pass.be.example).
+bool IsWalletParamChar(char c) { return IsParamChar(c) || c == '.'; }
 
 // Whether `segments` fit `path` (a template); fills `params`.
 bool Fits(std::string_view path, const std::vector<std::string>& segments, std::vector<std::string>& params) {
   params.clear();
   if (path == "/") return segments.empty() || (segments.size() == 1 && segments[0].empty());
   size_t i = 0;
+  const bool wallet = path.starts_with("/wallet/");
+  const size_t max_param = wallet ? 100 : 40;
   path.remove_prefix(1);
   while (true) {
     size_t slash = path.find('/');
@@ -27,7 +31,9 @@ bool Fits(std::string_view path, const std::vector<std::string>& segments, std::
     if (i >= segments.size()) return false;
     const std::string& seg = segments[i++];
     if (part.starts_with('{')) {
-      if (seg.empty() || seg.size() > 40 || !std::all_of(seg.begin(), seg.end(), IsParamChar)) return false;
+      if (seg.empty() || seg.size() > max_param || seg == "." || seg == ".." ||
+          !std::all_of(seg.begin(), seg.end(), wallet ? IsWalletParamChar : IsParamChar))
+        return false;
       params.push_back(seg);
     } else if (part != seg) {
       return false;
@@ -87,6 +93,19 @@ const std::vector<Route>& RouteTable() {
       {"GET", "/static/desk.js", Auth::kNone, BodyLimit::kNone, false, DeskScript, nullptr, true},
       {"GET", "/static/jsqr.js", Auth::kNone, BodyLimit::kNone, false, JsqrScript, nullptr, true},
       {"GET", "/static/jsqr-license.txt", Auth::kNone, BodyLimit::kNone, false, JsqrLicense, nullptr, true},
+      // Apple's pass web service (wallet_routes.cc), under the passes' webServiceURL.
+      {"POST",
+       "/wallet/v1/devices/{deviceLibraryIdentifier}/registrations/{passTypeIdentifier}/{serialNumber}",
+       Auth::kCard, BodyLimit::kJson, false, RegisterDevice},
+      {"DELETE",
+       "/wallet/v1/devices/{deviceLibraryIdentifier}/registrations/{passTypeIdentifier}/{serialNumber}",
+       Auth::kCard, BodyLimit::kNone, false, UnregisterDevice},
+      {"GET", "/wallet/v1/devices/{deviceLibraryIdentifier}/registrations/{passTypeIdentifier}", Auth::kNone,
+       BodyLimit::kNone, false, UpdatedPasses},
+      {"GET", "/wallet/v1/passes/{passTypeIdentifier}/{serialNumber}", Auth::kCard, BodyLimit::kNone, false,
+       LatestPass},
+      {"POST", "/wallet/v1/log", Auth::kNone, BodyLimit::kJson, false, WalletLog,
+       &ServiceContext::wallet_log_per_address},
   };
   return kRoutes;
 }
@@ -95,11 +114,12 @@ const Route* MatchRoute(std::string_view method, const std::vector<std::string>&
                         std::vector<std::string>& params, std::string& allow) {
   if (method == "HEAD") method = "GET";
   const Route* found = nullptr;
-  bool get = false, post = false;
+  bool get = false, post = false, del = false;
   std::vector<std::string> scratch;
   for (const Route& r : RouteTable()) {
     if (!Fits(r.path, segments, scratch)) continue;
-    (std::string_view(r.method) == "GET" ? get : post) = true;
+    std::string_view m = r.method;
+    (m == "GET" ? get : m == "POST" ? post : del) = true;
     if (!found && method == r.method) {
       found = &r;
       params = scratch;
@@ -107,6 +127,7 @@ const Route* MatchRoute(std::string_view method, const std::vector<std::string>&
   }
   allow = get ? "GET, HEAD" : "";
   if (post) allow += allow.empty() ? "POST" : ", POST";
+  if (del) allow += allow.empty() ? "DELETE" : ", DELETE";
   return found;
 }
 

@@ -98,6 +98,17 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     trusted_ = std::move(*trusted);
     if (auto r = internal::InitPages(ctx_); !r) return r;
     if (auto r = internal::InitDesk(ctx_); !r) return r;
+    for (size_t pos = 0; pos < ctx_.options.wallet_path.size();) {
+      size_t slash = ctx_.options.wallet_path.find('/', pos);
+      if (slash == std::string::npos) slash = ctx_.options.wallet_path.size();
+      if (slash > pos) ctx_.wallet_prefix.push_back(ctx_.options.wallet_path.substr(pos, slash - pos));
+      pos = slash + 1;
+    }
+    if (ctx_.deps.apns) {
+      pusher_ = std::make_unique<wallet::UpdatePusher>(*ctx_.deps.ledger, *ctx_.deps.apns, *ctx_.deps.clock,
+                                                       ctx_.deps.pusher);
+      ctx_.pusher = pusher_.get();
+    }
     ctx_.openapi = OpenApiDocument();
     ctx_.openapi_etag = internal::QuotedEtag(ctx_.openapi);
     ctx_.RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
@@ -133,6 +144,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     if (ctx_.base_url.empty()) ctx_.base_url = "http://" + o.host + ":" + std::to_string(server_->port());
     while (ctx_.base_url.ends_with('/')) ctx_.base_url.pop_back();
     refresher_ = std::thread([this] { RefreshLoop(); });
+    if (pusher_) pusher_->Start();
     if (ctx_.deps.mailer) mail_thread_ = std::thread([this] { MailLoop(); });
     return {};
   }
@@ -183,6 +195,9 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     }
     refresh_cv_.notify_all();
     if (refresher_.joinable()) refresher_.join();
+    if (pusher_) pusher_->Stop();  // a batch being pushed is finished or journalled first
+    ctx_.pusher = nullptr;
+    pusher_.reset();
     {
       std::lock_guard mail_lock(ctx_.outbox_mu);
       ctx_.outbox_stop = true;
@@ -198,6 +213,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     req.id = RequestIdFor(req);
     res.set_header("X-Request-Id", req.id);
     std::string allow;
+    internal::NormalizeWalletPath(ctx_, req.segments);
     const Route* route = internal::MatchRoute(req.method, req.segments, req.params, allow);
     if (!route) {
       Problem p(Error{Code::kNotFound, "no route for " + std::string(req.method) + " " + req.path});
@@ -385,6 +401,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   static constexpr std::chrono::seconds kCredentialCacheTime{10};
   std::map<std::string, std::pair<std::string, Instant>> auth_cache_;
 
+  std::unique_ptr<wallet::UpdatePusher> pusher_;
   std::thread refresher_, mail_thread_;
   std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;
@@ -402,7 +419,8 @@ ServiceContext::ServiceContext(ServiceOptions o, ServiceDeps d)
       per_address(options.per_address, *deps.clock),
       per_key(options.per_key, *deps.clock),
       claims_per_address(options.claims_per_address, *deps.clock),
-      links_per_address(options.links_per_address, *deps.clock) {}
+      links_per_address(options.links_per_address, *deps.clock),
+      wallet_log_per_address(options.wallet_log_per_address, *deps.clock) {}
 
 bool ServiceContext::PostMail(std::function<void(mail::Mailer&)> job) {
   if (!deps.mailer) return false;

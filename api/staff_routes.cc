@@ -60,6 +60,7 @@ Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (!r)
     return std::unexpected(
         Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+  if (ctx.pusher) ctx.pusher->Wake();  // the revocation queued a push of the voided pass
   // This instance's own scans see the revocation at once (others within the refresh bound).
   if (auto card = ctx.deps.ledger->cards().FindCard(serial))
     ctx.card_status.MarkRevoked(serial, card->year);

@@ -86,10 +86,11 @@ Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
   if (card->token.empty() || !card->token_at)
     return std::unexpected(
         Problem(Error{Code::kFailedPrecondition, "the card has no QR token yet; claim it first"}));
-  // Everything the bytes depend on: a strong validator for a deterministic build.
-  std::string etag =
-      QuotedEtag(card->serial + "\n" + std::to_string(card->update_tag) + "\n" + card->token + "\n" +
-                 card->holder_name + "\n" + card->school + "\n" + (card->revoked ? "void" : "ok"));
+  // Everything the bytes depend on: a strong validator for a deterministic build. The public URL
+  // too: by default the pass's webServiceURL is derived from it.
+  std::string etag = QuotedEtag(ctx.base_url + "\n" + card->serial + "\n" + std::to_string(card->update_tag) +
+                                "\n" + card->token + "\n" + card->holder_name + "\n" + card->school + "\n" +
+                                (card->revoked ? "void" : "ok"));
   res.set_header("ETag", etag);
   res.set_header("Cache-Control",
                  "private, max-age=" + std::to_string(ctx.options.pass_cache_max_age.count()));

@@ -104,6 +104,10 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
         return;
       }
       PrintSummary(a->file, k->channel ? "cards" : "roster entries", *sum);
+      if (!k->channel)
+        if (auto c = Load(g); c)
+          if (std::string w = PassTemplateWarning(*c, a->year); !w.empty())
+            std::fprintf(stderr, "lerarenkaart: %s\n", w.c_str());
       if (!a->claim_codes.empty()) {
         auto codes =
             (*l)->access().CreateClaimCodes(*csv, a->year, clock.Now() + std::chrono::days(a->claim_days));

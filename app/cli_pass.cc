@@ -16,6 +16,7 @@
 #include "app/commands.h"
 #include "base/csv.h"
 #include "passgen/passgen.h"
+#include "templates/templates.h"
 
 namespace lk::app {
 namespace {
@@ -413,6 +414,22 @@ void AddPassCommands(CLI::App& app, Globals& g, int& exit_code) {
     }
     exit_code = a->batch.empty() ? BuildOne(**factory, *a, now) : BuildBatch(**factory, *a, now);
   });
+}
+
+std::string PassTemplateWarning(const Config& c, int year) {
+  const fs::path dir = c.passes.templates_dir / std::to_string(year);
+  std::string why;
+  if (!fs::exists(dir / "template.json")) {
+    why = "there is no " + (dir / "template.json").string();
+  } else if (auto t = templates::Template::Load(dir); !t) {
+    why = t.error().message;
+  } else if ((*t)->year() != year) {
+    why = (dir / "template.json").string() + " is for card year " + std::to_string((*t)->year());
+  }
+  if (why.empty()) return "";
+  return "warning: no Apple pass template covers card year " + std::to_string(year) + " (" + why +
+         "): its claims and pass downloads will answer 503 until one is added under " +
+         c.passes.templates_dir.string() + " (see docs/passgen.md)";
 }
 
 }  // namespace lk::app

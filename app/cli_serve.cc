@@ -6,12 +6,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "api/api.h"
 #include "app/commands.h"
 #include "ledger/ledger.h"
 #include "mail/mail.h"
 #include "passgen/passgen.h"
+#include "push/push.h"
 #include "templates/templates.h"
 
 namespace lk::app {
@@ -153,25 +155,44 @@ Result<> LoadServerConfig(const std::string& file, api::ServiceOptions& o, std::
   return {};
 }
 
+// The pass builders, made once the web service URL is known (after listening, when it is the
+// service's own public URL on an ephemeral port).
+struct PassBuilding {
+  std::shared_ptr<const signing::PassSigner> signer;
+  std::filesystem::path templates_dir;
+  std::mutex mu;
+  std::unique_ptr<passgen::PassBuilders> builders;  // null until SetWebServiceUrl
+  void SetWebServiceUrl(std::string url) {
+    passgen::PassOptions o;
+    o.web_service_url = std::move(url);
+    std::lock_guard lock(mu);
+    builders = std::make_unique<passgen::PassBuilders>(*signer, std::move(o), templates_dir);
+  }
+};
+
 // Apple passes: the pass-signing identity from the keys, one PassBuilder per card year from
 // [passes] templates_dir. Each pass's authenticationToken is the card's auth_token in the ledger.
-Result<api::PassBuilderFn> MakePassBuilder(const Config& c) {
-  auto signer = signing::PassSigner::Load(c.keys);
-  if (!signer) {
-    std::fprintf(stderr, "lerarenkaart: Apple passes disabled: %s\n", signer.error().message.c_str());
-    return api::PassBuilderFn{};
-  }
-  passgen::PassOptions o;
-  o.web_service_url = c.passes.web_service_url;
-  std::shared_ptr<const signing::PassSigner> owner = std::move(*signer);
-  auto builders = std::make_shared<passgen::PassBuilders>(*owner, std::move(o), c.passes.templates_dir);
-  return api::PassBuilderFn([owner, builders](const Card& card, Time at) -> Result<std::string> {
+api::PassBuilderFn MakePassBuilder(std::shared_ptr<PassBuilding> building) {
+  return api::PassBuilderFn([building](const Card& card, Time at) -> Result<std::string> {
+    passgen::PassBuilders* builders;
+    {
+      std::lock_guard lock(building->mu);
+      builders = building->builders.get();
+    }
+    if (!builders) return Fail(Code::kUnavailable, "the service is starting; retry in a moment");
     auto builder = builders->For(card.year);
     if (!builder)
       return Fail(Code::kUnavailable, "no usable pass template for card year " + std::to_string(card.year) +
                                           ": " + builder.error().message);
     return (*builder)->Build(card, at);
   });
+}
+
+// The path part of an absolute URL ("https://h/wallet/" -> "/wallet/").
+std::string UrlPath(const std::string& url) {
+  auto scheme = url.find("://");
+  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash);
 }
 
 // The keyring, or a usage error (exit 2) naming the keys folder and the fix when keys are missing:
@@ -227,10 +248,49 @@ int Serve(const Globals& g, const ServeArgs& a) {
   if (!ledger) return Report(ledger.error());
   d.ledger = std::move(*ledger);
   std::string backend(d.ledger->backend());
+  {  // card years valid now that have a roster but no pass template: their claims would fail
+    const Time now = clock.Now();
+    const int current = int(BrusselsDate(now).year());
+    for (int y : {current - 1, current, current + 1}) {
+      if (signing::CardYearValidity(y, c->tokens).expires <= now) continue;
+      auto rows = d.ledger->counts().Query({ledger::Period::kCalendar, ledger::Dimension::kNone, y, y});
+      if (!rows || rows->empty() || rows->front().eligible.value_or(0) == 0) continue;
+      if (std::string w = PassTemplateWarning(*c, y); !w.empty())
+        std::fprintf(stderr, "lerarenkaart: %s\n", w.c_str());
+    }
+  }
 
-  auto passes = MakePassBuilder(*c);
-  if (!passes) return Report(passes.error());
-  d.build_pass = std::move(*passes);
+  std::shared_ptr<PassBuilding> building;
+  std::unique_ptr<push::ApnsClient> apns;  // outlives the service (declared before it)
+  if (auto signer = signing::PassSigner::Load(c->keys); !signer) {
+    std::fprintf(stderr, "lerarenkaart: Apple passes disabled: %s\n", signer.error().message.c_str());
+  } else {
+    building = std::make_shared<PassBuilding>();
+    building->signer = std::move(*signer);
+    building->templates_dir = c->passes.templates_dir;
+    d.build_pass = MakePassBuilder(building);
+    d.pass_type_identifier = building->signer->pass_type_identifier();
+    if (c->apns.enabled) {
+      push::ApnsConfig ac;
+      ac.base_url = c->apns.url;
+      ac.topic = building->signer->pass_type_identifier();
+      ac.certificate_pem = building->signer->CertificatePem();
+      ac.private_key_pem = building->signer->PrivateKeyPem();
+      ac.ca_file = c->apns.ca_file;
+      ac.max_in_flight = c->apns.max_in_flight;
+      ac.journal_batch = static_cast<size_t>(c->apns.journal_batch);
+      auto client = push::ApnsClient::Create(std::move(ac), clock);
+      if (!client) return Report(client.error());
+      apns = std::move(*client);
+      d.apns = apns.get();
+      d.pusher.poll = std::chrono::milliseconds(c->apns.poll_ms);
+      std::fprintf(stderr, "lerarenkaart: pass changes are pushed to registered devices through %s\n",
+                   c->apns.url.c_str());
+    } else {
+      std::fprintf(stderr, "lerarenkaart: pushes to Apple Wallet disabled ([apns] enabled = false)\n");
+    }
+  }
+  if (c->passes.web_service_url_configured) o.wallet_path = UrlPath(c->passes.web_service_url);
   const passgen::GoogleWalletConfig& google = c->google.wallet;
   auto account = signing::ServiceAccount::Load(c->keys);
   std::unique_ptr<passgen::WalletApi> google_api;  // outlives the service (declared before it)
@@ -286,6 +346,25 @@ int Serve(const Globals& g, const ServeArgs& a) {
     }
   }
   const std::string& base = (*service)->base_url();
+  if (building) {
+    // The passes' webServiceURL: as configured, else this service's own /wallet/ (Wallet
+    // needs https://; http:// only to this machine, for tests).
+    std::string ws = c->passes.web_service_url;
+    if (!c->passes.web_service_url_configured) {
+      ws = base + "/wallet/";
+      bool loopback = base.starts_with("http://127.0.0.1") || base.starts_with("http://localhost") ||
+                      base.starts_with("http://[::1]");
+      if (!base.starts_with("https://") && !loopback) {
+        std::fprintf(stderr,
+                     "lerarenkaart: passes carry no webServiceURL: the public URL %s is not https:// (set "
+                     "--public-url or [passes] web_service_url)\n",
+                     base.c_str());
+        ws.clear();
+      }
+    }
+    building->SetWebServiceUrl(ws);
+    if (!ws.empty()) std::printf("  wallet:  %s   (Apple's pass web service)\n", ws.c_str());
+  }
   std::printf("lerarenkaart: listening on %s:%d (port %d), ledger %s\n", o.host.c_str(), port, port,
               backend.c_str());
   std::printf("  teacher: %s/   (claim codes: lerarenkaart import roster ... --claim-codes FILE)\n",

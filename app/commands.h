@@ -32,6 +32,10 @@ Result<std::unique_ptr<ledger::Ledger>> OpenConfiguredLedger(const Config& c, co
 // The token issuer of the configured keyring's active key (the keyring is read once and closed).
 Result<std::unique_ptr<signing::TokenIssuer>> OpenTokenIssuer(const Config& c);
 
+// A warning sentence when no usable Apple pass template covers card `year` in [passes]
+// templates_dir (missing, broken, or for another year); "" when one does (cli_pass.cc).
+std::string PassTemplateWarning(const Config& c, int year);
+
 // Each Add* registers a subcommand; its callback stores the exit code in `exit_code`.
 using Run = std::function<int()>;
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);
@@ -44,6 +48,7 @@ void AddServeCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddDemoCommand(CLI::App& app, Globals& g, int& exit_code);
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddScanCommand(CLI::App& app, Globals& g, int& exit_code);
+void AddCardsCommands(CLI::App& app, Globals& g, int& exit_code);
 void AddClaimsCommands(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace lk::app

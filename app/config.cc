@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <cstdlib>
+#include <tuple>
 
 namespace lk::app {
 
@@ -150,6 +151,24 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
       if (!v) return bad("google.use_api", "true or false");
       c.google.use_api = *v;
     }
+    if (t.at_path("passes.web_service_url")) c.passes.web_service_url_configured = true;
+    for (auto r : {str("apns.url", c.apns.url), str("apns.ca_file", c.apns.ca_file)})
+      if (!r) return std::unexpected(r.error());
+    if (auto node = t.at_path("apns.enabled")) {
+      auto v = node.value<bool>();
+      if (!v) return bad("apns.enabled", "true or false");
+      c.apns.enabled = *v;
+    }
+    for (auto [key, lo, hi, out] : {std::tuple{"apns.max_in_flight", 1, 10000, &c.apns.max_in_flight},
+                                    std::tuple{"apns.poll_ms", 50, 60000, &c.apns.poll_ms},
+                                    std::tuple{"apns.journal_batch", 1, 100000, &c.apns.journal_batch}})
+      if (auto node = t.at_path(key)) {
+        auto v = node.value<int64_t>();
+        if (!v || *v < lo || *v > hi)
+          return bad(key,
+                     ("a whole number from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
+        *out = static_cast<int>(*v);
+      }
     if (auto node = t.at_path("tokens.grace_days")) {
       auto v = node.value<int64_t>();
       if (!v || *v < 0 || *v > 90) return bad("tokens.grace_days", "a whole number of days from 0 to 90");
@@ -166,7 +185,22 @@ Result<Config> LoadConfig(const std::filesystem::path& file, const std::string& 
   if (const char* pw = std::getenv(pass_password_env.c_str())) c.keys.pass_password = pw;
   if (const char* url = std::getenv("LK_LEDGER_URL"); url && *url) c.ledger_url = url;
   if (const char* dir = std::getenv("LK_TEMPLATES_DIR"); dir && *dir) c.passes.templates_dir = dir;
-  if (const char* url = std::getenv("LK_WEB_SERVICE_URL")) c.passes.web_service_url = url;
+  if (const char* url = std::getenv("LK_WEB_SERVICE_URL")) {
+    c.passes.web_service_url = url;
+    c.passes.web_service_url_configured = true;
+  }
+  if (const char* v = std::getenv("LK_APNS_URL"); v && *v) c.apns.url = v;
+  if (const char* v = std::getenv("LK_APNS_CA_FILE"); v && *v) c.apns.ca_file = v;
+  if (const char* v = std::getenv("LK_APNS_ENABLED"); v && *v) {
+    std::string_view s = v;
+    if (s == "1" || s == "true")
+      c.apns.enabled = true;
+    else if (s == "0" || s == "false")
+      c.apns.enabled = false;
+    else
+      return Fail(Code::kInvalidArgument,
+                  "LK_APNS_ENABLED: '" + std::string(s) + "' must be 1, true, 0 or false");
+  }
   if (auto r = GoogleFromEnvironment(c); !r) return std::unexpected(r.error());
   if (const char* v = std::getenv("LK_PUBLIC_URL"); v && *v) c.mail.public_url = v;
   if (const char* v = std::getenv("LK_SMTP_URL"); v && *v) c.mail.smtp.url = v;

@@ -14,7 +14,10 @@ namespace lk::app {
 // Apple Wallet pass building ([passes] in the TOML file).
 struct PassConfig {
   // Base URL of the PassKit web service in every pass; "" leaves it out. $LK_WEB_SERVICE_URL.
+  // `serve` without one configured uses its public URL + "/wallet/" (when that is https://, or
+  // http:// to this machine) and serves Apple's pass web service there (docs/wallet-service.md).
   std::string web_service_url = "https://lerarenkaart.be/wallet/";
+  bool web_service_url_configured = false;  // set by the file or $LK_WEB_SERVICE_URL
   // Folder holding one template folder per card year (<dir>/2026/template.json). Default: the
   // templates/ folder of the source tree the binary was built from. $LK_TEMPLATES_DIR.
   std::filesystem::path templates_dir;
@@ -31,6 +34,20 @@ struct GoogleConfig {
   // `serve` creates objects through the REST API before redirecting to a save link and sets them
   // INACTIVE on revocation. Default false. [google] use_api, $LK_GOOGLE_USE_API (1/true or 0/false).
   bool use_api = false;
+};
+
+// Pushes to Apple Wallet ([apns]; docs/wallet-service.md). `serve` pushes every pass change to
+// the devices registered for it, authenticated with the pass certificate.
+struct ApnsSettings {
+  bool enabled = true;                             // [apns] enabled, $LK_APNS_ENABLED (1/true, 0/false)
+  std::string url = "https://api.push.apple.com";  // [apns] url, $LK_APNS_URL
+  std::string ca_file;                             // [apns] ca_file, $LK_APNS_CA_FILE; "" = the system's CAs
+  int max_in_flight = 500;                         // [apns] max_in_flight (1-10000): streams at once
+  int poll_ms = 1000;                              // [apns] poll_ms (50-60000): how often the queue is read
+  // [apns] journal_batch (1-100000): delivered devices journalled per ledger write. Larger: fewer
+  // (synchronous) ledger writes during a push; at most this + max_in_flight devices can get a
+  // change twice after a crash.
+  int journal_batch = 1000;
 };
 
 // The claim mail of `claims send` ([smtp] in the TOML file; docs/mail.md).
@@ -52,6 +69,7 @@ struct Config {
   std::string ledger_url;  // [ledger] url, $LK_LEDGER_URL; "" = <data_dir>/ledger.sqlite
   PassConfig passes;
   GoogleConfig google;
+  ApnsSettings apns;
   MailConfig mail;
 };
 

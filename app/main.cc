@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   AddDemoCommand(app, g, exit_code);
   AddGoogleCommands(app, g, exit_code);
   AddScanCommand(app, g, exit_code);
+  AddCardsCommands(app, g, exit_code);
   AddClaimsCommands(app, g, exit_code);
   try {
     app.parse(argc, argv);

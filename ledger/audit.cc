@@ -21,7 +21,8 @@ namespace {
 // checked against the revocations only.
 template <typename Revocations>
 Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lists,
-                     const Revocations& revocations, VerifyReport& rep) {
+                     const Revocations& revocations,
+                     const std::unordered_map<std::string, int64_t>& refreshed, VerifyReport& rep) {
   int64_t list_seq = -1;
   std::string_view rest;  // the unchecked part of the current entry's list
   auto fail = [&](int64_t seq, std::string_view serial, std::string what) {
@@ -70,8 +71,11 @@ Result<> VerifyCards(Db& db, const std::unordered_map<int64_t, std::string>& lis
         if (rv == revocations.end()) {
           if (revoked) return fail(seq, serial, "revoked, but no audit entry revoked it");
           if (!c.Text(12).empty()) return fail(seq, serial, "replaced, but no audit entry replaced it");
-          if (c.Int(11) != seq)
-            return fail(seq, serial, "its update tag was changed behind the ledger's back");
+          if (c.Int(11) != seq) {  // or the entry that last re-signed its token (`cards refresh`)
+            auto f = refreshed.find(std::string(serial));
+            if (f == refreshed.end() || f->second != c.Int(11))
+              return fail(seq, serial, "its update tag was changed behind the ledger's back");
+          }
           return;
         }
         if (!revoked)
@@ -115,6 +119,7 @@ Result<VerifyReport> Audit::Verify() const {
     std::string replaced_by;  // the replacement's serial (a move to a new device), "" for a revocation
   };
   std::unordered_map<std::string, Revocation> revocations;
+  std::unordered_map<std::string, int64_t> refreshed;  // serial -> the last entry that re-signed it
   auto r = core_.db->ForEach(
       "SELECT seq, at, action, detail, prev_hash, hash FROM audit_log ORDER BY seq", {}, [&](const Row& row) {
         if (rep.first_bad) return;
@@ -140,6 +145,15 @@ Result<VerifyReport> Audit::Verify() const {
           claimed[seq] = {j["table"].get<std::string>(), j["added"].get<int64_t>()};
         if (j.is_object() && j.contains("cards") && j["cards"].is_string())
           card_lists[seq] = j["cards"].get<std::string>();
+        if (action == "refresh tokens" && j.is_object() && j.contains("serials") &&
+            j["serials"].is_string()) {
+          const std::string& list = j["serials"].get_ref<const std::string&>();
+          for (size_t pos = 0; pos < list.size();) {
+            size_t comma = std::min(list.find(',', pos), list.size());
+            refreshed[list.substr(pos, comma - pos)] = seq;
+            pos = comma + 1;
+          }
+        }
         // A move to a new device revokes the old card in the entry that adds its replacement.
         if ((action == "revoke" || action == "replace digital") && j.is_object() && j.contains("serial") &&
             j["serial"].is_string())
@@ -197,7 +211,7 @@ Result<VerifyReport> Audit::Verify() const {
   }
   if (!issues.empty()) bad(issues.begin()->first, issues.begin()->second);
   if (rep.first_bad) return rep;
-  if (auto cards = VerifyCards(*core_.db, card_lists, revocations, rep); !cards)
+  if (auto cards = VerifyCards(*core_.db, card_lists, revocations, refreshed, rep); !cards)
     return std::unexpected(cards.error());
   if (rep.first_bad) return rep;
   // The adoption aggregate must equal a recount from roster and cards.

@@ -8,6 +8,7 @@
 
 #include "ledger/internal/aggregates.h"
 #include "ledger/internal/core.h"
+#include "ledger/internal/pass_changes.h"
 #include "ledger/internal/schema.h"
 
 namespace lk::ledger {
@@ -260,6 +261,8 @@ Result<> Cards::Revoke(std::string_view serial, std::string_view reason) {
   }
   if (before->size() != 1)
     return Fail(Code::kInternal, "card " + std::string(serial) + " vanished while revoked");
+  // The pass is void now: devices that registered it are told (pass_updates.h).
+  if (auto r = QueuePassChange(core_, serial); !r) return r;
   {
     const Row& b = before->front();
     CellKey k{static_cast<int>(ToInt(b[0])),
@@ -351,6 +354,8 @@ Result<IssuedCard> Cards::ReplaceDigital(std::string_view serial, std::string_vi
       {old_serial, why, revoked_at, *seq, card.serial});
   if (!n) return std::unexpected(n.error());
   if (*n != 1) return Fail(Code::kInternal, "card " + old_serial + " changed while it was replaced");
+  // The old pass is void now: devices that registered it are told (pass_updates.h).
+  if (auto r = QueuePassChange(core_, old_serial); !r) return std::unexpected(r.error());
   // The replacement: the same roster entry, channel, issue date and school year, so the
   // aggregates (active cards per roster entry, channel and school year) stay as they were.
   auto added = core_.db->Execute(

@@ -20,7 +20,8 @@ Ledger::Ledger(std::unique_ptr<internal::Core> core)
       access_(*core_),
       counts_(*core_),
       audit_(*core_),
-      usage_(*core_) {}
+      usage_(*core_),
+      pass_updates_(*core_) {}
 
 Ledger::~Ledger() = default;
 

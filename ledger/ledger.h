@@ -12,6 +12,7 @@
 //                              counts.h   adoption counts, published figures
 //                              audit.h    the audit chain and its verification
 //                              usage.h    partner scans per day and outcome (no serials)
+//                              pass_updates.h  Apple Wallet registrations, changes, push queue
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -24,6 +25,7 @@
 #include "ledger/channel.h"
 #include "ledger/counts.h"
 #include "ledger/imports.h"
+#include "ledger/pass_updates.h"
 #include "ledger/usage.h"
 
 namespace lk::ledger {
@@ -69,6 +71,8 @@ class Ledger {
   const Audit& audit() const { return audit_; }
   Usage& usage() { return usage_; }
   const Usage& usage() const { return usage_; }
+  PassUpdates& pass_updates() { return pass_updates_; }
+  const PassUpdates& pass_updates() const { return pass_updates_; }
 
  private:
   std::unique_ptr<internal::Core> core_;
@@ -78,6 +82,7 @@ class Ledger {
   Counts counts_;
   Audit audit_;
   Usage usage_;
+  PassUpdates pass_updates_;
 };
 
 // Opens (creating if needed) the ledger named by options.url and applies pending schema

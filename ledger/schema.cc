@@ -410,6 +410,52 @@ CREATE TABLE verification_counts (
 );
 )sql",
        "", ""},
+      // 13: Apple's pass web service and pushes (pass_updates.h). Devices by their library
+      // identifier with their push token, their registrations per pass, the queue of pass
+      // changes to push, the batches pushers lease (one pusher per batch across instances) and
+      // the journal of tokens a batch has reached (so a crash never pushes a change twice).
+      {13, R"sql(
+CREATE TABLE wallet_devices (
+  device_id TEXT PRIMARY KEY CHECK (length(device_id) BETWEEN 1 AND 100),
+  push_token TEXT NOT NULL CHECK (length(push_token) BETWEEN 1 AND 200),
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX wallet_devices_push_token ON wallet_devices (push_token);
+CREATE TABLE wallet_registrations (
+  device_id TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  registered_at BIGINT NOT NULL,
+  PRIMARY KEY (device_id, serial)
+);
+CREATE INDEX wallet_registrations_serial ON wallet_registrations (serial);
+CREATE TABLE wallet_changes (
+  id {ID},
+  serial TEXT NOT NULL,
+  update_tag BIGINT NOT NULL,
+  queued_at BIGINT NOT NULL,
+  batch_id BIGINT
+);
+CREATE INDEX wallet_changes_batch ON wallet_changes (batch_id);
+CREATE TABLE wallet_push_batches (
+  id {ID},
+  created_at BIGINT NOT NULL,
+  holder TEXT NOT NULL,
+  lease_until BIGINT NOT NULL,
+  not_before BIGINT NOT NULL,
+  runs INTEGER NOT NULL,
+  finished_at BIGINT,
+  devices BIGINT,
+  delivered BIGINT,
+  gone BIGINT,
+  failed BIGINT
+);
+CREATE TABLE wallet_push_deliveries (
+  batch_id BIGINT NOT NULL,
+  push_token TEXT NOT NULL,
+  PRIMARY KEY (batch_id, push_token)
+);
+)sql",
+       "", ""},
       // The official list of schools (number, name, postcode, municipality; `import schools`), so
       // that passes, the teacher's site and the console name a school instead of its number.
       // Reference data outside the audited record counts: a newer list renames a school in place.

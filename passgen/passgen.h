@@ -31,8 +31,9 @@ namespace lk::passgen {
 Card ShownCard(Card card);
 
 struct PassOptions {
-  // Base URL of the PassKit web service (HTTPS); empty leaves webServiceURL and
-  // authenticationToken out of the pass. Default https://lerarenkaart.be/wallet/.
+  // Base URL of the PassKit web service (HTTPS; http:// only to 127.0.0.1 or localhost, for
+  // tests); empty leaves webServiceURL and authenticationToken out of the pass.
+  // Default https://lerarenkaart.be/wallet/.
   std::string web_service_url = "https://lerarenkaart.be/wallet/";
 };
 

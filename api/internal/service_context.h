@@ -109,7 +109,7 @@ struct ServiceContext {
   std::atomic<std::shared_ptr<const KeyState>> keys;
 
   Metrics metrics;
-  RateLimiter per_address, per_key, claims_per_address, links_per_address;
+  RateLimiter per_address, per_key, claims_per_address, links_per_address, wallet_log_per_address;
   // Work for the mail thread, the only user of deps.mailer (at most kMaxOutbox jobs; guarded by
   // outbox_mu): looking a sign-in address up, making the link and mailing it all happen there,
   // so that neither the answer nor its time says whether an address is known.
@@ -163,6 +163,11 @@ struct ServiceContext {
   std::mutex google_mu;
   std::set<int> google_class_years;
 
+  // Pushes pass changes to registered devices (null: no push configured). Set by Start.
+  wallet::UpdatePusher* pusher = nullptr;
+  // The segments of options.wallet_path ("/wallet/" -> {"wallet"}), set by Init.
+  std::vector<std::string> wallet_prefix;
+
   // The card years whose tokens can still be valid at `now`.
   std::vector<int> ValidYears(Time now) const;
   // The revoked serials of those years, from the ledger into card_status.
@@ -199,7 +204,9 @@ enum class BodyLimit { kNone, kJson, kImport, kForm };
 using HandlerFn = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&);
 struct Route {
   const char* method;  // GET routes answer HEAD too
-  const char* path;    // OpenAPI path template: {name} matches one segment of [A-Za-z0-9_-]{1,40}
+  // OpenAPI path template: {name} matches one segment of [A-Za-z0-9_-]{1,40}; under /wallet/
+  // (Apple's identifiers) of [A-Za-z0-9._-]{1,100}.
+  const char* path;
   Auth auth;
   BodyLimit body;
   bool heavy;  // long-running (imports, reports): bounded in number at once
@@ -235,6 +242,15 @@ Reply RevokeCard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Import(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply AdoptionReport(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse&);
+// Apple's pass web service (wallet_routes.cc): "Authorization: ApplePass <authenticationToken>".
+Reply RegisterDevice(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply UnregisterDevice(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply UpdatedPasses(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply LatestPass(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply WalletLog(ServiceContext&, HttpRequest&, HttpResponse&);
+// A wallet request's path segments as the route table names them: options.wallet_path (with
+// any empty segments after it dropped) becomes "wallet". Other paths are left alone.
+void NormalizeWalletPath(const ServiceContext& ctx, std::vector<std::string>& segments);
 // The teacher's pages (web_routes.cc).
 Reply HomePage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimPage(ServiceContext&, HttpRequest&, HttpResponse&);
