@@ -61,6 +61,8 @@ struct ServiceOptions {
   std::chrono::seconds teacher_session_lifetime{std::chrono::hours(24 * 180)};
   size_t max_form_bytes = 2048;
   std::string apple_badge_file, google_badge_file;
+  // The staff console (docs/console.md): how long a signed-in browser stays signed in.
+  std::chrono::seconds console_session_lifetime{std::chrono::hours(8)};
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen

@@ -14,7 +14,7 @@ std::string OpenApiDocument() {
       "partnerKey": {"type": "http", "scheme": "bearer", "description": "Partner API key from `lerarenkaart partners add NAME`"},
       "staffToken": {"type": "http", "scheme": "bearer", "description": "Staff token from `lerarenkaart staff add NAME`"},
       "cardAccess": {"type": "http", "scheme": "bearer", "description": "The access_token returned by a claim"},
-      "staffCookie": {"type": "apiKey", "in": "cookie", "name": "lk_staff", "description": "Set by GET /dashboard?token=STAFF_TOKEN"},
+      "consoleSession": {"type": "apiKey", "in": "cookie", "name": "lk_console", "description": "A signed-in staff console: set by a successful POST /console/signin (docs/console.md)"},
       "teacherSession": {"type": "apiKey", "in": "cookie", "name": "lk_session", "description": "A signed-in device: set by a successful POST /claim (docs/web.md)"}
     },
     "schemas": {
@@ -101,10 +101,35 @@ std::string OpenApiDocument() {
     "/static/badges/{wallet}": {"get": {"summary": "The configured official wallet badge artwork", "tags": ["pages"],
       "parameters": [{"name": "wallet", "in": "path", "required": true, "schema": {"type": "string", "enum": ["apple", "google"]}}],
       "responses": {"200": {"description": "image/svg+xml or image/png"}, "404": {"description": "text/html: none configured"}}}},
-    "/dashboard": {"get": {"summary": "The HTML adoption report for browsers; ?token=STAFF_TOKEN sets an HttpOnly cookie and redirects", "security": [{"staffCookie": []}, {"staffToken": []}],
-      "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}, {"name": "period", "in": "query", "schema": {"type": "string"}},
-                     {"name": "by", "in": "query", "schema": {"type": "string"}}, {"name": "years", "in": "query", "schema": {"type": "string"}}],
-      "responses": {"200": {"description": "text/html"}, "303": {"description": "Logged in; cookie set"}, "401": {"$ref": "#/components/responses/Problem"}}}}
+    "/dashboard": {"get": {"summary": "Replaced by the staff console: a redirect to /console", "tags": ["pages"],
+      "responses": {"303": {"description": "Location /console"}}}},
+    "/console": {"get": {"summary": "Staff console: the sign-in form, or the adoption view with its controls for a signed-in browser", "tags": ["console"], "security": [{}, {"consoleSession": []}],
+      "parameters": [{"name": "period", "in": "query", "schema": {"type": "string", "enum": ["calendar", "school"]}}, {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["none", "province", "network", "role", "level"]}}, {"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["all", "digital", "subscription", "starter", "library"]}}, {"name": "from", "in": "query", "schema": {"type": "integer"}}, {"name": "to", "in": "query", "schema": {"type": "integer"}}],
+      "responses": {"200": {"description": "text/html"}, "400": {"description": "text/html: a control's value is not allowed"}}}},
+    "/console/signin": {"post": {"summary": "Sign in with a staff credential: a console session and a redirect to /console", "tags": ["console"],
+      "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["csrf"], "properties": {"csrf": {"type": "string"}, "credential": {"type": "string"}}}}}},
+      "responses": {"303": {"description": "Signed in: lk_console set, Location /console"}, "400": {"description": "text/html: no credential"}, "401": {"description": "text/html: unknown credential"}, "403": {"description": "text/html: the form's csrf does not match lk_console_csrf"}, "429": {"description": "text/html"}}}},
+    "/console/signout": {"post": {"summary": "End this browser's console session", "tags": ["console"], "security": [{"consoleSession": []}],
+      "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["csrf"], "properties": {"csrf": {"type": "string"}}}}}},
+      "responses": {"303": {"description": "Location /console"}, "403": {"description": "text/html: not this session's form"}}}},
+    "/console/adoption.csv": {"get": {"summary": "The adoption view's selection as CSV (the rows table)", "tags": ["console"], "security": [{"consoleSession": []}],
+      "parameters": [{"name": "period", "in": "query", "schema": {"type": "string", "enum": ["calendar", "school"]}}, {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["none", "province", "network", "role", "level"]}}, {"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["all", "digital", "subscription", "starter", "library"]}}, {"name": "from", "in": "query", "schema": {"type": "integer"}}, {"name": "to", "in": "query", "schema": {"type": "integer"}}],
+      "responses": {"200": {"description": "text/csv, attachment"}, "303": {"description": "Not signed in: Location /console"}, "400": {"description": "text/html"}}}},
+    "/console/adoption.xlsx": {"get": {"summary": "The adoption view's selection as an XLSX workbook", "tags": ["console"], "security": [{"consoleSession": []}],
+      "parameters": [{"name": "period", "in": "query", "schema": {"type": "string", "enum": ["calendar", "school"]}}, {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["none", "province", "network", "role", "level"]}}, {"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["all", "digital", "subscription", "starter", "library"]}}, {"name": "from", "in": "query", "schema": {"type": "integer"}}, {"name": "to", "in": "query", "schema": {"type": "integer"}}],
+      "responses": {"200": {"description": "XLSX, attachment"}, "303": {"description": "Not signed in: Location /console"}, "400": {"description": "text/html"}}}},
+    "/console/cards": {"get": {"summary": "Look a card up by staff id or serial (never creates one), with one card's audit trail", "tags": ["console"], "security": [{"consoleSession": []}],
+      "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "text/html"}, "303": {"description": "Not signed in: Location /console"}, "404": {"description": "text/html: no card found"}}}},
+    "/console/cards/revoke": {"post": {"summary": "Revoke a card with a reason", "tags": ["console"], "security": [{"consoleSession": []}],
+      "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["csrf"], "properties": {"csrf": {"type": "string"}, "serial": {"type": "string"}, "reason": {"type": "string"}}}}}},
+      "responses": {"303": {"description": "Revoked: Location /console/cards?q=SERIAL&done=revoked"}, "400": {"description": "text/html"}, "401": {"description": "text/html: not signed in"}, "403": {"description": "text/html: not this session's form"}, "404": {"description": "text/html"}, "409": {"description": "text/html: already revoked"}}}},
+    "/console/claim-codes": {"post": {"summary": "A new claim code for one staff member on a card year's roster", "tags": ["console"], "security": [{"consoleSession": []}],
+      "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["csrf"], "properties": {"csrf": {"type": "string"}, "staff_id": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"}, "year": {"type": "string"}}}}}},
+      "responses": {"200": {"description": "text/html with the new code"}, "400": {"description": "text/html"}, "401": {"description": "text/html: not signed in"}, "403": {"description": "text/html: not this session's form"}}}},
+    "/console/system": {"get": {"summary": "The ledger's verification (?verify=1) and the credentials, without secrets", "tags": ["console"], "security": [{"consoleSession": []}],
+      "parameters": [{"name": "verify", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
+      "responses": {"200": {"description": "text/html"}, "303": {"description": "Not signed in: Location /console"}}}}
   }
 })json";
 }

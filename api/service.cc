@@ -97,6 +97,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     if (!trusted) return std::unexpected(trusted.error());
     trusted_ = std::move(*trusted);
     if (auto r = internal::InitPages(ctx_); !r) return r;
+    if (auto r = internal::InitConsole(ctx_); !r) return r;
     ctx_.openapi = OpenApiDocument();
     ctx_.openapi_etag = internal::QuotedEtag(ctx_.openapi);
     ctx_.RefreshRevoked();  // a failure here only means scans ask the ledger until a refresh succeeds
@@ -283,10 +284,6 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     using internal::Auth;
     if (r.auth == Auth::kNone || r.auth == Auth::kCard) return {};
     std::string secret = internal::BearerToken(req);
-    if (r.auth == Auth::kStaffOrCookie && secret.empty()) {
-      secret = req.param("token").value_or("");
-      if (secret.empty()) secret = internal::CookieValue(req, "lk_staff");
-    }
     if (secret.empty())
       return std::unexpected(
           Problem(Error{Code::kUnauthenticated,

@@ -1,5 +1,5 @@
 // Staff routes: issue and revoke cards, import channel files, read the adoption report and the
-// dashboard. Every one needs a staff token.
+// dashboard's redirect to the console. Every one but the redirect needs a staff token.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -41,6 +41,27 @@ std::expected<reports::Report, Problem> BuildReport(ServiceContext& ctx, const H
 
 }  // namespace
 
+Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std::string& serial,
+                          const std::string& reason) {
+  auto r = ctx.deps.ledger->cards().Revoke(serial, reason);
+  if (!r) return r;
+  // This instance's own scans see the revocation at once (others within the refresh bound).
+  if (auto card = ctx.deps.ledger->cards().FindCard(serial))
+    ctx.card_status.MarkRevoked(serial, card->year);
+  else
+    ctx.RefreshRevoked();
+  if (ctx.deps.google_api) {
+    // A saved Google object shows the card as inactive. A failure is logged and left for
+    // `google sync` to repair: the revocation itself stands.
+    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, serial),
+                                                    R"({"state":"INACTIVE"})");
+    if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
+      ctx.Warn(req, "object of revoked card " + serial +
+                        " not set INACTIVE (google sync repairs it): " + patched.error().message);
+  }
+  return {};
+}
+
 Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
   if (!body) return std::unexpected(body.error());
@@ -56,24 +77,10 @@ Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   const std::string& serial = req.params.at(0);
   auto body = ParseBody(req, ctx.options.max_json_bytes, kRevokeBody);
   if (!body) return std::unexpected(body.error());
-  auto r = ctx.deps.ledger->cards().Revoke(serial, (*body)["reason"].get<std::string>());
+  auto r = RevokeEverywhere(ctx, req, serial, (*body)["reason"].get<std::string>());
   if (!r)
     return std::unexpected(
         Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
-  // This instance's own scans see the revocation at once (others within the refresh bound).
-  if (auto card = ctx.deps.ledger->cards().FindCard(serial))
-    ctx.card_status.MarkRevoked(serial, card->year);
-  else
-    ctx.RefreshRevoked();
-  if (ctx.deps.google_api) {
-    // A saved Google object shows the card as inactive. A failure is logged and left for
-    // `google sync` to repair: the revocation itself stands.
-    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, serial),
-                                                    R"({"state":"INACTIVE"})");
-    if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
-      ctx.Warn(req, "object of revoked card " + serial +
-                        " not set INACTIVE (google sync repairs it): " + patched.error().message);
-  }
   WriteJson(res, {{"serial", serial}, {"status", "revoked"}});
   return {};
 }
@@ -149,31 +156,11 @@ Reply AdoptionReport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return {};
 }
 
-Reply Dashboard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  // A browser logs in once with ?token=: the token moves into an HttpOnly cookie and out of
-  // the address bar (and out of history and Referer headers).
-  if (auto token = req.param("token"); token && !token->empty()) {
-    bool https = ctx.base_url.starts_with("https://");
-    res.set_header("Set-Cookie", "lk_staff=" + *token + "; Path=/dashboard; HttpOnly; SameSite=Strict" +
-                                     (https ? "; Secure" : "") + "; Max-Age=28800");
-    std::string query;
-    for (const char* p : {"period", "by", "years"})
-      if (auto v = req.param(p);
-          v && !v->empty() && v->size() <= 20 && std::all_of(v->begin(), v->end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-          }))
-        query += (query.empty() ? "?" : "&") + std::string(p) + "=" + *v;
-    res.status = 303;
-    res.set_header("Location", "/dashboard" + query);
-    res.set_header("Cache-Control", "no-store");
-    return {};
-  }
-  auto report = BuildReport(ctx, req);
-  if (!report) return std::unexpected(report.error());
-  res.set_content(reports::RenderHtml(*report), "text/html; charset=utf-8");
-  res.set_header("Cache-Control", "private, no-cache");
-  res.set_header("Content-Security-Policy",
-                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse& res) {
+  // The staff console replaced the dashboard: its bookmarks land on the console's sign-in.
+  res.status = 303;
+  res.set_header("Location", "/console");
+  res.set_header("Cache-Control", "no-store");
   return {};
 }
 

@@ -123,6 +123,9 @@ struct ServiceContext {
   // The teacher's pages: templates (immutable), signed-in devices, the badge artwork (set by Init).
   std::unique_ptr<const web::Site> site;
   std::unique_ptr<TeacherSessions> sessions;
+  // The staff console's signed-in browsers (console_routes.cc): the same store, holding the staff
+  // credential's id where a teacher's holds a serial.
+  std::unique_ptr<TeacherSessions> console_sessions;
   struct Badge {
     std::string bytes, type, etag;
   } apple_badge, google_badge;
@@ -148,7 +151,7 @@ Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
 Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card);
 
 // --- Routes --------------------------------------------------------------------------------
-enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };
+enum class Auth { kNone, kPartner, kStaff, kCard };
 enum class BodyLimit { kNone, kJson, kImport, kForm };
 using HandlerFn = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&);
 struct Route {
@@ -189,6 +192,21 @@ Reply RevokeCard(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Import(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply AdoptionReport(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse&);
+// Revokes card `serial` for `reason` and tells this instance's scans and a saved Google object
+// (a failure there is logged for `google sync`); the ledger's errors as they come.
+Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std::string& serial,
+                          const std::string& reason);
+// The staff console (console_routes.cc): signed in by the lk_console session cookie.
+Reply ConsoleHome(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleSignIn(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleSignOut(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleExport(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleCards(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleRevoke(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleClaimCode(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleSystem(ServiceContext&, HttpRequest&, HttpResponse&);
+// Makes the console's session store (called once by Init, after InitPages).
+Result<> InitConsole(ServiceContext& ctx);
 // The teacher's pages (web_routes.cc).
 Reply HomePage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimPage(ServiceContext&, HttpRequest&, HttpResponse&);
