@@ -9,6 +9,7 @@
 // CSRF: the sign-in form is a double submit (a random `lk_console_csrf` cookie, SameSite=Strict,
 // echoed in a hidden field); every other form carries the session's own token; any POST a
 // browser marks `Sec-Fetch-Site: cross-site` is refused. Every failure is a page with a sentence.
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <cmath>
@@ -287,7 +288,10 @@ Result<std::string> TableRows(ServiceContext& ctx, web::Lang lang,
     ++shown;
     web::Values v;
     std::string_view total_label = ctx.site->Text(lang, "console.total");
-    v.text["period"] = r.period == "Totaal" ? std::string(total_label) : r.period;
+    // "2017-2019", "2025-2026 to 2026-2027" (the report's English "to" becomes a dash), "Totaal".
+    std::string period = r.period == "Totaal" ? std::string(total_label) : r.period;
+    if (size_t to = period.find(" to "); to != std::string::npos) period.replace(to, 4, " – ");
+    v.text["period"] = std::move(period);
     v.text["group"] = r.group ? GroupName(ctx, lang, *r.group) : std::string(total_label);
     std::string_view source = ctx.site->Text(lang, "console.source." + r.source);
     v.text["source"] = source.empty() ? r.source : std::string(source);
@@ -479,7 +483,9 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
     for (const ledger::AuditEntry& e : *trail) {
       web::Values r;
       r.text["seq"] = std::to_string(e.seq);
-      r.text["at"] = FormatRfc3339(e.at);
+      std::string at = FormatRfc3339(e.at);  // 2026-03-01T10:00:00Z, shown as 2026-03-01 10:00:00
+      if (at.size() == 20) at = at.substr(0, 10) + " " + at.substr(11, 8);
+      r.text["at"] = std::move(at);
       std::string_view action = ctx.site->Text(lang, "console.action." + e.action);
       r.text["action"] = action.empty() ? e.action : std::string(action);
       r.text["detail"] = e.detail;
@@ -492,7 +498,81 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
   return Page(ctx, req, res, "console_cards", lang, std::move(v), &who, status);
 }
 
+// The fields of a multipart/form-data body (RFC 7578) by name, first one wins, a file's bytes as
+// sent; nullopt when the body does not parse. At most 8 parts; every byte is hostile.
+std::optional<std::map<std::string, std::string>> MultipartFields(std::string_view type,
+                                                                  std::string_view body) {
+  size_t b = type.find("boundary=");
+  if (!type.starts_with("multipart/form-data") || b == std::string_view::npos) return std::nullopt;
+  std::string_view boundary = type.substr(b + 9);
+  boundary = boundary.substr(0, boundary.find(';'));
+  if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"')
+    boundary = boundary.substr(1, boundary.size() - 2);
+  if (boundary.empty() || boundary.size() > 70) return std::nullopt;
+  const std::string delimiter = "--" + std::string(boundary), next = "\r\n" + delimiter;
+  if (!body.starts_with(delimiter)) return std::nullopt;
+  size_t pos = delimiter.size();
+  std::map<std::string, std::string> out;
+  for (int parts = 0; parts < 8; ++parts) {
+    if (body.substr(pos, 2) == "--") return out;  // the closing delimiter
+    if (body.substr(pos, 2) != "\r\n") return std::nullopt;
+    size_t head_end = body.find("\r\n\r\n", pos);
+    if (head_end == std::string_view::npos || head_end - pos > 1024) return std::nullopt;
+    std::string_view head = body.substr(pos, head_end - pos + 2);
+    size_t end = body.find(next, head_end + 4);
+    if (end == std::string_view::npos) return std::nullopt;
+    // Content-Disposition: form-data; name="..."; the name is a plain token of ours.
+    std::string name;
+    if (size_t n = head.find("name=\""); n != std::string_view::npos) {
+      size_t close = head.find('"', n + 6);
+      if (close == std::string_view::npos) return std::nullopt;
+      name = std::string(head.substr(n + 6, close - n - 6));
+    }
+    if (!name.empty())
+      out.emplace(std::move(name), std::string(body.substr(head_end + 4, end - head_end - 4)));
+    pos = end + next.size();
+  }
+  return std::nullopt;
+}
+
+// The system page: the import form (with `import` values), ledger verify on demand, the keys.
+Reply SystemView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
+                 const Signed& who, web::Values v, int status) {
+  v.text["csrf"] = who.session.csrf;
+  v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
+  v.text["switch"] = "/console/system?";
+  auto creds = ctx.deps.ledger->access().ListCredentials();
+  if (!creds) return std::unexpected(Problem(creds.error()));
+  std::string rows;
+  for (const ledger::Credential& c : *creds) {
+    web::Values r;
+    r.text["kind"] =
+        ctx.site->Text(lang, std::string("console.kind.") + std::string(ledger::CredentialKindName(c.kind)));
+    r.text["name"] = c.name;
+    std::string at = FormatRfc3339(c.created);
+    if (at.size() == 20) at = at.substr(0, 10) + " " + at.substr(11, 8);
+    r.text["created"] = std::move(at);
+    auto row = ctx.site->RenderPart("part_console_credential", lang, r);
+    if (!row) return std::unexpected(Problem(row.error()));
+    rows += *row;
+  }
+  v.markup["credentials"] = std::move(rows);
+  if (req.method == "GET" && req.param("verify") == "1") {
+    auto report = ctx.deps.ledger->audit().Verify();
+    if (!report) return std::unexpected(Problem(report.error()));
+    v.flags.insert(report->ok ? "verify_ok" : "verify_bad");
+    v.text["entries"] = FormatCount(report->entries, lang);
+    v.text["problem"] = report->problem;
+  }
+  return Page(ctx, req, res, "console_system", lang, std::move(v), &who, status);
+}
+
 }  // namespace
+
+bool ConsoleSignedIn(ServiceContext& ctx, const HttpRequest& req) {
+  Reply failure;
+  return SessionOf(ctx, req, failure).has_value();
+}
 
 Result<> InitConsole(ServiceContext& ctx) {
   ctx.console_sessions =
@@ -648,29 +728,72 @@ Reply ConsoleSystem(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   Reply failure;
   auto who = Require(ctx, req, res, lang, failure);
   if (!who) return failure;
+  return SystemView(ctx, req, res, lang, *who, {}, 200);
+}
+
+Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  web::Lang lang = PageLang(ctx, req, res);
+  Reply failure;
+  auto who = Require(ctx, req, res, lang, failure);
+  if (!who) return failure;
   web::Values v;
-  auto creds = ctx.deps.ledger->access().ListCredentials();
-  if (!creds) return std::unexpected(Problem(creds.error()));
-  std::string rows;
-  for (const ledger::Credential& c : *creds) {
-    web::Values r;
-    r.text["kind"] =
-        ctx.site->Text(lang, std::string("console.kind.") + std::string(ledger::CredentialKindName(c.kind)));
-    r.text["name"] = c.name;
-    r.text["created"] = FormatRfc3339(c.created);
-    auto row = ctx.site->RenderPart("part_console_credential", lang, r);
-    if (!row) return std::unexpected(Problem(row.error()));
-    rows += *row;
+  auto fail = [&](std::string_view key, int status) {
+    v.flags.insert("import_error");
+    v.text["import_error_text"] = ctx.site->Text(lang, key);
+    return SystemView(ctx, req, res, lang, *who, std::move(v), status);
+  };
+  auto form = MultipartFields(req.header("Content-Type"), req.body);
+  if (!form) return fail("console.error.upload", 400);
+  if (!FormIsOurs(req, *who, *form))
+    return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
+  const std::string kind = (*form)["kind"];
+  static const char* kKinds[] = {"roster", "subscriptions", "starters", "library", "published"};
+  if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
+    return fail("console.error.kind", 400);
+  int year = 0;
+  if (kind != "published") {
+    std::string y(Trim((*form)["year"]));
+    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos)
+      return fail("console.error.year", 400);
+    year = std::stoi(y);
   }
-  v.markup["credentials"] = std::move(rows);
-  if (req.param("verify") == "1") {
-    auto report = ctx.deps.ledger->audit().Verify();
-    if (!report) return std::unexpected(Problem(report.error()));
-    v.flags.insert(report->ok ? "verify_ok" : "verify_bad");
-    v.text["entries"] = FormatCount(report->entries, lang);
-    v.text["problem"] = report->problem;
+  std::string& file = (*form)["file"];
+  if (file.empty()) return fail("console.error.no_file", 400);
+  auto sum = RunImport(ctx, kind, year, std::move(file));
+  if (!sum) {
+    if (sum.error().code != Code::kInvalidArgument && sum.error().code != Code::kFailedPrecondition)
+      return std::unexpected(Problem(sum.error()));
+    // The ledger's message: a summary line, then "  kind.csv:LINE[:COLUMN (name)]: what" per row.
+    std::string rows;
+    std::string_view msg = sum.error().message;
+    std::string_view first = msg.substr(0, msg.find('\n'));
+    for (size_t at = msg.find("\n  "); at != std::string_view::npos; at = msg.find("\n  ", at + 1)) {
+      std::string_view line = msg.substr(at + 3);
+      line = line.substr(0, line.find('\n'));
+      size_t colon = line.find(':'), sep = line.find(": ");
+      if (colon == std::string_view::npos || sep == std::string_view::npos || sep < colon) continue;
+      std::string_view where = line.substr(colon + 1, sep - colon - 1);  // "LINE" or "LINE:COL (name)"
+      web::Values r;
+      size_t c2 = where.find(':');
+      r.text["line"] = std::string(where.substr(0, c2));
+      r.text["column"] = c2 == std::string_view::npos ? "" : std::string(where.substr(c2 + 1));
+      r.text["what"] = std::string(line.substr(sep + 2));
+      auto row = ctx.site->RenderPart("part_console_import_error", lang, r);
+      if (!row) return std::unexpected(Problem(row.error()));
+      rows += *row;
+    }
+    v.flags.insert("import_error");
+    v.text["import_error_text"] = ctx.site->Text(lang, "console.error.import");
+    v.text["import_detail"] = std::string(first);
+    if (!rows.empty()) v.flags.insert("import_rows");
+    v.markup["import_rows"] = std::move(rows);
+    return SystemView(ctx, req, res, lang, *who, std::move(v), 400);
   }
-  return Page(ctx, req, res, "console_system", lang, std::move(v), &*who);
+  v.flags.insert("imported");
+  v.text["rows"] = FormatCount(int64_t(sum->rows), lang);
+  v.text["added"] = FormatCount(int64_t(sum->added), lang);
+  v.text["present"] = FormatCount(int64_t(sum->present), lang);
+  return SystemView(ctx, req, res, lang, *who, std::move(v), 200);
 }
 
 }  // namespace lk::api::internal

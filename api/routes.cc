@@ -69,6 +69,8 @@ const std::vector<Route>& RouteTable() {
       {"POST", "/console/cards/revoke", Auth::kNone, BodyLimit::kForm, false, ConsoleRevoke, nullptr, true},
       {"POST", "/console/claim-codes", Auth::kNone, BodyLimit::kForm, false, ConsoleClaimCode, nullptr, true},
       {"GET", "/console/system", Auth::kNone, BodyLimit::kNone, true, ConsoleSystem, nullptr, true},
+      // Uploads are read only after the session is checked (Auth::kConsole, from the head).
+      {"POST", "/console/imports", Auth::kConsole, BodyLimit::kImport, true, ConsoleImport, nullptr, true},
       // The teacher's pages (web_routes.cc): signed in by the lk_session cookie, not a bearer.
       {"GET", "/", Auth::kNone, BodyLimit::kNone, false, HomePage, nullptr, true},
       {"GET", "/claim", Auth::kNone, BodyLimit::kNone, false, ClaimPage, nullptr, true},

@@ -283,6 +283,11 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   Reply Authenticate(const Route& r, HttpRequest& req) {
     using internal::Auth;
     if (r.auth == Auth::kNone || r.auth == Auth::kCard) return {};
+    if (r.auth == Auth::kConsole) {
+      if (internal::ConsoleSignedIn(ctx_, req)) return {};
+      return std::unexpected(
+          Problem(Error{Code::kUnauthenticated, "sign in to the staff console first"}, "lk_console", 401));
+    }
     std::string secret = internal::BearerToken(req);
     if (secret.empty())
       return std::unexpected(

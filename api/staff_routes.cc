@@ -62,6 +62,24 @@ Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std
   return {};
 }
 
+Result<ledger::ImportSummary> RunImport(ServiceContext& ctx, const std::string& kind, int year,
+                                        std::string bytes) {
+  // The upload's name in errors and in the audit entry: "library.csv", never a server path.
+  const ledger::CsvSource csv{kind + ".csv", std::move(bytes)};
+  Result<ledger::ImportSummary> sum;
+  if (kind == "roster")
+    sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
+  else if (kind == "published")
+    sum = ctx.deps.ledger->imports().ImportPublished(csv);
+  else {
+    ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
+                              : kind == "starters"    ? ledger::Channel::kStarter
+                                                      : ledger::Channel::kLibrary;
+    sum = ctx.deps.ledger->imports().ImportChannel(channel, csv, year);
+  }
+  return sum;
+}
+
 Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
   if (!body) return std::unexpected(body.error());
@@ -101,19 +119,7 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return Bad("year", "'year' must be a card year such as 2026, not '" + y + "'");
     year = std::stoi(y);
   }
-  // The upload's name in errors and in the audit entry: "library.csv", never a server path.
-  const ledger::CsvSource csv{kind + ".csv", req.body};
-  Result<ledger::ImportSummary> sum;
-  if (kind == "roster")
-    sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
-  else if (kind == "published")
-    sum = ctx.deps.ledger->imports().ImportPublished(csv);
-  else {
-    ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
-                              : kind == "starters"    ? ledger::Channel::kStarter
-                                                      : ledger::Channel::kLibrary;
-    sum = ctx.deps.ledger->imports().ImportChannel(channel, csv, year);
-  }
+  auto sum = RunImport(ctx, kind, year, std::move(req.body));
   if (!sum) return std::unexpected(Problem(sum.error(), "body"));
   WriteJson(res, {{"kind", kind}, {"rows", sum->rows}, {"added", sum->added}, {"present", sum->present}});
   return {};

@@ -151,7 +151,7 @@ Reply AnswerApplePass(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
 Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const Card& card);
 
 // --- Routes --------------------------------------------------------------------------------
-enum class Auth { kNone, kPartner, kStaff, kCard };
+enum class Auth { kNone, kPartner, kStaff, kCard, kConsole };
 enum class BodyLimit { kNone, kJson, kImport, kForm };
 using HandlerFn = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&);
 struct Route {
@@ -196,6 +196,11 @@ Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse&);
 // (a failure there is logged for `google sync`); the ledger's errors as they come.
 Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std::string& serial,
                           const std::string& reason);
+// Imports `bytes` as a `kind` file ("roster", "subscriptions", "starters", "library" or
+// "published", the last without a year), named "<kind>.csv" in errors and the audit entry.
+// REQUIRES: `kind` is one of those.
+Result<ledger::ImportSummary> RunImport(ServiceContext& ctx, const std::string& kind, int year,
+                                        std::string bytes);
 // The staff console (console_routes.cc): signed in by the lk_console session cookie.
 Reply ConsoleHome(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ConsoleSignIn(ServiceContext&, HttpRequest&, HttpResponse&);
@@ -205,6 +210,9 @@ Reply ConsoleCards(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ConsoleRevoke(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ConsoleClaimCode(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ConsoleSystem(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleImport(ServiceContext&, HttpRequest&, HttpResponse&);
+// Whether the request carries a live console session (checked before a route's body is read).
+bool ConsoleSignedIn(ServiceContext& ctx, const HttpRequest& req);
 // Makes the console's session store (called once by Init, after InitPages).
 Result<> InitConsole(ServiceContext& ctx);
 // The teacher's pages (web_routes.cc).

@@ -293,5 +293,49 @@ TEST_F(ConsolePagesTest, TheAdoptionViewTranslatesGroupsAndItsDownloadsMatchTheS
   EXPECT_EQ(Http("GET", Url("/console/adoption.csv")).status, 303);
 }
 
+TEST_F(ConsolePagesTest, AnUploadedImportIsAllOrNothingWithItsBadRowsAsATable) {
+  Start();
+  auto multipart = [](const std::string& csrf, const std::string& kind, const std::string& year,
+                      const std::string& file) {
+    const std::string b = "----lkboundary7";
+    std::string body;
+    for (auto [name, value] : {std::pair{"csrf", csrf}, std::pair{"kind", kind}, std::pair{"year", year}})
+      body += "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+    body += "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n" +
+            "Content-Type: text/csv\r\n\r\n" + file + "\r\n--" + b + "--\r\n";
+    return std::pair{body, "Content-Type: multipart/form-data; boundary=" + b};
+  };
+  // Not signed in: refused from the head, a page with a sentence.
+  auto [anon_body, anon_type] = multipart("x", "subscriptions", "2026", "staff_id,date\nT2,2026-03-01\n");
+  auto anon = Http("POST", Url("/console/imports"), anon_body, {anon_type});
+  ExpectPage(anon, 401);
+  EXPECT_THAT(anon.body, HasSubstr("Meld je opnieuw aan"));
+
+  std::string cookie = SignIn();
+  std::string csrf = CsrfOf(Get("/console/system", cookie).body);
+  auto [bad_body, bad_type] = multipart(csrf, "subscriptions", "2026",
+                                        "staff_id,date\nT2,2026-03-01\nNOBODY,2026-03-01\nT3,not-a-date\n");
+  auto bad = Post("/console/imports", cookie, bad_body, {bad_type});
+  ExpectPage(bad, 400);
+  EXPECT_THAT(bad.body, HasSubstr("Het bestand werd niet ingelezen"));
+  EXPECT_THAT(bad.body, HasSubstr("<tr><th scope=\"row\">3</th>"));
+  EXPECT_THAT(bad.body, HasSubstr("<tr><th scope=\"row\">4</th>"));
+  EXPECT_TRUE(other_->cards().FindCardsOfStaff("T2")->empty());  // nothing of it was imported
+
+  auto [forged_body, forged_type] =
+      multipart("forged", "subscriptions", "2026", "staff_id,date\nT2,2026-03-01\n");
+  ExpectPage(Post("/console/imports", cookie, forged_body, {forged_type}), 403);
+
+  auto [ok_body, ok_type] = multipart(csrf, "subscriptions", "2026", "staff_id,date\nT2,2026-03-01\n");
+  auto ok = Post("/console/imports", cookie, ok_body, {ok_type});
+  ExpectPage(ok, 200);
+  EXPECT_THAT(ok.body, HasSubstr("Ingelezen."));
+  EXPECT_EQ(other_->cards().FindCardsOfStaff("T2")->size(), 1u);
+  auto again = Post("/console/imports", cookie, ok_body, {ok_type});
+  EXPECT_THAT(again.body, HasSubstr("al aanwezig: 1"));  // idempotent
+  EXPECT_EQ(other_->cards().FindCardsOfStaff("T2")->size(), 1u);
+  ExpectPage(Post("/console/imports", cookie, "not multipart", {ok_type}), 400);
+}
+
 }  // namespace
 }  // namespace lk::api

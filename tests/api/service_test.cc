@@ -109,7 +109,7 @@ TEST_F(ServiceTest, JwksAndOpenApiCarryValidators) {
   EXPECT_EQ(other.status, 200);
   auto o = Http("GET", Server().url("/openapi.json"));
   ASSERT_EQ(o.status, 200);
-  EXPECT_EQ(Json(o)["paths"].size(), 32u);  // 15 API paths, 8 of the teacher's pages, 9 of the console
+  EXPECT_EQ(Json(o)["paths"].size(), 33u);  // 15 API paths, 8 of the teacher's pages, 10 of the console
 }
 
 TEST_F(ServiceTest, UnknownRoutesAndMethodsAreProblems) {

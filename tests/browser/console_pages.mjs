@@ -191,10 +191,25 @@ try {
   check(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/.test((await text('.notice .code')).trim()), 'a new claim code is shown');
   await shot('console-claim-code-nl');
 
-  // 6. The ledger's state and the keys without secrets.
+  // 6. An import from the browser: a file with bad rows (nothing imported, the rows as a table),
+  //    then the corrected file. Then the ledger's state and the keys without secrets.
   await page.goto(`${base}/console/system`);
+  const starters = path.join(work, 'starters.csv');
+  fs.writeFileSync(starters, `staff_id,date\nT4,${year}-03-01\nNOBODY,${year}-03-01\nT1,yesterday\n`);
+  await page.select('#kind', 'starters');
+  await (await page.$('#file')).uploadFile(starters);
+  [resp] = await submit('form[action="/console/imports"] button');
+  const bad = await page.$$eval('[aria-labelledby=import-caption] tbody tr', (trs) => trs.map((t) => t.textContent));
+  check(resp.status() === 400 && bad.length === 2, `a file with two bad rows: 400 and a table of them (${bad.join(' | ')})`);
+  await shot('console-import-errors-nl');
+  fs.writeFileSync(starters, `staff_id,date\nT4,${year}-03-01\n`);
+  await page.select('#kind', 'starters');
+  await (await page.$('#file')).uploadFile(starters);
+  [resp] = await submit('form[action="/console/imports"] button');
+  check(resp.status() === 200 && (await text('[role=status]')).includes('Ingelezen'), 'the corrected file is imported');
   await submit('form[action="/console/system"] button');
   check((await text('[role=status]')).includes('Het grootboek klopt'), 'ledger verify: sound');
+  check((await page.$$('[role=alert]')).length === 0, 'no alert after a sound check');
   const body = await page.content();
   check(body.includes('Analist AgODi') && !body.includes(secret), 'the keys are listed by name, never the secret');
   await shot('console-system-nl');
