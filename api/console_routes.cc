@@ -394,8 +394,11 @@ Reply AdoptionView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& re
   v.markup["notes"] = std::move(notes);
   v.text["csv"] = "/console/adoption.csv?" + s.Query();
   v.text["xlsx"] = "/console/adoption.xlsx?" + s.Query();
-  v.text["range"] =
-      rep->first_year ? std::to_string(rep->first_year) + "–" + std::to_string(rep->last_year) : "";
+  auto label = [&](int y) {
+    return rep->period == reports::Period::kSchool ? std::to_string(y) + "-" + std::to_string(y + 1)
+                                                   : std::to_string(y);
+  };
+  v.text["range"] = rep->first_year ? label(rep->first_year) + " – " + label(rep->last_year) : "";
   return Page(ctx, req, res, "console_adoption", lang, std::move(v), &who, status);
 }
 

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "api/api.h"
+#include "signing/signing.h"
 #include "tests/api/service_harness.h"
 #include "tests/bench/ten_year_ledger.h"
 
@@ -35,12 +36,24 @@ class SignedInConsole {
       error_ = secret.error().message;
       return;
     }
+    keys_.dir = built_.options().data_dir / "service-keys";
+    if (auto k = signing::InitDevelopmentKeys(keys_, built_.clock()); !k) {
+      error_ = k.error().message;
+      return;
+    }
+    auto ring = signing::Keyring::Open(keys_);
+    if (!ring) {
+      error_ = ring.error().message;
+      return;
+    }
+    keyring_ = std::move(*ring);
     ServiceOptions o;
     o.port = 0;
     o.access_log = false;
     ServiceDeps d;
     d.clock = &built_.clock();
     d.ledger = std::move(*l);
+    d.keyring = keyring_.get();
     auto s = Service::Start(o, std::move(d));
     if (!s) {
       error_ = s.error().message;
@@ -72,6 +85,8 @@ class SignedInConsole {
 
  private:
   bench::TenYearLedger built_;
+  signing::KeyConfig keys_;
+  std::unique_ptr<signing::Keyring> keyring_;
   std::unique_ptr<Service> service_;
   std::string cookie_, error_;
 };
