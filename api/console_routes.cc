@@ -705,7 +705,8 @@ Reply ConsoleClaimCode(ServiceContext& ctx, HttpRequest& req, HttpResponse& res)
   auto bad = [&](std::string_view key) { return CardsView(ctx, req, res, lang, *who, "", "", key, "", 400); };
   if (staff.empty() || staff.size() > 64) return bad("console.error.staff_id");
   if (first.empty() || last.empty() || first.size() + last.size() > 99) return bad("console.error.name");
-  if (year_text.size() != 4 || year_text.find_first_not_of("0123456789") != std::string::npos)
+  if (year_text.size() != 4 || year_text.find_first_not_of("0123456789") != std::string::npos ||
+      year_text < "2000" || year_text > "2199")
     return bad("console.error.year");
   // One roster-shaped CSV row, quoted, through the same all-or-nothing path as `claims create`.
   auto quote = [](const std::string& s) {
@@ -756,7 +757,7 @@ Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   int year = 0;
   if (kind != "published") {
     std::string y(Trim((*form)["year"]));
-    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos)
+    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos || y < "2000" || y > "2199")
       return fail("console.error.year", 400);
     year = std::stoi(y);
   }

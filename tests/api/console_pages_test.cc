@@ -253,6 +253,10 @@ TEST_F(ConsolePagesTest, ANewClaimCodeForOneStaffMemberIsShownOnceAndRedeems) {
                       "csrf=" + csrf + "&staff_id=NOBODY&first_name=A&last_name=B&year=2026");
   ExpectPage(unknown, 400);
   EXPECT_THAT(unknown.body, HasSubstr("staat niet op de personeelslijst"));
+  auto bad_year = Post("/console/claim-codes", cookie,
+                       "csrf=" + csrf + "&staff_id=T2&first_name=A&last_name=B&year=1999");
+  ExpectPage(bad_year, 400);
+  EXPECT_THAT(bad_year.body, HasSubstr("Vul het kaartjaar in"));
   ExpectPage(Post("/console/claim-codes", cookie, "csrf=x&staff_id=T2&first_name=A&last_name=B&year=2026"),
              403);
 }

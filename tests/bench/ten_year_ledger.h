@@ -1,7 +1,8 @@
 #pragma once
 // The SQLite ledger the report and console benchmarks read: ten card years (2017-2026) of about
 // 200,000 cards each, built once per process in a temporary directory that is removed after.
-// $LK_LEDGER_BENCH_SCALE (0-1, default 1) shrinks it, for smoke runs.
+// $LK_LEDGER_BENCH_SCALE (0-1, default 1) shrinks it, for smoke runs; $LK_BENCH_LEDGER_URL puts
+// it in a PostgreSQL database instead of SQLite.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +36,8 @@ class TenYearLedger {
     dir_ = fs::temp_directory_path() / ("lk-report-bench-" + HexEncode(RandomBytes(6)));
     fs::create_directories(dir_);
     options_.data_dir = dir_;
+    // $LK_BENCH_LEDGER_URL: build it in that PostgreSQL database instead (an empty one).
+    if (const char* url = std::getenv("LK_BENCH_LEDGER_URL"); url && *url) options_.url = url;
     auto l = ledger::OpenLedger(options_, clock_);
     if (!l) {
       error_ = l.error().message;
