@@ -341,6 +341,34 @@ std::string Chart(ServiceContext& ctx, web::Lang lang, const reports::Report& re
   return web::BarChartSvg(slots, title, [lang](int64_t n) { return FormatCount(n, lang); });
 }
 
+// By province: a tile map of the digital share (of holders) in the latest period that has one;
+// "" when no period has.
+std::string ProvinceMap(ServiceContext& ctx, web::Lang lang, const reports::Report& rep) {
+  struct Place {
+    const char* name;
+    int col, row;
+  };
+  static constexpr Place kPlaces[] = {{"West-Vlaanderen", 0, 0}, {"Oost-Vlaanderen", 1, 0},
+                                      {"Antwerpen", 2, 0},       {"Limburg", 3, 0},
+                                      {"Brussel", 1, 1},         {"Vlaams-Brabant", 2, 1},
+                                      {"Henegouwen", 0, 2},      {"Waals-Brabant", 1, 2},
+                                      {"Namen", 2, 2},           {"Luik", 3, 2},
+                                      {"Luxemburg", 2, 3}};
+  std::string period;
+  for (const reports::ReportRow& r : rep.rows)
+    if (r.group && r.digital_share) period = r.period;  // rows are in period order: the last wins
+  if (period.empty()) return "";
+  std::vector<web::MapTile> tiles;
+  for (const Place& p : kPlaces) {
+    web::MapTile t{p.col, p.row, GroupName(ctx, lang, p.name), std::nullopt};
+    for (const reports::ReportRow& r : rep.rows)
+      if (r.period == period && r.group == p.name) t.share = r.digital_share;
+    tiles.push_back(std::move(t));
+  }
+  std::string title = std::string(ctx.site->Text(lang, "console.map.title")) + " " + period;
+  return web::TileMapSvg(tiles, title, [lang](double f) { return FormatShare(f, lang); });
+}
+
 // The adoption view (the console's home for a signed-in browser).
 Reply AdoptionView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
                    const Signed& who) {
@@ -377,6 +405,10 @@ Reply AdoptionView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& re
     v.flags.insert("data");
     v.markup["rows"] = std::move(*rows) + *totals;
     v.markup["chart"] = Chart(ctx, lang, *rep, s);
+    if (s.by == reports::Dimension::kProvince) {
+      v.markup["map"] = ProvinceMap(ctx, lang, *rep);
+      if (!v.markup["map"].empty()) v.flags.insert("map");
+    }
   }
   if (s.by != reports::Dimension::kNone) v.flags.insert("grouped");
   v.flags.insert("col_" + s.channel);

@@ -70,4 +70,36 @@ std::string BarChartSvg(const std::vector<ChartSlot>& slots, std::string_view ti
   return s;
 }
 
+std::string TileMapSvg(const std::vector<MapTile>& tiles, std::string_view title,
+                       const std::function<std::string(double)>& format) {
+  static constexpr const char* kShades[] = {"#e6eef8", "#bcd0ea", "#8fb1dc", "#3f74b8", "#1f4f8f"};
+  static constexpr const char* kInk[] = {"#1b1b1b", "#1b1b1b", "#1b1b1b", "#ffffff", "#ffffff"};
+  const double w = 150, h = 64, gap = 6;
+  int cols = 1, rows = 1;
+  for (const MapTile& t : tiles) {
+    cols = std::max(cols, t.col + 1);
+    rows = std::max(rows, t.row + 1);
+  }
+  const double width = cols * (w + gap), height = rows * (h + gap);
+  std::string s = "<svg class=\"map\" role=\"img\" aria-label=\"" + HtmlEscape(title) + "\" viewBox=\"0 0 " +
+                  Num(width) + " " + Num(height) + "\" xmlns=\"http://www.w3.org/2000/svg\">\n";
+  s += "<title>" + HtmlEscape(title) + "</title>\n";
+  for (const MapTile& t : tiles) {
+    double x = t.col * (w + gap), y = t.row * (h + gap);
+    int step = t.share ? std::clamp(static_cast<int>(*t.share * 5), 0, 4) : -1;
+    const char* fill = step < 0 ? "#f2f2f2" : kShades[step];
+    const char* ink = step < 0 ? "#1b1b1b" : kInk[step];
+    s += "<rect x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" width=\"" + Num(w) + "\" height=\"" + Num(h) +
+         "\" rx=\"6\" fill=\"" + fill + "\" stroke=\"#5b6675\" stroke-width=\"1\"/>\n";
+    s += "<text x=\"" + Num(x + w / 2) + "\" y=\"" + Num(y + 26) +
+         "\" text-anchor=\"middle\" font-size=\"13\" fill=\"" + ink + "\">" + HtmlEscape(t.name) +
+         "</text>\n";
+    s += "<text x=\"" + Num(x + w / 2) + "\" y=\"" + Num(y + 48) +
+         "\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"700\" fill=\"" + ink + "\">" +
+         HtmlEscape(t.share ? format(*t.share) : "–") + "</text>\n";
+  }
+  s += "</svg>";
+  return s;
+}
+
 }  // namespace lk::web

@@ -68,4 +68,17 @@ struct ChartSlot {
 std::string BarChartSvg(const std::vector<ChartSlot>& slots, std::string_view title,
                         const std::function<std::string(int64_t)>& format);
 
+// One province of a tile map: its place on a rough grid of Belgium (column, row from the
+// north-west), its shown name and its share (nullopt: no data).
+struct MapTile {
+  int col = 0, row = 0;
+  std::string name;
+  std::optional<double> share;  // a fraction of 1
+};
+// The provinces as an inline <svg role="img"> tile map named `title`, each tile shaded by its
+// share in five steps of 20 points and labelled with `format(share)` (or "–"); text colours keep
+// a contrast of at least 4.5:1 on every shade.
+std::string TileMapSvg(const std::vector<MapTile>& tiles, std::string_view title,
+                       const std::function<std::string(double)>& format);
+
 }  // namespace lk::web

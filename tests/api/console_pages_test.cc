@@ -277,6 +277,8 @@ TEST_F(ConsolePagesTest, TheAdoptionViewTranslatesGroupsAndItsDownloadsMatchTheS
   EXPECT_THAT(fr.body, HasSubstr("<td>enseignement fondamental</td>"));
   auto province = Get("/console?by=province", cookie);
   EXPECT_THAT(province.body, HasSubstr("<td>Antwerpen</td>"));
+  EXPECT_THAT(province.body, HasSubstr("<svg class=\"map\" role=\"img\""));  // digital share per province
+  EXPECT_THAT(level.body, Not(HasSubstr("<svg class=\"map\"")));
   EXPECT_THAT(province.body, HasSubstr("<td>Limburg</td>"));
   EXPECT_THAT(province.body, Not(HasSubstr("<td>Luik</td>")));  // empty everywhere: hidden
 

@@ -132,6 +132,9 @@ try {
   await submit('form.controls button');
   const provinces = await page.$$eval('table.report tbody td', (tds) => tds.map((t) => t.textContent));
   check(provinces.includes('Oost-Vlaanderen') && !provinces.includes('Luik'), 'provinces without anyone are hidden');
+  const tiles = await page.$$eval('svg.map text', (ts) => ts.map((t) => t.textContent));
+  check(tiles.length === 22 && tiles.includes('Oost-Vlaanderen') && tiles.includes('Luik'),
+    `by province: a map of the 11 provinces (${tiles.slice(0, 4).join(' ')} ...)`);
   await shot('console-adoption-province-nl');
   // A bad value typed into the address: a page with a sentence.
   resp = await page.goto(`${base}/console?period=weekly`);
