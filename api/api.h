@@ -75,6 +75,8 @@ struct ServiceOptions {
   // revocation list beyond which the page warns while verifying offline.
   std::chrono::seconds desk_session_lifetime{std::chrono::hours(24 * 30)};
   std::chrono::seconds desk_max_list_age{std::chrono::hours(24)};
+  // The staff console (docs/console.md): how long a signed-in browser stays signed in.
+  std::chrono::seconds console_session_lifetime{std::chrono::hours(8)};
 };
 
 // Builds the signed .pkpass bytes of a card as a wallet shows it (passgen::ShownCard; passgen

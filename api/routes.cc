@@ -63,7 +63,20 @@ const std::vector<Route>& RouteTable() {
       {"GET", "/v1/cards/{serial}/google", Auth::kCard, BodyLimit::kNone, false, GoogleLink},
       {"POST", "/v1/imports/{kind}", Auth::kStaff, BodyLimit::kImport, true, Import},
       {"GET", "/v1/reports/adoption", Auth::kStaff, BodyLimit::kNone, true, AdoptionReport},
-      {"GET", "/dashboard", Auth::kStaffOrCookie, BodyLimit::kNone, true, Dashboard},
+      {"GET", "/dashboard", Auth::kNone, BodyLimit::kNone, false, Dashboard, nullptr, true},
+      // The staff console (console_routes.cc): signed in by the lk_console session cookie.
+      {"GET", "/console", Auth::kNone, BodyLimit::kNone, true, ConsoleHome, nullptr, true},
+      {"POST", "/console/signin", Auth::kNone, BodyLimit::kForm, false, ConsoleSignIn,
+       &ServiceContext::claims_per_address, true},
+      {"POST", "/console/signout", Auth::kNone, BodyLimit::kForm, false, ConsoleSignOut, nullptr, true},
+      {"GET", "/console/adoption.csv", Auth::kNone, BodyLimit::kNone, true, ConsoleExport, nullptr, true},
+      {"GET", "/console/adoption.xlsx", Auth::kNone, BodyLimit::kNone, true, ConsoleExport, nullptr, true},
+      {"GET", "/console/cards", Auth::kNone, BodyLimit::kNone, false, ConsoleCards, nullptr, true},
+      {"POST", "/console/cards/revoke", Auth::kNone, BodyLimit::kForm, false, ConsoleRevoke, nullptr, true},
+      {"POST", "/console/claim-codes", Auth::kNone, BodyLimit::kForm, false, ConsoleClaimCode, nullptr, true},
+      {"GET", "/console/system", Auth::kNone, BodyLimit::kNone, true, ConsoleSystem, nullptr, true},
+      // Uploads are read only after the session is checked (Auth::kConsole, from the head).
+      {"POST", "/console/imports", Auth::kConsole, BodyLimit::kImport, true, ConsoleImport, nullptr, true},
       // The teacher's pages (web_routes.cc): signed in by the lk_session cookie, not a bearer.
       {"GET", "/", Auth::kNone, BodyLimit::kNone, false, HomePage, nullptr, true},
       {"GET", "/claim", Auth::kNone, BodyLimit::kNone, false, ClaimPage, nullptr, true},

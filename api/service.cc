@@ -98,6 +98,7 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
     trusted_ = std::move(*trusted);
     if (auto r = internal::InitPages(ctx_); !r) return r;
     if (auto r = internal::InitDesk(ctx_); !r) return r;
+    if (auto r = internal::InitConsole(ctx_); !r) return r;
     for (size_t pos = 0; pos < ctx_.options.wallet_path.size();) {
       size_t slash = ctx_.options.wallet_path.find('/', pos);
       if (slash == std::string::npos) slash = ctx_.options.wallet_path.size();
@@ -322,11 +323,12 @@ class ServiceImpl final : public Service, public internal::HttpHandler {
   Reply Authenticate(const Route& r, HttpRequest& req) {
     using internal::Auth;
     if (r.auth == Auth::kNone || r.auth == Auth::kCard) return {};
-    std::string secret = internal::BearerToken(req);
-    if (r.auth == Auth::kStaffOrCookie && secret.empty()) {
-      secret = req.param("token").value_or("");
-      if (secret.empty()) secret = internal::CookieValue(req, "lk_staff");
+    if (r.auth == Auth::kConsole) {
+      if (internal::ConsoleSignedIn(ctx_, req)) return {};
+      return std::unexpected(
+          Problem(Error{Code::kUnauthenticated, "sign in to the staff console first"}, "lk_console", 401));
     }
+    std::string secret = internal::BearerToken(req);
     if (secret.empty())
       return std::unexpected(
           Problem(Error{Code::kUnauthenticated,

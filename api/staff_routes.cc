@@ -1,5 +1,5 @@
 // Staff routes: issue and revoke cards, import channel files, read the adoption report and the
-// dashboard. Every one needs a staff token.
+// dashboard's redirect to the console. Every one but the redirect needs a staff token.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -41,25 +41,10 @@ std::expected<reports::Report, Problem> BuildReport(ServiceContext& ctx, const H
 
 }  // namespace
 
-Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
-  if (!body) return std::unexpected(body.error());
-  int year =
-      body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(ctx.deps.clock->Now()).year());
-  auto card = ctx.deps.ledger->cards().IssueDigital((*body)["staff_id"].get<std::string>(), year);
-  if (!card)
-    return std::unexpected(Problem(card.error(), card.error().code == Code::kNotFound ? "staff_id" : "year"));
-  return CardAnswer(ctx, res, *card);
-}
-
-Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  const std::string& serial = req.params.at(0);
-  auto body = ParseBody(req, ctx.options.max_json_bytes, kRevokeBody);
-  if (!body) return std::unexpected(body.error());
-  auto r = ctx.deps.ledger->cards().Revoke(serial, (*body)["reason"].get<std::string>());
-  if (!r)
-    return std::unexpected(
-        Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
+Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std::string& serial,
+                          const std::string& reason) {
+  auto r = ctx.deps.ledger->cards().Revoke(serial, reason);
+  if (!r) return r;
   if (ctx.pusher) ctx.pusher->Wake();  // the revocation queued a push of the voided pass
   // This instance's own scans see the revocation at once (others within the refresh bound).
   if (auto card = ctx.deps.ledger->cards().FindCard(serial))
@@ -75,6 +60,46 @@ Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       ctx.Warn(req, "object of revoked card " + serial +
                         " not set INACTIVE (google sync repairs it): " + patched.error().message);
   }
+  return {};
+}
+
+Result<ledger::ImportSummary> RunImport(ServiceContext& ctx, const std::string& kind, int year,
+                                        std::string bytes) {
+  // The upload's name in errors and in the audit entry: "library.csv", never a server path.
+  const ledger::CsvSource csv{kind + ".csv", std::move(bytes)};
+  Result<ledger::ImportSummary> sum;
+  if (kind == "roster")
+    sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
+  else if (kind == "published")
+    sum = ctx.deps.ledger->imports().ImportPublished(csv);
+  else {
+    ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
+                              : kind == "starters"    ? ledger::Channel::kStarter
+                                                      : ledger::Channel::kLibrary;
+    sum = ctx.deps.ledger->imports().ImportChannel(channel, csv, year);
+  }
+  return sum;
+}
+
+Reply IssueCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  auto body = ParseBody(req, ctx.options.max_json_bytes, kIssueBody);
+  if (!body) return std::unexpected(body.error());
+  int year =
+      body->contains("year") ? (*body)["year"].get<int>() : int(BrusselsDate(ctx.deps.clock->Now()).year());
+  auto card = ctx.deps.ledger->cards().IssueDigital((*body)["staff_id"].get<std::string>(), year);
+  if (!card)
+    return std::unexpected(Problem(card.error(), card.error().code == Code::kNotFound ? "staff_id" : "year"));
+  return CardAnswer(ctx, res, *card);
+}
+
+Reply RevokeCard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  const std::string& serial = req.params.at(0);
+  auto body = ParseBody(req, ctx.options.max_json_bytes, kRevokeBody);
+  if (!body) return std::unexpected(body.error());
+  auto r = RevokeEverywhere(ctx, req, serial, (*body)["reason"].get<std::string>());
+  if (!r)
+    return std::unexpected(
+        Problem(r.error(), r.error().code == Code::kInvalidArgument ? "reason" : "serial"));
   WriteJson(res, {{"serial", serial}, {"status", "revoked"}});
   return {};
 }
@@ -95,19 +120,7 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return Bad("year", "'year' must be a card year such as 2026, not '" + y + "'");
     year = std::stoi(y);
   }
-  // The upload's name in errors and in the audit entry: "library.csv", never a server path.
-  const ledger::CsvSource csv{kind + ".csv", req.body};
-  Result<ledger::ImportSummary> sum;
-  if (kind == "roster")
-    sum = ctx.deps.ledger->imports().ImportRoster(csv, year);
-  else if (kind == "published")
-    sum = ctx.deps.ledger->imports().ImportPublished(csv);
-  else {
-    ledger::Channel channel = kind == "subscriptions" ? ledger::Channel::kSubscription
-                              : kind == "starters"    ? ledger::Channel::kStarter
-                                                      : ledger::Channel::kLibrary;
-    sum = ctx.deps.ledger->imports().ImportChannel(channel, csv, year);
-  }
+  auto sum = RunImport(ctx, kind, year, std::move(req.body));
   if (!sum) return std::unexpected(Problem(sum.error(), "body"));
   WriteJson(res, {{"kind", kind}, {"rows", sum->rows}, {"added", sum->added}, {"present", sum->present}});
   return {};
@@ -150,31 +163,11 @@ Reply AdoptionReport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return {};
 }
 
-Reply Dashboard(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  // A browser logs in once with ?token=: the token moves into an HttpOnly cookie and out of
-  // the address bar (and out of history and Referer headers).
-  if (auto token = req.param("token"); token && !token->empty()) {
-    bool https = ctx.base_url.starts_with("https://");
-    res.set_header("Set-Cookie", "lk_staff=" + *token + "; Path=/dashboard; HttpOnly; SameSite=Strict" +
-                                     (https ? "; Secure" : "") + "; Max-Age=28800");
-    std::string query;
-    for (const char* p : {"period", "by", "years"})
-      if (auto v = req.param(p);
-          v && !v->empty() && v->size() <= 20 && std::all_of(v->begin(), v->end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-          }))
-        query += (query.empty() ? "?" : "&") + std::string(p) + "=" + *v;
-    res.status = 303;
-    res.set_header("Location", "/dashboard" + query);
-    res.set_header("Cache-Control", "no-store");
-    return {};
-  }
-  auto report = BuildReport(ctx, req);
-  if (!report) return std::unexpected(report.error());
-  res.set_content(reports::RenderHtml(*report), "text/html; charset=utf-8");
-  res.set_header("Cache-Control", "private, no-cache");
-  res.set_header("Content-Security-Policy",
-                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+Reply Dashboard(ServiceContext&, HttpRequest&, HttpResponse& res) {
+  // The staff console replaced the dashboard: its bookmarks land on the console's sign-in.
+  res.status = 303;
+  res.set_header("Location", "/console");
+  res.set_header("Cache-Control", "no-store");
   return {};
 }
 

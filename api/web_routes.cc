@@ -204,6 +204,8 @@ void WritePageProblem(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
     page = "not_found";
   else if (status == 429)
     v.text["detail"] = ctx.site->Text(lang, "error.busy");
+  else if (status == 401)  // the console's uploads, refused before their body is read
+    v.text["detail"] = ctx.site->Text(lang, "console.error.signed_out");
   else if (status == 413)
     v.text["detail"] = ctx.site->Text(lang, "error.too_large");
   else if (status >= 500)

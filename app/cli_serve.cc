@@ -369,7 +369,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
               backend.c_str());
   std::printf("  teacher: %s/   (claim codes: lerarenkaart import roster ... --claim-codes FILE)\n",
               base.c_str());
-  std::printf("  browser: %s/dashboard?token=STAFF_TOKEN   (make one: lerarenkaart staff add NAME)\n",
+  std::printf("  staff:   %s/console   (sign in with a staff key: lerarenkaart staff add NAME)\n",
               base.c_str());
   std::printf("  client:  curl %s/healthz   and   curl %s/openapi.json\n", base.c_str(), base.c_str());
   std::printf("  stop:    Ctrl-C or SIGTERM (finishes requests in flight); SIGHUP reloads the token keys\n");

@@ -107,6 +107,8 @@ class Access {
   // Deletes the credential `name` of that kind (its secret stops authenticating); audited.
   // kNotFound when there is none.
   Result<> RemoveCredential(CredentialKind kind, std::string_view name);
+  // Every credential, staff first, by name; never a secret or its hash.
+  Result<std::vector<Credential>> ListCredentials() const;
 
  private:
   internal::Core& core_;

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/base.h"
 
@@ -22,6 +24,14 @@ struct VerifyReport {
   std::string bad_card;  // serial of the first card that differs from its audit entries, if that is it
 };
 
+// One entry of the audit chain as stored.
+struct AuditEntry {
+  int64_t seq = 0;
+  Time at;
+  std::string action;  // "import roster", "issue digital", "revoke", "create claim codes", ...
+  std::string detail;  // JSON object, as written by the action
+};
+
 class Audit {
  public:
   explicit Audit(internal::Core& core) : core_(core) {}  // `core` must outlive this
@@ -29,6 +39,10 @@ class Audit {
   // Re-walks the audit chain; names the first entry that was edited, deleted or reordered, or
   // the first card or aggregate cell that differs from what the entries recorded.
   Result<VerifyReport> Verify() const;
+  // The entries that touched card `serial`, oldest first: the one that created it (an import or
+  // an issue, possibly of many cards), its holder's claim code of that year, and its revocation.
+  // kNotFound for an unknown serial.
+  Result<std::vector<AuditEntry>> EntriesOfCard(std::string_view serial) const;
 
  private:
   internal::Core& core_;

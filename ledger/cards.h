@@ -57,6 +57,10 @@ class Cards {
   // A card by serial (kNotFound if none), every field but language and issued_on filled; school
   // is the school number; replaced_by names the card that replaced it, if one did.
   Result<Card> FindCard(std::string_view serial) const;
+  // Every card of staff member `staff_id` in any card year and channel, newest year first, with
+  // serial, year, channel, revoked (and reason), holder_name, school, issued_on and update_tag
+  // filled; issues nothing. Empty when they hold none. kInvalidArgument for an empty id.
+  Result<std::vector<Card>> FindCardsOfStaff(std::string_view staff_id) const;
   // Stores the card's QR token unless one is already stored; returns the card as stored.
   Result<Card> AttachToken(std::string_view serial, std::string_view token, Time at);
   // (serial, card year) of every revoked card of card years first..last, ordered.

@@ -117,7 +117,7 @@ class EmbeddedSite final : public Site {
     }
     if (!pages_.contains("layout")) return Fail(Code::kInternal, "pages/layout.html is missing");
     for (const auto& [page, nodes] : pages_)
-      if (page != "layout") used.insert("title." + page);
+      if (page != "layout" && !page.starts_with("part_")) used.insert("title." + page);
     for (Lang l : kLangs) {
       const Strings& s = strings_[static_cast<int>(l)];
       for (const std::string& key : used)
@@ -150,6 +150,15 @@ class EmbeddedSite final : public Site {
     html.reserve(outer.markup["content"].size() + 4096);
     Walk(pages_.at("layout"), lang, outer, html);
     return html;
+  }
+
+  Result<std::string> RenderPart(std::string_view part, Lang lang, const Values& values) const override {
+    auto it = pages_.find(part);
+    if (it == pages_.end() || !part.starts_with("part_"))
+      return Fail(Code::kNotFound, "no part '" + std::string(part) + "'");
+    std::string out;
+    Walk(it->second, lang, values, out);
+    return out;
   }
 
   std::string_view Text(Lang lang, std::string_view key) const override {

@@ -5,12 +5,15 @@
 // (escaped), {{&name}} trusted markup made by code (the QR's SVG, a rendered page), and
 // {{#flag}}..{{/flag}} / {{^flag}}..{{/flag}} keep a block when a flag is set / not set.
 // A Site is immutable after Load: Render is thread-safe and allocates only its result.
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/base.h"
 
@@ -40,6 +43,9 @@ class Site {
   // Page `page` ("home", "claim", "card", "not_found", "error") inside the layout, in `lang`.
   // An unknown value name renders as nothing; an unknown page is kNotFound.
   virtual Result<std::string> Render(std::string_view page, Lang lang, const Values& values) const = 0;
+  // A part (a page named "part_*": rows of a table, a navigation bar) alone, without the layout,
+  // to be inserted into a page as markup. kNotFound for an unknown part.
+  virtual Result<std::string> RenderPart(std::string_view part, Lang lang, const Values& values) const = 0;
   // A translated text ("" for an unknown key).
   virtual std::string_view Text(Lang lang, std::string_view key) const = 0;
   virtual std::string_view Stylesheet() const = 0;
@@ -52,5 +58,30 @@ using lk::HtmlEscape;  // & < > " ' as character references (base/base.h)
 // The QR code of `text` (error correction M, 8-bit mode, 4-module quiet zone) as an inline
 // <svg> with role="img" and `label` as its accessible name; kInvalidArgument when it does not fit.
 Result<std::string> QrSvg(std::string_view text, std::string_view label);
+
+// One year's slot of a bar chart: its axis label and its value (nullopt: no data, an empty slot).
+struct ChartSlot {
+  std::string label;
+  std::optional<int64_t> value;
+};
+// A bar chart as an inline <svg role="img"> named `title`, one slot per year in order, so years
+// without data show as gaps on a real time axis. Each bar carries its value (`format` writes
+// counts); the count axis has whole-number ticks from 0. Presentation attributes only (no style
+// attribute: the pages' CSP allows no inline style).
+std::string BarChartSvg(const std::vector<ChartSlot>& slots, std::string_view title,
+                        const std::function<std::string(int64_t)>& format);
+
+// One province of a tile map: its place on a rough grid of Belgium (column, row from the
+// north-west), its shown name and its share (nullopt: no data).
+struct MapTile {
+  int col = 0, row = 0;
+  std::string name;
+  std::optional<double> share;  // a fraction of 1
+};
+// The provinces as an inline <svg role="img"> tile map named `title`, each tile shaded by its
+// share in five steps of 20 points and labelled with `format(share)` (or "–"); text colours keep
+// a contrast of at least 4.5:1 on every shade.
+std::string TileMapSvg(const std::vector<MapTile>& tiles, std::string_view title,
+                       const std::function<std::string(double)>& format);
 
 }  // namespace lk::web

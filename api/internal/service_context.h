@@ -138,6 +138,9 @@ struct ServiceContext {
   // The teacher's pages: templates (immutable), signed-in devices, the badge artwork (set by Init).
   std::unique_ptr<const web::Site> site;
   std::unique_ptr<TeacherSessions> sessions;
+  // The staff console's signed-in browsers (console_routes.cc): the same store, holding the staff
+  // credential's id where a teacher's holds a serial.
+  std::unique_ptr<TeacherSessions> console_sessions;
   struct Badge {
     std::string bytes, type, etag;
   } apple_badge, google_badge;
@@ -199,7 +202,7 @@ std::expected<ScanVerdict, Problem> JudgeScannedToken(ServiceContext& ctx, std::
 int64_t PartnerId(std::string_view subject);
 
 // --- Routes --------------------------------------------------------------------------------
-enum class Auth { kNone, kPartner, kStaff, kCard, kStaffOrCookie };
+enum class Auth { kNone, kPartner, kStaff, kCard, kConsole };
 enum class BodyLimit { kNone, kJson, kImport, kForm };
 using HandlerFn = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&);
 struct Route {
@@ -251,6 +254,29 @@ Reply WalletLog(ServiceContext&, HttpRequest&, HttpResponse&);
 // A wallet request's path segments as the route table names them: options.wallet_path (with
 // any empty segments after it dropped) becomes "wallet". Other paths are left alone.
 void NormalizeWalletPath(const ServiceContext& ctx, std::vector<std::string>& segments);
+// Revokes card `serial` for `reason` and tells this instance's scans and a saved Google object
+// (a failure there is logged for `google sync`); the ledger's errors as they come.
+Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std::string& serial,
+                          const std::string& reason);
+// Imports `bytes` as a `kind` file ("roster", "subscriptions", "starters", "library" or
+// "published", the last without a year), named "<kind>.csv" in errors and the audit entry.
+// REQUIRES: `kind` is one of those.
+Result<ledger::ImportSummary> RunImport(ServiceContext& ctx, const std::string& kind, int year,
+                                        std::string bytes);
+// The staff console (console_routes.cc): signed in by the lk_console session cookie.
+Reply ConsoleHome(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleSignIn(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleSignOut(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleExport(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleCards(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleRevoke(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleClaimCode(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleSystem(ServiceContext&, HttpRequest&, HttpResponse&);
+Reply ConsoleImport(ServiceContext&, HttpRequest&, HttpResponse&);
+// Whether the request carries a live console session (checked before a route's body is read).
+bool ConsoleSignedIn(ServiceContext& ctx, const HttpRequest& req);
+// Makes the console's session store (called once by Init, after InitPages).
+Result<> InitConsole(ServiceContext& ctx);
 // The teacher's pages (web_routes.cc).
 Reply HomePage(ServiceContext&, HttpRequest&, HttpResponse&);
 Reply ClaimPage(ServiceContext&, HttpRequest&, HttpResponse&);

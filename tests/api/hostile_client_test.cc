@@ -366,8 +366,7 @@ TEST_F(HostileClientTest, EveryResponseCarriesSecurityHeaders) {
     ASSERT_EQ(got.size(), 1u) << request;
     all.push_back(got[0]);
   }
-  auto page = Exchange(Server().port(),
-                       "GET /dashboard HTTP/1.1\r\nHost: x\r\nCookie: lk_staff=" + staff_ + "\r\n\r\n", 1);
+  auto page = Exchange(Server().port(), "GET /console HTTP/1.1\r\nHost: x\r\n\r\n", 1);
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].status(), 200);
   EXPECT_THAT(page[0].header("content-type"), StartsWith("text/html"));

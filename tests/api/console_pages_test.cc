@@ -1,0 +1,347 @@
+// The staff console over real HTTP, with the service in this process on a FakeClock (sessions
+// expire by moving it) and a real SQLite ledger with a roster, a digital card and a staff key:
+// sign-in and sessions, CSRF refusals, the adoption view's controls and downloads, looking a card
+// up without creating one, revoking it and its audit trail, a new claim code.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <regex>
+
+#include "api/api.h"
+#include "base/base.h"
+#include "ledger/ledger.h"
+#include "signing/signing.h"
+#include "tests/api/service_harness.h"
+#include "tests/testing/testing.h"
+
+namespace lk::api {
+namespace {
+using ::testing::HasSubstr;
+using testing::Http;
+using testing::HttpResponse;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+class ConsolePagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    keys_.dir = dir_ / "keys";
+    ASSERT_TRUE(signing::InitDevelopmentKeys(keys_, clock_));
+    auto ring = signing::Keyring::Open(keys_);
+    ASSERT_TRUE(ring) << ring.error().message;
+    keyring_ = std::move(*ring);
+    options_.data_dir = dir_.path();
+    options_.keys_dir = keys_.dir;
+    auto l = ledger::OpenLedger(options_, clock_);
+    ASSERT_TRUE(l) << l.error().message;
+    other_ = std::move(*l);
+    lk::testing::WriteText(
+        dir_ / "roster.csv",
+        "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n"
+        "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+        "T2,Bo,Claes,support,VGO,secondary,12346,9000,no\n"
+        "T3,<b>Cas</b>,Wouters,teaching,OGO,basic,12347,3500,no\n");
+    ASSERT_TRUE(other_->imports().ImportRoster(dir_ / "roster.csv", 2026));
+    auto card = other_->cards().IssueDigital("T1", 2026);
+    ASSERT_TRUE(card) << card.error().message;
+    serial_ = card->serial;
+    auto secret = other_->access().AddCredential(ledger::CredentialKind::kStaff, "analist");
+    ASSERT_TRUE(secret) << secret.error().message;
+    secret_ = *secret;
+  }
+  void Start(ServiceOptions o = {}) {
+    o.port = 0;
+    o.access_log = false;
+    ServiceDeps d;
+    d.clock = &clock_;
+    auto l = ledger::OpenLedger(options_, clock_);
+    ASSERT_TRUE(l);
+    d.ledger = std::move(*l);
+    d.keyring = keyring_.get();
+    auto s = Service::Start(o, std::move(d));
+    ASSERT_TRUE(s) << s.error().message;
+    service_ = std::move(*s);
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(service_->port()) + path;
+  }
+  static std::string Match(const std::string& text, const std::string& re) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(text, m, std::regex(re))) << re << " in " << text;
+    return m.size() > 1 ? m[1].str() : "";
+  }
+  // Posts the sign-in form with `secret`, with the form's own CSRF pair unless told otherwise.
+  HttpResponse PostSignIn(const std::string& secret, bool with_csrf = true,
+                          std::vector<std::string> extra = {}) {
+    auto form = Http("GET", Url("/console"));
+    std::string token = Match(form.header("set-cookie"), "lk_console_csrf=([^;]+)");
+    extra.push_back("Content-Type: application/x-www-form-urlencoded");
+    if (with_csrf) extra.push_back("Cookie: lk_console_csrf=" + token);
+    return Http("POST", Url("/console/signin"), "csrf=" + token + "&credential=" + secret, extra);
+  }
+  // Signs in; returns the session cookie ("lk_console=...").
+  std::string SignIn() {
+    auto r = PostSignIn(secret_);
+    EXPECT_EQ(r.status, 303) << r.body;
+    EXPECT_EQ(r.header("location"), "/console");
+    return "lk_console=" + Match(r.header("set-cookie"), "lk_console=([^;]+)");
+  }
+  static std::string CsrfOf(const std::string& html) {
+    return Match(html, "name=\"csrf\" value=\"([^\"]+)\"");
+  }
+  HttpResponse Get(const std::string& path, const std::string& cookie) {
+    return Http("GET", Url(path), "", {"Cookie: " + cookie});
+  }
+  HttpResponse Post(const std::string& path, const std::string& cookie, const std::string& body,
+                    std::vector<std::string> extra = {}) {
+    extra.push_back("Cookie: " + cookie);
+    extra.push_back("Content-Type: application/x-www-form-urlencoded");
+    return Http("POST", Url(path), body, extra);
+  }
+  static void ExpectPage(const HttpResponse& r, long status, const std::string& lang = "nl") {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_THAT(r.header("content-type"), StartsWith("text/html"));
+    EXPECT_THAT(r.body, HasSubstr("<html lang=\"" + lang + "\">"));
+    EXPECT_THAT(r.header("content-security-policy"), Not(HasSubstr("script-src")));
+  }
+
+  lk::testing::TempDir dir_;
+  FakeClock clock_{Time(std::chrono::sys_days(std::chrono::year(2026) / 3 / 1))};
+  signing::KeyConfig keys_;
+  std::unique_ptr<signing::Keyring> keyring_;
+  ledger::LedgerOptions options_;
+  std::unique_ptr<ledger::Ledger> other_;
+  std::string serial_, secret_;
+  std::unique_ptr<Service> service_;
+};
+
+TEST_F(ConsolePagesTest, SignInSetsARandomStrictHttpOnlySessionCookieNeverTheSecret) {
+  Start();
+  auto form = Http("GET", Url("/console"));
+  ExpectPage(form, 200);
+  EXPECT_THAT(form.body, HasSubstr("type=\"password\""));
+  EXPECT_THAT(form.header("set-cookie"), HasSubstr("HttpOnly; SameSite=Strict"));
+  auto r = PostSignIn(secret_);
+  ASSERT_EQ(r.status, 303) << r.body;
+  std::string cookie = r.header("set-cookie");
+  EXPECT_THAT(cookie, StartsWith("lk_console="));
+  EXPECT_THAT(cookie, HasSubstr("Path=/console; Max-Age=28800; HttpOnly; SameSite=Strict"));
+  EXPECT_THAT(cookie, Not(HasSubstr("Secure")));  // http here; https adds it
+  EXPECT_THAT(cookie, Not(HasSubstr(secret_)));
+  EXPECT_EQ(Match(cookie, "lk_console=([^;]+)").size(), 43u);  // 256 random bits, base64url
+  auto view = Get("/console", "lk_console=" + Match(cookie, "lk_console=([^;]+)"));
+  ExpectPage(view, 200);
+  EXPECT_THAT(view.body, HasSubstr("Gebruik van de Lerarenkaart"));
+  EXPECT_THAT(view.body, HasSubstr("analist"));
+  EXPECT_THAT(view.body, Not(HasSubstr(secret_)));
+}
+
+TEST_F(ConsolePagesTest, BadSignInsArePagesWithASentence) {
+  Start();
+  auto wrong = PostSignIn("lks_WRONG");
+  ExpectPage(wrong, 401);
+  EXPECT_THAT(wrong.body, HasSubstr("Deze sleutel kennen we niet"));
+  EXPECT_EQ(wrong.header("set-cookie").find("lk_console="), std::string::npos);
+  auto empty = PostSignIn("");
+  ExpectPage(empty, 400);
+  EXPECT_THAT(empty.body, HasSubstr("Vul je medewerkerssleutel in"));
+  auto no_csrf = PostSignIn(secret_, /*with_csrf=*/false);
+  ExpectPage(no_csrf, 403);
+  EXPECT_THAT(no_csrf.body, HasSubstr("Het formulier was verlopen"));
+  auto cross = PostSignIn(secret_, true, {"Sec-Fetch-Site: cross-site"});
+  ExpectPage(cross, 403);
+  // The sign-in page in French: the sentence too.
+  auto fr = PostSignIn("lks_WRONG", true, {"Accept-Language: fr-BE"});
+  ExpectPage(fr, 401, "fr");
+  EXPECT_THAT(fr.body, HasSubstr("Cette clé est inconnue"));
+}
+
+TEST_F(ConsolePagesTest, SessionsExpireSignOutNeedsTheSessionsTokenAndARemovedKeyEndsThem) {
+  Start();
+  std::string cookie = SignIn();
+  auto view = Get("/console/cards", cookie);
+  ExpectPage(view, 200);
+  std::string csrf = CsrfOf(view.body);
+  // Sign out with another token: refused, still signed in.
+  ExpectPage(Post("/console/signout", cookie, "csrf=not-it"), 403);
+  EXPECT_EQ(Get("/console/cards", cookie).status, 200);
+  auto out = Post("/console/signout", cookie, "csrf=" + csrf);
+  EXPECT_EQ(out.status, 303);
+  EXPECT_THAT(out.header("set-cookie"), HasSubstr("lk_console=; Path=/console; Max-Age=0"));
+  auto after = Get("/console/cards", cookie);
+  EXPECT_EQ(after.status, 303);
+  EXPECT_EQ(after.header("location"), "/console");
+
+  // Eight hours later a session is over.
+  cookie = SignIn();
+  clock_.Advance(std::chrono::hours(8) - std::chrono::seconds(1));
+  EXPECT_EQ(Get("/console/cards", cookie).status, 200);
+  clock_.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(Get("/console/cards", cookie).status, 303);
+  auto post = Post("/console/cards/revoke", cookie, "csrf=" + csrf + "&serial=" + serial_ + "&reason=x");
+  ExpectPage(post, 401);
+  EXPECT_THAT(post.body, HasSubstr("Meld je opnieuw aan"));
+
+  // Removing the credential ends its sessions at once.
+  cookie = SignIn();
+  ASSERT_TRUE(other_->access().RemoveCredential(ledger::CredentialKind::kStaff, "analist"));
+  EXPECT_EQ(Get("/console/cards", cookie).status, 303);
+}
+
+TEST_F(ConsolePagesTest, LookUpCreatesNoCardRevokeNeedsTheFormTokenAndShowsInTheAuditTrail) {
+  Start();
+  std::string cookie = SignIn();
+  // T2 is on the roster without a card: looking them up finds nothing and creates nothing.
+  auto none = Get("/console/cards?q=T2", cookie);
+  ExpectPage(none, 404);
+  EXPECT_THAT(none.body, HasSubstr("Geen kaart gevonden"));
+  auto t2 = other_->cards().FindCardsOfStaff("T2");
+  ASSERT_TRUE(t2);
+  EXPECT_TRUE(t2->empty());
+  // T1 by staff id, then by serial (any case).
+  auto by_staff = Get("/console/cards?q=T1", cookie);
+  ExpectPage(by_staff, 200);
+  EXPECT_THAT(by_staff.body, HasSubstr(serial_));
+  EXPECT_THAT(by_staff.body, HasSubstr("digitale kaart uitgereikt"));
+  std::string lower = serial_;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto by_serial = Get("/console/cards?q=" + lower, cookie);
+  ExpectPage(by_serial, 200);
+  std::string csrf = CsrfOf(by_serial.body);
+  EXPECT_THAT(by_serial.body, HasSubstr("action=\"/console/cards/revoke\""));
+
+  // Another session's token, a cross-site post, no reason: all refused, the card stays active.
+  ExpectPage(Post("/console/cards/revoke", cookie, "csrf=forged&serial=" + serial_ + "&reason=lost"), 403);
+  ExpectPage(Post("/console/cards/revoke", cookie, "csrf=" + csrf + "&serial=" + serial_ + "&reason=lost",
+                  {"Sec-Fetch-Site: cross-site"}),
+             403);
+  auto no_reason = Post("/console/cards/revoke", cookie, "csrf=" + csrf + "&serial=" + serial_ + "&reason=+");
+  ExpectPage(no_reason, 400);
+  EXPECT_THAT(no_reason.body, HasSubstr("Vul een reden in"));
+  EXPECT_FALSE(other_->cards().FindCard(serial_)->revoked);
+
+  auto done =
+      Post("/console/cards/revoke", cookie, "csrf=" + csrf + "&serial=" + serial_ + "&reason=Kaart+verloren");
+  ASSERT_EQ(done.status, 303) << done.body;
+  EXPECT_EQ(done.header("location"), "/console/cards?q=" + serial_ + "&done=revoked");
+  auto card = other_->cards().FindCard(serial_);
+  ASSERT_TRUE(card);
+  EXPECT_TRUE(card->revoked);
+  EXPECT_EQ(card->revoked_reason, "Kaart verloren (analist)");
+  auto trail = Get(done.header("location"), cookie);
+  ExpectPage(trail, 200);
+  EXPECT_THAT(trail.body, HasSubstr("De kaart is ingetrokken"));
+  EXPECT_THAT(trail.body, HasSubstr("kaart ingetrokken</td>"));
+  EXPECT_THAT(trail.body, Not(HasSubstr("action=\"/console/cards/revoke\"")));
+  auto again = Post("/console/cards/revoke", cookie, "csrf=" + csrf + "&serial=" + serial_ + "&reason=twice");
+  ExpectPage(again, 409);
+}
+
+TEST_F(ConsolePagesTest, ANewClaimCodeForOneStaffMemberIsShownOnceAndRedeems) {
+  Start();
+  std::string cookie = SignIn();
+  std::string csrf = CsrfOf(Get("/console/cards", cookie).body);
+  auto r = Post("/console/claim-codes", cookie,
+                "csrf=" + csrf + "&staff_id=T2&first_name=Bo&last_name=Claes%2C+Jr.&year=2026");
+  ExpectPage(r, 200);
+  std::string code = Match(r.body, "class=\"code\">([0-9A-Z-]{19})<");
+  auto card = other_->access().RedeemClaimCode(code, std::chrono::minutes(10));
+  ASSERT_TRUE(card) << card.error().message;
+  EXPECT_EQ(other_->cards().FindCard(card->serial)->holder_name, "Bo Claes, Jr.");
+  auto unknown = Post("/console/claim-codes", cookie,
+                      "csrf=" + csrf + "&staff_id=NOBODY&first_name=A&last_name=B&year=2026");
+  ExpectPage(unknown, 400);
+  EXPECT_THAT(unknown.body, HasSubstr("staat niet op de personeelslijst"));
+  auto bad_year = Post("/console/claim-codes", cookie,
+                       "csrf=" + csrf + "&staff_id=T2&first_name=A&last_name=B&year=1999");
+  ExpectPage(bad_year, 400);
+  EXPECT_THAT(bad_year.body, HasSubstr("Vul het kaartjaar in"));
+  ExpectPage(Post("/console/claim-codes", cookie, "csrf=x&staff_id=T2&first_name=A&last_name=B&year=2026"),
+             403);
+}
+
+TEST_F(ConsolePagesTest, TheAdoptionViewTranslatesGroupsAndItsDownloadsMatchTheSelection) {
+  Start();
+  std::string cookie = SignIn();
+  auto level = Get("/console?period=calendar&by=level&channel=digital&from=2026&to=2026", cookie);
+  ExpectPage(level, 200);
+  EXPECT_THAT(level.body, HasSubstr("<td>basisonderwijs</td>"));
+  EXPECT_THAT(level.body, HasSubstr("<td>secundair onderwijs</td>"));
+  EXPECT_THAT(level.body, HasSubstr("<svg class=\"chart\" role=\"img\""));
+  EXPECT_THAT(level.body, HasSubstr("Digitale kaarten per jaar"));
+  EXPECT_THAT(level.body,
+              HasSubstr("/console/adoption.csv?period=calendar&amp;by=level&amp;channel=digital"));
+  auto fr = Get("/console?by=level&lang=fr", cookie);
+  ExpectPage(fr, 200, "fr");
+  EXPECT_THAT(fr.body, HasSubstr("<td>enseignement fondamental</td>"));
+  auto province = Get("/console?by=province", cookie);
+  EXPECT_THAT(province.body, HasSubstr("<td>Antwerpen</td>"));
+  EXPECT_THAT(province.body, HasSubstr("<svg class=\"map\" role=\"img\""));  // digital share per province
+  EXPECT_THAT(level.body, Not(HasSubstr("<svg class=\"map\"")));
+  EXPECT_THAT(province.body, HasSubstr("<td>Limburg</td>"));
+  EXPECT_THAT(province.body, Not(HasSubstr("<td>Luik</td>")));  // empty everywhere: hidden
+
+  auto bad = Get("/console?period=weekly", cookie);
+  ExpectPage(bad, 400);
+  EXPECT_THAT(bad.body, HasSubstr("Kies als periode kalenderjaar of schooljaar"));
+  ExpectPage(Get("/console?from=2027&to=2026", cookie), 400);
+
+  auto csv = Get("/console/adoption.csv?period=calendar&by=level&channel=all", cookie);
+  EXPECT_EQ(csv.status, 200);
+  EXPECT_THAT(csv.header("content-type"), StartsWith("text/csv"));
+  EXPECT_THAT(csv.header("content-disposition"), HasSubstr("adoptie.csv"));
+  EXPECT_THAT(csv.body, HasSubstr("basic"));
+  auto xlsx = Get("/console/adoption.xlsx?by=province", cookie);
+  EXPECT_EQ(xlsx.status, 200);
+  EXPECT_THAT(xlsx.body, StartsWith("PK"));
+  // Not signed in: no data, the sign-in form.
+  EXPECT_EQ(Http("GET", Url("/console/adoption.csv")).status, 303);
+}
+
+TEST_F(ConsolePagesTest, AnUploadedImportIsAllOrNothingWithItsBadRowsAsATable) {
+  Start();
+  auto multipart = [](const std::string& csrf, const std::string& kind, const std::string& year,
+                      const std::string& file) {
+    const std::string b = "----lkboundary7";
+    std::string body;
+    for (auto [name, value] : {std::pair{"csrf", csrf}, std::pair{"kind", kind}, std::pair{"year", year}})
+      body += "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+    body += "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n" +
+            "Content-Type: text/csv\r\n\r\n" + file + "\r\n--" + b + "--\r\n";
+    return std::pair{body, "Content-Type: multipart/form-data; boundary=" + b};
+  };
+  // Not signed in: refused from the head, a page with a sentence.
+  auto [anon_body, anon_type] = multipart("x", "subscriptions", "2026", "staff_id,date\nT2,2026-03-01\n");
+  auto anon = Http("POST", Url("/console/imports"), anon_body, {anon_type});
+  ExpectPage(anon, 401);
+  EXPECT_THAT(anon.body, HasSubstr("Meld je opnieuw aan"));
+
+  std::string cookie = SignIn();
+  std::string csrf = CsrfOf(Get("/console/system", cookie).body);
+  auto [bad_body, bad_type] = multipart(csrf, "subscriptions", "2026",
+                                        "staff_id,date\nT2,2026-03-01\nNOBODY,2026-03-01\nT3,not-a-date\n");
+  auto bad = Post("/console/imports", cookie, bad_body, {bad_type});
+  ExpectPage(bad, 400);
+  EXPECT_THAT(bad.body, HasSubstr("Het bestand werd niet ingelezen"));
+  EXPECT_THAT(bad.body, HasSubstr("<tr><th scope=\"row\">3</th>"));
+  EXPECT_THAT(bad.body, HasSubstr("<tr><th scope=\"row\">4</th>"));
+  EXPECT_TRUE(other_->cards().FindCardsOfStaff("T2")->empty());  // nothing of it was imported
+
+  auto [forged_body, forged_type] =
+      multipart("forged", "subscriptions", "2026", "staff_id,date\nT2,2026-03-01\n");
+  ExpectPage(Post("/console/imports", cookie, forged_body, {forged_type}), 403);
+
+  auto [ok_body, ok_type] = multipart(csrf, "subscriptions", "2026", "staff_id,date\nT2,2026-03-01\n");
+  auto ok = Post("/console/imports", cookie, ok_body, {ok_type});
+  ExpectPage(ok, 200);
+  EXPECT_THAT(ok.body, HasSubstr("Ingelezen."));
+  EXPECT_EQ(other_->cards().FindCardsOfStaff("T2")->size(), 1u);
+  auto again = Post("/console/imports", cookie, ok_body, {ok_type});
+  EXPECT_THAT(again.body, HasSubstr("al aanwezig: 1"));  // idempotent
+  EXPECT_EQ(other_->cards().FindCardsOfStaff("T2")->size(), 1u);
+  ExpectPage(Post("/console/imports", cookie, "not multipart", {ok_type}), 400);
+}
+
+}  // namespace
+}  // namespace lk::api
