@@ -178,12 +178,28 @@ std::string FormatCount(int64_t n, web::Lang lang) {
   }
   return n < 0 ? "-" + out : out;
 }
-std::string FormatShare(double fraction, web::Lang lang) {
+std::string FormatShare(double fraction, web::Lang lang, int decimals = 1) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", fraction * 100);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, fraction * 100);
   std::string s = buf;
   if (lang != web::Lang::kEn) s[s.find('.')] = ',';
   return lang == web::Lang::kEn ? s + "%" : s + "\u00a0%";
+}
+
+// The report's notes in the page's language: the "note.KEY" templates and terms of the strings,
+// groups and the published total as the table names them, numbers as the page writes them
+// (shares with two decimals, as the reconciliation compares them with the printed ones).
+reports::NoteLanguage NotesIn(const ServiceContext& ctx, web::Lang lang) {
+  const web::Site* site = ctx.site.get();
+  return {
+      [site, lang](std::string_view key) -> std::string_view {
+        if (key.starts_with("group.")) return site->Text(lang, "console." + std::string(key));
+        if (key == "total") return site->Text(lang, "console.total");
+        return site->Text(lang, "note." + std::string(key));
+      },
+      [lang](int64_t n) { return FormatCount(n, lang); },
+      [lang](double f) { return FormatShare(f, lang, 2); },
+  };
 }
 
 // The adoption view's controls, checked; `error` is the strings key of the first bad one.
@@ -414,10 +430,11 @@ Reply AdoptionView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& re
   v.flags.insert("col_" + s.channel);
   if (s.channel == "all") v.flags.insert("col_every");
   std::string notes;
+  reports::NoteLanguage note_lang = NotesIn(ctx, lang);
   for (size_t i = 0; i < rep->notes.size(); ++i) {
     web::Values n;
     n.text["n"] = std::to_string(i + 1);
-    n.text["text"] = rep->notes[i];
+    n.text["text"] = reports::NoteText(rep->notes[i], note_lang);
     auto note = ctx.site->RenderPart("part_console_note", lang, n);
     if (!note) return std::unexpected(Problem(note.error()));
     notes += *note;
@@ -678,7 +695,10 @@ Reply ConsoleExport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     return std::unexpected(Problem(rep.error()));
   }
   bool xlsx = req.path.ends_with(".xlsx");
-  auto body = reports::Export(*rep, xlsx ? reports::Format::kXlsx : reports::Format::kCsv);
+  // The workbook's notes and reconciliation sheets follow the page's language (the CSV is the
+  // rows table, whose notes column holds only their numbers).
+  auto body =
+      reports::Export(*rep, xlsx ? reports::Format::kXlsx : reports::Format::kCsv, {}, NotesIn(ctx, lang));
   if (!body) return std::unexpected(Problem(body.error()));
   res.set_content(std::move(*body), xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                                          : "text/csv; charset=utf-8");

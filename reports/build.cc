@@ -11,9 +11,6 @@
 namespace lk::reports {
 namespace {
 
-using internal::Count;
-using internal::Percent;
-
 std::string PeriodLabel(Period p, int year) {
   return p == Period::kCalendar ? std::to_string(year)
                                 : std::to_string(year) + "-" + std::to_string(year + 1);
@@ -36,19 +33,46 @@ std::optional<int> ParsePeriodLabel(Period p, std::string_view label) {
   return a;
 }
 
-// Notes are deduplicated; rows refer to them by index.
+// A note's values (see NoteArg).
+NoteArg Text(std::string name, std::string text) {
+  return {.name = std::move(name), .kind = NoteArg::Kind::kText, .text = std::move(text)};
+}
+NoteArg Num(std::string name, int64_t n) {
+  return {.name = std::move(name), .kind = NoteArg::Kind::kCount, .count = n};
+}
+NoteArg Pct(std::string name, double fraction) {
+  return {.name = std::move(name), .kind = NoteArg::Kind::kShare, .share = fraction};
+}
+NoteArg Term(std::string name, std::string key, std::string fallback) {
+  return {.name = std::move(name),
+          .kind = NoteArg::Kind::kTerm,
+          .text = std::move(key),
+          .other = std::move(fallback)};
+}
+NoteArg FieldTerm(std::string_view field) {
+  return Term("field", "field." + std::string(field), std::string(field));
+}
+NoteArg Group(const std::string& group) { return Term("group", "group." + group, group); }
+// A period label of the publication: its total row ("Totaal") is a term, other labels as printed.
+NoteArg Label(std::string name, const std::string& label) {
+  return label == "Totaal" ? Term(std::move(name), "total", label) : Text(std::move(name), label);
+}
+Note N(std::string key, std::vector<NoteArg> args = {}) { return Note{std::move(key), std::move(args)}; }
+
+// Notes are deduplicated by their English text; rows refer to them by index.
 class Notes {
  public:
-  explicit Notes(std::vector<std::string>& out) : out_(out) {}
-  int Add(const std::string& text) {
+  explicit Notes(std::vector<Note>& out) : out_(out) {}
+  int Add(Note note) {
+    std::string text = NoteText(note);
     auto it = index_.find(text);
     if (it != index_.end()) return it->second;
-    out_.push_back(text);
-    return index_[text] = int(out_.size() - 1);
+    out_.push_back(std::move(note));
+    return index_[std::move(text)] = int(out_.size() - 1);
   }
 
  private:
-  std::vector<std::string>& out_;
+  std::vector<Note>& out_;
   std::map<std::string, int> index_;
 };
 
@@ -145,40 +169,30 @@ ReportRow FromCounts(const CountsRow& c, Period period, Notes& notes) {
   r.digital_only = c.digital_only;
   r.physical_only = c.physical_only;
   r.both = c.both;
-  int n_itemised = notes.Add(
-      "not_itemised: only published totals can hold holders that no channel explains; per-card rows itemise "
-      "every card, so the column is empty (n/a) for them.");
-  Ref(r, n_itemised);
+  Ref(r, notes.Add(N("itemised_cards")));
   if (period == Period::kSchool && c.eligible)
-    Ref(r, notes.Add(
-               "eligible (school year " + c.period + "): the roster of card year " +
-               std::to_string(c.eligible_year) +
-               (c.period.ends_with("-" + std::to_string(c.eligible_year))
-                    ? ", the card year of its January to August"
-                    : ", the card year it starts in (no roster of the following card year is recorded yet)") +
-               "; staff are eligible per card year and a school year spans two."));
+    Ref(r, notes.Add(N(c.period.ends_with("-" + std::to_string(c.eligible_year)) ? "school_eligible_end"
+                                                                                 : "school_eligible_start",
+                       {Text("period", c.period), Text("year", std::to_string(c.eligible_year))})));
   if (!c.eligible) {
-    Ref(r,
-        notes.Add(period == Period::kSchool
-                      ? "eligible: no roster of eligible staff is recorded for either card year this school "
-                        "year spans, so there is no share."
-                      : "eligible: no roster of eligible staff is recorded for this card year (and group), "
-                        "so there is no share."));
+    Ref(r, notes.Add(N(period == Period::kSchool ? "no_roster_school" : "no_roster_calendar")));
   } else if (*c.eligible == 0) {
-    Ref(r, notes.Add("share: the roster of eligible staff is empty for " + c.period +
-                     (c.group ? " " + *c.group : std::string()) + ", so there is no share."));
+    Ref(r, notes.Add(c.group ? N("empty_roster_group", {Text("period", c.period), Group(*c.group)})
+                             : N("empty_roster", {Text("period", c.period)})));
   }
   r.share = Ratio(c.holders, c.eligible);
   if (c.holders > 0) {
     r.digital_share = double(c.digital_only + c.both) / double(c.holders);
   } else {
-    Ref(r, notes.Add("digital share: a cell without holders has no digital share."));
+    Ref(r, notes.Add(N("no_holders")));
   }
-  if (c.digital_only + c.physical_only + c.both != c.holders)
-    Ref(r, notes.Add(
-               "Inconsistent input for " + c.period + (c.group ? " " + *c.group : std::string()) +
-               ": digital only + physical only + both = " + Count(c.digital_only + c.physical_only + c.both) +
-               ", holders = " + Count(c.holders) + ". Both are shown as recorded."));
+  if (c.digital_only + c.physical_only + c.both != c.holders) {
+    std::vector<NoteArg> args = {Text("period", c.period),
+                                 Num("sum", c.digital_only + c.physical_only + c.both),
+                                 Num("holders", c.holders)};
+    if (c.group) args.push_back(Group(*c.group));
+    Ref(r, notes.Add(N(c.group ? "inconsistent_group" : "inconsistent", std::move(args))));
+  }
   return r;
 }
 
@@ -194,16 +208,8 @@ ReportRow FromPublished(const PublishedRow& p, const std::string& period, Notes&
   r.not_itemised = p.holders - (p.subscribers + p.starters + p.library);
   r.share = Ratio(p.holders, p.eligible);
   if (!p.printed_share.empty()) r.printed_share = p.printed_share;
-  Ref(r, notes.Add(
-             "Published rows (source \"published\") are the figures printed in the minister's answer to a "
-             "parliamentary question, imported as totals: they have no digital channel and do not say which "
-             "holders held which kind of card, so digital, digital only, physical only, both and the "
-             "digital share are n/a; share is recomputed from the printed counts, the printed share is "
-             "kept beside it."));
-  Ref(r, notes.Add(
-             "not_itemised = published holders minus the cards of the three itemised channels (subscription, "
-             "starter, library): holders the publication counts but no channel explains. The answer does "
-             "not say why."));
+  Ref(r, notes.Add(N("published_rows")));
+  Ref(r, notes.Add(N("not_itemised_published")));
   return r;
 }
 
@@ -235,16 +241,10 @@ ReportRow Sum(const std::vector<const ReportRow*>& members, const std::string& p
   s.share = Ratio(s.holders, s.eligible);
   if (s.holders && *s.holders > 0 && s.digital_only && s.both)
     s.digital_share = double(*s.digital_only + *s.both) / double(*s.holders);
-  Ref(s,
-      notes.Add("Sum rows add the rows above over the periods shown: a cell is n/a when any of its rows is "
-                "n/a. Holders are counted once per period in which they held a card (as the published total "
-                "does), so a person holding a card in three years counts three times; share = summed holders "
-                "/ summed eligible (the pooled share)."));
+  Ref(s, notes.Add(N("sum_rows")));
   std::set<std::string> sources;
   for (const ReportRow* m : members) sources.insert(m->source);
-  if (sources.count("cards") && sources.count("published"))
-    Ref(s,
-        notes.Add("This sum adds per-card counts and published totals (see the source column of each row)."));
+  if (sources.count("cards") && sources.count("published")) Ref(s, notes.Add(N("sum_mixed")));
   return s;
 }
 
@@ -280,7 +280,7 @@ class Builder {
       for (const auto& p : parsed_) ys.insert(p.year);
       for (const auto& [y, p] : pub_years_) ys.insert(y);
       if (ys.empty()) {
-        notes_.Add("There are no per-card records and no published totals: the report is empty.");
+        notes_.Add(N("empty_report"));
         return false;
       }
       first_ = *ys.begin();
@@ -331,10 +331,7 @@ class Builder {
                 [&](const CountsRow* a, const CountsRow* b) { return GroupLess(o_.by, a->group, b->group); });
       for (const CountsRow* c : rows) rep_.rows.push_back(FromCounts(*c, o_.period, notes_));
       if (calendar && pub_row != pub_years_.end()) {
-        int n = notes_.Add(
-            label + ": both per-card records and published totals exist. Per-card records win: the " +
-            "row shows the per-card counts only; the published totals are compared with them in the " +
-            "reconciliation (cards_vs_published).");
+        int n = notes_.Add(N("cards_win", {Text("period", label)}));
         for (auto& r : rep_.rows)
           if (r.period == label) Ref(r, n);
       }
@@ -344,10 +341,11 @@ class Builder {
       if (o_.by == Dimension::kNone) {
         rep_.rows.push_back(FromPublished(*pub_row->second, label, notes_));
       } else {
-        AddEmptyRows(label,
-                     notes_.Add(label + ": known only as published totals, which have no split by " +
-                                std::string(DimensionName(o_.by)) +
-                                "; every cell is n/a. The report without --by shows the year's totals."));
+        std::string dimension(DimensionName(o_.by));
+        AddEmptyRows(
+            label,
+            notes_.Add(N("published_only_by",
+                         {Text("period", label), Term("dimension", "dimension." + dimension, dimension)})));
       }
       return;
     }
@@ -356,17 +354,13 @@ class Builder {
       for (int cy : {y, y + 1})
         if (pub_years_.count(cy)) overlapping.push_back(cy);
       if (!overlapping.empty()) {
-        AddEmptyRows(
-            label,
-            notes_.Add(label + ": the only figures for this time are the published totals of card year" +
-                       (overlapping.size() > 1 ? "s " : " ") + YearList(overlapping) +
-                       ", counted per calendar year; they cannot be split by school year, so every "
-                       "cell is n/a. The calendar view (--period calendar) shows them."));
+        AddEmptyRows(label,
+                     notes_.Add(N(overlapping.size() > 1 ? "school_published_many" : "school_published_one",
+                                  {Text("period", label), Text("years", YearList(overlapping))})));
         return;
       }
     }
-    notes_.Add(label + ": there are no per-card records and no published totals for this " +
-               (calendar ? "card year" : "school year") + "; it has no row.");
+    notes_.Add(N(calendar ? "no_data_calendar" : "no_data_school", {Text("period", label)}));
   }
 
   // Totals: the sum over periods (per group when grouped, then overall). Rows that are n/a
@@ -392,8 +386,11 @@ class Builder {
     if (!left_out.empty()) {
       std::string list;
       for (const auto& p : left_out) list += (list.empty() ? "" : ", ") + p;
-      left_out_note = notes_.Add("The sums cover " + span + " only: " + list +
-                                 " have no values in this view (their rows are n/a) and are left out.");
+      NoteArg span_arg =
+          o_.period == Period::kCalendar
+              ? Text("span", span)
+              : NoteArg{.name = "span", .kind = NoteArg::Kind::kSpan, .text = from, .other = to};
+      left_out_note = notes_.Add(N("sums_cover", {std::move(span_arg), Text("left_out", list)}));
     }
     auto sum = [&](const std::optional<std::string>& g, bool all_groups) {
       std::vector<const ReportRow*> members;
@@ -416,8 +413,8 @@ class Builder {
   }
 
   void AddCheck(Check c) {
-    rep_.reconciliation.push_back(c);
-    notes_.Add(c.text);
+    notes_.Add(c.note);
+    rep_.reconciliation.push_back(std::move(c));
   }
 
   // The published figures in range against themselves: holders the channels do not itemise, each
@@ -434,26 +431,26 @@ class Builder {
                 .computed = double(itemised),
                 .difference = double(rest),
                 .printed = "",
-                .text = rest < 0 ? y + ": the itemised channels (" + Count(itemised) +
-                                       ") exceed the published holders (" + Count(p->holders) + ") by " +
-                                       Count(-rest) + "."
-                                 : y + ": published holders " + Count(p->holders) +
-                                       " exceed the itemised channels (" + Count(p->subscribers) + " + " +
-                                       Count(p->starters) + " + " + Count(p->library) + " = " +
-                                       Count(itemised) + ") by " + Count(rest) + ": not itemised."});
+                .note = rest < 0 ? N("over_itemised", {Text("year", y), Num("itemised", itemised),
+                                                       Num("holders", p->holders), Num("excess", -rest)})
+                                 : N("not_itemised", {Text("year", y), Num("holders", p->holders),
+                                                      Num("subscription", p->subscribers),
+                                                      Num("starter", p->starters), Num("library", p->library),
+                                                      Num("itemised", itemised), Num("rest", rest)})});
       if (!p->printed_share.empty() && p->eligible > 0) {
         double printed = *ParsePrintedShare(p->printed_share);
         double computed = double(p->holders) / double(p->eligible);
-        AddCheck({.kind = "share",
-                  .subject = y,
-                  .field = "share",
-                  .is_share = true,
-                  .stated = printed,
-                  .computed = computed,
-                  .difference = computed - printed,
-                  .printed = p->printed_share,
-                  .text = y + ": computed share " + Count(p->holders) + " / " + Count(p->eligible) + " = " +
-                          Percent(computed) + "; printed " + p->printed_share + "."});
+        AddCheck(
+            {.kind = "share",
+             .subject = y,
+             .field = "share",
+             .is_share = true,
+             .stated = printed,
+             .computed = computed,
+             .difference = computed - printed,
+             .printed = p->printed_share,
+             .note = N("share", {Text("year", y), Num("holders", p->holders), Num("eligible", p->eligible),
+                                 Pct("share", computed), Text("printed", p->printed_share)})});
       }
     }
     // The printed total, when it covers exactly the published years and they are all in range.
@@ -477,11 +474,12 @@ class Builder {
       int64_t sum = 0;
       for (const PublishedRow* p : in_range_) sum += p->*f.f;
       int64_t stated = total.*f.f, diff = stated - sum;
-      std::string text =
-          total.label + ": printed " + f.name + " " + Count(stated) +
-          (diff == 0 ? " equals the sum of " + years + "."
-                     : "; the years " + years + " sum to " + Count(sum) + " (the printed total is " +
-                           Count(diff < 0 ? -diff : diff) + (diff < 0 ? " less)." : " more)."));
+      std::vector<NoteArg> args = {Label("label", total.label), FieldTerm(f.name), Num("stated", stated),
+                                   Text("years", years)};
+      if (diff != 0) {
+        args.push_back(Num("sum", sum));
+        args.push_back(Num("difference", diff < 0 ? -diff : diff));
+      }
       AddCheck({.kind = "total",
                 .subject = total.label,
                 .field = f.name,
@@ -489,7 +487,10 @@ class Builder {
                 .computed = double(sum),
                 .difference = double(diff),
                 .printed = "",
-                .text = text});
+                .note = N(diff == 0  ? "total_equal"
+                          : diff < 0 ? "total_less"
+                                     : "total_more",
+                          std::move(args))});
     }
     int64_t holders = 0, eligible = 0;
     double mean = 0;
@@ -507,30 +508,29 @@ class Builder {
     if (total.printed_share.empty() || eligible <= 0) return;
     double printed = *ParsePrintedShare(total.printed_share);
     double pooled = double(holders) / double(eligible);
-    AddCheck({.kind = "pooled_share",
-              .subject = years,
-              .field = "share",
-              .is_share = true,
-              .stated = printed,
-              .computed = pooled,
-              .difference = pooled - printed,
-              .printed = total.printed_share,
-              .text = years + ": pooled share " + Count(holders) + " / " + Count(eligible) + " = " +
-                      Percent(pooled) + "; printed total share " + total.printed_share + "."});
+    AddCheck(
+        {.kind = "pooled_share",
+         .subject = years,
+         .field = "share",
+         .is_share = true,
+         .stated = printed,
+         .computed = pooled,
+         .difference = pooled - printed,
+         .printed = total.printed_share,
+         .note = N("pooled_share", {Text("years", years), Num("holders", holders), Num("eligible", eligible),
+                                    Pct("share", pooled), Text("printed", total.printed_share)})});
     if (all_printed)
-      AddCheck(
-          {.kind = "mean_of_shares",
-           .subject = years,
-           .field = "share",
-           .is_share = true,
-           .stated = printed,
-           .computed = mean,
-           .difference = mean - printed,
-           .printed = total.printed_share,
-           .text = years + ": the mean of the printed shares (" + printed_list + ") is " + Percent(mean) +
-                   (std::abs(mean - printed) < 5e-7 ? "; the printed total share " + total.printed_share +
-                                                          " is that mean, not a pooled share."
-                                                    : "; printed total share " + total.printed_share + ".")});
+      AddCheck({.kind = "mean_of_shares",
+                .subject = years,
+                .field = "share",
+                .is_share = true,
+                .stated = printed,
+                .computed = mean,
+                .difference = mean - printed,
+                .printed = total.printed_share,
+                .note = N(std::abs(mean - printed) < 5e-7 ? "mean_is_printed" : "mean_of_shares",
+                          {Text("years", years), Text("printed_list", printed_list), Pct("mean", mean),
+                           Text("printed", total.printed_share)})});
   }
 
   // Per-card counts against published totals for the same calendar year.
@@ -572,9 +572,9 @@ class Builder {
                   .computed = double(*f.cards),
                   .difference = double(diff),
                   .printed = "",
-                  .text = y + ": published " + f.name + " " + Count(f.stated) + ", per-card records " +
-                          Count(*f.cards) +
-                          (diff == 0 ? " (equal)." : " (difference " + Count(diff) + ").")});
+                  .note = N(diff == 0 ? "cards_vs_published_equal" : "cards_vs_published",
+                            {Text("year", y), FieldTerm(f.name), Num("stated", f.stated),
+                             Num("cards", *f.cards), Num("difference", diff)})});
       }
     }
   }

@@ -250,7 +250,7 @@ std::string Cell(const std::optional<int64_t>& v, const ReportRow& row, const Re
   if (v) return "<td class=\"num\">" + Count(*v) + "</td>";
   std::string tip, refs;
   for (int n : row.note_refs) {
-    tip += (tip.empty() ? "" : " ") + r.notes[size_t(n)];
+    tip += (tip.empty() ? "" : " ") + NoteText(r.notes[size_t(n)]);
     refs += (refs.empty() ? "" : ",") + std::string("<a href=\"#note-") + std::to_string(n + 1) + "\">" +
             std::to_string(n + 1) + "</a>";
   }
@@ -373,13 +373,13 @@ std::string RenderHtml(const Report& r) {
       else
         h += "<td class=\"num\">" + Count(int64_t(k.stated)) + "</td><td class=\"num\">" +
              Count(int64_t(k.computed)) + "</td><td class=\"num\">" + Count(int64_t(k.difference)) + "</td>";
-      h += "<td>" + HtmlEscape(k.text) + "</td></tr>\n";
+      h += "<td>" + HtmlEscape(NoteText(k.note)) + "</td></tr>\n";
     }
     h += "</tbody></table>\n";
   }
   h += "<h2>Notes</h2>\n<ol class=\"notes\">\n";
   for (size_t i = 0; i < r.notes.size(); ++i)
-    h += "<li id=\"note-" + std::to_string(i + 1) + "\">" + HtmlEscape(r.notes[i]) + "</li>\n";
+    h += "<li id=\"note-" + std::to_string(i + 1) + "\">" + HtmlEscape(NoteText(r.notes[i])) + "</li>\n";
   h += "</ol>\n</body></html>\n";
   return h;
 }

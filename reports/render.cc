@@ -155,7 +155,8 @@ std::string RenderTable(const Report& r) {
   }
   if (!r.notes.empty()) {
     out += "\nNotes\n\n";
-    for (size_t i = 0; i < r.notes.size(); ++i) out += "[" + std::to_string(i + 1) + "] " + r.notes[i] + "\n";
+    for (size_t i = 0; i < r.notes.size(); ++i)
+      out += "[" + std::to_string(i + 1) + "] " + NoteText(r.notes[i]) + "\n";
   }
   return out;
 }
@@ -219,13 +220,13 @@ std::string CsvRows(const Report& r, char d) {
   return out;
 }
 
-std::string CsvReconciliation(const Report& r, char d) {
+std::string CsvReconciliation(const Report& r, char d, const NoteLanguage& lang) {
   std::string out = CsvLine(
       {"check", "subject", "field", "unit", "published", "computed", "difference", "printed", "text"}, d);
   for (const auto& k : r.reconciliation) {
     auto num = [&](double v) { return k.is_share ? CsvPercent(v, d) : std::to_string(int64_t(v)); };
     out += CsvLine({k.kind, k.subject, k.field, k.is_share ? "percent" : "count", num(k.stated),
-                    num(k.computed), num(k.difference), k.printed, CsvText(k.text)},
+                    num(k.computed), num(k.difference), k.printed, CsvText(NoteText(k.note, lang))},
                    d);
   }
   return out;
@@ -233,17 +234,17 @@ std::string CsvReconciliation(const Report& r, char d) {
 
 }  // namespace
 
-std::string RenderCsv(const Report& r, const CsvOptions& o) {
+std::string RenderCsv(const Report& r, const CsvOptions& o, const NoteLanguage& lang) {
   char d = o.delimiter == ',' ? ',' : ';';
   switch (o.part) {
     case CsvPart::kRows:
       return "\xEF\xBB\xBF" + CsvRows(r, d);
     case CsvPart::kReconciliation:
-      return "\xEF\xBB\xBF" + CsvReconciliation(r, d);
+      return "\xEF\xBB\xBF" + CsvReconciliation(r, d, lang);
     case CsvPart::kNotes: {
       std::string out;
       for (size_t i = 0; i < r.notes.size(); ++i)
-        out += "[" + std::to_string(i + 1) + "] " + r.notes[i] + "\r\n";
+        out += "[" + std::to_string(i + 1) + "] " + NoteText(r.notes[i], lang) + "\r\n";
       return out;
     }
   }
@@ -294,7 +295,32 @@ std::string RenderJson(const Report& r) {
   for (const auto& row : r.rows) j["rows"].push_back(RowJson(row));
   j["totals"] = nlohmann::json::array();
   for (const auto& row : r.totals) j["totals"].push_back(RowJson(row));
-  j["notes"] = r.notes;
+  j["notes"] = nlohmann::json::array();
+  j["note_data"] = nlohmann::json::array();
+  for (const Note& n : r.notes) {
+    j["notes"].push_back(NoteText(n));
+    nlohmann::json values = nlohmann::json::object();
+    for (const NoteArg& a : n.args) {
+      switch (a.kind) {
+        case NoteArg::Kind::kCount:
+          values[a.name] = a.count;
+          break;
+        case NoteArg::Kind::kShare:
+          values[a.name] = a.share;
+          break;
+        case NoteArg::Kind::kText:
+          values[a.name] = a.text;
+          break;
+        case NoteArg::Kind::kTerm:
+          values[a.name] = a.other;
+          break;
+        case NoteArg::Kind::kSpan:
+          values[a.name] = {{"first", a.text}, {"last", a.other}};
+          break;
+      }
+    }
+    j["note_data"].push_back({{"key", n.key}, {"values", std::move(values)}});
+  }
   j["reconciliation"] = nlohmann::json::array();
   for (const auto& k : r.reconciliation) {
     auto num = [&](double v) { return k.is_share ? nlohmann::json(v) : nlohmann::json(int64_t(v)); };
@@ -307,7 +333,7 @@ std::string RenderJson(const Report& r) {
          {"computed", num(k.computed)},
          {"difference", num(k.difference)},
          {"printed", k.printed.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.printed)},
-         {"text", k.text}});
+         {"text", NoteText(k.note)}});
   }
   // Group names come from imported data: replace invalid UTF-8 rather than throw.
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -329,9 +355,10 @@ std::string Render(const Report& report, Format format) {
   return RenderTable(report);
 }
 
-Result<std::string> Export(const Report& report, Format format, const CsvOptions& csv) {
-  if (format == Format::kXlsx) return RenderXlsx(report);
-  if (format == Format::kCsv) return RenderCsv(report, csv);
+Result<std::string> Export(const Report& report, Format format, const CsvOptions& csv,
+                           const NoteLanguage& notes) {
+  if (format == Format::kXlsx) return RenderXlsx(report, notes);
+  if (format == Format::kCsv) return RenderCsv(report, csv, notes);
   return Render(report, format);
 }
 

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +58,45 @@ struct ReportRow {
   std::vector<int> note_refs;
 };
 
+// One value a note speaks of, named as its template's placeholder ({name}). kText is written as
+// is (a period label, a list of years, a share as printed); kCount and kShare in the language's
+// number style; kTerm is a word the language names (`text` its key: "field.holders",
+// "dimension.province", "group.Antwerpen", "total"; `other` when the language has none); kSpan
+// two periods joined by the language's "span" term ({first} to {last}; `other` the last).
+struct NoteArg {
+  enum class Kind { kText, kCount, kShare, kTerm, kSpan };
+  std::string name;
+  Kind kind = Kind::kText;
+  std::string text, other;
+  int64_t count = 0;
+  double share = 0;  // a fraction of 1
+  friend bool operator==(const NoteArg&, const NoteArg&) = default;
+};
+
+// A note as data: its kind (`key`, one of NoteKeys()) and the values it speaks of. NoteText
+// writes it in a language, so a page can show the notes in its own.
+struct Note {
+  std::string key;
+  std::vector<NoteArg> args;
+  friend bool operator==(const Note&, const Note&) = default;
+};
+
+// How notes are written: `text(key)` gives the template of a note key or a term ("" when the
+// language has none: the English template, or the term's `other`, is used instead); `count` and
+// `share` write numbers.
+struct NoteLanguage {
+  std::function<std::string_view(std::string_view key)> text;
+  std::function<std::string(int64_t)> count;
+  std::function<std::string(double)> share;
+};
+// The report's own English ("138 365", "67.65%"): the CLI's, and the renderers' default.
+const NoteLanguage& EnglishNotes();
+// Every note key the builder makes, and the terms its notes use ("field.eligible", "span", ...).
+std::span<const std::string_view> NoteKeys();
+std::span<const std::string_view> NoteTerms();
+// The note as one sentence in `language`.
+std::string NoteText(const Note& note, const NoteLanguage& language = EnglishNotes());
+
 // One checked number about the published figures (or cards against them).
 struct Check {
   std::string kind;       // "not_itemised" | "share" | "total" | "pooled_share" | "cards_vs_published"
@@ -66,7 +107,7 @@ struct Check {
   double computed = 0;    // what the inputs give
   double difference = 0;  // stated - computed (counts) or computed - stated (shares)
   std::string printed;    // the stated value as printed, when there is one
-  std::string text;       // one sentence for a person
+  Note note;              // what it says, as a note (also in Report::notes)
 };
 
 struct Report {
@@ -76,7 +117,7 @@ struct Report {
   std::vector<ReportRow> rows;        // by period, then group (provinces in a fixed order)
   std::vector<ReportRow> totals;      // "sum" over rows with values (per group, then "all"); the
                                       // published "Totaal" when all its years are in range (no --by)
-  std::vector<std::string> notes;
+  std::vector<Note> notes;            // deduplicated by their English text; rows refer to them by index
   std::vector<Check> reconciliation;
 };
 
@@ -97,8 +138,10 @@ Result<Report> BuildAdoptionReport(const ledger::Ledger& ledger, const ReportOpt
 // header, `row_kind` data|total); the reconciliation part a second table; the notes part plain
 // text "[n] sentence" lines (no BOM). JSON: see docs/reports.md.
 // HTML: one self-contained page (inline CSS and SVG, no scripts, no external resources).
+// Table, JSON and HTML write notes in English; CSV and XLSX in `notes` (default English).
 std::string RenderTable(const Report& report);
-std::string RenderCsv(const Report& report, const CsvOptions& options = {});
+std::string RenderCsv(const Report& report, const CsvOptions& options = {},
+                      const NoteLanguage& notes = EnglishNotes());
 std::string RenderJson(const Report& report);
 std::string RenderHtml(const Report& report);
 // The text formats. kXlsx yields RenderXlsx's bytes, or "" if it failed: use Export for the error.
@@ -109,10 +152,13 @@ std::string Render(const Report& report, Format format);
 // (replacing it); RenderXlsx returns the bytes, written in and read back from a private temporary
 // directory that is removed. Errors (kInternal, or kInvalidArgument for an unwritable path) name
 // the libxlsxwriter failure.
-Result<> WriteXlsx(const Report& report, const std::filesystem::path& path);
-Result<std::string> RenderXlsx(const Report& report);
-// Any format as bytes: text formats as Render, kCsv as RenderCsv(report, csv), kXlsx as RenderXlsx.
-Result<std::string> Export(const Report& report, Format format, const CsvOptions& csv = {});
+Result<> WriteXlsx(const Report& report, const std::filesystem::path& path,
+                   const NoteLanguage& notes = EnglishNotes());
+Result<std::string> RenderXlsx(const Report& report, const NoteLanguage& notes = EnglishNotes());
+// Any format as bytes: text formats as Render, kCsv as RenderCsv(report, csv, notes), kXlsx as
+// RenderXlsx(report, notes).
+Result<std::string> Export(const Report& report, Format format, const CsvOptions& csv = {},
+                           const NoteLanguage& notes = EnglishNotes());
 
 // Command-line helpers; errors are kInvalidArgument naming the flag and the value.
 Result<std::pair<int, int>> ParseYears(std::string_view text);  // "2017-2026" or "2019"

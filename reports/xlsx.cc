@@ -109,7 +109,7 @@ std::optional<double> D(const std::optional<int64_t>& v) {
 }
 
 // Writes the workbook to `path`; libxlsxwriter's own temporary files go to `tmpdir`.
-Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
+Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir, const NoteLanguage& lang) {
   std::string tmp = tmpdir.string();
   lxw_workbook_options options{};
   options.constant_memory = LXW_FALSE;
@@ -190,7 +190,7 @@ Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
       checks.Number(n, 5, k.computed, k.is_share ? share : count, 9);
       checks.Number(n, 6, k.difference, k.is_share ? points : count, 9);
       checks.Text(n, 7, k.printed);
-      checks.Text(n, 8, k.text);
+      checks.Text(n, 8, NoteText(k.note, lang));
       ++n;
     }
     checks.Finish(80);
@@ -198,7 +198,7 @@ Result<> Write(const Report& r, const fs::path& path, const fs::path& tmpdir) {
     notes.Header({"Nr", "Noot"}, bold);
     for (size_t i = 0; i < r.notes.size(); ++i) {
       notes.Number(i + 1, 0, double(i + 1), nullptr, 3);
-      notes.Text(i + 1, 1, r.notes[i]);
+      notes.Text(i + 1, 1, NoteText(r.notes[i], lang));
     }
     notes.Finish(120);
   }
@@ -240,17 +240,17 @@ class PrivateDir {
 
 }  // namespace
 
-Result<> WriteXlsx(const Report& report, const fs::path& path) {
+Result<> WriteXlsx(const Report& report, const fs::path& path, const NoteLanguage& notes) {
   PrivateDir tmp;
   if (!tmp.error().empty()) return Fail(Code::kInternal, tmp.error());
-  return Write(report, path, tmp.path());
+  return Write(report, path, tmp.path(), notes);
 }
 
-Result<std::string> RenderXlsx(const Report& report) {
+Result<std::string> RenderXlsx(const Report& report, const NoteLanguage& notes) {
   PrivateDir tmp;
   if (!tmp.error().empty()) return Fail(Code::kInternal, tmp.error());
   fs::path file = tmp.path() / "report.xlsx";
-  if (auto w = Write(report, file, tmp.path()); !w) return std::unexpected(w.error());
+  if (auto w = Write(report, file, tmp.path(), notes); !w) return std::unexpected(w.error());
   return ReadFile(file);
 }
 

@@ -7,13 +7,16 @@
 
 #include <memory>
 #include <regex>
+#include <set>
 
 #include "api/api.h"
 #include "base/base.h"
 #include "ledger/ledger.h"
+#include "reports/reports.h"
 #include "signing/signing.h"
 #include "tests/api/service_harness.h"
 #include "tests/testing/testing.h"
+#include "web/web.h"
 
 namespace lk::api {
 namespace {
@@ -297,6 +300,86 @@ TEST_F(ConsolePagesTest, TheAdoptionViewTranslatesGroupsAndItsDownloadsMatchTheS
   EXPECT_THAT(xlsx.body, StartsWith("PK"));
   // Not signed in: no data, the sign-in form.
   EXPECT_EQ(Http("GET", Url("/console/adoption.csv")).status, 303);
+}
+
+// The notes under the table, in the page's language, with its numbers. Words that only the
+// report's English notes use must not appear on a Dutch or French page.
+TEST_F(ConsolePagesTest, TheReportsNotesAreWrittenInThePagesLanguage) {
+  ASSERT_TRUE(other_->imports().ImportPublished(ledger::CsvSource{
+      "published.csv",
+      "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,picked_up_at_library,"
+      "holders_total,published_share\n"
+      "2017,204530,15570,14852,102478,138365,67.50%\n2018,208204,18276,16527,103966,139705,67%\n"
+      "2019,213132,19931,17583,100102,138516,65%\nTotaal,625866,53777,48962,306546,416585,66.50%\n"}));
+  Start();
+  std::string cookie = SignIn();
+  // The notes list alone: the page's other texts (and its English language switch) stay out.
+  auto notes_of = [](const std::string& html) {
+    size_t at = html.find("<ol class=\"notes\">");
+    EXPECT_NE(at, std::string::npos) << html;
+    return at == std::string::npos ? std::string() : html.substr(at, html.find("</ol>", at) - at);
+  };
+  const std::vector<std::string> kEnglishOnly = {"published", "printed",      "itemised", "per-card",
+                                                 "records",   "there are no", "Sum rows", "equals the sum"};
+  for (std::string query : {"", "by=province", "period=school", "period=school&by=level"}) {
+    for (std::string lang : {"nl", "fr"}) {
+      auto page = Get("/console?" + query + "&lang=" + lang, cookie);
+      ExpectPage(page, 200, lang);
+      std::string notes = notes_of(page.body);
+      for (const std::string& word : kEnglishOnly)
+        EXPECT_THAT(notes, Not(HasSubstr(word))) << lang << " " << query;
+      EXPECT_THAT(notes, Not(HasSubstr("{")))
+          << "a placeholder left unfilled (" << lang << " " << query << ")";
+    }
+  }
+  // The 2017-2019 reconciliation, exact and in the page's number style.
+  auto nl = notes_of(Get("/console?lang=nl", cookie).body);
+  EXPECT_THAT(
+      nl,
+      HasSubstr("Totaal: rechthebbenden volgens de publicatie 625.866, gelijk aan de som van 2017-2019."));
+  EXPECT_THAT(nl,
+              HasSubstr("de jaren 2017-2019 tellen op tot 416.586 (het gepubliceerde totaal is 1 minder)"));
+  EXPECT_THAT(nl,
+              HasSubstr("2017: berekend aandeel 138.365 / 204.530 = 67,65\u00a0%; in de publicatie 67.50%."));
+  auto fr = notes_of(Get("/console?lang=fr", cookie).body);
+  EXPECT_THAT(
+      fr, HasSubstr("Total : ayants droit selon la publication 625\u202f866, égal à la somme de 2017-2019."));
+  EXPECT_THAT(fr, HasSubstr("part globale 416\u202f586 / 625\u202f866 = 66,56\u00a0%"));
+  auto fr_province = notes_of(Get("/console?by=province&lang=fr", cookie).body);
+  EXPECT_THAT(
+      fr_province,
+      HasSubstr("2017 : connu seulement par des totaux publiés, qui ne sont pas répartis par province"));
+  // English pages say what the command line's report says, in the page's number style.
+  auto en = notes_of(Get("/console?lang=en", cookie).body);
+  EXPECT_THAT(en, HasSubstr("Total: printed eligible 625,866 equals the sum of 2017-2019."));
+  EXPECT_THAT(en, HasSubstr("2017: computed share 138,365 / 204,530 = 67.65%; printed 67.50%."));
+}
+
+// Every note key and term in all three languages, with the English template's placeholders; the
+// English strings are the report's own templates, so the console's English says what the CLI says.
+TEST(ConsoleNoteStrings, EveryNoteIsTranslatedWithTheSamePlaceholders) {
+  auto site = web::Site::Load();
+  ASSERT_TRUE(site) << site.error().message;
+  auto placeholders = [](std::string_view t) {
+    std::set<std::string> out;
+    for (size_t at = t.find('{'); at != std::string_view::npos; at = t.find('{', at + 1))
+      out.insert(std::string(t.substr(at, t.find('}', at) - at + 1)));
+    return out;
+  };
+  std::vector<std::string_view> keys(reports::NoteKeys().begin(), reports::NoteKeys().end());
+  for (std::string_view term : reports::NoteTerms())
+    if (term != "total") keys.push_back(term);  // "total" is the table's console.total
+  for (std::string_view key : keys) {
+    std::string english(reports::EnglishNotes().text(key));
+    ASSERT_FALSE(english.empty()) << key;
+    EXPECT_EQ((*site)->Text(web::Lang::kEn, "note." + std::string(key)), english) << key;
+    for (web::Lang lang : {web::Lang::kNl, web::Lang::kFr}) {
+      std::string_view t = (*site)->Text(lang, "note." + std::string(key));
+      EXPECT_FALSE(t.empty()) << web::LangCode(lang) << " has no note." << key;
+      EXPECT_EQ(placeholders(t), placeholders(english)) << web::LangCode(lang) << " note." << key;
+    }
+  }
+  EXPECT_FALSE((*site)->Text(web::Lang::kFr, "console.total").empty());
 }
 
 TEST_F(ConsolePagesTest, AnUploadedImportIsAllOrNothingWithItsBadRowsAsATable) {

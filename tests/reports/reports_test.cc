@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tests/reports/report_inputs.h"
@@ -47,9 +48,15 @@ const Check* Find(const Report& r, std::string_view kind, std::string_view subje
   return nullptr;
 }
 
+std::vector<std::string> NoteTexts(const Report& r) {
+  std::vector<std::string> out;
+  for (const Note& n : r.notes) out.push_back(NoteText(n));
+  return out;
+}
+
 std::vector<std::string> NotesOf(const Report& r, const ReportRow& row) {
   std::vector<std::string> out;
-  for (int n : row.note_refs) out.push_back(r.notes.at(size_t(n)));
+  for (int n : row.note_refs) out.push_back(NoteText(r.notes.at(size_t(n))));
   return out;
 }
 
@@ -138,7 +145,7 @@ TEST(PublishedFigures, ReconciliationChecksEveryPublishedNumber) {
     EXPECT_DOUBLE_EQ(c->computed, computed);
     EXPECT_DOUBLE_EQ(c->stated, printed);
     EXPECT_EQ(c->printed, printed_text);
-    EXPECT_THAT(c->text, AllOf(HasSubstr(std::string("= ") + shown), HasSubstr(printed_text)));
+    EXPECT_THAT(NoteText(c->note), AllOf(HasSubstr(std::string("= ") + shown), HasSubstr(printed_text)));
   }
   // The printed total is one card less than the sum of the years; the other totals agree.
   const Check* holders = Find(r, "total", "Totaal", "holders");
@@ -146,7 +153,7 @@ TEST(PublishedFigures, ReconciliationChecksEveryPublishedNumber) {
   EXPECT_EQ(holders->stated, 416585);
   EXPECT_EQ(holders->computed, 416586);
   EXPECT_EQ(holders->difference, -1);
-  EXPECT_THAT(holders->text, HasSubstr(N("sum to 416 586 (the printed total is 1 less)")));
+  EXPECT_THAT(NoteText(holders->note), HasSubstr(N("sum to 416 586 (the printed total is 1 less)")));
   for (const char* f : {"eligible", "subscription", "starter", "library"}) {
     const Check* c = Find(r, "total", "Totaal", f);
     ASSERT_NE(c, nullptr) << f;
@@ -158,14 +165,55 @@ TEST(PublishedFigures, ReconciliationChecksEveryPublishedNumber) {
   ASSERT_NE(pooled, nullptr);
   EXPECT_DOUBLE_EQ(pooled->computed, 416586.0 / 625866.0);
   EXPECT_DOUBLE_EQ(pooled->stated, 0.665);
-  EXPECT_THAT(pooled->text, HasSubstr(N("416 586 / 625 866 = 66.56%")));
+  EXPECT_THAT(NoteText(pooled->note), HasSubstr(N("416 586 / 625 866 = 66.56%")));
   const Check* mean = Find(r, "mean_of_shares", "2017-2019", "share");
   ASSERT_NE(mean, nullptr);
   EXPECT_NEAR(mean->computed, (0.675 + 0.67 + 0.65) / 3, 1e-12);
   EXPECT_NEAR(mean->difference, 0, 1e-12);
-  EXPECT_THAT(mean->text, HasSubstr("is that mean, not a pooled share"));
+  EXPECT_THAT(NoteText(mean->note), HasSubstr("is that mean, not a pooled share"));
   // Every reconciliation sentence is also a note, so a reader of `notes` alone sees them.
-  for (const auto& c : r.reconciliation) EXPECT_THAT(r.notes, Contains(c.text));
+  for (const auto& c : r.reconciliation) EXPECT_THAT(r.notes, Contains(c.note));
+}
+
+// Notes are data: a key and typed values, written by NoteText in any language. A language
+// without a template or term falls back to the English one; numbers follow the language's style.
+TEST(Notes, AreKeysWithValuesThatALanguageWrites) {
+  Report r = PublishedReport();
+  const Check* total = Find(r, "total", "Totaal", "eligible");
+  ASSERT_NE(total, nullptr);
+  EXPECT_EQ(total->note.key, "total_equal");
+  EXPECT_EQ(NoteText(total->note), N("Totaal: printed eligible 625 866 equals the sum of 2017-2019."));
+  std::map<std::string, std::string, std::less<>> dutch = {
+      {"total_equal", "{label}: {field} {stated} = som {years}."},
+      {"field.eligible", "rechthebbenden"},
+      {"total", "Totaal (gepubliceerd)"},
+      {"span", "{first} t/m {last}"}};
+  NoteLanguage lang{[&](std::string_view key) {
+                      auto it = dutch.find(key);
+                      return it == dutch.end() ? std::string_view() : std::string_view(it->second);
+                    },
+                    [](int64_t n) { return "#" + std::to_string(n); },
+                    [](double f) { return std::to_string(int(f * 1000)) + " promille"; }};
+  EXPECT_EQ(NoteText(total->note, lang), "Totaal (gepubliceerd): rechthebbenden #625866 = som 2017-2019.");
+  // No Dutch template for "share": the English one, with the language's numbers.
+  const Check* share = Find(r, "share", "2017", "share");
+  ASSERT_NE(share, nullptr);
+  EXPECT_EQ(NoteText(share->note, lang),
+            "2017: computed share #138365 / #204530 = 676 promille; printed 67.50%.");
+  // Every note the builder made has an English template, and the JSON carries the keys and values.
+  for (const Note& n : r.notes) {
+    EXPECT_THAT(NoteKeys(), Contains(n.key));
+    EXPECT_EQ(NoteText(n).find('{'), std::string::npos) << NoteText(n);
+  }
+  auto j = nlohmann::json::parse(RenderJson(r));
+  ASSERT_EQ(j["note_data"].size(), r.notes.size());
+  EXPECT_EQ(j["note_data"][0]["key"], r.notes[0].key);
+  // A school span is a term, so a page can join the two periods in its own words.
+  Note span{"sums_cover",
+            {{.name = "span", .kind = NoteArg::Kind::kSpan, .text = "2017-2018", .other = "2019-2020"},
+             {.name = "left_out", .text = "2018-2019"}}};
+  EXPECT_THAT(NoteText(span), HasSubstr("The sums cover 2017-2018 to 2019-2020 only: 2018-2019 have"));
+  EXPECT_THAT(NoteText(span, lang), HasSubstr("The sums cover 2017-2018 t/m 2019-2020 only"));
 }
 
 TEST(PublishedFigures, TableShowsTheNumbersAligned) {
@@ -341,7 +389,8 @@ TEST(Range, YearsWithoutAnyDataGetANoteAndNoRow) {
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0].period, "2019");
   EXPECT_EQ(r.rows[1].period, "2021");
-  EXPECT_THAT(r.notes, Contains(HasSubstr("2020: there are no per-card records and no published totals")));
+  EXPECT_THAT(NoteTexts(r),
+              Contains(HasSubstr("2020: there are no per-card records and no published totals")));
   // The printed total covers 2017-2019, which is not all in range: it is not shown.
   for (const auto& t : r.totals) EXPECT_NE(t.period, "Totaal");
   EXPECT_EQ(Find(r, "total", "Totaal", "holders"), nullptr);
@@ -634,7 +683,7 @@ TEST(Csv, ReconciliationAndNotesAreSeparateOutputs) {
   std::string notes = RenderCsv(r, {.part = CsvPart::kNotes});
   EXPECT_EQ(notes.rfind("[1] ", 0), 0u) << notes;
   EXPECT_EQ(std::count(notes.begin(), notes.end(), '\n'), std::ptrdiff_t(r.notes.size()));
-  EXPECT_THAT(notes, HasSubstr("[" + std::to_string(r.notes.size()) + "] " + r.notes.back()));
+  EXPECT_THAT(notes, HasSubstr("[" + std::to_string(r.notes.size()) + "] " + NoteText(r.notes.back())));
   EXPECT_EQ(ParseCsvPart("notes"), CsvPart::kNotes);
   EXPECT_THAT(ParseCsvPart("all").error().message, HasSubstr("--part \"all\""));
   EXPECT_EQ(ParseDelimiter(","), ',');

@@ -132,7 +132,7 @@ TEST(Xlsx, NumbersAreNumbersWithFormatsAndThePublishedFiguresReconcile) {
   EXPECT_TRUE(found);
   const json& notes = wb["sheets"][2];
   EXPECT_EQ(notes["cells"][1][0][0], 1);
-  EXPECT_EQ(notes["cells"][1][1][0], r.notes[0]);
+  EXPECT_EQ(notes["cells"][1][1][0], NoteText(r.notes[0]));
 }
 
 TEST(Xlsx, GroupedReportHasTheDimensionHeaderAndSafeText) {
