@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "api/internal/service_context.h"
 #include "reports/reports.h"
@@ -465,11 +466,105 @@ std::string ChannelText(const ServiceContext& ctx, web::Lang lang, Channel c) {
   return std::string(ctx.site->Text(lang, std::string("console.channel.") + name));
 }
 
+// A time as the console writes it: 2026-03-01T10:00:00Z as "2026-03-01 10:00:00".
+std::string ShownTime(std::string rfc3339) {
+  if (rfc3339.size() == 20 && rfc3339[10] == 'T' && rfc3339[19] == 'Z')
+    return rfc3339.substr(0, 10) + " " + rfc3339.substr(11, 8);
+  return rfc3339;
+}
+
+// An audit entry's detail (a JSON object, as its action wrote it) as label: value pairs
+// (part_console_detail): known keys by their translated label (console.detail.KEY) in a fixed
+// order, then the others by name; counts in the page's style, times as dates, a card list as its
+// length, a value with a translation (console.detail.KEY.VALUE) translated. Not an object: as is.
+Result<std::string> AuditDetail(const ServiceContext& ctx, web::Lang lang, const std::string& detail) {
+  static constexpr std::string_view kOrder[] = {"year",
+                                                "table",
+                                                "file",
+                                                "rows",
+                                                "added",
+                                                "present",
+                                                "requested",
+                                                "codes",
+                                                "cards",
+                                                "serial",
+                                                "reason",
+                                                "revoked_at",
+                                                "replaced_by",
+                                                "roster_entry",
+                                                "first_roster_entry",
+                                                "last_roster_entry",
+                                                "expires",
+                                                "for",
+                                                "kind",
+                                                "name",
+                                                "sha256"};
+  static constexpr std::string_view kCounts[] = {"rows", "added", "present", "requested", "codes"};
+  auto rank = [](std::string_view key) {
+    return size_t(std::find(std::begin(kOrder), std::end(kOrder), key) - std::begin(kOrder));
+  };
+  std::vector<std::pair<std::string, std::string>> pairs;
+  nlohmann::json j = nlohmann::json::parse(detail, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) {
+    std::vector<std::string> keys;
+    for (const auto& item : j.items()) keys.push_back(item.key());
+    std::stable_sort(keys.begin(), keys.end(),
+                     [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+    for (const std::string& key : keys) {
+      const nlohmann::json& value = j[key];
+      std::string_view label = ctx.site->Text(lang, "console.detail." + key);
+      std::string shown;
+      if (value.is_number_integer()) {
+        int64_t n = value.get<int64_t>();
+        if (key == "revoked_at")
+          shown = ShownTime(FormatRfc3339(Time(std::chrono::seconds(n))));
+        else if (std::find(std::begin(kCounts), std::end(kCounts), key) != std::end(kCounts))
+          shown = FormatCount(n, lang);
+        else
+          shown = std::to_string(n);
+      } else if (value.is_string()) {
+        shown = value.get<std::string>();
+        if (key == "cards") {  // "SERIAL:fingerprint,..." of every card the entry made
+          shown = FormatCount(shown.empty() ? 0 : 1 + std::count(shown.begin(), shown.end(), ','), lang);
+        } else if (key == "expires") {
+          shown = ShownTime(shown);
+        } else if (std::string_view t = ctx.site->Text(lang, "console.detail." + key + "." + shown);
+                   !t.empty()) {
+          shown = t;
+        }
+      } else {
+        shown = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      pairs.emplace_back(label.empty() ? key : std::string(label), std::move(shown));
+    }
+  } else {
+    pairs.emplace_back(ctx.site->Text(lang, "console.audit.detail"), detail);
+  }
+  std::string out;
+  for (auto& [label, value] : pairs) {
+    web::Values d;
+    d.text["label"] = std::move(label);
+    d.text["value"] = std::move(value);
+    auto part = ctx.site->RenderPart("part_console_detail", lang, d);
+    if (!part) return part;
+    out += *part;
+  }
+  return out;
+}
+
+// What the claim-code form holds: the person looked up, or what was posted (after an error).
+struct ClaimForm {
+  std::string staff_id, first_name, last_name, year;
+  bool empty() const { return staff_id.empty() && first_name.empty() && last_name.empty() && year.empty(); }
+};
+
 // The cards page: the look-up form, what it found, one card's audit trail and revocation form,
-// and the claim-code form. `notice` (strings key) and `code` (a new claim code) when set.
+// and the claim-code form (`claim` when posted; else filled from the person found: the staff id
+// when looked up by it, the name split at its first space, which makes the same display name
+// again, and the newest card's year). `notice` (strings key) and `code` (a new claim code) when set.
 Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
                 const Signed& who, std::string q, std::string_view notice, std::string_view error,
-                const std::string& code, int status) {
+                const std::string& code, int status, ClaimForm claim = {}) {
   web::Values v;
   v.text["csrf"] = who.session.csrf;
   v.text["q"] = q;
@@ -488,6 +583,7 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
     v.text["code"] = code;
   }
   std::vector<Card> cards;
+  bool by_staff_id = false;
   if (!q.empty()) {
     std::string upper;
     for (char c : q) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -503,6 +599,7 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
       if (!found && found.error().code != Code::kInvalidArgument)
         return std::unexpected(Problem(found.error()));
       if (found) cards = std::move(*found);
+      by_staff_id = !cards.empty();
     }
     v.flags.insert(cards.empty() ? "none_found" : "found");
     if (cards.empty() && status == 200) status = 404;
@@ -540,13 +637,32 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
       r.text["at"] = std::move(at);
       std::string_view action = ctx.site->Text(lang, "console.action." + e.action);
       r.text["action"] = action.empty() ? e.action : std::string(action);
-      r.text["detail"] = e.detail;
+      auto detail = AuditDetail(ctx, lang, e.detail);
+      if (!detail) return std::unexpected(Problem(detail.error()));
+      r.markup["detail"] = std::move(*detail);
       auto row = ctx.site->RenderPart("part_console_audit", lang, r);
       if (!row) return std::unexpected(Problem(row.error()));
       entries += *row;
     }
     v.markup["audit"] = std::move(entries);
   }
+  if (claim.empty() && !cards.empty()) {
+    if (by_staff_id) claim.staff_id = q;
+    for (const Card& c : cards) {
+      if (c.holder_name.empty()) continue;
+      size_t space = c.holder_name.find(' ');
+      claim.first_name = c.holder_name.substr(0, space);
+      claim.last_name = space == std::string::npos ? "" : c.holder_name.substr(space + 1);
+      break;
+    }
+    claim.year = std::to_string(cards.front().year);  // newest first
+    v.flags.insert("claim_prefilled");
+    if (!by_staff_id) v.flags.insert("claim_no_staff_id");
+  }
+  v.text["claim_staff_id"] = claim.staff_id;
+  v.text["claim_first_name"] = claim.first_name;
+  v.text["claim_last_name"] = claim.last_name;
+  if (!claim.year.empty()) v.text["year"] = claim.year;
   return Page(ctx, req, res, "console_cards", lang, std::move(v), &who, status);
 }
 
@@ -754,7 +870,10 @@ Reply ConsoleClaimCode(ServiceContext& ctx, HttpRequest& req, HttpResponse& res)
     return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
   std::string staff(Trim(form["staff_id"])), first(Trim(form["first_name"])), last(Trim(form["last_name"])),
       year_text(Trim(form["year"]));
-  auto bad = [&](std::string_view key) { return CardsView(ctx, req, res, lang, *who, "", "", key, "", 400); };
+  ClaimForm posted{staff, first, last, year_text};
+  auto bad = [&](std::string_view key) {
+    return CardsView(ctx, req, res, lang, *who, "", "", key, "", 400, posted);
+  };
   if (staff.empty() || staff.size() > 64) return bad("console.error.staff_id");
   if (first.empty() || last.empty() || first.size() + last.size() > 99) return bad("console.error.name");
   if (year_text.size() != 4 || year_text.find_first_not_of("0123456789") != std::string::npos ||

@@ -207,6 +207,15 @@ TEST_F(ConsolePagesTest, LookUpCreatesNoCardRevokeNeedsTheFormTokenAndShowsInThe
   ExpectPage(by_staff, 200);
   EXPECT_THAT(by_staff.body, HasSubstr(serial_));
   EXPECT_THAT(by_staff.body, HasSubstr("digitale kaart uitgereikt"));
+  // The claim-code form is filled in for the person found, the audit details are label: value.
+  EXPECT_THAT(by_staff.body,
+              HasSubstr("name=\"staff_id\" type=\"text\" maxlength=\"64\" autocomplete=\"off\" "
+                        "spellcheck=\"false\" required value=\"T1\""));
+  EXPECT_THAT(by_staff.body, HasSubstr("id=\"first_name\" name=\"first_name\" type=\"text\" maxlength=\"60\" "
+                                       "autocomplete=\"off\" required value=\"\""));  // issued without a name
+  EXPECT_THAT(by_staff.body, HasSubstr("inputmode=\"numeric\" value=\"2026\""));
+  EXPECT_THAT(by_staff.body, HasSubstr("<dt>Kaartjaar:</dt> <dd>2026</dd>"));
+  EXPECT_THAT(by_staff.body, Not(HasSubstr("{&quot;")));
   std::string lower = serial_;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto by_serial = Get("/console/cards?q=" + lower, cookie);
@@ -236,6 +245,9 @@ TEST_F(ConsolePagesTest, LookUpCreatesNoCardRevokeNeedsTheFormTokenAndShowsInThe
   ExpectPage(trail, 200);
   EXPECT_THAT(trail.body, HasSubstr("De kaart is ingetrokken"));
   EXPECT_THAT(trail.body, HasSubstr("kaart ingetrokken</td>"));
+  EXPECT_THAT(trail.body, HasSubstr("<dt>Reden:</dt> <dd>Kaart verloren (analist)</dd>"));
+  EXPECT_THAT(Get(done.header("location") + "&lang=fr", cookie).body,
+              HasSubstr("<dt>Motif\u00a0:</dt> <dd>Kaart verloren (analist)</dd>"));
   EXPECT_THAT(trail.body, Not(HasSubstr("action=\"/console/cards/revoke\"")));
   auto again = Post("/console/cards/revoke", cookie, "csrf=" + csrf + "&serial=" + serial_ + "&reason=twice");
   ExpectPage(again, 409);
@@ -252,10 +264,19 @@ TEST_F(ConsolePagesTest, ANewClaimCodeForOneStaffMemberIsShownOnceAndRedeems) {
   auto card = other_->access().RedeemClaimCode(code, std::chrono::minutes(10));
   ASSERT_TRUE(card) << card.error().message;
   EXPECT_EQ(other_->cards().FindCard(card->serial)->holder_name, "Bo Claes, Jr.");
+  // Looking the person up fills the form in again: the name split at its first space.
+  auto found = Get("/console/cards?q=T2", cookie);
+  ExpectPage(found, 200);
+  EXPECT_THAT(found.body, HasSubstr("required value=\"T2\""));
+  EXPECT_THAT(found.body, HasSubstr("required value=\"Bo\""));
+  EXPECT_THAT(found.body, HasSubstr("required value=\"Claes, Jr.\""));
+  EXPECT_THAT(Get("/console/cards?q=" + card->serial, cookie).body,
+              HasSubstr("spellcheck=\"false\" required value=\"\""));  // by serial: no staff id to show
   auto unknown = Post("/console/claim-codes", cookie,
                       "csrf=" + csrf + "&staff_id=NOBODY&first_name=A&last_name=B&year=2026");
   ExpectPage(unknown, 400);
   EXPECT_THAT(unknown.body, HasSubstr("staat niet op de personeelslijst"));
+  EXPECT_THAT(unknown.body, HasSubstr("required value=\"NOBODY\""));  // the posted values stay
   auto bad_year = Post("/console/claim-codes", cookie,
                        "csrf=" + csrf + "&staff_id=T2&first_name=A&last_name=B&year=1999");
   ExpectPage(bad_year, 400);

@@ -135,6 +135,11 @@ try {
   const tiles = await page.$$eval('svg.map text', (ts) => ts.map((t) => t.textContent));
   check(tiles.length === 22 && tiles.includes('Oost-Vlaanderen') && tiles.includes('Luik'),
     `by province: a map of the 11 provinces (${tiles.slice(0, 4).join(' ')} ...)`);
+  const fits = await page.$eval('.table-box', (b) => b.scrollWidth <= b.clientWidth);
+  check(fits, 'at 1280 px the province table with every channel fits without scrolling');
+  const notes = await text('ol.notes');
+  check(!/published|printed|itemised|per-card/.test(notes) && notes.includes('gepubliceerde totalen'),
+    'the notes are Dutch on a Dutch page');
   await shot('console-adoption-province-nl');
   // A bad value typed into the address: a page with a sentence.
   resp = await page.goto(`${base}/console?period=weekly`);
@@ -175,6 +180,8 @@ try {
   await submit('form.controls button');
   const found = await page.$$eval('table.report tbody th a', (as) => as.map((a) => a.textContent));
   check(found.length === 1, `T1 has one card (${found.join(', ')})`);
+  const claim = await page.$$eval('form[action="/console/claim-codes"] input:not([type=hidden])', (is) => is.map((i) => i.value));
+  check(claim.join('|') === `T1|Sofie|Van den Broeck|${year}`, `the claim-code form is filled in for T1 (${claim.join('|')})`);
   await shot('console-cards-found-nl');
   await submit('table.report tbody th a');
   check((await page.$$('form[action="/console/cards/revoke"]')).length === 1, 'the card page has a revoke form');
@@ -182,11 +189,13 @@ try {
   await submit('form[action="/console/cards/revoke"] button');
   check((await text('[role=status]')).includes('De kaart is ingetrokken'), 'revoked, and told so');
   const trail = await page.$$eval('table.audit tbody tr', (trs) => trs.map((t) => t.textContent));
-  check(trail.some((t) => t.includes('kaart ingetrokken') && t.includes('Toestel verloren')), `the audit trail shows the revocation (${trail.length} entries)`);
+  check(trail.some((t) => t.includes('kaart ingetrokken') && t.includes('Reden: Toestel verloren')), `the audit trail shows the revocation (${trail.length} entries)`);
+  check(trail.every((t) => !t.includes('{') && !t.includes('"')), 'audit details are label: value pairs, not JSON');
   check((await page.$$('form[action="/console/cards/revoke"]')).length === 0, 'a revoked card has no revoke form');
   await shot('console-card-revoked-nl');
 
-  // 5. A new claim code for T4.
+  // 5. A new claim code for T4 (the form holds the card found: clear it first).
+  for (const id of ['#staff_id', '#first_name', '#last_name']) await page.$eval(id, (i) => { i.value = ''; });
   await page.type('#staff_id', 'T4');
   await page.type('#first_name', 'Luc');
   await page.type('#last_name', 'Maes');
