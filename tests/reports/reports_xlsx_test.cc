@@ -135,6 +135,37 @@ TEST(Xlsx, NumbersAreNumbersWithFormatsAndThePublishedFiguresReconcile) {
   EXPECT_EQ(notes["cells"][1][1][0], NoteText(r.notes[0]));
 }
 
+// The notes and the reconciliation's explanations in another language (the console's downloads);
+// the numbers of the reconciliation stay numbers, whatever the language.
+TEST(Xlsx, NotesAndExplanationsAreInTheLanguageAsked) {
+  lk::testing::TempDir dir;
+  Report r = PublishedReport();
+  NoteLanguage dutch{[](std::string_view key) -> std::string_view {
+                       if (key == "total_less")
+                         return "{label}: {field} {stated}, som {years} = {sum} ({difference} minder).";
+                       if (key == "field.holders") return "kaarthouders";
+                       if (key == "total") return "Totaal";
+                       return "";
+                     },
+                     [](int64_t n) { return std::to_string(n); }, nullptr};
+  auto bytes = RenderXlsx(r, dutch);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message;
+  ASSERT_TRUE(WriteFileAtomic(dir / "nl.xlsx", *bytes).has_value());
+  json wb = Dump(dir / "nl.xlsx");
+  const std::string sentence = "Totaal: kaarthouders 416585, som 2017-2019 = 416586 (1 minder).";
+  bool in_notes = false, in_checks = false;
+  for (const auto& l : wb["sheets"][2]["cells"]) in_notes |= l[1][0] == sentence;
+  const json& checks = wb["sheets"][1];
+  for (const auto& l : checks["cells"])
+    if (l[Col(checks, "Toelichting")][0] == sentence) {
+      in_checks = true;
+      EXPECT_EQ(l[Col(checks, "Verschil")][0], -1);
+    }
+  EXPECT_TRUE(in_notes) << wb["sheets"][2].dump();
+  EXPECT_TRUE(in_checks);
+  EXPECT_EQ(wb["sheets"][2]["max_row"], int(r.notes.size() + 1));  // numbered as in English
+}
+
 TEST(Xlsx, GroupedReportHasTheDimensionHeaderAndSafeText) {
   std::vector<CountsRow> cards{testing::SyntheticCell("2026", "=HYPERLINK(\"x\")", 1, 0),
                                testing::SyntheticCell("2026", std::string("Li\xE8ge"), 1, 1)};  // Latin-1
