@@ -532,6 +532,8 @@ Result<std::string> AuditDetail(const ServiceContext& ctx, web::Lang lang, const
                    !t.empty()) {
           shown = t;
         }
+      } else if (key == "cards" && value.is_array()) {
+        shown = FormatCount(int64_t(value.size()), lang);
       } else {
         shown = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
