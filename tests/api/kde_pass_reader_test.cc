@@ -79,7 +79,8 @@ class KdePassReaderTest : public ServiceFixture {
     EXPECT_THAT(cms.err, HasSubstr("Verification successful"));
     json manifest = json::parse(ReadAll(x / "manifest.json"), nullptr, false);
     EXPECT_TRUE(manifest.is_object());
-    for (auto& [f, sha1] : manifest.items()) EXPECT_EQ(HexEncode(Sha1(ReadAll(x / f))), sha1) << f;
+    for (auto& [f, sha1] : manifest.items())
+      EXPECT_EQ(HexEncode(Sha1(ReadAll(x / f))), sha1.get<std::string>()) << f;
     auto subject = RunProgram(
         {"openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", (x / "signer.pem").string()});
     EXPECT_EQ(subject.exit_code, 0) << subject.err;
