@@ -10,12 +10,12 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "base/base.h"
 #include "signing/signing.h"
 #include "tests/api/service_fixture.h"
+#include "tests/api/wallet_testing.h"
 #include "tests/passgen/google_stand_in.h"
 #include "tests/push/apns_stand_in.h"
 
@@ -67,48 +67,18 @@ class KdePassReaderTest : public ServiceFixture {
     json kde, raw;
   };
   Read ReadPass(const std::string& pkpass, const std::string& name) {
-    fs::path file = dir_ / (name + ".pkpass"), x = dir_ / name;
-    WriteText(file, pkpass);
-    auto unzip = RunProgram({"unzip", "-q", "-o", file.string(), "-d", x.string()});
-    EXPECT_EQ(unzip.exit_code, 0) << unzip.err;
-    auto cms = RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
-                           (x / "signature").string(), "-content", (x / "manifest.json").string(), "-CAfile",
-                           (data_ / "keys" / "dev-root-ca.pem").string(), "-purpose", "any", "-signer",
-                           (x / "signer.pem").string(), "-out", "/dev/null"});
-    EXPECT_EQ(cms.exit_code, 0) << cms.err;
-    EXPECT_THAT(cms.err, HasSubstr("Verification successful"));
-    json manifest = json::parse(ReadAll(x / "manifest.json"), nullptr, false);
-    EXPECT_TRUE(manifest.is_object());
-    for (auto& [f, sha1] : manifest.items())
-      EXPECT_EQ(HexEncode(Sha1(ReadAll(x / f))), sha1.get<std::string>()) << f;
-    auto subject = RunProgram(
-        {"openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", (x / "signer.pem").string()});
+    json raw = UnpackVerifiedPass(pkpass, dir_.path(), name, data_ / "keys" / "dev-root-ca.pem");
+    auto subject = RunProgram({"openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in",
+                               (dir_ / name / "signer.pem").string()});
     EXPECT_EQ(subject.exit_code, 0) << subject.err;
 
-    auto read = RunProgram({KDE_PASS_READER_PATH, file.string()});
+    auto read = RunProgram({KDE_PASS_READER_PATH, (dir_ / (name + ".pkpass")).string()});
     EXPECT_EQ(read.exit_code, 0) << read.err;
     json kde = json::parse(read.out, nullptr, false);
     EXPECT_TRUE(kde.is_object()) << read.out;
     if (!kde.is_object()) return {json::object(), json::object()};
     EXPECT_THAT(subject.out, HasSubstr("UID=" + kde.value("passTypeIdentifier", "?")));
-    return {kde, json::parse(ReadAll(x / "pass.json"), nullptr, false)};
-  }
-
-  // What the stand-in received for `token`, waiting up to `tries` x 0.1 s for `count` pushes.
-  std::vector<json> PushesTo(const std::string& token, size_t count = 1, int tries = 200) {
-    std::vector<json> found;
-    for (int i = 0; i < tries; ++i) {
-      found.clear();
-      std::ifstream in(apple_->log_path());
-      std::string line;
-      while (std::getline(in, line)) {
-        json j = json::parse(line, nullptr, false);
-        if (j.is_object() && j.value("path", "") == "/3/device/" + token) found.push_back(j);
-      }
-      if (found.size() >= count) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return found;
+    return {kde, raw};
   }
 
   // A phone that knows a pass only through what KDE's library read in it.
@@ -194,7 +164,7 @@ class KdePassReaderTest : public ServiceFixture {
   }
 
   void ExpectOnePush(const Phone& phone) {
-    auto pushes = PushesTo(phone.push_token);
+    auto pushes = PushesTo(apple_->log_path(), phone.push_token);
     ASSERT_EQ(pushes.size(), 1u) << Server().Log();
     EXPECT_EQ(pushes[0]["protocol"], "h2");
     EXPECT_EQ(pushes[0]["method"], "POST");
@@ -248,7 +218,7 @@ TEST_F(KdePassReaderTest, ARevokedCardIsVoidedInTheWalletAndEverywhereElse) {
   EXPECT_EQ(Verify(card["token"])["status"], "revoked");
   EXPECT_EQ(google_->CountRequests("PATCH", "/walletobjects/v1/genericObject/" + object_id), 1u);
   EXPECT_EQ(google_->objects().at(object_id)["state"], "INACTIVE");
-  EXPECT_EQ(PushesTo(phone.push_token, 2, 10).size(), 1u);  // one change, one push
+  EXPECT_EQ(PushesTo(apple_->log_path(), phone.push_token, 2, 10).size(), 1u);  // one change, one push
 }
 
 // Key rotation: `keys rotate` and `cards refresh` reach the phone, whose pass (read by KDE's
