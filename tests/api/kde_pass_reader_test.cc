@@ -10,6 +10,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "base/base.h"
@@ -79,6 +82,40 @@ class KdePassReaderTest : public ServiceFixture {
     if (!kde.is_object()) return {json::object(), json::object()};
     EXPECT_THAT(subject.out, HasSubstr("UID=" + kde.value("passTypeIdentifier", "?")));
     return {kde, raw};
+  }
+
+  // The library's fields in `lang` against the pass's own translations: every label and value of
+  // pass.json that LANG.lproj/pass.strings translates reads as that translation (dates are the
+  // library's to format). Returns how many it compared.
+  int ExpectTranslatedFields(const std::string& name, const std::string& lang) {
+    static const std::regex entry(R"re(^"((?:[^"\\]|\\.)*)" = "((?:[^"\\]|\\.)*)";$)re");
+    std::map<std::string, std::string> strings;
+    std::istringstream in(ReadAll(dir_ / name / (lang + ".lproj") / "pass.strings"));
+    for (std::string line; std::getline(in, line);)
+      if (std::smatch m; std::regex_match(line, m, entry)) strings[m[1]] = m[2];
+    EXPECT_GE(strings.size(), 10u) << lang;
+    auto read = RunProgram({KDE_PASS_READER_PATH, (dir_ / (name + ".pkpass")).string(), lang});
+    EXPECT_EQ(read.exit_code, 0) << read.err;
+    json kde = json::parse(read.out, nullptr, false);
+    json raw = json::parse(ReadAll(dir_ / name / "pass.json"), nullptr, false);
+    int compared = 0;
+    const json card = raw.value("storeCard", json::object());
+    for (auto& [section, fields] : card.items()) {
+      for (const json& f : fields) {
+        const std::string key = f.value("key", "");
+        const json& got = kde["fields"][key];
+        if (auto t = strings.find(f.value("label", "")); t != strings.end()) {
+          EXPECT_EQ(got["label"], t->second) << lang << " " << section << " " << key;
+          ++compared;
+        }
+        if (!f["value"].is_string()) continue;
+        if (auto t = strings.find(f["value"].get<std::string>()); t != strings.end()) {
+          EXPECT_EQ(got["value"], t->second) << lang << " " << section << " " << key;
+          ++compared;
+        }
+      }
+    }
+    return compared;
   }
 
   // A phone that knows a pass only through what KDE's library read in it.
@@ -195,6 +232,7 @@ class KdePassReaderTest : public ServiceFixture {
 TEST_F(KdePassReaderTest, ARevokedCardIsVoidedInTheWalletAndEverywhereElse) {
   auto [phone, card] = ClaimIntoPhone("T1", "kde-phone-1", std::string(64, 'a'));
   std::string tag = Tag(phone);
+  for (const char* lang : {"nl", "fr", "en"}) EXPECT_GE(ExpectTranslatedFields("first-T1", lang), 15) << lang;
   // The teacher saved the card to Google Wallet too: the service created the object through the API.
   auto saved = Http("GET", Server().url(card["google_url"]), "",
                     {"Authorization: Bearer " + card["access_token"].get<std::string>()});
