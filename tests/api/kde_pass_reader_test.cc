@@ -2,9 +2,9 @@
 // kde_pass_reader) reads every pass the real `lerarenkaart serve` hands out, and the device is
 // driven only by what that library reads: its webServiceUrl and authenticationToken for the
 // registration, the update URL it computes itself (".../wallet//v1/passes/...", an extra slash),
-// its voided flag and its barcode. Around it: the HTTP/2 APNs stand-in (python3-h2, the pass
-// certificate as client certificate), the Google Wallet stand-in, openssl verifying every pass's
-// signature against the development CA, and a partner's POST /v1/verify.
+// its voided flag (which it misreads: see the revocation) and its barcode. Around it: the HTTP/2 APNs
+// stand-in (python3-h2, the pass certificate as client certificate), the Google Wallet stand-in, openssl
+// verifying every pass's signature against the development CA, and a partner's POST /v1/verify.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
