@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev libcpp-jwt-dev libcli11-dev libcpp-httplib-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libqrencode-dev qrencode zbar-tools libzxing-dev libpng-dev libturbojpeg0-dev libboost1.81-dev libboost-url1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libkpimpkpass-dev qtbase5-dev
   libxlsxwriter-dev python3-openpyxl
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-contrib
   python3 python3-jwt python3-cryptography python3-aiosmtpd python3-h2 nghttp2-server

@@ -1,0 +1,291 @@
+// The card's life proved with a pass reader nobody here wrote: KDE's libkpimpkpass (through
+// kde_pass_reader) reads every pass the real `lerarenkaart serve` hands out, and the device is
+// driven only by what that library reads: its webServiceUrl and authenticationToken for the
+// registration, the update URL it computes itself (".../wallet//v1/passes/...", an extra slash),
+// its voided flag (which it misreads: see the revocation) and its barcode. Around it: the HTTP/2 APNs
+// stand-in (python3-h2, the pass certificate as client certificate), the Google Wallet stand-in, openssl
+// verifying every pass's signature against the development CA, and a partner's POST /v1/verify.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "base/base.h"
+#include "signing/signing.h"
+#include "tests/api/service_fixture.h"
+#include "tests/api/wallet_testing.h"
+#include "tests/passgen/google_stand_in.h"
+#include "tests/push/apns_stand_in.h"
+
+namespace lk::api::testing {
+namespace {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using lk::testing::RunProgram;
+using lk::testing::WriteText;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr const char* kIssuer = "3388000000012345678";
+
+class KdePassReaderTest : public ServiceFixture {
+ protected:
+  void SetUp() override {
+    ServiceFixture::SetUp();
+    auto init = Cli({"keys", "init"});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    certs_ = dir_ / "apns-certs";
+    lk::testing::ApnsStandIn::MakeCertificates(lk::testing::SourceDir(), certs_);
+    // APNs trusts client certificates of the development WWDR: the pass certificate.
+    apple_ = std::make_unique<lk::testing::ApnsStandIn>(lk::testing::SourceDir(), certs_, dir_ / "apple",
+                                                        true, data_ / "keys" / "dev-wwdr.pem");
+    signing::KeyConfig keys{data_ / "keys"};
+    auto account = signing::ServiceAccount::Load(keys);
+    ASSERT_TRUE(account) << account.error().message;
+    google_ =
+        std::make_unique<lk::testing::GoogleStandIn>((*account)->PublicKeyPem(), (*account)->client_email());
+    config_ = dir_ / "kde.toml";
+    WriteText(config_,
+              "[server]\nthreads = 8\nrate_per_address = 10000\nburst_per_address = 10000\n"
+              "[apns]\nurl = \"" +
+                  apple_->url() + "\"\nca_file = \"" + (certs_ / "ca.pem").string() +
+                  "\"\npoll_ms = 100\n"
+                  "[google]\nissuer_id = \"" +
+                  kIssuer +
+                  "\"\nuse_api = true\nmax_attempts = 2\ntimeout_seconds = 5\n"
+                  "token_url = \"" +
+                  google_->token_url() + "\"\napi_url = \"" + google_->api_url() + "\"\n");
+  }
+
+  // What KDE's library reads in these pass bytes (kde_pass_reader's JSON), and the pass.json
+  // inside (`raw`). The bytes must also be a pass openssl accepts: manifest hashes right, the
+  // CMS signature verifying against the development root CA, signed by the certificate of the
+  // pass's type.
+  struct Read {
+    json kde, raw;
+  };
+  Read ReadPass(const std::string& pkpass, const std::string& name) {
+    json raw = UnpackVerifiedPass(pkpass, dir_.path(), name, data_ / "keys" / "dev-root-ca.pem");
+    auto subject = RunProgram({"openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in",
+                               (dir_ / name / "signer.pem").string()});
+    EXPECT_EQ(subject.exit_code, 0) << subject.err;
+
+    auto read = RunProgram({KDE_PASS_READER_PATH, (dir_ / (name + ".pkpass")).string()});
+    EXPECT_EQ(read.exit_code, 0) << read.err;
+    json kde = json::parse(read.out, nullptr, false);
+    EXPECT_TRUE(kde.is_object()) << read.out;
+    if (!kde.is_object()) return {json::object(), json::object()};
+    EXPECT_THAT(subject.out, HasSubstr("UID=" + kde.value("passTypeIdentifier", "?")));
+    return {kde, raw};
+  }
+
+  // The library's fields in `lang` against the pass's own translations: every label and value of
+  // pass.json that LANG.lproj/pass.strings translates reads as that translation (dates are the
+  // library's to format). Returns how many it compared.
+  int ExpectTranslatedFields(const std::string& name, const std::string& lang) {
+    static const std::regex entry(R"re(^"((?:[^"\\]|\\.)*)" = "((?:[^"\\]|\\.)*)";$)re");
+    std::map<std::string, std::string> strings;
+    std::istringstream in(ReadAll(dir_ / name / (lang + ".lproj") / "pass.strings"));
+    for (std::string line; std::getline(in, line);)
+      if (std::smatch m; std::regex_match(line, m, entry)) strings[m[1]] = m[2];
+    EXPECT_GE(strings.size(), 10u) << lang;
+    auto read = RunProgram({KDE_PASS_READER_PATH, (dir_ / (name + ".pkpass")).string(), lang});
+    EXPECT_EQ(read.exit_code, 0) << read.err;
+    json kde = json::parse(read.out, nullptr, false);
+    json raw = json::parse(ReadAll(dir_ / name / "pass.json"), nullptr, false);
+    int compared = 0;
+    const json card = raw.value("storeCard", json::object());
+    for (auto& [section, fields] : card.items()) {
+      for (const json& f : fields) {
+        const std::string key = f.value("key", "");
+        const json& got = kde["fields"][key];
+        if (auto t = strings.find(f.value("label", "")); t != strings.end()) {
+          EXPECT_EQ(got["label"], t->second) << lang << " " << section << " " << key;
+          ++compared;
+        }
+        if (!f["value"].is_string()) continue;
+        if (auto t = strings.find(f["value"].get<std::string>()); t != strings.end()) {
+          EXPECT_EQ(got["value"], t->second) << lang << " " << section << " " << key;
+          ++compared;
+        }
+      }
+    }
+    return compared;
+  }
+
+  // A phone that knows a pass only through what KDE's library read in it.
+  struct Phone {
+    std::string device, push_token;
+    json pass;  // kde_pass_reader's view of the pass the phone holds
+    // Apple's paths joined to the library's webServiceUrl the way the library joins its own
+    // update URL (path + "/v1/..."), so ".../wallet//v1/...".
+    std::string Registration() const {
+      return Web() + "/v1/devices/" + device + "/registrations/" + Type() + "/" + Serial();
+    }
+    std::string Updates(const std::string& since) const {
+      return Web() + "/v1/devices/" + device + "/registrations/" + Type() + "?passesUpdatedSince=" + since;
+    }
+    std::vector<std::string> ApplePass() const {
+      return {"Authorization: ApplePass " + pass.value("authenticationToken", ""),
+              "Content-Type: application/json"};
+    }
+    std::string Web() const { return pass.value("webServiceUrl", ""); }
+    std::string Type() const { return pass.value("passTypeIdentifier", ""); }
+    std::string Serial() const { return pass.value("serialNumber", ""); }
+  };
+
+  // Claims `staff_id`'s card, downloads the pass as the card page does, reads it with KDE's
+  // library and registers a device for updates at the pass's web service; returns the phone and
+  // the claim's answer.
+  std::pair<Phone, json> ClaimIntoPhone(const std::string& staff_id, const std::string& device,
+                                        const std::string& push_token) {
+    json card = Claim(staff_id);
+    auto download = Http("GET", Server().url(card["pass_url"]), "",
+                         {"Authorization: Bearer " + card["access_token"].get<std::string>()});
+    EXPECT_EQ(download.status, 200) << download.body;
+    Phone phone{device, push_token, ReadPass(download.body, "first-" + staff_id).kde};
+    const json& p = phone.pass;
+    EXPECT_EQ(p["serialNumber"], card["serial"]);
+    EXPECT_EQ(p["authenticationToken"], card["access_token"]);
+    EXPECT_EQ(p["webServiceUrl"], Server().url("/wallet/"));
+    EXPECT_THAT(p.value("passTypeIdentifier", ""), StartsWith("pass."));
+    // The library computes the update URL itself, with the extra slash the service must accept.
+    EXPECT_EQ(p["passUpdateUrl"], Server().url("/wallet//v1/passes/") + phone.Type() + "/" + phone.Serial());
+    EXPECT_EQ(p["voided"], false);
+    EXPECT_EQ(p["barcodes"].size(), 1u);
+    EXPECT_EQ(p["barcodes"][0]["format"], "QR");
+    EXPECT_EQ(p["barcodes"][0]["message"], card["token"]);
+    EXPECT_EQ(p["fields"]["year"]["value"], std::to_string(year_));
+    EXPECT_EQ(p["fields"]["card"]["value"], card["serial"]);
+    EXPECT_THAT(p["fields"]["holder"]["value"].get<std::string>(), StartsWith("Voornaam"));
+    EXPECT_THAT(p.value("expirationDate", ""), StartsWith(std::to_string(year_) + "-12-31T"));
+
+    auto registered =
+        Http("POST", phone.Registration(), json{{"pushToken", push_token}}.dump(), phone.ApplePass());
+    EXPECT_EQ(registered.status, 201) << registered.body;
+    return {phone, card};
+  }
+
+  // The update tag of everything the phone has now (the device's first "what changed?").
+  std::string Tag(const Phone& phone) {
+    auto all = Http("GET", phone.Web() + "/v1/devices/" + phone.device + "/registrations/" + phone.Type());
+    EXPECT_EQ(all.status, 200) << all.body;
+    json j = json::parse(all.body, nullptr, false);
+    EXPECT_EQ(j.value("serialNumbers", json::array()), json::array({phone.Serial()}));
+    return j.value("lastUpdated", "");
+  }
+
+  // After a push: the device lists what changed since `tag` (its pass), fetches it from the URL
+  // the library computed and reads it again with the library.
+  Read FetchAfterPush(const Phone& phone, const std::string& tag, const std::string& name) {
+    auto changed = Http("GET", phone.Updates(tag));
+    EXPECT_EQ(changed.status, 200) << changed.body;
+    json c = json::parse(changed.body, nullptr, false);
+    EXPECT_EQ(c.value("serialNumbers", json::array()), json::array({phone.Serial()}));
+    EXPECT_GT(std::stoll(c.value("lastUpdated", "0")), std::stoll(tag));
+    auto latest = Http("GET", phone.pass["passUpdateUrl"], "", phone.ApplePass());
+    EXPECT_EQ(latest.status, 200) << latest.body;
+    EXPECT_EQ(latest.header("content-type"), "application/vnd.apple.pkpass");
+    Read read = ReadPass(latest.body, name);
+    const json& kde = read.kde;
+    EXPECT_EQ(kde["serialNumber"], phone.Serial());  // the same wallet entry
+    EXPECT_EQ(kde["passTypeIdentifier"], phone.Type());
+    EXPECT_EQ(kde["authenticationToken"], phone.pass["authenticationToken"]);
+    EXPECT_EQ(kde["passUpdateUrl"], phone.pass["passUpdateUrl"]);
+    return read;
+  }
+
+  void ExpectOnePush(const Phone& phone) {
+    auto pushes = PushesTo(apple_->log_path(), phone.push_token);
+    ASSERT_EQ(pushes.size(), 1u) << Server().Log();
+    EXPECT_EQ(pushes[0]["protocol"], "h2");
+    EXPECT_EQ(pushes[0]["method"], "POST");
+    EXPECT_EQ(pushes[0]["headers"]["apns-topic"], phone.Type());  // topic = the pass type
+    EXPECT_EQ(pushes[0]["client"]["userId"], phone.Type());       // the pass certificate
+    EXPECT_EQ(pushes[0]["body"], "{}");
+    EXPECT_EQ(pushes[0]["status"], 200);
+  }
+
+  // A partner's verdict on a token; waits up to 5 s for `want` (a service learns a rotated key
+  // on SIGHUP, asynchronously).
+  std::string VerifyUntil(const std::string& token, const std::string& want) {
+    std::string status;
+    for (int i = 0; i < 50 && status != want; ++i) {
+      if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      status = Verify(token).value("status", "");
+    }
+    return status;
+  }
+
+  fs::path certs_;
+  std::unique_ptr<lk::testing::ApnsStandIn> apple_;
+  std::unique_ptr<lk::testing::GoogleStandIn> google_;
+};
+
+// Revocation: the phone is told, lists the change, and KDE's library reads a voided pass that is
+// still signed; partners get "revoked" and Google's object goes INACTIVE.
+TEST_F(KdePassReaderTest, ARevokedCardIsVoidedInTheWalletAndEverywhereElse) {
+  auto [phone, card] = ClaimIntoPhone("T1", "kde-phone-1", std::string(64, 'a'));
+  std::string tag = Tag(phone);
+  for (const char* lang : {"nl", "fr", "en"}) EXPECT_GE(ExpectTranslatedFields("first-T1", lang), 15) << lang;
+  // The teacher saved the card to Google Wallet too: the service created the object through the API.
+  auto saved = Http("GET", Server().url(card["google_url"]), "",
+                    {"Authorization: Bearer " + card["access_token"].get<std::string>()});
+  ASSERT_EQ(saved.status, 302) << saved.body << Server().Log();
+  const std::string object_id = std::string(kIssuer) + "." + phone.Serial();
+  ASSERT_EQ(google_->objects().at(object_id)["state"], "ACTIVE");
+  EXPECT_EQ(Verify(card["token"])["status"], "active");
+
+  auto revoked = Http("POST", Server().url("/v1/cards/" + phone.Serial() + "/revoke"),
+                      "{\"reason\":\"lost phone\"}", StaffAuth());
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  ExpectOnePush(phone);
+
+  auto [kde, raw] = FetchAfterPush(phone, tag, "revoked");
+  EXPECT_EQ(raw["voided"], true);  // Apple's type: a boolean
+  // KDE's library (22.12, and its current source) compares "voided" as a string with "true"
+  // (Pass::isVoided: value.toString() == "true"), so it reads Apple's boolean as not voided:
+  // a finding about the reader, not the pass. Should KDE fix it, this expectation says so.
+  EXPECT_EQ(kde["voided"], false) << "libkpimpkpass now reads Apple's boolean voided: expect true here";
+  EXPECT_EQ(kde["barcodes"], phone.pass["barcodes"]);  // the same card, void
+  EXPECT_EQ(Verify(card["token"])["status"], "revoked");
+  EXPECT_EQ(google_->CountRequests("PATCH", "/walletobjects/v1/genericObject/" + object_id), 1u);
+  EXPECT_EQ(google_->objects().at(object_id)["state"], "INACTIVE");
+  EXPECT_EQ(PushesTo(apple_->log_path(), phone.push_token, 2, 10).size(), 1u);  // one change, one push
+}
+
+// Key rotation: `keys rotate` and `cards refresh` reach the phone, whose pass (read by KDE's
+// library) carries a new QR token signed by the new key; old and new tokens both verify.
+TEST_F(KdePassReaderTest, AKeyRotationGivesThePhoneANewQrTokenAndTheOldOneKeepsVerifying) {
+  auto [phone, card] = ClaimIntoPhone("T2", "kde-phone-2", std::string(64, 'b'));
+  std::string tag = Tag(phone);
+  const std::string old_token = card["token"];
+
+  auto rotate = Cli({"keys", "rotate"});
+  ASSERT_EQ(rotate.exit_code, 0) << rotate.err;
+  auto refresh = Cli({"cards", "refresh"});
+  ASSERT_EQ(refresh.exit_code, 0) << refresh.err;
+  EXPECT_THAT(refresh.out, HasSubstr("cards refresh: 1 re-signed"));
+  ExpectOnePush(phone);
+  ASSERT_EQ(kill(Server().pid(), SIGHUP), 0);  // the running service learns the new key
+
+  auto [kde, raw] = FetchAfterPush(phone, tag, "refreshed");
+  EXPECT_EQ(raw["voided"], false);
+  ASSERT_EQ(kde["barcodes"].size(), 1u);
+  EXPECT_EQ(kde["barcodes"][0]["format"], "QR");
+  const std::string fresh = kde["barcodes"][0]["message"];
+  EXPECT_NE(fresh, old_token);
+  // A JWS: its protected header names the key; the new key is another one.
+  EXPECT_NE(fresh.substr(0, fresh.find('.')), old_token.substr(0, old_token.find('.')));
+  EXPECT_EQ(VerifyUntil(fresh, "active"), "active");
+  EXPECT_EQ(Verify(old_token)["status"], "active");  // the old key stays published
+  EXPECT_EQ(kde["fields"]["year"], phone.pass["fields"]["year"]);
+}
+
+}  // namespace
+}  // namespace lk::api::testing
