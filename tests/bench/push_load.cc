@@ -3,8 +3,6 @@
 // token list alone), connections opened, outcomes. Exits 1 unless every token got an answer. Run by
 // push_load.sh against a stand-in APNs.
 //   push_load URL N CA_FILE CERT_PEM KEY_PEM [MAX_IN_FLIGHT=500]
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -12,22 +10,10 @@
 
 #include "base/base.h"
 #include "push/push.h"
-
-namespace {
-long PeakRssKb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
-}
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-}  // namespace
+#include "tests/bench/process_usage.h"
 
 int main(int argc, char** argv) {
+  using lk::bench::CpuSeconds, lk::bench::PeakRssKb, lk::bench::SecondsSince;
   if (argc < 6) {
     std::fprintf(stderr, "usage: push_load URL N CA_FILE CERT_PEM KEY_PEM [MAX_IN_FLIGHT=500]\n");
     return 2;
@@ -63,7 +49,7 @@ int main(int argc, char** argv) {
   double cpu0 = CpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
   auto sum = (*client)->PushAll(tokens);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double seconds = SecondsSince(t0);
   if (!sum) {
     std::fprintf(stderr, "push_load: %s\n", sum.error().message.c_str());
     return 1;

@@ -5,8 +5,6 @@
 // changed-since query of the pass web service (PassUpdates::UpdatedSince) for `queries` random
 // devices with one pass each. Prints one JSON line. Run by wallet_push_load.sh.
 //   wallet_push_load URL N CA_FILE CERT_PEM KEY_PEM LEDGER_DIR [LEDGER_URL] [QUERIES=2000]
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,23 +15,12 @@
 #include "base/base.h"
 #include "ledger/ledger.h"
 #include "push/push.h"
+#include "tests/bench/process_usage.h"
 #include "wallet/wallet.h"
 
 namespace {
-long PeakRssKb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
-}
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-double Since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using lk::bench::CpuSeconds, lk::bench::PeakRssKb;
+const auto Since = lk::bench::SecondsSince;
 int Die(const std::string& what, const lk::Error& e) {
   std::fprintf(stderr, "wallet_push_load: %s: %s\n", what.c_str(), e.message.c_str());
   return 1;
