@@ -3,10 +3,14 @@
 // and the card page after a move; and the ledger write behind POST /card/move (revoke and
 // replace, one SQLite transaction with its audit entry, synchronous=FULL). The page benchmarks
 // and the move also report the 99th percentiles of their iterations' wall and CPU times
-// (p99_us, p99_cpu_us). Not timed by any test.
+// (p99_us, p99_cpu_us). Same-run baselines: the welcome page (a template without values) for the
+// page renders, and BM_BaselineDurableWrite (a 200-byte write and fdatasync in the same /tmp) for
+// the move's durable commit. Not timed by any test.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -175,6 +179,28 @@ void BM_MoveCardSqlite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_MoveCardSqlite)->Unit(benchmark::kMicrosecond);
+
+// The floor under any durable ledger write on this disk: 200 bytes written at the start of a file
+// in /tmp and fdatasync'ed, per iteration, with the same p99 counters.
+void BM_BaselineDurableWrite(benchmark::State& state) {
+  char path_template[] = "/tmp/lk-web-bench-fsync-XXXXXX";
+  const int fd = mkstemp(path_template);
+  if (fd < 0) return state.SkipWithError("mkstemp failed");
+  const std::string row(200, 'r');
+  Percentile p99;
+  for (auto _ : state) {
+    p99.Start();
+    if (pwrite(fd, row.data(), row.size(), 0) != static_cast<ssize_t>(row.size()) || fdatasync(fd) != 0) {
+      state.SkipWithError("write or fdatasync failed");
+      break;
+    }
+    p99.Stop();
+  }
+  p99.Report(state);
+  close(fd);
+  unlink(path_template);
+}
+BENCHMARK(BM_BaselineDurableWrite)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
