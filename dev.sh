@@ -106,10 +106,13 @@ tsan_ctest() {
   ((rc == 0)) || exit "$rc"
 }
 
+# bench_smoke: every benchmark once on small data, so that each still runs; never timed. Scale
+# 0.005 (ledgers of about 10,000 cards) takes the console, reports and ledger benchmarks 28 s
+# instead of 106 s at 0.02, through the same code.
 bench_smoke() {
   for b in build/tests/bench/*_benchmark; do
     [ -x "$b" ] || continue
-    LK_LEDGER_BENCH_SCALE=0.02 timeout 300 "$b" --benchmark_min_time=0.01 >"$b.smoke.log" 2>&1 ||
+    LK_LEDGER_BENCH_SCALE=0.005 timeout 300 "$b" --benchmark_min_time=0.01 >"$b.smoke.log" 2>&1 ||
       { tail -n 20 "$b.smoke.log"; log "benchmark $b failed"; exit 1; }
   done
 }
