@@ -11,6 +11,7 @@
 #include "base/base.h"
 #include "push/push.h"
 #include "tests/bench/process_usage.h"
+#include "tests/bench/stand_in_apns.h"
 
 int main(int argc, char** argv) {
   using lk::bench::CpuSeconds, lk::bench::PeakRssKb, lk::bench::SecondsSince;
@@ -19,18 +20,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const size_t n = std::stoul(argv[2]);
-  lk::push::ApnsConfig config;
-  config.base_url = argv[1];
-  config.topic = "pass.be.lerarenkaart.test";
-  config.ca_file = argv[3];
-  auto cert = lk::ReadFile(argv[4]);
-  auto key = lk::ReadFile(argv[5]);
-  if (!cert || !key) {
-    std::fprintf(stderr, "push_load: cannot read the certificate or key\n");
+  auto stand_in = lk::bench::StandInApnsConfig(argv[1], argv[3], argv[4], argv[5]);
+  if (!stand_in) {
+    std::fprintf(stderr, "push_load: %s\n", stand_in.error().message.c_str());
     return 1;
   }
-  config.certificate_pem = *cert;
-  config.private_key_pem = *key;
+  lk::push::ApnsConfig config = *stand_in;
   if (argc > 6) config.max_in_flight = std::stoi(argv[6]);
   lk::SystemClock clock;
   auto client = lk::push::ApnsClient::Create(config, clock);

@@ -16,6 +16,7 @@
 #include "ledger/ledger.h"
 #include "push/push.h"
 #include "tests/bench/process_usage.h"
+#include "tests/bench/stand_in_apns.h"
 #include "wallet/wallet.h"
 
 namespace {
@@ -72,15 +73,9 @@ int main(int argc, char** argv) {
   if (auto q = l.pass_updates().QueueChanges(serials); !q) return Die("queue", q.error());
   const double setup_s = Since(t_setup);
 
-  lk::push::ApnsConfig config;
-  config.base_url = argv[1];
-  config.topic = "pass.be.lerarenkaart.test";
-  config.ca_file = argv[3];
-  auto cert = lk::ReadFile(argv[4]);
-  auto key = lk::ReadFile(argv[5]);
-  if (!cert || !key) return Die("certificate", lk::Error{lk::Code::kInvalidArgument, "cannot read"});
-  config.certificate_pem = *cert;
-  config.private_key_pem = *key;
+  auto stand_in = lk::bench::StandInApnsConfig(argv[1], argv[3], argv[4], argv[5]);
+  if (!stand_in) return Die("certificate", stand_in.error());
+  lk::push::ApnsConfig config = *stand_in;
   config.journal_batch = 1000;  // serve's default ([apns] journal_batch)
   auto client = lk::push::ApnsClient::Create(config, clock);
   if (!client) return Die("apns", client.error());
