@@ -33,15 +33,9 @@ int Refresh(const Globals& g, const RefreshArgs& a) {
   auto c = Load(g);
   if (!c) return Report(c.error());
   SystemClock clock;
-  auto ring = signing::Keyring::Open(c->keys);
-  if (!ring) return Report(ring.error());
-  auto issuer = signing::TokenIssuer::Create(**ring, c->tokens);
+  auto issuer = OpenTokenIssuer(*c);
   if (!issuer) return Report(issuer.error());
-  ledger::LedgerOptions o;
-  o.url = a.ledger_url.empty() ? c->ledger_url : a.ledger_url;
-  o.data_dir = c->data_dir;
-  o.keys_dir = c->keys.dir;
-  auto l = ledger::OpenLedger(o, clock);
+  auto l = OpenConfiguredLedger(*c, a.ledger_url, LedgerUse::kExisting, clock);
   if (!l) return Report(l.error());
   const Time now = clock.Now();
   std::vector<int> years = a.years;

@@ -190,11 +190,7 @@ void AddReportCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     SystemClock clock;
-    ledger::LedgerOptions o;
-    o.url = c->ledger_url;
-    o.data_dir = c->data_dir;
-    o.keys_dir = c->keys.dir;
-    auto ledger = ledger::OpenLedger(o, clock);
+    auto ledger = OpenConfiguredLedger(*c, "", LedgerUse::kExisting, clock);
     if (!ledger) {
       exit_code = Report(ledger.error());
       return;

@@ -16,16 +16,10 @@ sink=${2:-aiosmtpd}
 batch=${3:-16}
 lk=${LK_BINARY:-build/app/lerarenkaart}
 work=$(mktemp -d "${LK_BENCH_DIR:-build}/lk-claims-load.XXXXXX")
-case "$sink" in
-  aiosmtpd) cmd=(/usr/bin/python3 tests/mail/smtp_sink.py --discard) ;;
-  null) cmd=(/usr/bin/python3 tests/bench/smtp_null_sink.py) ;;
-  *) echo "unknown sink $sink" >&2; exit 2 ;;
-esac
-coproc SINK { exec "${cmd[@]}"; }
-sink_pid=$SINK_PID
-trap 'kill "$sink_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-read -r word port <&"${SINK[0]}"
-[ "$word" = PORT ] || { echo "sink did not start" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/stand_ins.sh"
+trap 'stand_in_stop; rm -rf "$work"' EXIT
+smtp_sink_start "$sink"
+port=$sink_port
 
 awk -v n="$n" 'BEGIN {
   print "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter,email,language"
@@ -44,15 +38,14 @@ from = "kaart@lerarenkaart.example.be"
 rate = 0
 EOF
 args=(--data-dir "$work" --config "$work/lk.toml")
-echo "holders=$n sink=$sink batch=$batch ledger=${LK_LEDGER_URL:-sqlite} ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "holders=$n sink=$sink batch=$batch ledger=${LK_LEDGER_URL:-sqlite} ($(machine_line))"
 "$lk" "${args[@]}" keys init >/dev/null
 /usr/bin/time -f "import roster: wall %e s, max RSS %M KB" "$lk" "${args[@]}" import roster "$work/roster.csv" --year 2026
-start_cpu=$(awk '{print $14+$15}' "/proc/$sink_pid/stat")
+start_cpu=$(cpu_of "$sink_pid")
 /usr/bin/time -v -o "$work/time.txt" "$lk" "${args[@]}" claims send --year 2026 --batch "$batch"
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.txt")
 secs=$(echo "$wall" | awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
 rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
 cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$work/time.txt")
-ticks=$(getconf CLK_TCK)
 echo "claims send: wall ${secs} s ($wall), $(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", n / s}') mails/s," \
-  "peak RSS $((rss / 1024)) MB, CPU ${cpu} s; sink CPU $(( ($(awk '{print $14+$15}' "/proc/$sink_pid/stat") - start_cpu) / ticks )) s"
+  "peak RSS $((rss / 1024)) MB, CPU ${cpu} s; sink CPU $(awk -v a="$start_cpu" -v b="$(cpu_of "$sink_pid")" 'BEGIN {printf "%.1f", b - a}') s"

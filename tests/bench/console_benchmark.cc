@@ -5,6 +5,8 @@
 // loopback HTTP round trip is inside the figure: the server's own time is at most this.
 // BM_ConsoleAdoption/{0..5}: by none / province / network / role / level (calendar), and school
 // years by province. BM_ConsoleExport/{0,1}: the CSV and XLSX downloads of the province view.
+// BM_BaselineCardsForm: the same-run baseline, one GET of the signed-in card look-up form (the
+// loopback round trip, the session check and a page render, without reading the ledger).
 // $LK_LEDGER_BENCH_SCALE (default 1) shrinks the ledger, for smoke runs.
 #include <benchmark/benchmark.h>
 
@@ -116,6 +118,9 @@ void BM_ConsoleAdoption(benchmark::State& state) {
   Run(state, kPaths[state.range(0)]);
 }
 BENCHMARK(BM_ConsoleAdoption)->DenseRange(0, 5)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_BaselineCardsForm(benchmark::State& state) { Run(state, "/console/cards"); }
+BENCHMARK(BM_BaselineCardsForm)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_ConsoleExport(benchmark::State& state) {
   Run(state, state.range(0) ? "/console/adoption.xlsx?by=province" : "/console/adoption.csv?by=province");

@@ -106,7 +106,9 @@ class Scratch {
     // LK_BENCH_POSTGRES_READERS=0 runs the reads on the writer's connection, as before the pool.
     if (const char* r = std::getenv("LK_BENCH_POSTGRES_READERS"); r && *r)
       options_.postgres_readers = std::atoi(r);
-    if (postgres) {
+    if (postgres && !PgUrl()) {
+      error_ = "LK_TEST_POSTGRES_URL is not set: PostgreSQL skipped";
+    } else if (postgres) {
       admin_ = PgUrl();
       schema_ = "bench_" + HexEncode(RandomBytes(6));
       if (auto e = PgExec(admin_, "CREATE SCHEMA " + schema_); !e.empty()) error_ = e;

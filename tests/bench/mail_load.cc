@@ -2,7 +2,6 @@
 // through the SMTP mailer (one connection) with a file journal, as `claims send` will, and
 // prints the rate, the projected time for 213,132 mails and the memory (RSS) as it goes.
 //   mail_load --url smtp://127.0.0.1:PORT --journal PATH [--count N] [--rate R] [--batch B]
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "mail/claim_mail.h"
+#include "tests/bench/process_usage.h"
 
 namespace {
 long RssKb() {
@@ -20,11 +20,6 @@ long RssKb() {
   long pages = 0, resident = 0;
   statm >> pages >> resident;
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-long PeakRssKb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
 }
 }  // namespace
 
@@ -94,20 +89,20 @@ int main(int argc, char** argv) {
   std::printf("journal batch=%d (one fsync per batch)\n", batch);
   options.progress = [&](const Progress& p) {
     if (p.done % (count / 4 > 0 ? count / 4 : 1) == 0) {
-      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double s = lk::bench::SecondsSince(start);
       std::printf("  %lld/%lld after %.1f s, rss_kb=%ld\n", static_cast<long long>(p.done),
                   static_cast<long long>(p.total), s, RssKb());
       std::fflush(stdout);
     }
   };
   auto summary = RunClaimMail(rows, *composer, **mailer, **journal, options);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = lk::bench::SecondsSince(start);
   std::printf("sent=%lld skipped=%lld failed=%zu in_doubt=%zu%s%s\n", static_cast<long long>(summary.sent),
               static_cast<long long>(summary.skipped), summary.failed.size(), summary.in_doubt.size(),
               summary.stopped ? " stopped: " : "", summary.stopped ? summary.stopped->message.c_str() : "");
   if (!summary.failed.empty()) std::printf("first failure: %s\n", summary.failed[0].reason.c_str());
   double per_s = static_cast<double>(summary.sent) / seconds;
   std::printf("seconds=%.1f mails_per_s=%.0f projected_213132_s=%.0f peak_rss_kb=%ld\n", seconds, per_s,
-              213132 / per_s, PeakRssKb());
+              213132 / per_s, lk::bench::PeakRssKb());
   return summary.stopped || !summary.failed.empty() ? 1 : 0;
 }

@@ -15,19 +15,12 @@ sink=${2:-aiosmtpd}
 batch=${3:-16}
 bin=${LK_MAIL_LOAD:-build/tests/bench/mail_load}
 work=$(mktemp -d "${LK_MAIL_JOURNAL_DIR:-build}/lk-mail-load.XXXXXX")
-case "$sink" in
-  aiosmtpd) cmd=(/usr/bin/python3 tests/mail/smtp_sink.py --discard) ;;
-  null) cmd=(/usr/bin/python3 tests/bench/smtp_null_sink.py) ;;
-  *) echo "unknown sink $sink" >&2; exit 2 ;;
-esac
-coproc SINK { exec "${cmd[@]}"; }
-sink_pid=$SINK_PID
-trap 'kill "$sink_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-read -r word port <&"${SINK[0]}"
-[ "$word" = PORT ] || { echo "sink did not start" >&2; exit 1; }
-echo "mails=$n sink=$sink ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)) journal=$work/run.journal"
-start_cpu=$(awk '{print $14+$15}' "/proc/$sink_pid/stat")
+. "$(dirname "${BASH_SOURCE[0]}")/stand_ins.sh"
+trap 'stand_in_stop; rm -rf "$work"' EXIT
+smtp_sink_start "$sink"
+port=$sink_port
+echo "mails=$n sink=$sink ($(machine_line)) journal=$work/run.journal"
+start_cpu=$(cpu_of "$sink_pid")
 /usr/bin/time -f "sender: wall %e s, user %U s, sys %S s, max RSS %M KB" \
   "$bin" --url "smtp://127.0.0.1:$port" --count "$n" --journal "$work/run.journal" --batch "$batch"
-ticks=$(getconf CLK_TCK)
-echo "sink: CPU $(( ($(awk '{print $14+$15}' "/proc/$sink_pid/stat") - start_cpu) / ticks )) s"
+echo "sink: CPU $(awk -v a="$start_cpu" -v b="$(cpu_of "$sink_pid")" 'BEGIN {printf "%.1f", b - a}') s"

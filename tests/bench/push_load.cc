@@ -3,8 +3,6 @@
 // token list alone), connections opened, outcomes. Exits 1 unless every token got an answer. Run by
 // push_load.sh against a stand-in APNs.
 //   push_load URL N CA_FILE CERT_PEM KEY_PEM [MAX_IN_FLIGHT=500]
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -12,39 +10,22 @@
 
 #include "base/base.h"
 #include "push/push.h"
-
-namespace {
-long PeakRssKb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
-}
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-}  // namespace
+#include "tests/bench/process_usage.h"
+#include "tests/bench/stand_in_apns.h"
 
 int main(int argc, char** argv) {
+  using lk::bench::CpuSeconds, lk::bench::PeakRssKb, lk::bench::SecondsSince;
   if (argc < 6) {
     std::fprintf(stderr, "usage: push_load URL N CA_FILE CERT_PEM KEY_PEM [MAX_IN_FLIGHT=500]\n");
     return 2;
   }
   const size_t n = std::stoul(argv[2]);
-  lk::push::ApnsConfig config;
-  config.base_url = argv[1];
-  config.topic = "pass.be.lerarenkaart.test";
-  config.ca_file = argv[3];
-  auto cert = lk::ReadFile(argv[4]);
-  auto key = lk::ReadFile(argv[5]);
-  if (!cert || !key) {
-    std::fprintf(stderr, "push_load: cannot read the certificate or key\n");
+  auto stand_in = lk::bench::StandInApnsConfig(argv[1], argv[3], argv[4], argv[5]);
+  if (!stand_in) {
+    std::fprintf(stderr, "push_load: %s\n", stand_in.error().message.c_str());
     return 1;
   }
-  config.certificate_pem = *cert;
-  config.private_key_pem = *key;
+  lk::push::ApnsConfig config = *stand_in;
   if (argc > 6) config.max_in_flight = std::stoi(argv[6]);
   lk::SystemClock clock;
   auto client = lk::push::ApnsClient::Create(config, clock);
@@ -63,7 +44,7 @@ int main(int argc, char** argv) {
   double cpu0 = CpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
   auto sum = (*client)->PushAll(tokens);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double seconds = SecondsSince(t0);
   if (!sum) {
     std::fprintf(stderr, "push_load: %s\n", sum.error().message.c_str());
     return 1;

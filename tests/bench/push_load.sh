@@ -14,22 +14,16 @@ in_flight=${2:-500}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 driver=${LK_PUSH_LOAD:-$here/build/tests/bench/push_load}
 work=$(mktemp -d /tmp/lk-push-load.XXXXXX)
-server=
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-"$here/tests/push/make_certs.sh" "$work/certs"
-c=$work/certs
-cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }  # utime+stime, USER_HZ 100
-echo "N=$n in_flight=$in_flight cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg) $(curl --version | head -1 | grep -o 'nghttp2/[0-9.]*')"
+. "$here/tests/bench/stand_ins.sh"
+trap 'stand_in_stop; rm -rf "$work"' EXIT
+echo "N=$n in_flight=$in_flight ($(machine_line)) $(curl --version | head -1 | grep -o 'nghttp2/[0-9.]*')"
 
 # 1. The Python stand-in, counting only.
-/usr/bin/python3 "$here/tests/push/apns_stand_in.py" --cert "$c/server.pem" --key "$c/server-key.pem" \
-  --client-ca "$c/ca.pem" --port-file "$work/port" --stats "$work/stats.json" &
-server=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-py=$("$driver" "https://127.0.0.1:$(cat "$work/port")" "$n" "$c/ca.pem" "$c/client.pem" "$c/client-key.pem" "$in_flight")
+apns_stand_in_start "$work"
+c=$certs
+py=$("$driver" "https://127.0.0.1:$apns_port" "$n" "$c/ca.pem" "$c/client.pem" "$c/client-key.pem" "$in_flight")
 py_cpu=$(cpu_of "$server")
-kill "$server"; wait "$server" || true; server=
+stand_in_stop
 echo "python3-h2 stand-in: $py"
 echo "python3-h2 stand-in: server $(cat "$work/stats.json"), server CPU ${py_cpu} s"
 
@@ -43,7 +37,7 @@ if command -v nghttpd >/dev/null; then
   for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   ng=$("$driver" "https://127.0.0.1:$port" "$n" "$c/ca.pem" "$c/client.pem" "$c/client-key.pem" "$in_flight")
   ng_cpu=$(cpu_of "$server")
-  kill "$server"; wait "$server" || true; server=
+  stand_in_stop
   echo "nghttpd:             $ng"
   echo "nghttpd:             server CPU ${ng_cpu} s"
   rate() { grep -o '"pushes_per_s": [0-9]*' <<<"$1" | grep -o '[0-9]*$'; }

@@ -5,8 +5,6 @@
 // changed-since query of the pass web service (PassUpdates::UpdatedSince) for `queries` random
 // devices with one pass each. Prints one JSON line. Run by wallet_push_load.sh.
 //   wallet_push_load URL N CA_FILE CERT_PEM KEY_PEM LEDGER_DIR [LEDGER_URL] [QUERIES=2000]
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,23 +15,13 @@
 #include "base/base.h"
 #include "ledger/ledger.h"
 #include "push/push.h"
+#include "tests/bench/process_usage.h"
+#include "tests/bench/stand_in_apns.h"
 #include "wallet/wallet.h"
 
 namespace {
-long PeakRssKb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
-}
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-double Since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using lk::bench::CpuSeconds, lk::bench::PeakRssKb;
+const auto Since = lk::bench::SecondsSince;
 int Die(const std::string& what, const lk::Error& e) {
   std::fprintf(stderr, "wallet_push_load: %s: %s\n", what.c_str(), e.message.c_str());
   return 1;
@@ -85,15 +73,9 @@ int main(int argc, char** argv) {
   if (auto q = l.pass_updates().QueueChanges(serials); !q) return Die("queue", q.error());
   const double setup_s = Since(t_setup);
 
-  lk::push::ApnsConfig config;
-  config.base_url = argv[1];
-  config.topic = "pass.be.lerarenkaart.test";
-  config.ca_file = argv[3];
-  auto cert = lk::ReadFile(argv[4]);
-  auto key = lk::ReadFile(argv[5]);
-  if (!cert || !key) return Die("certificate", lk::Error{lk::Code::kInvalidArgument, "cannot read"});
-  config.certificate_pem = *cert;
-  config.private_key_pem = *key;
+  auto stand_in = lk::bench::StandInApnsConfig(argv[1], argv[3], argv[4], argv[5]);
+  if (!stand_in) return Die("certificate", stand_in.error());
+  lk::push::ApnsConfig config = *stand_in;
   config.journal_batch = 1000;  // serve's default ([apns] journal_batch)
   auto client = lk::push::ApnsClient::Create(config, clock);
   if (!client) return Die("apns", client.error());

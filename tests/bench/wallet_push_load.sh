@@ -12,22 +12,16 @@ ledger_url=${2:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 driver=${LK_WALLET_PUSH_LOAD:-$here/build/tests/bench/wallet_push_load}
 work=$(mktemp -d "${LK_LOAD_DIR:-/tmp}/lk-wallet-push.XXXXXX")
-server=
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-"$here/tests/push/make_certs.sh" "$work/certs"
-c=$work/certs
-cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
-echo "N=$n cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg) ledger=${ledger_url:-sqlite in $work}"
-/usr/bin/python3 "$here/tests/push/apns_stand_in.py" --cert "$c/server.pem" --key "$c/server-key.pem" \
-  --client-ca "$c/ca.pem" --port-file "$work/port" --stats "$work/stats.json" &
-server=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
+. "$here/tests/bench/stand_ins.sh"
+trap 'stand_in_stop; rm -rf "$work"' EXIT
+echo "N=$n ($(machine_line)) ledger=${ledger_url:-sqlite in $work}"
+apns_stand_in_start "$work"
+c=$certs
 mkdir -p "$work/ledger"
-args=("https://127.0.0.1:$(cat "$work/port")" "$n" "$c/ca.pem" "$c/client.pem" "$c/client-key.pem" "$work/ledger")
+args=("https://127.0.0.1:$apns_port" "$n" "$c/ca.pem" "$c/client.pem" "$c/client-key.pem" "$work/ledger")
 [ -n "$ledger_url" ] && args+=("$ledger_url")
 /usr/bin/time -v "$driver" "${args[@]}" 2>"$work/time.txt"
 grep -E "Maximum resident|Elapsed" "$work/time.txt"
 cpu=$(cpu_of "$server")
-kill "$server"; wait "$server" || true; server=
+stand_in_stop
 echo "stand-in: $(cat "$work/stats.json"), server CPU ${cpu} s"

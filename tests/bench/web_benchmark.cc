@@ -3,10 +3,14 @@
 // and the card page after a move; and the ledger write behind POST /card/move (revoke and
 // replace, one SQLite transaction with its audit entry, synchronous=FULL). The page benchmarks
 // and the move also report the 99th percentiles of their iterations' wall and CPU times
-// (p99_us, p99_cpu_us). Not timed by any test.
+// (p99_us, p99_cpu_us). Same-run baselines: the welcome page (a template without values) for the
+// page renders, and BM_BaselineDurableWrite (a 200-byte write and fdatasync in the same /tmp) for
+// the move's durable commit. Not timed by any test.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -59,26 +63,39 @@ class Percentile {
   std::vector<double> us_, cpu_us_;
 };
 
-void BM_CardPage(benchmark::State& state) {
+// Renders `page` in Dutch from the values `make(site)` builds, inside each timed iteration (as a
+// handler builds them per request), and reports the page's size (page_bytes) and p99s.
+template <class MakeValues>
+void RenderPage(benchmark::State& state, const char* page, MakeValues make) {
   const lk::web::Site& site = TheSite();
-  size_t bytes = 0;
   Percentile p99;
+  size_t bytes = 0;
   for (auto _ : state) {
     p99.Start();
-    lk::web::Values v;
-    v.text["name"] = "Sofie Van den Broeck";
-    v.text["school"] = "012345";
-    v.text["year"] = "2026";
-    v.text["csrf"] = "L8hPqJ9SBrPGWSmU_cow8il2zEOGjVSQ";
-    v.markup["qr"] = *lk::web::QrSvg(kToken, site.Text(lk::web::Lang::kNl, "card.qr_label"));
-    v.flags.insert("google");
-    auto html = site.Render("card", lk::web::Lang::kNl, v);
+    auto html = site.Render(page, lk::web::Lang::kNl, make(site));
     bytes = html->size();
     benchmark::DoNotOptimize(html);
     p99.Stop();
   }
   state.counters["page_bytes"] = static_cast<double>(bytes);
   p99.Report(state);
+}
+
+// The card page's values for Sofie's card, its QR code of a full-length token, and `flag`
+// ("google": the Google Wallet button; "moved": the notice after a move).
+lk::web::Values CardValues(const lk::web::Site& site, const char* flag) {
+  lk::web::Values v;
+  v.text["name"] = "Sofie Van den Broeck";
+  v.text["school"] = "012345";
+  v.text["year"] = "2026";
+  v.text["csrf"] = "L8hPqJ9SBrPGWSmU_cow8il2zEOGjVSQ";
+  v.markup["qr"] = *lk::web::QrSvg(kToken, site.Text(lk::web::Lang::kNl, "card.qr_label"));
+  v.flags.insert(flag);
+  return v;
+}
+
+void BM_CardPage(benchmark::State& state) {
+  RenderPage(state, "card", [](const lk::web::Site& site) { return CardValues(site, "google"); });
 }
 BENCHMARK(BM_CardPage)->Unit(benchmark::kMicrosecond);
 
@@ -95,46 +112,19 @@ BENCHMARK(BM_HomePage)->Unit(benchmark::kMicrosecond);
 
 // GET /card/move: the confirmation before moving the card.
 void BM_MovePage(benchmark::State& state) {
-  const lk::web::Site& site = TheSite();
-  Percentile p99;
-  size_t bytes = 0;
-  for (auto _ : state) {
-    p99.Start();
+  RenderPage(state, "move", [](const lk::web::Site&) {
     lk::web::Values v;
     v.text["csrf"] = "L8hPqJ9SBrPGWSmU_cow8il2zEOGjVSQ";
     v.text["serial"] = "5HXHZSJF3WNF";
     v.text["year"] = "2026";
-    auto html = site.Render("move", lk::web::Lang::kNl, v);
-    bytes = html->size();
-    benchmark::DoNotOptimize(html);
-    p99.Stop();
-  }
-  state.counters["page_bytes"] = static_cast<double>(bytes);
-  p99.Report(state);
+    return v;
+  });
 }
 BENCHMARK(BM_MovePage)->Unit(benchmark::kMicrosecond);
 
 // GET /card?moved=1: the replacement card, its new QR code and the "moved" notice.
 void BM_MovedCardPage(benchmark::State& state) {
-  const lk::web::Site& site = TheSite();
-  Percentile p99;
-  size_t bytes = 0;
-  for (auto _ : state) {
-    p99.Start();
-    lk::web::Values v;
-    v.text["name"] = "Sofie Van den Broeck";
-    v.text["school"] = "012345";
-    v.text["year"] = "2026";
-    v.text["csrf"] = "L8hPqJ9SBrPGWSmU_cow8il2zEOGjVSQ";
-    v.markup["qr"] = *lk::web::QrSvg(kToken, site.Text(lk::web::Lang::kNl, "card.qr_label"));
-    v.flags.insert("moved");
-    auto html = site.Render("card", lk::web::Lang::kNl, v);
-    bytes = html->size();
-    benchmark::DoNotOptimize(html);
-    p99.Stop();
-  }
-  state.counters["page_bytes"] = static_cast<double>(bytes);
-  p99.Report(state);
+  RenderPage(state, "card", [](const lk::web::Site& site) { return CardValues(site, "moved"); });
 }
 BENCHMARK(BM_MovedCardPage)->Unit(benchmark::kMicrosecond);
 
@@ -189,6 +179,28 @@ void BM_MoveCardSqlite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_MoveCardSqlite)->Unit(benchmark::kMicrosecond);
+
+// The floor under any durable ledger write on this disk: 200 bytes written at the start of a file
+// in /tmp and fdatasync'ed, per iteration, with the same p99 counters.
+void BM_BaselineDurableWrite(benchmark::State& state) {
+  char path_template[] = "/tmp/lk-web-bench-fsync-XXXXXX";
+  const int fd = mkstemp(path_template);
+  if (fd < 0) return state.SkipWithError("mkstemp failed");
+  const std::string row(200, 'r');
+  Percentile p99;
+  for (auto _ : state) {
+    p99.Start();
+    if (pwrite(fd, row.data(), row.size(), 0) != static_cast<ssize_t>(row.size()) || fdatasync(fd) != 0) {
+      state.SkipWithError("write or fdatasync failed");
+      break;
+    }
+    p99.Stop();
+  }
+  p99.Report(state);
+  close(fd);
+  unlink(path_template);
+}
+BENCHMARK(BM_BaselineDurableWrite)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

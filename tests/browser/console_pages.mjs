@@ -4,71 +4,40 @@
 // sign out. Then axe-core checks WCAG 2.1 A and AA on every console page in nl, fr and en.
 // Screenshots go to ARTIFACT_DIR.
 // Usage: node console_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR PUBLISHED_CSV
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
+import { Harness, DESK } from './lib/harness.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const [binary, artifacts, published] = process.argv.slice(2);
-if (!binary || !artifacts || !published)
-  throw new Error('usage: node console_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR PUBLISHED_CSV');
-fs.mkdirSync(artifacts, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-console-'));
-const data = path.join(work, 'var');
-const year = new Date().getUTCFullYear();
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures++;
-}
-function cli(...args) {
-  return execFileSync(binary, ['--data-dir', data, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+const h = new Harness('console_pages.mjs', ['PUBLISHED_CSV'], 'lk-console-');
+const { artifacts, work, year } = h;
+const [published] = h.params;
+const check = h.check.bind(h);
+const cli = (...args) => h.cli(...args);
 
 // A ledger as staff would make it: the published 2017-2019 figures, this year's roster of four
 // with claim codes, subscriptions for two, and a staff key.
-fs.writeFileSync(path.join(work, 'roster.csv'),
+const roster =
   'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n' +
   'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no\n' +
   'T2,Jan,Peeters,teaching,VGO,secondary,054321,2000,no\n' +
   'T3,Ann,Claes,support,OGO,basic,054322,3500,no\n' +
-  'T4,Luc,Maes,administrative,GO,higher,054323,8000,no\n');
+  'T4,Luc,Maes,administrative,GO,higher,054323,8000,no\n';
 cli('import', 'published', published);
-cli('import', 'roster', path.join(work, 'roster.csv'), '--year', String(year), '--claim-codes', path.join(work, 'codes.csv'));
+const codes = h.importRoster(roster);
 fs.writeFileSync(path.join(work, 'subscriptions.csv'), `staff_id,date\nT2,${year}-03-01\nT3,${year}-03-01\n`);
 cli('import', 'subscriptions', path.join(work, 'subscriptions.csv'), '--year', String(year));
 const secret = cli('staff', 'add', 'Analist AgODi').trim();
-const codes = Object.fromEntries(fs.readFileSync(path.join(work, 'codes.csv'), 'utf8').trim().split('\n').slice(1)
-  .map((l) => l.split(',')));
 
-const portFile = path.join(work, 'port');
-const server = spawn(binary, ['--data-dir', data, 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
-  { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'serve.log'), 'w')] });
-for (let i = 0; i < 300 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 50));
-if (!fs.existsSync(portFile)) throw new Error('the service did not start: ' + fs.readFileSync(path.join(work, 'serve.log'), 'utf8'));
-const base = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
-
-const browser = await puppeteer.launch({
-  executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  userDataDir: path.join(work, 'chromium-profile'),
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-         '--disable-dev-shm-usage', '--lang=nl-BE'],
-});
+const base = await h.serve();
+const browser = await h.launch();
 try {
   const page = await browser.newPage();
-  await page.setViewport({ width: 1280, height: 1600 });
+  await page.setViewport(DESK);
   await page.setJavaScriptEnabled(false);
   await page.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9,en;q=0.5' });
-  page.on('request', (req) => {
-    const u = new URL(req.url());
-    if (u.origin !== base && u.protocol !== 'data:') check(false, `request to another host: ${req.url()}`);
-  });
-  const shot = (name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+  h.stayOnService(page);
+  const shot = (name) => h.shot(page, name, { fullPage: true });
   const submit = (selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
   const text = (selector) => page.$eval(selector, (e) => e.textContent);
 
@@ -228,7 +197,7 @@ try {
 
   // 7. Accessibility of every console page in every language (JavaScript on for axe only).
   const a11y = await browser.newPage();
-  await a11y.setViewport({ width: 1280, height: 1600 });
+  await a11y.setViewport(DESK);
   await a11y.setBypassCSP(true);
   await a11y.goto(`${base}/console`);  // signed in already: the same browser context as `page`
   check((await a11y.$$('#credential')).length === 0, 'a second tab of the same browser is signed in');
@@ -245,26 +214,18 @@ try {
       await a11y.goto(base + url);
       if (name === 'cards') await Promise.all([a11y.waitForNavigation(), a11y.click('table.report tbody th a')]);
       check(await a11y.$eval('html', (h) => h.lang) === lang, `${name} (${lang}): <html lang="${lang}">`);
-      await a11y.evaluate(axeSource);
-      const result = await a11y.evaluate(() => window.axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-      const v = result.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      check(v.length === 0, `axe WCAG 2.1 A/AA on ${name} (${lang})${v.length ? ': ' + v.join('; ') : ''}`);
-      if (lang !== 'nl') await a11y.screenshot({ path: path.join(artifacts, `console-${name}-${lang}.png`), fullPage: true });
+      await h.axe(a11y, `${name} (${lang})`);
+      if (lang !== 'nl') await h.shot(a11y, `console-${name}-${lang}`, { fullPage: true });
     }
   }
   // The sign-in form itself, signed out, in each language.
   const out = await browser.createBrowserContext();
   const signin = await out.newPage();
-  await signin.setViewport({ width: 1280, height: 1600 });
+  await signin.setViewport(DESK);
   await signin.setBypassCSP(true);
   for (const lang of ['nl', 'fr', 'en']) {
     await signin.goto(`${base}/console?lang=${lang}`);
-    await signin.evaluate(axeSource);
-    const result = await signin.evaluate(() => window.axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-    const v = result.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    check(v.length === 0, `axe WCAG 2.1 A/AA on signin (${lang})${v.length ? ': ' + v.join('; ') : ''}`);
+    await h.axe(signin, `signin (${lang})`);
   }
 
   // 8. Sign out: the console is closed again.
@@ -279,12 +240,6 @@ try {
     'after signing out the cards page leads to the sign-in form');
 } finally {
   await browser.close();
-  server.kill('SIGTERM');
+  h.stop();
 }
-console.log(`screenshots in ${artifacts}`);
-fs.rmSync(work, { recursive: true, force: true });
-if (failures) {
-  console.log(`${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log('all checks passed');
+h.finish();

@@ -7,49 +7,26 @@
 // without JavaScript the form still gets the server's verdict. axe-core checks WCAG 2.1 A and AA
 // in nl, fr and en. Measures token-to-verdict offline and camera-frame-to-verdict (performance.now).
 // Usage: node desk_page.mjs LERARENKAART_BINARY ARTIFACT_DIR
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
+import { Harness, PHONE, sleep } from './lib/harness.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const [binary, artifacts] = process.argv.slice(2);
-if (!binary || !artifacts) throw new Error('usage: node desk_page.mjs LERARENKAART_BINARY ARTIFACT_DIR');
-fs.mkdirSync(artifacts, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-desk-'));
-const data = path.join(work, 'var');
-const year = new Date().getUTCFullYear();
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures++;
-}
-function cli(dir, ...args) {
-  return execFileSync(binary, ['--data-dir', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const h = new Harness('desk_page.mjs', [], 'lk-desk-');
+const { artifacts, work, data, year } = h;
+const check = h.check.bind(h);
+const cli = (dir, ...args) => h.cliIn(dir, ...args).trim();
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * p))] : NaN; };
 
 // A roster, a partner key, and the real service on 127.0.0.1:0.
-fs.writeFileSync(path.join(work, 'roster.csv'),
+const codes = h.importRoster(
   'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n' +
   'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no\n' +
   'T2,Jan,Peeters,teaching,GO,basic,054321,2000,no\n');
-cli(data, 'import', 'roster', path.join(work, 'roster.csv'), '--year', String(year), '--claim-codes', path.join(work, 'codes.csv'));
-const codes = Object.fromEntries(fs.readFileSync(path.join(work, 'codes.csv'), 'utf8').trim().split('\n').slice(1)
-  .map((l) => l.split(',')));
 const partnerKey = cli(data, 'partners', 'add', 'Museum M');
-const portFile = path.join(work, 'port');
-const server = spawn(binary, ['--data-dir', data, 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
-  { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'serve.log'), 'w')] });
-for (let i = 0; i < 300 && !fs.existsSync(portFile); i++) await sleep(50);
-if (!fs.existsSync(portFile)) throw new Error('the service did not start: ' + fs.readFileSync(path.join(work, 'serve.log'), 'utf8'));
-const base = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+const base = await h.serve();
 
 // The cards: two claimed (one then revoked), an expired token, one signed by another issuer's
 // key, and a forged one (a changed signature).
@@ -162,23 +139,11 @@ for (let f = 0; f < 20; f++) {
 }
 fs.closeSync(fd);
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  userDataDir: path.join(work, 'chromium-profile'),
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-dev-shm-usage',
-         '--lang=nl-BE', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-         `--use-file-for-fake-video-capture=${y4m}`],
-});
+const browser = await h.launch({ args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+                                        `--use-file-for-fake-video-capture=${y4m}`] });
 const figures = {};
-async function axe(page, what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-  const v = result.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  check(v.length === 0, `axe WCAG 2.1 A/AA on ${what}${v.length ? ': ' + v.join('; ') : ''}`);
-}
-async function shot(page, name) { await page.screenshot({ path: path.join(artifacts, `desk-${name}.png`) }); }
+const axe = (page, what) => h.axe(page, what);
+const shot = (page, name) => h.shot(page, `desk-${name}`);
 // Types `text` into the scan field as a wedge scanner does (fast keys, then Enter); returns the verdict.
 async function scan(page, text) {
   const n = await page.evaluate(() => window.lkDesk.timings.length);
@@ -202,12 +167,9 @@ async function scan(page, text) {
 
 try {
   const page = await browser.newPage();
-  await page.setViewport({ width: 390, height: 844 });
+  await page.setViewport(PHONE);
   await page.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9' });
-  page.on('request', (req) => {
-    const u = new URL(req.url());
-    if (u.origin !== base && !['data:', 'blob:'].includes(u.protocol)) check(false, `request to another host: ${req.url()}`);
-  });
+  h.stayOnService(page, ['data:', 'blob:']);
   page.on('pageerror', (e) => check(false, `page error: ${e.message}`));
 
   // 1. Sign in once with the partner key (the desk picks Dutch, remembered in the lang cookie
@@ -352,7 +314,7 @@ try {
 
   // 5. A stale list: the same offline desk 25 hours later (the page's clock moved on).
   const later = await browser.newPage();
-  await later.setViewport({ width: 390, height: 844 });
+  await later.setViewport(PHONE);
   await later.setOfflineMode(true);
   await later.evaluateOnNewDocument(() => {
     const shift = 25 * 3600 * 1000, now = Date.now.bind(Date);
@@ -366,7 +328,7 @@ try {
   await later.close();
   // 80 hours later the kept list has expired (72 h): a signed card is not called valid.
   const muchLater = await browser.newPage();
-  await muchLater.setViewport({ width: 390, height: 844 });
+  await muchLater.setViewport(PHONE);
   await muchLater.setOfflineMode(true);
   await muchLater.evaluateOnNewDocument(() => {
     const shift = 80 * 3600 * 1000, now = Date.now.bind(Date);
@@ -401,7 +363,7 @@ try {
   // The sign-in form in French and English (a browser that is not signed in).
   const fresh = await browser.createBrowserContext();
   const signin = await fresh.newPage();
-  await signin.setViewport({ width: 390, height: 844 });
+  await signin.setViewport(PHONE);
   for (const lang of ['fr', 'en']) {
     await signin.goto(`${base}/desk?lang=${lang}`);
     await axe(signin, `desk sign-in (${lang})`);
@@ -422,7 +384,7 @@ try {
   const ctx = await browser.createBrowserContext();
   const plain = await ctx.newPage();
   await plain.setJavaScriptEnabled(false);
-  await plain.setViewport({ width: 390, height: 844 });
+  await plain.setViewport(PHONE);
   await plain.goto(`${base}/desk?lang=nl`);
   await plain.type('#key', partnerKey);
   await Promise.all([plain.waitForNavigation(), plain.click('button[type=submit]')]);
@@ -438,14 +400,8 @@ try {
   await ctx.close();
 } finally {
   await browser.close();
-  server.kill('SIGTERM');
+  h.stop();
 }
 fs.writeFileSync(path.join(artifacts, 'desk-figures.json'), JSON.stringify(figures, null, 1) + '\n');
 console.log('figures:', JSON.stringify(figures));
-console.log(`screenshots and figures in ${artifacts}`);
-fs.rmSync(work, { recursive: true, force: true });
-if (failures) {
-  console.log(`${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log('all checks passed');
+h.finish('screenshots and figures');

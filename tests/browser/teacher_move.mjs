@@ -7,50 +7,26 @@
 // nl, fr and en, screenshot at 390x844, measured (< 30 KB transferred) and watched for requests
 // to any other host.
 // Usage: node teacher_move.mjs LERARENKAART_BINARY ARTIFACT_DIR
-import { spawn, execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
+import { Harness, PHONE } from './lib/harness.mjs';
+import { cardQr, downloadApplePass } from './lib/card.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const [binary, artifacts] = process.argv.slice(2);
-if (!binary || !artifacts) throw new Error('usage: node teacher_move.mjs LERARENKAART_BINARY ARTIFACT_DIR');
-fs.mkdirSync(artifacts, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-move-'));
-const data = path.join(work, 'var');
-const profile = path.join(work, 'chromium-profile');
-const year = new Date().getUTCFullYear();
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures++;
-}
-function cli(...args) {
-  return execFileSync(binary, ['--data-dir', data, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+const h = new Harness('teacher_move.mjs', [], 'lk-move-');
+const { artifacts, work } = h;
+const check = h.check.bind(h);
 
 // Staff: a roster of three with claim codes, and a partner's API key, by the CLI.
-fs.writeFileSync(path.join(work, 'roster.csv'),
+const codes = h.importRoster(
   'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n' +
   'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no\n' +
   'T2,Jan,Peeters,teaching,GO,basic,054321,2000,no\n' +
   'T3,Aïcha,El Amrani,teaching,OGO,secondary,067890,1000,no\n');
-cli('import', 'roster', path.join(work, 'roster.csv'), '--year', String(year), '--claim-codes', path.join(work, 'codes.csv'));
-const codes = Object.fromEntries(fs.readFileSync(path.join(work, 'codes.csv'), 'utf8').trim().split('\n').slice(1)
-  .map((l) => l.split(',')));
-const partnerKey = cli('partners', 'add', 'museum-desk').trim();
+const partnerKey = h.cli('partners', 'add', 'museum-desk').trim();
 
 // The real service on 127.0.0.1:0.
-const portFile = path.join(work, 'port');
-const server = spawn(binary, ['--data-dir', data, 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
-  { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'serve.log'), 'w')] });
-for (let i = 0; i < 300 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 50));
-if (!fs.existsSync(portFile)) throw new Error('the service did not start: ' + fs.readFileSync(path.join(work, 'serve.log'), 'utf8'));
-const base = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+const base = await h.serve();
 
 async function verify(token) {
   const r = await fetch(`${base}/v1/verify`, {
@@ -63,103 +39,15 @@ async function verify(token) {
 }
 
 // One phone: a browser with a profile on disk (so its cookies survive closing it).
-function launch() {
-  return puppeteer.launch({
-    executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    userDataDir: profile,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-           '--disable-dev-shm-usage', '--lang=nl-BE'],
-  });
-}
+const launch = () => h.launch({ profile: 'chromium-profile' });
 const sizes = [];
-// A page that counts what each visit transfers and fails any request to another host.
-async function phonePage(browser) {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 390, height: 844 });
-  await page.setJavaScriptEnabled(false);
-  await page.setCacheEnabled(false);  // every page's size counts its stylesheet too
-  await page.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9,en;q=0.5' });  // a Flemish phone
-  page.on('request', (req) => {
-    const u = new URL(req.url());
-    if (u.origin !== base && u.protocol !== 'data:') check(false, `request to another host: ${req.url()}`);
-  });
-  const cdp = await page.createCDPSession();
-  await cdp.send('Network.enable');
-  const state = { page, cdp, transferred: 0, requests: [] };
-  cdp.on('Network.requestWillBeSent', (e) => state.requests.push(e.request.url));
-  cdp.on('Network.loadingFinished', (e) => { state.transferred += e.encodedDataLength; });
-  state.visit = async (what, action) => {
-    state.transferred = 0;
-    state.requests = [];
-    const out = await action();
-    await new Promise((r) => setTimeout(r, 100));
-    sizes.push({ page: what, bytes: state.transferred });
-    check(state.transferred < 30 * 1024, `${what}: ${state.transferred} bytes transferred (< 30 KB)`);
-    check(state.requests.every((u) => u.startsWith(base + '/')), `${what}: every request to ${base}`);
-    await page.screenshot({ path: path.join(artifacts, `${what}.png`) });
-    return out;
-  };
-  return state;
-}
+const phonePage = (browser) => h.phonePage(browser, sizes);
 async function submit(page, selector) {
   const [resp] = await Promise.all([page.waitForNavigation(), page.click(selector)]);
   return resp;
 }
-async function qrOf(page, name) {
-  const png = path.join(artifacts, `${name}.png`);
-  await (await page.$('svg.qr')).screenshot({ path: png });
-  try {
-    return execFileSync('zbarimg', ['--quiet', '--raw', png], { encoding: 'utf8' }).trim();
-  } catch (e) {
-    return '';
-  }
-}
-// Clicks "Add to Apple Wallet" and validates the downloaded pass; returns its barcode message.
-async function downloadPass(browser, state, name) {
-  const downloads = fs.mkdtempSync(path.join(work, 'downloads-'));
-  const bcdp = await browser.target().createCDPSession();
-  await bcdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
-  let passResponse = null;
-  const onResponse = (e) => { if (e.response.url.endsWith('/card/pass.pkpass')) passResponse = e.response; };
-  state.cdp.on('Network.responseReceived', onResponse);
-  check(await state.page.$eval('a.wallet.apple', (a) => a.getAttribute('href')) === '/card/pass.pkpass',
-    `${name}: the Apple Wallet button is a plain link`);
-  await state.page.click('a.wallet.apple');
-  let file = '';
-  for (let i = 0; i < 200 && !file; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    file = fs.readdirSync(downloads).find((f) => f.endsWith('.pkpass')) || '';
-  }
-  state.cdp.off('Network.responseReceived', onResponse);
-  check(file !== '', `${name}: the pass downloads (${file})`);
-  if (!file) return '';
-  const headers = Object.fromEntries(Object.entries(passResponse ? passResponse.headers : {}).map(([k, v]) => [k.toLowerCase(), v]));
-  check(passResponse && passResponse.status === 200 && headers['content-type'] === 'application/vnd.apple.pkpass',
-    `${name}: the pass is application/vnd.apple.pkpass (${passResponse && passResponse.status} ${headers['content-type']})`);
-  check((headers['content-disposition'] || '').startsWith('attachment'), `${name}: the pass is an attachment`);
-  const pkpass = path.join(artifacts, `${name}.pkpass`);
-  fs.copyFileSync(path.join(downloads, file), pkpass);
-  const listing = execFileSync('unzip', ['-Z1', pkpass], { encoding: 'utf8' }).split('\n');
-  check(['pass.json', 'manifest.json', 'signature'].every((f) => listing.includes(f)),
-    `${name}: the pass is a zip with pass.json, manifest.json and signature`);
-  const passBytes = execFileSync('unzip', ['-p', pkpass, 'pass.json']);
-  const passJson = JSON.parse(passBytes.toString('utf8'));
-  const manifest = JSON.parse(execFileSync('unzip', ['-p', pkpass, 'manifest.json'], { encoding: 'utf8' }));
-  check(manifest['pass.json'] === crypto.createHash('sha1').update(passBytes).digest('hex'),
-    `${name}: manifest.json has pass.json's SHA-1`);
-  // The signature is a detached PKCS#7 over manifest.json that OpenSSL accepts as such.
-  fs.writeFileSync(path.join(work, 'manifest.json'), execFileSync('unzip', ['-p', pkpass, 'manifest.json']));
-  fs.writeFileSync(path.join(work, 'signature'), execFileSync('unzip', ['-p', pkpass, 'signature']));
-  let signed = false;
-  try {
-    execFileSync('openssl', ['smime', '-verify', '-noverify', '-binary', '-inform', 'DER', '-in', path.join(work, 'signature'),
-      '-content', path.join(work, 'manifest.json'), '-out', '/dev/null'], { stdio: 'ignore' });
-    signed = true;
-  } catch (e) { /* checked below */ }
-  check(signed, `${name}: the signature verifies over manifest.json (openssl smime -verify -noverify)`);
-  return passJson.barcodes ? passJson.barcodes[0].message : '';
-}
+const qrOf = (page, name) => cardQr(h, page, name);
+const downloadPass = (browser, state, name) => downloadApplePass(h, browser, state, name);
 
 let oldToken = '', newToken = '';
 try {
@@ -221,7 +109,7 @@ try {
   check(new URL(page.url()).pathname === '/card' && await qrOf(page, 'move-card-qr-later') === newToken,
     'reopened after the move: signed in on the new card');
   // The whole card page (the viewport shots stop at 844 px): the wallet buttons, the move link.
-  await page.screenshot({ path: path.join(artifacts, 'move-card-full-nl.png'), fullPage: true });
+  await h.shot(page, 'move-card-full-nl', { fullPage: true });
   // Sign out still works after the move: the device no longer shows the card.
   await phone.visit('move-signed-out-nl', () => submit(page, 'form.signout button'));
   check(new URL(page.url()).pathname === '/', 'signed out after the move: back on /');
@@ -231,23 +119,15 @@ try {
   await browser.close();
 
   // 6. Accessibility of the move's pages in every language (another teacher, another profile).
-  const a11yBrowser = await puppeteer.launch({
-    executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium', headless: true,
-    userDataDir: path.join(work, 'a11y-profile'),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-dev-shm-usage'],
-  });
+  const a11yBrowser = await h.launch({ profile: 'a11y-profile', lang: null });
   try {
     const a11y = await a11yBrowser.newPage();
-    await a11y.setViewport({ width: 390, height: 844 });
+    await a11y.setViewport(PHONE);
     await a11y.setBypassCSP(true);
     async function audit(name, lang) {
       check(await a11y.$eval('html', (h) => h.lang) === lang, `${name} (${lang}): <html lang="${lang}">`);
-      await a11y.screenshot({ path: path.join(artifacts, `${name}-${lang}.png`) });
-      await a11y.evaluate(axeSource);
-      const result = await a11y.evaluate(() => window.axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-      const v = result.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      check(v.length === 0, `axe WCAG 2.1 A/AA on ${name} (${lang})${v.length ? ': ' + v.join('; ') : ''}`);
+      await h.shot(a11y, `${name}-${lang}`);
+      await h.axe(a11y, `${name} (${lang})`);
     }
     await a11y.goto(`${base}/claim?code=${encodeURIComponent(codes.T3)}`);
     await Promise.all([a11y.waitForNavigation(), a11y.click('button[type=submit]')]);
@@ -270,7 +150,7 @@ try {
     }
     // A device left behind on a card that moved (its session predates the move).
     const left = await a11yBrowser.newPage();
-    await left.setViewport({ width: 390, height: 844 });
+    await left.setViewport(PHONE);
     const t2 = codes.T2;
     await left.goto(`${base}/claim?code=${encodeURIComponent(t2)}&lang=en`);
     await Promise.all([left.waitForNavigation(), left.click('button[type=submit]')]);
@@ -296,13 +176,7 @@ try {
     await a11yBrowser.close();
   }
 } finally {
-  server.kill('SIGTERM');
+  h.stop();
 }
 fs.writeFileSync(path.join(artifacts, 'move-sizes.json'), JSON.stringify(sizes, null, 1) + '\n');
-console.log(`screenshots and sizes in ${artifacts}`);
-fs.rmSync(work, { recursive: true, force: true });
-if (failures) {
-  console.log(`${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log('all checks passed');
+h.finish('screenshots and sizes');

@@ -4,38 +4,21 @@
 // JavaScript disabled, as every page must work without it. Then axe-core checks WCAG 2.1 A and AA
 // on every page in every language, and each page's transferred size is measured (< 30 KB).
 // Usage: node teacher_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
+import { Harness, PHONE, sleep } from './lib/harness.mjs';
+import { cardQr, downloadApplePass } from './lib/card.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const [binary, artifacts] = process.argv.slice(2);
-if (!binary || !artifacts) throw new Error('usage: node teacher_pages.mjs LERARENKAART_BINARY ARTIFACT_DIR');
-fs.mkdirSync(artifacts, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-browser-'));
-const data = path.join(work, 'var');
-const year = new Date().getUTCFullYear();
-let failures = 0;
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures++;
-}
-function cli(...args) {
-  return execFileSync(binary, ['--data-dir', data, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+const h = new Harness('teacher_pages.mjs');
+const { artifacts, work } = h;
+const check = h.check.bind(h);
 
 // A roster of two with addresses and claim codes, made by the CLI as staff would.
-fs.writeFileSync(path.join(work, 'roster.csv'),
+const codes = h.importRoster(
   'staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter,email\n' +
   'T1,Sofie,Van den Broeck,teaching,GO,basic,012345,9000,no,sofie@school.example.be\n' +
   'T2,Jan,Peeters,teaching,GO,basic,054321,2000,no,jan@school.example.be\n');
-cli('import', 'roster', path.join(work, 'roster.csv'), '--year', String(year), '--claim-codes', path.join(work, 'codes.csv'));
-const codes = Object.fromEntries(fs.readFileSync(path.join(work, 'codes.csv'), 'utf8').trim().split('\n').slice(1)
-  .map((l) => l.split(',')));
 
 // A real SMTP server for "send me a new link" (tests/mail/smtp_sink.py, Debian's python3-aiosmtpd).
 const mailDir = path.join(work, 'mail');
@@ -46,48 +29,16 @@ const sinkPort = await new Promise((resolve, reject) => {
   sink.stdout.once('data', (d) => resolve(String(d).trim().split(' ')[1]));
   sink.once('exit', () => reject(new Error('smtp_sink.py did not start')));
 });
-fs.writeFileSync(path.join(work, 'lk.toml'),
-  `[server]\nlinks_per_hour = 3600\nlink_burst = 20\nclaim_burst = 50\n[smtp]\nurl = "smtp://127.0.0.1:${sinkPort}"\nstarttls = "off"\nfrom = "kaart@lerarenkaart.example.be"\n`);
 
 // The real service on 127.0.0.1:0.
-const portFile = path.join(work, 'port');
-const server = spawn(binary, ['--data-dir', data, '--config', path.join(work, 'lk.toml'), 'serve', '--dev', '--listen', '127.0.0.1:0', '--port-file', portFile],
-  { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'serve.log'), 'w')] });
-for (let i = 0; i < 300 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 50));
-if (!fs.existsSync(portFile)) throw new Error('the service did not start: ' + fs.readFileSync(path.join(work, 'serve.log'), 'utf8'));
-const base = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+const base = await h.serve(
+  `[server]\nlinks_per_hour = 3600\nlink_burst = 20\nclaim_burst = 50\n[smtp]\nurl = "smtp://127.0.0.1:${sinkPort}"\nstarttls = "off"\nfrom = "kaart@lerarenkaart.example.be"\n`);
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  userDataDir: path.join(work, 'chromium-profile'),
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-         '--disable-dev-shm-usage', '--lang=nl-BE'],
-});
+const browser = await h.launch();
 const sizes = [];
 try {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 390, height: 844 });
-  await page.setJavaScriptEnabled(false);
-  await page.setCacheEnabled(false);  // every page's size counts its stylesheet too
-  await page.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9,en;q=0.5' });  // a Flemish phone
-  // Every request stays on this service; count what each document transfers.
-  let transferred = 0;
-  page.on('request', (req) => {
-    const u = new URL(req.url());
-    if (u.origin !== base && u.protocol !== 'data:') check(false, `request to another host: ${req.url()}`);
-  });
-  const cdp = await page.createCDPSession();
-  await cdp.send('Network.enable');
-  cdp.on('Network.loadingFinished', (e) => { transferred += e.encodedDataLength; });
-  async function visit(what, action) {
-    transferred = 0;
-    await action();
-    await new Promise((r) => setTimeout(r, 100));
-    sizes.push({ page: what, bytes: transferred });
-    check(transferred < 30 * 1024, `${what}: ${transferred} bytes transferred (< 30 KB)`);
-    await page.screenshot({ path: path.join(artifacts, `${what}.png`) });
-  }
+  const first = await h.phonePage(browser, sizes);
+  const { page, visit } = first;
 
   // 1. The mailed link (the code as a teacher might type it: lower case, without dashes).
   const mailed = codes.T1;
@@ -116,43 +67,12 @@ try {
   check(session && session.httpOnly && session.sameSite === 'Lax', 'the session cookie is HttpOnly and SameSite=Lax');
 
   // 2. The QR code on the page carries the pass's token.
-  const qrPng = path.join(artifacts, 'card-qr.png');
-  await (await page.$('svg.qr')).screenshot({ path: qrPng });
-  let qrText = '';
-  try {
-    qrText = execFileSync('zbarimg', ['--quiet', '--raw', qrPng], { encoding: 'utf8' }).trim();
-  } catch (e) { /* checked below */ }
+  const qrText = await cardQr(h, page, 'card-qr');
 
   // 3. The pass, through the Apple Wallet button: a plain link the browser downloads with the
   //    session cookie (no Authorization header a phone browser could not send).
-  const downloads = path.join(work, 'downloads');
-  fs.mkdirSync(downloads);
-  const bcdp = await browser.target().createCDPSession();
-  await bcdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
-  let passResponse = null;
-  cdp.on('Network.responseReceived', (e) => { if (e.response.url.endsWith('/card/pass.pkpass')) passResponse = e.response; });
-  check(await page.$eval('a.wallet.apple', (a) => a.getAttribute('href')) === '/card/pass.pkpass', 'the Apple Wallet button is a plain link');
-  await page.click('a.wallet.apple');
-  let file = '';
-  for (let i = 0; i < 200 && !file; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    file = fs.readdirSync(downloads).find((f) => f.endsWith('.pkpass')) || '';
-  }
-  check(file !== '', `the pass downloads (${file})`);
-  const headers = Object.fromEntries(Object.entries(passResponse ? passResponse.headers : {}).map(([k, v]) => [k.toLowerCase(), v]));
-  check(passResponse && passResponse.status === 200 && headers['content-type'] === 'application/vnd.apple.pkpass',
-    `the pass is application/vnd.apple.pkpass (${passResponse && passResponse.status} ${headers['content-type']})`);
-  check((headers['content-disposition'] || '').startsWith('attachment'), 'the pass is an attachment');
-  const pkpass = path.join(artifacts, 'card.pkpass');
-  fs.copyFileSync(path.join(downloads, file), pkpass);
-  const listing = execFileSync('unzip', ['-Z1', pkpass], { encoding: 'utf8' }).split('\n');
-  check(['pass.json', 'manifest.json', 'signature'].every((f) => listing.includes(f)), 'the pass is a zip with pass.json, manifest.json and signature');
-  const passJson = JSON.parse(execFileSync('unzip', ['-p', pkpass, 'pass.json'], { encoding: 'utf8' }));
-  check(passJson.barcodes && passJson.barcodes[0].message === qrText, 'the page\'s QR code holds the pass\'s token');
-  const manifest = JSON.parse(execFileSync('unzip', ['-p', pkpass, 'manifest.json'], { encoding: 'utf8' }));
-  const crypto = await import('node:crypto');
-  const passBytes = execFileSync('unzip', ['-p', pkpass, 'pass.json']);
-  check(manifest['pass.json'] === crypto.createHash('sha1').update(passBytes).digest('hex'), 'manifest.json has pass.json\'s SHA-1');
+  const passToken = await downloadApplePass(h, browser, first, 'card');
+  check(passToken !== '' && passToken === qrText, 'the page\'s QR code holds the pass\'s token');
 
   // 4. Later: / shows the card again.
   await visit('home-signed-in', () => page.goto(`${base}/`));
@@ -169,7 +89,7 @@ try {
 
   // 5b. A new phone: a fresh browser profile asks for a new link; the mail's link signs it in.
   const phone = await (await (browser.createBrowserContext || browser.createIncognitoBrowserContext).call(browser)).newPage();
-  await phone.setViewport({ width: 390, height: 844 });
+  await phone.setViewport(PHONE);
   await phone.setJavaScriptEnabled(false);
   await phone.setExtraHTTPHeaders({ 'Accept-Language': 'nl-BE,nl;q=0.9' });
   await phone.goto(`${base}/`);
@@ -177,10 +97,10 @@ try {
   await phone.type('#email', 'Sofie@School.example.be');
   [resp] = await Promise.all([phone.waitForNavigation(), phone.click('button[type=submit]')]);
   check(resp.status() === 200 && (await phone.$eval('h1', (h) => h.textContent)) === 'Kijk in je mailbox', 'asked for a new link: check your mailbox');
-  await phone.screenshot({ path: path.join(artifacts, 'link-sent-nl.png') });
+  await h.shot(phone, 'link-sent-nl');
   let eml = '';
   for (let i = 0; i < 100 && !eml; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     eml = fs.readdirSync(mailDir).find((f) => f.endsWith('.eml')) || '';
   }
   check(eml !== '', 'the sign-in mail arrived');
@@ -189,15 +109,15 @@ try {
   check(signinLink.startsWith(base), `the mail holds the sign-in link (${signinLink})`);
   await phone.goto(signinLink);
   check((await phone.$$('form[action="/link/signin"] button')).length === 1, 'the link opens a page with a button, spending nothing');
-  await phone.screenshot({ path: path.join(artifacts, 'signin-nl.png') });
+  await h.shot(phone, 'signin-nl');
   await Promise.all([phone.waitForNavigation(), phone.click('form[action="/link/signin"] button')]);
   check(new URL(phone.url()).pathname === '/card', `the new phone is signed in (${phone.url()})`);
   check((await phone.$eval('#card-name', (e) => e.textContent)) === 'Sofie Van den Broeck', 'the new phone shows the card');
-  await phone.screenshot({ path: path.join(artifacts, 'card-new-phone-nl.png') });
+  await h.shot(phone, 'card-new-phone-nl');
 
   // 6. Accessibility: every page in every language (a fresh signed-in page for the card).
   const a11y = await browser.newPage();
-  await a11y.setViewport({ width: 390, height: 844 });
+  await a11y.setViewport(PHONE);
   await a11y.setBypassCSP(true);
   const t2 = codes.T2;
   for (const lang of ['nl', 'fr', 'en']) {
@@ -229,26 +149,16 @@ try {
         check(title && (await a11y.title()).startsWith(title), `${name} (${lang}) is titled "${title}" (${await a11y.title()})`);
         if (name === 'signin-error') check((await a11y.$$('[role=alert]')).length === 1, `${name} (${lang}) says what went wrong`);
       }
-      await a11y.evaluate(axeSource);
-      const result = await a11y.evaluate(() => window.axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-      const v = result.violations.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      check(v.length === 0, `axe WCAG 2.1 A/AA on ${name} (${lang})${v.length ? ': ' + v.join('; ') : ''}`);
-      if (lang !== 'nl' || name === 'card') await a11y.screenshot({ path: path.join(artifacts, `${name}-${lang}.png`) });
+      await h.axe(a11y, `${name} (${lang})`);
+      if (lang !== 'nl' || name === 'card') await h.shot(a11y, `${name}-${lang}`);
     }
     // Sign the card's device out again for the next language's claim.
     await a11y.deleteCookie({ name: 'lk_session', url: base });
   }
 } finally {
   await browser.close();
-  server.kill('SIGTERM');
+  h.stop();
   sink.stdin.end();
 }
 fs.writeFileSync(path.join(artifacts, 'sizes.json'), JSON.stringify(sizes, null, 1) + '\n');
-console.log(`screenshots and sizes in ${artifacts}`);
-fs.rmSync(work, { recursive: true, force: true });
-if (failures) {
-  console.log(`${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log('all checks passed');
+h.finish('screenshots and sizes');

@@ -14,33 +14,19 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using namespace std::chrono;
 
-class LedgerLookupTest : public ::testing::TestWithParam<std::string> {
+// T1 and T2 on the rosters of 2025 and 2026, T1 in the library channel of 2026.
+class LedgerLookupTest : public testing::LedgerBackendTest {
  protected:
   void SetUp() override {
-    backend_ = std::make_unique<testing::Backend>(GetParam(), dir_.path());
-    if (!backend_->available()) {
-      const char* url = std::getenv("LK_TEST_POSTGRES_URL");
-      if (url && *url) FAIL() << backend_->reason();
-      GTEST_SKIP() << backend_->reason();
-    }
-    auto l = OpenLedger(backend_->options(), clock_);
-    ASSERT_TRUE(l) << l.error().message;
-    ledger_ = std::move(*l);
-    for (int year : {2025, 2026}) {
-      lk::testing::WriteText(dir_ / "roster.csv",
-                             "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,"
-                             "starter\nT1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
-                             "T2,Bo,Claes,support,OGO,secondary,23456,9000,no\n");
-      ASSERT_TRUE(ledger_->imports().ImportRoster(dir_ / "roster.csv", year));
-    }
-    lk::testing::WriteText(dir_ / "library.csv", "staff_id,date\nT1,2026-01-10\n");
-    ASSERT_TRUE(ledger_->imports().ImportChannel(Channel::kLibrary, dir_ / "library.csv", 2026));
+    LedgerBackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto roster = Write("roster.csv", std::string(testing::kRosterHeader) +
+                                          "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                          "T2,Bo,Claes,support,OGO,secondary,23456,9000,no\n");
+    for (int year : {2025, 2026}) ASSERT_TRUE(ledger_->imports().ImportRoster(roster, year));
+    ASSERT_TRUE(ledger_->imports().ImportChannel(
+        Channel::kLibrary, Write("library.csv", "staff_id,date\nT1,2026-01-10\n"), 2026));
   }
-
-  lk::testing::TempDir dir_;
-  FakeClock clock_{sys_days(2026y / February / 1) + 12h};
-  std::unique_ptr<testing::Backend> backend_;
-  std::unique_ptr<Ledger> ledger_;
 };
 
 TEST_P(LedgerLookupTest, CardsOfAStaffMemberAcrossYearsAndChannelsWithoutIssuingOne) {
@@ -92,8 +78,7 @@ TEST_P(LedgerLookupTest, CredentialsAreListedByKindAndNameWithoutSecrets) {
   EXPECT_EQ((*list)[1].created, clock_.Now());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LedgerLookupTest, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& p) { return p.param; });
+LK_ON_EVERY_BACKEND(LedgerLookupTest);
 
 }  // namespace
 }  // namespace lk::ledger

@@ -26,30 +26,10 @@ using ::testing::Not;
 using ::testing::StartsWith;
 using namespace std::chrono;
 
-const char* kRosterHeader =
-    "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+using testing::kRosterHeader;
 
-class LedgerTest : public ::testing::TestWithParam<std::string> {
+class LedgerTest : public testing::LedgerBackendTest {
  protected:
-  void SetUp() override {
-    backend_ = std::make_unique<testing::Backend>(GetParam(), dir_.path());
-    if (!backend_->available()) {
-      // Skipped only when no server was configured; a configured server that fails is a failure.
-      const char* url = std::getenv("LK_TEST_POSTGRES_URL");
-      if (url && *url) FAIL() << backend_->reason();
-      GTEST_SKIP() << backend_->reason();
-    }
-    ledger_ = Open();
-  }
-  std::unique_ptr<Ledger> Open() {
-    auto l = OpenLedger(backend_->options(), clock_);
-    EXPECT_TRUE(l.has_value()) << l.error().message;
-    return l ? std::move(*l) : nullptr;
-  }
-  std::filesystem::path Write(const std::string& name, const std::string& content) {
-    lk::testing::WriteText(dir_ / name, content);
-    return dir_ / name;
-  }
   // `ledger verify` passes: the audit chain, every card against its audit entry, and both
   // aggregates against a recount.
   void ExpectVerified(const std::string& step) {
@@ -74,19 +54,6 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
     }
     return 0;
   }
-  void ImportSmallRoster(int year = 2026) {
-    auto f = Write("roster.csv", std::string(kRosterHeader) +
-                                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
-                                     "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes\n"
-                                     "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no\n");
-    auto r = ledger_->imports().ImportRoster(f, year);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-  }
-
-  lk::testing::TempDir dir_;
-  FakeClock clock_{sys_days(2026y / February / 1) + 12h};
-  std::unique_ptr<testing::Backend> backend_;
-  std::unique_ptr<Ledger> ledger_;
 };
 
 // A command that must not start a ledger (create_if_missing = false) opens an existing one and
@@ -1644,8 +1611,7 @@ TEST_P(LedgerTest, SignInLinksAreOneTimeShortLivedAndOnlyForCardHolders) {
   ExpectVerified("sign-in links");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& p) { return p.param; });
+LK_ON_EVERY_BACKEND(LedgerTest);
 // --- claim codes, credentials and card lookup (the HTTP service's needs) ---
 
 TEST_P(LedgerTest, ClaimCodesAreSingleUseExpiringAndStoredOnlyAsHashes) {
@@ -2094,8 +2060,7 @@ TEST_P(AuditTamperTest, EditedReplacementIsNamed) {
   EXPECT_THAT(v->problem, HasSubstr("its replacement differs from audit entry"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AuditTamperTest, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& p) { return p.param; });
+LK_ON_EVERY_BACKEND(AuditTamperTest);
 
 TEST(ProvinceTest, BelgianPostcodeRanges) {
   EXPECT_EQ(*ProvinceOfPostcode(1000), "Brussel");

@@ -96,4 +96,36 @@ std::string Backend::Sql(const std::string& sql) {
   return PgExec(url_, sql);
 }
 
+void LedgerBackendTest::SetUp() {
+  backend_ = std::make_unique<Backend>(GetParam(), dir_.path());
+  if (!backend_->available()) {
+    // Skipped only when no server was configured; a configured server that fails is a failure.
+    const char* url = std::getenv("LK_TEST_POSTGRES_URL");
+    if (url && *url) FAIL() << backend_->reason();
+    GTEST_SKIP() << backend_->reason();
+  }
+  ledger_ = Open();
+  ASSERT_NE(ledger_, nullptr);
+}
+
+std::unique_ptr<Ledger> LedgerBackendTest::Open() {
+  auto l = OpenLedger(backend_->options(), clock_);
+  EXPECT_TRUE(l.has_value()) << l.error().message;
+  return l ? std::move(*l) : nullptr;
+}
+
+std::filesystem::path LedgerBackendTest::Write(const std::string& name, const std::string& content) {
+  lk::testing::WriteText(dir_ / name, content);
+  return dir_ / name;
+}
+
+void LedgerBackendTest::ImportSmallRoster(int year) {
+  auto f = Write("roster.csv", std::string(kRosterHeader) +
+                                   "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                                   "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes\n"
+                                   "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no\n");
+  auto r = ledger_->imports().ImportRoster(f, year);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+}
+
 }  // namespace lk::ledger::testing

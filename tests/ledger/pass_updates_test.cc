@@ -18,43 +18,24 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using namespace std::chrono;
 
-const char* kRosterHeader =
-    "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
 const std::string kTokenA(64, 'a'), kTokenB(64, 'b'), kTokenC(64, 'c');
 
-class PassUpdatesTest : public ::testing::TestWithParam<std::string> {
+// The small roster with a digital card each (serials_ in T1, T2, T3 order).
+class PassUpdatesTest : public testing::LedgerBackendTest {
  protected:
   void SetUp() override {
-    backend_ = std::make_unique<testing::Backend>(GetParam(), dir_.path());
-    if (!backend_->available()) {
-      const char* url = std::getenv("LK_TEST_POSTGRES_URL");
-      if (url && *url) FAIL() << backend_->reason();
-      GTEST_SKIP() << backend_->reason();
-    }
-    ledger_ = Open();
-    lk::testing::WriteText(dir_ / "roster.csv", std::string(kRosterHeader) +
-                                                    "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
-                                                    "T2,Bert,Janssens,support,OGO,secondary,23456,9000,yes\n"
-                                                    "T3,Cas,Maes,administrative,VGO,higher,34567,1000,no\n");
-    ASSERT_TRUE(ledger_->imports().ImportRoster(dir_ / "roster.csv", 2026).has_value());
+    LedgerBackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ImportSmallRoster();
     for (const char* id : {"T1", "T2", "T3"}) {
       auto card = ledger_->cards().IssueDigital(id, 2026);
       ASSERT_TRUE(card.has_value()) << card.error().message;
       serials_.push_back(card->serial);
     }
   }
-  std::unique_ptr<Ledger> Open() {
-    auto l = OpenLedger(backend_->options(), clock_);
-    EXPECT_TRUE(l.has_value()) << l.error().message;
-    return l ? std::move(*l) : nullptr;
-  }
   PassUpdates& updates() { return ledger_->pass_updates(); }
   int64_t Tag(const std::string& serial) { return ledger_->cards().FindCard(serial)->update_tag; }
 
-  lk::testing::TempDir dir_;
-  FakeClock clock_{sys_days(2026y / February / 1) + 12h};
-  std::unique_ptr<testing::Backend> backend_;
-  std::unique_ptr<Ledger> ledger_;
   std::vector<std::string> serials_;
 };
 
@@ -222,8 +203,7 @@ TEST_P(PassUpdatesTest, ReplacedTokensTakeANewTagQueueAPushAndKeepTheAuditChainW
   EXPECT_FALSE(ledger_->audit().Verify()->ok);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PassUpdatesTest, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& p) { return p.param; });
+LK_ON_EVERY_BACKEND(PassUpdatesTest);
 
 }  // namespace
 }  // namespace lk::ledger

@@ -26,7 +26,7 @@ std::string Token(const std::string& prefix, int i) {
   return prefix + std::string(tail + prefix.size());
 }
 
-class UpdatePusherTest : public ::testing::TestWithParam<std::string> {
+class UpdatePusherTest : public ledger::testing::LedgerBackendTest {
  protected:
   static void SetUpTestSuite() {
     certs_ = new lk::testing::TempDir();
@@ -37,20 +37,11 @@ class UpdatePusherTest : public ::testing::TestWithParam<std::string> {
     certs_ = nullptr;
   }
   void SetUp() override {
-    backend_ = std::make_unique<ledger::testing::Backend>(GetParam(), dir_.path());
-    if (!backend_->available()) {
-      const char* url = std::getenv("LK_TEST_POSTGRES_URL");
-      if (url && *url) FAIL() << backend_->reason();
-      GTEST_SKIP() << backend_->reason();
-    }
-    auto l = ledger::OpenLedger(backend_->options(), clock_);
-    ASSERT_TRUE(l.has_value()) << l.error().message;
-    ledger_ = std::move(*l);
-    std::string roster =
-        "staff_id,first_name,last_name,role,network,level,school_number,school_postcode,starter\n";
+    LedgerBackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::string roster = ledger::testing::kRosterHeader;
     for (int i = 0; i < 6; ++i) roster += "T" + std::to_string(i) + ",A,B,teaching,GO,basic,12345,2000,no\n";
-    lk::testing::WriteText(dir_ / "roster.csv", roster);
-    ASSERT_TRUE(ledger_->imports().ImportRoster(dir_ / "roster.csv", 2026).has_value());
+    ASSERT_TRUE(ledger_->imports().ImportRoster(Write("roster.csv", roster), 2026).has_value());
     for (int i = 0; i < 6; ++i)
       serials_.push_back(ledger_->cards().IssueDigital("T" + std::to_string(i), 2026)->serial);
     apple_ = std::make_unique<lk::testing::ApnsStandIn>(lk::testing::SourceDir(), certs_->path(),
@@ -98,10 +89,6 @@ class UpdatePusherTest : public ::testing::TestWithParam<std::string> {
   }
 
   static lk::testing::TempDir* certs_;
-  lk::testing::TempDir dir_;
-  FakeClock clock_{sys_days(2026y / February / 1) + 12h};
-  std::unique_ptr<ledger::testing::Backend> backend_;
-  std::unique_ptr<ledger::Ledger> ledger_;
   std::vector<std::string> serials_;
   std::unique_ptr<lk::testing::ApnsStandIn> apple_;
   std::vector<std::string> log_;
@@ -191,8 +178,7 @@ TEST_P(UpdatePusherTest, GoneDevicesAreForgottenAndBusyOnesRetriedThenGivenUp) {
   EXPECT_EQ(got[Token("503", 1)], 6);  // 3 runs x 2 attempts
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, UpdatePusherTest, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& p) { return p.param; });
+LK_ON_EVERY_BACKEND(UpdatePusherTest);
 
 }  // namespace
 }  // namespace lk::wallet
