@@ -469,6 +469,13 @@ CREATE TABLE IF NOT EXISTS schools (
 );
 )sql",
        "", ""},
+      // 16 (SQLite): the index the counts and the imports' joins use (migration 2) again: migration
+      // 11 rebuilt `cards` without it, so every import and report on a large SQLite ledger fell
+      // back to a temporary index built on the fly. PostgreSQL dropped it on purpose (6).
+      {16, "", R"sql(
+CREATE INDEX IF NOT EXISTS cards_counts ON cards (status, roster_id, channel, school_year);
+)sql",
+       ""},
   };
   return kMigrations;
 }
