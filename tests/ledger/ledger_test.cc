@@ -1274,7 +1274,8 @@ TEST_P(LedgerTest, BatchSerialsAscendInStaffKeyOrderAndMatchTheirHolders) {
 TEST_P(LedgerTest, SqliteCardsCarryTheCountsIndexAgain) {
   if (GetParam() != "sqlite") GTEST_SKIP() << "PostgreSQL does without it (migration 6)";
   ImportSmallRoster();
-  const std::string index = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'cards_counts'";
+  const std::string index =
+      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'cards_counts'";
   EXPECT_EQ(backend_->Value(index), "1");
   ledger_.reset();
   ASSERT_EQ(backend_->Sql("DROP INDEX cards_counts"), "");
