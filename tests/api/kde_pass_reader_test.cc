@@ -294,6 +294,10 @@ TEST_F(KdePassReaderTest, AKeyRotationGivesThePhoneANewQrTokenAndTheOldOneKeepsV
   auto [phone, card] = ClaimIntoPhone("T2", "kde-phone-2", std::string(64, 'b'));
   std::string tag = Tag(phone);
   const std::string old_token = card["token"];
+  auto saved = Http("GET", Server().url(card["google_url"]), "",
+                    {"Authorization: Bearer " + card["access_token"].get<std::string>()});
+  ASSERT_EQ(saved.status, 302) << saved.body << Server().Log();
+  const std::string object_id = std::string(kIssuer) + "." + phone.Serial();
 
   auto rotate = Cli({"keys", "rotate"});
   ASSERT_EQ(rotate.exit_code, 0) << rotate.err;
@@ -314,6 +318,12 @@ TEST_F(KdePassReaderTest, AKeyRotationGivesThePhoneANewQrTokenAndTheOldOneKeepsV
   EXPECT_EQ(VerifyUntil(fresh, "active"), "active");
   EXPECT_EQ(Verify(old_token)["status"], "active");  // the old key stays published
   EXPECT_EQ(kde["fields"]["year"], phone.pass["fields"]["year"]);
+  // Where `cards refresh` patches saved Google objects (its summary then has a "google:" line,
+  // branch cardyear), the object carries the pass's new token.
+  if (refresh.out.find("\ngoogle: ") != std::string::npos) {
+    EXPECT_THAT(refresh.out, HasSubstr("google: 1 objects patched"));
+    EXPECT_EQ(google_->objects().at(object_id)["barcode"]["value"], fresh);
+  }
 }
 
 // The new card year: next year's roster imported, `lerarenkaart cards renew --year Y` gives the
