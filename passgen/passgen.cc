@@ -292,7 +292,7 @@ struct PassBuilder::Impl {
     std::string& p = pass_json;
     p.reserve(prefix.size() + rendered->members_json.size() + card.token.size() + 512);
     p = prefix;
-    p += card.serial;
+    p += PassSerial(card);  // the wallet entry (a renewed card keeps its first serial)
     p += "\",\n  \"teamIdentifier\": \"";
     p += team_json;
     p += "\",\n";
