@@ -487,6 +487,39 @@ TEST_P(WalletServiceTest, TheNewCardYearTakesOverTheWalletEntry) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// A template that declares "followingYears" covers next year: no warning on import or serve, and
+// a claim of next year's card downloads a pass of that year (not 503).
+TEST_P(WalletServiceTest, ATemplateThatServesFollowingYearsCoversNextYear) {
+  const fs::path root = dir_ / "templates";
+  fs::create_directories(root / std::to_string(year_));
+  fs::copy(lk::testing::SourceDir() / "templates" / std::to_string(year_), root / std::to_string(year_),
+           fs::copy_options::recursive);
+  json tj = json::parse(ReadAll(root / std::to_string(year_) / "template.json"));
+  tj["followingYears"] = true;
+  WriteText(root / std::to_string(year_) / "template.json", tj.dump(2));
+  WriteText(config_, ReadAll(config_) + "\n[passes]\ntemplates_dir = \"" + root.string() + "\"\n");
+  const std::string next = std::to_string(year_ + 1);
+  auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", next, "--claim-codes",
+                  (dir_ / "codes-next.csv").string()});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_THAT(imp.err, Not(HasSubstr("warning")));
+  std::string codes = ReadAll(dir_ / "codes-next.csv");
+  auto at = codes.find("\nT1,");
+  ASSERT_NE(at, std::string::npos) << codes;
+  std::string code = Trim(codes.substr(at + 4, codes.find('\n', at + 1) - at - 4));
+  auto claim = Http("POST", Server().url("/v1/claims"), json{{"claim_code", code}}.dump(),
+                    {"Content-Type: application/json"});
+  ASSERT_EQ(claim.status, 201) << claim.body;
+  EXPECT_EQ(Json(claim)["year"], year_ + 1);
+  auto pkpass = Http("GET", Server().url(Json(claim)["pass_url"]), "",
+                     {"Authorization: Bearer " + Json(claim)["access_token"].get<std::string>()});
+  ASSERT_EQ(pkpass.status, 200) << pkpass.body << Server().Log();
+  json pj = PassJson(pkpass.body, "following-year");
+  EXPECT_THAT(pj["expirationDate"].get<std::string>(), StartsWith(std::to_string(year_ + 2) + "-"));
+  EXPECT_THAT(pj.dump(), HasSubstr("\"value\":\"" + next + "\""));
+  EXPECT_THAT(Server().Log(), Not(HasSubstr("no Apple pass template covers card year " + next)));
+}
+
 // A card year with a roster but no pass template: the import and serve say so (claims would 503).
 TEST_P(WalletServiceTest, ImportAndServeWarnWhenNoPassTemplateCoversTheYear) {
   const std::string next = std::to_string(year_ + 1);
