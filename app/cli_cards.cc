@@ -174,8 +174,9 @@ int Renew(const Globals& g, const RenewArgs& a) {
   };
   ProgressBar bar("cards renew " + std::to_string(a.year), "cards");
   int64_t renewed = 0;
+  std::string cursor;
   for (;;) {
-    auto batch = (*l)->cards().RenewDigital(a.year, static_cast<size_t>(a.batch), sign, now);
+    auto batch = (*l)->cards().RenewDigital(a.year, static_cast<size_t>(a.batch), sign, now, &cursor);
     if (!batch) {
       bar.Clear();
       if (renewed > 0)

@@ -74,10 +74,13 @@ class Cards {
   // card's wallet entry (Card::wallet_serial), so the Apple pass keeps its serialNumber and the
   // Google object its id. One write with one audit entry ("renew digital") and a queued push of
   // each entry. Returns the new cards (serial, year, wallet_serial, auth_token, token, token_at,
-  // update_tag), ordered by the earlier cards' serials; empty when nobody is left to renew, so
-  // calling it until it returns none renews everyone, and a call cut short loses nothing.
+  // update_tag), in holder order; empty when nobody is left to renew, so calling it until it
+  // returns none renews everyone, and a call cut short loses nothing. `cursor` (optional, opaque:
+  // "" at first, then passed back as it was left) makes each call start after the previous
+  // one's holders, so that a run over a whole year reads each holder once.
   // kInvalidArgument for a year out of range; `sign`'s error aborts the write.
-  Result<std::vector<Card>> RenewDigital(int year, size_t limit, const TokenSigner& sign, Time at);
+  Result<std::vector<Card>> RenewDigital(int year, size_t limit, const TokenSigner& sign, Time at,
+                                         std::string* cursor = nullptr);
   // How the active digital cards of `year` - 1 stand with card year `year` (read-only).
   Result<RenewalCounts> RenewalStatus(int year) const;
 

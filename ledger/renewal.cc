@@ -15,18 +15,22 @@ using namespace internal;
 namespace {
 
 // Active digital cards of card year $1 (not moved away) whose holder is on the roster of $2 and
-// holds no digital card there: the roster of $1 drives, each card through cards_current, the
-// holder's next roster entry through UNIQUE (card_year, staff_key).
+// holds no digital card there, holders after staff key $3: the roster of $1 drives in staff-key
+// order (UNIQUE (card_year, staff_key)), so a batch stops after its LIMIT; each card through
+// cards_current, the holder's next roster entry through the same unique index. "No card" is "no
+// current card" (a replaced card always has a current successor), which cards_current (partial:
+// replaced_by IS NULL) answers; without that term the engines read every card per holder.
 constexpr const char* kCandidatesSql =
-    "FROM roster r CROSS JOIN cards c CROSS JOIN roster nr WHERE r.card_year = $1 AND c.roster_id = r.id AND "
-    "c.channel = 'digital' AND c.replaced_by IS NULL AND c.status = 'active' AND nr.card_year = $2 AND "
-    "nr.staff_key = r.staff_key AND NOT EXISTS (SELECT 1 FROM cards d WHERE d.roster_id = nr.id AND "
-    "d.channel "
-    "= 'digital')";
+    "FROM roster r CROSS JOIN cards c CROSS JOIN roster nr WHERE r.card_year = $1 AND r.staff_key > $3 AND "
+    "c.roster_id = r.id AND c.channel = 'digital' AND c.replaced_by IS NULL AND c.status = 'active' AND "
+    "nr.card_year = $2 AND nr.staff_key = r.staff_key AND NOT EXISTS (SELECT 1 FROM cards d WHERE "
+    "d.roster_id = "
+    "nr.id AND d.channel = 'digital' AND d.replaced_by IS NULL)";
 
 }  // namespace
 
-Result<std::vector<Card>> Cards::RenewDigital(int year, size_t limit, const TokenSigner& sign, Time at) {
+Result<std::vector<Card>> Cards::RenewDigital(int year, size_t limit, const TokenSigner& sign, Time at,
+                                              std::string* cursor) {
   std::lock_guard lock(core_.mu);
   if (auto r = CheckYear(year); !r) return std::unexpected(r.error());
   if (auto r = CheckYear(year - 1); !r) return std::unexpected(r.error());
@@ -35,19 +39,21 @@ Result<std::vector<Card>> Cards::RenewDigital(int year, size_t limit, const Toke
   if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
   auto seq = core_.NextSeq();
   if (!seq) return std::unexpected(seq.error());
+  const std::string after = cursor ? *cursor : "";
   auto found =
       core_.db->Query(std::string("SELECT c.serial, COALESCE(c.wallet_serial, c.serial), c.auth_token, "
                                   "r.staff_key ") +
-                          kCandidatesSql + " ORDER BY c.serial LIMIT $3",
-                      {int64_t{year - 1}, int64_t{year}, static_cast<int64_t>(limit)});
+                          kCandidatesSql + " ORDER BY r.staff_key LIMIT $4",
+                      {int64_t{year - 1}, int64_t{year}, after, static_cast<int64_t>(limit)});
   if (!found) return std::unexpected(found.error());
   if (found->empty()) return std::vector<Card>{};  // the transaction rolls back: nothing written
+  const std::string last_key = found->back()[3].value_or("");
   const auto today = BrusselsDate(core_.clock.Now());
   const std::string issued_on = FormatIsoDate(today);
   const int school_year = SchoolYearOf(today);
-  // Serials ascend with the holders' staff keys, as in every batch (SortedRandomSerials).
-  std::vector<size_t> order =
-      OrderByKey(found->size(), [&](size_t k) { return std::string_view(*(*found)[k][3]); });
+  // Serials ascend with the holders' staff keys (the order found), as in every batch.
+  std::vector<size_t> order(found->size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
   std::vector<std::string> serials = SortedRandomSerials(found->size());
   std::vector<Card> out(found->size());
   std::vector<Row> stage;
@@ -111,6 +117,7 @@ Result<std::vector<Card>> Cards::RenewDigital(int year, size_t limit, const Toke
                            {"cards", CardList(std::move(fingerprints))}};
   if (auto f = core_.Finish(tx, *seq, "renew digital", detail.dump(), static_cast<uint64_t>(*added)); !f)
     return std::unexpected(f.error());
+  if (cursor) *cursor = last_key;
   return out;
 }
 
