@@ -197,6 +197,25 @@ TEST_P(RenewalTest, BatchesResumeAndASecondYearKeepsTheFirstEntry) {
   ExpectIntact();
 }
 
+TEST_P(RenewalTest, VerifyNamesAWalletEntryChangedBehindTheLedgersBack) {
+  Import(2027, {"T1", "T2"});
+  auto renewed = ledger_->cards().RenewDigital(2027, 10, Signer(), clock_.Now());
+  ASSERT_TRUE(renewed.has_value() && renewed->size() == 2u);
+  ExpectIntact();
+  const std::string moved = renewed->front().serial, other = renewed->back().wallet_serial;
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET wallet_serial = '" + other + "' WHERE serial = '" + moved + "'"),
+            "");
+  auto v = ledger_->audit().Verify();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->bad_card, moved);
+  EXPECT_THAT(v->problem, ::testing::HasSubstr("is in the wallet entry of " + other));
+  ASSERT_EQ(backend_->Sql("UPDATE cards SET wallet_serial = NULL WHERE serial = '" + moved + "'"), "");
+  v = ledger_->audit().Verify();
+  EXPECT_FALSE(v->ok);
+  EXPECT_THAT(v->problem, ::testing::HasSubstr("card " + moved + " lost the wallet entry"));
+}
+
 TEST_P(RenewalTest, ASignerThatFailsWritesNothing) {
   Import(2027, {"T1", "T2"});
   const std::string head = backend_->Value("SELECT seq FROM audit_head");
