@@ -47,14 +47,17 @@ Result<> RevokeEverywhere(ServiceContext& ctx, const HttpRequest& req, const std
   if (!r) return r;
   if (ctx.pusher) ctx.pusher->Wake();  // the revocation queued a push of the voided pass
   // This instance's own scans see the revocation at once (others within the refresh bound).
-  if (auto card = ctx.deps.ledger->cards().FindCard(serial))
+  auto card = ctx.deps.ledger->cards().FindCard(serial);
+  if (card)
     ctx.card_status.MarkRevoked(serial, card->year);
   else
     ctx.RefreshRevoked();
-  if (ctx.deps.google_api) {
+  // A card whose wallet entry a later card year took over is no longer in any wallet: its
+  // entry's object shows the newer card and stays as it is.
+  if (ctx.deps.google_api && card && card->renewed_by.empty()) {
     // A saved Google object shows the card as inactive. A failure is logged and left for
     // `google sync` to repair: the revocation itself stands.
-    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, serial),
+    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, PassSerial(*card)),
                                                     R"({"state":"INACTIVE"})");
     if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
       ctx.Warn(req, "object of revoked card " + serial +

@@ -3,13 +3,25 @@
 
 namespace lk::api::internal {
 
+namespace {
+
+// The card `serial`, or the card of a later card year that took over its wallet entry
+// (Cards::RenewDigital): a teacher, a wallet and a save link always see the entry's newest card.
+Result<Card> NewestInWallet(ServiceContext& ctx, std::string_view serial) {
+  auto card = ctx.deps.ledger->cards().FindCard(serial);
+  if (!card || card->renewed_by.empty()) return card;
+  return ctx.deps.ledger->cards().FindCard(card->renewed_by);
+}
+
+}  // namespace
+
 Result<Card> StoredCardWithToken(ServiceContext& ctx, std::string_view serial) {
-  auto record = ctx.deps.ledger->cards().FindCard(serial);
+  auto record = NewestInWallet(ctx, serial);
   if (!record || !record->token.empty()) return record;
   Time now = ctx.deps.clock->Now();
-  auto fresh = ctx.keys.load()->issuer->Issue(std::string(serial), record->year, now);
+  auto fresh = ctx.keys.load()->issuer->Issue(record->serial, record->year, now);
   if (!fresh) return std::unexpected(fresh.error());
-  return ctx.deps.ledger->cards().AttachToken(serial, *fresh, now);  // first writer wins
+  return ctx.deps.ledger->cards().AttachToken(record->serial, *fresh, now);  // first writer wins
 }
 
 Result<ledger::IssuedCard> RedeemClaim(ServiceContext& ctx, std::string_view code) {
@@ -22,8 +34,9 @@ Result<ledger::IssuedCard> MoveCard(ServiceContext& ctx, const HttpRequest& req,
   ctx.metrics.CardIssued();
   ctx.card_status.MarkRevoked(serial, moved->year);
   ctx.card_status.RememberIssued(moved->serial, moved->year);
-  if (ctx.deps.google_api) {
-    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, std::string(serial)),
+  auto old = ctx.deps.ledger->cards().FindCard(serial);
+  if (ctx.deps.google_api && old && old->renewed_by.empty()) {
+    auto patched = ctx.deps.google_api->PatchObject(passgen::ObjectId(ctx.deps.google, PassSerial(*old)),
                                                     R"({"state":"INACTIVE"})");
     if (!patched && patched.error().code != Code::kNotFound)  // never saved: nothing to take back
       ctx.Warn(req, "object of moved card " + std::string(serial) +
@@ -33,7 +46,7 @@ Result<ledger::IssuedCard> MoveCard(ServiceContext& ctx, const HttpRequest& req,
 }
 
 Result<Card> FindTeacherCard(ServiceContext& ctx, std::string_view serial) {
-  return ctx.deps.ledger->cards().FindCard(serial);
+  return NewestInWallet(ctx, serial);
 }
 
 }  // namespace lk::api::internal

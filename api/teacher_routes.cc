@@ -143,7 +143,7 @@ Reply AnswerGoogleLink(ServiceContext& ctx, const HttpRequest&, HttpResponse& re
     if (*synced == passgen::CardOutcome::kSkipped)  // the card year is over: nothing to save
       return std::unexpected(Problem(Error{Code::kFailedPrecondition, "card " + serial + " has expired"}));
   }
-  auto link = passgen::SkinnySaveLink(*ctx.deps.google_account, ctx.deps.google, card->serial, now);
+  auto link = passgen::SkinnySaveLink(*ctx.deps.google_account, ctx.deps.google, PassSerial(*card), now);
   if (!link) return std::unexpected(Problem(link.error()));
   WriteJson(res, {{"location", *link}}, 302);
   res.set_header("Location", *link);

@@ -1,7 +1,11 @@
 // Google Wallet commands: `pass google-link` (save links) and `google sync` (keep saved cards current).
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "app/commands.h"
 #include "app/progress.h"
@@ -96,7 +100,72 @@ Result<GoogleContext> Prepare(const Globals& g, const GoogleArgs& a, bool need_t
   return ctx;
 }
 
+class Patcher final : public GoogleCardPatcher {
+ public:
+  Patcher(std::unique_ptr<signing::ServiceAccount> account, passgen::GoogleWalletConfig config,
+          signing::TokenPolicy policy)
+      : account_(std::move(account)), config_(std::move(config)), policy_(std::move(policy)) {}
+
+  Result<> Connect(const Clock& clock) {
+    auto api = passgen::NewWalletClient(*account_, config_, clock);
+    if (!api) return std::unexpected(api.error());
+    api_ = std::move(*api);
+    return {};
+  }
+
+  void Patch(const std::vector<std::pair<Card, std::string>>& patches) override {
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < patches.size();) {
+        const Card& card = patches[i].first;
+        auto r = api_->PatchObject(passgen::ObjectId(config_, PassSerial(card)), patches[i].second);
+        std::lock_guard lock(mu);
+        if (r) {
+          ++patched;
+        } else if (r.error().code == Code::kNotFound) {
+          ++not_saved;  // never saved to Google Wallet: nothing to change
+        } else {
+          ++failed;
+          std::fprintf(stderr,
+                       "lerarenkaart: google: object of card %s not patched (google sync repairs it): %s\n",
+                       card.serial.c_str(), r.error().message.c_str());
+        }
+      }
+    };
+    std::vector<std::jthread> threads;
+    for (int t = 1; t < kParallel && size_t(t) < patches.size(); ++t) threads.emplace_back(work);
+    work();
+  }
+
+  std::string CardPatch(const Card& card, const std::string& token) const override {
+    auto full = nlohmann::json::parse(passgen::GenericObjectJson(
+        config_, passgen::GoogleCardDesign{}, policy_, passgen::ShownCard(card), token, "ACTIVE"));
+    nlohmann::json patch = nlohmann::json::object();
+    for (const char* field : {"state", "header", "textModulesData", "validTimeInterval", "barcode"})
+      if (full.contains(field)) patch[field] = full[field];
+    return patch.dump();
+  }
+
+ private:
+  static constexpr int kParallel = 4;  // requests at a time, as `google sync --parallel` by default
+  std::unique_ptr<signing::ServiceAccount> account_;
+  passgen::GoogleWalletConfig config_;
+  signing::TokenPolicy policy_;
+  std::unique_ptr<passgen::WalletApi> api_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<GoogleCardPatcher>> GoogleCardPatcher::Open(const Config& c, const Clock& clock) {
+  if (!c.google.use_api || c.google.wallet.issuer_id.empty()) return std::unique_ptr<GoogleCardPatcher>();
+  if (auto r = passgen::ValidateConfig(c.google.wallet); !r) return std::unexpected(r.error());
+  auto account = signing::ServiceAccount::Load(c.keys);
+  if (!account) return std::unexpected(account.error());
+  auto p = std::make_unique<Patcher>(std::move(*account), c.google.wallet, c.tokens);
+  if (auto r = p->Connect(clock); !r) return std::unexpected(r.error());
+  return std::unique_ptr<GoogleCardPatcher>(std::move(p));
+}
 
 void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
   // `pass` may already exist (the Apple side adds `pass` commands too).
@@ -228,8 +297,13 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     std::vector<Card> cards;
-    auto read = (*book)->cards().ForEachDigitalCard(
-        sa->year, [&](const Card& c) { cards.push_back(passgen::ShownCard(c)); });
+    size_t renewed = 0;  // cards whose wallet entry a later card year took over: its object is theirs
+    auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const Card& c) {
+      if (!c.renewed_by.empty())
+        ++renewed;
+      else
+        cards.push_back(passgen::ShownCard(c));
+    });
     if (!read) {
       exit_code = Report(read.error());
       return;
@@ -252,6 +326,10 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
       return;
     }
     std::string out = summary->ToText();
+    if (renewed)
+      out += "renewed: " + std::to_string(renewed) +
+             " cards left alone (their objects show their card of a later "
+             "year; `google sync` of that year keeps them)\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     exit_code = summary->failed == 0 ? 0 : 1;
   });

@@ -108,6 +108,15 @@ void AddLedgerCommands(CLI::App& app, Globals& g, int& exit_code) {
         if (auto c = Load(g); c)
           if (std::string w = PassTemplateWarning(*c, a->year); !w.empty())
             std::fprintf(stderr, "lerarenkaart: %s\n", w.c_str());
+      // Holders of last year's digital card on this roster: their wallets take this year's card
+      // with `cards renew` (a step of its own: it signs tokens and talks to Google).
+      if (!k->channel && a->year > 2000)
+        if (auto st = (*l)->cards().RenewalStatus(a->year); st && st->to_renew > 0)
+          std::fprintf(
+              stderr,
+              "lerarenkaart: %lld holders of a %d digital card are on this roster: `lerarenkaart cards "
+              "renew --year %d` puts their %d card in the wallet entry they have (from 1 January %d)\n",
+              static_cast<long long>(st->to_renew), a->year - 1, a->year, a->year, a->year);
       if (!a->claim_codes.empty()) {
         auto codes =
             (*l)->access().CreateClaimCodes(*csv, a->year, clock.Now() + std::chrono::days(a->claim_days));

@@ -420,7 +420,8 @@ std::string PassTemplateWarning(const Config& c, int year) {
   const fs::path dir = c.passes.templates_dir / std::to_string(year);
   std::string why;
   if (!fs::exists(dir / "template.json")) {
-    why = "there is no " + (dir / "template.json").string();
+    // No template of its own: an earlier one may declare that it serves following years.
+    if (auto t = templates::Template::LoadFor(c.passes.templates_dir, year); !t) why = t.error().message;
   } else if (auto t = templates::Template::Load(dir); !t) {
     why = t.error().message;
   } else if ((*t)->year() != year) {

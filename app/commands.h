@@ -36,6 +36,24 @@ Result<std::unique_ptr<signing::TokenIssuer>> OpenTokenIssuer(const Config& c);
 // templates_dir (missing, broken, or for another year); "" when one does (cli_pass.cc).
 std::string PassTemplateWarning(const Config& c, int year);
 
+// The Google Wallet objects of cards changed outside the service (`cards refresh`, `cards renew`),
+// patched through the API when [google] use_api is on (cli_google.cc). Not thread-safe.
+class GoogleCardPatcher {
+ public:
+  // nullptr when [google] use_api is off or no issuer id is configured: nothing to patch.
+  // `clock` must outlive the patcher.
+  static Result<std::unique_ptr<GoogleCardPatcher>> Open(const Config& c, const Clock& clock);
+  virtual ~GoogleCardPatcher() = default;
+  // PATCHes each (card, patch JSON) to the object of the card's wallet entry (PassSerial), a few
+  // at a time. A 404 (a card never saved to Google Wallet) is counted as not saved; any other
+  // failure is written to stderr ("google sync repairs it") and counted as failed.
+  virtual void Patch(const std::vector<std::pair<Card, std::string>>& patches) = 0;
+  // The fields of the object that show `card` (passgen::ShownCard) with barcode `token`, ACTIVE:
+  // what the next card year changes.
+  virtual std::string CardPatch(const Card& card, const std::string& token) const = 0;
+  int64_t patched = 0, not_saved = 0, failed = 0;
+};
+
 // Each Add* registers a subcommand; its callback stores the exit code in `exit_code`.
 using Run = std::function<int()>;
 void AddKeysCommands(CLI::App& app, Globals& g, int& exit_code);

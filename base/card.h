@@ -35,6 +35,18 @@ struct Card {
   std::string replaced_by;  // a card moved to a new device: the serial of its replacement ("" if none)
   int64_t update_tag = 0;   // audit sequence number of the last change to the card
   std::string issued_on;    // YYYY-MM-DD (ledger::Cards::ForEachDigitalCard fills it)
+  // The wallet entry: a card of a following card year that took over an earlier card's entry in
+  // the wallets (ledger::Cards::RenewDigital) names that entry's serial here, which is the Apple
+  // pass's serialNumber and the Google object's id; "" = the card's own serial (see PassSerial).
+  std::string wallet_serial;
+  // A card whose wallet entry a card of a later card year has taken over: that card's serial
+  // ("" when this card is the entry's newest). Its passes are no longer in any wallet.
+  std::string renewed_by;
 };
+
+// The serial a wallet knows the card by: the Apple pass's serialNumber, the Google object's id.
+inline const std::string& PassSerial(const Card& card) {
+  return card.wallet_serial.empty() ? card.serial : card.wallet_serial;
+}
 
 }  // namespace lk

@@ -120,6 +120,8 @@ Result<VerifyReport> Audit::Verify() const {
   };
   std::unordered_map<std::string, Revocation> revocations;
   std::unordered_map<std::string, int64_t> refreshed;  // serial -> the last entry that re-signed it
+  // A card of a later year in an earlier card's wallet entry: new serial -> (entry serial, entry).
+  std::unordered_map<std::string, std::pair<std::string, int64_t>> renewed;
   auto r = core_.db->ForEach(
       "SELECT seq, at, action, detail, prev_hash, hash FROM audit_log ORDER BY seq", {}, [&](const Row& row) {
         if (rep.first_bad) return;
@@ -154,6 +156,13 @@ Result<VerifyReport> Audit::Verify() const {
             pos = comma + 1;
           }
         }
+        if (action == "renew digital" && j.is_object() && j.contains("renewed") && j["renewed"].is_array())
+          for (const auto& e : j["renewed"]) {
+            if (!e.is_string()) continue;
+            const std::string& t = e.get_ref<const std::string&>();
+            const size_t a = t.find('>'), b = t.rfind('>');
+            if (a != std::string::npos && b != a) renewed[t.substr(b + 1)] = {t.substr(0, a), seq};
+          }
         // A move to a new device revokes the old card in the entry that adds its replacement.
         if ((action == "revoke" || action == "replace digital") && j.is_object() && j.contains("serial") &&
             j["serial"].is_string())
@@ -214,6 +223,37 @@ Result<VerifyReport> Audit::Verify() const {
   if (auto cards = VerifyCards(*core_.db, card_lists, revocations, refreshed, rep); !cards)
     return std::unexpected(cards.error());
   if (rep.first_bad) return rep;
+  // Every card's wallet entry is the one its renewal recorded (and only renewals give one).
+  {
+    auto entries = core_.db->Query("SELECT serial, wallet_serial FROM cards WHERE wallet_serial IS NOT NULL");
+    if (!entries) return std::unexpected(entries.error());
+    size_t matched = 0;
+    for (const Row& row : *entries) {
+      const std::string serial = row[0].value_or(""), wallet = row[1].value_or("");
+      auto it = renewed.find(serial);
+      if (it == renewed.end() || it->second.first != wallet) {
+        rep.bad_card = serial;
+        const std::string what = "card " + serial + " is in the wallet entry of " + wallet +
+                                 ", which no renewal recorded (set behind the ledger's back)";
+        if (it == renewed.end())
+          rep.problem = what;
+        else
+          bad(it->second.second, what + "; the entry recorded " + it->second.first);
+        return rep;
+      }
+      ++matched;
+    }
+    if (matched != renewed.size())
+      for (const auto& [serial, entry] : renewed) {
+        bool found = false;
+        for (const Row& row : *entries) found = found || row[0].value_or("") == serial;
+        if (!found) {
+          rep.bad_card = serial;
+          bad(entry.second, "card " + serial + " lost the wallet entry of " + entry.first + " it recorded");
+          return rep;
+        }
+      }
+  }
   // The adoption aggregate must equal a recount from roster and cards.
   auto stored = ReadCells(*core_.db, false);
   if (!stored) return std::unexpected(stored.error());

@@ -120,7 +120,9 @@ Result<int64_t> InsertCards(Core& core, const CardInsert& ci, const std::vector<
       " LEFT JOIN roster ro ON ro.card_year IN (" + held_years +
       ") AND ro.card_year BETWEEN n.school_year - 1 AND "
       "n.school_year + 2 AND ro.staff_key = r.staff_key LEFT JOIN cards o ON o.roster_id = ro.id AND "
-      "o.status = 'active'";
+      "o.status = 'active' AND o.replaced_by IS NULL";  // always so for an active card; lets SQLite use
+                                                        // cards_current (partial) instead of reading every
+                                                        // card
   std::map<Move, int64_t> moves;
   int64_t added = 0;
   if (core.db->dialect() == Dialect::kPostgres) {

@@ -16,12 +16,21 @@ using namespace internal;
 
 namespace {
 
+// The newest card of a later card year in the wallet entry of card c (roster entry r), or NULL:
+// the card that took the entry over (through cards_wallet_serial; see RenewDigital).
+constexpr const char* kRenewedBySql =
+    "(SELECT n.serial FROM cards n JOIN roster nr ON nr.id = n.roster_id WHERE n.wallet_serial = "
+    "COALESCE(c.wallet_serial, c.serial) AND nr.card_year > r.card_year ORDER BY nr.card_year DESC LIMIT 1)";
+
 Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   auto rows = db.Query(
       "SELECT c.serial, r.card_year, c.channel, c.status, c.revoked_reason, c.auth_token, c.update_tag, "
-      "h.display_name, r.school_number, c.qr_token, c.qr_token_at, sn.name, c.replaced_by FROM cards c "
-      "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
-      "LEFT JOIN schools sn ON sn.school_number = r.school_number WHERE c.serial = $1",
+      "h.display_name, r.school_number, c.qr_token, c.qr_token_at, sn.name, c.replaced_by, "
+      "c.wallet_serial, " +
+          std::string(kRenewedBySql) +
+          " FROM cards c "
+          "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
+          "LEFT JOIN schools sn ON sn.school_number = r.school_number WHERE c.serial = $1",
       {std::string(serial)});
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return Fail(Code::kNotFound, "no card with serial " + std::string(serial));
@@ -40,6 +49,8 @@ Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   if (r[10]) card.token_at = Time(std::chrono::seconds(ToInt(r[10])));
   card.school_name = r[11].value_or("");
   card.replaced_by = r[12].value_or("");
+  card.wallet_serial = r[13].value_or("");
+  card.renewed_by = r[14].value_or("");
   return card;
 }
 
@@ -432,10 +443,12 @@ Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const Card
   if (!lease) return std::unexpected(lease.error());
   Card card;
   return lease->db().ForEach(
-      "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on, sn.name FROM cards c "
-      "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
-      "LEFT JOIN schools sn ON sn.school_number = r.school_number "
-      "WHERE r.card_year = $1 AND c.channel = 'digital' ORDER BY c.serial",
+      "SELECT c.serial, h.display_name, r.school_number, c.status, c.issued_on, sn.name, c.wallet_serial, " +
+          std::string(kRenewedBySql) +
+          " FROM cards c "
+          "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
+          "LEFT JOIN schools sn ON sn.school_number = r.school_number "
+          "WHERE r.card_year = $1 AND c.channel = 'digital' ORDER BY c.serial",
       {int64_t{year}}, [&](const Row& row) {
         card.serial = row[0].value_or("");
         card.year = year;
@@ -444,6 +457,8 @@ Result<> Cards::ForEachDigitalCard(int year, const std::function<void(const Card
         card.revoked = row[3] == "revoked";
         card.issued_on = row[4].value_or("");
         card.school_name = row[5].value_or("");
+        card.wallet_serial = row[6].value_or("");
+        card.renewed_by = row[7].value_or("");
         fn(card);
       });
 }

@@ -13,8 +13,8 @@ using namespace internal;
 
 Result<> internal::QueuePassChange(Core& core, std::string_view serial) {
   auto r = core.db->Execute(
-      "INSERT INTO wallet_changes (serial, update_tag, queued_at) SELECT serial, update_tag, $2 FROM cards "
-      "WHERE serial = $1 AND channel = 'digital'",
+      "INSERT INTO wallet_changes (serial, update_tag, queued_at) SELECT COALESCE(wallet_serial, serial), "
+      "update_tag, $2 FROM cards WHERE serial = $1 AND channel = 'digital'",
       {std::string(serial), Seconds(core.clock.Now())});
   if (!r) return std::unexpected(r.error());
   return {};
@@ -80,13 +80,21 @@ Result<UpdatedPasses> PassUpdates::UpdatedSince(std::string_view device_id,
   auto lease = core_.Read();
   if (!lease) return std::unexpected(lease.error());
   UpdatedPasses out;
-  // CROSS JOIN: from the device's registrations (primary key) to each card (primary key).
+  // CROSS JOIN: from the device's registrations (primary key) to each card (primary key). A pass
+  // is its wallet entry: the registered card and the cards of later card years that took it over
+  // (cards_wallet_serial); it changed when any of them did.
+  const int64_t after = since.value_or(-1);
   auto r = lease->db().ForEach(
-      "SELECT c.serial, c.update_tag FROM wallet_registrations r CROSS JOIN cards c WHERE r.device_id = $1 "
-      "AND c.serial = r.serial AND c.update_tag > $2 ORDER BY c.serial",
-      {std::string(device_id), since.value_or(-1)}, [&](const Row& row) {
+      "SELECT c.serial, c.update_tag, (SELECT max(n.update_tag) FROM cards n WHERE n.wallet_serial = "
+      "c.serial) "
+      "FROM wallet_registrations r CROSS JOIN cards c WHERE r.device_id = $1 AND c.serial = r.serial ORDER "
+      "BY "
+      "c.serial",
+      {std::string(device_id)}, [&](const Row& row) {
+        const int64_t tag = std::max(ToInt(row[1]), row[2] ? ToInt(row[2]) : int64_t{0});
+        if (tag <= after) return;
         out.serials.push_back(row[0].value_or(""));
-        out.last_updated = std::max(out.last_updated, ToInt(row[1]));
+        out.last_updated = std::max(out.last_updated, tag);
       });
   if (!r) return std::unexpected(r.error());
   return out;

@@ -469,6 +469,22 @@ CREATE TABLE IF NOT EXISTS schools (
 );
 )sql",
        "", ""},
+      // 15: the new card year in the same wallet entry (Cards::RenewDigital). A holder's card of
+      // the next card year is a card of its own (its roster entry, serial, issue date and QR
+      // token, so every count keeps each year's cards in their year) that names the wallet entry
+      // it took over: the serial of the entry's first card, which stays the Apple pass's
+      // serialNumber and the Google object's id. The index finds an entry's cards.
+      {15, "",
+       R"sql(
+ALTER TABLE cards ADD COLUMN wallet_serial TEXT CHECK (wallet_serial IS NULL OR (length(wallet_serial) = 12
+  AND channel = 'digital' AND wallet_serial <> serial));
+CREATE INDEX cards_wallet_serial ON cards (wallet_serial) WHERE wallet_serial IS NOT NULL;
+)sql",
+       R"sql(
+ALTER TABLE cards ADD COLUMN wallet_serial TEXT COLLATE "C" CHECK (wallet_serial IS NULL OR (length(wallet_serial) = 12
+  AND channel = 'digital' AND wallet_serial <> serial));
+CREATE INDEX cards_wallet_serial ON cards (wallet_serial) WHERE wallet_serial IS NOT NULL;
+)sql"},
       // 16 (SQLite): the index the counts and the imports' joins use (migration 2) again: migration
       // 11 rebuilt `cards` without it, so every import and report on a large SQLite ledger fell
       // back to a temporary index built on the fly. PostgreSQL dropped it on purpose (6).

@@ -141,7 +141,7 @@ std::string GenericObjectJson(const GoogleWalletConfig& config, const GoogleCard
                               const signing::TokenPolicy& policy, const Card& card, std::string_view qr_token,
                               std::string_view state) {
   auto validity = signing::CardYearValidity(card.year, policy);
-  json j = {{"id", ObjectId(config, card.serial)},
+  json j = {{"id", ObjectId(config, PassSerial(card))},
             {"classId", ClassId(config, card.year)},
             {"state", state},
             {"cardTitle", Localized(design.card_title)},

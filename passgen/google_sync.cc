@@ -85,7 +85,7 @@ Result<CardOutcome> SyncCard(WalletApi& api, const GoogleWalletConfig& config, c
                              const signing::TokenIssuer& issuer, const signing::TokenVerifier& verifier,
                              const signing::TokenPolicy& policy, const Card& card, Time now) {
   if (auto r = ValidateCard(card); !r) return std::unexpected(r.error());
-  std::string id = ObjectId(config, card.serial);
+  std::string id = ObjectId(config, PassSerial(card));
   std::string_view state = DesiredState(card, policy, now);
   auto current = api.GetObject(id);
   if (!current && current.error().code != Code::kNotFound) return std::unexpected(current.error());

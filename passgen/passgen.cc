@@ -292,7 +292,7 @@ struct PassBuilder::Impl {
     std::string& p = pass_json;
     p.reserve(prefix.size() + rendered->members_json.size() + card.token.size() + 512);
     p = prefix;
-    p += card.serial;
+    p += PassSerial(card);  // the wallet entry (a renewed card keeps its first serial)
     p += "\",\n  \"teamIdentifier\": \"";
     p += team_json;
     p += "\",\n";
@@ -443,11 +443,11 @@ Result<const PassBuilder*> PassBuilders::For(int year) {
   auto it = entries_.find(year);
   if (it == entries_.end()) {
     Entry e;
-    fs::path dir = fixed_dir_.empty() ? templates_root_ / std::to_string(year) : fixed_dir_;
-    std::error_code ec;
-    if (fixed_dir_.empty() && !fs::exists(dir, ec)) {
-      e.error = {Code::kNotFound, dir.string() + ": no template for card year " + std::to_string(year)};
-    } else if (auto t = templates::Template::Load(dir); !t) {
+    // A year without a directory of its own is served by an earlier template that declares
+    // "followingYears" (templates::Template::LoadFor).
+    if (auto t = fixed_dir_.empty() ? templates::Template::LoadFor(templates_root_, year)
+                                    : templates::Template::Load(fixed_dir_);
+        !t) {
       e.error = t.error();
     } else {
       e.tmpl = std::move(*t);

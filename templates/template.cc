@@ -24,8 +24,8 @@ constexpr std::array kOwnedByGenerator = {
     "formatVersion", "passTypeIdentifier", "teamIdentifier", "serialNumber",  "barcode",
     "barcodes",      "expirationDate",     "voided",         "webServiceURL", "authenticationToken"};
 constexpr std::array kOtherStyles = {"boardingPass", "coupon", "eventTicket"};
-constexpr std::array kTemplateKeys = {"templateVersion", "year",           "style", "languages",
-                                      "images",          "barcodeAltText", "pass"};
+constexpr std::array kTemplateKeys = {"templateVersion", "year", "style",          "languages",
+                                      "images",          "pass", "barcodeAltText", "followingYears"};
 constexpr std::array kDateStyles = {"PKDateStyleNone", "PKDateStyleShort", "PKDateStyleMedium",
                                     "PKDateStyleLong", "PKDateStyleFull"};
 constexpr std::array kAlignments = {"PKTextAlignmentLeft", "PKTextAlignmentCenter", "PKTextAlignmentRight",
@@ -72,6 +72,8 @@ std::vector<std::string> AllowedImages(std::string_view style) {
 struct Template::Impl {
   fs::path dir;
   int year = 0;
+  int own_year = 0;                     // the year in template.json (year differs when it serves a later one)
+  bool serves_following_years = false;  // "followingYears": true
   std::string style;
   std::vector<std::string> languages;
   std::vector<StaticFile> files;
@@ -122,6 +124,11 @@ class Loader {
     if (!doc["year"].is_number_integer() || doc["year"] < 2000 || doc["year"] > 2100)
       return Bad("year", "must be a card year such as 2026");
     t_.year = doc["year"].get<int>();
+    t_.own_year = t_.year;
+    if (doc.contains("followingYears")) {
+      if (!doc["followingYears"].is_boolean()) return Bad("followingYears", "must be true or false");
+      t_.serves_following_years = doc["followingYears"].get<bool>();
+    }
     if (!doc["style"].is_string() || !In(kStyles, doc["style"].get<std::string>()))
       return Bad("style", "must be \"storeCard\" or \"generic\"");
     t_.style = doc["style"];
@@ -585,7 +592,28 @@ Result<std::unique_ptr<Template>> Template::Load(const fs::path& dir) {
   return std::unique_ptr<Template>(new Template(std::move(impl)));
 }
 
+Result<std::unique_ptr<Template>> Template::LoadFor(const fs::path& root, int year) {
+  std::error_code ec;
+  if (fs::exists(root / std::to_string(year), ec)) return Load(root / std::to_string(year));
+  for (int y = year - 1; y >= year - kMaxFollowingYears && y >= 2000; --y) {
+    const fs::path dir = root / std::to_string(y);
+    if (!fs::exists(dir / "template.json", ec)) continue;
+    auto t = Load(dir);  // the newest earlier template decides: it serves `year` or nothing does
+    if (!t) return t;
+    if (!(*t)->impl_->serves_following_years || (*t)->impl_->own_year != y)
+      return Fail(Code::kNotFound, (root / std::to_string(year)).string() + ": no template for card year " +
+                                       std::to_string(year) + ", and the newest earlier one (" +
+                                       (dir / "template.json").string() +
+                                       ") does not declare \"followingYears\": true");
+    (*t)->impl_->year = year;
+    return t;
+  }
+  return Fail(Code::kNotFound,
+              (root / std::to_string(year)).string() + ": no template for card year " + std::to_string(year));
+}
+
 int Template::year() const { return impl_->year; }
+int Template::own_year() const { return impl_->own_year; }
 const std::string& Template::style() const { return impl_->style; }
 const std::vector<std::string>& Template::languages() const { return impl_->languages; }
 bool Template::has_language(std::string_view lang) const {

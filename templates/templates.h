@@ -34,9 +34,17 @@ class Template {
   // Loads and validates the template in `dir` (see docs/passgen.md for the format). Every error
   // is kInvalidArgument and names the file and the field or key at fault.
   static Result<std::unique_ptr<Template>> Load(const std::filesystem::path& dir);
+  // The template that serves card `year` under `root`: `root`/<year> when that exists (loaded as
+  // Load does), else the newest earlier `root`/<y> (at most kMaxFollowingYears back) if its
+  // template.json declares "followingYears": true; that one is loaded with year() == `year`, so
+  // passes built from it carry `year`'s dates. kNotFound (naming the directory, and the earlier
+  // template that does not declare it) when none serves the year.
+  static Result<std::unique_ptr<Template>> LoadFor(const std::filesystem::path& root, int year);
+  static constexpr int kMaxFollowingYears = 20;
   ~Template();
 
-  int year() const;
+  int year() const;      // the card year it serves
+  int own_year() const;  // the year its template.json names (earlier than year() when it continues)
   const std::string& style() const;                   // "storeCard" or "generic"
   const std::vector<std::string>& languages() const;  // e.g. {"nl","fr","en"}; first is the default
   bool has_language(std::string_view lang) const;

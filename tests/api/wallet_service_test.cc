@@ -13,8 +13,11 @@
 #include <fstream>
 #include <thread>
 
+#include "ledger/ledger.h"
+#include "signing/signing.h"
 #include "tests/api/service_fixture.h"
 #include "tests/ledger/ledger_testing.h"
+#include "tests/passgen/google_stand_in.h"
 #include "tests/push/apns_stand_in.h"
 
 namespace lk::api::testing {
@@ -124,9 +127,41 @@ class WalletServiceTest : public ServiceFixture, public ::testing::WithParamInte
     return Http("POST", Registration(p, device), json{{"pushToken", push_token}}.dump(), ApplePass(p));
   }
 
+  // The Google stand-in on 127.0.0.1 and the configuration that sends every Google call to it
+  // through the API ([google] use_api).
+  void UseGoogle() {  // REQUIRES: the keys made (SetUp)
+    auto account = signing::ServiceAccount::Load(signing::KeyConfig{data_ / "keys"});
+    ASSERT_TRUE(account) << account.error().message;
+    google_ =
+        std::make_unique<lk::testing::GoogleStandIn>((*account)->PublicKeyPem(), (*account)->client_email());
+    std::string text = ReadAll(config_);
+    text += "use_api = true\nmax_attempts = 2\ntimeout_seconds = 5\ntoken_url = \"" + google_->token_url() +
+            "\"\napi_url = \"" + google_->api_url() + "\"\n";
+    WriteText(config_, text);
+  }
+  static std::string ObjectId(const std::string& serial) { return "3388000000012345678." + serial; }
+  // The claims of a compact JWS, unverified (the service and `token verify` verify).
+  static json TokenClaims(const std::string& token) {
+    auto first = token.find('.'), second = token.find('.', first + 1);
+    auto payload = Base64UrlDecode(token.substr(first + 1, second - first - 1));
+    return payload ? json::parse(*payload, nullptr, false) : json();
+  }
+  // The ledger the service uses, opened in this process as the CLI would.
+  std::unique_ptr<ledger::Ledger> OpenLedger() {
+    ledger::LedgerOptions o;
+    if (backend_) o.url = backend_->url();
+    o.data_dir = data_;
+    o.keys_dir = data_ / "keys";
+    auto l = ledger::OpenLedger(o, clock_);
+    EXPECT_TRUE(l.has_value()) << l.error().message;
+    return l ? std::move(*l) : nullptr;
+  }
+
   std::unique_ptr<ledger::testing::Backend> backend_;
   fs::path certs_;
   std::unique_ptr<lk::testing::ApnsStandIn> apple_;
+  std::unique_ptr<lk::testing::GoogleStandIn> google_;
+  SystemClock clock_;
 };
 
 TEST_P(WalletServiceTest, ARevokedCardReachesTheWalletThroughPushAndTheWebService) {
@@ -313,6 +348,176 @@ TEST_P(WalletServiceTest, CardsRefreshAfterAKeyRotationReachesTheWallet) {
   EXPECT_EQ(PushesTo(PushToken('d'), 2, 10).size(), 1u);
   auto verify = Cli({"ledger", "verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// After a key rotation `cards refresh` also patches every saved Google object's barcode to the
+// new token (the Apple pass's); a card never saved to Google is counted, a failure is logged,
+// counted and left for `google sync`, and the run still succeeds.
+TEST_P(WalletServiceTest, CardsRefreshPatchesTheSavedGoogleObjects) {
+  ASSERT_NO_FATAL_FAILURE(UseGoogle());
+  Pass saved = ClaimPass("T1");
+  Pass failing = ClaimPass("T2");
+  ClaimPass("T3");  // never saved to Google Wallet
+  for (const Pass* p : {&saved, &failing}) {
+    auto link = Http("GET", Server().url("/v1/cards/" + p->serial + "/google"), "",
+                     {"Authorization: Bearer " + p->auth});
+    ASSERT_EQ(link.status, 302) << link.body << Server().Log();
+  }
+  const std::string failing_before = google_->objects().at(ObjectId(failing.serial))["barcode"]["value"];
+  google_->AddFault({.path_prefix = "/walletobjects/v1/genericObject/" + ObjectId(failing.serial),
+                     .status = 400,
+                     .times = 1});
+  ASSERT_EQ(Cli({"keys", "rotate"}).exit_code, 0);
+  auto refresh = Cli({"cards", "refresh"});
+  ASSERT_EQ(refresh.exit_code, 0) << refresh.err;
+  EXPECT_THAT(refresh.out, HasSubstr("cards refresh: 3 re-signed"));
+  EXPECT_THAT(refresh.out,
+              HasSubstr("google: 1 objects patched, 1 cards never saved to Google Wallet, 1 failed"));
+  EXPECT_THAT(refresh.out, HasSubstr("run `lerarenkaart google sync --year " + std::to_string(year_) + "`"));
+  EXPECT_THAT(refresh.err,
+              HasSubstr("object of card " + failing.serial + " not patched (google sync repairs it)"));
+
+  // The object carries the token of the pass the wallet fetches now.
+  auto latest = Http("GET", LatestPass(saved), "", ApplePass(saved));
+  ASSERT_EQ(latest.status, 200) << latest.body;
+  std::string fresh = PassJson(latest.body, "refreshed-google")["barcodes"][0]["message"];
+  EXPECT_NE(fresh, saved.token);
+  json object = google_->objects().at(ObjectId(saved.serial));
+  EXPECT_EQ(object["barcode"]["value"], fresh);
+  EXPECT_EQ(object["barcode"]["alternateText"], saved.serial);
+  EXPECT_EQ(object["state"], "ACTIVE");
+  EXPECT_EQ(google_->objects().at(ObjectId(failing.serial))["barcode"]["value"], failing_before);
+  // google sync repairs the failed one once Google answers again.
+  auto sync = Cli({"google", "sync", "--year", std::to_string(year_), "--token-url", google_->token_url(),
+                   "--api-url", google_->api_url()});
+  EXPECT_EQ(sync.exit_code, 0) << sync.out << sync.err;
+  EXPECT_NE(google_->objects().at(ObjectId(failing.serial))["barcode"]["value"], failing_before);
+}
+
+// The new card year: a holder of last year's card who is on this year's roster gets this year's
+// card in the same wallet entry. The device registered for last year's pass is pushed, lists the
+// same serial, fetches a pass with the same serialNumber and authenticationToken and a token of
+// the new year that partners' verify accepts; the saved Google object (same id) is patched; the
+// teacher's claim answers the renewed card; a second run does nothing; the ledger verifies.
+TEST_P(WalletServiceTest, TheNewCardYearTakesOverTheWalletEntry) {
+  ASSERT_NO_FATAL_FAILURE(UseGoogle());
+  const int last = year_ - 1;
+  // Last year's roster and T1's digital card of last year, saved in both wallets.
+  auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(last)});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  auto issued = Cli({"ledger", "issue", "--staff-id", "T1", "--year", std::to_string(last)});
+  ASSERT_EQ(issued.exit_code, 0) << issued.err;
+  // This year's roster (imported again: nothing changes) names the holder waiting to be renewed.
+  auto hint = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", std::to_string(year_)});
+  ASSERT_EQ(hint.exit_code, 0) << hint.err;
+  EXPECT_THAT(hint.err, HasSubstr("1 holders of a " + std::to_string(last) +
+                                  " digital card are on this roster: "
+                                  "`lerarenkaart cards renew --year " +
+                                  std::to_string(year_) + "`"));
+  auto ledger = OpenLedger();
+  ASSERT_NE(ledger, nullptr);
+  auto staff_cards = ledger->cards().FindCardsOfStaff("T1");
+  ASSERT_TRUE(staff_cards.has_value() && staff_cards->size() == 1u);
+  auto old = ledger->cards().FindCard(staff_cards->front().serial);
+  ASSERT_TRUE(old.has_value());
+  ledger.reset();
+  Pass pass{old->serial, "", old->auth_token, "", ""};
+  Pass probe = ClaimPass("T6");  // the pass type identifier and web service URL of served passes
+  pass.type = probe.type;
+  pass.web_service = probe.web_service;
+  ASSERT_EQ(Register(pass, "phone-year", PushToken('e')).status, 201);
+  std::string tag = Json(Http("GET", Updates(pass, "phone-year")))["lastUpdated"];
+  google_->PutObject(
+      {{"id", ObjectId(pass.serial)},
+       {"classId", "3388000000012345678.lerarenkaart-" + std::to_string(last)},
+       {"state", "ACTIVE"},
+       {"barcode", {{"type", "QR_CODE"}, {"value", "last-years-token"}, {"alternateText", pass.serial}}}});
+
+  // Next year's renewal is refused until next year begins.
+  auto early = Cli({"cards", "renew", "--year", std::to_string(year_ + 1)});
+  EXPECT_EQ(early.exit_code, 1) << early.out << early.err;
+  EXPECT_THAT(early.err, HasSubstr("begins on 1 January " + std::to_string(year_ + 1)));
+
+  auto renew = Cli({"cards", "renew", "--year", std::to_string(year_)});
+  ASSERT_EQ(renew.exit_code, 0) << renew.err;
+  EXPECT_THAT(renew.out,
+              HasSubstr("cards renew " + std::to_string(year_) + ": 1 renewed in the same wallet entry"));
+  EXPECT_THAT(renew.out, HasSubstr("google: 1 objects patched"));
+  EXPECT_EQ(PushesTo(PushToken('e')).size(), 1u) << Server().Log();
+
+  auto changed = Http("GET", Updates(pass, "phone-year", tag));
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_EQ(Json(changed)["serialNumbers"], json::array({pass.serial}));
+  auto latest = Http("GET", LatestPass(pass), "", ApplePass(pass));
+  ASSERT_EQ(latest.status, 200) << latest.body;
+  json pj = PassJson(latest.body, "next-year");
+  EXPECT_EQ(pj["serialNumber"], pass.serial);       // the same wallet entry
+  EXPECT_EQ(pj["authenticationToken"], pass.auth);  // never changes
+  EXPECT_EQ(pj["voided"], false);
+  std::string token = pj["barcodes"][0]["message"];
+  json claims = TokenClaims(token);
+  EXPECT_EQ(claims["y"], year_);
+  const std::string new_serial = claims["sub"];
+  EXPECT_NE(new_serial, pass.serial);
+  json verdict = Verify(token);
+  EXPECT_EQ(verdict["status"], "active") << verdict;
+  EXPECT_EQ(verdict["serial"], new_serial);
+  // Google: the same object, now this year's card.
+  json object = google_->objects().at(ObjectId(pass.serial));
+  EXPECT_EQ(object["barcode"]["value"], token);
+  EXPECT_EQ(object["state"], "ACTIVE");
+  EXPECT_THAT(object["textModulesData"].dump(), HasSubstr(std::to_string(year_)));
+
+  // The teacher claims with this year's code: the answer (and so the card page) is the renewed card.
+  auto claimed = Claim("T1", 200);
+  EXPECT_EQ(claimed["serial"], new_serial);
+  EXPECT_EQ(claimed["token"], token);
+
+  // Idempotent: nothing renewed twice, nothing pushed twice; google sync of last year leaves it.
+  auto again = Cli({"cards", "renew", "--year", std::to_string(year_)});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out,
+              HasSubstr("0 renewed in the same wallet entry (passes queued for a push), 1 renewed before"));
+  EXPECT_EQ(PushesTo(PushToken('e'), 2, 10).size(), 1u);
+  auto sync = Cli({"google", "sync", "--year", std::to_string(last)});
+  EXPECT_EQ(sync.exit_code, 0) << sync.out << sync.err;
+  EXPECT_THAT(sync.out, HasSubstr("renewed: 1 cards left alone"));
+  EXPECT_EQ(google_->objects().at(ObjectId(pass.serial))["barcode"]["value"], token);
+  auto verify = Cli({"ledger", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// A template that declares "followingYears" covers next year: no warning on import or serve, and
+// a claim of next year's card downloads a pass of that year (not 503).
+TEST_P(WalletServiceTest, ATemplateThatServesFollowingYearsCoversNextYear) {
+  const fs::path root = dir_ / "templates";
+  fs::create_directories(root / std::to_string(year_));
+  fs::copy(lk::testing::SourceDir() / "templates" / std::to_string(year_), root / std::to_string(year_),
+           fs::copy_options::recursive);
+  json tj = json::parse(ReadAll(root / std::to_string(year_) / "template.json"));
+  tj["followingYears"] = true;
+  WriteText(root / std::to_string(year_) / "template.json", tj.dump(2));
+  WriteText(config_, ReadAll(config_) + "\n[passes]\ntemplates_dir = \"" + root.string() + "\"\n");
+  const std::string next = std::to_string(year_ + 1);
+  auto imp = Cli({"import", "roster", (dir_ / "roster.csv").string(), "--year", next, "--claim-codes",
+                  (dir_ / "codes-next.csv").string()});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_THAT(imp.err, Not(HasSubstr("warning")));
+  std::string codes = ReadAll(dir_ / "codes-next.csv");
+  auto at = codes.find("\nT1,");
+  ASSERT_NE(at, std::string::npos) << codes;
+  std::string code = Trim(codes.substr(at + 4, codes.find('\n', at + 1) - at - 4));
+  auto claim = Http("POST", Server().url("/v1/claims"), json{{"claim_code", code}}.dump(),
+                    {"Content-Type: application/json"});
+  ASSERT_EQ(claim.status, 201) << claim.body;
+  EXPECT_EQ(Json(claim)["year"], year_ + 1);
+  auto pkpass = Http("GET", Server().url(Json(claim)["pass_url"]), "",
+                     {"Authorization: Bearer " + Json(claim)["access_token"].get<std::string>()});
+  ASSERT_EQ(pkpass.status, 200) << pkpass.body << Server().Log();
+  json pj = PassJson(pkpass.body, "following-year");
+  EXPECT_THAT(pj["expirationDate"].get<std::string>(), StartsWith(std::to_string(year_ + 2) + "-"));
+  EXPECT_THAT(pj.dump(), HasSubstr("\"value\":\"" + next + "\""));
+  EXPECT_THAT(Server().Log(), Not(HasSubstr("no Apple pass template covers card year " + next)));
 }
 
 // A card year with a roster but no pass template: the import and serve say so (claims would 503).

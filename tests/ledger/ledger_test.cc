@@ -2019,6 +2019,10 @@ TEST_P(LedgerTest, MigrationElevenKeepsExistingCardsAndLetsThemMove) {
         "");
   }
   ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 11"), "");
+  // The rebuilt SQLite table lacks the later columns too (migration 15: wallet_serial).
+  if (GetParam() == "sqlite") {
+    ASSERT_EQ(backend_->Sql("DELETE FROM schema_migrations WHERE version = 15"), "");
+  }
   ledger_ = Open();
   ASSERT_NE(ledger_, nullptr);
   ExpectVerified("after migration 11");

@@ -273,5 +273,46 @@ TEST(Placeholders, FillsKnownNamesAndEscapedBraces) {
   EXPECT_THAT(FillPlaceholders("{name", c, "w").error().message, HasSubstr("unterminated placeholder"));
 }
 
+// A template that declares "followingYears" serves every later card year without a template of
+// its own, as that year; a newer template takes over from its year on; without the declaration
+// a later year has no template.
+TEST_F(BrokenTemplate, FollowingYearsServeLaterCardYearsUntilReplaced) {
+  auto plain = Template::LoadFor(tmp_.path(), 2028);
+  ASSERT_FALSE(plain.has_value());
+  EXPECT_EQ(plain.error().code, Code::kNotFound);
+  EXPECT_THAT(plain.error().message, AllOf(HasSubstr("no template for card year 2028"),
+                                           HasSubstr("does not declare \"followingYears\": true")));
+
+  ojson j = Json();
+  j["followingYears"] = true;
+  SetJson(j);
+  auto own = Template::LoadFor(tmp_.path(), 2026);
+  ASSERT_TRUE(own.has_value()) << own.error().message;
+  EXPECT_EQ((*own)->year(), 2026);
+  auto later = Template::LoadFor(tmp_.path(), 2028);
+  ASSERT_TRUE(later.has_value()) << later.error().message;
+  EXPECT_EQ((*later)->year(), 2028);
+  EXPECT_EQ((*later)->own_year(), 2026);
+  EXPECT_EQ((*later)->dir(), dir_);
+  auto rendered = (*later)->Render({"An", "School", "S1", 2028, "2028-01-01", "2028-12-31"}, "nl");
+  ASSERT_TRUE(rendered.has_value()) << rendered.error().message;
+  EXPECT_THAT(rendered->members_json, HasSubstr("2028"));
+  // Before the template's own year nothing serves.
+  EXPECT_EQ(Template::LoadFor(tmp_.path(), 2025).error().code, Code::kNotFound);
+  // A template of 2027 without the declaration replaces it from 2027 on: 2027 yes, 2028 no.
+  fs::copy(Shipped(), tmp_ / "2027", fs::copy_options::recursive);
+  ojson j27 = ojson::parse(Slurp(tmp_ / "2027" / "template.json"));
+  j27["year"] = 2027;
+  testing::WriteText(tmp_ / "2027" / "template.json", j27.dump(2));
+  EXPECT_EQ((*Template::LoadFor(tmp_.path(), 2027))->own_year(), 2027);
+  auto replaced = Template::LoadFor(tmp_.path(), 2028);
+  ASSERT_FALSE(replaced.has_value());
+  EXPECT_THAT(replaced.error().message, HasSubstr((tmp_ / "2027" / "template.json").string()));
+
+  j["followingYears"] = "yes";
+  SetJson(j);
+  EXPECT_THAT(LoadError(), AllOf(HasSubstr("followingYears"), HasSubstr("must be true or false")));
+}
+
 }  // namespace
 }  // namespace lk::templates
