@@ -70,7 +70,7 @@ build() {
 release=(Release -DLK_WERROR=ON -DLK_BENCHMARKS=ON -DLK_FUZZ_REPLAY=OFF)
 
 # Seconds each fuzz target runs in `test` (as many at once as there are cores).
-fuzz_seconds=${LK_FUZZ_SECONDS:-15}
+fuzz_seconds=${LK_FUZZ_SECONDS:-10}
 # For the sanitizers' stack traces (clang 16's own; llvm 14's cannot read its debug info).
 symbolizer=/usr/lib/llvm-16/bin/llvm-symbolizer
 
