@@ -10,71 +10,26 @@
 // echoed in a hidden field); every other form carries the session's own token; any POST a
 // browser marks `Sec-Fetch-Site: cross-site` is refused. Every failure is a page with a sentence.
 #include <algorithm>
-#include <boost/url/parse.hpp>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "api/internal/pages.h"
 #include "api/internal/service_context.h"
 #include "reports/reports.h"
 
 namespace lk::api::internal {
 namespace {
 
-constexpr std::string_view kConsoleCookie = "lk_console", kConsoleCsrfCookie = "lk_console_csrf",
-                           kLangCookie = "lang";
-constexpr const char* kPageCsp =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'";
-
-bool Https(const ServiceContext& ctx) { return ctx.base_url.starts_with("https://"); }
+constexpr std::string_view kConsoleCookie = "lk_console", kConsoleCsrfCookie = "lk_console_csrf";
 
 std::string ConsoleCookie(const ServiceContext& ctx, std::string_view name, std::string_view value,
                           std::string_view attrs) {
   return std::string(name) + "=" + std::string(value) + "; Path=/console; " + std::string(attrs) +
          (Https(ctx) ? "; Secure" : "");
 }
-
-web::Lang PageLang(const ServiceContext& ctx, const HttpRequest& req, HttpResponse& res) {
-  if (auto asked = web::ParseLang(req.param("lang").value_or(""))) {
-    res.headers.emplace_back("Set-Cookie",
-                             std::string(kLangCookie) + "=" + std::string(web::LangCode(*asked)) +
-                                 "; Path=/; Max-Age=31536000; SameSite=Lax" + (Https(ctx) ? "; Secure" : ""));
-    return *asked;
-  }
-  return web::NegotiateLang(CookieValue(req, kLangCookie), req.header("Accept-Language"));
-}
-
-void Redirect(HttpResponse& res, std::string location) {
-  res.status = 303;
-  res.set_header("Location", std::move(location));
-  res.set_header("Cache-Control", "no-store");
-}
-
-std::map<std::string, std::string> FormFields(std::string_view body) {
-  std::map<std::string, std::string> out;
-  std::string target = "/?" + std::string(body);
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return out;
-  for (auto p : url->params(boost::urls::encoding_opts(/*space_as_plus=*/true))) out.emplace(p.key, p.value);
-  return out;
-}
-
-std::string QueryEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-      out += static_cast<char>(c);
-    else
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-  }
-  return out;
-}
-
-bool CrossSite(const HttpRequest& req) { return req.header("Sec-Fetch-Site") == "cross-site"; }
 
 // A signed-in browser: its session id, the session, and the credential's name.
 struct Signed {
