@@ -16,6 +16,7 @@
 #include "ledger/ledger.h"
 #include "signing/signing.h"
 #include "tests/api/service_fixture.h"
+#include "tests/api/wallet_testing.h"
 #include "tests/ledger/ledger_testing.h"
 #include "tests/passgen/google_stand_in.h"
 #include "tests/push/apns_stand_in.h"
@@ -60,39 +61,14 @@ class WalletServiceTest : public ServiceFixture, public ::testing::WithParamInte
     unsetenv("LK_LEDGER_URL");
   }
 
-  // The pass as Wallet downloads it first (through the card's access token), unpacked.
+  // The pass as Wallet downloads it first (through the card's access token), unpacked and verified.
   json PassJson(const std::string& pkpass, const std::string& name) {
-    WriteText(dir_ / (name + ".pkpass"), pkpass);
-    fs::path x = dir_ / name;
-    auto unzip = RunProgram({"unzip", "-q", "-o", (dir_ / (name + ".pkpass")).string(), "-d", x.string()});
-    EXPECT_EQ(unzip.exit_code, 0) << unzip.err;
-    auto cms =
-        RunProgram({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
-                    (x / "signature").string(), "-content", (x / "manifest.json").string(), "-CAfile",
-                    (data_ / "keys" / "dev-root-ca.pem").string(), "-purpose", "any", "-out", "/dev/null"});
-    EXPECT_EQ(cms.exit_code, 0) << cms.err;
-    EXPECT_THAT(cms.err, HasSubstr("Verification successful"));
-    json manifest = json::parse(ReadAll(x / "manifest.json"));
-    for (auto& [file, sha1] : manifest.items())
-      EXPECT_EQ(HexEncode(Sha1(ReadAll(x / file))), sha1.get<std::string>()) << file;
-    return json::parse(ReadAll(x / "pass.json"));
+    return UnpackVerifiedPass(pkpass, dir_.path(), name, data_ / "keys" / "dev-root-ca.pem");
   }
 
   // What the stand-in received for `token`, waiting up to `tries` x 0.1 s for `count` pushes.
   std::vector<json> PushesTo(const std::string& token, size_t count = 1, int tries = 200) {
-    std::vector<json> found;
-    for (int i = 0; i < tries; ++i) {
-      found.clear();
-      std::ifstream in(apple_->log_path());
-      std::string line;
-      while (std::getline(in, line)) {
-        json j = json::parse(line, nullptr, false);
-        if (j.is_object() && j.value("path", "") == "/3/device/" + token) found.push_back(j);
-      }
-      if (found.size() >= count) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return found;
+    return lk::api::testing::PushesTo(apple_->log_path(), token, count, tries);
   }
 
   struct Pass {

@@ -2,7 +2,7 @@
 // What the wallet scenario tests check on every pass and push: a served pass unpacked and
 // verified the way a careful device would (manifest hashes, CMS signature against the development
 // root CA), and the pushes the APNs stand-in recorded for a device token. Used by
-// kde_pass_reader_test; WalletServiceTest still has its own copies of both.
+// WalletServiceTest and KdePassReaderTest.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
