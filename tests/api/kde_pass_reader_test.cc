@@ -369,7 +369,7 @@ TEST_F(KdePassReaderNextYearTest, NextYearsCardArrivesInTheSameWalletEntry) {
   EXPECT_THAT(kde.value("expirationDate", ""), StartsWith(std::to_string(next) + "-12-31T"));
   ASSERT_EQ(kde["barcodes"].size(), 1u);
   const std::string fresh = kde["barcodes"][0]["message"];
-  EXPECT_NE(fresh, card["token"]);
+  EXPECT_NE(fresh, card["token"].get<std::string>());
   EXPECT_EQ(TokenClaims(fresh).value("y", 0), next);
   json verdict = Verify(fresh);  // next year's token, before next year
   EXPECT_EQ(verdict["status"], "invalid") << verdict;
