@@ -48,8 +48,11 @@ void AddAccessCommands(CLI::App& app, Globals& g, int& exit_code) {
   };
   for (auto [group, kind, help] :
        {std::tuple{"staff", ledger::CredentialKind::kStaff,
-                   "Staff bearer tokens for POST /v1/cards, revocations, imports, reports and /dashboard"},
-        std::tuple{"partners", ledger::CredentialKind::kPartner, "Partner API keys for POST /v1/verify"}}) {
+                   "Staff keys: bearer tokens for POST /v1/cards, revocations, imports and reports, and "
+                   "the sign-in of the staff console (/console)"},
+        std::tuple{"partners", ledger::CredentialKind::kPartner,
+                   "Partner keys: bearer tokens for POST /v1/verify, and the sign-in of the partner's "
+                   "desk (/desk)"}}) {
     ledger::CredentialKind k = kind;
     auto* top = app.add_subcommand(group, help);
     top->require_subcommand(1);
