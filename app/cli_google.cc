@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -295,6 +296,17 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
   sync->callback([&, sa] {
     std::vector<Card> cards;
     if (!sa->cards_file.empty()) {  // the whole file is read and checked before anything else
+      constexpr uintmax_t kMaxCardsFileBytes = uintmax_t{64}
+                                               << 20;  // ~600,000 rows; a card year has ~150,000
+      std::error_code ec;
+      if (auto size = std::filesystem::file_size(sa->cards_file, ec); !ec && size > kMaxCardsFileBytes) {
+        exit_code =
+            Report({Code::kInvalidArgument, sa->cards_file + ": " + std::to_string(size) +
+                                                " bytes, over the limit of 64 MiB for " +
+                                                "--cards (a card year's cards take about 15 MiB): check that "
+                                                "it is the cards export, or sync from the ledger"});
+        return;
+      }
       auto text = ReadFile(sa->cards_file);
       auto read = text ? passgen::ReadCardsCsv(*text, sa->cards_file, sa->year)
                        : Result<std::vector<Card>>(Fail(Code::kInvalidArgument, text.error().message));

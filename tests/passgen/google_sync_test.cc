@@ -389,6 +389,15 @@ TEST_F(GoogleCliTest, ABadCardsFileIsRefusedWholeAndNothingReachesGoogle) {
                 file + ":3:5 (status): 'gone' is not a status: write active or revoked\n");
   EXPECT_TRUE(google_->requests().empty());
 
+  // Limits before work: a file over 64 MiB is refused unread (a sparse file: nothing is written).
+  std::filesystem::resize_file(dir_ / "cards.csv", (uintmax_t{64} << 20) + 1);
+  auto huge = Run({"google", "sync", "--year", y, "--cards", file});
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_EQ(huge.err, "lerarenkaart: " + file +
+                          ": 67108865 bytes, over the limit of 64 MiB for --cards (a card year's cards take "
+                          "about 15 MiB): check that it is the cards export, or sync from the ledger\n");
+  EXPECT_TRUE(google_->requests().empty());
+
   auto missing = Run({"google", "sync", "--year", y, "--cards", (dir_ / "nope.csv").string()});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.csv"), std::string::npos) << missing.err;
