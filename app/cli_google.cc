@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -263,52 +264,82 @@ void AddGoogleCommands(CLI::App& app, Globals& g, int& exit_code) {
   google->require_subcommand(1);
   auto* sync = google->add_subcommand(
       "sync",
-      "Bring the class of a card year and the object of every digital card of that year in the ledger up to\n"
-      "date through the Google Wallet API: create objects of active cards, set INACTIVE on revoked cards "
-      "and\n"
-      "EXPIRED once the year (plus grace) is over, replace barcodes whose token is not signed by the active\n"
-      "key, patch changed names and schools. A card that fails is reported and the others continue.\n"
-      "Prints a summary (created/updated/unchanged/failed); exit 1 if any card failed.");
+      "Bring the class of a card year and the object of every digital card of that year in the ledger (or,\n"
+      "with --cards, in a CSV export) up to date through the Google Wallet API: create objects of active\n"
+      "cards, set INACTIVE on revoked cards and EXPIRED once the year (plus grace) is over, replace "
+      "barcodes\n"
+      "whose token is not signed by the active key, patch changed names and schools. A card that fails is\n"
+      "reported and the others continue. Prints a summary (created/updated/unchanged/failed); exit 1 if any\n"
+      "card failed. A --cards file with any bad row is refused whole (exit 2), before Google is called.");
   struct SyncArgs {
     GoogleArgs google;
-    std::string ledger_url;
+    std::string ledger_url, cards_file;
     int year = 0, parallel = 4;
   };
   auto sa = std::make_shared<SyncArgs>();
   sync->add_option("--year", sa->year, "Card year to sync, e.g. 2026")
       ->required()
       ->check(CLI::Range(2000, 2100));
-  sync->add_option("--ledger", sa->ledger_url,
-                   "Ledger: a SQLite file path or a postgresql:// URL (default [ledger] url, $LK_LEDGER_URL, "
-                   "or the data dir)");
+  auto* ledger_opt = sync->add_option(
+      "--ledger", sa->ledger_url,
+      "Ledger: a SQLite file path or a postgresql:// URL (default [ledger] url, $LK_LEDGER_URL, "
+      "or the data dir)");
+  sync->add_option("--cards", sa->cards_file,
+                   "Sync the cards of a CSV export instead of the ledger (for staff without ledger access):\n"
+                   "header serial,year,name,school,status (status active or revoked; name and school as the\n"
+                   "wallet shows them; comma or semicolon; UTF-8). Every row must be of --year. Any bad row\n"
+                   "refuses the whole file, naming line and column; nothing is sent to Google")
+      ->excludes(ledger_opt);
   sync->add_option("--parallel", sa->parallel, "Cards handled concurrently (default 4)")
       ->check(CLI::Range(1, 32));
   AddGoogleOptions(sync, sa->google);
   sync->callback([&, sa] {
+    std::vector<Card> cards;
+    if (!sa->cards_file.empty()) {  // the whole file is read and checked before anything else
+      constexpr uintmax_t kMaxCardsFileBytes = uintmax_t{64}
+                                               << 20;  // ~600,000 rows; a card year has ~150,000
+      std::error_code ec;
+      if (auto size = std::filesystem::file_size(sa->cards_file, ec); !ec && size > kMaxCardsFileBytes) {
+        exit_code =
+            Report({Code::kInvalidArgument, sa->cards_file + ": " + std::to_string(size) +
+                                                " bytes, over the limit of 64 MiB for " +
+                                                "--cards (a card year's cards take about 15 MiB): check that "
+                                                "it is the cards export, or sync from the ledger"});
+        return;
+      }
+      auto text = ReadFile(sa->cards_file);
+      auto read = text ? passgen::ReadCardsCsv(*text, sa->cards_file, sa->year)
+                       : Result<std::vector<Card>>(Fail(Code::kInvalidArgument, text.error().message));
+      if (!read) {
+        exit_code = Report(read.error());
+        return;
+      }
+      cards = std::move(*read);
+    }
     auto ctx = Prepare(g, sa->google, true);
     if (!ctx) {
       exit_code = Report(ctx.error());
       return;
     }
     SystemClock clock;
-    auto book = OpenConfiguredLedger(ctx->config, sa->ledger_url, LedgerUse::kExisting, clock);
-    if (!book) {
-      exit_code = Report(book.error());
-      return;
-    }
-    std::vector<Card> cards;
     size_t renewed = 0;  // cards whose wallet entry a later card year took over: its object is theirs
-    auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const Card& c) {
-      if (!c.renewed_by.empty())
-        ++renewed;
-      else
-        cards.push_back(passgen::ShownCard(c));
-    });
-    if (!read) {
-      exit_code = Report(read.error());
-      return;
-    }
-    book->reset();  // not needed while talking to Google
+    if (sa->cards_file.empty()) {
+      auto book = OpenConfiguredLedger(ctx->config, sa->ledger_url, LedgerUse::kExisting, clock);
+      if (!book) {
+        exit_code = Report(book.error());
+        return;
+      }
+      auto read = (*book)->cards().ForEachDigitalCard(sa->year, [&](const Card& c) {
+        if (!c.renewed_by.empty())
+          ++renewed;
+        else
+          cards.push_back(passgen::ShownCard(c));
+      });
+      if (!read) {
+        exit_code = Report(read.error());
+        return;
+      }
+    }  // the ledger is closed while talking to Google
     auto api = passgen::NewWalletClient(*ctx->account, ctx->wallet, clock);
     if (!api) {
       exit_code = Report(api.error());

@@ -185,6 +185,7 @@ int BuildOne(PassFactory& factory, const BuildArgs& a, Time now) {
             .school = a.school,
             .language = a.lang,
             .revoked = a.voided};
+  if (a.voided) card.revoked_at = now;  // a voided pass also expires now (for readers that ignore voided)
   auto builder = factory.BuilderFor(card.year);
   if (!builder) return Report(builder.error());
   std::string bytes;
@@ -365,7 +366,8 @@ void AddPassCommands(CLI::App& app, Globals& g, int& exit_code) {
   build->add_option("--lang", a->lang,
                     "Fallback language of the pass (nl, fr or en; default nl). Every pass carries all the "
                     "template's languages and Wallet shows the phone's; this one is used otherwise");
-  build->add_flag("--voided", a->voided, "Mark the pass void (a revoked card)");
+  build->add_flag("--voided", a->voided,
+                  "Mark the pass void (a revoked card); it also expires at --at (default now)");
   build->add_option("-o,--output", a->output, "Where to write the .pkpass (one card)");
   build->add_option("--batch", a->batch, "CSV file with columns serial,year,name,school")
       ->check(CLI::ExistingFile);

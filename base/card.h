@@ -32,6 +32,9 @@ struct Card {
   std::string auth_token;
   bool revoked = false;  // a revoked card's passes show as void / INACTIVE
   std::string revoked_reason;
+  // When the card was revoked (ledger::Cards::FindCard fills it); an Apple pass of a revoked card
+  // expires then, for readers that ignore its voided flag.
+  std::optional<Time> revoked_at;
   std::string replaced_by;  // a card moved to a new device: the serial of its replacement ("" if none)
   int64_t update_tag = 0;   // audit sequence number of the last change to the card
   std::string issued_on;    // YYYY-MM-DD (ledger::Cards::ForEachDigitalCard fills it)

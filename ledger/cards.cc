@@ -26,7 +26,7 @@ Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   auto rows = db.Query(
       "SELECT c.serial, r.card_year, c.channel, c.status, c.revoked_reason, c.auth_token, c.update_tag, "
       "h.display_name, r.school_number, c.qr_token, c.qr_token_at, sn.name, c.replaced_by, "
-      "c.wallet_serial, " +
+      "c.wallet_serial, c.revoked_at, " +
           std::string(kRenewedBySql) +
           " FROM cards c "
           "JOIN roster r ON r.id = c.roster_id LEFT JOIN holder_names h ON h.roster_id = r.id "
@@ -50,7 +50,8 @@ Result<Card> FindCardLocked(Db& db, std::string_view serial) {
   card.school_name = r[11].value_or("");
   card.replaced_by = r[12].value_or("");
   card.wallet_serial = r[13].value_or("");
-  card.renewed_by = r[14].value_or("");
+  if (r[14]) card.revoked_at = Time(std::chrono::seconds(ToInt(r[14])));
+  card.renewed_by = r[15].value_or("");
   return card;
 }
 

@@ -2,22 +2,15 @@
 #include <nlohmann/json.hpp>
 
 #include "passgen/google_wallet.h"
+#include "passgen/internal/google_card_fields.h"
 #include "passgen/internal/google_json.h"
 
 namespace lk::passgen {
 using json = nlohmann::json;
 
+namespace internal {
 namespace {
-
-constexpr std::string_view kSaveUrl = "https://pay.google.com/gp/v/save/";
 constexpr size_t kMaxNameChars = 200;
-
-bool ValidSerial(std::string_view s) {
-  if (s.empty() || s.size() > 40) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  return true;
-}
 
 // Counts code points of strict UTF-8 (no overlongs, surrogates or values above U+10FFFF);
 // nullopt when invalid or when it holds a control character.
@@ -29,19 +22,37 @@ std::optional<size_t> TextChars(std::string_view s) {
   return cps->size();
 }
 
-Result<> ValidText(std::string_view field, std::string_view value) {
+}  // namespace
+
+bool ValidSerial(std::string_view s) {
+  if (s.empty() || s.size() > 40) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  return true;
+}
+
+std::string TextProblem(std::string_view value) {
   auto n = TextChars(value);
-  if (!n)
-    return Fail(Code::kInvalidArgument,
-                std::string(field) + ": not valid UTF-8 text (or holds a control character)");
-  if (*n == 0 || value.find_first_not_of(' ') == std::string_view::npos)
-    return Fail(Code::kInvalidArgument, std::string(field) + ": must not be empty");
+  if (!n) return "not valid UTF-8 text (or holds a control character)";
+  if (*n == 0 || value.find_first_not_of(' ') == std::string_view::npos) return "must not be empty";
   if (*n > kMaxNameChars)
-    return Fail(Code::kInvalidArgument, std::string(field) + ": " + std::to_string(*n) +
-                                            " characters, at most " + std::to_string(kMaxNameChars) +
-                                            " allowed");
+    return std::to_string(*n) + " characters, at most " + std::to_string(kMaxNameChars) + " allowed";
   return {};
 }
+
+Result<> ValidText(std::string_view field, std::string_view value) {
+  std::string problem = TextProblem(value);
+  if (problem.empty()) return {};
+  return Fail(Code::kInvalidArgument, std::string(field) + ": " + problem);
+}
+
+}  // namespace internal
+
+namespace {
+using internal::ValidSerial;
+using internal::ValidText;
+
+constexpr std::string_view kSaveUrl = "https://pay.google.com/gp/v/save/";
 
 bool HttpUrl(std::string_view u) { return u.starts_with("https://") || u.starts_with("http://"); }
 

@@ -120,6 +120,15 @@ struct SyncOptions {
   int parallelism = 4;                                      // concurrent cards
   std::function<void(size_t done, size_t total)> progress;  // called after each card
 };
+// The cards of card `year` from a CSV export for `google sync --cards` (header serial,year,name,
+// school,status in any order, other columns ignored; comma or semicolon; UTF-8 with or without
+// BOM): name and school as the wallet shows them, status active or revoked (revoked sets
+// Card::revoked). All or nothing: any bad row (ragged, invalid UTF-8, a serial that is empty, not
+// 1-40 letters, digits, '-' or '_', or repeated, another year, an empty or over-long name or
+// school, an unknown status) fails with one kInvalidArgument listing every bad row as
+// "<file>:<line>:<column> (<name>): <what>". `file` names the source in messages.
+Result<std::vector<Card>> ReadCardsCsv(std::string_view bytes, const std::string& file, int year);
+
 // Brings the year's class and every card's object up to date: creates missing objects of active
 // cards, sets INACTIVE on revoked cards and EXPIRED after the card year, replaces the barcode when
 // its token is not valid under the active key, and patches changed texts. Per-card failures are

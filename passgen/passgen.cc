@@ -251,6 +251,7 @@ struct PassBuilder::Impl {
   std::string static_zip;  // the template's images as a zip (see Zip), made once
   // W3C timestamps of the template's card year: its first second, its last, and the end.
   std::string valid_from, valid_until, expiration_date;
+  Time expires;                  // the end of the card year (expiration_date)
   std::string web_service_json;  // escaped web service URL
 
   // Writes pass.json for `card` into `pass_json` and its pass.strings files into `strings`.
@@ -305,8 +306,11 @@ struct PassBuilder::Impl {
       p += rendered->barcode_alt_text_json;
       p += "\"";
     }
+    // A revoked card's pass also expires at its revocation (never later than the card year),
+    // for readers that ignore "voided" (KDE's libkpimpkpass reads only the string "true").
     p += "\n    }\n  ],\n  \"expirationDate\": \"";
-    p += expiration_date;
+    p += card.revoked && card.revoked_at && *card.revoked_at < expires ? FormatW3c(*card.revoked_at)
+                                                                       : expiration_date;
     p += card.revoked ? "\",\n  \"voided\": true" : "\",\n  \"voided\": false";
     if (!options.web_service_url.empty()) {
       p += ",\n  \"webServiceURL\": ";
@@ -354,6 +358,7 @@ Result<std::unique_ptr<PassBuilder>> PassBuilder::Create(const templates::Templa
   impl->valid_from = FormatW3c(start);
   impl->valid_until = FormatW3c(end - std::chrono::seconds(1));
   impl->expiration_date = FormatW3c(end);
+  impl->expires = end;
   std::vector<std::pair<std::string_view, std::string_view>> images;
   for (const auto& f : tmpl.static_files()) images.emplace_back(f.path, f.bytes);
   if (!images.empty())

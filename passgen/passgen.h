@@ -19,7 +19,9 @@
 namespace lk::passgen {
 
 // A pass shows one lk::Card (base/card.h): serial, year, holder_name, school, token, language,
-// revoked (Wallet shows the pass as void) and, when PassOptions::web_service_url is set,
+// revoked (Wallet shows the pass as void; with revoked_at, the pass's expirationDate is then the
+// revocation time, or the card year's end if that is earlier, for readers that ignore "voided")
+// and, when PassOptions::web_service_url is set,
 // auth_token (the pass's authenticationToken: it must never change for the pass). The QR token is
 // an input (issued by signing::TokenIssuer and stored with the card) because ECDSA signatures are
 // randomised.

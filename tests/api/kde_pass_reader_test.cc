@@ -2,8 +2,8 @@
 // kde_pass_reader) reads every pass the real `lerarenkaart serve` hands out, and the device is
 // driven only by what that library reads: its webServiceUrl and authenticationToken for the
 // registration, the update URL it computes itself (".../wallet//v1/passes/...", an extra slash),
-// its voided flag (which it misreads: see the revocation) and its barcode. Around it: the HTTP/2 APNs
-// stand-in (python3-h2, the pass certificate as client certificate), the Google Wallet stand-in, openssl
+// its voided flag (which it misreads: see the revocation), its expiry and its barcode. Around it: the HTTP/2
+// APNs stand-in (python3-h2, the pass certificate as client certificate), the Google Wallet stand-in, openssl
 // verifying every pass's signature against the development CA, and a partner's POST /v1/verify.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -256,8 +256,9 @@ class KdePassReaderTest : public ServiceFixture {
   std::unique_ptr<lk::testing::GoogleStandIn> google_;
 };
 
-// Revocation: the phone is told, lists the change, and KDE's library reads a voided pass that is
-// still signed; partners get "revoked" and Google's object goes INACTIVE.
+// Revocation: the phone is told, lists the change, and KDE's library reads a pass that is still
+// signed and, since the library ignores Apple's boolean voided, expired at the revocation;
+// partners get "revoked" and Google's object goes INACTIVE.
 TEST_F(KdePassReaderTest, ARevokedCardIsVoidedInTheWalletAndEverywhereElse) {
   auto [phone, card] = ClaimIntoPhone("T1", "kde-phone-1", std::string(64, 'a'));
   std::string tag = Tag(phone);
@@ -270,18 +271,36 @@ TEST_F(KdePassReaderTest, ARevokedCardIsVoidedInTheWalletAndEverywhereElse) {
   ASSERT_EQ(google_->objects().at(object_id)["state"], "ACTIVE");
   EXPECT_EQ(Verify(card["token"])["status"], "active");
 
+  const Time before_revoke = std::chrono::floor<std::chrono::seconds>(SystemClock().Now());
   auto revoked = Http("POST", Server().url("/v1/cards/" + phone.Serial() + "/revoke"),
                       "{\"reason\":\"lost phone\"}", StaffAuth());
   ASSERT_EQ(revoked.status, 200) << revoked.body;
+  const Time after_revoke = SystemClock().Now();
   ExpectOnePush(phone);
 
-  auto [kde, raw] = FetchAfterPush(phone, tag, "revoked");
-  EXPECT_EQ(raw["voided"], true);  // Apple's type: a boolean
+  auto [kde, raw] = FetchAfterPush(phone, tag, "revoked");  // signature verified by openssl
+  EXPECT_EQ(raw["voided"], true);                           // Apple's type: a boolean
   // KDE's library (22.12, and its current source) compares "voided" as a string with "true"
   // (Pass::isVoided: value.toString() == "true"), so it reads Apple's boolean as not voided:
   // a finding about the reader, not the pass. Should KDE fix it, this expectation says so.
   EXPECT_EQ(kde["voided"], false) << "libkpimpkpass now reads Apple's boolean voided: expect true here";
+  // It does read expirationDate: the revoked card's pass expires at the revocation, so the
+  // reader sees a pass that has expired (the first pass expired at the card year's end).
+  auto expires = ParseRfc3339(kde.value("expirationDate", ""));
+  ASSERT_TRUE(expires) << kde.value("expirationDate", "") << ": " << expires.error().message;
+  EXPECT_GE(*expires, before_revoke);
+  EXPECT_LE(*expires, after_revoke);
+  // Time has whole seconds: the expiry has been reached when the reader reads the pass.
+  EXPECT_LE(*expires, SystemClock().Now()) << "the reader must see the revoked pass as expired";
+  auto first_expires = ParseRfc3339(phone.pass.value("expirationDate", ""));
+  ASSERT_TRUE(first_expires);
+  EXPECT_LT(*expires, *first_expires);
   EXPECT_EQ(kde["barcodes"], phone.pass["barcodes"]);  // the same card, void
+  // The card page's download of the revoked card is the same pass as the update URL's.
+  auto again = Http("GET", Server().url(card["pass_url"]), "",
+                    {"Authorization: Bearer " + card["access_token"].get<std::string>()});
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(ReadPass(again.body, "revoked-download").raw, raw);
   EXPECT_EQ(Verify(card["token"])["status"], "revoked");
   EXPECT_EQ(google_->CountRequests("PATCH", "/walletobjects/v1/genericObject/" + object_id), 1u);
   EXPECT_EQ(google_->objects().at(object_id)["state"], "INACTIVE");

@@ -365,7 +365,15 @@ TEST_P(LedgerTest, RevokedCardsAreNotCounted) {
   ImportSmallRoster();
   auto c = ledger_->cards().IssueDigital("T3", 2026);
   ASSERT_TRUE(c.has_value());
+  EXPECT_FALSE(ledger_->cards().FindCard(c->serial)->revoked_at.has_value());
+  const Time revoked_at = clock_.Now();
   ASSERT_TRUE(ledger_->cards().Revoke(c->serial, "lost phone").has_value());
+  clock_.Advance(std::chrono::hours(1));
+  // The revocation time, which a revoked card's Apple pass expires at.
+  auto found = ledger_->cards().FindCard(c->serial);
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  ASSERT_TRUE(found->revoked_at.has_value());
+  EXPECT_EQ(*found->revoked_at, std::chrono::floor<std::chrono::seconds>(revoked_at));
   auto again = ledger_->cards().Revoke(c->serial, "lost phone");
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, Code::kFailedPrecondition);

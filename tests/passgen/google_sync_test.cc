@@ -255,6 +255,160 @@ TEST_F(GoogleCliTest, LinkCommandCreatesTheObjectAndPrintsASkinnyLinkForLongName
   EXPECT_EQ(bad.err, "lerarenkaart: name: 201 characters, at most 200 allowed\n");
 }
 
+// The cards CSV of `google sync --cards`: the project's CSV parser, all or nothing.
+TEST(GoogleCardsCsv, ReadsActiveAndRevokedRowsSeparatedBySemicolonsAfterABom) {
+  auto cards = ReadCardsCsv(
+      "\xEF\xBB\xBF"
+      "Serial;Year;Name;School;Status;note\r\n"
+      "LK1;2026;An Peeters;GO! Atheneum Gent;active;x\r\n"
+      "\r\n"
+      "\"LK-2\";2026;\"Zoë Dubois; née Claes\";Athénée royal d'Uccle; Revoked ;\r\n",
+      "export.csv", 2026);
+  ASSERT_TRUE(cards) << cards.error().message;
+  ASSERT_EQ(cards->size(), 2u);
+  EXPECT_EQ((*cards)[0].serial, "LK1");
+  EXPECT_EQ((*cards)[0].year, 2026);
+  EXPECT_EQ((*cards)[0].holder_name, "An Peeters");
+  EXPECT_EQ((*cards)[0].school, "GO! Atheneum Gent");
+  EXPECT_FALSE((*cards)[0].revoked);
+  EXPECT_EQ((*cards)[1].serial, "LK-2");
+  EXPECT_EQ((*cards)[1].holder_name, "Zoë Dubois; née Claes");
+  EXPECT_TRUE((*cards)[1].revoked);
+  auto empty = ReadCardsCsv("serial,year,name,school,status\n", "empty.csv", 2026);
+  ASSERT_TRUE(empty) << empty.error().message;
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(GoogleCardsCsv, AnyBadRowRefusesTheWholeFileNamingEveryLineAndColumn) {
+  auto r = ReadCardsCsv(
+      "serial,year,name,school,status\n"
+      "LK1,2026,An Peeters,KA Mol,active\n"
+      "LK2,2026,Bram Claes,KA Mol,lost\n"
+      "LK3,2025,Els Maes,KA Mol,active\n"
+      ",2026,Jan Smet,KA Mol,active\n"
+      "LK 5,2026,Jan Smet,KA Mol,active\n"
+      "LK1,2026,An Peeters,KA Mol,revoked\n"
+      "LK7,2026,,KA Mol,active\n"
+      "LK8,2026,Piet,KA Mol\n"
+      "LK9,2026,Ann\xC3,KA Mol,active\n"
+      "LK10,26,Ann,KA Mol,active\n",
+      "cards.csv", 2026);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(r.error().message,
+            "cards.csv: 9 bad rows; nothing was sent to Google (correct the file and run google sync again)\n"
+            "  cards.csv:3:5 (status): 'lost' is not a status: write active or revoked\n"
+            "  cards.csv:4:2 (year): card year 2025, but --year is 2026: sync each card year with its own "
+            "file and --year\n"
+            "  cards.csv:5:1 (serial): empty serial\n"
+            "  cards.csv:6:1 (serial): 'LK 5' is not a card serial: 1-40 letters, digits, '-' or '_'\n"
+            "  cards.csv:7:1 (serial): serial LK1 is already on line 2\n"
+            "  cards.csv:8:3 (name): must not be empty\n"
+            "  cards.csv:9: has 4 fields, the header has 5\n"
+            "  cards.csv:10:3 (name): not valid UTF-8\n"
+            "  cards.csv:11:2 (year): '26' is not a card year (four digits, such as 2026)");
+}
+
+TEST(GoogleCardsCsv, AHeaderWithoutTheColumnsIsRefusedNamingTheMissingOnes) {
+  auto r = ReadCardsCsv("serial,naam,school,status\nLK1,An,KA Mol,active\n", "cards.csv", 2026);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "cards.csv:1: the header lacks column 'year', 'name' (expected serial,year,name,school,status); "
+            "nothing was sent to Google");
+  auto none = ReadCardsCsv("", "cards.csv", 2026);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message,
+            "cards.csv:1: empty file: a header row serial,year,name,school,status is required; nothing was "
+            "sent to Google");
+}
+
+// `google sync --cards FILE`: the cards of a CSV export instead of the ledger.
+TEST_F(GoogleCliTest, CardsFileSyncsActiveAndRevokedRowsWithoutALedger) {
+  const std::string y = std::to_string(year_);
+  testing::WriteText(dir_ / "cards.csv",
+                     "serial;year;name;school;status\n"
+                     "LKA1;" +
+                         y +
+                         ";An Peeters;GO! Atheneum Gent;active\n"
+                         "LKA2;" +
+                         y +
+                         ";Ömer Şahin;Sint-Lievenscollege;active\n"
+                         "LKA3;" +
+                         y + ";Els Maes;KA Mol;revoked\n");
+  auto first = Run({"google", "sync", "--year", y, "--cards", (dir_ / "cards.csv").string()});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_EQ(first.out,
+            "class: created\ncards: 3 (created 2, updated 0, barcode rotated 0, revoked 0, expired 0, "
+            "unchanged 0, skipped 1, failed 0)\n");
+  auto objects = google_->objects();
+  ASSERT_EQ(objects.size(), 2u) << "a revoked card never saved needs no object";
+  const json& a2 = objects.at("3388000000012345678.LKA2");
+  EXPECT_EQ(a2["state"], "ACTIVE");
+  EXPECT_EQ(a2["header"]["defaultValue"]["value"], "Ömer Şahin");
+  EXPECT_EQ(a2["textModulesData"][0]["body"], "Sint-Lievenscollege");
+  EXPECT_EQ(objects.count("3388000000012345678.LKA3"), 0u);
+
+  // The next export has LKA2 revoked: exactly that object goes INACTIVE.
+  testing::WriteText(dir_ / "cards.csv",
+                     "\xEF\xBB\xBFserial,year,name,school,status\n"
+                     "LKA1," +
+                         y +
+                         ",An Peeters,GO! Atheneum Gent,active\n"
+                         "LKA2," +
+                         y +
+                         ",Ömer Şahin,Sint-Lievenscollege,revoked\n"
+                         "LKA3," +
+                         y + ",Els Maes,KA Mol,revoked\n");
+  auto second = Run({"google", "sync", "--year", y, "--cards", (dir_ / "cards.csv").string()});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_EQ(second.out,
+            "class: unchanged\ncards: 3 (created 0, updated 0, barcode rotated 0, revoked 1, expired 0, "
+            "unchanged 1, skipped 1, failed 0)\n");
+  EXPECT_EQ(google_->CountRequests("PATCH", "/walletobjects/v1/genericObject/3388000000012345678.LKA2"), 1u);
+  EXPECT_EQ(google_->objects().at("3388000000012345678.LKA2")["state"], "INACTIVE");
+  EXPECT_EQ(google_->objects().at("3388000000012345678.LKA1")["state"], "ACTIVE");
+}
+
+TEST_F(GoogleCliTest, ABadCardsFileIsRefusedWholeAndNothingReachesGoogle) {
+  const std::string y = std::to_string(year_);
+  const std::string file = (dir_ / "cards.csv").string();
+  testing::WriteText(dir_ / "cards.csv",
+                     "serial,year,name,school,status\n"
+                     "LKB1," +
+                         y +
+                         ",An Peeters,KA Mol,active\n"
+                         "LKB2," +
+                         y + ",Bram Claes,KA Mol,gone\n");
+  auto bad = Run({"google", "sync", "--year", y, "--cards", file});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_EQ(bad.err,
+            "lerarenkaart: " + file +
+                ": 1 bad row; nothing was sent to Google (correct the file and run google sync again)\n"
+                "  " +
+                file + ":3:5 (status): 'gone' is not a status: write active or revoked\n");
+  EXPECT_TRUE(google_->requests().empty());
+
+  // Limits before work: a file over 64 MiB is refused unread (a sparse file: nothing is written).
+  std::filesystem::resize_file(dir_ / "cards.csv", (uintmax_t{64} << 20) + 1);
+  auto huge = Run({"google", "sync", "--year", y, "--cards", file});
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_EQ(huge.err, "lerarenkaart: " + file +
+                          ": 67108865 bytes, over the limit of 64 MiB for --cards (a card year's cards take "
+                          "about 15 MiB): check that it is the cards export, or sync from the ledger\n");
+  EXPECT_TRUE(google_->requests().empty());
+
+  auto missing = Run({"google", "sync", "--year", y, "--cards", (dir_ / "nope.csv").string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.csv"), std::string::npos) << missing.err;
+
+  auto both = Run({"google", "sync", "--year", y, "--cards", file, "--ledger", (dir_ / "l.sqlite").string()});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--ledger excludes --cards"), std::string::npos) << both.err;
+  EXPECT_TRUE(google_->requests().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "l.sqlite"));
+}
+
 // `google sync` reads the cards of a year from a ledger, on every backend.
 class GoogleLedgerSyncTest : public GoogleCliTest, public ::testing::WithParamInterface<std::string> {
  protected:

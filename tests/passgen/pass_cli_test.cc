@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/base.h"
 #include "tests/passgen/pkpass_check.h"
 #include "tests/testing/testing.h"
 
@@ -58,6 +59,20 @@ TEST_F(PassCliTest, BuildsOneVerifiablePass) {
   auto q = PassJsonOf(again, "again");
   EXPECT_EQ(q["authenticationToken"], p["authenticationToken"]);
   EXPECT_EQ(q["webServiceURL"], "https://example.org/ws/");
+  EXPECT_EQ(q["voided"], false);
+  EXPECT_EQ(q["expirationDate"], "2027-01-01T00:00:00+01:00");
+  // --voided: a revoked card's pass, void and expired at --at, still signed.
+  fs::path voided = tmp_ / "voided.pkpass";
+  ASSERT_EQ(Lk({"pass", "build", "--voided", "--serial", "K1", "--year", "2026", "--name", "Jan Janssens",
+                "--school", "X", "--at", kAt, "-o", voided.string()})
+                .exit_code,
+            0);
+  EXPECT_EQ(check::VerifyPkpass(voided, tmp_.path(), RootCa()), "");
+  auto v = PassJsonOf(voided, "voided");
+  EXPECT_EQ(v["voided"], true);
+  auto at = ParseRfc3339(kAt), expires = ParseRfc3339(v.value("expirationDate", ""));
+  ASSERT_TRUE(at && expires) << v.value("expirationDate", "");
+  EXPECT_EQ(*expires, *at);
 }
 
 TEST_F(PassCliTest, UsageErrorsExit2) {

@@ -178,7 +178,24 @@ TEST_F(PassgenTest, PassJsonHasEveryRequiredKeyWithTheRightType) {
             AuthenticationToken(kSecret, "pass.be.lerarenkaart.dev", "LK26-000042"));
 
   card_.revoked = true;
-  EXPECT_EQ(json::parse(*builder_->PassJson(card_))["voided"], true);
+  json v = json::parse(*builder_->PassJson(card_));
+  EXPECT_EQ(v["voided"], true);
+  EXPECT_EQ(v["expirationDate"], "2027-01-01T00:00:00+01:00") << "no revocation time: the card year's end";
+  // Revoked on 3 August 2026 at 14:05:09 UTC: the pass also expires then (Brussels summer time),
+  // for readers that ignore voided.
+  card_.revoked_at = Time(std::chrono::sys_days(std::chrono::year(2026) / 8 / 3)) + std::chrono::hours(14) +
+                     std::chrono::minutes(5) + std::chrono::seconds(9);
+  v = json::parse(*builder_->PassJson(card_));
+  EXPECT_EQ(v["voided"], true);
+  EXPECT_EQ(v["expirationDate"], "2026-08-03T16:05:09+02:00");
+  // Never later than the card year's end (a card revoked after its year).
+  card_.revoked_at = Time(std::chrono::sys_days(std::chrono::year(2027) / 2 / 1));
+  EXPECT_EQ(json::parse(*builder_->PassJson(card_))["expirationDate"], "2027-01-01T00:00:00+01:00");
+  // Only a revoked card's pass: a revocation time on an active card changes nothing.
+  card_.revoked = false;
+  card_.revoked_at = Time(std::chrono::sys_days(std::chrono::year(2026) / 8 / 3));
+  EXPECT_EQ(json::parse(*builder_->PassJson(card_))["expirationDate"], "2027-01-01T00:00:00+01:00");
+  card_.revoked = true;
   auto plain = PassBuilder::Create(*template_, *signer_, {.web_service_url = ""});
   ASSERT_TRUE(plain);
   json q = json::parse(*(*plain)->PassJson(card_));
