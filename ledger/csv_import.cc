@@ -47,7 +47,8 @@ std::unexpected<Error> Problems::ToError() {
   }
   auto refused = std::make_shared<ImportRefused>();
   refused->file = file_;
-  refused->problems = list_;
+  refused->problems = std::move(list_);  // the import ends here
+  list_.clear();
   return std::unexpected(Error{Code::kInvalidArgument, std::move(msg), std::move(refused)});
 }
 

@@ -28,6 +28,7 @@ class Problems {
   void Add(int line, int column, std::string_view key, std::vector<ImportValue> values = {});
   void AddAll(const std::vector<CsvProblem>& ps);
   bool empty() const { return list_.empty(); }
+  // The error; hands the problems over (empty afterwards).
   std::unexpected<Error> ToError();
 
  private:
