@@ -527,7 +527,8 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
   v.text["csrf"] = who.session.csrf;
   v.text["q"] = q;
   v.text["switch"] = q.empty() ? "/console/cards?" : "/console/cards?q=" + QueryEscape(q) + "&";
-  v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
+  if (!v.text.contains("year"))
+    v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
   if (!notice.empty()) {
     v.flags.insert("notice");
     v.text["notice_text"] = ctx.site->Text(lang, notice);
@@ -712,7 +713,8 @@ Reply RefusedImportIn(const ServiceContext& ctx, web::Lang lang, const Error& er
 Reply SystemView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
                  const Signed& who, web::Values v, int status) {
   v.text["csrf"] = who.session.csrf;
-  v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
+  if (!v.text.contains("year"))
+    v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
   v.text["switch"] = "/console/system?";
   auto creds = ctx.deps.ledger->access().ListCredentials();
   if (!creds) return std::unexpected(Problem(creds.error()));
@@ -941,6 +943,9 @@ Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (file.empty()) return fail("console.error.no_file", 400);
   auto sum = RunImport(ctx, kind, year, std::move(file));
   if (!sum) {
+    // The form comes back as it was sent (kind and card year), to import the corrected file.
+    v.flags.insert("kind_" + kind);
+    if (year) v.text["year"] = std::to_string(year);
     if (sum.error().code != Code::kInvalidArgument && sum.error().code != Code::kFailedPrecondition)
       return std::unexpected(Problem(sum.error()));
     auto shown = RefusedImportIn(ctx, lang, sum.error(), v);

@@ -461,10 +461,10 @@ TEST_F(ConsolePagesTest, AnUploadedImportIsAllOrNothingWithItsBadRowsAsATable) {
 TEST_F(ConsolePagesTest, RefusedImportsAreExplainedInThePagesLanguage) {
   Start();
   const std::string b = "----lkboundary9";
-  auto multipart = [&](const std::string& csrf, const std::string& kind, const std::string& file) {
+  auto multipart = [&](const std::string& csrf, const std::string& kind, const std::string& file,
+                       const std::string& year = "2026") {
     std::string body;
-    for (auto [name, value] :
-         {std::pair{"csrf", csrf}, std::pair{"kind", kind}, std::pair{"year", std::string("2026")}})
+    for (auto [name, value] : {std::pair{"csrf", csrf}, std::pair{"kind", kind}, std::pair{"year", year}})
       body += "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
     return body + "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n" +
            "Content-Type: text/csv\r\n\r\n" + file + "\r\n--" + b + "--\r\n";
@@ -500,15 +500,20 @@ TEST_F(ConsolePagesTest, RefusedImportsAreExplainedInThePagesLanguage) {
                                      "« not-a-date » n&#39;est pas une date. Écrivez la date au format "
                                      "AAAA-MM-JJ, par exemple 2026-03-01.")));
   EXPECT_TRUE(other_->cards().FindCardsOfStaff("T2")->empty());
+  // The form keeps the kind and card year sent, for the corrected file.
+  EXPECT_THAT(fr.body, HasSubstr("<option value=\"subscriptions\" selected>"));
+  EXPECT_THAT(fr.body, Not(HasSubstr("<option value=\"roster\" selected>")));
 
   // A header without the columns: one sentence beside the summary, no table.
-  auto header =
-      Post("/console/imports?lang=fr", cookie, multipart(csrf, "starters", "staff,day\nT2,x\n"), {type});
+  auto header = Post("/console/imports?lang=fr", cookie,
+                     multipart(csrf, "starters", "staff,day\nT2,x\n", "2027"), {type});
   ExpectPage(header, 400, "fr");
   EXPECT_THAT(header.body,
               HasSubstr("starters.csv ne peut pas être importé tel quel. Il manque &#39;staff_id&#39;, "
                         "&#39;date&#39; dans la ligne d&#39;en-tête."));
   EXPECT_THAT(header.body, Not(HasSubstr("import-caption")));
+  EXPECT_THAT(header.body, HasSubstr("<option value=\"starters\" selected>"));
+  EXPECT_THAT(header.body, HasSubstr("inputmode=\"numeric\" value=\"2027\""));
   // A roster row with a bad role and a duplicate, in Dutch.
   auto roster = Post("/console/imports?lang=nl", cookie,
                      multipart(csrf, "roster",
