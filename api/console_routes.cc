@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -526,7 +527,8 @@ Reply CardsView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
   v.text["csrf"] = who.session.csrf;
   v.text["q"] = q;
   v.text["switch"] = q.empty() ? "/console/cards?" : "/console/cards?q=" + QueryEscape(q) + "&";
-  v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
+  if (!v.text.contains("year"))
+    v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
   if (!notice.empty()) {
     v.flags.insert("notice");
     v.text["notice_text"] = ctx.site->Text(lang, notice);
@@ -660,11 +662,59 @@ std::optional<std::map<std::string, std::string>> MultipartFields(std::string_vi
   return std::nullopt;
 }
 
+// A refused import in the page's language (`v` of the system page): the "import.KEY" sentence of
+// each problem with its values; the bad rows as a table, or the one problem of a file refused as
+// a whole beside the summary. An error without ImportRefused detail gets a general sentence.
+Reply RefusedImportIn(const ServiceContext& ctx, web::Lang lang, const Error& error, web::Values& v) {
+  const web::Site& site = *ctx.site;
+  const ledger::ImportRefused* refused = ledger::ImportRefusedOf(error);
+  auto sentence = [&](const ledger::ImportProblem& p) {
+    std::string_view tmpl = site.Text(lang, "import." + p.key);
+    return tmpl.empty() ? p.text : ledger::FillImportTemplate(tmpl, p.values);
+  };
+  auto with_file = [&](std::string_view key, const std::vector<ledger::ImportValue>& values) {
+    return ledger::FillImportTemplate(site.Text(lang, key), values);
+  };
+  v.flags.insert("import_error");
+  if (!refused || refused->problems.empty()) {
+    v.text["import_error_text"] = site.Text(lang, "console.error.import_other");
+    return {};
+  }
+  const std::string file = std::filesystem::path(refused->file).filename().string();
+  if (refused->whole_file) {
+    v.text["import_error_text"] = site.Text(lang, "console.error.import_file");
+    v.text["import_detail"] = with_file("console.import.summary.file", {{"file", file}}) + " " +
+                              sentence(refused->problems.front());
+    return {};
+  }
+  std::string rows;
+  for (const ledger::ImportProblem& p : refused->problems) {
+    web::Values r;
+    r.text["line"] = std::to_string(p.line);
+    r.text["column"] =
+        p.column == 0 ? std::string()
+                      : std::to_string(p.column) + (p.column_name.empty() ? "" : " (" + p.column_name + ")");
+    r.text["what"] = sentence(p);
+    auto row = site.RenderPart("part_console_import_error", lang, r);
+    if (!row) return std::unexpected(Problem(row.error()));
+    rows += *row;
+  }
+  const size_t n = refused->problems.size();
+  v.text["import_error_text"] = site.Text(lang, "console.error.import");
+  v.text["import_detail"] =
+      with_file(n == 1 ? "console.import.summary.one" : "console.import.summary.many",
+                {{"file", file}, {"count", FormatCount(static_cast<int64_t>(n), lang)}});
+  v.flags.insert("import_rows");
+  v.markup["import_rows"] = std::move(rows);
+  return {};
+}
+
 // The system page: the import form (with `import` values), ledger verify on demand, the keys.
 Reply SystemView(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, web::Lang lang,
                  const Signed& who, web::Values v, int status) {
   v.text["csrf"] = who.session.csrf;
-  v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
+  if (!v.text.contains("year"))
+    v.text["year"] = std::to_string(int(BrusselsDate(ctx.deps.clock->Now()).year()));
   v.text["switch"] = "/console/system?";
   auto creds = ctx.deps.ledger->access().ListCredentials();
   if (!creds) return std::unexpected(Problem(creds.error()));
@@ -893,32 +943,13 @@ Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (file.empty()) return fail("console.error.no_file", 400);
   auto sum = RunImport(ctx, kind, year, std::move(file));
   if (!sum) {
+    // The form comes back as it was sent (kind and card year), to import the corrected file.
+    v.flags.insert("kind_" + kind);
+    if (year) v.text["year"] = std::to_string(year);
     if (sum.error().code != Code::kInvalidArgument && sum.error().code != Code::kFailedPrecondition)
       return std::unexpected(Problem(sum.error()));
-    // The ledger's message: a summary line, then "  kind.csv:LINE[:COLUMN (name)]: what" per row.
-    std::string rows;
-    std::string_view msg = sum.error().message;
-    std::string_view first = msg.substr(0, msg.find('\n'));
-    for (size_t at = msg.find("\n  "); at != std::string_view::npos; at = msg.find("\n  ", at + 1)) {
-      std::string_view line = msg.substr(at + 3);
-      line = line.substr(0, line.find('\n'));
-      size_t colon = line.find(':'), sep = line.find(": ");
-      if (colon == std::string_view::npos || sep == std::string_view::npos || sep < colon) continue;
-      std::string_view where = line.substr(colon + 1, sep - colon - 1);  // "LINE" or "LINE:COL (name)"
-      web::Values r;
-      size_t c2 = where.find(':');
-      r.text["line"] = std::string(where.substr(0, c2));
-      r.text["column"] = c2 == std::string_view::npos ? "" : std::string(where.substr(c2 + 1));
-      r.text["what"] = std::string(line.substr(sep + 2));
-      auto row = ctx.site->RenderPart("part_console_import_error", lang, r);
-      if (!row) return std::unexpected(Problem(row.error()));
-      rows += *row;
-    }
-    v.flags.insert("import_error");
-    v.text["import_error_text"] = ctx.site->Text(lang, "console.error.import");
-    v.text["import_detail"] = std::string(first);
-    if (!rows.empty()) v.flags.insert("import_rows");
-    v.markup["import_rows"] = std::move(rows);
+    auto shown = RefusedImportIn(ctx, lang, sum.error(), v);
+    if (!shown) return std::unexpected(shown.error());
     return SystemView(ctx, req, res, lang, *who, std::move(v), 400);
   }
   v.flags.insert("imported");

@@ -123,6 +123,9 @@ void WriteProblem(const HttpRequest& req, HttpResponse& res, const Problem& p) {
                {"status", status},
                {"detail", detail}};
   if (!p.field.empty()) body["field"] = p.field;
+  if (status < 500 && p.members.is_object())
+    for (const auto& [name, value] : p.members.items())
+      if (!body.contains(name)) body[name] = value;
   if (!req.id.empty()) body["request_id"] = req.id;
   res.status = status;
   int64_t retry = p.retry_after;

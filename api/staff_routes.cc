@@ -124,7 +124,23 @@ Reply Import(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     year = std::stoi(y);
   }
   auto sum = RunImport(ctx, kind, year, std::move(req.body));
-  if (!sum) return std::unexpected(Problem(sum.error(), "body"));
+  if (!sum) {
+    Problem p(sum.error(), "body");
+    // A refused file: its problems as data too, one per bad row (or one for the whole file).
+    if (const ledger::ImportRefused* refused = ledger::ImportRefusedOf(sum.error())) {
+      nlohmann::json errors = nlohmann::json::array();
+      for (const ledger::ImportProblem& e : refused->problems) {
+        nlohmann::json values = nlohmann::json::object();
+        for (const auto& [name, value] : e.values) values[name] = value;
+        nlohmann::json row = {
+            {"line", e.line}, {"column", e.column}, {"key", e.key}, {"values", values}, {"detail", e.text}};
+        if (!e.column_name.empty()) row["column_name"] = e.column_name;
+        errors.push_back(std::move(row));
+      }
+      p.members = {{"whole_file", refused->whole_file}, {"errors", std::move(errors)}};
+    }
+    return std::unexpected(std::move(p));
+  }
   WriteJson(res, {{"kind", kind}, {"rows", sum->rows}, {"added", sum->added}, {"present", sum->present}});
   return {};
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,10 +33,21 @@ enum class Code {
 };
 std::string_view CodeName(Code code);
 
+// Facts about an error for callers that render it themselves (a page in its own language). A
+// module defines its own kinds (ledger::ImportRefused) and callers ask with DetailOf.
+struct ErrorDetail {
+  virtual ~ErrorDetail() = default;
+};
 struct Error {
   Code code = Code::kInternal;
   std::string message;  // a sentence for a person: what, and where (file, line, field)
+  std::shared_ptr<const ErrorDetail> detail = nullptr;  // optional; shared by copies, immutable
 };
+// The detail of `e` if it is a `D`, else null; valid while `e` (or a copy of it) lives.
+template <class D>
+const D* DetailOf(const Error& e) {
+  return dynamic_cast<const D*>(e.detail.get());
+}
 template <class T = void>
 using Result = std::expected<T, Error>;
 inline std::unexpected<Error> Fail(Code code, std::string message) {

@@ -34,14 +34,14 @@ bool ReadRecord(std::string_view text, size_t& i, int& line, char d, CsvRecord& 
         field += c;
       }
       if (!closed) {
-        problems.push_back(
-            {rec.line, static_cast<int>(rec.fields.size() + 1), "quoted field is never closed"});
+        problems.push_back({rec.line, static_cast<int>(rec.fields.size() + 1), "quoted field is never closed",
+                            "unclosed_quote"});
         return false;
       }
       if (i < text.size() && text[i] != d && text[i] != '\n' && text[i] != '\r') {
         if (!bad)
           problems.push_back({rec.line, static_cast<int>(rec.fields.size() + 1),
-                              "unexpected character after a closing quote"});
+                              "unexpected character after a closing quote", "after_quote"});
         bad = true;
         while (i < text.size() && text[i] != d && text[i] != '\n' && text[i] != '\r') ++i;
       }
@@ -49,7 +49,7 @@ bool ReadRecord(std::string_view text, size_t& i, int& line, char d, CsvRecord& 
       while (i < text.size() && text[i] != d && text[i] != '\n' && text[i] != '\r') field += text[i++];
     }
     if (!IsValidUtf8(field) && !bad) {
-      problems.push_back({rec.line, static_cast<int>(rec.fields.size() + 1), "not valid UTF-8"});
+      problems.push_back({rec.line, static_cast<int>(rec.fields.size() + 1), "not valid UTF-8", "not_utf8"});
       bad = true;
     }
     rec.fields.push_back(field);

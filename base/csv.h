@@ -11,9 +11,10 @@
 namespace lk {
 
 struct CsvProblem {
-  int line = 0;    // 1-based physical line where the record starts (header = 1)
-  int column = 0;  // 1-based field number; 0 when the whole record is at fault
-  std::string what;
+  int line = 0;          // 1-based physical line where the record starts (header = 1)
+  int column = 0;        // 1-based field number; 0 when the whole record is at fault
+  std::string what;      // in English
+  std::string key = {};  // stable: "unclosed_quote", "after_quote" or "not_utf8" (no values)
 };
 
 struct CsvRecord {

@@ -203,8 +203,8 @@ Result<std::vector<ClaimCode>> Access::CreateClaimCodes(const CsvSource& csv, in
       csv, {"staff_id", "first_name", "last_name"}, {}, [&](CsvImport& f, const CsvRecord& rec) {
         std::string staff = f.Field(rec, 0), first = f.Field(rec, 1), last = f.Field(rec, 2);
         std::string name = first + (first.empty() || last.empty() ? "" : " ") + last;
-        if (staff.empty()) return f.Bad(rec, 0, "empty staff identifier");
-        if (name.empty() || name.size() > 100) return f.Bad(rec, 1, "the name must have 1 to 100 bytes");
+        if (staff.empty()) return f.Bad(rec, 0, "staff_id_empty");
+        if (name.empty() || name.size() > 100) return f.Bad(rec, 1, "claim_name");
         std::string key = (*keyer)->Key(staff);
         if (!f.FirstMention(rec, 0, key)) return;
         std::string code = RandomBase32(16);
@@ -225,9 +225,7 @@ Result<std::vector<ClaimCode>> Access::CreateClaimCodes(const CsvSource& csv, in
           {"line", "staff_key", "display_name", "code_hash"}, stage);
       !r)
     return std::unexpected(r.error());
-  if (auto r = ReportNotOnRoster(
-          *core_.db, "stage_claims", year, c[0] + 1,
-          "not on the roster of card year " + std::to_string(year) + " (import the roster first)", problems);
+  if (auto r = ReportNotOnRoster(*core_.db, "stage_claims", year, c[0] + 1, "claim_not_on_roster", problems);
       !r)
     return std::unexpected(r.error());
   if (!problems.empty()) return problems.ToError();

@@ -30,26 +30,25 @@ Result<ImportSummary> Imports::ImportSchools(const CsvSource& csv) {
       [&](CsvImport& f, const CsvRecord& rec) {
         School s{f.Field(rec, 0), f.Field(rec, 1), f.Field(rec, 2), f.Field(rec, 3), rec.line};
         bool bad = false;
-        auto check = [&](bool ok, size_t col, const std::string& what) {
-          if (!ok) f.Bad(rec, col, what), bad = true;
+        auto check = [&](bool ok, size_t col, std::string_view key, std::vector<ImportValue> values = {}) {
+          if (!ok) f.Bad(rec, col, key, std::move(values)), bad = true;
         };
         check(!s.number.empty() && s.number.size() <= 12 &&
                   s.number.find_first_not_of("0123456789") == std::string::npos,
-              0, "'" + s.number + "' is not a school number (1 to 12 digits)");
-        check(!s.name.empty() && s.name.size() <= 200 && IsValidUtf8(s.name), 1,
-              "a school name is 1 to 200 bytes of UTF-8");
+              0, "school_number", {{"value", s.number}});
+        check(!s.name.empty() && s.name.size() <= 200 && IsValidUtf8(s.name), 1, "school_name");
         auto pc = ParseCount(s.postcode);
         check(pc && s.postcode.size() == 4 && ProvinceOfPostcode(static_cast<int>(*pc)).has_value(), 2,
-              "'" + s.postcode + "' is not a Belgian postcode (4 digits, 1000-9999)");
+              "postcode", {{"value", s.postcode}});
         check(!s.municipality.empty() && s.municipality.size() <= 100 && IsValidUtf8(s.municipality), 3,
-              "a municipality is 1 to 100 bytes of UTF-8");
-        if (bad || !f.FirstMention(rec, 0, s.number, "school " + s.number)) return;
+              "municipality");
+        if (bad || !f.FirstMention(rec, 0, s.number, "duplicate_school", {{"school", s.number}})) return;
         rows.push_back(std::move(s));
       });
   if (!in) return std::unexpected(in.error());
   Problems& problems = *(*in)->problems;
   if (!problems.empty()) return problems.ToError();
-  if (rows.empty()) return Fail(Code::kInvalidArgument, (*in)->file + ": no data rows");
+  if (rows.empty()) return RefuseFile((*in)->file, 0, "no_data_rows");
 
   Transaction tx(*core_.db);
   if (auto r = tx.Begin(); !r) return std::unexpected(r.error());

@@ -23,28 +23,28 @@ using namespace internal;
 
 namespace {
 
-// Why `e` is not a mail address the claim mail can use, or "" when it is one: ASCII, no spaces,
-// one '@' between a local part of 1-64 characters and a domain with a dot, at most 254 in all.
-std::string EmailProblem(std::string_view e) {
-  const std::string quoted = "'" + std::string(e.substr(0, 80)) + (e.size() > 80 ? "...'" : "'");
-  if (e.size() > 254) return quoted + " is longer than 254 characters";
+// Why `e` is not a mail address the claim mail can use (a problem key, import_problem.h), or ""
+// when it is one: ASCII, no spaces, one '@' between a local part of 1-64 characters and a domain
+// with a dot, at most 254 in all.
+std::string_view EmailProblem(std::string_view e) {
+  if (e.size() > 254) return "email_long";
   for (char ch : e) {
     const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7f || std::string_view("<>()[]\\,;:\"").find(ch) != std::string_view::npos)
-      return quoted +
-             " is not a mail address: only ASCII letters, digits and .!#$%&'*+-/=?^_`{|}~@, no spaces";
+      return "email_characters";
   }
   const size_t at = e.find('@');
-  if (at == std::string_view::npos || e.find('@', at + 1) != std::string_view::npos)
-    return quoted + " is not a mail address: it needs exactly one @, as in name@school.be";
+  if (at == std::string_view::npos || e.find('@', at + 1) != std::string_view::npos) return "email_at";
   std::string_view local = e.substr(0, at), domain = e.substr(at + 1);
-  if (local.empty() || local.size() > 64)
-    return quoted + " is not a mail address: 1 to 64 characters before the @";
+  if (local.empty() || local.size() > 64) return "email_local";
   if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.' ||
       domain.front() == '-' || domain.find("..") != std::string_view::npos)
-    return quoted + " is not a mail address: the part after the @ must be a domain such as school.be";
+    return "email_domain";
   return "";
 }
+
+// A cell as a problem's {value}.
+std::vector<ImportValue> Cell(std::string value) { return {{"value", std::move(value)}}; }
 
 }  // namespace
 
@@ -67,67 +67,65 @@ Result<ImportSummary> Imports::ImportRoster(const CsvSource& csv, int year, cons
        "starter"},
       progress, [&](CsvImport& f, const CsvRecord& rec) {
         bool bad = false;
-        auto bad_field = [&](size_t i, std::string what) {
-          f.Bad(rec, i, std::move(what));
+        auto bad_field = [&](size_t i, std::string_view key, std::vector<ImportValue> values = {}) {
+          f.Bad(rec, i, key, std::move(values));
           bad = true;
         };
         std::string staff = f.Field(rec, 0);
         if (staff.empty())
-          bad_field(0, "empty staff identifier");
+          bad_field(0, "staff_id_empty");
         else if (staff.size() > 64)
-          bad_field(0, "staff identifier longer than 64 characters");
+          bad_field(0, "staff_id_long");
         std::string role = Lower(f.Field(rec, 3)), network = f.Field(rec, 4), level = Lower(f.Field(rec, 5));
         if (role != "administrative" && role != "teaching" && role != "support")
-          bad_field(3, "'" + f.Field(rec, 3) + "' is not one of administrative|teaching|support");
+          bad_field(3, "role", Cell(f.Field(rec, 3)));
         std::string net_upper = network;
         std::transform(net_upper.begin(), net_upper.end(), net_upper.begin(), ::toupper);
         if (net_upper != "GO" && net_upper != "OGO" && net_upper != "VGO")
-          bad_field(4, "'" + network + "' is not one of GO|OGO|VGO");
+          bad_field(4, "network", Cell(network));
         static const char* kLevels[] = {"basic", "secondary", "higher", "adult", "part_time_arts", "other"};
         if (std::none_of(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return level == l; }))
-          bad_field(
-              5, "'" + f.Field(rec, 5) + "' is not one of basic|secondary|higher|adult|part_time_arts|other");
+          bad_field(5, "level", Cell(f.Field(rec, 5)));
         std::string school = f.Field(rec, 6);
         if (school.empty() || school.size() > 12 ||
             school.find_first_not_of("0123456789") != std::string::npos)
-          bad_field(6, "'" + school + "' is not a school number (1 to 12 digits)");
+          bad_field(6, "school_number", Cell(school));
         std::string postcode = f.Field(rec, 7);
         std::string province;
         auto pc = ParseCount(postcode);
         auto prov = pc && postcode.size() == 4 ? ProvinceOfPostcode(static_cast<int>(*pc))
                                                : Result<std::string>(Fail(Code::kInvalidArgument, ""));
         if (!prov)
-          bad_field(7, "'" + postcode + "' is not a Belgian postcode (4 digits, 1000-9999)");
+          bad_field(7, "postcode", Cell(postcode));
         else
           province = *prov;
         std::string starter = Lower(f.Field(rec, 8));
-        if (starter != "yes" && starter != "no") bad_field(8, "'" + f.Field(rec, 8) + "' is not yes or no");
+        if (starter != "yes" && starter != "no") bad_field(8, "starter", Cell(f.Field(rec, 8)));
         // Contacts for the claim mail: an address, the mail's language and the name it greets.
         find_contact_columns(f.table);
         std::string email, language, name;
         if (email_col >= 0) {
           email = std::string(Trim(rec.fields[static_cast<size_t>(email_col)]));
           if (auto why = EmailProblem(email); !email.empty() && !why.empty()) {
-            f.problems->Add(rec.line, email_col + 1, why);
+            f.problems->Add(rec.line, email_col + 1, why,
+                            Cell(email.substr(0, 80) + (email.size() > 80 ? "..." : "")));
             bad = true;
           }
           if (language_col >= 0) {
             language = Lower(std::string(Trim(rec.fields[static_cast<size_t>(language_col)])));
             if (!language.empty() && language != "nl" && language != "fr" && language != "en") {
-              f.problems->Add(rec.line, language_col + 1,
-                              "'" + std::string(Trim(rec.fields[static_cast<size_t>(language_col)])) +
-                                  "' is not one of nl|fr|en (or empty for the default)");
+              f.problems->Add(rec.line, language_col + 1, "language",
+                              Cell(std::string(Trim(rec.fields[static_cast<size_t>(language_col)]))));
               bad = true;
             }
           }
           const std::string first = f.Field(rec, 1), last = f.Field(rec, 2);
           name = first + (first.empty() || last.empty() ? "" : " ") + last;
-          if (!email.empty() && name.size() > 100)
-            bad_field(1, "first_name and last_name together have more than 100 bytes");
+          if (!email.empty() && name.size() > 100) bad_field(1, "name_long");
           if (!email.empty() && std::any_of(name.begin(), name.end(), [](char ch) {
                 return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
               }))
-            bad_field(1, "the name contains a control character");
+            bad_field(1, "name_control");
         }
         if (bad) return;
         std::string key = (*keyer)->Key(staff);
@@ -146,10 +144,7 @@ Result<ImportSummary> Imports::ImportRoster(const CsvSource& csv, int year, cons
   const auto& c = (*in)->cols;
   const uint64_t total = t.records.size();
   find_contact_columns(t);
-  if (language_col >= 0 && email_col < 0)
-    return Fail(Code::kInvalidArgument, (*in)->file +
-                                            ":1: the header has a 'language' column but no 'email' "
-                                            "column; the language is the claim mail's, so add the addresses");
+  if (language_col >= 0 && email_col < 0) return RefuseFile((*in)->file, 1, "language_without_email");
   if (!problems.empty()) return problems.ToError();
   const bool contacts = email_col >= 0;
   // A roster with contacts is staged in a table of its own: the temporary table of a plain
@@ -194,9 +189,8 @@ Result<ImportSummary> Imports::ImportRoster(const CsvSource& csv, int year, cons
     for (size_t k = 0; k < 6; ++k) {
       const auto& v = row[k + 1];
       if (v && (*v == "1" || *v == "t" || *v == "true"))
-        problems.Add(
-            static_cast<int>(ToInt(row[0])), c[static_cast<size_t>(kCols[k])] + 1,
-            "differs from the roster of card year " + std::to_string(year) + " already in the ledger");
+        problems.Add(static_cast<int>(ToInt(row[0])), c[static_cast<size_t>(kCols[k])] + 1, "roster_differs",
+                     {{"year", std::to_string(year)}});
     }
   }
   if (!problems.empty()) return problems.ToError();
@@ -264,13 +258,13 @@ Result<ImportSummary> Imports::ImportChannel(Channel channel, const CsvSource& c
   auto in = ReadCsvImport(csv, {"staff_id", "date"}, progress, [&](CsvImport& f, const CsvRecord& rec) {
     std::string staff = f.Field(rec, 0), date_text = f.Field(rec, 1);
     bool bad = false;
-    if (staff.empty()) f.Bad(rec, 0, "empty staff identifier"), bad = true;
+    if (staff.empty()) f.Bad(rec, 0, "staff_id_empty"), bad = true;
     auto date = ParseIsoDate(date_text);
     if (!date) {
-      f.Bad(rec, 1, "'" + date_text + "' is not an ISO date (YYYY-MM-DD)");
+      f.Bad(rec, 1, "date", Cell(date_text));
       bad = true;
     } else if (int(date->year()) < year - 1 || int(date->year()) > year + 1) {
-      f.Bad(rec, 1, date_text + " is more than a year away from card year " + std::to_string(year));
+      f.Bad(rec, 1, "date_far", {{"value", date_text}, {"year", std::to_string(year)}});
       bad = true;
     }
     if (bad) return;
@@ -294,8 +288,7 @@ Result<ImportSummary> Imports::ImportChannel(Channel channel, const CsvSource& c
     int first_line = 0;       // of the staff member of the last row kept
     for (size_t i : order) {  // equal keys come together, the earliest line first
       if (!sorted.empty() && *sorted.back()[1] == *stage[i][1]) {
-        problems.Add(lines[i], staff_col + 1,
-                     "the same staff member is already on line " + std::to_string(first_line));
+        problems.Add(lines[i], staff_col + 1, "duplicate_staff", {{"line", std::to_string(first_line)}});
         continue;
       }
       first_line = lines[i];
@@ -317,7 +310,10 @@ Result<ImportSummary> Imports::ImportChannel(Channel channel, const CsvSource& c
   if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
   auto seq = core_.NextSeq();
   if (!seq) return std::unexpected(seq.error());
-  if (auto r = core_.RequireRoster(year); !r) return std::unexpected(r.error());
+  if (auto r = core_.RequireRoster(year); !r) {
+    if (r.error().code != Code::kFailedPrecondition) return std::unexpected(r.error());
+    return RefuseFile(r.error(), (*in)->file, "no_roster", {{"year", std::to_string(year)}});
+  }
   if (auto r = core_.Stage("stage_cards",
                            "line BIGINT, staff_key " + core_.KeyType() + ", issued_on " + core_.DateType() +
                                ", school_year INTEGER, serial TEXT",
@@ -326,9 +322,7 @@ Result<ImportSummary> Imports::ImportChannel(Channel channel, const CsvSource& c
     return std::unexpected(r.error());
   if (progress) progress(total * 3 / 4, total);
   auto not_on_roster = [&] {
-    return ReportNotOnRoster(*core_.db, "stage_cards", year, staff_col + 1,
-                             "this staff member is not on the roster of card year " + std::to_string(year),
-                             problems);
+    return ReportNotOnRoster(*core_.db, "stage_cards", year, staff_col + 1, "not_on_roster", problems);
   };
   if (!problems.empty()) {  // list the staff not on the roster too, then import nothing
     if (auto r = not_on_roster(); !r) return std::unexpected(r.error());
@@ -411,14 +405,14 @@ Result<ImportSummary> Imports::ImportPublished(const CsvSource& csv) {
     } else if (auto y = ParseCount(p.label); y && p.label.size() == 4 && *y >= 1990 && *y <= kMaxYear) {
       p.year = static_cast<int>(*y);
     } else {
-      f.Bad(rec, 0, "'" + p.label + "' is neither a year nor 'Totaal'");
+      f.Bad(rec, 0, "published_label", Cell(p.label));
       bad = true;
     }
     int64_t* nums[] = {&p.eligible, &p.subscribers, &p.starters, &p.library, &p.holders};
     for (size_t i = 0; i < 5; ++i) {
       auto v = ParseCount(f.Field(rec, i + 1));
       if (!v) {
-        f.Bad(rec, i + 1, "'" + f.Field(rec, i + 1) + "' is not a whole number");
+        f.Bad(rec, i + 1, "whole_number", Cell(f.Field(rec, i + 1)));
         bad = true;
       } else {
         *nums[i] = *v;
@@ -439,12 +433,12 @@ Result<ImportSummary> Imports::ImportPublished(const CsvSource& csv) {
               (!frac.empty() && frac.find_first_not_of("0123456789") == std::string_view::npos));
       }
       if (!ok) {
-        f.Bad(rec, 6, "'" + p.printed_share + "' is not a printed percentage like 67,50% or 67%");
+        f.Bad(rec, 6, "printed_share", Cell(p.printed_share));
         bad = true;
       }
     }
-    if (!bad && p.holders > p.eligible) f.Bad(rec, 5, "more holders than eligible staff"), bad = true;
-    if (bad || !f.FirstMention(rec, 0, p.label, "'" + p.label + "'")) return;
+    if (!bad && p.holders > p.eligible) f.Bad(rec, 5, "holders_over_eligible"), bad = true;
+    if (bad || !f.FirstMention(rec, 0, p.label, "duplicate_label", {{"label", p.label}})) return;
     rows.push_back(p);
     row_lines.push_back(rec.line);
   });
@@ -454,7 +448,7 @@ Result<ImportSummary> Imports::ImportPublished(const CsvSource& csv) {
   const auto& cols = (*in)->cols;
   const std::string& file = (*in)->file;
   if (!problems.empty()) return problems.ToError();
-  if (rows.empty()) return Fail(Code::kInvalidArgument, file + ": no data rows");
+  if (rows.empty()) return RefuseFile(file, 0, "no_data_rows");
 
   Transaction tx(*core_.db);
   if (auto r = tx.Begin(); !r) return std::unexpected(r.error());
@@ -472,8 +466,7 @@ Result<ImportSummary> Imports::ImportPublished(const CsvSource& csv) {
           same->printed_share == p.printed_share)
         ++sum.present;
       else
-        problems.Add(row_lines[i], cols[0] + 1,
-                     "differs from the published figures for '" + p.label + "' already in the ledger");
+        problems.Add(row_lines[i], cols[0] + 1, "published_differs", {{"label", p.label}});
       continue;
     }
     auto r = core_.db->Execute(
@@ -483,7 +476,7 @@ Result<ImportSummary> Imports::ImportPublished(const CsvSource& csv) {
          p.library, p.holders, p.printed_share, std::filesystem::path(csv.name).filename().string(), *seq});
     if (!r) {
       if (r.error().code == Code::kFailedPrecondition)
-        problems.Add(row_lines[i], cols[0] + 1, "conflicts with figures already in the ledger");
+        problems.Add(row_lines[i], cols[0] + 1, "published_conflict");
       else
         return std::unexpected(r.error());
     } else {

@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "ledger/channel.h"
+#include "ledger/import_problem.h"
 
 namespace lk::ledger {
 namespace internal {
@@ -37,7 +38,9 @@ struct ImportSummary {
 Result<std::string> ProvinceOfPostcode(int postcode);
 
 // All or nothing: on any bad row nothing is imported and the kInvalidArgument message lists every
-// bad row as "NAME:LINE:COLUMN (column name): what". Re-importing adds nothing.
+// bad row as "NAME:LINE:COLUMN (column name): what"; the error's ImportRefused detail
+// (ImportRefusedOf, import_problem.h) has them as data, as it has a file refused as a whole
+// (also a channel file before its roster: kFailedPrecondition). Re-importing adds nothing.
 class Imports {
  public:
   explicit Imports(internal::Core& core) : core_(core) {}  // `core` must outlive this

@@ -47,6 +47,7 @@ struct Problem {
   int status = 0;     // 0: from StatusFor(error.code)
   int64_t retry_after = 0;
   std::string public_detail;                 // what a client may read of a 5xx
+  nlohmann::json members = nullptr;          // an object: more members of a 4xx body ("errors")
   Problem(Error e) : error(std::move(e)) {}  // NOLINT: implicit from lk::Error on purpose
   Problem(Error e, std::string f, int s = 0) : error(std::move(e)), field(std::move(f)), status(s) {}
 };

@@ -456,5 +456,110 @@ TEST_F(ConsolePagesTest, AnUploadedImportIsAllOrNothingWithItsBadRowsAsATable) {
   ExpectPage(Post("/console/imports", cookie, "not multipart", {ok_type}), 400);
 }
 
+// A refused upload in the staff member's language: each bad row's sentence from the strings, with
+// its line and column; the summary too; a file refused as a whole says why beside the summary.
+TEST_F(ConsolePagesTest, RefusedImportsAreExplainedInThePagesLanguage) {
+  Start();
+  const std::string b = "----lkboundary9";
+  auto multipart = [&](const std::string& csrf, const std::string& kind, const std::string& file,
+                       const std::string& year = "2026") {
+    std::string body;
+    for (auto [name, value] : {std::pair{"csrf", csrf}, std::pair{"kind", kind}, std::pair{"year", year}})
+      body += "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+    return body + "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n" +
+           "Content-Type: text/csv\r\n\r\n" + file + "\r\n--" + b + "--\r\n";
+  };
+  const std::string type = "Content-Type: multipart/form-data; boundary=" + b;
+  std::string cookie = SignIn();
+  std::string csrf = CsrfOf(Get("/console/system", cookie).body);
+  const std::string bad_file = "staff_id,date\nT2,2026-03-01\nNOBODY,2026-03-01\nT3,not-a-date\n";
+  auto row = [](const std::string& line, const std::string& column, const std::string& what) {
+    return "<tr><th scope=\"row\">" + line + "</th><td>" + column + "</td><td>" + what + "</td></tr>";
+  };
+
+  auto nl = Post("/console/imports?lang=nl", cookie, multipart(csrf, "subscriptions", bad_file), {type});
+  ExpectPage(nl, 400);
+  EXPECT_THAT(nl.body, HasSubstr("subscriptions.csv: 2 foute rijen; er werd niets ingelezen."));
+  EXPECT_THAT(nl.body, HasSubstr(row("3", "1 (staff_id)",
+                                     "Dit personeelslid staat niet op de personeelslijst van kaartjaar 2026. "
+                                     "Controleer het personeelsnummer, of lees eerst een personeelslijst in "
+                                     "waarop het staat.")));
+  EXPECT_THAT(nl.body, HasSubstr(row("4", "2 (date)",
+                                     "&#39;not-a-date&#39; is geen datum. Schrijf de datum als JJJJ-MM-DD, "
+                                     "bijvoorbeeld 2026-03-01.")));
+  EXPECT_THAT(nl.body, Not(HasSubstr("is not an ISO date")));  // no English left on the page
+
+  auto fr = Post("/console/imports?lang=fr", cookie, multipart(csrf, "subscriptions", bad_file), {type});
+  ExpectPage(fr, 400, "fr");
+  EXPECT_THAT(fr.body, HasSubstr("subscriptions.csv : 2 lignes erronées ; rien n&#39;a été importé."));
+  EXPECT_THAT(fr.body, HasSubstr(row("3", "1 (staff_id)",
+                                     "Ce membre du personnel ne figure pas sur la liste du personnel de "
+                                     "l&#39;année de carte 2026. Vérifiez l&#39;identifiant, ou importez "
+                                     "d&#39;abord une liste qui le contient.")));
+  EXPECT_THAT(fr.body, HasSubstr(row("4", "2 (date)",
+                                     "« not-a-date » n&#39;est pas une date. Écrivez la date au format "
+                                     "AAAA-MM-JJ, par exemple 2026-03-01.")));
+  EXPECT_TRUE(other_->cards().FindCardsOfStaff("T2")->empty());
+  // The form keeps the kind and card year sent, for the corrected file.
+  EXPECT_THAT(fr.body, HasSubstr("<option value=\"subscriptions\" selected>"));
+  EXPECT_THAT(fr.body, Not(HasSubstr("<option value=\"roster\" selected>")));
+
+  // A header without the columns: one sentence beside the summary, no table.
+  auto header = Post("/console/imports?lang=fr", cookie,
+                     multipart(csrf, "starters", "staff,day\nT2,x\n", "2027"), {type});
+  ExpectPage(header, 400, "fr");
+  EXPECT_THAT(header.body,
+              HasSubstr("starters.csv ne peut pas être importé tel quel. Il manque &#39;staff_id&#39;, "
+                        "&#39;date&#39; dans la ligne d&#39;en-tête."));
+  EXPECT_THAT(header.body, Not(HasSubstr("import-caption")));
+  EXPECT_THAT(header.body, HasSubstr("<option value=\"starters\" selected>"));
+  EXPECT_THAT(header.body, HasSubstr("inputmode=\"numeric\" value=\"2027\""));
+  // A roster row with a bad role and a duplicate, in Dutch.
+  auto roster = Post("/console/imports?lang=nl", cookie,
+                     multipart(csrf, "roster",
+                               "staff_id,first_name,last_name,role,network,level,school_number,"
+                               "school_postcode,starter\n"
+                               "T7,Ann,Lis,teacher,GO,basic,12345,2000,no\n"
+                               "T8,Bo,Lis,teaching,GO,basic,12345,2000,no\n"
+                               "T8,Bo,Lis,teaching,GO,basic,12345,2000,no\n"),
+                     {type});
+  ExpectPage(roster, 400);
+  EXPECT_THAT(roster.body, HasSubstr(row("2", "4 (role)",
+                                         "&#39;teacher&#39; is geen functie. Schrijf administrative, "
+                                         "teaching of support.")));
+  EXPECT_THAT(roster.body, HasSubstr(row("4", "1 (staff_id)",
+                                         "Dit personeelslid staat al op regel 3. Laat één rij per "
+                                         "personeelslid staan.")));
+}
+
+// Every import problem key in all three languages, with the English template's placeholders.
+TEST(ConsoleImportStrings, EveryImportProblemIsTranslatedWithTheSamePlaceholders) {
+  auto site = web::Site::Load();
+  ASSERT_TRUE(site) << site.error().message;
+  auto placeholders = [](std::string_view t) {  // {name}, not the {|} of a mail address's characters
+    std::set<std::string> out;
+    for (size_t at = t.find('{'); at != std::string_view::npos; at = t.find('{', at + 1)) {
+      std::string name(t.substr(at + 1, t.find('}', at) - at - 1));
+      if (!name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos)
+        out.insert(name);
+    }
+    return out;
+  };
+  for (std::string_view key : ledger::ImportProblemKeys()) {
+    std::string_view english = ledger::ImportProblemEnglish(key);
+    ASSERT_FALSE(english.empty()) << key;
+    for (web::Lang lang : web::kLangs) {
+      std::string_view t = (*site)->Text(lang, "import." + std::string(key));
+      EXPECT_FALSE(t.empty()) << web::LangCode(lang) << " has no import." << key;
+      EXPECT_EQ(placeholders(t), placeholders(english)) << web::LangCode(lang) << " import." << key;
+      EXPECT_EQ(t.find("lerarenkaart "), std::string_view::npos) << key << ": a page names no command";
+    }
+  }
+  for (std::string_view key :
+       {"console.import.summary.one", "console.import.summary.many", "console.import.summary.file",
+        "console.error.import_file", "console.error.import_other"})
+    for (web::Lang lang : web::kLangs) EXPECT_FALSE((*site)->Text(lang, key).empty()) << key;
+}
+
 }  // namespace
 }  // namespace lk::api

@@ -41,5 +41,28 @@ TEST(OpenApiTest, SecuredOperationsNameADefinedScheme) {
     }
 }
 
+// Every "$ref" names a defined component (the import's errors name ImportError).
+TEST(OpenApiTest, EveryReferenceResolves) {
+  auto doc = nlohmann::json::parse(OpenApiDocument());
+  size_t refs = 0;
+  auto walk = [&](auto&& self, const nlohmann::json& j) -> void {
+    if (j.is_object()) {
+      auto ref = j.find("$ref");
+      if (ref != j.end()) {
+        ++refs;
+        const std::string target = ref->get<std::string>();
+        ASSERT_EQ(target.rfind("#/", 0), 0u) << target;
+        EXPECT_TRUE(doc.contains(nlohmann::json::json_pointer(target.substr(1)))) << target;
+      }
+    }
+    if (j.is_structured())
+      for (const auto& item : j) self(self, item);
+  };
+  walk(walk, doc);
+  EXPECT_GT(refs, 0u);
+  const auto& errors = doc["components"]["schemas"]["Problem"]["properties"]["errors"];
+  EXPECT_EQ(errors["items"]["$ref"].get<std::string>(), "#/components/schemas/ImportError");
+}
+
 }  // namespace
 }  // namespace lk::api

@@ -688,6 +688,18 @@ TEST_F(ServiceTest, ImportErrorsNameTheUploadNotAServerPath) {
   EXPECT_THAT(detail, HasSubstr("\n  library.csv:2:2 (date): 'not-a-date' is not an ISO date"));
   EXPECT_THAT(detail, Not(HasSubstr("/")));
   EXPECT_THAT(detail, Not(HasSubstr("lk-import")));
+  // The same as data: one entry per bad row, with its key and values for a client's own words.
+  EXPECT_EQ(bad["whole_file"], json(false));
+  EXPECT_EQ(bad["errors"], json::parse(R"j([{"line": 2, "column": 2, "column_name": "date", "key": "date",
+      "values": {"value": "not-a-date"}, "detail": "'not-a-date' is not an ISO date (YYYY-MM-DD)"}])j"));
+  // A file refused as a whole: one entry, no column.
+  auto header = Problem(Http("POST", Server().url("/v1/imports/library?year=" + std::to_string(year_)),
+                             "staff,day\nT1,x\n", csv),
+                        400);
+  EXPECT_EQ(header["whole_file"], json(true));
+  EXPECT_EQ(header["errors"], json::parse(R"j([{"line": 1, "column": 0, "key": "missing_columns",
+      "values": {"missing": "'staff_id', 'date'", "expected": "staff_id,date"},
+      "detail": "the header lacks column 'staff_id', 'date' (expected staff_id,date)"}])j"));
 }
 
 TEST_F(ServiceTest, StaffImportsIssuesRevokesAndReadsTheReport) {

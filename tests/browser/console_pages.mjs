@@ -182,6 +182,11 @@ try {
   [resp] = await submit('form[action="/console/imports"] button');
   const bad = await page.$$eval('[aria-labelledby=import-caption] tbody tr', (trs) => trs.map((t) => t.textContent));
   check(resp.status() === 400 && bad.length === 2, `a file with two bad rows: 400 and a table of them (${bad.join(' | ')})`);
+  check(bad[0].startsWith('31 (staff_id)Dit personeelslid staat niet op de personeelslijst van kaartjaar') &&
+          bad[1].startsWith("42 (date)'yesterday' is geen datum."),
+        `the bad rows say in Dutch what to fix, with line and column (${bad.join(' | ')})`);
+  check((await text('[role=alert]')).includes('starters.csv: 2 foute rijen; er werd niets ingelezen.'),
+        'the summary is Dutch too');
   await shot('console-import-errors-nl');
   fs.writeFileSync(starters, `staff_id,date\nT4,${year}-03-01\n`);
   await page.select('#kind', 'starters');

@@ -7,8 +7,9 @@
 //       $LK_FUZZ_TMPDIR, else /dev/shm when there is one) whose 2026 roster holds T1..T4.
 // An import either succeeds, reading exactly the records the parser finds (all well-formed), and
 // importing the same file again adds nothing; or it fails with kInvalidArgument naming the file
-// first. Build with clang >= 16 and -DLK_FUZZ=ON (see token_verify_fuzz.cc); otherwise ctest
-// replays tests/fuzz/corpus/csv_import.
+// first, with its problems as data (known keys, each sentence in the message). Build with clang
+// >= 16 and -DLK_FUZZ=ON (see token_verify_fuzz.cc); otherwise ctest replays
+// tests/fuzz/corpus/csv_import.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -129,6 +130,14 @@ struct Target {
             "an import refused with a code other than kInvalidArgument");
       Check(first.error().message.starts_with(file.string()),
             "an import error that does not name the file first");
+      const ledger::ImportRefused* refused = ledger::ImportRefusedOf(first.error());
+      Check(refused != nullptr && !refused->problems.empty(),
+            "an import refused without its problems as data");
+      for (const ledger::ImportProblem& p : refused->problems) {
+        Check(!ledger::ImportProblemEnglish(p.key).empty(), "an import problem with an unknown key");
+        Check(first.error().message.find(p.text) != std::string::npos,
+              "an import problem whose sentence is not in the message");
+      }
       return;
     }
     std::vector<CsvProblem> problems;

@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "tests/ledger/ledger_testing.h"
 #include "tests/testing/testing.h"
@@ -241,6 +242,98 @@ TEST_P(LedgerTest, UnterminatedQuoteIsABadRow) {
   auto r = ledger_->imports().ImportRoster(f, 2026);
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message, HasSubstr(f.string() + ":2:2 (first_name): quoted field is never closed"));
+}
+
+// A refused import says the same as data: every bad row with its line, column, column name, key
+// and values, in line order, each the sentence its message line ends in.
+TEST_P(LedgerTest, BadRowsAreDataWithKeysLinesAndColumns) {
+  auto f = Write("roster.csv",
+                 std::string(kRosterHeader) +
+                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n"
+                     "T2,Bert,Janssens,teacher,GO,basic,12345,2000,no\n"  // line 3: role
+                     "T3,Cas,Maes,teaching,GO,basic,12345\n"              // line 4: fields
+                     "T4,Dirk,Dams,teaching,GO,basic,12345,0999,maybe\n"  // line 5: postcode, starter
+                     "T1,An,Peeters,teaching,GO,basic,12345,2000,no\n");  // line 6: duplicate
+  auto r = ledger_->imports().ImportRoster(f, 2026);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  const ImportRefused* refused = ImportRefusedOf(r.error());
+  ASSERT_NE(refused, nullptr) << r.error().message;
+  EXPECT_EQ(refused->file, f.string());
+  EXPECT_FALSE(refused->whole_file);
+  using Row = std::tuple<int, int, std::string, std::string, std::vector<ImportValue>>;
+  std::vector<Row> rows;
+  for (const ImportProblem& p : refused->problems) {
+    rows.emplace_back(p.line, p.column, p.column_name, p.key, p.values);
+    std::string where = f.string() + ":" + std::to_string(p.line) +
+                        (p.column ? ":" + std::to_string(p.column) + " (" + p.column_name + ")" : "");
+    EXPECT_THAT(r.error().message + "\n", HasSubstr("\n  " + where + ": " + p.text + "\n")) << p.key;
+  }
+  EXPECT_EQ(rows, (std::vector<Row>{
+                      {3, 4, "role", "role", {{"value", "teacher"}}},
+                      {4, 0, "", "field_count", {{"fields", "7"}, {"header_fields", "9"}}},
+                      {5, 8, "school_postcode", "postcode", {{"value", "0999"}}},
+                      {5, 9, "starter", "starter", {{"value", "maybe"}}},
+                      {6, 1, "staff_id", "duplicate_staff", {{"line", "2"}}},
+                  }));
+  // The message is the CLI's, byte for byte.
+  const std::string file = f.string();
+  EXPECT_EQ(r.error().message + "\n",
+            file + ": 5 bad rows; nothing was imported\n" +                                               //
+                "  " + file + ":3:4 (role): 'teacher' is not one of administrative|teaching|support\n" +  //
+                "  " + file + ":4: has 7 fields, the header has 9\n" +                                    //
+                "  " + file +
+                ":5:8 (school_postcode): '0999' is not a Belgian postcode (4 digits, 1000-9999)\n" + "  " +
+                file + ":5:9 (starter): 'maybe' is not yes or no\n" +  //
+                "  " + file + ":6:1 (staff_id): the same staff member is already on line 2\n");
+  // Every key has its English sentence.
+  for (std::string_view key : ImportProblemKeys()) EXPECT_FALSE(ImportProblemEnglish(key).empty()) << key;
+}
+
+// Whole-file refusals carry one problem each; a quote never closed is a bad row at its field;
+// staff not on the roster and a channel file before its roster are data too.
+TEST_P(LedgerTest, FileRefusalsAreDataToo) {
+  auto key_of = [](const Result<ImportSummary>& r) -> std::tuple<bool, int, int, std::string> {
+    if (r) return {};
+    const ImportRefused* refused = ImportRefusedOf(r.error());
+    if (!refused || refused->problems.empty()) return {false, -1, -1, "(no detail) " + r.error().message};
+    const ImportProblem& p = refused->problems.front();
+    return {refused->whole_file, p.line, p.column, p.key};
+  };
+  using K = std::tuple<bool, int, int, std::string>;
+  auto empty = ledger_->imports().ImportRoster(Write("a.csv", "\n\n"), 2026);
+  EXPECT_EQ(key_of(empty), (K{true, 1, 0, "empty_file"}));
+  auto missing =
+      ledger_->imports().ImportChannel(Channel::kStarter, Write("b.csv", "staff,day\nT1,x\n"), 2026);
+  EXPECT_EQ(key_of(missing), (K{true, 1, 0, "missing_columns"}));
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(ImportRefusedOf(missing.error())->problems.front().values,
+            (std::vector<ImportValue>{{"missing", "'staff_id', 'date'"}, {"expected", "staff_id,date"}}));
+  EXPECT_THAT(missing.error().message, HasSubstr("b.csv:1: the header lacks column 'staff_id', 'date'"));
+  auto no_roster = ledger_->imports().ImportChannel(Channel::kStarter,
+                                                    Write("c.csv", "staff_id,date\nT1,2026-01-05\n"), 2026);
+  EXPECT_EQ(key_of(no_roster), (K{true, 0, 0, "no_roster"}));
+  ASSERT_FALSE(no_roster.has_value());
+  EXPECT_EQ(no_roster.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(
+      no_roster.error().message,
+      "there is no roster for card year 2026; import it first (lerarenkaart import roster FILE --year 2026)");
+  auto quote = ledger_->imports().ImportRoster(
+      Write("d.csv", std::string(kRosterHeader) + "T1,\"An,Peeters,teaching,GO,basic,12345,2000,no\n"), 2026);
+  EXPECT_EQ(key_of(quote), (K{false, 2, 2, "unclosed_quote"}));
+  auto no_rows = ledger_->imports().ImportPublished(Write(
+      "e.csv",
+      "calendar_year,eligible_staff,sent_to_subscribers,sent_to_starters,picked_up_at_library,holders_total,"
+      "published_share\n"));
+  EXPECT_EQ(key_of(no_rows), (K{true, 0, 0, "no_data_rows"}));
+  ImportSmallRoster();
+  auto unknown = ledger_->imports().ImportChannel(Channel::kLibrary,
+                                                  Write("f.csv", "date,staff_id\n2026-03-01,T9\n"), 2026);
+  EXPECT_EQ(key_of(unknown), (K{false, 2, 2, "not_on_roster"}));
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(ImportRefusedOf(unknown.error())->problems.front().values,
+            (std::vector<ImportValue>{{"year", "2026"}}));
+  EXPECT_EQ(ImportRefusedOf(unknown.error())->problems.front().column_name, "staff_id");
 }
 
 TEST_P(LedgerTest, IssuingTwiceReturnsTheSameDigitalCard) {
