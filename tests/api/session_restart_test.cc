@@ -185,6 +185,21 @@ TEST_P(SessionRestartTest, ExpiryHoldsOnEveryInstance) {
   EXPECT_FALSE(ConsoleSignedIn(*b, console));
 }
 
+TEST_P(SessionRestartTest, ASessionStoreThatCannotBeReadIsAnErrorNotASignOut) {
+  auto a = Start();
+  ASSERT_TRUE(a);
+  const std::string console = ConsoleSignIn(*a), phone = Claim(*a);
+  ASSERT_EQ(backend_->Sql("ALTER TABLE sessions RENAME TO sessions_away"), "");
+  auto page = Http("GET", Url(*a, "/console"), "", {"Cookie: " + console});
+  EXPECT_GE(page.status, 500) << page.body;  // an error page, not the sign-in form
+  EXPECT_THAT(page.body, Not(HasSubstr("name=\"credential\"")));
+  EXPECT_THAT(page.header("set-cookie"), Not(HasSubstr("lk_console=;")));
+  EXPECT_GE(CardPage(*a, phone).status, 500);
+  ASSERT_EQ(backend_->Sql("ALTER TABLE sessions_away RENAME TO sessions"), "");
+  EXPECT_TRUE(ConsoleSignedIn(*a, console));  // nobody was signed out meanwhile
+  EXPECT_EQ(CardPage(*a, phone).status, 200);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SessionRestartTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
