@@ -1,10 +1,11 @@
-// Sessions kept in the ledger, over real HTTP on every backend: a console browser and a teacher's
-// phone stay signed in when the service stops and a new one starts over the same ledger (a
-// deploy), two instances on one ledger (behind a load balancer) share them, signing out on one
-// ends the session on the other, and expiry (FakeClock) holds on both.
+// Sessions kept in the ledger, over real HTTP on every backend: a console browser, a teacher's
+// phone and a partner's desk stay signed in when the service stops and a new one starts over the same ledger
+// (a deploy), two instances on one ledger (behind a load balancer) share them, signing out on one ends the
+// session on the other, and expiry (FakeClock) holds on both.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <regex>
@@ -53,6 +54,9 @@ class SessionRestartTest : public ::testing::TestWithParam<std::string> {
     auto secret = ledger.access().AddCredential(ledger::CredentialKind::kStaff, "analist");
     ASSERT_TRUE(secret) << secret.error().message;
     secret_ = *secret;
+    auto partner = ledger.access().AddCredential(ledger::CredentialKind::kPartner, "bib");
+    ASSERT_TRUE(partner) << partner.error().message;
+    partner_ = *partner;
   }
 
   // A service instance over the test's ledger (its own connection), on 127.0.0.1:0.
@@ -101,6 +105,29 @@ class SessionRestartTest : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(r.header("location"), "/card");
     return "lk_session=" + Match(r.header("set-cookie"), "lk_session=([^;]+)");
   }
+  // Signs a partner's desk in on `s`; returns its cookie ("lk_desk=...").
+  std::string DeskSignIn(const Service& s) {
+    auto form = Http("GET", Url(s, "/desk"));
+    std::string token = Match(form.header("set-cookie"), "lk_csrf=([^;]+)");
+    std::string key;
+    for (unsigned char c : partner_) {  // form-encoded
+      static const char* kHex = "0123456789ABCDEF";
+      if (std::isalnum(c) || c == '_' || c == '-' || c == '.')
+        key += static_cast<char>(c);
+      else
+        key += std::string("%") + kHex[c >> 4] + kHex[c & 15];
+    }
+    auto r = Http("POST", Url(s, "/desk/signin"), "csrf=" + token + "&key=" + key,
+                  {"Cookie: lk_csrf=" + token, "Content-Type: application/x-www-form-urlencoded"});
+    EXPECT_EQ(r.status, 303) << r.body;
+    return "lk_desk=" + Match(r.header("set-cookie"), "lk_desk=([^;]+)");
+  }
+  // Whether `cookie` is signed in at the desk on `s` (its page carries the sign-out form).
+  static bool DeskSignedIn(const Service& s, const std::string& cookie) {
+    auto r = Http("GET", Url(s, "/desk"), "", {"Cookie: " + cookie});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body.find("action=\"/desk/signout\"") != std::string::npos;
+  }
   // Whether `cookie` is signed in to the console on `s` (its page carries the sign-out form).
   static bool ConsoleSignedIn(const Service& s, const std::string& cookie) {
     auto r = Http("GET", Url(s, "/console"), "", {"Cookie: " + cookie});
@@ -126,14 +153,15 @@ class SessionRestartTest : public ::testing::TestWithParam<std::string> {
   signing::KeyConfig keys_;
   std::unique_ptr<signing::Keyring> keyring_;
   ledger::LedgerOptions options_;
-  std::string code_, secret_;
+  std::string code_, secret_, partner_;
 };
 
-TEST_P(SessionRestartTest, ConsoleAndTeacherSessionsSurviveARestart) {
+TEST_P(SessionRestartTest, ConsoleTeacherAndDeskSessionsSurviveARestart) {
   auto first = Start();
   ASSERT_TRUE(first);
-  const std::string console = ConsoleSignIn(*first), phone = Claim(*first);
+  const std::string console = ConsoleSignIn(*first), phone = Claim(*first), desk = DeskSignIn(*first);
   ASSERT_TRUE(ConsoleSignedIn(*first, console));
+  ASSERT_TRUE(DeskSignedIn(*first, desk));
   auto card = CardPage(*first, phone);
   ASSERT_EQ(card.status, 200) << card.body;
   first->Stop();
@@ -142,9 +170,16 @@ TEST_P(SessionRestartTest, ConsoleAndTeacherSessionsSurviveARestart) {
   auto second = Start();
   ASSERT_TRUE(second);
   EXPECT_TRUE(ConsoleSignedIn(*second, console));
+  EXPECT_TRUE(DeskSignedIn(*second, desk));
   auto again = CardPage(*second, phone);
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(CsrfOf(again.body), CsrfOf(card.body));  // the same session, the same form token
+  // One kind's id under another kind's cookie is nobody: the stores do not read each other's.
+  const std::string desk_id = desk.substr(desk.find('=') + 1),
+                    console_id = console.substr(console.find('=') + 1);
+  EXPECT_FALSE(ConsoleSignedIn(*second, "lk_console=" + desk_id));
+  EXPECT_FALSE(DeskSignedIn(*second, "lk_desk=" + console_id));
+  EXPECT_EQ(CardPage(*second, "lk_session=" + console_id).status, 303);
   // A made-up cookie is still nobody.
   EXPECT_FALSE(ConsoleSignedIn(*second, "lk_console=" + std::string(43, 'A')));
   EXPECT_EQ(CardPage(*second, "lk_session=" + std::string(43, 'A')).status, 303);

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
+#include <atomic>
+#include <thread>
+#include <vector>
 
 #include "ledger/ledger.h"
 #include "tests/ledger/ledger_testing.h"
@@ -192,6 +194,44 @@ TEST_P(SessionsTest, ASecondHandleOnTheLedgerSharesSessionsAcrossARestart) {
   ledger_ = Open();
   ASSERT_TRUE(ledger_);
   EXPECT_FALSE(Find(SessionKind::kConsole, id).has_value());
+}
+
+TEST_P(SessionsTest, ThreadsSigningInAndOutAtOnceKeepTheCountTrue) {
+  // Two handles (two processes) and two threads each: creates, finds and ends interleave, and the
+  // kept count of rows matches the rows, so the cap stays exact.
+  auto other = Open();
+  ASSERT_TRUE(other);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      Sessions& store = t % 2 ? other->sessions() : ledger_->sessions();
+      for (int i = 0; i < 25; ++i) {
+        clock_.Advance(seconds(1));  // sign-ins a second apart: the oldest (by expiry) go first
+        auto id = store.Create(SessionKind::kDesk, "partner:" + std::to_string(t), kDay, 1000);
+        if (!id) {
+          ADD_FAILURE() << "create: " << id.error().message;
+          ++failures;
+          continue;
+        }
+        auto found = store.Find(SessionKind::kDesk, *id);
+        if (!found || !*found || (*found)->subject != "partner:" + std::to_string(t)) {
+          ADD_FAILURE() << "find: " << (found ? "not found" : found.error().message);
+          ++failures;
+        }
+        if (i % 3 != 0) continue;
+        if (auto ended = store.End(SessionKind::kDesk, *id); !ended) {
+          ADD_FAILURE() << "end: " << ended.error().message;
+          ++failures;
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Rows("desk"), 100 - 4 * 9);  // every third of each thread's 25 ended
+  // The count kept through it all makes the cap exact.
+  Create(SessionKind::kDesk, "partner:9", kDay, 30);
+  EXPECT_EQ(Rows("desk"), 30);
 }
 
 LK_ON_EVERY_BACKEND(SessionsTest);
