@@ -42,7 +42,12 @@ struct Signed {
 std::optional<Signed> SessionOf(ServiceContext& ctx, const HttpRequest& req, Reply& failure) {
   std::string id = CookieValue(req, kConsoleCookie);
   if (id.empty()) return std::nullopt;
-  auto s = ctx.console_sessions->Find(id);
+  auto found = ctx.console_sessions->Find(id);
+  if (!found) {
+    failure = std::unexpected(Problem(found.error()));
+    return std::nullopt;
+  }
+  auto& s = *found;
   if (!s) return std::nullopt;
   // A removed credential ends its sessions at their next request.
   auto creds = ctx.deps.ledger->access().ListCredentials();
@@ -53,7 +58,7 @@ std::optional<Signed> SessionOf(ServiceContext& ctx, const HttpRequest& req, Rep
   for (const ledger::Credential& c : *creds)
     if (c.kind == ledger::CredentialKind::kStaff && std::to_string(c.id) == s->serial)
       return Signed{id, std::move(*s), c.name};
-  ctx.console_sessions->End(id);
+  if (auto r = ctx.console_sessions->End(id); !r) failure = std::unexpected(Problem(r.error()));
   return std::nullopt;
 }
 
@@ -750,8 +755,8 @@ bool ConsoleSignedIn(ServiceContext& ctx, const HttpRequest& req) {
 }
 
 Result<> InitConsole(ServiceContext& ctx) {
-  ctx.console_sessions =
-      NewInMemoryTeacherSessions(*ctx.deps.clock, ctx.options.console_session_lifetime, 10'000);
+  ctx.console_sessions = NewLedgerSessions(ctx.deps.ledger->sessions(), ledger::SessionKind::kConsole,
+                                           ctx.options.console_session_lifetime, 10'000);
   return {};
 }
 
@@ -778,11 +783,14 @@ Reply ConsoleSignIn(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return SignInForm(ctx, req, res, lang, "console.error.credential", 401);
     return std::unexpected(Problem(cred.error()));
   }
-  Reply ignored;
-  if (auto old = SessionOf(ctx, req, ignored)) ctx.console_sessions->End(old->id);
-  std::string id = ctx.console_sessions->Create(std::to_string(cred->id));
+  Reply failure;
+  if (auto old = SessionOf(ctx, req, failure))
+    if (auto r = ctx.console_sessions->End(old->id); !r) return std::unexpected(Problem(r.error()));
+  if (!failure) return failure;
+  auto id = ctx.console_sessions->Create(std::to_string(cred->id));
+  if (!id) return std::unexpected(Problem(id.error()));
   res.headers.emplace_back(
-      "Set-Cookie", ConsoleCookie(ctx, kConsoleCookie, id,
+      "Set-Cookie", ConsoleCookie(ctx, kConsoleCookie, *id,
                                   "Max-Age=" + std::to_string(ctx.options.console_session_lifetime.count()) +
                                       "; HttpOnly; SameSite=Strict"));
   Redirect(res, "/console");
@@ -797,7 +805,7 @@ Reply ConsoleSignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   auto form = FormFields(req.body);
   if (!FormIsOurs(req, *who, form))
     return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
-  ctx.console_sessions->End(who->id);
+  if (auto r = ctx.console_sessions->End(who->id); !r) return std::unexpected(Problem(r.error()));
   res.headers.emplace_back("Set-Cookie",
                            ConsoleCookie(ctx, kConsoleCookie, "", "Max-Age=0; HttpOnly; SameSite=Strict"));
   Redirect(res, "/console");

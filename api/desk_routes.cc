@@ -27,11 +27,17 @@ struct Desk {
 };
 
 // The signed-in desk of this browser, if any. The partner's credential is looked up again at
-// most every kDeskRecheck; once it is gone, the session ends.
-std::optional<Desk> DeskOf(ServiceContext& ctx, const HttpRequest& req) {
+// most every kDeskRecheck; once it is gone, the session ends. A session store that cannot be read
+// or written sets `failure`.
+std::optional<Desk> DeskOf(ServiceContext& ctx, const HttpRequest& req, Reply& failure) {
   std::string id = CookieValue(req, kDeskCookie);
   if (id.empty()) return std::nullopt;
-  auto s = ctx.desk_sessions->Find(id);
+  auto found = ctx.desk_sessions->Find(id);
+  if (!found) {
+    failure = std::unexpected(Problem(found.error()));
+    return std::nullopt;
+  }
+  auto& s = *found;
   if (!s) return std::nullopt;
   int64_t partner = PartnerId(s->serial);
   if (partner <= 0) return std::nullopt;
@@ -44,7 +50,7 @@ std::optional<Desk> DeskOf(ServiceContext& ctx, const HttpRequest& req) {
   }
   auto cred = ctx.deps.ledger->access().FindCredential(ledger::CredentialKind::kPartner, partner);
   if (!cred && cred.error().code == Code::kNotFound) {
-    ctx.desk_sessions->End(id);
+    if (auto r = ctx.desk_sessions->End(id); !r) failure = std::unexpected(Problem(r.error()));
     std::lock_guard lock(ctx.desk_mu);
     ctx.desk_partner_seen.erase(partner);
     return std::nullopt;
@@ -136,7 +142,8 @@ Reply Script(const HttpRequest& req, HttpResponse& res, const std::string& body,
 }  // namespace
 
 Result<> InitDesk(ServiceContext& ctx) {
-  ctx.desk_sessions = NewInMemoryTeacherSessions(*ctx.deps.clock, ctx.options.desk_session_lifetime);
+  ctx.desk_sessions = NewLedgerSessions(ctx.deps.ledger->sessions(), ledger::SessionKind::kDesk,
+                                        ctx.options.desk_session_lifetime, 1'000'000);
   auto file = [&](std::string_view path, std::string& body, std::string* etag) -> Result<> {
     body = std::string(ctx.site->File(path));
     if (body.empty()) return Fail(Code::kInternal, "web/" + std::string(path) + " is not embedded");
@@ -153,7 +160,9 @@ Result<> InitDesk(ServiceContext& ctx) {
 
 Reply DeskPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   web::Lang lang = PageLang(ctx, req, res);
-  auto desk = DeskOf(ctx, req);
+  Reply failure;
+  auto desk = DeskOf(ctx, req, failure);
+  if (!failure) return failure;
   if (!desk) return SignInForm(ctx, req, res, lang, "", 200);
   return DeskScreen(ctx, req, res, lang, *desk, nullptr, false, "");
 }
@@ -171,14 +180,18 @@ Reply DeskSignIn(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return SignInForm(ctx, req, res, lang, "desk.signin.error.unknown", 401);
     return std::unexpected(Problem(cred.error()));
   }
-  if (auto old = DeskOf(ctx, req)) ctx.desk_sessions->End(old->id);
-  std::string id = ctx.desk_sessions->Create("partner:" + std::to_string(cred->id));
+  Reply failure;
+  if (auto old = DeskOf(ctx, req, failure))
+    if (auto r = ctx.desk_sessions->End(old->id); !r) return std::unexpected(Problem(r.error()));
+  if (!failure) return failure;
+  auto id = ctx.desk_sessions->Create("partner:" + std::to_string(cred->id));
+  if (!id) return std::unexpected(Problem(id.error()));
   {
     std::lock_guard lock(ctx.desk_mu);
     ctx.desk_partner_seen[cred->id] = ctx.deps.clock->Monotonic();
   }
   res.headers.emplace_back("Set-Cookie",
-                           Cookie(ctx, kDeskCookie, id,
+                           Cookie(ctx, kDeskCookie, *id,
                                   "Max-Age=" + std::to_string(ctx.options.desk_session_lifetime.count()) +
                                       "; HttpOnly; SameSite=Strict"));
   Redirect(res, "/desk");
@@ -187,7 +200,9 @@ Reply DeskSignIn(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 
 Reply DeskScan(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   web::Lang lang = PageLang(ctx, req, res);
-  auto desk = DeskOf(ctx, req);
+  Reply failure;
+  auto desk = DeskOf(ctx, req, failure);
+  if (!failure) return failure;
   if (!desk) {
     if (WantsJson(req))
       return std::unexpected(
@@ -232,7 +247,9 @@ Reply DeskScan(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 }
 
 Reply DeskSignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  auto desk = DeskOf(ctx, req);
+  Reply failure;
+  auto desk = DeskOf(ctx, req, failure);
+  if (!failure) return failure;
   if (!desk) {
     Redirect(res, "/desk");
     return {};
@@ -241,7 +258,7 @@ Reply DeskSignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (CrossSite(req) || !ConstantTimeEqual(form["csrf"], desk->session.csrf))
     return std::unexpected(
         Problem(Error{Code::kPermissionDenied, "the sign-out form is not this desk's"}, "csrf", 403));
-  ctx.desk_sessions->End(desk->id);
+  if (auto r = ctx.desk_sessions->End(desk->id); !r) return std::unexpected(Problem(r.error()));
   res.headers.emplace_back("Set-Cookie",
                            Cookie(ctx, kDeskCookie, "", "Max-Age=0; HttpOnly; SameSite=Strict"));
   // The signed-out device keeps nothing for offline use: the service worker, its copies of the

@@ -1,5 +1,6 @@
-// The in-memory teacher session store: a map by the id's hash, and the ids in order of expiry
-// (all sessions live equally long, so creation order is expiry order) for sweeping.
+// The session stores: the ledger's (a thin adapter over ledger::Sessions of one kind), and the
+// in-memory one: a map by the id's hash, and the ids in order of expiry (all sessions live equally
+// long, so creation order is expiry order) for sweeping.
 #include "api/internal/teacher_sessions.h"
 
 #include <deque>
@@ -15,7 +16,7 @@ class InMemoryTeacherSessions final : public TeacherSessions {
   InMemoryTeacherSessions(const Clock& clock, std::chrono::seconds lifetime, size_t max_sessions)
       : clock_(clock), lifetime_(lifetime), max_(max_sessions) {}
 
-  std::string Create(std::string_view serial) override {
+  Result<std::string> Create(std::string_view serial) override {
     std::string id = Base64UrlEncode(RandomBytes(32));
     TeacherSession s{std::string(serial), Base64UrlEncode(RandomBytes(24)), clock_.Now() + lifetime_};
     std::string key = Sha256(id);
@@ -30,16 +31,16 @@ class InMemoryTeacherSessions final : public TeacherSessions {
     return id;
   }
 
-  std::optional<TeacherSession> Find(std::string_view id) override {
-    if (id.empty() || id.size() > 64) return std::nullopt;
+  Result<std::optional<TeacherSession>> Find(std::string_view id) override {
+    if (id.empty() || id.size() > 64) return std::optional<TeacherSession>();
     std::string key = Sha256(id);
     std::lock_guard lock(mu_);
     auto it = by_hash_.find(key);
-    if (it == by_hash_.end() || clock_.Now() >= it->second.expires) return std::nullopt;
-    return it->second;
+    if (it == by_hash_.end() || clock_.Now() >= it->second.expires) return std::optional<TeacherSession>();
+    return std::optional<TeacherSession>(it->second);
   }
 
-  bool Rebind(std::string_view id, std::string_view serial) override {
+  Result<bool> Rebind(std::string_view id, std::string_view serial) override {
     if (id.empty() || id.size() > 64) return false;
     std::string key = Sha256(id);
     std::lock_guard lock(mu_);
@@ -51,11 +52,12 @@ class InMemoryTeacherSessions final : public TeacherSessions {
     return true;
   }
 
-  void End(std::string_view id) override {
-    if (id.empty() || id.size() > 64) return;
+  Result<> End(std::string_view id) override {
+    if (id.empty() || id.size() > 64) return {};
     std::string key = Sha256(id);
     std::lock_guard lock(mu_);
     by_hash_.erase(key);  // its entry in order_ goes when swept
+    return {};
   }
 
  private:
@@ -78,7 +80,45 @@ class InMemoryTeacherSessions final : public TeacherSessions {
   std::deque<std::string> order_;
 };
 
+class LedgerSessions final : public TeacherSessions {
+ public:
+  LedgerSessions(ledger::Sessions& sessions, ledger::SessionKind kind, std::chrono::seconds lifetime,
+                 size_t max_sessions)
+      : sessions_(sessions), kind_(kind), lifetime_(lifetime), max_(static_cast<int64_t>(max_sessions)) {}
+
+  Result<std::string> Create(std::string_view serial) override {
+    return sessions_.Create(kind_, serial, lifetime_, max_);
+  }
+  Result<std::optional<TeacherSession>> Find(std::string_view id) override {
+    auto s = sessions_.Find(kind_, id);
+    if (!s) return std::unexpected(s.error());
+    if (!*s) return std::optional<TeacherSession>();
+    ledger::Session& f = **s;
+    return std::optional<TeacherSession>(
+        TeacherSession{std::move(f.subject), std::move(f.csrf), f.expires, std::move(f.moved_from), f.moves});
+  }
+  Result<bool> Rebind(std::string_view id, std::string_view serial) override {
+    return sessions_.Rebind(kind_, id, serial);
+  }
+  Result<> End(std::string_view id) override {
+    auto r = sessions_.End(kind_, id);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  }
+
+ private:
+  ledger::Sessions& sessions_;
+  const ledger::SessionKind kind_;
+  const std::chrono::seconds lifetime_;
+  const int64_t max_;
+};
+
 }  // namespace
+
+std::unique_ptr<TeacherSessions> NewLedgerSessions(ledger::Sessions& sessions, ledger::SessionKind kind,
+                                                   std::chrono::seconds lifetime, size_t max_sessions) {
+  return std::make_unique<LedgerSessions>(sessions, kind, lifetime, max_sessions);
+}
 
 std::unique_ptr<TeacherSessions> NewInMemoryTeacherSessions(const Clock& clock, std::chrono::seconds lifetime,
                                                             size_t max_sessions) {

@@ -89,13 +89,19 @@ bool CrossSite(const HttpRequest& req) { return req.header("Sec-Fetch-Site") == 
 
 namespace {
 
-// The session of this device, if it has a live one (with its id).
-std::optional<std::pair<std::string, TeacherSession>> SessionOf(ServiceContext& ctx, const HttpRequest& req) {
+// The session of this device, if it has a live one (with its id). A store that cannot be read
+// sets `failure` (and the answer is nullopt).
+std::optional<std::pair<std::string, TeacherSession>> SessionOf(ServiceContext& ctx, const HttpRequest& req,
+                                                                Reply& failure) {
   std::string id = CookieValue(req, kSessionCookie);
   if (id.empty()) return std::nullopt;
   auto s = ctx.sessions->Find(id);
-  if (!s) return std::nullopt;
-  return std::pair{id, std::move(*s)};
+  if (!s) {
+    failure = std::unexpected(Problem(s.error()));
+    return std::nullopt;
+  }
+  if (!*s) return std::nullopt;
+  return std::pair{id, std::move(**s)};
 }
 
 // This device's form token (the double-submit `lk_csrf` cookie), set when it has none.
@@ -115,14 +121,19 @@ bool OwnForm(const HttpRequest& req, const std::string& csrf) {
 }
 
 // Signs this device in to `card` (ending a session it had) and sends it to its card page.
-void SignIn(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::IssuedCard& card) {
-  if (auto old = SessionOf(ctx, req)) ctx.sessions->End(old->first);
-  std::string id = ctx.sessions->Create(card.serial);
+Reply SignIn(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, const ledger::IssuedCard& card) {
+  Reply failure;
+  if (auto old = SessionOf(ctx, req, failure))
+    if (auto r = ctx.sessions->End(old->first); !r) return std::unexpected(Problem(r.error()));
+  if (!failure) return failure;
+  auto id = ctx.sessions->Create(card.serial);
+  if (!id) return std::unexpected(Problem(id.error()));
   res.headers.emplace_back("Set-Cookie",
-                           Cookie(ctx, kSessionCookie, id,
+                           Cookie(ctx, kSessionCookie, *id,
                                   "Max-Age=" + std::to_string(ctx.options.teacher_session_lifetime.count()) +
                                       "; HttpOnly; SameSite=Lax"));
   Redirect(res, "/card");
+  return {};
 }
 
 // The claim form, with `code` prefilled and `error` (a strings key) shown when set.
@@ -143,15 +154,15 @@ Reply ClaimForm(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res, 
 // The signed-in card, or a redirect to / (and the session ended when its card is gone).
 std::optional<Card> SignedInCard(ServiceContext& ctx, const HttpRequest& req, HttpResponse& res,
                                  Reply& failure, TeacherSession* session = nullptr) {
-  auto s = SessionOf(ctx, req);
+  auto s = SessionOf(ctx, req, failure);
   if (!s) {
-    Redirect(res, "/");
+    if (failure) Redirect(res, "/");
     return std::nullopt;
   }
   auto card = StoredCardWithToken(ctx, s->second.serial);
   if (!card) {
     if (card.error().code == Code::kNotFound) {
-      ctx.sessions->End(s->first);
+      if (auto r = ctx.sessions->End(s->first); !r) failure = std::unexpected(Problem(r.error()));
       Redirect(res, "/");
     } else {
       failure = std::unexpected(Problem(card.error()));
@@ -168,7 +179,8 @@ Result<> InitPages(ServiceContext& ctx) {
   auto site = web::Site::Load();
   if (!site) return std::unexpected(site.error());
   ctx.site = std::move(*site);
-  ctx.sessions = NewInMemoryTeacherSessions(*ctx.deps.clock, ctx.options.teacher_session_lifetime);
+  ctx.sessions = NewLedgerSessions(ctx.deps.ledger->sessions(), ledger::SessionKind::kTeacher,
+                                   ctx.options.teacher_session_lifetime, 1'000'000);
   auto load = [](const std::string& file, ServiceContext::Badge& badge, const char* key) -> Result<> {
     if (file.empty()) return {};
     auto bytes = ReadFile(file);
@@ -221,10 +233,12 @@ void WritePageProblem(ServiceContext& ctx, const HttpRequest& req, HttpResponse&
 
 Reply HomePage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   web::Lang lang = PageLang(ctx, req, res);
-  if (SessionOf(ctx, req)) {
+  Reply failure;
+  if (SessionOf(ctx, req, failure)) {
     Redirect(res, "/card");
     return {};
   }
+  if (!failure) return failure;
   return Page(ctx, req, res, "home", lang, {});
 }
 
@@ -257,8 +271,7 @@ Reply ClaimSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   }
   if (card->is_new) ctx.metrics.CardIssued();
   // A session that signed in before (another card, or this one) is replaced.
-  SignIn(ctx, req, res, *card);
-  return {};
+  return SignIn(ctx, req, res, *card);
 }
 
 // --- "Send me a new link" -------------------------------------------------------------------
@@ -369,8 +382,7 @@ Reply SignInSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
         return std::unexpected(Problem(card.error()));
     }
   }
-  SignIn(ctx, req, res, *card);
-  return {};
+  return SignIn(ctx, req, res, *card);
 }
 
 Reply CardPage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
@@ -452,8 +464,10 @@ Reply MovePage(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 // form (the card already moved) lands on the new card without moving it again.
 Reply MoveSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   web::Lang lang = PageLang(ctx, req, res);
-  auto s = SessionOf(ctx, req);
+  Reply failure;
+  auto s = SessionOf(ctx, req, failure);
   if (!s) {
+    if (!failure) return failure;
     Redirect(res, "/");
     return {};
   }
@@ -464,7 +478,6 @@ Reply MoveSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
     Redirect(res, "/card?moved=1");  // submitted twice: already moved
     return {};
   }
-  Reply failure;
   auto card = SignedInCard(ctx, req, res, failure);
   if (!card) return failure;
   if (CrossSite(req) || !ConstantTimeEqual(form["csrf"], session.csrf) || serial != card->serial)
@@ -482,7 +495,9 @@ Reply MoveSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return MoveForm(ctx, req, res, lang, *card, session, "move.error.revoked", 409);
     return std::unexpected(Problem(moved.error()));
   }
-  if (!ctx.sessions->Rebind(id, moved->serial)) {  // expired meanwhile: sign in again
+  auto rebound = ctx.sessions->Rebind(id, moved->serial);
+  if (!rebound) return std::unexpected(Problem(rebound.error()));
+  if (!*rebound) {  // expired meanwhile: sign in again
     Redirect(res, "/");
     return {};
   }
@@ -491,8 +506,10 @@ Reply MoveSubmit(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
 }
 
 Reply SignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  auto s = SessionOf(ctx, req);
+  Reply failure;
+  auto s = SessionOf(ctx, req, failure);
   if (!s) {
+    if (!failure) return failure;
     Redirect(res, "/");
     return {};
   }
@@ -500,7 +517,7 @@ Reply SignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   if (CrossSite(req) || !ConstantTimeEqual(form["csrf"], s->second.csrf))
     return std::unexpected(
         Problem(Error{Code::kPermissionDenied, "the sign-out form is not this session's"}, "csrf", 403));
-  ctx.sessions->End(s->first);
+  if (auto r = ctx.sessions->End(s->first); !r) return std::unexpected(Problem(r.error()));
   res.headers.emplace_back("Set-Cookie",
                            Cookie(ctx, kSessionCookie, "", "Max-Age=0; HttpOnly; SameSite=Lax"));
   Redirect(res, "/");

@@ -21,7 +21,8 @@ Ledger::Ledger(std::unique_ptr<internal::Core> core)
       counts_(*core_),
       audit_(*core_),
       usage_(*core_),
-      pass_updates_(*core_) {}
+      pass_updates_(*core_),
+      sessions_(*core_) {}
 
 Ledger::~Ledger() = default;
 

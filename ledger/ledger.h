@@ -13,6 +13,7 @@
 //                              audit.h    the audit chain and its verification
 //                              usage.h    partner scans per day and outcome (no serials)
 //                              pass_updates.h  Apple Wallet registrations, changes, push queue
+//                              sessions.h signed-in browsers (teacher, console, desk)
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@
 #include "ledger/counts.h"
 #include "ledger/imports.h"
 #include "ledger/pass_updates.h"
+#include "ledger/sessions.h"
 #include "ledger/usage.h"
 
 namespace lk::ledger {
@@ -73,6 +75,8 @@ class Ledger {
   const Usage& usage() const { return usage_; }
   PassUpdates& pass_updates() { return pass_updates_; }
   const PassUpdates& pass_updates() const { return pass_updates_; }
+  Sessions& sessions() { return sessions_; }
+  const Sessions& sessions() const { return sessions_; }
 
  private:
   std::unique_ptr<internal::Core> core_;
@@ -83,6 +87,7 @@ class Ledger {
   Audit audit_;
   Usage usage_;
   PassUpdates pass_updates_;
+  Sessions sessions_;
 };
 
 // Opens (creating if needed) the ledger named by options.url and applies pending schema

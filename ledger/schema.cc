@@ -492,6 +492,30 @@ CREATE INDEX cards_wallet_serial ON cards (wallet_serial) WHERE wallet_serial IS
 CREATE INDEX IF NOT EXISTS cards_counts ON cards (status, roster_id, channel, school_year);
 )sql",
        ""},
+      // 17: signed-in browsers (ledger/sessions.h), so that sessions survive a restart and every
+      // instance on the ledger shares them. Keyed by the SHA-256 of the session id, never the id;
+      // the form token is derived from the id and not stored. The index serves expiry pruning and
+      // the per-kind cap (oldest first); session_counts holds each kind's rows so that the cap
+      // costs one read.
+      {17, R"sql(
+CREATE TABLE IF NOT EXISTS sessions (
+  id_hash TEXT PRIMARY KEY CHECK (length(id_hash) = 64),
+  kind TEXT NOT NULL CHECK (kind IN ('teacher', 'console', 'desk')),
+  subject TEXT NOT NULL CHECK (length(subject) BETWEEN 1 AND 100),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  moved_from TEXT NOT NULL DEFAULT '' CHECK (length(moved_from) <= 100),
+  moves INTEGER NOT NULL DEFAULT 0 CHECK (moves >= 0)
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (kind, expires_at);
+CREATE TABLE IF NOT EXISTS session_counts (
+  kind TEXT PRIMARY KEY CHECK (kind IN ('teacher', 'console', 'desk')),
+  sessions BIGINT NOT NULL CHECK (sessions >= 0)
+);
+INSERT INTO session_counts (kind, sessions) VALUES ('teacher', 0), ('console', 0), ('desk', 0)
+  ON CONFLICT (kind) DO NOTHING;
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

@@ -6,7 +6,7 @@
 // BM_ConsoleAdoption/{0..5}: by none / province / network / role / level (calendar), and school
 // years by province. BM_ConsoleExport/{0,1}: the CSV and XLSX downloads of the province view.
 // BM_BaselineCardsForm: the same-run baseline, one GET of the signed-in card look-up form (the
-// loopback round trip, the session check and a page render, without reading the ledger).
+// loopback round trip, the session check in the ledger and a page render, without cards or counts).
 // $LK_LEDGER_BENCH_SCALE (default 1) shrinks the ledger, for smoke runs.
 #include <benchmark/benchmark.h>
 
