@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/base.h"
 
@@ -46,6 +47,16 @@ struct Card {
   // ("" when this card is the entry's newest). Its passes are no longer in any wallet.
   std::string renewed_by;
 };
+
+// A serial (or key id) as every module accepts it: 1-40 ASCII letters, digits, '-' or '_' (the
+// ledger's 12 Crockford base32 characters fit; so do a Google object id's suffix and a JWS kid).
+inline bool ValidSerial(std::string_view s) {
+  if (s.empty() || s.size() > 40) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+      return false;
+  return true;
+}
 
 // The serial a wallet knows the card by: the Apple pass's serialNumber, the Google object's id.
 inline const std::string& PassSerial(const Card& card) {

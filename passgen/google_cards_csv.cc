@@ -56,7 +56,7 @@ Result<std::vector<Card>> ReadCardsCsv(std::string_view bytes, const std::string
     card.serial = field(0);
     if (card.serial.empty())
       bad(0, "empty serial");
-    else if (!internal::ValidSerial(card.serial))
+    else if (!ValidSerial(card.serial))
       bad(0, "'" + card.serial + "' is not a card serial: 1-40 letters, digits, '-' or '_'");
     const std::string y = field(1);
     if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos)

@@ -24,13 +24,6 @@ std::optional<size_t> TextChars(std::string_view s) {
 
 }  // namespace
 
-bool ValidSerial(std::string_view s) {
-  if (s.empty() || s.size() > 40) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  return true;
-}
-
 std::string TextProblem(std::string_view value) {
   auto n = TextChars(value);
   if (!n) return "not valid UTF-8 text (or holds a control character)";
@@ -49,7 +42,6 @@ Result<> ValidText(std::string_view field, std::string_view value) {
 }  // namespace internal
 
 namespace {
-using internal::ValidSerial;
 using internal::ValidText;
 
 constexpr std::string_view kSaveUrl = "https://pay.google.com/gp/v/save/";

@@ -14,13 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool ValidSerial(std::string_view s) {
-  if (s.empty() || s.size() > 40) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  return true;
-}
-
 bool HasControl(std::string_view s) {
   for (char c : s)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;

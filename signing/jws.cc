@@ -83,13 +83,6 @@ B64 DecodeSegment(std::string_view seg, std::string& out) {
 
 }  // namespace
 
-bool ValidSerial(std::string_view s) {
-  if (s.empty() || s.size() > 40) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
-  return true;
-}
-
 const char* DecodeCompact(std::string_view jws, std::string out[3]) {
   size_t d1 = jws.find('.');
   size_t d2 = d1 == std::string_view::npos ? d1 : jws.find('.', d1 + 1);

@@ -8,8 +8,6 @@
 
 namespace lk::passgen::internal {
 
-// 1-40 letters, digits, '-' or '_' (the object id's suffix).
-bool ValidSerial(std::string_view serial);
 // Why `value` cannot be a name or school text (UTF-8, no control characters, 1-200 characters,
 // not only spaces), or "" when it can.
 std::string TextProblem(std::string_view value);

@@ -8,14 +8,14 @@
 #include <string_view>
 #include <vector>
 
+#include "base/card.h"
 #include "signing/internal/ossl.h"
 
 namespace lk::signing::internal {
 
 struct VerifyKey;
 
-// Card serials and kids: 1-40 letters, digits, '-' or '_'.
-bool ValidSerial(std::string_view s);
+// Card serials and kids: lk::ValidSerial (base/card.h).
 
 // Splits `jws` into exactly three non-empty dot-separated parts and decodes them into `out`.
 // Returns nullptr, or the refusal: "malformed", "bad_base64", "non_canonical_encoding".
