@@ -797,32 +797,40 @@ Reply ConsoleSignIn(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return {};
 }
 
-Reply ConsoleSignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+namespace {
+
+// The console's pages behind the sign-in: each handler below gets the page's language and the
+// signed-in browser; without a session a GET goes to the sign-in form and a POST gets it back with
+// a sentence (Require).
+using SignedHandler = Reply (*)(ServiceContext&, HttpRequest&, HttpResponse&, web::Lang, const Signed&);
+
+Reply AsSignedIn(SignedHandler handler, ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   web::Lang lang = PageLang(ctx, req, res);
   Reply failure;
   auto who = Require(ctx, req, res, lang, failure);
   if (!who) return failure;
+  return handler(ctx, req, res, lang, *who);
+}
+
+Reply SignOutFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang,
+                 const Signed& who) {
   auto form = FormFields(req.body);
-  if (!FormIsOurs(req, *who, form))
-    return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
-  if (auto r = ctx.console_sessions->End(who->id); !r) return std::unexpected(Problem(r.error()));
+  if (!FormIsOurs(req, who, form))
+    return ErrorPage(ctx, req, res, lang, &who, "console.error.form_signed_in", 403);
+  if (auto r = ctx.console_sessions->End(who.id); !r) return std::unexpected(Problem(r.error()));
   res.headers.emplace_back("Set-Cookie",
                            ConsoleCookie(ctx, kConsoleCookie, "", "Max-Age=0; HttpOnly; SameSite=Strict"));
   Redirect(res, "/console");
   return {};
 }
 
-Reply ConsoleExport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  web::Lang lang = PageLang(ctx, req, res);
-  Reply failure;
-  auto who = Require(ctx, req, res, lang, failure);
-  if (!who) return failure;
+Reply ExportFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang, const Signed& who) {
   Selection s = ParseSelection(req);
-  if (!s.error.empty()) return ErrorPage(ctx, req, res, lang, &*who, s.error, 400);
+  if (!s.error.empty()) return ErrorPage(ctx, req, res, lang, &who, s.error, 400);
   auto rep = BuildSelected(ctx, s);
   if (!rep) {
     if (rep.error().code == Code::kInvalidArgument)
-      return ErrorPage(ctx, req, res, lang, &*who, "console.error.years", 400);
+      return ErrorPage(ctx, req, res, lang, &who, "console.error.years", 400);
     return std::unexpected(Problem(rep.error()));
   }
   bool xlsx = req.path.ends_with(".xlsx");
@@ -839,55 +847,44 @@ Reply ConsoleExport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
   return {};
 }
 
-Reply ConsoleCards(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  web::Lang lang = PageLang(ctx, req, res);
-  Reply failure;
-  auto who = Require(ctx, req, res, lang, failure);
-  if (!who) return failure;
+Reply CardsFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang, const Signed& who) {
   std::string q(Trim(req.param("q").value_or("")));
-  if (q.size() > 64) return CardsView(ctx, req, res, lang, *who, "", "", "console.error.query", "", 400);
+  if (q.size() > 64) return CardsView(ctx, req, res, lang, who, "", "", "console.error.query", "", 400);
   std::string_view notice = req.param("done") == "revoked" ? "console.notice.revoked" : "";
-  return CardsView(ctx, req, res, lang, *who, q, notice, "", "", 200);
+  return CardsView(ctx, req, res, lang, who, q, notice, "", "", 200);
 }
 
-Reply ConsoleRevoke(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  web::Lang lang = PageLang(ctx, req, res);
-  Reply failure;
-  auto who = Require(ctx, req, res, lang, failure);
-  if (!who) return failure;
+Reply RevokeFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang, const Signed& who) {
   auto form = FormFields(req.body);
   std::string serial(Trim(form["serial"])), reason(Trim(form["reason"]));
-  if (!FormIsOurs(req, *who, form))
-    return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
+  if (!FormIsOurs(req, who, form))
+    return ErrorPage(ctx, req, res, lang, &who, "console.error.form_signed_in", 403);
   if (!LooksLikeSerial(serial))
-    return CardsView(ctx, req, res, lang, *who, "", "", "console.error.serial", "", 400);
+    return CardsView(ctx, req, res, lang, who, "", "", "console.error.serial", "", 400);
   if (reason.empty() || reason.size() > 200)
-    return CardsView(ctx, req, res, lang, *who, serial, "", "console.error.reason", "", 400);
-  auto r = RevokeEverywhere(ctx, req, serial, reason + " (" + who->name + ")");
+    return CardsView(ctx, req, res, lang, who, serial, "", "console.error.reason", "", 400);
+  auto r = RevokeEverywhere(ctx, req, serial, reason + " (" + who.name + ")");
   if (!r) {
     if (r.error().code == Code::kNotFound)
-      return CardsView(ctx, req, res, lang, *who, serial, "", "console.error.serial", "", 404);
+      return CardsView(ctx, req, res, lang, who, serial, "", "console.error.serial", "", 404);
     if (r.error().code == Code::kFailedPrecondition)
-      return CardsView(ctx, req, res, lang, *who, serial, "", "console.error.already_revoked", "", 409);
+      return CardsView(ctx, req, res, lang, who, serial, "", "console.error.already_revoked", "", 409);
     return std::unexpected(Problem(r.error()));
   }
   Redirect(res, "/console/cards?q=" + serial + "&done=revoked");
   return {};
 }
 
-Reply ConsoleClaimCode(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  web::Lang lang = PageLang(ctx, req, res);
-  Reply failure;
-  auto who = Require(ctx, req, res, lang, failure);
-  if (!who) return failure;
+Reply ClaimCodeFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang,
+                   const Signed& who) {
   auto form = FormFields(req.body);
-  if (!FormIsOurs(req, *who, form))
-    return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
+  if (!FormIsOurs(req, who, form))
+    return ErrorPage(ctx, req, res, lang, &who, "console.error.form_signed_in", 403);
   std::string staff(Trim(form["staff_id"])), first(Trim(form["first_name"])), last(Trim(form["last_name"])),
       year_text(Trim(form["year"]));
   ClaimForm posted{staff, first, last, year_text};
   auto bad = [&](std::string_view key) {
-    return CardsView(ctx, req, res, lang, *who, "", "", key, "", 400, posted);
+    return CardsView(ctx, req, res, lang, who, "", "", key, "", 400, posted);
   };
   if (staff.empty() || staff.size() > 64) return bad("console.error.staff_id");
   if (first.empty() || last.empty() || first.size() + last.size() > 99) return bad("console.error.name");
@@ -910,32 +907,24 @@ Reply ConsoleClaimCode(ServiceContext& ctx, HttpRequest& req, HttpResponse& res)
       return bad("console.error.not_on_roster");
     return std::unexpected(Problem(codes.error()));
   }
-  return CardsView(ctx, req, res, lang, *who, "", "console.notice.code", "", codes->front().code, 200);
+  return CardsView(ctx, req, res, lang, who, "", "console.notice.code", "", codes->front().code, 200);
 }
 
-Reply ConsoleSystem(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  web::Lang lang = PageLang(ctx, req, res);
-  Reply failure;
-  auto who = Require(ctx, req, res, lang, failure);
-  if (!who) return failure;
-  return SystemView(ctx, req, res, lang, *who, {}, 200);
+Reply SystemFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang, const Signed& who) {
+  return SystemView(ctx, req, res, lang, who, {}, 200);
 }
 
-Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
-  web::Lang lang = PageLang(ctx, req, res);
-  Reply failure;
-  auto who = Require(ctx, req, res, lang, failure);
-  if (!who) return failure;
+Reply ImportFor(ServiceContext& ctx, HttpRequest& req, HttpResponse& res, web::Lang lang, const Signed& who) {
   web::Values v;
   auto fail = [&](std::string_view key, int status) {
     v.flags.insert("import_error");
     v.text["import_error_text"] = ctx.site->Text(lang, key);
-    return SystemView(ctx, req, res, lang, *who, std::move(v), status);
+    return SystemView(ctx, req, res, lang, who, std::move(v), status);
   };
   auto form = MultipartFields(req.header("Content-Type"), req.body);
   if (!form) return fail("console.error.upload", 400);
-  if (!FormIsOurs(req, *who, *form))
-    return ErrorPage(ctx, req, res, lang, &*who, "console.error.form_signed_in", 403);
+  if (!FormIsOurs(req, who, *form))
+    return ErrorPage(ctx, req, res, lang, &who, "console.error.form_signed_in", 403);
   const std::string kind = (*form)["kind"];
   static const char* kKinds[] = {"roster", "subscriptions", "starters", "library", "published"};
   if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
@@ -958,13 +947,43 @@ Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
       return std::unexpected(Problem(sum.error()));
     auto shown = RefusedImportIn(ctx, lang, sum.error(), v);
     if (!shown) return std::unexpected(shown.error());
-    return SystemView(ctx, req, res, lang, *who, std::move(v), 400);
+    return SystemView(ctx, req, res, lang, who, std::move(v), 400);
   }
   v.flags.insert("imported");
   v.text["rows"] = FormatCount(int64_t(sum->rows), lang);
   v.text["added"] = FormatCount(int64_t(sum->added), lang);
   v.text["present"] = FormatCount(int64_t(sum->present), lang);
-  return SystemView(ctx, req, res, lang, *who, std::move(v), 200);
+  return SystemView(ctx, req, res, lang, who, std::move(v), 200);
+}
+
+}  // namespace
+
+Reply ConsoleSignOut(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(SignOutFor, ctx, req, res);
+}
+
+Reply ConsoleExport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(ExportFor, ctx, req, res);
+}
+
+Reply ConsoleCards(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(CardsFor, ctx, req, res);
+}
+
+Reply ConsoleRevoke(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(RevokeFor, ctx, req, res);
+}
+
+Reply ConsoleClaimCode(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(ClaimCodeFor, ctx, req, res);
+}
+
+Reply ConsoleSystem(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(SystemFor, ctx, req, res);
+}
+
+Reply ConsoleImport(ServiceContext& ctx, HttpRequest& req, HttpResponse& res) {
+  return AsSignedIn(ImportFor, ctx, req, res);
 }
 
 }  // namespace lk::api::internal
