@@ -91,6 +91,7 @@ class ServerImpl final : public HttpServer, public ConnectionOwner {
       std::unique_lock lock(mu_);
       drained_.wait(lock, [this] { return sessions_.empty(); });
     }
+    work_.reset();
     io_.stop();
     for (auto& t : threads_list_) t.join();
   }
@@ -178,6 +179,11 @@ class ServerImpl final : public HttpServer, public ConnectionOwner {
   HttpHandler& handler_;
   int threads_;
   asio::io_context io_;
+  // Keeps io_.run() going while no handler is pending: Stop() posts each live connection's
+  // Shutdown after the acceptor has closed, and without the guard the threads could have run out
+  // of work and returned in between, leaving that post (and the connection it holds) unrun and
+  // Stop() waiting for a drain that never comes. Released once the connections have drained.
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   tcp::acceptor acceptor_;
   asio::steady_timer retry_timer_;
   std::vector<std::thread> threads_list_;
